@@ -1,0 +1,48 @@
+# studylink: patients download their imaging study through a secret link.
+# `make help` lists the targets; each is a thin wrapper over npm workspace scripts.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+
+node_modules: package-lock.json
+	npm ci
+	@touch node_modules
+
+.PHONY: install
+install: node_modules ## Install npm dependencies from the lockfile
+
+.PHONY: build
+build: node_modules ## Compile every workspace (tsc -b)
+	npx tsc -b
+
+.PHONY: lint
+lint: node_modules ## Format and lint check (biome) and type-check everything, tests included
+	npx biome check .
+	npx tsc -p tsconfig.check.json
+
+.PHONY: format
+format: node_modules ## Rewrite files with biome's formatting and safe fixes
+	npx biome check --write .
+
+.PHONY: test
+test: build ## Run every test: unit, integration (PostgreSQL, Orthanc) and e2e (the real stack)
+	npx vitest run
+
+.PHONY: test-unit
+test-unit: node_modules ## Only the package tests (no stack needed beyond PostgreSQL/Orthanc fixtures)
+	npx vitest run --project packages
+
+.PHONY: migrate
+migrate: node_modules ## Apply SQL migrations to DATABASE_URL (under an advisory lock)
+	node migrations/migrate.mjs
+
+.PHONY: dev
+dev: build ## Run the whole stack on loopback in the foreground (PostgreSQL, Orthanc with demo data unless set, both services, nginx)
+	node --enable-source-maps scripts/dev.mjs
+
+.PHONY: bench
+bench: build ## Measure export throughput, memory and page latency; prints figures
+	node --enable-source-maps scripts/bench.mjs

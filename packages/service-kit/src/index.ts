@@ -1,0 +1,6 @@
+export { clientIp } from './client-ip.js';
+export { ConfigError, parseConfig } from './config.parser.js';
+export { AppError, ServiceUnavailableError, ValidationError } from './errors.js';
+export { listen, onShutdown, type RunningServer } from './http.server.js';
+export { createLogger, type Logger } from './logger.factory.js';
+export { type ErrorBody, errorHandler, type RequestState, requestContext } from './request.middleware.js';

@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+// `make dev`: the whole stack in the foreground on loopback; Ctrl-C or SIGTERM stops all of it.
+import { startStack } from './stack.mjs';
+
+const stack = await startStack().catch((err) => {
+  process.stderr.write(`make dev: ${err.message}\n`);
+  process.exit(1);
+});
+
+let stopping = false;
+const shutdown = async (why) => {
+  if (stopping) return;
+  stopping = true;
+  process.stderr.write(`stopping (${why})...\n`);
+  await stack.stop();
+  process.exit(0);
+};
+process.on('SIGINT', () => shutdown('SIGINT'));
+process.on('SIGTERM', () => shutdown('SIGTERM'));
+
+process.stdout.write(
+  [
+    '',
+    `studylink is running at ${stack.publicUrl}/`,
+    `  API:        ${stack.publicUrl}/api/v1/openapi.json (admin key in ${stack.secretsFile})`,
+    stack.demoLink
+      ? `  Demo link:  ${stack.demoLink}`
+      : '  (no demo study: DICOMWEB_URL points at your own store)',
+    '  Stop with Ctrl-C.',
+    '',
+  ].join('\n'),
+);
+
+const ended = await stack.exited;
+if (!stopping) {
+  process.stderr.write(
+    `${ended.name} exited (code ${ended.code}, signal ${ended.signal}); stopping the stack\n`,
+  );
+  await stack.stop();
+  process.exit(1);
+}

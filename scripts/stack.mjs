@@ -1,0 +1,324 @@
+// The native stack: migrations, token service, export service and nginx on loopback, plus
+// PostgreSQL and a demo Orthanc when DATABASE_URL / DICOMWEB_URL are not given. Used by
+// `make dev` (scripts/dev.mjs), the e2e suite and the benchmarks, so all three run the same thing.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, existsSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Fixed demo study UID, so a demo link survives restarts of `make dev`. */
+export const DEMO_STUDY_UID = '2.25.271828182845904523536028747135266249775';
+
+const log = (msg, extra = {}) =>
+  process.stderr.write(`${JSON.stringify({ service: 'stack', msg, ...extra })}\n`);
+
+/** Reads KEY=VALUE lines (the dev secrets file). */
+async function readEnvFile(path) {
+  if (!existsSync(path)) return {};
+  const out = {};
+  for (const line of (await readFile(path, 'utf8')).split('\n')) {
+    const m = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line.trim());
+    if (m) out[m[1]] = m[2];
+  }
+  return out;
+}
+
+/**
+ * Secrets for a development stack: taken from the environment, else generated once into
+ * .dev/secrets.env (mode 600, git-ignored) so tokens stay decryptable across restarts.
+ */
+export async function devSecrets(env, stateDir) {
+  const file = join(stateDir, 'secrets.env');
+  const saved = await readEnvFile(file);
+  const secrets = {
+    TOKEN_ENCRYPTION_KEY:
+      env.TOKEN_ENCRYPTION_KEY || saved.TOKEN_ENCRYPTION_KEY || randomBytes(32).toString('hex'),
+    INTERNAL_SECRET: env.INTERNAL_SECRET || saved.INTERNAL_SECRET || randomBytes(32).toString('hex'),
+    ADMIN_API_KEY: env.ADMIN_API_KEY || saved.ADMIN_API_KEY || `slk_${randomBytes(32).toString('base64url')}`,
+  };
+  await mkdir(stateDir, { recursive: true });
+  await writeFile(
+    file,
+    `${Object.entries(secrets)
+      .map(([k, v]) => `${k}=${v}`)
+      .join('\n')}\n`,
+    { mode: 0o600 },
+  );
+  return { secrets, file };
+}
+
+async function canConnect(url) {
+  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+  try {
+    await c.connect();
+    await c.end();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A local PostgreSQL database `studylink` on 127.0.0.1:5432, starting the cluster if needed. */
+async function localDatabase() {
+  const admin = 'postgres://postgres@127.0.0.1:5432/postgres';
+  if (!(await canConnect(admin))) {
+    log('PostgreSQL is not answering on 127.0.0.1:5432; trying to start the local cluster');
+    await run('bash', [
+      '-c',
+      'v=$(ls /etc/postgresql | sort -V | tail -n1) && pg_ctlcluster --skip-systemctl-redirect "$v" main start',
+    ]).catch(() => {});
+    for (let i = 0; i < 30 && !(await canConnect(admin)); i++) await sleep(1000);
+    if (!(await canConnect(admin))) {
+      throw new Error(
+        'no PostgreSQL on 127.0.0.1:5432: install it (apt-get install postgresql) or set DATABASE_URL',
+      );
+    }
+  }
+  const c = new pg.Client({ connectionString: admin });
+  await c.connect();
+  const exists = await c.query("SELECT 1 FROM pg_database WHERE datname = 'studylink'");
+  if (exists.rowCount === 0) await c.query('CREATE DATABASE studylink');
+  await c.end();
+  return 'postgres://postgres@127.0.0.1:5432/studylink';
+}
+
+/** A demo Orthanc with the DICOMweb plugin, loaded with sample studies and one synthetic CT. */
+async function demoStore(stateDir) {
+  const { startOrthanc, loadSamples, writeSyntheticStudy, uploadDirectory } = await import(
+    '@studylink/testkit'
+  );
+  const orthanc = await startOrthanc({ dir: stateDir });
+  await loadSamples(
+    orthanc,
+    ['CT_small', 'MR_small', 'MR_small_RLE', 'JPEG2000', 'chrH31', 'chrGreek', 'chrRuss'],
+    {
+      uids: 'as-is',
+    },
+  );
+  const dir = await mkdtemp(join(tmpdir(), 'studylink-demo-'));
+  await writeSyntheticStudy({
+    dir,
+    studyInstanceUid: DEMO_STUDY_UID,
+    patientName: 'DEMO^PATIENT',
+    patientId: 'DEMO-0001',
+    series: 2,
+    instancesPerSeries: 12,
+    rows: 256,
+    columns: 256,
+  });
+  await uploadDirectory(orthanc, dir, 4);
+  await rm(dir, { recursive: true, force: true });
+  log('demo store ready', { dicomweb: orthanc.dicomwebUrl });
+  return orthanc;
+}
+
+function sleep(ms) {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function run(cmd, args, opts = {}) {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'], ...opts });
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolveRun() : reject(new Error(`${cmd} exited with ${code}`))));
+  });
+}
+
+async function waitFor(url, timeoutMs, child) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child && child.exitCode !== null) throw new Error(`${url}: process exited with ${child.exitCode}`);
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
+      await res.body?.cancel();
+      if (res.ok) return;
+    } catch {}
+    await sleep(100);
+  }
+  throw new Error(`${url} not ready after ${timeoutMs} ms`);
+}
+
+function which(names) {
+  for (const n of names) {
+    for (const d of (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/sbin'])) {
+      if (existsSync(join(d, n))) return join(d, n);
+    }
+  }
+  return null;
+}
+
+/** Fills ${VAR} placeholders; nginx's own $variables have no braces and stay as they are. */
+export function renderTemplate(text, vars) {
+  return text.replace(/\$\{([A-Z_]+)\}/g, (_, k) => {
+    if (!(k in vars)) throw new Error(`template variable ${k} has no value`);
+    return String(vars[k]);
+  });
+}
+
+/**
+ * Starts the stack and resolves once nginx answers. Options override the environment:
+ * { env, publicPort, tokenPort, exportPort, logDir, stateDir, demo }.
+ * Returns { publicUrl, env, adminApiKey, demoStudyUid, logs, stop() }.
+ */
+export async function startStack(options = {}) {
+  const env = { ...process.env, ...(options.env ?? {}) };
+  const stateDir = options.stateDir ?? join(ROOT, '.dev');
+  await mkdir(stateDir, { recursive: true });
+  const logDir = options.logDir ?? null;
+  if (logDir) await mkdir(logDir, { recursive: true });
+  const children = [];
+  let orthanc = null;
+  let runtimeDir = null;
+  let stopping = false;
+
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    for (const c of children.slice().reverse()) {
+      if (c.proc.exitCode === null && c.proc.signalCode === null)
+        c.proc.kill(c.name === 'nginx' ? 'SIGQUIT' : 'SIGTERM');
+    }
+    await Promise.all(
+      children.map(
+        (c) =>
+          new Promise((r) => {
+            if (c.proc.exitCode !== null || c.proc.signalCode !== null) return r();
+            const t = setTimeout(() => {
+              c.proc.kill('SIGKILL');
+            }, 15_000);
+            c.proc.once('exit', () => {
+              clearTimeout(t);
+              r();
+            });
+          }),
+      ),
+    );
+    if (orthanc) await orthanc.stop();
+    if (runtimeDir) await rm(runtimeDir, { recursive: true, force: true });
+  };
+
+  try {
+    const databaseUrl = env.DATABASE_URL || (await localDatabase());
+    let dicomwebUrl = env.DICOMWEB_URL;
+    if (!dicomwebUrl) {
+      orthanc = await demoStore(stateDir);
+      dicomwebUrl = orthanc.dicomwebUrl;
+    }
+    const { secrets, file: secretsFile } = await devSecrets(env, stateDir);
+    const { migrate } = await import(join(ROOT, 'migrations', 'migrate.mjs'));
+    await migrate(databaseUrl, (line) => process.stderr.write(`${line}\n`));
+
+    const publicPort = Number(options.publicPort ?? env.PUBLIC_PORT ?? 3000);
+    const tokenPort = Number(options.tokenPort ?? env.TOKEN_SERVICE_PORT ?? 3001);
+    const exportPort = Number(options.exportPort ?? env.EXPORT_SERVICE_PORT ?? 3002);
+    const common = {
+      ...env,
+      DATABASE_URL: databaseUrl,
+      DICOMWEB_URL: dicomwebUrl,
+      INTERNAL_SECRET: secrets.INTERNAL_SECRET,
+      HOST: '127.0.0.1',
+      TRUSTED_PROXIES: '127.0.0.1,::1',
+    };
+
+    const startNode = (name, script, extraEnv) => {
+      const proc = spawn(process.execPath, ['--enable-source-maps', join(ROOT, script)], {
+        env: { ...common, ...extraEnv },
+        stdio: ['ignore', logDir ? 'pipe' : 'inherit', logDir ? 'pipe' : 'inherit'],
+      });
+      if (logDir) {
+        const out = createWriteStream(join(logDir, `${name}.log`), { flags: 'a' });
+        proc.stdout.pipe(out);
+        proc.stderr.pipe(out);
+      }
+      children.push({ name, proc });
+      return proc;
+    };
+
+    const token = startNode('token-service', 'services/token-service/dist/main.js', {
+      TOKEN_SERVICE_PORT: String(tokenPort),
+      PUBLIC_PORT: String(publicPort),
+      TOKEN_ENCRYPTION_KEY: secrets.TOKEN_ENCRYPTION_KEY,
+      ADMIN_API_KEY: secrets.ADMIN_API_KEY,
+    });
+    const exporter = startNode('export-service', 'services/export-service/dist/main.js', {
+      EXPORT_SERVICE_PORT: String(exportPort),
+      TOKEN_SERVICE_URL: `http://127.0.0.1:${tokenPort}`,
+    });
+    await waitFor(`http://127.0.0.1:${tokenPort}/readyz`, 30_000, token);
+    await waitFor(`http://127.0.0.1:${exportPort}/livez`, 30_000, exporter);
+
+    const nginxBin = which(['nginx']);
+    if (!nginxBin) throw new Error('nginx is not installed (apt-get install nginx-light)');
+    runtimeDir = await mkdtemp(join(tmpdir(), 'studylink-nginx-'));
+    // nginx workers run as an unprivileged user when the master is root: let them write temp files.
+    await chmod(runtimeDir, 0o777);
+    const accessLog = logDir ? join(logDir, 'nginx-access.log') : join(stateDir, 'nginx-access.log');
+    const conf = renderTemplate(await readFile(join(ROOT, 'services/nginx/nginx.conf.template'), 'utf8'), {
+      LISTEN: `${env.NGINX_LISTEN_ADDRESS || '127.0.0.1'}:${publicPort}`,
+      TOKEN_UPSTREAM: `127.0.0.1:${tokenPort}`,
+      EXPORT_UPSTREAM: `127.0.0.1:${exportPort}`,
+      RUNTIME_DIR: runtimeDir,
+      ACCESS_LOG: accessLog,
+      ERROR_LOG: logDir ? join(logDir, 'nginx-error.log') : 'stderr',
+      TOKEN_RATE: env.NGINX_TOKEN_RATE || '10r/s',
+    });
+    const confPath = join(runtimeDir, 'nginx.conf');
+    await writeFile(confPath, conf);
+    const nginx = spawn(
+      nginxBin,
+      [
+        '-p',
+        runtimeDir,
+        '-c',
+        confPath,
+        '-e',
+        logDir ? join(logDir, 'nginx-error.log') : 'stderr',
+        '-g',
+        'daemon off;',
+      ],
+      {
+        stdio: ['ignore', 'inherit', 'inherit'],
+      },
+    );
+    children.push({ name: 'nginx', proc: nginx });
+    const publicUrl = `http://127.0.0.1:${publicPort}`;
+    await waitFor(`${publicUrl}/nginx-health`, 15_000, nginx);
+
+    let demoLink = null;
+    if (orthanc) {
+      const res = await fetch(`${publicUrl}/api/v1/studies/${DEMO_STUDY_UID}/token`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${secrets.ADMIN_API_KEY}` },
+      });
+      if (res.ok) demoLink = (await res.json()).url;
+    }
+
+    const exited = new Promise((r) => {
+      for (const c of children) c.proc.once('exit', (code, signal) => r({ name: c.name, code, signal }));
+    });
+    return {
+      publicUrl,
+      databaseUrl,
+      dicomwebUrl,
+      adminApiKey: secrets.ADMIN_API_KEY,
+      internalSecret: secrets.INTERNAL_SECRET,
+      secretsFile,
+      tokenPort,
+      exportPort,
+      demoLink,
+      accessLog,
+      processes: Object.fromEntries(children.map((c) => [c.name, c.proc])),
+      exited,
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

@@ -1,0 +1,66 @@
+import type { Db } from '../db/database.js';
+import type { AccessLogRow } from '../db/tables.js';
+
+export const ACCESS_EVENTS = [
+  'page_view',
+  'invalid_token',
+  'rate_limited',
+  'download_start',
+  'download_complete',
+  'download_abort',
+  'token_issued',
+  'token_revoked',
+  'token_displayed',
+  'config_changed',
+] as const;
+export type AccessEvent = (typeof ACCESS_EVENTS)[number];
+
+export interface AccessEntry {
+  event: AccessEvent;
+  outcome?: string;
+  tokenId?: number | null;
+  studyInstanceUid?: string | null;
+  clientIp?: string | null;
+  userAgent?: string | null;
+  actor?: string | null;
+  bytes?: number | null;
+  detail?: Record<string, unknown> | null;
+}
+
+export async function appendAccessEvent(db: Db, e: AccessEntry): Promise<void> {
+  await db
+    .insertInto('access_log')
+    .values({
+      event: e.event,
+      outcome: e.outcome ?? '',
+      token_id: e.tokenId ?? null,
+      study_instance_uid: e.studyInstanceUid ?? null,
+      client_ip: e.clientIp ?? null,
+      // A user agent is attacker-controlled text: keep it bounded.
+      user_agent: e.userAgent ? e.userAgent.slice(0, 512) : null,
+      actor: e.actor ?? null,
+      bytes: e.bytes ?? null,
+      detail: e.detail ? JSON.stringify(e.detail) : null,
+    })
+    .execute();
+}
+
+export interface AccessLogFilter {
+  study?: string | undefined;
+  event?: AccessEvent | undefined;
+  from?: Date | undefined;
+  to?: Date | undefined;
+  before?: number | undefined;
+  limit: number;
+}
+
+/** Newest first, keyset-paged by id. */
+export function listAccessEvents(db: Db, f: AccessLogFilter): Promise<AccessLogRow[]> {
+  let q = db.selectFrom('access_log').selectAll();
+  if (f.study) q = q.where('study_instance_uid', '=', f.study);
+  if (f.event) q = q.where('event', '=', f.event);
+  if (f.from) q = q.where('at', '>=', f.from);
+  if (f.to) q = q.where('at', '<', f.to);
+  if (f.before) q = q.where('id', '<', f.before);
+  return q.orderBy('id', 'desc').limit(f.limit).execute();
+}

@@ -1,0 +1,115 @@
+import { readFileSync } from 'node:fs';
+import { bodyParser } from '@koa/bodyparser';
+import Router from '@koa/router';
+import { errorHandler, type Logger, requestContext } from '@studylink/service-kit';
+import Koa, { type Context, type Next } from 'koa';
+import type { Kysely } from 'kysely';
+import type { ApiKeyService } from './api-keys/api-key.service.js';
+import { isDatabaseUnavailable } from './db/database.js';
+import type { DB } from './db/tables.js';
+import { DatabaseUnavailableError } from './errors.js';
+import { apiRoutes } from './http/api.routes.js';
+import { setPatientHeaders } from './http/security-headers.js';
+import { internalRoutes } from './internal/internal.routes.js';
+import { renderErrorPage } from './patient/patient.page.js';
+import { patientRoutes } from './patient/patient.routes.js';
+import type { ServerConfigService } from './server-config/server-config.service.js';
+import type { TokenService } from './tokens/token.service.js';
+
+export interface AppDeps {
+  db: Kysely<DB>;
+  log: Logger;
+  tokens: TokenService;
+  serverConfig: ServerConfigService;
+  apiKeys: ApiKeyService;
+  trustedProxies: ReadonlySet<string>;
+  internalSecret: string;
+  /** True once SIGTERM arrived: readiness fails so the proxy stops sending new work. */
+  isDraining: () => boolean;
+}
+
+const PATIENT_CSS = readFileSync(new URL('./assets/patient.css', import.meta.url));
+
+/** Page routes answer errors with the plain HTML page; everything else with JSON. */
+function isPageRoute(path: string): boolean {
+  return path === '/token' || path.startsWith('/token/') || path.startsWith('/assets/');
+}
+
+/** The database being down is a 503 wherever it surfaces, never a 500. */
+async function mapInfrastructureErrors(_ctx: Context, next: Next) {
+  try {
+    await next();
+  } catch (err) {
+    if (isDatabaseUnavailable(err)) throw new DatabaseUnavailableError();
+    throw err;
+  }
+}
+
+export function createApp(deps: AppDeps): Koa {
+  const app = new Koa({ proxy: false });
+  app.silent = true; // errors are logged by errorHandler, with the request id
+
+  app.use(requestContext(deps.log));
+  app.use(
+    errorHandler({
+      render: (ctx, status) => {
+        if (!isPageRoute(ctx.path)) return false;
+        setPatientHeaders(ctx);
+        ctx.type = 'text/html; charset=utf-8';
+        ctx.body = renderErrorPage(status);
+        return true;
+      },
+    }),
+  );
+  app.use(mapInfrastructureErrors);
+  app.use(
+    bodyParser({
+      enableTypes: ['json'],
+      jsonLimit: '64kb',
+      // Only objects and arrays: a bare `"x"` body is a client mistake, not a value.
+      jsonStrict: true,
+    }),
+  );
+
+  const health = new Router();
+  health.get('/livez', (ctx) => {
+    ctx.body = { status: 'ok' };
+  });
+  health.get('/readyz', async (ctx) => {
+    const checks: Record<string, string> = { draining: deps.isDraining() ? 'yes' : 'no' };
+    try {
+      await deps.db.selectNoFrom((eb) => eb.val(1).as('one')).execute();
+      checks.database = 'ok';
+    } catch {
+      checks.database = 'down';
+    }
+    const ready = checks.database === 'ok' && !deps.isDraining();
+    ctx.status = ready ? 200 : 503;
+    ctx.set('cache-control', 'no-store');
+    ctx.body = { status: ready ? 'ready' : 'not ready', checks };
+  });
+  health.get('/assets/patient.css', (ctx) => {
+    ctx.type = 'text/css; charset=utf-8';
+    ctx.set('cache-control', 'public, max-age=3600');
+    ctx.set('x-content-type-options', 'nosniff');
+    ctx.body = PATIENT_CSS;
+  });
+
+  const routers = [health, patientRoutes(deps), apiRoutes(deps), internalRoutes(deps)];
+  for (const r of routers) {
+    app.use(r.routes());
+    app.use(r.allowedMethods());
+  }
+  // Anything unrouted: a clear 404 in the right format.
+  app.use(async (ctx) => {
+    ctx.status = 404;
+    if (isPageRoute(ctx.path)) {
+      setPatientHeaders(ctx);
+      ctx.type = 'text/html; charset=utf-8';
+      ctx.body = renderErrorPage(404);
+    } else {
+      ctx.body = { error: { code: 'not_found', message: 'no such route' } };
+    }
+  });
+  return app;
+}

@@ -1,0 +1,110 @@
+import { isIP } from 'node:net';
+import { parseConfig } from '@studylink/service-kit';
+import { z } from 'zod';
+import { parseKey } from './tokens/token.crypto.js';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const key32 = z.string().transform((raw, ctx) => {
+  const key = parseKey(raw);
+  if (!key) {
+    ctx.addIssue({ code: 'custom', message: 'must be 32 bytes as 64 hex characters or base64' });
+    return z.NEVER;
+  }
+  return key;
+});
+
+const envSchema = z.object({
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
+  DICOMWEB_URL: z.url({ protocol: /^https?$/ }),
+  TOKEN_ENCRYPTION_KEY: key32,
+  TOKEN_ENCRYPTION_KEYS_PREVIOUS: z
+    .string()
+    .optional()
+    .transform((raw, ctx) =>
+      (raw ?? '')
+        .split(',')
+        .filter(Boolean)
+        .map((k) => {
+          const key = parseKey(k.trim());
+          if (!key)
+            ctx.addIssue({ code: 'custom', message: 'each previous key must be 32 bytes (hex or base64)' });
+          return key ?? Buffer.alloc(32);
+        }),
+    ),
+  ADMIN_API_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+  INTERNAL_SECRET: z.string().min(32, 'must be at least 32 characters'),
+  HOST: z.string().default('127.0.0.1'),
+  TOKEN_SERVICE_PORT: z.coerce.number().int().min(0).max(65535).default(3001),
+  TRUSTED_PROXIES: z
+    .string()
+    .default('127.0.0.1,::1')
+    .transform(
+      (s) =>
+        new Set(
+          s
+            .split(',')
+            .map((x) => x.trim())
+            .filter(Boolean),
+        ),
+    ),
+  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  STORE_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  PAGE_REFRESH_TIMEOUT_MS: z.coerce.number().int().min(50).default(1_500),
+  DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).default(5_000),
+  SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
+  // Seeds of the server-address setup, used on first start only; later edited through the API.
+  PUBLIC_PORT: z.coerce.number().int().min(1).max(65535).default(3000),
+  PUBLIC_ADDRESS: z
+    .string()
+    .refine((v) => isIP(v.replace(/^\[|\]$/g, '')) !== 0, 'must be an IPv4 or IPv6 address')
+    .default('127.0.0.1'),
+  SERVER_NAME: z.string().default(''),
+  LOCAL_ADDRESS: z.string().default(''),
+  INSTITUTION: z.string().default(''),
+  DEPARTMENT: z.string().default(''),
+  SSL: bool.default(false),
+  ZIP_CONTENT: z.enum(['as-stored', 'jpeg-lossless']).default('as-stored'),
+  VIEWER_URL: z.string().default('https://www.microdicom.com/dicom-viewer/'),
+  DEFAULT_EXPIRY_DAYS: z.coerce.number().int().min(1).optional(),
+});
+
+export type TokenServiceConfig = ReturnType<typeof loadConfig>;
+
+/** Reads and validates the token service's environment once, failing with every problem listed. */
+export function loadConfig(env: Record<string, string | undefined>) {
+  const e = parseConfig(envSchema, env);
+  return Object.freeze({
+    databaseUrl: e.DATABASE_URL,
+    dicomwebUrl: e.DICOMWEB_URL.replace(/\/+$/, ''),
+    host: e.HOST,
+    port: e.TOKEN_SERVICE_PORT,
+    trustedProxies: e.TRUSTED_PROXIES as ReadonlySet<string>,
+    logLevel: e.LOG_LEVEL,
+    storeTimeoutMs: e.STORE_TIMEOUT_MS,
+    pageRefreshTimeoutMs: e.PAGE_REFRESH_TIMEOUT_MS,
+    dbStatementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
+    shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    seed: Object.freeze({
+      institution: e.INSTITUTION,
+      department: e.DEPARTMENT,
+      publicAddress: e.PUBLIC_ADDRESS,
+      localAddress: e.LOCAL_ADDRESS,
+      port: e.PUBLIC_PORT,
+      serverName: e.SERVER_NAME,
+      ssl: e.SSL,
+      zipContent: e.ZIP_CONTENT,
+      viewerUrl: e.VIEWER_URL,
+      defaultExpiryDays: e.DEFAULT_EXPIRY_DAYS ?? null,
+    }),
+    // Secrets kept apart from the rest so nothing logs them with the config.
+    secrets: Object.freeze({
+      tokenKey: e.TOKEN_ENCRYPTION_KEY,
+      previousTokenKeys: e.TOKEN_ENCRYPTION_KEYS_PREVIOUS,
+      adminApiKey: e.ADMIN_API_KEY ?? null,
+      internalSecret: e.INTERNAL_SECRET,
+    }),
+  });
+}

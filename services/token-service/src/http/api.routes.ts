@@ -1,0 +1,107 @@
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type { Kysely } from 'kysely';
+import { listAccessEvents } from '../access-log/access-log.repository.js';
+import { requireAdmin, requireApiKey } from '../api-keys/api-key.middleware.js';
+import type { ApiKeyService, ApiPrincipal } from '../api-keys/api-key.service.js';
+import type { DB } from '../db/tables.js';
+import { requestClientIp } from '../patient/patient.routes.js';
+import type { ServerConfigService } from '../server-config/server-config.service.js';
+import type { Actor, TokenService } from '../tokens/token.service.js';
+import { accessLogQuerySchema, issueTokenBodySchema, studyParamsSchema } from './api.schemas.js';
+import { openApiDocument } from './openapi.js';
+import { parseOrThrow } from './validate.js';
+
+export interface ApiDeps {
+  db: Kysely<DB>;
+  tokens: TokenService;
+  serverConfig: ServerConfigService;
+  apiKeys: ApiKeyService;
+  trustedProxies: ReadonlySet<string>;
+}
+
+/** The versioned REST API for PACS/RIS integrators: `/api/v1`, JSON, Bearer API keys. */
+export function apiRoutes(deps: ApiDeps): Router {
+  const router = new Router({ prefix: '/api/v1' });
+  const actor = (ctx: Context): Actor => ({
+    actor: (ctx.state.principal as ApiPrincipal).actor,
+    clientIp: requestClientIp(ctx, deps.trustedProxies),
+    userAgent: ctx.get('user-agent'),
+  });
+
+  router.get('/openapi.json', (ctx) => {
+    ctx.body = openApiDocument();
+  });
+
+  router.use(requireApiKey(deps.apiKeys));
+  router.use((ctx, next) => {
+    // Responses may carry a token: never cached anywhere.
+    ctx.set('cache-control', 'no-store');
+    return next();
+  });
+
+  router.put('/studies/:studyInstanceUid/token', async (ctx) => {
+    const { studyInstanceUid } = parseOrThrow(studyParamsSchema, ctx.params, 'study UID');
+    const body = parseOrThrow(issueTokenBodySchema, ctx.request.body ?? {}, 'request body');
+    const expiresAt =
+      body.expiresInDays !== undefined
+        ? new Date(Date.now() + body.expiresInDays * 86_400_000)
+        : body.expiresAt === undefined
+          ? undefined
+          : body.expiresAt === null
+            ? null
+            : new Date(body.expiresAt);
+    const { created, token } = await deps.tokens.issue(studyInstanceUid, actor(ctx), { expiresAt });
+    ctx.status = created ? 201 : 200;
+    ctx.body = token;
+  });
+
+  router.get('/studies/:studyInstanceUid/token', async (ctx) => {
+    const { studyInstanceUid } = parseOrThrow(studyParamsSchema, ctx.params, 'study UID');
+    ctx.body = await deps.tokens.getActiveOrThrow(studyInstanceUid, actor(ctx));
+  });
+
+  router.delete('/studies/:studyInstanceUid/token', async (ctx) => {
+    const { studyInstanceUid } = parseOrThrow(studyParamsSchema, ctx.params, 'study UID');
+    await deps.tokens.revokeOrThrow(studyInstanceUid, actor(ctx));
+    ctx.status = 204;
+  });
+
+  router.get('/server-config', async (ctx) => {
+    ctx.body = await deps.serverConfig.get();
+  });
+
+  router.put('/server-config', requireAdmin, async (ctx) => {
+    ctx.body = await deps.serverConfig.update(ctx.request.body ?? {});
+  });
+
+  router.get('/access-log', async (ctx) => {
+    const q = parseOrThrow(accessLogQuerySchema, ctx.query, 'query');
+    const rows = await listAccessEvents(deps.db, {
+      study: q.study,
+      event: q.event,
+      from: q.from ? new Date(q.from) : undefined,
+      to: q.to ? new Date(q.to) : undefined,
+      before: q.before,
+      limit: q.limit,
+    });
+    ctx.body = {
+      items: rows.map((r) => ({
+        id: r.id,
+        at: r.at.toISOString(),
+        event: r.event,
+        outcome: r.outcome,
+        tokenId: r.token_id,
+        studyInstanceUid: r.study_instance_uid,
+        clientIp: r.client_ip,
+        userAgent: r.user_agent,
+        actor: r.actor,
+        bytes: r.bytes,
+        detail: r.detail,
+      })),
+      nextCursor: rows.length === q.limit ? (rows.at(-1)?.id ?? null) : null,
+    };
+  });
+
+  return router;
+}

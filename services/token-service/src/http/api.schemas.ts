@@ -1,0 +1,75 @@
+import { z } from 'zod';
+import { ACCESS_EVENTS } from '../access-log/access-log.repository.js';
+import { serverConfigSchema, serverConfigUpdateSchema } from '../server-config/server-config.schema.js';
+
+/** DICOM UID: digits and dots, at most 64 characters. */
+export const studyUidSchema = z
+  .string()
+  .max(64, 'a UID has at most 64 characters')
+  .regex(/^[0-9]+(\.[0-9]+)*$/, 'a UID is digits separated by dots');
+
+export const studyParamsSchema = z.object({ studyInstanceUid: studyUidSchema });
+
+export const issueTokenBodySchema = z
+  .object({
+    expiresAt: z.iso
+      .datetime({ offset: true })
+      .nullable()
+      .optional()
+      .describe('When the link stops working; null for never.'),
+    expiresInDays: z.number().int().min(1).max(36500).optional().describe('Alternative to expiresAt.'),
+  })
+  .strict()
+  .refine(
+    (b) => !(b.expiresAt !== undefined && b.expiresInDays !== undefined),
+    'give expiresAt or expiresInDays, not both',
+  );
+
+export const tokenResponseSchema = z.object({
+  studyInstanceUid: z.string(),
+  token: z.string().regex(/^[A-Za-z0-9]{64}$/),
+  url: z.string().describe('The fully qualified link to send to the patient.'),
+  createdAt: z.string(),
+  expiresAt: z.string().nullable(),
+});
+
+export const accessLogQuerySchema = z
+  .object({
+    study: studyUidSchema.optional(),
+    event: z.enum(ACCESS_EVENTS).optional(),
+    from: z.iso.datetime({ offset: true }).optional(),
+    to: z.iso.datetime({ offset: true }).optional(),
+    limit: z.coerce.number().int().min(1).max(500).default(100),
+    before: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .describe('Cursor: the nextCursor of the previous page.'),
+  })
+  .strict();
+
+export const accessLogEntrySchema = z.object({
+  id: z.number(),
+  at: z.string(),
+  event: z.enum(ACCESS_EVENTS),
+  outcome: z.string(),
+  tokenId: z.number().nullable(),
+  studyInstanceUid: z.string().nullable(),
+  clientIp: z.string().nullable(),
+  userAgent: z.string().nullable(),
+  actor: z.string().nullable(),
+  bytes: z.number().nullable(),
+  detail: z.unknown().nullable(),
+});
+
+export const accessLogPageSchema = z.object({
+  items: z.array(accessLogEntrySchema),
+  nextCursor: z.number().nullable(),
+});
+
+export const errorSchema = z.object({
+  error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
+});
+
+export { serverConfigSchema, serverConfigUpdateSchema };

@@ -1,0 +1,124 @@
+import { z } from 'zod';
+import {
+  accessLogPageSchema,
+  accessLogQuerySchema,
+  errorSchema,
+  issueTokenBodySchema,
+  serverConfigSchema,
+  serverConfigUpdateSchema,
+  studyUidSchema,
+  tokenResponseSchema,
+} from './api.schemas.js';
+
+type Schema = z.ZodType;
+
+const json = (schema: Schema, io: 'input' | 'output') =>
+  z.toJSONSchema(schema, { io, unrepresentable: 'any', target: 'draft-2020-12' });
+
+const content = (schema: Schema, io: 'input' | 'output' = 'output') => ({
+  'application/json': { schema: json(schema, io) },
+});
+
+const errors = (...codes: number[]) =>
+  Object.fromEntries(
+    codes.map((c) => [String(c), { description: ERROR_TEXT[c], content: content(errorSchema) }]),
+  );
+
+const ERROR_TEXT: Record<number, string> = {
+  400: 'Invalid input (bad UID, body or query).',
+  401: 'Missing or unknown API key.',
+  403: 'The key may not do this (admin required).',
+  404: 'Not found.',
+  503: 'The database or the DICOMweb store is not answering; retry after Retry-After seconds.',
+};
+
+const studyParam = {
+  name: 'studyInstanceUid',
+  in: 'path',
+  required: true,
+  schema: json(studyUidSchema, 'input'),
+};
+
+function queryParams(schema: z.ZodObject) {
+  return Object.entries(schema.shape).map(([name, s]) => ({
+    name,
+    in: 'query',
+    required: false,
+    schema: json(s as Schema, 'input'),
+  }));
+}
+
+let cached: object | undefined;
+
+/** The OpenAPI 3.1 document, generated from the same zod schemas the routes validate with. */
+export function openApiDocument(): object {
+  cached ??= {
+    openapi: '3.1.0',
+    info: {
+      title: 'Study link API',
+      version: '1.0.0',
+      description:
+        'Issue and revoke the secret links through which patients download their imaging study. ' +
+        'Authenticate with `Authorization: Bearer <API key>`.',
+    },
+    servers: [{ url: '/api/v1' }],
+    components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer' } } },
+    security: [{ apiKey: [] }],
+    paths: {
+      '/studies/{studyInstanceUid}/token': {
+        parameters: [studyParam],
+        put: {
+          summary: "The study's active token, made if there is none",
+          requestBody: { required: false, content: content(issueTokenBodySchema, 'input') },
+          responses: {
+            '200': { description: 'The existing active token.', content: content(tokenResponseSchema) },
+            '201': { description: 'A new token was made.', content: content(tokenResponseSchema) },
+            ...errors(400, 401, 404, 503),
+          },
+        },
+        get: {
+          summary: "The study's active token",
+          responses: {
+            '200': { description: 'The active token.', content: content(tokenResponseSchema) },
+            ...errors(400, 401, 404, 503),
+          },
+        },
+        delete: {
+          summary: 'Revoke the active token; page and download refuse it at once',
+          responses: { '204': { description: 'Revoked.' }, ...errors(400, 401, 404, 503) },
+        },
+      },
+      '/server-config': {
+        get: {
+          summary: 'The server-address setup',
+          responses: {
+            '200': { description: 'The setup.', content: content(serverConfigSchema) },
+            ...errors(401, 503),
+          },
+        },
+        put: {
+          summary: 'Change some or all of the setup (admin keys only)',
+          requestBody: { required: true, content: content(serverConfigUpdateSchema, 'input') },
+          responses: {
+            '200': { description: 'The new setup.', content: content(serverConfigSchema) },
+            ...errors(400, 401, 403, 503),
+          },
+        },
+      },
+      '/access-log': {
+        get: {
+          summary: 'Access log, newest first, keyset-paged',
+          parameters: queryParams(accessLogQuerySchema),
+          responses: {
+            '200': { description: 'A page of events.', content: content(accessLogPageSchema) },
+            ...errors(400, 401, 503),
+          },
+        },
+      },
+      '/openapi.json': {
+        get: { summary: 'This document', security: [], responses: { '200': { description: 'OpenAPI 3.1' } } },
+      },
+    },
+  };
+  return cached;
+}

@@ -1,0 +1,91 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import Router from '@koa/router';
+import type { Context, Next } from 'koa';
+import type { Kysely } from 'kysely';
+import { z } from 'zod';
+import { appendAccessEvent } from '../access-log/access-log.repository.js';
+import type { DB } from '../db/tables.js';
+import { UnauthorizedError } from '../errors.js';
+import { parseOrThrow } from '../http/validate.js';
+import type { ServerConfigService } from '../server-config/server-config.service.js';
+import { recordExportSize } from '../studies/study.repository.js';
+import type { TokenService } from '../tokens/token.service.js';
+
+export interface InternalDeps {
+  db: Kysely<DB>;
+  tokens: TokenService;
+  serverConfig: ServerConfigService;
+  internalSecret: string;
+}
+
+const grantBodySchema = z.object({ token: z.string().max(128) }).strict();
+
+const eventBodySchema = z
+  .object({
+    event: z.enum(['download_start', 'download_complete', 'download_abort', 'rate_limited', 'invalid_token']),
+    outcome: z.string().max(200).default(''),
+    tokenId: z.number().int().positive().nullable().default(null),
+    studyInstanceUid: z.string().max(64).nullable().default(null),
+    clientIp: z.string().max(64).nullable().default(null),
+    userAgent: z.string().max(2000).nullable().default(null),
+    bytes: z.number().int().min(0).nullable().default(null),
+    detail: z.record(z.string(), z.unknown()).nullable().default(null),
+  })
+  .strict();
+
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
+}
+
+/** Shared secret between the services, compared in constant time. Never routed by nginx. */
+function requireInternalSecret(secret: string) {
+  const expected = digest(secret);
+  return async (ctx: Context, next: Next) => {
+    if (!timingSafeEqual(digest(ctx.get('x-internal-secret')), expected))
+      throw new UnauthorizedError('internal route');
+    ctx.set('cache-control', 'no-store');
+    await next();
+  };
+}
+
+/** What the export service asks before every download, and where it reports the outcome. */
+export function internalRoutes(deps: InternalDeps): Router {
+  const router = new Router({ prefix: '/internal/v1' });
+  router.use(requireInternalSecret(deps.internalSecret));
+
+  router.post('/grants', async (ctx) => {
+    const { token } = parseOrThrow(grantBodySchema, ctx.request.body, 'grant request');
+    const grant = await deps.tokens.resolveOrThrow(token);
+    const [study, config] = await Promise.all([
+      deps.db
+        .selectFrom('studies')
+        .selectAll()
+        .where('study_instance_uid', '=', grant.studyInstanceUid)
+        .executeTakeFirst(),
+      deps.serverConfig.get(),
+    ]);
+    ctx.body = {
+      tokenId: grant.tokenId,
+      studyInstanceUid: grant.studyInstanceUid,
+      zipContent: config.zipContent,
+      institution: config.institution || study?.institution_name || '',
+      viewerUrl: config.viewerUrl,
+      study: {
+        patientName: study?.patient_name ?? '',
+        studyDate: study?.study_date ?? '',
+        description: study?.description ?? '',
+        modalities: study?.modalities ?? [],
+      },
+    };
+  });
+
+  router.post('/access-events', async (ctx) => {
+    const e = parseOrThrow(eventBodySchema, ctx.request.body, 'access event');
+    await appendAccessEvent(deps.db, e);
+    if (e.event === 'download_complete' && e.studyInstanceUid && e.bytes) {
+      await recordExportSize(deps.db, e.studyInstanceUid, e.bytes);
+    }
+    ctx.status = 204;
+  });
+  return router;
+}

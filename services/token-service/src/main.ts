@@ -1,0 +1,76 @@
+import { createDicomwebClient } from '@studylink/dicomweb';
+import { createLogger, listen, onShutdown } from '@studylink/service-kit';
+import { ApiKeyService } from './api-keys/api-key.service.js';
+import { createApp } from './app.js';
+import { loadConfig, type TokenServiceConfig } from './config.js';
+import { createDatabase } from './db/database.js';
+import { ServerConfigService } from './server-config/server-config.service.js';
+import { StudyService } from './studies/study.service.js';
+import { qidoStudySource } from './studies/study.source.js';
+import { TokenCipher } from './tokens/token.crypto.js';
+import { TokenService } from './tokens/token.service.js';
+
+/** The composition root: config in, a started service out. Nothing else builds the pool. */
+export async function startTokenService(
+  config: TokenServiceConfig,
+  log = createLogger({ service: 'token-service', level: config.logLevel }),
+) {
+  const database = createDatabase({
+    url: config.databaseUrl,
+    statementTimeoutMs: config.dbStatementTimeoutMs,
+    onPoolError: (err) => log.warn({ err: err.message }, 'idle database connection failed'),
+  });
+  const dicomweb = createDicomwebClient({
+    baseUrl: config.dicomwebUrl,
+    requestTimeoutMs: config.storeTimeoutMs,
+  });
+  const serverConfig = new ServerConfigService(database.db, config.seed);
+  const studies = new StudyService(database.db, qidoStudySource(dicomweb), log.child({ module: 'studies' }), {
+    storeMs: config.storeTimeoutMs,
+    pageMs: config.pageRefreshTimeoutMs,
+  });
+  const cipher = new TokenCipher(config.secrets.tokenKey, config.secrets.previousTokenKeys);
+  const tokens = new TokenService(database.db, cipher, studies, serverConfig);
+  const apiKeys = new ApiKeyService(database.db);
+
+  await serverConfig.ensureSeeded();
+  await apiKeys.bootstrapAdminKey(config.secrets.adminApiKey);
+
+  let draining = false;
+  const app = createApp({
+    db: database.db,
+    log,
+    tokens,
+    serverConfig,
+    apiKeys,
+    trustedProxies: config.trustedProxies,
+    internalSecret: config.secrets.internalSecret,
+    isDraining: () => draining,
+  });
+  const http = await listen(app.callback(), { host: config.host, port: config.port });
+  log.info({ host: config.host, port: http.port }, 'token service listening');
+  return {
+    port: http.port,
+    async stop() {
+      draining = true;
+      await http.close(config.shutdownGraceMs);
+      await database.close();
+    },
+  };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const log = createLogger({ service: 'token-service', level: (process.env.LOG_LEVEL as 'info') ?? 'info' });
+  try {
+    const config = loadConfig(process.env);
+    const service = await startTokenService(
+      config,
+      createLogger({ service: 'token-service', level: config.logLevel }),
+    );
+    onShutdown(log, () => service.stop());
+  } catch (err) {
+    log.fatal({ err: (err as Error).message }, 'token service failed to start');
+    log.flush();
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,65 @@
+const MONTHS = [
+  'January',
+  'February',
+  'March',
+  'April',
+  'May',
+  'June',
+  'July',
+  'August',
+  'September',
+  'October',
+  'November',
+  'December',
+];
+
+/**
+ * A DICOM person name made readable: `DOE^JANE^^DR` → `DOE, JANE`; groups after `=`
+ * (ideographic, phonetic) are added in parentheses when they differ.
+ * @example formatPersonName('Yamada^Tarou=山田^太郎') === 'Yamada, Tarou (山田 太郎)'
+ */
+export function formatPersonName(pn: string): string {
+  const [alphabetic = '', ...others] = pn.split('=');
+  const main = formatGroup(alphabetic, true);
+  const extra = others.map((g) => formatGroup(g, false)).filter((g) => g !== '' && g !== main);
+  if (!main) return extra.join(' / ');
+  return extra.length ? `${main} (${extra.join(' / ')})` : main;
+}
+
+function formatGroup(group: string, western: boolean): string {
+  const [family = '', given = '', middle = '', prefix = '', suffix = ''] = group
+    .split('^')
+    .map((s) => s.trim());
+  if (!western) return [family, given, middle].filter(Boolean).join(' ');
+  const first = [prefix, given, middle].filter(Boolean).join(' ');
+  const name = family && first ? `${family}, ${first}` : family || first;
+  return suffix ? `${name}, ${suffix}` : name;
+}
+
+/** `20210121` → `21 January 2021`; anything else is returned trimmed, or '' when empty. */
+export function formatDicomDate(da: string): string {
+  const m = /^(\d{4})(\d{2})(\d{2})$/.exec(da.trim());
+  if (!m) return da.trim();
+  const month = MONTHS[Number(m[2]) - 1];
+  if (!month || Number(m[3]) < 1 || Number(m[3]) > 31) return da.trim();
+  return `${Number(m[3])} ${month} ${m[1]}`;
+}
+
+/** `143005.123` → `14:30:05`, `1430` → `14:30`; anything else trimmed. */
+export function formatDicomTime(tm: string): string {
+  const m = /^(\d{2})(?::?(\d{2}))?(?::?(\d{2}))?(\.\d*)?$/.exec(tm.trim());
+  if (!m) return tm.trim();
+  return [m[1], m[2] ?? '00', m[3]].filter(Boolean).join(':');
+}
+
+/** Bytes for humans: `1536` → `1.5 KB` (decimal units, as file managers show them). */
+export function formatBytes(n: number): string {
+  const units = ['bytes', 'KB', 'MB', 'GB', 'TB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i += 1;
+  }
+  return i === 0 ? `${v} bytes` : `${v >= 100 ? v.toFixed(0) : v.toFixed(1)} ${units[i]}`;
+}

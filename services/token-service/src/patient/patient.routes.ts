@@ -1,0 +1,56 @@
+import Router from '@koa/router';
+import { clientIp } from '@studylink/service-kit';
+import type { Context } from 'koa';
+import type { Kysely } from 'kysely';
+import { appendAccessEvent } from '../access-log/access-log.repository.js';
+import type { DB } from '../db/tables.js';
+import { TokenNotFoundError } from '../errors.js';
+import { setPatientHeaders } from '../http/security-headers.js';
+import type { ServerConfigService } from '../server-config/server-config.service.js';
+import type { TokenService } from '../tokens/token.service.js';
+import { renderStudyPage } from './patient.page.js';
+
+export interface PatientDeps {
+  db: Kysely<DB>;
+  tokens: TokenService;
+  serverConfig: ServerConfigService;
+  trustedProxies: ReadonlySet<string>;
+}
+
+export function requestClientIp(ctx: Context, trusted: ReadonlySet<string>): string {
+  return clientIp(ctx.req.socket.remoteAddress, ctx.get('x-real-ip') || undefined, trusted);
+}
+
+/**
+ * `GET /token?<token>`: koa would parse `?TOKEN` as `{TOKEN: ''}`, so the raw query string is
+ * the token. GET and HEAD only read the database (and QIDO-RS): link scanners that fetch the
+ * page never start an export.
+ */
+export function patientRoutes(deps: PatientDeps): Router {
+  const router = new Router();
+  router.get('/token', async (ctx) => {
+    setPatientHeaders(ctx);
+    const token = ctx.querystring;
+    const who = { clientIp: requestClientIp(ctx, deps.trustedProxies), userAgent: ctx.get('user-agent') };
+    let grant: Awaited<ReturnType<TokenService['resolveOrThrow']>>;
+    try {
+      grant = await deps.tokens.resolveOrThrow(token);
+    } catch (err) {
+      if (err instanceof TokenNotFoundError) {
+        await appendAccessEvent(deps.db, { event: 'invalid_token', outcome: 'not_found', ...who });
+      }
+      throw err;
+    }
+    const [study, config] = await Promise.all([deps.tokens.studyForPage(grant), deps.serverConfig.get()]);
+    await appendAccessEvent(deps.db, {
+      event: 'page_view',
+      outcome: ctx.method === 'HEAD' ? 'head' : 'ok',
+      tokenId: grant.tokenId,
+      studyInstanceUid: grant.studyInstanceUid,
+      ...who,
+    });
+    ctx.type = 'text/html; charset=utf-8';
+    ctx.body = renderStudyPage({ token, study, config, clientIp: who.clientIp });
+  });
+  return router;
+}

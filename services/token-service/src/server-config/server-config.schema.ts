@@ -1,0 +1,80 @@
+import { isIP } from 'node:net';
+import { z } from 'zod';
+
+// RFC 1123 host name: dot-separated labels of letters, digits and inner hyphens.
+const HOSTNAME =
+  /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+
+const ipAddress = z
+  .string()
+  .trim()
+  .transform((v) => v.replace(/^\[(.*)\]$/, '$1'))
+  .refine((v) => v === '' || isIP(v) !== 0, 'must be an IPv4 or IPv6 address');
+
+export const serverConfigSchema = z
+  .object({
+    institution: z.string().trim().max(200),
+    department: z.string().trim().max(200),
+    publicAddress: ipAddress.describe(
+      'The public ("true") IP address, used in links when serverName is empty.',
+    ),
+    localAddress: ipAddress.describe('The address on the hospital network, for reference.'),
+    port: z.number().int().min(1).max(65535).describe('The public web port in links.'),
+    serverName: z
+      .string()
+      .trim()
+      .refine((v) => v === '' || HOSTNAME.test(v), 'must be a DNS host name')
+      .describe('The web server DNS name; links use it when set.'),
+    ssl: z.boolean().describe('Links use https when true.'),
+    zipContent: z.enum(['as-stored', 'jpeg-lossless']),
+    viewerUrl: z
+      .string()
+      .trim()
+      .refine((v) => v === '' || /^https?:\/\/[^\s"'<>]+$/.test(v), 'must be an http(s) URL'),
+    defaultExpiryDays: z.number().int().min(1).max(36500).nullable(),
+  })
+  .refine((c) => c.serverName !== '' || c.publicAddress !== '', {
+    message: 'either serverName or publicAddress must be set: links need a host',
+    path: ['publicAddress'],
+  });
+
+export type ServerConfig = z.infer<typeof serverConfigSchema>;
+
+/** PUT body: any subset of the fields; the merged result must still be valid. */
+export const serverConfigUpdateSchema = z
+  .object({
+    institution: z.string(),
+    department: z.string(),
+    publicAddress: z.string(),
+    localAddress: z.string(),
+    port: z.number(),
+    serverName: z.string(),
+    ssl: z.boolean(),
+    zipContent: z.enum(['as-stored', 'jpeg-lossless']),
+    viewerUrl: z.string(),
+    defaultExpiryDays: z.number().nullable(),
+  })
+  .partial()
+  .strict();
+
+/**
+ * The fully qualified link for a token: server name if set, else the public IP (IPv6 in brackets);
+ * https when SSL is on; the default port of the scheme left out.
+ * @example tokenUrl({ serverName: 'pacs.example.org', ssl: true, port: 443, ... }, t) === `https://pacs.example.org/token?${t}`
+ */
+export function tokenUrl(
+  c: Pick<ServerConfig, 'serverName' | 'publicAddress' | 'ssl' | 'port'>,
+  token: string,
+): string {
+  return `${baseUrl(c)}/token?${token}`;
+}
+
+/** The public origin links are built on, e.g. `http://[2001:db8::1]:3000`. */
+export function baseUrl(c: Pick<ServerConfig, 'serverName' | 'publicAddress' | 'ssl' | 'port'>): string {
+  const scheme = c.ssl ? 'https' : 'http';
+  const address = c.publicAddress.replace(/^\[(.*)\]$/, '$1');
+  const host =
+    c.serverName !== '' ? c.serverName.replace(/\.$/, '') : isIP(address) === 6 ? `[${address}]` : address;
+  const defaultPort = c.ssl ? 443 : 80;
+  return `${scheme}://${host}${c.port === defaultPort ? '' : `:${c.port}`}`;
+}

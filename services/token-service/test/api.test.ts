@@ -1,0 +1,359 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeStudySource, type Harness, readJson, startHarness } from './harness.js';
+
+const UID = '1.2.826.0.1.3680043.8.498.1';
+const OTHER = '1.2.826.0.1.3680043.8.498.2';
+const issued: string[] = [];
+
+let h: Harness;
+let source: FakeStudySource;
+
+beforeAll(async () => {
+  source = new FakeStudySource();
+  source.add({ studyInstanceUid: UID });
+  source.add({
+    studyInstanceUid: OTHER,
+    patientName: '<script>alert(1)</script>',
+    description: '"><img src=x onerror=alert(1)>',
+  });
+  h = await startHarness(source);
+});
+
+afterAll(async () => {
+  // No log line of this file's requests holds any token it issued.
+  const all = h.logs.join('\n');
+  expect(issued.length).toBeGreaterThan(0);
+  for (const t of issued) expect(all).not.toContain(t);
+  expect(all).not.toContain(h.adminKey);
+  await h.close();
+});
+
+async function issue(uid = UID, body?: unknown) {
+  const res = await h.api('PUT', `/api/v1/studies/${uid}/token`, body);
+  const json = await readJson(res);
+  if (json.token) issued.push(json.token);
+  return { res, json };
+}
+
+describe('token lifecycle through the API', () => {
+  it('PUT makes a token (201), then returns the same one (200)', async () => {
+    const first = await issue();
+    expect(first.res.status).toBe(201);
+    expect(first.res.headers.get('cache-control')).toBe('no-store');
+    expect(first.json).toMatchObject({ studyInstanceUid: UID, expiresAt: null });
+    expect(first.json.token).toMatch(/^[A-Za-z0-9]{64}$/);
+    expect(first.json.url).toBe(`http://203.0.113.10:3000/token?${first.json.token}`);
+    const again = await issue();
+    expect(again.res.status).toBe(200);
+    expect(again.json.token).toBe(first.json.token);
+    const got = await h.api('GET', `/api/v1/studies/${UID}/token`);
+    expect(got.status).toBe(200);
+    expect((await readJson(got)).token).toBe(first.json.token);
+  });
+
+  it('concurrent PUTs for one study agree on a single token', async () => {
+    const uid = '1.2.3.4.5.6.7.8.9';
+    source.add({ studyInstanceUid: uid });
+    const results = await Promise.all(Array.from({ length: 8 }, () => issue(uid)));
+    const tokens = new Set(results.map((r) => r.json.token));
+    expect(tokens.size).toBe(1);
+    expect(results.filter((r) => r.res.status === 201)).toHaveLength(1);
+  });
+
+  it('a UID the store does not know is a 404; a store that is down is a 503', async () => {
+    const res = await h.api('PUT', '/api/v1/studies/1.2.3.999/token');
+    expect(res.status).toBe(404);
+    expect((await readJson(res)).error.code).toBe('study_not_found');
+    source.add({ studyInstanceUid: '1.2.3.998' });
+    source.down = true;
+    try {
+      const down = await h.api('PUT', '/api/v1/studies/1.2.3.998/token');
+      expect(down.status).toBe(503);
+      expect(down.headers.get('retry-after')).toBeTruthy();
+      expect((await readJson(down)).error.code).toBe('store_unavailable');
+    } finally {
+      source.down = false;
+    }
+  });
+
+  it('DELETE revokes at once; the page refuses the old token and the next PUT makes a new one', async () => {
+    const { json } = await issue();
+    const before = await fetch(`${h.url}/token?${json.token}`);
+    expect(before.status).toBe(200);
+    const del = await h.api('DELETE', `/api/v1/studies/${UID}/token`);
+    expect(del.status).toBe(204);
+    const after = await fetch(`${h.url}/token?${json.token}`);
+    expect(after.status).toBe(404);
+    const page = await after.text();
+    expect(page).not.toContain('DOE');
+    expect((await h.api('GET', `/api/v1/studies/${UID}/token`)).status).toBe(404);
+    expect((await h.api('DELETE', `/api/v1/studies/${UID}/token`)).status).toBe(404);
+    const next = await issue();
+    expect(next.res.status).toBe(201);
+    expect(next.json.token).not.toBe(json.token);
+  });
+
+  it('an expired token is refused by the page and replaced by the next PUT', async () => {
+    const uid = '1.2.3.4.77';
+    source.add({ studyInstanceUid: uid });
+    const { json } = await issue(uid, { expiresAt: new Date(Date.now() + 1500).toISOString() });
+    expect(json.expiresAt).not.toBeNull();
+    expect((await fetch(`${h.url}/token?${json.token}`)).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 1600));
+    expect((await fetch(`${h.url}/token?${json.token}`)).status).toBe(404);
+    const next = await issue(uid);
+    expect(next.res.status).toBe(201);
+  });
+});
+
+describe('the database holds no usable token', () => {
+  it('stores only the SHA-256 and AES-GCM ciphertext', async () => {
+    const { json } = await issue();
+    const rows = await h.database.pool.query('SELECT * FROM tokens');
+    const dump = JSON.stringify(
+      rows.rows.map((r) => Object.values(r).map((v) => (Buffer.isBuffer(v) ? v.toString('latin1') : v))),
+    );
+    expect(dump).not.toContain(json.token);
+    expect(rows.rows.length).toBeGreaterThan(0);
+  });
+});
+
+describe('patient page', () => {
+  it('shows the study with the security headers', async () => {
+    const { json } = await issue();
+    const res = await fetch(`${h.url}/token?${json.token}`, {
+      headers: { 'x-real-ip': '198.51.100.23', 'user-agent': 'test-agent' },
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    expect(res.headers.get('referrer-policy')).toBe('no-referrer');
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(res.headers.get('x-robots-tag')).toContain('noindex');
+    expect(res.headers.get('content-security-policy')).toContain("default-src 'self'");
+    expect(res.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    const page = await res.text();
+    expect(page).toContain('DOE, JANE');
+    expect(page).toContain('CT CHEST');
+    expect(page).toContain('21 January 2021');
+    expect(page).toContain('St. Example Hospital');
+    expect(page).toContain('Radiology');
+    expect(page).toContain('2 series, 20 images');
+    expect(page).toContain('Zip file of the study');
+    expect(page).toContain(`/token/study.zip?${json.token}`);
+    expect(page).toContain('https://viewer.example.org/');
+    // The peer is loopback (a trusted proxy), so nginx's X-Real-IP is believed.
+    expect(page).toContain('198.51.100.23');
+  });
+
+  it('HEAD answers like GET without a body', async () => {
+    const { json } = await issue();
+    const res = await fetch(`${h.url}/token?${json.token}`, { method: 'HEAD' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    expect(await res.text()).toBe('');
+  });
+
+  it('escapes text from DICOM', async () => {
+    const { json } = await issue(OTHER);
+    const page = await (await fetch(`${h.url}/token?${json.token}`)).text();
+    expect(page).not.toContain('<script>alert(1)</script>');
+    expect(page).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+    expect(page).not.toContain('<img src=x');
+  });
+
+  it('shows the copy when the store is down', async () => {
+    const { json } = await issue();
+    source.down = true;
+    try {
+      await h.database.pool.query("UPDATE studies SET refreshed_at = now() - interval '1 hour'");
+      const res = await fetch(`${h.url}/token?${json.token}`);
+      expect(res.status).toBe(200);
+      expect(await res.text()).toContain('DOE, JANE');
+    } finally {
+      source.down = false;
+    }
+  });
+
+  it('logs page views and invalid attempts without the token', async () => {
+    const { json } = await issue();
+    await fetch(`${h.url}/token?${json.token}`, { headers: { 'user-agent': 'agent-x' } });
+    await fetch(`${h.url}/token?${'Z'.repeat(64)}`, { headers: { 'user-agent': 'agent-y' } });
+    const res = await h.api('GET', '/api/v1/access-log?limit=500');
+    const { items } = await readJson(res);
+    const view = items.find(
+      (i: { event: string; userAgent: string }) => i.event === 'page_view' && i.userAgent === 'agent-x',
+    );
+    expect(view).toMatchObject({ studyInstanceUid: UID, clientIp: '127.0.0.1', outcome: 'ok' });
+    expect(view.tokenId).toEqual(expect.any(Number));
+    const invalid = items.find(
+      (i: { event: string; userAgent: string }) => i.event === 'invalid_token' && i.userAgent === 'agent-y',
+    );
+    expect(invalid).toMatchObject({ studyInstanceUid: null, tokenId: null });
+    expect(JSON.stringify(items)).not.toContain(json.token);
+  });
+});
+
+describe('bad input gets a clear 4xx', () => {
+  const badTokens = [
+    ['63 characters', 'a'.repeat(63)],
+    ['65 characters', 'a'.repeat(65)],
+    ['NUL', `${'a'.repeat(63)}%00`],
+    ['CRLF', `${'a'.repeat(60)}%0d%0aX`],
+    ['10 kB', 'a'.repeat(10_000)],
+    ['unicode', `${'a'.repeat(62)}%C3%A9`],
+    ['two params', 'a&b'],
+    ['empty', ''],
+    ['named param', `t=${'a'.repeat(64)}`],
+  ];
+  it.each(badTokens)('token %s → 404 page, no token lookup', async (_name, q) => {
+    const before = h.queries.length;
+    const res = await fetch(`${h.url}/token?${q}`);
+    expect(res.status).toBe(404);
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    expect(res.headers.get('content-type')).toContain('text/html');
+    expect(await res.text()).toContain('not found or is no longer available');
+    const ran = h.queries.slice(before);
+    expect(ran.some((sql) => /from "tokens"/.test(sql))).toBe(false);
+  });
+
+  it.each([
+    ['letters', 'abc'],
+    ['trailing dot', '1.2.3.'],
+    ['65 characters', `1.${'2'.repeat(63)}`],
+    ['encoded slash', '1.2%2F3'],
+    ['sql', "1.2'; DROP TABLE tokens;--"],
+  ])('study UID %s → 400', async (_name, uid) => {
+    const res = await h.api('PUT', `/api/v1/studies/${uid}/token`);
+    expect(res.status).toBe(400);
+    expect((await readJson(res)).error.code).toBe('invalid_request');
+  });
+
+  it.each([
+    ['unknown field', { foo: 1 }],
+    ['bad date', { expiresAt: 'tomorrow' }],
+    ['both expiry forms', { expiresAt: new Date().toISOString(), expiresInDays: 3 }],
+    ['negative days', { expiresInDays: -1 }],
+    ['array', [1, 2]],
+  ])('body %s → 400', async (_name, body) => {
+    const res = await h.api('PUT', `/api/v1/studies/${UID}/token`, body);
+    expect(res.status).toBe(400);
+  });
+
+  it('malformed JSON → 400', async () => {
+    const res = await fetch(`${h.url}/api/v1/studies/${UID}/token`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${h.adminKey}`, 'content-type': 'application/json' },
+      body: '{"expiresAt": ',
+    });
+    expect(res.status).toBe(400);
+    expect((await readJson(res)).error).toBeDefined();
+  });
+
+  it.each([
+    ['missing', null],
+    ['wrong', 'slk_wrongwrongwrongwrongwrongwrongwrong'],
+    ['short', 'x'],
+  ])('%s API key → 401', async (_name, key) => {
+    const res = await h.api('GET', `/api/v1/studies/${UID}/token`, undefined, key);
+    expect(res.status).toBe(401);
+    expect((await readJson(res)).error.code).toBe('unauthorized');
+  });
+
+  it('bad server-config updates → 400 and nothing changes', async () => {
+    for (const body of [
+      { port: 0 },
+      { publicAddress: 'nope' },
+      { zipContent: 'x' },
+      { nope: 1 },
+      { serverName: '', publicAddress: '' },
+    ]) {
+      const res = await h.api('PUT', '/api/v1/server-config', body);
+      expect(res.status).toBe(400);
+    }
+    const cfg = await readJson(await h.api('GET', '/api/v1/server-config'));
+    expect(cfg.port).toBe(3000);
+    expect(cfg.publicAddress).toBe('203.0.113.10');
+  });
+
+  it('bad access-log queries → 400', async () => {
+    for (const q of [
+      'limit=0',
+      'limit=abc',
+      'event=nope',
+      'from=yesterday',
+      'study=x',
+      'limit=1&limit=2',
+      'zzz=1',
+    ]) {
+      expect((await h.api('GET', `/api/v1/access-log?${q}`)).status).toBe(400);
+    }
+  });
+
+  it('unknown routes are 404, wrong methods 405', async () => {
+    expect((await h.api('GET', '/api/v1/nope')).status).toBe(404);
+    expect((await h.api('POST', `/api/v1/studies/${UID}/token`)).status).toBe(405);
+  });
+});
+
+describe('server config', () => {
+  it('changes the next link and round-trips through GET', async () => {
+    const put = await h.api('PUT', '/api/v1/server-config', {
+      serverName: 'images.example.org',
+      ssl: true,
+      port: 443,
+    });
+    expect(put.status).toBe(200);
+    const { json } = await issue();
+    expect(json.url).toBe(`https://images.example.org/token?${json.token}`);
+    const back = await h.api('PUT', '/api/v1/server-config', {
+      serverName: '',
+      ssl: false,
+      port: 3000,
+      publicAddress: '2001:db8::5',
+    });
+    expect(back.status).toBe(200);
+    const again = await issue();
+    expect(again.json.url).toBe(`http://[2001:db8::5]:3000/token?${json.token}`);
+    await h.api('PUT', '/api/v1/server-config', { publicAddress: '203.0.113.10' });
+  });
+});
+
+describe('OpenAPI', () => {
+  it('documents every route with schemas from the validators', async () => {
+    const res = await fetch(`${h.url}/api/v1/openapi.json`);
+    expect(res.status).toBe(200);
+    const doc = await readJson(res);
+    expect(doc.openapi).toBe('3.1.0');
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining([
+        '/studies/{studyInstanceUid}/token',
+        '/server-config',
+        '/access-log',
+        '/openapi.json',
+      ]),
+    );
+    const put = doc.paths['/studies/{studyInstanceUid}/token'].put;
+    expect(put.responses['201'].content['application/json'].schema.properties.token).toBeDefined();
+    expect(doc.paths['/studies/{studyInstanceUid}/token'].parameters[0].schema.pattern).toBe(
+      '^[0-9]+(\\.[0-9]+)*$',
+    );
+  });
+});
+
+describe('access log is append-only', () => {
+  it('refuses UPDATE and DELETE for the application role', async () => {
+    await expect(h.database.pool.query("UPDATE access_log SET outcome = 'x'")).rejects.toThrow(/append-only/);
+    await expect(h.database.pool.query('DELETE FROM access_log')).rejects.toThrow(/append-only/);
+    await expect(h.database.pool.query('TRUNCATE access_log')).rejects.toThrow(/append-only/);
+  });
+});
+
+describe('health', () => {
+  it('livez and readyz answer', async () => {
+    expect((await fetch(`${h.url}/livez`)).status).toBe(200);
+    const ready = await fetch(`${h.url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await readJson(ready)).toMatchObject({ checks: { database: 'ok' } });
+  });
+});

@@ -1,0 +1,142 @@
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { createLogger, listen } from '@studylink/service-kit';
+import { createTestDatabase, type TestDatabase } from '@studylink/testkit';
+import { ApiKeyService } from '../src/api-keys/api-key.service.js';
+import { createApp } from '../src/app.js';
+import { createDatabase, type Database } from '../src/db/database.js';
+import type { ServerConfig } from '../src/server-config/server-config.schema.js';
+import { ServerConfigService } from '../src/server-config/server-config.service.js';
+import { StudyService } from '../src/studies/study.service.js';
+import type { StudyDetails, StudySource } from '../src/studies/study.source.js';
+import { TokenCipher } from '../src/tokens/token.crypto.js';
+import { TokenService } from '../src/tokens/token.service.js';
+
+export const SEED: ServerConfig = {
+  institution: 'St. Example Hospital',
+  department: 'Radiology',
+  publicAddress: '203.0.113.10',
+  localAddress: '10.1.2.3',
+  port: 3000,
+  serverName: '',
+  ssl: false,
+  zipContent: 'as-stored',
+  viewerUrl: 'https://viewer.example.org/',
+  defaultExpiryDays: null,
+};
+
+/** A store with a fixed set of studies, that can be switched off. */
+export class FakeStudySource implements StudySource {
+  readonly studies = new Map<string, StudyDetails>();
+  down = false;
+  calls = 0;
+  async findStudy(uid: string): Promise<StudyDetails | null> {
+    this.calls += 1;
+    if (this.down) throw new Error('store down');
+    return this.studies.get(uid) ?? null;
+  }
+  add(d: Partial<StudyDetails> & { studyInstanceUid: string }): StudyDetails {
+    const full: StudyDetails = {
+      patientName: 'DOE^JANE',
+      patientId: 'P1',
+      studyId: 'S1',
+      accessionNumber: 'A1',
+      description: 'CT CHEST',
+      studyDate: '20210121',
+      studyTime: '101500',
+      modalities: ['CT'],
+      seriesCount: 2,
+      instanceCount: 20,
+      institutionName: 'From DICOM',
+      ...d,
+    };
+    this.studies.set(d.studyInstanceUid, full);
+    return full;
+  }
+}
+
+export interface Harness {
+  url: string;
+  adminKey: string;
+  database: Database;
+  testDb: TestDatabase;
+  logs: string[];
+  internalSecret: string;
+  source: StudySource;
+  /** Every SQL statement run so far. */
+  queries: string[];
+  close(): Promise<void>;
+  api(method: string, path: string, body?: unknown, key?: string | null): Promise<Response>;
+}
+
+/** The token service's real app on a real, private PostgreSQL database, with the given store. */
+export async function startHarness(source: StudySource, opts: { storeMs?: number } = {}): Promise<Harness> {
+  const testDb = await createTestDatabase();
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk, _e, cb) {
+      logs.push(...chunk.toString().split('\n').filter(Boolean));
+      cb();
+    },
+  });
+  const log = createLogger({ service: 'token-service', level: 'debug', destination: sink });
+  const queries: string[] = [];
+  const database = createDatabase({
+    url: testDb.url,
+    statementTimeoutMs: 5000,
+    onQuery: (sql) => queries.push(sql),
+  });
+  const serverConfig = new ServerConfigService(database.db, SEED);
+  const studies = new StudyService(database.db, source, log, { storeMs: opts.storeMs ?? 5000, pageMs: 1000 });
+  const tokens = new TokenService(database.db, new TokenCipher(randomBytes(32)), studies, serverConfig);
+  const apiKeys = new ApiKeyService(database.db);
+  const adminKey = `slk_${randomBytes(32).toString('base64url')}`;
+  const internalSecret = randomBytes(32).toString('hex');
+  await serverConfig.ensureSeeded();
+  await apiKeys.bootstrapAdminKey(adminKey);
+  const app = createApp({
+    db: database.db,
+    log,
+    tokens,
+    serverConfig,
+    apiKeys,
+    trustedProxies: new Set(['127.0.0.1', '::1']),
+    internalSecret,
+    isDraining: () => false,
+  });
+  const http = await listen(app.callback(), { host: '127.0.0.1', port: 0 });
+  const url = `http://127.0.0.1:${http.port}`;
+  return {
+    url,
+    adminKey,
+    database,
+    testDb,
+    logs,
+    internalSecret,
+    source,
+    queries,
+    async close() {
+      await http.close(1000);
+      await database.close();
+      await testDb.drop();
+    },
+    api(method, path, body, key = adminKey) {
+      const headers: Record<string, string> = {};
+      if (key !== null) headers.authorization = `Bearer ${key}`;
+      if (body !== undefined) headers['content-type'] = 'application/json';
+      return fetch(`${url}${path}`, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    },
+  };
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: response bodies are asserted field by field in tests
+export type Json = Record<string, any>;
+
+/** The response body as loosely typed JSON, for assertions. */
+export function readJson(res: Response): Promise<Json> {
+  return res.json() as Promise<Json>;
+}
