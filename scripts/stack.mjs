@@ -96,7 +96,7 @@ async function demoStore(stateDir) {
   const orthanc = await startOrthanc({ dir: stateDir });
   await loadSamples(
     orthanc,
-    ['CT_small', 'MR_small', 'MR_small_RLE', 'JPEG2000', 'chrH31', 'chrGreek', 'chrRuss'],
+    ['CT_small.dcm', 'MR_small.dcm', 'JPEG2000.dcm', 'chrH31.dcm', 'chrGreek.dcm', 'chrRuss.dcm'],
     {
       uids: 'as-is',
     },

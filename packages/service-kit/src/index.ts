@@ -1,6 +1,9 @@
 export { clientIp } from './client-ip.js';
 export { ConfigError, parseConfig } from './config.parser.js';
 export { AppError, ServiceUnavailableError, ValidationError } from './errors.js';
+export { escapeHtml, html, SafeHtml } from './html.js';
 export { listen, onShutdown, type RunningServer } from './http.server.js';
 export { createLogger, type Logger } from './logger.factory.js';
+export { setPatientHeaders } from './patient-headers.js';
+export { pageLayout, renderErrorPage, TOKEN_PATTERN } from './patient-pages.js';
 export { type ErrorBody, errorHandler, type RequestState, requestContext } from './request.middleware.js';

@@ -1,17 +1,21 @@
-import { readFileSync } from 'node:fs';
 import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
-import { errorHandler, type Logger, requestContext } from '@studylink/service-kit';
+import {
+  errorHandler,
+  type Logger,
+  renderErrorPage,
+  requestContext,
+  setPatientHeaders,
+} from '@studylink/service-kit';
 import Koa, { type Context, type Next } from 'koa';
 import type { Kysely } from 'kysely';
 import type { ApiKeyService } from './api-keys/api-key.service.js';
+import { PATIENT_CSS } from './assets/patient.css.js';
 import { isDatabaseUnavailable } from './db/database.js';
 import type { DB } from './db/tables.js';
 import { DatabaseUnavailableError } from './errors.js';
 import { apiRoutes } from './http/api.routes.js';
-import { setPatientHeaders } from './http/security-headers.js';
 import { internalRoutes } from './internal/internal.routes.js';
-import { renderErrorPage } from './patient/patient.page.js';
 import { patientRoutes } from './patient/patient.routes.js';
 import type { ServerConfigService } from './server-config/server-config.service.js';
 import type { TokenService } from './tokens/token.service.js';
@@ -27,8 +31,6 @@ export interface AppDeps {
   /** True once SIGTERM arrived: readiness fails so the proxy stops sending new work. */
   isDraining: () => boolean;
 }
-
-const PATIENT_CSS = readFileSync(new URL('./assets/patient.css', import.meta.url));
 
 /** Page routes answer errors with the plain HTML page; everything else with JSON. */
 function isPageRoute(path: string): boolean {

@@ -1,5 +1,5 @@
+import { escapeHtml, html } from '@studylink/service-kit';
 import { describe, expect, it } from 'vitest';
-import { escapeHtml, html } from '../http/html.js';
 import { formatBytes, formatDicomDate, formatDicomTime, formatPersonName } from './format.js';
 
 describe('formatPersonName', () => {

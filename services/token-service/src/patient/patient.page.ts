@@ -1,29 +1,9 @@
+import { html, pageLayout as layout, type SafeHtml } from '@studylink/service-kit';
 import type { StudyRow } from '../db/tables.js';
-import { html, type SafeHtml } from '../http/html.js';
 import type { ServerConfig } from '../server-config/server-config.schema.js';
 import { formatBytes, formatDicomDate, formatDicomTime, formatPersonName } from './format.js';
 
 export const DOWNLOAD_PATH = '/token/study.zip';
-
-function layout(title: string, body: SafeHtml): string {
-  return html`<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex, nofollow">
-<meta name="referrer" content="no-referrer">
-<title>${title}</title>
-<link rel="stylesheet" href="/assets/patient.css">
-</head>
-<body>
-<main class="card">
-${body}
-</main>
-</body>
-</html>
-`.value;
-}
 
 function row(label: string, value: string | null | undefined): SafeHtml | string {
   return value ? html`<div class="row"><dt>${label}</dt><dd>${value}</dd></div>` : '';
@@ -79,32 +59,4 @@ ${
   <p>Keep this link private: anyone who has it can download these images.</p>
 </footer>`,
   );
-}
-
-const MESSAGES: Record<number, { title: string; text: string }> = {
-  404: {
-    title: 'Link not found',
-    text: 'This link was not found or is no longer available. Please contact the department that gave it to you.',
-  },
-  410: {
-    title: 'Link no longer available',
-    text: 'This link was not found or is no longer available. Please contact the department that gave it to you.',
-  },
-  429: {
-    title: 'Too many attempts',
-    text: 'Too many requests came from your address. Please wait a minute and try again.',
-  },
-  503: {
-    title: 'Temporarily unavailable',
-    text: 'The service is temporarily unavailable. Please try again in a few minutes.',
-  },
-};
-
-/** The plain page for 4xx/5xx: no study data, whatever the reason. */
-export function renderErrorPage(status: number): string {
-  const m = MESSAGES[status] ?? {
-    title: status >= 500 ? 'Something went wrong' : 'Request not understood',
-    text: status >= 500 ? 'Please try again in a few minutes.' : 'The address you opened is not valid.',
-  };
-  return layout(m.title, html`<h1>${m.title}</h1><p>${m.text}</p>`);
 }

@@ -1,11 +1,10 @@
 import Router from '@koa/router';
-import { clientIp } from '@studylink/service-kit';
+import { clientIp, setPatientHeaders } from '@studylink/service-kit';
 import type { Context } from 'koa';
 import type { Kysely } from 'kysely';
 import { appendAccessEvent } from '../access-log/access-log.repository.js';
 import type { DB } from '../db/tables.js';
 import { TokenNotFoundError } from '../errors.js';
-import { setPatientHeaders } from '../http/security-headers.js';
 import type { ServerConfigService } from '../server-config/server-config.service.js';
 import type { TokenService } from '../tokens/token.service.js';
 import { renderStudyPage } from './patient.page.js';

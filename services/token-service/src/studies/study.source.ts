@@ -4,6 +4,7 @@ import {
   DicomwebNotFoundError,
   DicomwebUnavailableError,
   dicomNumber,
+  dicomPersonNameGroups,
   dicomString,
   dicomStrings,
   Tag,
@@ -73,18 +74,10 @@ export function qidoStudySource(client: DicomwebClient): StudySource {
   };
 }
 
-function personName(obj: DicomJsonObject, tag: string): string {
-  const v = obj[tag]?.Value?.[0] as
-    | { Alphabetic?: string; Ideographic?: string; Phonetic?: string }
-    | undefined;
-  if (!v) return '';
-  return [v.Alphabetic ?? '', v.Ideographic ?? '', v.Phonetic ?? ''].join('=').replace(/=+$/, '');
-}
-
 function toDetails(obj: DicomJsonObject, uid: string): StudyDetails {
   return {
     studyInstanceUid: uid,
-    patientName: personName(obj, Tag.PatientName),
+    patientName: dicomPersonNameGroups(obj, Tag.PatientName),
     patientId: dicomString(obj, Tag.PatientID),
     studyId: dicomString(obj, Tag.StudyID),
     accessionNumber: dicomString(obj, Tag.AccessionNumber),

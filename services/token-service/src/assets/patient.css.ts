@@ -1,3 +1,5 @@
+// The patient page's only stylesheet, served same-origin (the CSP allows no inline styles).
+export const PATIENT_CSS = `
 :root {
   color-scheme: light;
   --ink: #1b2430;
@@ -114,3 +116,4 @@ footer p {
 code {
   font-size: 0.95em;
 }
+`;

@@ -1,0 +1,27 @@
+import { DicomwebArgumentError } from './dicomweb.errors.js';
+
+// PS3.5 §9.1: digits and dots, at most 64 characters. Checking this before a UID goes into a URL
+// path also rules out path traversal and query injection.
+const UID_PATTERN = /^[0-9]+(\.[0-9]+)*$/;
+const MAX_UID_LENGTH = 64;
+
+/**
+ * True when `value` is a syntactically valid DICOM UID.
+ * @example isDicomUid('1.2.840.113619.2.55') // true
+ */
+export function isDicomUid(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= MAX_UID_LENGTH && UID_PATTERN.test(value);
+}
+
+/**
+ * Throws DicomwebArgumentError unless `value` is a valid DICOM UID.
+ * @example assertDicomUid(params.studyUid, 'StudyInstanceUID');
+ */
+export function assertDicomUid(value: unknown, what = 'UID'): asserts value is string {
+  // The value is not echoed: a caller mixing up arguments could otherwise log a secret.
+  if (!isDicomUid(value)) {
+    throw new DicomwebArgumentError(
+      `invalid ${what}: expected digits and dots, at most ${MAX_UID_LENGTH} characters`,
+    );
+  }
+}

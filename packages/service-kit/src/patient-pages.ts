@@ -1,0 +1,53 @@
+import { html, type SafeHtml } from './html.js';
+
+/** The wrapper of every patient-facing page: no scripts, one same-origin stylesheet. */
+export function pageLayout(title: string, body: SafeHtml): string {
+  return html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex, nofollow">
+<meta name="referrer" content="no-referrer">
+<title>${title}</title>
+<link rel="stylesheet" href="/assets/patient.css">
+</head>
+<body>
+<main class="card">
+${body}
+</main>
+</body>
+</html>
+`.value;
+}
+
+const GONE =
+  'This link was not found or is no longer available. Please contact the department that gave it to you.';
+
+const MESSAGES: Record<number, { title: string; text: string }> = {
+  404: { title: 'Link not found', text: GONE },
+  410: { title: 'Link no longer available', text: GONE },
+  429: {
+    title: 'Too many attempts',
+    text: 'Too many requests came from your address. Please wait a minute and try again.',
+  },
+  503: {
+    title: 'Temporarily unavailable',
+    text: 'The service is temporarily unavailable. Please try again in a few minutes.',
+  },
+};
+
+/**
+ * The plain page for a 4xx/5xx answer to a patient: the same text whatever the reason, no study data.
+ * @example ctx.body = renderErrorPage(404);
+ */
+export function renderErrorPage(status: number): string {
+  const m = MESSAGES[status] ?? {
+    title: status >= 500 ? 'Something went wrong' : 'Request not understood',
+    text: status >= 500 ? 'Please try again in a few minutes.' : 'The address you opened is not valid.',
+  };
+  return pageLayout(m.title, html`<h1>${m.title}</h1><p>${m.text}</p>`);
+}
+
+/** A token as patients get it: exactly 64 characters of [A-Za-z0-9]. */
+export const TOKEN_PATTERN = /^[A-Za-z0-9]{64}$/;

@@ -1,0 +1,69 @@
+import Router from '@koa/router';
+import {
+  errorHandler,
+  type Logger,
+  renderErrorPage,
+  requestContext,
+  setPatientHeaders,
+} from '@studylink/service-kit';
+import Koa from 'koa';
+import { type ExportDeps, exportRoutes } from './export.routes.js';
+
+export interface AppDeps extends ExportDeps {
+  log: Logger;
+  /** Readiness of the store (a cheap QIDO-RS call). */
+  checkStore: () => Promise<boolean>;
+}
+
+export function createApp(deps: AppDeps): Koa {
+  const app = new Koa({ proxy: false });
+  app.silent = true;
+  app.use(requestContext(deps.log));
+  app.use(
+    errorHandler({
+      render: (ctx, status) => {
+        if (!ctx.path.startsWith('/token')) return false;
+        setPatientHeaders(ctx);
+        ctx.type = 'text/html; charset=utf-8';
+        ctx.body = renderErrorPage(status);
+        return true;
+      },
+    }),
+  );
+
+  const health = new Router();
+  health.get('/livez', (ctx) => {
+    ctx.body = { status: 'ok' };
+  });
+  health.get('/readyz', async (ctx) => {
+    const store = await deps.checkStore().catch(() => false);
+    const draining = deps.isDraining();
+    const ready = store && !draining;
+    ctx.status = ready ? 200 : 503;
+    ctx.set('cache-control', 'no-store');
+    ctx.body = {
+      status: ready ? 'ready' : 'not ready',
+      checks: {
+        store: store ? 'ok' : 'down',
+        draining: draining ? 'yes' : 'no',
+        exportsInFlight: deps.limiter.inFlight,
+      },
+    };
+  });
+
+  for (const r of [health, exportRoutes(deps)]) {
+    app.use(r.routes());
+    app.use(r.allowedMethods());
+  }
+  app.use(async (ctx) => {
+    ctx.status = 404;
+    if (ctx.path.startsWith('/token')) {
+      setPatientHeaders(ctx);
+      ctx.type = 'text/html; charset=utf-8';
+      ctx.body = renderErrorPage(404);
+    } else {
+      ctx.body = { error: { code: 'not_found', message: 'no such route' } };
+    }
+  });
+  return app;
+}

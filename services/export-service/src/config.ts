@@ -1,0 +1,50 @@
+import { parseConfig } from '@studylink/service-kit';
+import { z } from 'zod';
+
+const envSchema = z.object({
+  DICOMWEB_URL: z.url({ protocol: /^https?$/ }),
+  TOKEN_SERVICE_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:3001'),
+  INTERNAL_SECRET: z.string().min(32, 'must be at least 32 characters'),
+  HOST: z.string().default('127.0.0.1'),
+  EXPORT_SERVICE_PORT: z.coerce.number().int().min(0).max(65535).default(3002),
+  TRUSTED_PROXIES: z
+    .string()
+    .default('127.0.0.1,::1')
+    .transform(
+      (s) =>
+        new Set(
+          s
+            .split(',')
+            .map((x) => x.trim())
+            .filter(Boolean),
+        ),
+    ),
+  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  MAX_CONCURRENT_EXPORTS: z.coerce.number().int().min(1).max(1000).default(8),
+  STORE_TIMEOUT_MS: z.coerce.number().int().min(100).default(15_000),
+  // No bytes from the store for this long fails the export; below nginx's proxy_read_timeout.
+  STORE_STALL_TIMEOUT_MS: z.coerce.number().int().min(100).default(60_000),
+  STORE_RETRY_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3),
+  SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(30_000),
+});
+
+export type ExportServiceConfig = ReturnType<typeof loadConfig>;
+
+/** Reads and validates the export service's environment once. */
+export function loadConfig(env: Record<string, string | undefined>) {
+  const e = parseConfig(envSchema, env);
+  return Object.freeze({
+    dicomwebUrl: e.DICOMWEB_URL.replace(/\/+$/, ''),
+    tokenServiceUrl: e.TOKEN_SERVICE_URL.replace(/\/+$/, ''),
+    host: e.HOST,
+    port: e.EXPORT_SERVICE_PORT,
+    trustedProxies: e.TRUSTED_PROXIES as ReadonlySet<string>,
+    logLevel: e.LOG_LEVEL,
+    maxConcurrentExports: e.MAX_CONCURRENT_EXPORTS,
+    storeTimeoutMs: e.STORE_TIMEOUT_MS,
+    storeStallTimeoutMs: e.STORE_STALL_TIMEOUT_MS,
+    storeRetryAttempts: e.STORE_RETRY_ATTEMPTS,
+    shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    secrets: Object.freeze({ internalSecret: e.INTERNAL_SECRET }),
+  });
+}

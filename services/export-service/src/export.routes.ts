@@ -1,0 +1,145 @@
+import Router from '@koa/router';
+import type { DicomwebClient } from '@studylink/dicomweb';
+import {
+  clientIp,
+  type Logger,
+  ServiceUnavailableError,
+  setPatientHeaders,
+  TOKEN_PATTERN,
+} from '@studylink/service-kit';
+import type { Context } from 'koa';
+import type { ExportLimiter } from './export.limiter.js';
+import { type AccessEventBody, GrantNotFoundError, type TokenServiceClient } from './grant.client.js';
+import { prepareExportOrThrow } from './study.export.js';
+
+export const DOWNLOAD_PATH = '/token/study.zip';
+
+export interface ExportDeps {
+  tokens: TokenServiceClient;
+  dicomweb: DicomwebClient;
+  limiter: ExportLimiter;
+  log: Logger;
+  trustedProxies: ReadonlySet<string>;
+  isDraining: () => boolean;
+  retry: { attempts: number; baseDelayMs: number; maxDelayMs: number };
+}
+
+/**
+ * `GET /token/study.zip?<token>`: asks the token service what the token grants, then streams the
+ * study as a zip. A request that skips or fails that check gets nothing.
+ */
+export function exportRoutes(deps: ExportDeps): Router {
+  const router = new Router();
+  const report = (e: AccessEventBody, log: Logger) =>
+    deps.tokens
+      .report(e)
+      .catch((err: Error) => log.warn({ err: err.message, event: e.event }, 'access event not recorded'));
+
+  router.get(DOWNLOAD_PATH, async (ctx: Context) => {
+    setPatientHeaders(ctx);
+    const log: Logger = ctx.state.log;
+    const token = ctx.querystring;
+    const who = {
+      clientIp: clientIp(
+        ctx.req.socket.remoteAddress,
+        ctx.get('x-real-ip') || undefined,
+        deps.trustedProxies,
+      ),
+      userAgent: ctx.get('user-agent').slice(0, 512),
+    };
+    if (!TOKEN_PATTERN.test(token)) {
+      await report({ event: 'invalid_token', outcome: 'malformed', ...who }, log);
+      throw new GrantNotFoundError();
+    }
+    if (deps.isDraining())
+      throw new ServiceUnavailableError('the server is restarting; try again shortly', 10, 'draining');
+
+    const release = deps.limiter.acquireOrThrow();
+    const controller = new AbortController();
+    let handedOver = false;
+    try {
+      const grant = await deps.tokens.grantOrThrow(token, controller.signal).catch(async (err) => {
+        if (err instanceof GrantNotFoundError)
+          await report({ event: 'invalid_token', outcome: 'not_found', ...who }, log);
+        throw err;
+      });
+      const base = { tokenId: grant.tokenId, studyInstanceUid: grant.studyInstanceUid, ...who };
+      const exportLog = log.child({ tokenId: grant.tokenId, studyInstanceUid: grant.studyInstanceUid });
+
+      if (ctx.method === 'HEAD') {
+        // Link checkers may HEAD the download: answer without touching the store.
+        ctx.type = 'application/zip';
+        ctx.status = 200;
+        return;
+      }
+
+      const started = Date.now();
+      const exp = await prepareExportOrThrow(grant, {
+        client: deps.dicomweb,
+        log: exportLog,
+        retry: deps.retry,
+        signal: controller.signal,
+      });
+      report({ event: 'download_start', outcome: 'ok', ...base }, exportLog);
+      exportLog.info({ zipContent: grant.zipContent }, 'export started');
+
+      let outcome: 'complete' | 'abort' | null = null;
+      const finish = (result: 'complete' | 'abort', detail: Record<string, unknown>) => {
+        if (outcome) return;
+        outcome = result;
+        release();
+        const bytes = exp.bytesSent();
+        const durationMs = Date.now() - started;
+        if (result === 'complete') {
+          exportLog.info({ bytes, durationMs, ...detail }, 'export complete');
+          report(
+            { event: 'download_complete', outcome: 'ok', bytes, detail: { durationMs, ...detail }, ...base },
+            exportLog,
+          );
+        } else {
+          exportLog.warn({ bytes, durationMs, ...detail }, 'export aborted');
+          report(
+            {
+              event: 'download_abort',
+              outcome: String(detail.reason),
+              bytes,
+              detail: { durationMs, ...detail },
+              ...base,
+            },
+            exportLog,
+          );
+        }
+      };
+      const res = ctx.res;
+      exp.done.catch((err: Error) => {
+        const reason = controller.signal.aborted ? 'client_disconnected' : 'upstream_error';
+        finish('abort', { reason, error: err.message });
+        // Once bytes are sent there is no error page: cut the connection so the zip is visibly broken.
+        res.destroy();
+      });
+      res.once('close', () => {
+        if (res.writableFinished) {
+          exp.done.then(
+            (r) => finish('complete', { instances: r.instances, series: r.series }),
+            () => {},
+          );
+        } else {
+          controller.abort(new Error('client disconnected'));
+          finish('abort', { reason: controller.signal.aborted && !outcome ? 'client_disconnected' : 'cut' });
+        }
+      });
+
+      ctx.status = 200;
+      ctx.type = 'application/zip';
+      ctx.set('content-disposition', `attachment; filename="${exp.filename}"`);
+      ctx.body = exp.output;
+      handedOver = true;
+    } finally {
+      if (!handedOver) {
+        release();
+        controller.abort();
+      }
+    }
+  });
+  return router;
+}

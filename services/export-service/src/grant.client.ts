@@ -1,0 +1,93 @@
+import { AppError, ServiceUnavailableError } from '@studylink/service-kit';
+import { z } from 'zod';
+
+/** What the token service says a token grants. */
+export const grantSchema = z.object({
+  tokenId: z.number(),
+  studyInstanceUid: z
+    .string()
+    .regex(/^[0-9]+(\.[0-9]+)*$/)
+    .max(64),
+  zipContent: z.enum(['as-stored', 'jpeg-lossless']),
+  institution: z.string(),
+  viewerUrl: z.string(),
+  study: z.object({
+    patientName: z.string(),
+    studyDate: z.string(),
+    description: z.string(),
+    modalities: z.array(z.string()),
+  }),
+});
+export type Grant = z.infer<typeof grantSchema>;
+
+export class GrantNotFoundError extends AppError {
+  constructor() {
+    super(404, 'token_not_found', 'not found or no longer available');
+  }
+}
+
+export type AccessEventName = 'download_start' | 'download_complete' | 'download_abort' | 'invalid_token';
+
+export interface AccessEventBody {
+  event: AccessEventName;
+  outcome?: string;
+  tokenId?: number | null;
+  studyInstanceUid?: string | null;
+  clientIp?: string | null;
+  userAgent?: string | null;
+  bytes?: number | null;
+  detail?: Record<string, unknown> | null;
+}
+
+/** The export service's only way to learn what a token grants: it asks the token service. */
+export interface TokenServiceClient {
+  grantOrThrow(token: string, signal?: AbortSignal): Promise<Grant>;
+  report(event: AccessEventBody): Promise<void>;
+}
+
+export function createTokenServiceClient(opts: {
+  baseUrl: string;
+  secret: string;
+  timeoutMs: number;
+}): TokenServiceClient {
+  const headers = { 'content-type': 'application/json', 'x-internal-secret': opts.secret };
+  return {
+    async grantOrThrow(token, signal) {
+      let res: Response;
+      try {
+        res = await fetch(`${opts.baseUrl}/internal/v1/grants`, {
+          method: 'POST',
+          headers,
+          body: JSON.stringify({ token }),
+          signal: signal
+            ? AbortSignal.any([signal, AbortSignal.timeout(opts.timeoutMs)])
+            : AbortSignal.timeout(opts.timeoutMs),
+        });
+      } catch {
+        throw new ServiceUnavailableError('the token service is not answering', 5);
+      }
+      if (res.status === 404) {
+        await res.body?.cancel();
+        throw new GrantNotFoundError();
+      }
+      if (!res.ok) {
+        await res.body?.cancel();
+        // 503 (its database is down) and anything unexpected: the patient may retry later.
+        throw new ServiceUnavailableError('the token service could not check the link', 5);
+      }
+      const parsed = grantSchema.safeParse(await res.json().catch(() => null));
+      if (!parsed.success) throw new ServiceUnavailableError('the token service answered unexpectedly', 5);
+      return parsed.data;
+    },
+    async report(event) {
+      const res = await fetch(`${opts.baseUrl}/internal/v1/access-events`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify(event),
+        signal: AbortSignal.timeout(opts.timeoutMs),
+      });
+      await res.body?.cancel();
+      if (!res.ok) throw new Error(`access event refused with ${res.status}`);
+    },
+  };
+}

@@ -1,0 +1,66 @@
+import { createDicomwebClient } from '@studylink/dicomweb';
+import { createLogger, listen, onShutdown } from '@studylink/service-kit';
+import { createApp } from './app.js';
+import { type ExportServiceConfig, loadConfig } from './config.js';
+import { ExportLimiter } from './export.limiter.js';
+import { createTokenServiceClient } from './grant.client.js';
+
+/** The composition root of the export service; stateless, so stop() only drains downloads. */
+export async function startExportService(
+  config: ExportServiceConfig,
+  log = createLogger({ service: 'export-service', level: config.logLevel }),
+) {
+  const dicomweb = createDicomwebClient({
+    baseUrl: config.dicomwebUrl,
+    requestTimeoutMs: config.storeTimeoutMs,
+    stallTimeoutMs: config.storeStallTimeoutMs,
+  });
+  const tokens = createTokenServiceClient({
+    baseUrl: config.tokenServiceUrl,
+    secret: config.secrets.internalSecret,
+    timeoutMs: 5_000,
+  });
+  const limiter = new ExportLimiter(config.maxConcurrentExports);
+  let draining = false;
+  const app = createApp({
+    log,
+    tokens,
+    dicomweb,
+    limiter,
+    trustedProxies: config.trustedProxies,
+    isDraining: () => draining,
+    retry: { attempts: config.storeRetryAttempts, baseDelayMs: 250, maxDelayMs: 2_000 },
+    checkStore: async () => {
+      await dicomweb.searchStudies({ limit: 1 }, { signal: AbortSignal.timeout(2_000) });
+      return true;
+    },
+  });
+  const http = await listen(app.callback(), { host: config.host, port: config.port });
+  log.info(
+    { host: config.host, port: http.port, maxConcurrentExports: config.maxConcurrentExports },
+    'export service listening',
+  );
+  return {
+    port: http.port,
+    async stop() {
+      draining = true;
+      // In-flight downloads get the grace period; whatever is left after it is cut.
+      await http.close(config.shutdownGraceMs);
+      await dicomweb.close();
+    },
+  };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const boot = createLogger({ service: 'export-service', level: 'info' });
+  try {
+    const config = loadConfig(process.env);
+    const log = createLogger({ service: 'export-service', level: config.logLevel });
+    const service = await startExportService(config, log);
+    onShutdown(log, () => service.stop());
+  } catch (err) {
+    boot.fatal({ err: (err as Error).message }, 'export service failed to start');
+    boot.flush();
+    process.exitCode = 1;
+  }
+}
