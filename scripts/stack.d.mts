@@ -1,0 +1,32 @@
+import type { ChildProcess } from 'node:child_process';
+
+export const ROOT: string;
+export const DEMO_STUDY_UID: string;
+
+export interface StackOptions {
+  env?: Record<string, string | undefined>;
+  publicPort?: number;
+  tokenPort?: number;
+  exportPort?: number;
+  logDir?: string;
+  stateDir?: string;
+}
+
+export interface Stack {
+  publicUrl: string;
+  databaseUrl: string;
+  dicomwebUrl: string;
+  adminApiKey: string;
+  internalSecret: string;
+  secretsFile: string;
+  tokenPort: number;
+  exportPort: number;
+  demoLink: string | null;
+  accessLog: string;
+  processes: Record<'token-service' | 'export-service' | 'nginx', ChildProcess>;
+  exited: Promise<{ name: string; code: number | null; signal: string | null }>;
+  stop(): Promise<void>;
+}
+
+export function startStack(options?: StackOptions): Promise<Stack>;
+export function renderTemplate(text: string, vars: Record<string, string | number>): string;
