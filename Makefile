@@ -14,6 +14,10 @@ node_modules: package-lock.json
 .PHONY: install
 install: node_modules ## Install npm dependencies from the lockfile
 
+.PHONY: deps
+deps: ## Install missing Debian packages (PostgreSQL, nginx, Orthanc + DICOMweb, dcmtk, Chromium) and start PostgreSQL
+	bash scripts/install-deps.sh
+
 .PHONY: build
 build: node_modules ## Compile every workspace (tsc -b)
 	npx tsc -b
@@ -28,8 +32,9 @@ format: node_modules ## Rewrite files with biome's formatting and safe fixes
 	npx biome check --write .
 
 .PHONY: test
-test: build ## Run every test: unit, integration (PostgreSQL, Orthanc) and e2e (the real stack)
-	npx vitest run
+test: deps build ## Run every test: unit, integration (PostgreSQL, Orthanc) and e2e (the real stack)
+	@status=0; npx vitest run --reporter=default --reporter=json --outputFile.json=.test-results.json || status=$$?; \
+	  node scripts/test-summary.mjs .test-results.json; exit $$status
 
 .PHONY: test-unit
 test-unit: node_modules ## Only the package tests (no stack needed beyond PostgreSQL/Orthanc fixtures)
@@ -40,7 +45,7 @@ migrate: node_modules ## Apply SQL migrations to DATABASE_URL (under an advisory
 	node migrations/migrate.mjs
 
 .PHONY: dev
-dev: build ## Run the whole stack on loopback in the foreground (PostgreSQL, Orthanc with demo data unless set, both services, nginx)
+dev: deps build ## Run the whole stack on loopback in the foreground (PostgreSQL, Orthanc with demo data unless set, both services, nginx)
 	node --enable-source-maps scripts/dev.mjs
 
 .PHONY: bench
