@@ -1,0 +1,19 @@
+export {
+  buildDicomdir,
+  type DicomdirInput,
+  type DicomdirInstance,
+  type DicomdirSeries,
+  InvalidDicomdirInputError,
+} from './dicomdir.writer.js';
+export { assertValidFileId, fileIdFor, MAX_FILE_ID_NUMBER, zipEntryNameFor } from './file-id.scheme.js';
+export { InvalidDicomError, MAX_META_LENGTH, type Part10Meta, readPart10Meta } from './part10-meta.parser.js';
+export { createMetaSniffer, Part10MetaSniffer } from './part10-meta.sniffer.js';
+export { buildReadme, type ReadmeInput } from './readme.builder.js';
+export {
+  assertValidEntryName,
+  createStudyZip,
+  type StudyZip,
+  type StudyZipOptions,
+  ZipEntryNameError,
+} from './study-zip.writer.js';
+export { safeZipFilename, type ZipFilenameInput } from './zip-filename.builder.js';
