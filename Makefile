@@ -51,3 +51,20 @@ dev: deps build ## Run the whole stack on loopback in the foreground (PostgreSQL
 .PHONY: bench
 bench: build ## Measure export throughput, memory and page latency; prints figures
 	node --enable-source-maps scripts/bench.mjs
+
+# Docker: `docker compose` (v2) if the docker CLI has it, else docker-compose (v1).
+COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo docker compose || echo docker-compose)
+
+.PHONY: up
+up: ## Run everything in Docker with a demo PACS (writes .env with fresh secrets if missing); prints a demo link
+	node deploy/demo.mjs env
+	$(COMPOSE) --profile demo up -d --build
+	node deploy/demo.mjs link
+
+.PHONY: down
+down: ## Stop the Docker stack (data volumes are kept; `docker compose --profile demo down -v` deletes them)
+	$(COMPOSE) --profile demo down
+
+.PHONY: logs
+logs: ## Follow the Docker stack's logs (JSON lines from every service)
+	$(COMPOSE) --profile demo logs -f --tail=200

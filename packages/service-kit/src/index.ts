@@ -4,6 +4,16 @@ export { AppError, ServiceUnavailableError, ValidationError } from './errors.js'
 export { escapeHtml, html, SafeHtml } from './html.js';
 export { listen, onShutdown, type RunningServer } from './http.server.js';
 export { createLogger, type Logger } from './logger.factory.js';
+export {
+  Counter,
+  createServiceMetrics,
+  Gauge,
+  Histogram,
+  METRICS_PATH,
+  type Registry,
+  type ServiceMetrics,
+  UNMATCHED_ROUTE,
+} from './metrics.js';
 export { setPatientHeaders } from './patient-headers.js';
 export { pageLayout, renderErrorPage, TOKEN_PATTERN } from './patient-pages.js';
 export { type ErrorBody, errorHandler, type RequestState, requestContext } from './request.middleware.js';

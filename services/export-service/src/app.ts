@@ -4,20 +4,25 @@ import {
   type Logger,
   renderErrorPage,
   requestContext,
+  type ServiceMetrics,
   setPatientHeaders,
 } from '@studylink/service-kit';
 import Koa from 'koa';
+import type { ExportMetrics } from './export.metrics.js';
 import { type ExportDeps, exportRoutes } from './export.routes.js';
 
 export interface AppDeps extends ExportDeps {
   log: Logger;
   /** Readiness of the store (a cheap QIDO-RS call). */
   checkStore: () => Promise<boolean>;
+  /** Prometheus metrics, served at /metrics (main.ts always gives them; tests may leave them out). */
+  metrics?: { service: ServiceMetrics; exports: ExportMetrics };
 }
 
 export function createApp(deps: AppDeps): Koa {
   const app = new Koa({ proxy: false });
   app.silent = true;
+  if (deps.metrics) app.use(deps.metrics.service.middleware);
   app.use(requestContext(deps.log));
   app.use(
     errorHandler({
@@ -30,6 +35,7 @@ export function createApp(deps: AppDeps): Koa {
       },
     }),
   );
+  if (deps.metrics) app.use(deps.metrics.exports.refusals);
 
   const health = new Router();
   health.get('/livez', (ctx) => {

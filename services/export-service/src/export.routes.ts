@@ -47,22 +47,34 @@ export function exportRoutes(deps: ExportDeps): Router {
       ),
       userAgent: ctx.get('user-agent').slice(0, 512),
     };
-    if (!TOKEN_PATTERN.test(token)) {
-      await report({ event: 'invalid_token', outcome: 'malformed', ...who }, log);
-      throw new GrantNotFoundError();
-    }
     if (deps.isDraining())
       throw new ServiceUnavailableError('the server is restarting; try again shortly', 10, 'draining');
 
-    const release = deps.limiter.acquireOrThrow();
-    const controller = new AbortController();
-    let handedOver = false;
-    try {
-      const grant = await deps.tokens.grantOrThrow(token, controller.signal).catch(async (err) => {
+    // Checked before taking an export slot, so guesses never hold one. A value that is not even
+    // token-shaped is not forwarded, but it counts against the client like an unknown token:
+    // downloads and pages share one invalid-token allowance (429 once it is used up).
+    const wellFormed = TOKEN_PATTERN.test(token);
+    const grant = await deps.tokens
+      .grantOrThrow(wellFormed ? token : null, undefined, who)
+      .catch(async (err) => {
         if (err instanceof GrantNotFoundError)
-          await report({ event: 'invalid_token', outcome: 'not_found', ...who }, log);
+          await report(
+            { event: 'invalid_token', outcome: wellFormed ? 'not_found' : 'malformed', ...who },
+            log,
+          );
         throw err;
       });
+
+    const release = deps.limiter.acquireOrThrow();
+    const controller = new AbortController();
+    const res = ctx.res;
+    // A client that leaves before the zip starts (a slow store, retries) must not keep the slot and
+    // the store request: the close listener below only exists once the zip is handed over.
+    const onEarlyClose = () => controller.abort(new Error('client disconnected'));
+    res.once('close', onEarlyClose);
+    if (!ctx.writable) onEarlyClose();
+    let handedOver = false;
+    try {
       const base = { tokenId: grant.tokenId, studyInstanceUid: grant.studyInstanceUid, ...who };
       const exportLog = log.child({ tokenId: grant.tokenId, studyInstanceUid: grant.studyInstanceUid });
 
@@ -80,6 +92,8 @@ export function exportRoutes(deps: ExportDeps): Router {
         retry: deps.retry,
         signal: controller.signal,
       });
+      // The store may have answered just as the client left: its request is cancelled by the abort.
+      controller.signal.throwIfAborted();
       report({ event: 'download_start', outcome: 'ok', ...base }, exportLog);
       exportLog.info({ zipContent: grant.zipContent }, 'export started');
 
@@ -110,7 +124,7 @@ export function exportRoutes(deps: ExportDeps): Router {
           );
         }
       };
-      const res = ctx.res;
+      res.off('close', onEarlyClose);
       exp.done.catch((err: Error) => {
         const reason = controller.signal.aborted ? 'client_disconnected' : 'upstream_error';
         finish('abort', { reason, error: err.message });
@@ -136,6 +150,7 @@ export function exportRoutes(deps: ExportDeps): Router {
       handedOver = true;
     } finally {
       if (!handedOver) {
+        res.off('close', onEarlyClose);
         release();
         controller.abort();
       }

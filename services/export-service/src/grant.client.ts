@@ -26,6 +26,21 @@ export class GrantNotFoundError extends AppError {
   }
 }
 
+/** The token service counted too many invalid tokens from this client: 429 with Retry-After. */
+export class TooManyInvalidTokensError extends AppError {
+  constructor(retryAfterSeconds: number) {
+    super(429, 'rate_limited', 'too many invalid links from this address; try again later', undefined, {
+      'retry-after': String(retryAfterSeconds),
+    });
+  }
+}
+
+/** Who presented a token, so downloads count against the client's invalid-token allowance. */
+export interface Presenter {
+  clientIp: string;
+  userAgent: string;
+}
+
 export type AccessEventName = 'download_start' | 'download_complete' | 'download_abort' | 'invalid_token';
 
 export interface AccessEventBody {
@@ -41,7 +56,12 @@ export interface AccessEventBody {
 
 /** The export service's only way to learn what a token grants: it asks the token service. */
 export interface TokenServiceClient {
-  grantOrThrow(token: string, signal?: AbortSignal): Promise<Grant>;
+  /**
+   * What `token` grants; null stands for a value that is not token-shaped (never forwarded). With
+   * `who`, an unknown or malformed token counts against that client, and a client over its
+   * allowance gets TooManyInvalidTokensError before any lookup.
+   */
+  grantOrThrow(token: string | null, signal?: AbortSignal, who?: Presenter): Promise<Grant>;
   report(event: AccessEventBody): Promise<void>;
 }
 
@@ -52,13 +72,16 @@ export function createTokenServiceClient(opts: {
 }): TokenServiceClient {
   const headers = { 'content-type': 'application/json', 'x-internal-secret': opts.secret };
   return {
-    async grantOrThrow(token, signal) {
+    async grantOrThrow(token, signal, who) {
       let res: Response;
       try {
         res = await fetch(`${opts.baseUrl}/internal/v1/grants`, {
           method: 'POST',
           headers,
-          body: JSON.stringify({ token }),
+          body: JSON.stringify({
+            token,
+            ...(who ? { client: { ip: who.clientIp, userAgent: who.userAgent } } : {}),
+          }),
           signal: signal
             ? AbortSignal.any([signal, AbortSignal.timeout(opts.timeoutMs)])
             : AbortSignal.timeout(opts.timeoutMs),
@@ -69,6 +92,13 @@ export function createTokenServiceClient(opts: {
       if (res.status === 404) {
         await res.body?.cancel();
         throw new GrantNotFoundError();
+      }
+      if (res.status === 429) {
+        await res.body?.cancel();
+        const retryAfter = Number(res.headers.get('retry-after'));
+        throw new TooManyInvalidTokensError(
+          Number.isSafeInteger(retryAfter) && retryAfter > 0 ? retryAfter : 60,
+        );
       }
       if (!res.ok) {
         await res.body?.cancel();

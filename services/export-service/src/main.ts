@@ -1,8 +1,9 @@
 import { createDicomwebClient } from '@studylink/dicomweb';
-import { createLogger, listen, onShutdown } from '@studylink/service-kit';
+import { createLogger, createServiceMetrics, listen, onShutdown } from '@studylink/service-kit';
 import { createApp } from './app.js';
 import { type ExportServiceConfig, loadConfig } from './config.js';
 import { ExportLimiter } from './export.limiter.js';
+import { createExportMetrics } from './export.metrics.js';
 import { createTokenServiceClient } from './grant.client.js';
 
 /** The composition root of the export service; stateless, so stop() only drains downloads. */
@@ -15,18 +16,23 @@ export async function startExportService(
     requestTimeoutMs: config.storeTimeoutMs,
     stallTimeoutMs: config.storeStallTimeoutMs,
   });
-  const tokens = createTokenServiceClient({
-    baseUrl: config.tokenServiceUrl,
-    secret: config.secrets.internalSecret,
-    timeoutMs: 5_000,
-  });
   const limiter = new ExportLimiter(config.maxConcurrentExports);
+  const serviceMetrics = createServiceMetrics({ service: 'export-service', processMetrics: true });
+  const exportMetrics = createExportMetrics(serviceMetrics.registry, { inFlight: () => limiter.inFlight });
+  const tokens = exportMetrics.instrument(
+    createTokenServiceClient({
+      baseUrl: config.tokenServiceUrl,
+      secret: config.secrets.internalSecret,
+      timeoutMs: 5_000,
+    }),
+  );
   let draining = false;
   const app = createApp({
     log,
     tokens,
     dicomweb,
     limiter,
+    metrics: { service: serviceMetrics, exports: exportMetrics },
     trustedProxies: config.trustedProxies,
     isDraining: () => draining,
     retry: { attempts: config.storeRetryAttempts, baseDelayMs: 250, maxDelayMs: 2_000 },
