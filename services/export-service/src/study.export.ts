@@ -16,6 +16,7 @@ import {
   type DicomJsonObject,
   type DicomwebClient,
   DicomwebNotFoundError,
+  DicomwebUnavailableError,
   dicomNumber,
   dicomPersonNameGroups,
   dicomString,
@@ -147,13 +148,29 @@ export async function prepareExportOrThrow(grant: Grant, opts: ExportOptions): P
   const opened = await retry(
     async () => {
       const catalogue = await readCatalogue(client, uid, signal);
-      const { parts } = await client.retrieveStudy(uid, { transferSyntax, signal });
-      const first = await parts.next();
-      if (first.done) {
-        await parts.return(undefined);
-        throw new StudyGoneError();
+      const open = async (syntax: string) => {
+        const { parts } = await client.retrieveStudy(uid, { transferSyntax: syntax, signal });
+        const first = await parts.next();
+        if (first.done) {
+          await parts.return(undefined);
+          throw new StudyGoneError();
+        }
+        return { catalogue, parts, first: first.value };
+      };
+      try {
+        return await open(transferSyntax);
+      } catch (err) {
+        // A store that answers 5xx to a transcoding request may simply be unable to transcode
+        // this study (Orthanc with JPEG 2000, say): the patient still gets the images as stored.
+        // If the store is really down, this second request fails too and the retry goes on.
+        if (transferSyntax === '*' || !(err instanceof DicomwebUnavailableError) || err.status === undefined)
+          throw err;
+        log.warn(
+          { status: err.status, transferSyntax },
+          'store could not transcode the study; sending it as stored',
+        );
+        return await open('*');
       }
-      return { catalogue, parts, first: first.value };
     },
     {
       ...opts.retry,
