@@ -97,7 +97,7 @@ describe('issue a token and open the page through nginx', () => {
     expect(html).toContain('CompressedSamples, CT1');
     expect(html).toContain('19 January 2004, 07:27:30');
     expect(html).toMatch(/<dt>Modalities<\/dt><dd>CT<\/dd>/);
-    expect(html).toMatch(/<dt>Series and images<\/dt><dd>1 series, 1 images<\/dd>/);
+    expect(html).toMatch(/<dt>Series and images<\/dt><dd>1 series, 1 image<\/dd>/);
     expect(html).toMatch(/<dt>Study ID<\/dt><dd>1CT1<\/dd>/);
     expect(html).toContain(`<span class="ip">${from}</span>`);
     expect(html).toContain(`href="/token/study.zip?${ct.token}"`);
@@ -127,7 +127,7 @@ describe('issue a token and open the page through nginx', () => {
     expect(html).toContain(`<dt>Patient</dt><dd>${expected}</dd>`);
     expect(html).toMatch(/<dt>Modalities<\/dt><dd>OT<\/dd>/);
     expect(html).toContain(`<dt>Study ID</dt><dd>${studyId}</dd>`);
-    expect(html).toContain('1 series, 1 images');
+    expect(html).toContain('1 series, 1 image');
   });
 
   it('a spoofed X-Real-IP / X-Forwarded-For from the client changes nothing', async () => {

@@ -36,7 +36,7 @@ describe('study details from a real Orthanc (QIDO-RS)', () => {
     const { page } = await pageFor(uids['CT_small.dcm'] as string);
     expect(page).toContain('CompressedSamples, CT1');
     expect(page).toContain('<dd>CT</dd>');
-    expect(page).toContain('1 series, 1 images');
+    expect(page).toContain('1 series, 1 image');
   });
 
   it('keeps Japanese, Greek and Russian names intact', async () => {

@@ -20,7 +20,7 @@ export function renderStudyPage(p: {
   const org = [p.config.institution || s?.institution_name, p.config.department].filter(Boolean).join(' · ');
   const counts =
     s && s.series_count !== null && s.instance_count !== null
-      ? `${s.series_count} series, ${s.instance_count} images`
+      ? `${s.series_count} series, ${s.instance_count} ${s.instance_count === 1 ? 'image' : 'images'}`
       : null;
   const when = s
     ? [formatDicomDate(s.study_date), formatDicomTime(s.study_time)].filter(Boolean).join(', ')
