@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiKeyService } from '../src/api-keys/api-key.service.js';
 import { FakeStudySource, type Harness, readJson, startHarness } from './harness.js';
 
 const UID = '1.2.826.0.1.3680043.8.498.1';
@@ -355,5 +356,43 @@ describe('health', () => {
     const ready = await fetch(`${h.url}/readyz`);
     expect(ready.status).toBe(200);
     expect(await readJson(ready)).toMatchObject({ checks: { database: 'ok' } });
+  });
+});
+
+describe('API changes are in the access log', () => {
+  it('records config_changed with the API key as actor', async () => {
+    expect((await h.api('PUT', '/api/v1/server-config', { institution: 'Renamed Hospital' })).status).toBe(
+      200,
+    );
+    const { items } = await readJson(await h.api('GET', '/api/v1/access-log?event=config_changed'));
+    expect(items[0]).toMatchObject({
+      event: 'config_changed',
+      outcome: 'ok',
+      detail: { fields: ['institution'] },
+    });
+    expect(items[0].actor).toMatch(/^api-key:\d+:/);
+    await h.api('PUT', '/api/v1/server-config', { institution: 'St. Example Hospital' });
+  });
+});
+
+describe('ADMIN_API_KEY bootstrap', () => {
+  it('does not re-enable a key that staff disabled, and a new value replaces the old one', async () => {
+    const keys = new ApiKeyService(h.database.db);
+    const key = `slk_${'b'.repeat(40)}`;
+    await keys.bootstrapAdminKey(key);
+    expect(await keys.authenticate(key)).not.toBeNull();
+    await h.database.pool.query("UPDATE api_keys SET disabled_at = now() WHERE key_prefix = 'slk_bbbb'");
+    await keys.bootstrapAdminKey(key); // a restart with the same variable
+    expect(await keys.authenticate(key)).toBeNull();
+    const next = `slk_${'c'.repeat(40)}`;
+    await keys.bootstrapAdminKey(next);
+    expect(await keys.authenticate(next)).not.toBeNull();
+    expect(await keys.authenticate(h.adminKey)).toBeNull();
+    // Put the harness's own key back for whatever runs after this.
+    await h.database.pool.query(
+      "UPDATE api_keys SET disabled_at = NULL WHERE name = 'admin (ADMIN_API_KEY)' AND key_prefix = $1",
+      [h.adminKey.slice(0, 8)],
+    );
+    expect(await keys.authenticate(h.adminKey)).not.toBeNull();
   });
 });

@@ -25,8 +25,8 @@ export class ApiKeyService {
   constructor(private readonly db: Kysely<DB>) {}
 
   /**
-   * Makes ADMIN_API_KEY a working admin key; a changed value disables the previous one, so
-   * rotating the variable and restarting is enough.
+   * Makes ADMIN_API_KEY an admin key; a changed value disables the previous one, so rotating the
+   * variable and restarting is enough.
    */
   async bootstrapAdminKey(key: string | null): Promise<void> {
     if (!key) return;
@@ -48,7 +48,8 @@ export class ApiKeyService {
           role: 'admin',
           created_by: BOOTSTRAP_CREATOR,
         })
-        .onConflict((oc) => oc.column('key_hash').doUpdateSet({ disabled_at: null }))
+        // A key that staff disabled stays disabled across restarts: set a new ADMIN_API_KEY instead.
+        .onConflict((oc) => oc.column('key_hash').doNothing())
         .execute();
     });
   }

@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Kysely } from 'kysely';
-import { listAccessEvents } from '../access-log/access-log.repository.js';
+import { appendAccessEvent, listAccessEvents } from '../access-log/access-log.repository.js';
 import { requireAdmin, requireApiKey } from '../api-keys/api-key.middleware.js';
 import type { ApiKeyService, ApiPrincipal } from '../api-keys/api-key.service.js';
 import type { DB } from '../db/tables.js';
@@ -72,7 +72,15 @@ export function apiRoutes(deps: ApiDeps): Router {
   });
 
   router.put('/server-config', requireAdmin, async (ctx) => {
-    ctx.body = await deps.serverConfig.update(ctx.request.body ?? {});
+    const updated = await deps.serverConfig.update(ctx.request.body ?? {});
+    const who = actor(ctx);
+    await appendAccessEvent(deps.db, {
+      event: 'config_changed',
+      outcome: 'ok',
+      ...who,
+      detail: { fields: Object.keys((ctx.request.body as object | undefined) ?? {}).sort() },
+    });
+    ctx.body = updated;
   });
 
   router.get('/access-log', async (ctx) => {
