@@ -1,5 +1,10 @@
-import { PassThrough, pipeline, type Readable } from 'node:stream';
-import ZipStream from 'zip-stream';
+import { PassThrough, pipeline, type Readable, Transform, type Writable } from 'node:stream';
+import zlib from 'node:zlib';
+import ZipStream, { type ZipArchiveEntry } from 'zip-stream';
+
+/** compress-commons' method id of a stored (not deflated) entry. */
+const METHOD_STORED = 0;
+
 import { ChunkCoalescer } from './chunk-coalescer.transform.js';
 
 /**
@@ -56,6 +61,42 @@ export class ZipEntryNameError extends Error {
  * every few records, so memory stays flat at the end of a large study too.
  */
 class FlatMemoryZipStream extends ZipStream {
+  /**
+   * Stored entries get their CRC-32 from zlib's native crc32 (Node ≥ 20.15) instead of the `crc-32`
+   * JavaScript package compress-commons uses: about 5× faster, a sixth of an export's CPU time.
+   * Same steps as compress-commons 7.0 `_smartStream` otherwise.
+   */
+  protected override _smartStream(
+    entry: ZipArchiveEntry,
+    callback: (err: Error | null, entry: ZipArchiveEntry) => void,
+  ): Writable {
+    if (typeof zlib.crc32 !== 'function' || entry.getMethod() !== METHOD_STORED) {
+      return super._smartStream(entry, callback);
+    }
+    let crc = 0;
+    let size = 0;
+    let error: Error | null = null;
+    const checksum = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        crc = zlib.crc32(chunk, crc);
+        size += chunk.length;
+        done(null, chunk);
+      },
+    });
+    checksum.once('end', () => {
+      entry.setCrc(crc >>> 0);
+      entry.setSize(size);
+      entry.setCompressedSize(size);
+      this._afterAppend(entry);
+      callback(error, entry);
+    });
+    checksum.once('error', (err) => {
+      error = err;
+    });
+    checksum.pipe(this as unknown as Writable, { end: false });
+    return checksum;
+  }
+
   protected override _finish(): void {
     this.#finishWithBackpressure().catch((err: Error) => this.destroy(err));
   }

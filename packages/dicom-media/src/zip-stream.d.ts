@@ -24,6 +24,10 @@ declare module 'zip-stream' {
   /** compress-commons' ZipArchiveEntry, opaque here. */
   export interface ZipArchiveEntry {
     getName(): string;
+    getMethod(): number;
+    setCrc(crc: number): void;
+    setSize(size: number): void;
+    setCompressedSize(size: number): void;
   }
 
   export default class ZipStream {
@@ -61,5 +65,10 @@ declare module 'zip-stream' {
     protected _writeCentralDirectoryZip64(): void;
     protected _writeCentralDirectoryEnd(): void;
     protected isZip64(): boolean;
+    protected _smartStream(
+      entry: ZipArchiveEntry,
+      callback: (err: Error | null, entry: ZipArchiveEntry) => void,
+    ): Writable;
+    protected _afterAppend(entry: ZipArchiveEntry): void;
   }
 }

@@ -138,8 +138,10 @@ export function exportRoutes(deps: ExportDeps): Router {
             () => {},
           );
         } else {
-          controller.abort(new Error('client disconnected'));
-          finish('abort', { reason: controller.signal.aborted && !outcome ? 'client_disconnected' : 'cut' });
+          // Closed before the end: the client went away, or shutdown cut it after the grace period.
+          const reason = deps.isDraining() ? 'shutdown' : 'client_disconnected';
+          controller.abort(new Error(reason));
+          finish('abort', { reason });
         }
       });
 

@@ -65,12 +65,29 @@ export interface TokenServiceClient {
   report(event: AccessEventBody): Promise<void>;
 }
 
+/** The HTTP client main builds: also lets shutdown wait for access events still on their way. */
+export interface TokenServiceConnection extends TokenServiceClient {
+  /** Resolves once every report sent so far has settled, or after `timeoutMs`. */
+  flushReports(timeoutMs: number): Promise<void>;
+}
+
 export function createTokenServiceClient(opts: {
   baseUrl: string;
   secret: string;
   timeoutMs: number;
-}): TokenServiceClient {
+}): TokenServiceConnection {
   const headers = { 'content-type': 'application/json', 'x-internal-secret': opts.secret };
+  const pendingReports = new Set<Promise<void>>();
+  const sendReport = async (event: AccessEventBody) => {
+    const res = await fetch(`${opts.baseUrl}/internal/v1/access-events`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify(event),
+      signal: AbortSignal.timeout(opts.timeoutMs),
+    });
+    await res.body?.cancel();
+    if (!res.ok) throw new Error(`access event refused with ${res.status}`);
+  };
   return {
     async grantOrThrow(token, signal, who) {
       let res: Response;
@@ -109,15 +126,26 @@ export function createTokenServiceClient(opts: {
       if (!parsed.success) throw new ServiceUnavailableError('the token service answered unexpectedly', 5);
       return parsed.data;
     },
-    async report(event) {
-      const res = await fetch(`${opts.baseUrl}/internal/v1/access-events`, {
-        method: 'POST',
-        headers,
-        body: JSON.stringify(event),
-        signal: AbortSignal.timeout(opts.timeoutMs),
-      });
-      await res.body?.cancel();
-      if (!res.ok) throw new Error(`access event refused with ${res.status}`);
+    report(event) {
+      const sent = sendReport(event);
+      const settled = sent.then(
+        () => {},
+        () => {},
+      );
+      pendingReports.add(settled);
+      void settled.then(() => pendingReports.delete(settled));
+      return sent;
+    },
+    async flushReports(timeoutMs) {
+      if (pendingReports.size === 0) return;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all(pendingReports),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, timeoutMs);
+        }),
+      ]);
+      clearTimeout(timer);
     },
   };
 }

@@ -19,13 +19,12 @@ export async function startExportService(
   const limiter = new ExportLimiter(config.maxConcurrentExports);
   const serviceMetrics = createServiceMetrics({ service: 'export-service', processMetrics: true });
   const exportMetrics = createExportMetrics(serviceMetrics.registry, { inFlight: () => limiter.inFlight });
-  const tokens = exportMetrics.instrument(
-    createTokenServiceClient({
-      baseUrl: config.tokenServiceUrl,
-      secret: config.secrets.internalSecret,
-      timeoutMs: 5_000,
-    }),
-  );
+  const tokenService = createTokenServiceClient({
+    baseUrl: config.tokenServiceUrl,
+    secret: config.secrets.internalSecret,
+    timeoutMs: 5_000,
+  });
+  const tokens = exportMetrics.instrument(tokenService);
   let draining = false;
   const app = createApp({
     log,
@@ -52,6 +51,10 @@ export async function startExportService(
       draining = true;
       // In-flight downloads get the grace period; whatever is left after it is cut.
       await http.close(config.shutdownGraceMs);
+      // Node reports the server closed before the cut responses emit 'close': give those exports a
+      // moment to log their abort and report it, or the access log would miss them.
+      await limiter.drained(2_000);
+      await tokenService.flushReports(3_000);
       await dicomweb.close();
     },
   };

@@ -5,9 +5,10 @@ import {
   type Logger,
   renderErrorPage,
   requestContext,
+  type ServiceMetrics,
   setPatientHeaders,
 } from '@studylink/service-kit';
-import Koa, { type Context, type Next } from 'koa';
+import Koa, { type Context, type Middleware, type Next } from 'koa';
 import type { Kysely } from 'kysely';
 import type { ApiKeyService } from './api-keys/api-key.service.js';
 import { PATIENT_CSS } from './assets/patient.css.js';
@@ -17,6 +18,7 @@ import { DatabaseUnavailableError } from './errors.js';
 import { apiRoutes } from './http/api.routes.js';
 import { internalRoutes } from './internal/internal.routes.js';
 import { patientRoutes } from './patient/patient.routes.js';
+import { type InvalidTokenGuard, NO_INVALID_TOKEN_LIMIT } from './rate-limit/invalid-token.limiter.js';
 import type { ServerConfigService } from './server-config/server-config.service.js';
 import type { TokenService } from './tokens/token.service.js';
 
@@ -26,10 +28,16 @@ export interface AppDeps {
   tokens: TokenService;
   serverConfig: ServerConfigService;
   apiKeys: ApiKeyService;
+  /** The guessing limit for page and download; absent (tests that do not need one): no limit. */
+  invalidTokens?: InvalidTokenGuard;
   trustedProxies: ReadonlySet<string>;
   internalSecret: string;
   /** True once SIGTERM arrived: readiness fails so the proxy stops sending new work. */
   isDraining: () => boolean;
+  /** The staff web interface under /staff (staff/staff.module.ts); absent: /staff is not served. */
+  staff?: Middleware;
+  /** Prometheus metrics, served at /metrics (main.ts always gives them; tests may leave them out). */
+  metrics?: ServiceMetrics;
 }
 
 /** Page routes answer errors with the plain HTML page; everything else with JSON. */
@@ -51,6 +59,7 @@ export function createApp(deps: AppDeps): Koa {
   const app = new Koa({ proxy: false });
   app.silent = true; // errors are logged by errorHandler, with the request id
 
+  if (deps.metrics) app.use(deps.metrics.middleware);
   app.use(requestContext(deps.log));
   app.use(
     errorHandler({
@@ -97,7 +106,14 @@ export function createApp(deps: AppDeps): Koa {
     ctx.body = PATIENT_CSS;
   });
 
-  const routers = [health, patientRoutes(deps), apiRoutes(deps), internalRoutes(deps)];
+  if (deps.staff) app.use(deps.staff);
+  const invalidTokens = deps.invalidTokens ?? NO_INVALID_TOKEN_LIMIT;
+  const routers = [
+    health,
+    patientRoutes({ ...deps, invalidTokens }),
+    apiRoutes(deps),
+    internalRoutes({ ...deps, invalidTokens }),
+  ];
   for (const r of routers) {
     app.use(r.routes());
     app.use(r.allowedMethods());

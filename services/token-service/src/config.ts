@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { parseConfig } from '@studylink/service-kit';
+import { ConfigError, parseConfig } from '@studylink/service-kit';
 import { z } from 'zod';
 import { parseKey } from './tokens/token.crypto.js';
 
@@ -55,6 +55,9 @@ const envSchema = z.object({
   PAGE_REFRESH_TIMEOUT_MS: z.coerce.number().int().min(50).default(1_500),
   DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).default(5_000),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
+  // Guessing limit: invalid tokens (page or download) per client address (IPv6: per /64) and window.
+  INVALID_TOKEN_LIMIT: z.coerce.number().int().min(0).default(20),
+  INVALID_TOKEN_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
   // Seeds of the server-address setup, used on first start only; later edited through the API.
   PUBLIC_PORT: z.coerce.number().int().min(1).max(65535).default(3000),
   PUBLIC_ADDRESS: z
@@ -69,6 +72,16 @@ const envSchema = z.object({
   ZIP_CONTENT: z.enum(['as-stored', 'jpeg-lossless']).default('as-stored'),
   VIEWER_URL: z.string().default('https://www.microdicom.com/dicom-viewer/'),
   DEFAULT_EXPIRY_DAYS: z.coerce.number().int().min(1).optional(),
+  // Staff web interface: the first admin (made on start while no active admin exists), sessions.
+  STAFF_ADMIN_USERNAME: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'letters, digits, dots, hyphens, underscores')
+    .optional(),
+  STAFF_ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters').max(256).optional(),
+  STAFF_SESSION_HOURS: z.coerce.number().min(0.01).max(168).default(12),
+  STAFF_IDLE_MINUTES: z.coerce.number().min(1).max(1440).default(30),
 });
 
 export type TokenServiceConfig = ReturnType<typeof loadConfig>;
@@ -76,6 +89,8 @@ export type TokenServiceConfig = ReturnType<typeof loadConfig>;
 /** Reads and validates the token service's environment once, failing with every problem listed. */
 export function loadConfig(env: Record<string, string | undefined>) {
   const e = parseConfig(envSchema, env);
+  if ((e.STAFF_ADMIN_USERNAME === undefined) !== (e.STAFF_ADMIN_PASSWORD === undefined))
+    throw new ConfigError(['STAFF_ADMIN_USERNAME and STAFF_ADMIN_PASSWORD: set both, or neither']);
   return Object.freeze({
     databaseUrl: e.DATABASE_URL,
     dicomwebUrl: e.DICOMWEB_URL.replace(/\/+$/, ''),
@@ -87,6 +102,14 @@ export function loadConfig(env: Record<string, string | undefined>) {
     pageRefreshTimeoutMs: e.PAGE_REFRESH_TIMEOUT_MS,
     dbStatementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    staffSessions: Object.freeze({
+      absoluteMs: Math.round(e.STAFF_SESSION_HOURS * 3_600_000),
+      idleMs: Math.round(e.STAFF_IDLE_MINUTES * 60_000),
+    }),
+    invalidTokenLimit: Object.freeze({
+      limit: e.INVALID_TOKEN_LIMIT,
+      windowSeconds: e.INVALID_TOKEN_WINDOW_SECONDS,
+    }),
     seed: Object.freeze({
       institution: e.INSTITUTION,
       department: e.DEPARTMENT,
@@ -105,6 +128,10 @@ export function loadConfig(env: Record<string, string | undefined>) {
       previousTokenKeys: e.TOKEN_ENCRYPTION_KEYS_PREVIOUS,
       adminApiKey: e.ADMIN_API_KEY ?? null,
       internalSecret: e.INTERNAL_SECRET,
+      staffAdmin:
+        e.STAFF_ADMIN_USERNAME && e.STAFF_ADMIN_PASSWORD
+          ? Object.freeze({ username: e.STAFF_ADMIN_USERNAME, password: e.STAFF_ADMIN_PASSWORD })
+          : null,
     }),
   });
 }

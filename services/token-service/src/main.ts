@@ -1,10 +1,13 @@
 import { createDicomwebClient } from '@studylink/dicomweb';
-import { createLogger, listen, onShutdown } from '@studylink/service-kit';
+import { createLogger, createServiceMetrics, listen, onShutdown } from '@studylink/service-kit';
 import { ApiKeyService } from './api-keys/api-key.service.js';
 import { createApp } from './app.js';
 import { loadConfig, type TokenServiceConfig } from './config.js';
 import { createDatabase } from './db/database.js';
+import { InvalidTokenLimiter } from './rate-limit/invalid-token.limiter.js';
 import { ServerConfigService } from './server-config/server-config.service.js';
+import { createStaffModule } from './staff/staff.module.js';
+import { qidoStudySearch } from './staff/study-search.source.js';
 import { StudyService } from './studies/study.service.js';
 import { qidoStudySource } from './studies/study.source.js';
 import { TokenCipher } from './tokens/token.crypto.js';
@@ -32,17 +35,41 @@ export async function startTokenService(
   const cipher = new TokenCipher(config.secrets.tokenKey, config.secrets.previousTokenKeys);
   const tokens = new TokenService(database.db, cipher, studies, serverConfig);
   const apiKeys = new ApiKeyService(database.db);
+  const invalidTokens = new InvalidTokenLimiter(
+    database.db,
+    log.child({ module: 'rate-limit' }),
+    config.invalidTokenLimit,
+  );
 
   await serverConfig.ensureSeeded();
   await apiKeys.bootstrapAdminKey(config.secrets.adminApiKey);
+  const staff = createStaffModule({
+    db: database.db,
+    log: log.child({ module: 'staff' }),
+    tokens,
+    serverConfig,
+    apiKeys,
+    studySearch: qidoStudySearch(dicomweb, config.storeTimeoutMs),
+    trustedProxies: config.trustedProxies,
+    secret: config.secrets.internalSecret,
+    sessions: config.staffSessions,
+  });
+  if (config.secrets.staffAdmin) {
+    const { username, password } = config.secrets.staffAdmin;
+    const outcome = await staff.users.bootstrapAdmin(username, password);
+    if (outcome !== 'exists') log.info({ username, outcome }, 'staff admin from STAFF_ADMIN_USERNAME');
+  }
 
   let draining = false;
   const app = createApp({
+    metrics: createServiceMetrics({ service: 'token-service', processMetrics: true }),
     db: database.db,
     log,
     tokens,
     serverConfig,
     apiKeys,
+    invalidTokens,
+    staff: staff.middleware,
     trustedProxies: config.trustedProxies,
     internalSecret: config.secrets.internalSecret,
     isDraining: () => draining,

@@ -12,6 +12,18 @@ export const ACCESS_EVENTS = [
   'token_revoked',
   'token_displayed',
   'config_changed',
+  // Staff web interface (src/staff): sign-ins, users, API keys, link expiry, log exports.
+  'token_expiry_changed',
+  'staff_sign_in',
+  'staff_sign_in_failed',
+  'staff_sign_out',
+  'user_created',
+  'user_disabled',
+  'user_enabled',
+  'user_password_reset',
+  'api_key_created',
+  'api_key_disabled',
+  'access_log_exported',
 ] as const;
 export type AccessEvent = (typeof ACCESS_EVENTS)[number];
 

@@ -48,6 +48,10 @@ export function createDatabase(opts: {
     types,
   });
   pool.on('error', (err) => opts.onPoolError?.(err));
+  // pg-pool listens for errors on idle clients only, but a connection that dies mid-query (the
+  // database restarting) emits 'error' on the checked-out client as well, and an 'error' nobody
+  // hears kills the process. The query itself rejects with it (a 503); the pool then drops the client.
+  pool.on('connect', (client) => client.on('error', () => {}));
   const onQuery = opts.onQuery;
   const db = new Kysely<DB>({
     dialect: new PostgresDialect({ pool }),

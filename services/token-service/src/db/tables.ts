@@ -71,12 +71,21 @@ export interface AccessLogTable {
   detail: unknown | null;
 }
 
+/** Invalid-token attempts per client key and fixed window (migrations/0003); unlogged. */
+export interface InvalidTokenAttemptsTable {
+  client_key: string;
+  window_start: Date;
+  attempts: number;
+  refusal_logged: Generated<boolean>;
+}
+
 export interface DB {
   server_config: ServerConfigTable;
   tokens: TokenTable;
   studies: StudyTable;
   api_keys: ApiKeyTable;
   access_log: AccessLogTable;
+  invalid_token_attempts: InvalidTokenAttemptsTable;
 }
 
 export type ServerConfigRow = Selectable<ServerConfigTable>;

@@ -5,8 +5,9 @@ import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import { appendAccessEvent } from '../access-log/access-log.repository.js';
 import type { DB } from '../db/tables.js';
-import { UnauthorizedError } from '../errors.js';
+import { TokenNotFoundError, UnauthorizedError } from '../errors.js';
 import { parseOrThrow } from '../http/validate.js';
+import type { InvalidTokenGuard } from '../rate-limit/invalid-token.limiter.js';
 import type { ServerConfigService } from '../server-config/server-config.service.js';
 import { recordExportSize } from '../studies/study.repository.js';
 import type { TokenService } from '../tokens/token.service.js';
@@ -15,10 +16,21 @@ export interface InternalDeps {
   db: Kysely<DB>;
   tokens: TokenService;
   serverConfig: ServerConfigService;
+  invalidTokens: InvalidTokenGuard;
   internalSecret: string;
 }
 
-const grantBodySchema = z.object({ token: z.string().max(128) }).strict();
+const grantBodySchema = z
+  .object({
+    // null: the client presented something that is not token-shaped, which the caller does not forward.
+    token: z.string().max(128).nullable(),
+    // Who presented it: given, the download counts against the same invalid-token allowance as the page.
+    client: z
+      .object({ ip: z.string().max(64), userAgent: z.string().max(2000) })
+      .strict()
+      .optional(),
+  })
+  .strict();
 
 const eventBodySchema = z
   .object({
@@ -54,8 +66,16 @@ export function internalRoutes(deps: InternalDeps): Router {
   router.use(requireInternalSecret(deps.internalSecret));
 
   router.post('/grants', async (ctx) => {
-    const { token } = parseOrThrow(grantBodySchema, ctx.request.body, 'grant request');
-    const grant = await deps.tokens.resolveOrThrow(token);
+    const { token, client } = parseOrThrow(grantBodySchema, ctx.request.body, 'grant request');
+    const who = client ? { clientIp: client.ip, userAgent: client.userAgent } : null;
+    if (who) await deps.invalidTokens.checkOrThrow(who);
+    let grant: Awaited<ReturnType<TokenService['resolveOrThrow']>>;
+    try {
+      grant = await deps.tokens.resolveOrThrow(token ?? '');
+    } catch (err) {
+      if (who && err instanceof TokenNotFoundError) await deps.invalidTokens.recordInvalid(who);
+      throw err;
+    }
     const [study, config] = await Promise.all([
       deps.db
         .selectFrom('studies')

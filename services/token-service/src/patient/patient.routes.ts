@@ -5,6 +5,7 @@ import type { Kysely } from 'kysely';
 import { appendAccessEvent } from '../access-log/access-log.repository.js';
 import type { DB } from '../db/tables.js';
 import { TokenNotFoundError } from '../errors.js';
+import type { InvalidTokenGuard } from '../rate-limit/invalid-token.limiter.js';
 import type { ServerConfigService } from '../server-config/server-config.service.js';
 import type { TokenService } from '../tokens/token.service.js';
 import { renderStudyPage } from './patient.page.js';
@@ -13,6 +14,7 @@ export interface PatientDeps {
   db: Kysely<DB>;
   tokens: TokenService;
   serverConfig: ServerConfigService;
+  invalidTokens: InvalidTokenGuard;
   trustedProxies: ReadonlySet<string>;
 }
 
@@ -31,11 +33,14 @@ export function patientRoutes(deps: PatientDeps): Router {
     setPatientHeaders(ctx);
     const token = ctx.querystring;
     const who = { clientIp: requestClientIp(ctx, deps.trustedProxies), userAgent: ctx.get('user-agent') };
+    // A client over its invalid-token allowance learns nothing more, not even about a valid token.
+    await deps.invalidTokens.checkOrThrow(who);
     let grant: Awaited<ReturnType<TokenService['resolveOrThrow']>>;
     try {
       grant = await deps.tokens.resolveOrThrow(token);
     } catch (err) {
       if (err instanceof TokenNotFoundError) {
+        await deps.invalidTokens.recordInvalid(who);
         await appendAccessEvent(deps.db, { event: 'invalid_token', outcome: 'not_found', ...who });
       }
       throw err;

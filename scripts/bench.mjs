@@ -1,0 +1,258 @@
+#!/usr/bin/env node
+// `make bench`: export throughput, time to first byte and memory, and page-view latency, on the real
+// stack (scripts/stack.mjs) with a private Orthanc and a private PostgreSQL database. Prints a table
+// and writes .bench/results.json. It asserts nothing: compare the figures with the targets shown.
+//
+//   BENCH_PAGE_SECONDS=30      length of each page-view load run
+//   BENCH_THROTTLE_SECONDS=60  how long a 1 MB/s client reads before the memory trend is taken
+//   BENCH_SKIP_2GB=1           leave out the 2 GB study (generating and storing it takes a while)
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { curlTimed, loadTest, median, sampleMemory } from './bench/probes.mjs';
+import { printReport } from './bench/report.mjs';
+import { ROOT, startStack } from './stack.mjs';
+
+const PAGE_SECONDS = Number(process.env.BENCH_PAGE_SECONDS ?? 30);
+const THROTTLE_SECONDS = Number(process.env.BENCH_THROTTLE_SECONDS ?? 60);
+const SKIP_2GB = process.env.BENCH_SKIP_2GB === '1';
+const WADO_ACCEPT = 'Accept: multipart/related; type="application/dicom"; transfer-syntax=*';
+const MB = 1024 * 1024;
+// The last run's service and nginx logs, kept for a look (git-ignored like all of .bench/).
+const LOG_DIR = join(ROOT, '.bench', 'logs');
+
+const say = (msg) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+
+const testkit = await import('@studylink/testkit');
+const cleanups = [];
+const cleanup = async () => {
+  while (cleanups.length)
+    await cleanups
+      .pop()()
+      .catch((err) => say(`cleanup: ${err.message}`));
+};
+process.on('SIGINT', () => cleanup().then(() => process.exit(130)));
+
+let nextClient = 1;
+/** Each download from its own loopback address: nginx allows one address 2 downloads/s and 8 at once. */
+const client = () => `127.0.8.${(nextClient++ % 250) + 1}`;
+
+async function main() {
+  await rm(LOG_DIR, { recursive: true, force: true });
+  const work = await mkdtemp(join(tmpdir(), 'studylink-bench-'));
+  cleanups.push(() => rm(work, { recursive: true, force: true }));
+  const template = await testkit.createTemplateDatabase();
+  cleanups.push(() => testkit.dropTemplateDatabase(template));
+  const db = await testkit.createTestDatabase({ template });
+  const orthanc = await testkit.startOrthanc({ dir: work });
+  cleanups.push(() => orthanc.stop());
+  const adminKey = `slk_${randomBytes(32).toString('base64url')}`;
+  say('starting the stack');
+  const stack = await startStack({
+    env: {
+      DATABASE_URL: db.url,
+      DICOMWEB_URL: orthanc.dicomwebUrl,
+      ADMIN_API_KEY: adminKey,
+      TOKEN_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+      INTERNAL_SECRET: randomBytes(32).toString('hex'),
+      LOG_LEVEL: 'info',
+      // Neither guessing limit may distort the load figures.
+      NGINX_TOKEN_RATE: '100000r/s',
+      INVALID_TOKEN_LIMIT: '1000000', // raised, not off: its check query is part of a page view's cost
+      MAX_CONCURRENT_EXPORTS: '32',
+    },
+    publicPort: await testkit.freePort(),
+    tokenPort: await testkit.freePort(),
+    exportPort: await testkit.freePort(),
+    logDir: LOG_DIR,
+    stateDir: join(work, 'state'),
+  });
+  cleanups.push(() => stack.stop());
+  const exportPid = stack.processes['export-service'].pid;
+
+  const results = {
+    at: new Date().toISOString(),
+    machine: {
+      cores: cpus().length,
+      memoryGB: Math.round(totalmem() / 2 ** 30),
+      loadAverageAtStart: loadavg().map((x) => Number(x.toFixed(2))),
+      node: process.version,
+      // nginx prints its version on stderr.
+      nginx: spawnSync('nginx', ['-v'], { encoding: 'utf8' }).stderr.trim().replace('nginx version: ', ''),
+    },
+    settings: { pageSeconds: PAGE_SECONDS, throttleSeconds: THROTTLE_SECONDS },
+  };
+
+  /** Generates a CT study on disk, stores it in Orthanc, deletes the files, issues its token. */
+  const prepareStudy = async (name, series, perSeries) => {
+    const dir = join(work, name);
+    let t = Date.now();
+    const study = await testkit.writeSyntheticStudy({
+      dir,
+      patientName: `BENCH^${name}`,
+      patientId: name,
+      series,
+      instancesPerSeries: perSeries,
+    });
+    const writtenMs = Date.now() - t;
+    t = Date.now();
+    const stored = await testkit.uploadDirectory(orthanc, dir, 4);
+    const uploadMs = Date.now() - t;
+    await rm(dir, { recursive: true, force: true });
+    const res = await fetch(`${stack.publicUrl}/api/v1/studies/${study.studyInstanceUid}/token`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${adminKey}` },
+    });
+    if (!res.ok) throw new Error(`issuing a token failed: ${res.status}`);
+    const { token } = await res.json();
+    say(
+      `${name}: ${series * perSeries} instances, ${(study.totalBytes / MB).toFixed(0)} MB (written ${writtenMs} ms, stored ${uploadMs} ms)`,
+    );
+    return {
+      uid: study.studyInstanceUid,
+      orthancId: stored[0].parentStudy,
+      instances: series * perSeries,
+      bytes: study.totalBytes,
+      token,
+      storeUploadMs: uploadMs,
+    };
+  };
+
+  const exportUrl = (s) => `${stack.publicUrl}/token/study.zip?${s.token}`;
+  const wadoUrl = (s) => `${orthanc.dicomwebUrl}/studies/${s.uid}`;
+  const archiveUrl = (s) => `${orthanc.httpUrl}/studies/${s.orthancId}/archive`;
+
+  /** A download with the export service's memory sampled throughout. */
+  const withMemory = async (work) => {
+    const mem = await sampleMemory(exportPid);
+    const value = await work();
+    return { value, memory: await mem.stop() };
+  };
+
+  const repeat = async (n, fn) => {
+    const runs = [];
+    for (let i = 0; i < n; i++) runs.push(await fn());
+    for (const r of runs)
+      if (r.exitCode !== 0 || r.status !== 200) throw new Error(`download failed: ${JSON.stringify(r)}`);
+    return {
+      runs: runs.map((r) => ({
+        bytes: r.bytes,
+        ttfbMs: r.ttfbMs,
+        totalMs: r.totalMs,
+        MBps: r.bytesPerSec / MB,
+      })),
+      medianMBps: median(runs.map((r) => r.bytesPerSec)) / MB,
+      medianTtfbMs: median(runs.map((r) => r.ttfbMs)),
+      medianTotalMs: median(runs.map((r) => r.totalMs)),
+    };
+  };
+
+  // Issue 3: throughput and time to first byte on a 400-instance CT study (~200 MB).
+  const s200 = await prepareStudy('study-200MB', 2, 200);
+  results.study200 = { instances: s200.instances, MB: s200.bytes / MB, storeUploadMs: s200.storeUploadMs };
+  say('warming up (page cache, connections)');
+  await curlTimed(exportUrl(s200), { from: client() });
+  await curlTimed(wadoUrl(s200), { headers: [WADO_ACCEPT] });
+
+  say('export through nginx ×3');
+  const exp = await withMemory(() => repeat(3, () => curlTimed(exportUrl(s200), { from: client() })));
+  results.export200 = { ...exp.value, memory: exp.memory };
+  say('raw WADO-RS study read ×3');
+  results.wado200 = await repeat(3, () => curlTimed(wadoUrl(s200), { headers: [WADO_ACCEPT] }));
+  say("Orthanc's /archive ×2");
+  results.archive200 = await repeat(2, () => curlTimed(archiveUrl(s200), { maxTime: 600 }));
+  results.ratios = {
+    exportVsWadoThroughput: results.export200.medianMBps / results.wado200.medianMBps,
+    exportVsArchiveThroughput: results.export200.medianMBps / results.archive200.medianMBps,
+    archiveVsExportTotalTime: results.archive200.medianTotalMs / results.export200.medianTotalMs,
+  };
+
+  say(`200 MB study to a 1 MB/s client for ${THROTTLE_SECONDS} s`);
+  const slow200 = await withMemory(() =>
+    curlTimed(exportUrl(s200), { from: client(), limitRate: '1M', maxTime: THROTTLE_SECONDS }),
+  );
+  results.throttled200 = {
+    receivedMB: slow200.value.bytes / MB,
+    ttfbMs: slow200.value.ttfbMs,
+    memory: slow200.memory,
+  };
+
+  // Issue 6: page views against a trivial endpoint of the same service, behind the same nginx.
+  results.pages = {};
+  const pageUrl = `${stack.publicUrl}/token?${s200.token}`;
+  const cssUrl = `${stack.publicUrl}/assets/patient.css`;
+  say('page-view load: warm-up');
+  await loadTest(pageUrl, { connections: 10, seconds: 3 });
+  for (const connections of [50, 200]) {
+    say(`page-view load: ${connections} clients × ${PAGE_SECONDS} s, page and stylesheet`);
+    const css = await loadTest(cssUrl, { connections, seconds: PAGE_SECONDS });
+    const page = await loadTest(pageUrl, { connections, seconds: PAGE_SECONDS });
+    results.pages[`c${connections}`] = {
+      page,
+      css,
+      pageVsCssThroughput: page.requestsPerSec / css.requestsPerSec,
+    };
+  }
+
+  say('20 concurrent downloads of the 200 MB study');
+  const started = Date.now();
+  const many = await withMemory(() =>
+    Promise.all(
+      Array.from({ length: 20 }, () => curlTimed(exportUrl(s200), { from: client(), maxTime: 900 })),
+    ),
+  );
+  const wallMs = Date.now() - started;
+  const ok = many.value.filter((r) => r.exitCode === 0 && r.status === 200 && r.bytes > s200.bytes);
+  results.concurrent20 = {
+    completed: ok.length,
+    failed: many.value.length - ok.length,
+    failures: many.value.filter((r) => !ok.includes(r)).map((r) => `${r.status} ${r.exitCode} ${r.stderr}`),
+    wallMs,
+    aggregateMBps: many.value.reduce((a, r) => a + r.bytes, 0) / MB / (wallMs / 1000),
+    medianTotalMs: median(many.value.map((r) => r.totalMs)),
+    medianTtfbMs: median(many.value.map((r) => r.ttfbMs)),
+    memory: many.memory,
+  };
+
+  if (!SKIP_2GB) {
+    // The 2 GB study: 4,000 CT instances, generated on disk and deleted once stored.
+    const s2g = await prepareStudy('study-2GB', 8, 500);
+    results.study2g = { instances: s2g.instances, MB: s2g.bytes / MB, storeUploadMs: s2g.storeUploadMs };
+    say('2 GB study, unthrottled');
+    const fast = await withMemory(() => curlTimed(exportUrl(s2g), { from: client(), maxTime: 900 }));
+    results.unthrottled2g = {
+      status: fast.value.status,
+      exitCode: fast.value.exitCode,
+      MB: fast.value.bytes / MB,
+      MBps: fast.value.bytesPerSec / MB,
+      ttfbMs: fast.value.ttfbMs,
+      totalMs: fast.value.totalMs,
+      memory: fast.memory,
+    };
+    say(`2 GB study to a 1 MB/s client for ${THROTTLE_SECONDS} s`);
+    const slow = await withMemory(() =>
+      curlTimed(exportUrl(s2g), { from: client(), limitRate: '1M', maxTime: THROTTLE_SECONDS }),
+    );
+    results.throttled2g = {
+      receivedMB: slow.value.bytes / MB,
+      ttfbMs: slow.value.ttfbMs,
+      memory: slow.memory,
+    };
+  }
+
+  await mkdir(join(ROOT, '.bench'), { recursive: true });
+  await writeFile(join(ROOT, '.bench', 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  printReport(results);
+  process.stdout.write(`\nfigures written to ${join(ROOT, '.bench', 'results.json')}\n`);
+}
+
+try {
+  await main();
+} catch (err) {
+  say(`failed: ${err.stack ?? err.message}`);
+  process.exitCode = 1;
+} finally {
+  await cleanup();
+}

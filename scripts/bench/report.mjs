@@ -1,0 +1,101 @@
+// The benchmark's table: one line per figure, with the target where the issues set one.
+
+const f = (n, digits = 1) => (n === null || n === undefined || Number.isNaN(n) ? '–' : n.toFixed(digits));
+
+function table(title, rows) {
+  const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => String(r[i] ?? '').length)));
+  const line = (r) =>
+    `  ${String(r[0]).padEnd(widths[0])}  ${String(r[1]).padStart(widths[1])}  ${String(r[2] ?? '').padEnd(widths[2])}`;
+  process.stdout.write(`\n${title}\n${rows.map(line).join('\n')}\n`);
+}
+
+const memoryRows = (label, m) =>
+  m
+    ? [
+        [`${label}: peak RSS`, `${f(m.peakMB, 0)} MB`, 'target ≤ 150 MB'],
+        [`${label}: baseline → end`, `${f(m.baselineMB, 0)} → ${f(m.endMB, 0)} MB`, ''],
+        ...(m.secondHalfSlopeMBPerMin === null
+          ? []
+          : [[`${label}: trend, 2nd half`, `${f(m.secondHalfSlopeMBPerMin, 2)} MB/min`, 'flat ≈ 0']]),
+        [`${label}: RSS every 10 s`, m.everyTenSecondsMB.join(' '), 'MB'],
+      ]
+    : [];
+
+/** Prints the figures of one run as plain-text tables. */
+export function printReport(r) {
+  const m = r.machine;
+  process.stdout.write(
+    `\nstudylink bench, ${r.at}: ${m.cores} cores, ${m.memoryGB} GB, node ${m.node}, ${m.nginx}, load ${m.loadAverageAtStart.join(' ')}\n`,
+  );
+  table(`Export of a ${r.study200.instances}-instance CT study (${f(r.study200.MB, 0)} MB), medians`, [
+    [
+      'export through nginx',
+      `${f(r.export200.medianMBps)} MB/s`,
+      `TTFB ${f(r.export200.medianTtfbMs, 0)} ms, ${f(r.export200.medianTotalMs, 0)} ms total`,
+    ],
+    [
+      'raw WADO-RS study read (Orthanc)',
+      `${f(r.wado200.medianMBps)} MB/s`,
+      `TTFB ${f(r.wado200.medianTtfbMs, 0)} ms`,
+    ],
+    [
+      "Orthanc's /studies/{id}/archive",
+      `${f(r.archive200.medianMBps)} MB/s`,
+      `TTFB ${f(r.archive200.medianTtfbMs, 0)} ms, ${f(r.archive200.medianTotalMs, 0)} ms total`,
+    ],
+    ['export ÷ WADO-RS throughput', f(r.ratios.exportVsWadoThroughput, 2), 'target ≥ 0.8'],
+    ['export ÷ archive throughput', `${f(r.ratios.exportVsArchiveThroughput, 1)}×`, 'target ≥ 10×'],
+    ['archive ÷ export time for the whole zip', `${f(r.ratios.archiveVsExportTotalTime, 1)}×`, ''],
+    ...memoryRows('3 exports', r.export200.memory),
+  ]);
+  table(`Memory of the export service with a 1 MB/s client (${r.settings.throttleSeconds} s window)`, [
+    ['200 MB study: received', `${f(r.throttled200.receivedMB)} MB`, ''],
+    ...memoryRows('200 MB, 1 MB/s', r.throttled200.memory),
+    ...(r.throttled2g
+      ? [
+          ['2 GB study: received', `${f(r.throttled2g.receivedMB)} MB`, ''],
+          ...memoryRows('2 GB, 1 MB/s', r.throttled2g.memory),
+        ]
+      : []),
+  ]);
+  if (r.unthrottled2g) {
+    const u = r.unthrottled2g;
+    table(`The ${r.study2g.instances}-instance study (${f(r.study2g.MB, 0)} MB), unthrottled`, [
+      [
+        'export through nginx',
+        `${f(u.MBps)} MB/s`,
+        `${f(u.MB, 0)} MB, status ${u.status}, curl exit ${u.exitCode}`,
+      ],
+      ['time to first byte', `${f(u.ttfbMs, 0)} ms`, ''],
+      ['total', `${f(u.totalMs / 1000)} s`, ''],
+      ...memoryRows('2 GB', u.memory),
+    ]);
+  }
+  const c = r.concurrent20;
+  table('20 concurrent downloads of the 200 MB study', [
+    ['completed / failed', `${c.completed} / ${c.failed}`, c.failures.slice(0, 3).join('; ')],
+    ['aggregate throughput', `${f(c.aggregateMBps)} MB/s`, `wall ${f(c.wallMs / 1000)} s`],
+    ['median download time', `${f(c.medianTotalMs / 1000)} s`, `median TTFB ${f(c.medianTtfbMs, 0)} ms`],
+    ...memoryRows('20 at once', c.memory),
+  ]);
+  const rows = [];
+  for (const [key, v] of Object.entries(r.pages)) {
+    const n = key.slice(1);
+    for (const [what, x] of [
+      ['page GET /token?<token>', v.page],
+      ['stylesheet /assets/patient.css', v.css],
+    ]) {
+      rows.push([
+        `${n} clients, ${what}`,
+        `${f(x.requestsPerSec, 0)} req/s`,
+        `p50 ${f(x.p50Ms, 2)} ms, p99 ${f(x.p99Ms, 2)} ms, errors ${x.non2xx + x.socketErrors} of ${x.requests} (${x.tool})`,
+      ]);
+    }
+    rows.push([
+      `${n} clients, page ÷ stylesheet throughput`,
+      f(v.pageVsCssThroughput, 2),
+      'the cost of our own work',
+    ]);
+  }
+  table(`Page views through nginx, ${r.settings.pageSeconds} s per run`, rows);
+}

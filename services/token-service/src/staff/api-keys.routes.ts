@@ -1,0 +1,89 @@
+import type Router from '@koa/router';
+import { z } from 'zod';
+import { appendAccessEvent } from '../access-log/access-log.repository.js';
+import { parseOrThrow } from '../http/validate.js';
+import { renderApiKeysPage, renderNewKeyPage } from './api-keys.page.js';
+import { actorOf, flashOf, redirectDone, type StaffRouteDeps, sendPage } from './staff.context.js';
+import { ApiKeyNotFoundError } from './staff.errors.js';
+import { readForm } from './staff.form.js';
+import { field, idParamSchema, parseForm } from './staff.schemas.js';
+import { disableApiKey, listApiKeys } from './staff-api-key.repository.js';
+import { requireAdmin, requireSignedIn, sessionOrThrow } from './staff-auth.middleware.js';
+
+const newKeySchema = z.object({
+  name: field.pipe(
+    z
+      .string()
+      .trim()
+      .min(1, 'give the key a name')
+      .max(100, 'use at most 100 characters')
+      .regex(/^[^\p{Cc}]*$/u, 'remove control characters'),
+  ),
+  role: field.pipe(z.enum(['integrator', 'admin'], { message: 'choose a role' })),
+});
+
+/** API keys (admins only): list, create (shown once), disable. */
+export function apiKeysRoutes(router: Router, deps: StaffRouteDeps): void {
+  router.get('/api-keys', requireSignedIn, requireAdmin, async (ctx) => {
+    sendPage(
+      ctx,
+      renderApiKeysPage({
+        session: sessionOrThrow(ctx),
+        keys: await listApiKeys(deps.staffDb),
+        flash: flashOf(ctx),
+      }),
+    );
+  });
+
+  router.post('/api-keys', requireSignedIn, requireAdmin, async (ctx) => {
+    const body = await readForm(ctx);
+    const parsed = parseForm(newKeySchema, body);
+    if (!parsed.ok) {
+      sendPage(
+        ctx,
+        renderApiKeysPage({
+          session: sessionOrThrow(ctx),
+          keys: await listApiKeys(deps.staffDb),
+          form: { name: body.name ?? '', role: body.role ?? 'integrator' },
+          errors: parsed.errors,
+        }),
+        400,
+      );
+      return;
+    }
+    const who = actorOf(ctx, deps.trustedProxies);
+    const created = await deps.apiKeys.create(parsed.data.name, parsed.data.role, who.actor);
+    await appendAccessEvent(deps.db, {
+      event: 'api_key_created',
+      outcome: 'ok',
+      actor: who.actor,
+      clientIp: who.clientIp,
+      userAgent: who.userAgent,
+      detail: { keyId: created.id, name: parsed.data.name, role: parsed.data.role },
+    });
+    // Shown in the answer to the POST, never behind a GET: a reload or the history cannot bring it back.
+    sendPage(
+      ctx,
+      renderNewKeyPage({ session: sessionOrThrow(ctx), name: parsed.data.name, key: created.key }),
+      201,
+    );
+  });
+
+  router.post('/api-keys/:id/disable', requireSignedIn, requireAdmin, async (ctx) => {
+    const { id } = parseOrThrow(idParamSchema, ctx.params, 'key id');
+    const who = actorOf(ctx, deps.trustedProxies);
+    const key = await disableApiKey(deps.staffDb, id, who.actor);
+    if (!key) throw new ApiKeyNotFoundError();
+    if (!key.alreadyDisabled) {
+      await appendAccessEvent(deps.db, {
+        event: 'api_key_disabled',
+        outcome: 'ok',
+        actor: who.actor,
+        clientIp: who.clientIp,
+        userAgent: who.userAgent,
+        detail: { keyId: id, name: key.name },
+      });
+    }
+    redirectDone(ctx, '/staff/api-keys', 'key-disabled');
+  });
+}

@@ -1,0 +1,184 @@
+import { html, type SafeHtml } from '@studylink/service-kit';
+import { baseUrl, type ServerConfig } from '../server-config/server-config.schema.js';
+import { csrfField, errorSummary, inputField, staffPage } from './staff.layout.js';
+import type { FieldErrors } from './staff.schemas.js';
+import type { StaffSession } from './staff-session.service.js';
+
+/** The values as the form shows them: strings, as typed. */
+export interface SetupForm {
+  institution: string;
+  department: string;
+  publicAddress: string;
+  localAddress: string;
+  port: string;
+  serverName: string;
+  ssl: boolean;
+  zipContent: string;
+  viewerUrl: string;
+  defaultExpiryDays: string;
+}
+
+export function setupFormOf(c: ServerConfig): SetupForm {
+  return {
+    institution: c.institution,
+    department: c.department,
+    publicAddress: c.publicAddress,
+    localAddress: c.localAddress,
+    port: String(c.port),
+    serverName: c.serverName,
+    ssl: c.ssl,
+    zipContent: c.zipContent,
+    viewerUrl: c.viewerUrl,
+    defaultExpiryDays: c.defaultExpiryDays === null ? '' : String(c.defaultExpiryDays),
+  };
+}
+
+export const SETUP_LABELS: Record<string, string> = {
+  institution: 'Institution',
+  department: 'Department',
+  publicAddress: 'Public (true) IP address',
+  localAddress: 'Local IP address',
+  port: 'Web port',
+  serverName: 'Web server name',
+  ssl: 'SSL',
+  zipContent: 'Zip content',
+  viewerUrl: 'Viewer link',
+  defaultExpiryDays: 'Default expiry',
+};
+
+/** Why a link looks the way it does; the page script says the same as fields change. */
+export function linkExplanation(c: Pick<ServerConfig, 'serverName' | 'ssl' | 'port'>): string {
+  const scheme = c.ssl ? 'https' : 'http';
+  const defaultPort = c.ssl ? 443 : 80;
+  return [
+    c.serverName
+      ? 'It uses the web server name, because one is set.'
+      : 'It uses the public IP address, because the web server name is blank.',
+    c.ssl ? 'SSL is on, so it starts with https.' : 'SSL is off, so it starts with http.',
+    c.port === defaultPort
+      ? 'The port is left out because it is the default.'
+      : `The port is shown because it is not the default for ${scheme}.`,
+  ].join(' ');
+}
+
+function radio(
+  name: string,
+  value: string,
+  current: string,
+  label: SafeHtml | string,
+  hint: string,
+): SafeHtml {
+  const id = `f-${name}-${value}`;
+  return html`<label class="choice" for="${id}"><input type="radio" id="${id}" name="${name}" value="${value}"${
+    value === current ? html` checked` : ''
+  }><span>${label}<span class="hint">${hint}</span></span></label>`;
+}
+
+export function renderSetupPage(p: {
+  session: StaffSession;
+  saved: ServerConfig;
+  form: SetupForm;
+  errors?: FieldErrors;
+  flash?: string | null;
+}): string {
+  const f = p.form;
+  const e = p.errors;
+  const preview = `${baseUrl(p.saved)}/token?…`;
+  return staffPage({
+    title: 'Server setup',
+    session: p.session,
+    active: 'setup',
+    flash: p.flash,
+    body: html`<h1>HTTP server setup</h1>
+<p class="lead">What patients see on their page and how their links are built. Changes apply to links shown from now on; links already given out keep working only if the address still reaches this server.</p>
+${errorSummary(e, SETUP_LABELS)}
+<form class="stack" method="post" action="/staff/setup" data-link-preview novalidate>
+  ${csrfField(p.session.csrfToken)}
+  <section class="card" aria-labelledby="preview-heading">
+    <h2 id="preview-heading">A link with these values</h2>
+    <p class="preview mono"><output id="link-preview" for="f-serverName f-publicAddress f-port f-ssl">${preview}</output></p>
+    <p id="link-reason" class="muted">${linkExplanation(p.saved)}</p>
+  </section>
+  <section class="card" aria-labelledby="address-heading">
+    <h2 id="address-heading">Address of the links</h2>
+    <div class="fields">
+      ${inputField({
+        name: 'serverName',
+        label: 'Web server name',
+        value: f.serverName,
+        errors: e,
+        hint: 'DNS name such as pacs.example.org. Leave blank to use the public IP address.',
+        autocomplete: 'off',
+      })}
+      ${inputField({
+        name: 'publicAddress',
+        label: 'Public (true) IP address',
+        value: f.publicAddress,
+        errors: e,
+        hint: 'The address patients reach from the internet; used when the server name is blank.',
+        autocomplete: 'off',
+      })}
+      ${inputField({
+        name: 'port',
+        label: 'Web port',
+        value: f.port,
+        type: 'number',
+        errors: e,
+        hint: '80 for http, 443 for https, or the port your firewall forwards.',
+        attrs: html` min="1" max="65535" inputmode="numeric"`,
+      })}
+      ${inputField({
+        name: 'localAddress',
+        label: 'Local IP address',
+        value: f.localAddress,
+        errors: e,
+        hint: 'This server on the hospital network, for reference; not used in links.',
+        autocomplete: 'off',
+      })}
+    </div>
+    <label class="choice" for="f-ssl"><input type="checkbox" id="f-ssl" name="ssl" value="1"${
+      f.ssl ? html` checked` : ''
+    }><span>Use SSL (https) in links<span class="hint">Only when nginx or a proxy in front serves https on this port.</span></span></label>
+  </section>
+  <section class="card" aria-labelledby="page-heading">
+    <h2 id="page-heading">What the patient sees</h2>
+    <div class="fields">
+      ${inputField({ name: 'institution', label: 'Institution', value: f.institution, errors: e, autocomplete: 'organization' })}
+      ${inputField({ name: 'department', label: 'Department', value: f.department, errors: e, autocomplete: 'off' })}
+      ${inputField({
+        name: 'viewerUrl',
+        label: 'Viewer link',
+        value: f.viewerUrl,
+        type: 'url',
+        errors: e,
+        hint: 'A free DICOM viewer the page recommends (http or https).',
+        wide: true,
+        autocomplete: 'off',
+      })}
+      ${inputField({
+        name: 'defaultExpiryDays',
+        label: 'Default expiry (days)',
+        value: f.defaultExpiryDays,
+        type: 'number',
+        errors: e,
+        hint: 'New links stop working after this many days. Leave blank for links that do not expire.',
+        attrs: html` min="1" max="36500" inputmode="numeric"`,
+      })}
+    </div>
+    <fieldset${e?.zipContent ? html` aria-invalid="true"` : ''}>
+      <legend>Zip content</legend>
+      ${radio('zipContent', 'as-stored', f.zipContent, 'DICOM files as stored', 'Byte for byte what the archive holds.')}
+      ${radio(
+        'zipContent',
+        'jpeg-lossless',
+        f.zipContent,
+        'DICOM files, JPEG lossless compressed',
+        'Smaller downloads; the archive transcodes (transfer syntax 1.2.840.10008.1.2.4.70), which takes longer.',
+      )}
+      ${e?.zipContent ? html`<p class="error-text">${e.zipContent}</p>` : ''}
+    </fieldset>
+  </section>
+  <div class="actions"><button class="button" type="submit">Save setup</button> <a class="button secondary" href="/staff/setup">Discard changes</a></div>
+</form>`,
+  });
+}

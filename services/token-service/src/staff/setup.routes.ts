@@ -1,0 +1,102 @@
+import type Router from '@koa/router';
+import { ValidationError } from '@studylink/service-kit';
+import { z } from 'zod';
+import { appendAccessEvent } from '../access-log/access-log.repository.js';
+import type { ServerConfig } from '../server-config/server-config.schema.js';
+import { renderSetupPage, type SetupForm, setupFormOf } from './setup.page.js';
+import { actorOf, flashOf, redirectDone, type StaffRouteDeps, sendPage } from './staff.context.js';
+import { readForm } from './staff.form.js';
+import { checkbox, type FieldErrors, field, issuesToFieldErrors, parseForm } from './staff.schemas.js';
+import { requireAdmin, requireSignedIn, sessionOrThrow } from './staff-auth.middleware.js';
+
+/** Form strings to the shapes ServerConfigService.update validates; the rules live there. */
+const setupFormSchema = z.object({
+  institution: field,
+  department: field,
+  publicAddress: field,
+  localAddress: field,
+  port: field.pipe(
+    z
+      .string()
+      .trim()
+      .regex(/^\d{1,5}$/, 'enter a port number from 1 to 65535')
+      .transform(Number),
+  ),
+  serverName: field,
+  ssl: checkbox,
+  zipContent: field.pipe(z.enum(['as-stored', 'jpeg-lossless'], { message: 'choose what the zip contains' })),
+  viewerUrl: field,
+  defaultExpiryDays: field.pipe(
+    z
+      .string()
+      .trim()
+      .regex(/^(\d{1,5})?$/, 'enter a number of days, or leave it blank')
+      .transform((v) => (v === '' ? null : Number(v))),
+  ),
+});
+
+function rawForm(body: Record<string, string>): SetupForm {
+  const s = (k: string) => body[k] ?? '';
+  return {
+    institution: s('institution'),
+    department: s('department'),
+    publicAddress: s('publicAddress'),
+    localAddress: s('localAddress'),
+    port: s('port'),
+    serverName: s('serverName'),
+    ssl: body.ssl !== undefined,
+    zipContent: s('zipContent'),
+    viewerUrl: s('viewerUrl'),
+    defaultExpiryDays: s('defaultExpiryDays'),
+  };
+}
+
+function changedFields(before: ServerConfig, after: ServerConfig): Array<keyof ServerConfig> {
+  return (Object.keys(after) as Array<keyof ServerConfig>).filter((k) => before[k] !== after[k]);
+}
+
+/** GET/POST /staff/setup (admins): the server-address setup, validated by ServerConfigService. */
+export function setupRoutes(router: Router, deps: StaffRouteDeps): void {
+  router.get('/setup', requireSignedIn, requireAdmin, async (ctx) => {
+    const saved = await deps.serverConfig.get();
+    sendPage(
+      ctx,
+      renderSetupPage({ session: sessionOrThrow(ctx), saved, form: setupFormOf(saved), flash: flashOf(ctx) }),
+    );
+  });
+
+  router.post('/setup', requireSignedIn, requireAdmin, async (ctx) => {
+    const body = await readForm(ctx);
+    const before = await deps.serverConfig.get();
+    const rerender = (errors: FieldErrors) =>
+      sendPage(
+        ctx,
+        renderSetupPage({ session: sessionOrThrow(ctx), saved: before, form: rawForm(body), errors }),
+        400,
+      );
+    const parsed = parseForm(setupFormSchema, body);
+    if (!parsed.ok) return rerender(parsed.errors);
+    let after: ServerConfig;
+    try {
+      after = await deps.serverConfig.update(parsed.data);
+    } catch (err) {
+      if (err instanceof ValidationError && Array.isArray(err.details)) {
+        return rerender(issuesToFieldErrors(err.details as Array<{ path: PropertyKey[]; message: string }>));
+      }
+      throw err;
+    }
+    const changed = changedFields(before, after);
+    if (changed.length > 0) {
+      const who = actorOf(ctx, deps.trustedProxies);
+      await appendAccessEvent(deps.db, {
+        event: 'config_changed',
+        outcome: 'ok',
+        actor: who.actor,
+        clientIp: who.clientIp,
+        userAgent: who.userAgent,
+        detail: Object.fromEntries(changed.map((k) => [k, { from: before[k], to: after[k] }])),
+      });
+    }
+    redirectDone(ctx, '/staff/setup', 'setup');
+  });
+}

@@ -1,0 +1,254 @@
+import type { Kysely } from 'kysely';
+import { sql } from 'kysely';
+import { appendAccessEvent } from '../access-log/access-log.repository.js';
+import type { DB } from '../db/tables.js';
+import type { Actor } from '../tokens/token.service.js';
+import {
+  DEFAULT_SCRYPT,
+  dummyHash,
+  hashPassword,
+  type ScryptParams,
+  verifyPassword,
+} from './password.hasher.js';
+import {
+  LastAdminError,
+  SelfDisableError,
+  StaffUserNotFoundError,
+  UsernameTakenError,
+} from './staff.errors.js';
+import type { StaffDB, StaffRole, StaffUserRow } from './staff.tables.js';
+import { deleteSessionsOfUser } from './staff-session.repository.js';
+import {
+  countActiveAdmins,
+  findUserById,
+  findUserByUsername,
+  insertUser,
+  listUsers,
+  lockUser,
+  recordSignInSuccess,
+  reserveSignInAttempt,
+  setUserDisabled,
+  setUserPassword,
+} from './staff-user.repository.js';
+
+/** Lockout and throttle limits of the sign-in form. */
+export interface SignInPolicy {
+  /** Consecutive failures that lock an account... */
+  maxFailures: number;
+  /** ...for this long. */
+  lockMinutes: number;
+  /** Failures from one client address within the window before that address is refused. */
+  maxFailuresPerIp: number;
+  ipWindowMinutes: number;
+}
+
+export const DEFAULT_SIGN_IN_POLICY: SignInPolicy = {
+  maxFailures: 5,
+  lockMinutes: 15,
+  maxFailuresPerIp: 20,
+  ipWindowMinutes: 15,
+};
+
+export type SignInResult =
+  | { ok: true; user: StaffUserRow }
+  | { ok: false; reason: 'unknown_user' | 'bad_password' | 'locked' | 'disabled' | 'throttled' };
+
+/** How the access log names a staff user. */
+export function staffActor(username: string): string {
+  return `staff:${username}`;
+}
+
+/** Who is acting, as the access log and the rules about the last admin need it. */
+export interface StaffActor extends Actor {
+  userId: number;
+}
+
+export class StaffUserService {
+  private dummy: Promise<string> | undefined;
+
+  constructor(
+    private readonly db: Kysely<StaffDB>,
+    private readonly logDb: Kysely<DB>,
+    private readonly policy: SignInPolicy = DEFAULT_SIGN_IN_POLICY,
+    private readonly scrypt: ScryptParams = DEFAULT_SCRYPT,
+  ) {}
+
+  /**
+   * Checks a sign-in. Unknown users cost a full scrypt as well, so timing does not tell which
+   * names exist; every outcome is in the access log.
+   */
+  async signIn(username: string, password: string, who: Omit<Actor, 'actor'>): Promise<SignInResult> {
+    if (await this.addressThrottled(who.clientIp)) {
+      await this.log('staff_sign_in_failed', 'throttled', who, null, null);
+      return { ok: false, reason: 'throttled' };
+    }
+    const user = await findUserByUsername(this.db, username);
+    if (!user) {
+      this.dummy ??= dummyHash(this.scrypt);
+      await verifyPassword(password, await this.dummy);
+      await this.log('staff_sign_in_failed', 'unknown_user', who, null, null);
+      return { ok: false, reason: 'unknown_user' };
+    }
+    const attempt = await reserveSignInAttempt(this.db, user.id);
+    if (attempt === null || attempt > this.policy.maxFailures) {
+      await this.log('staff_sign_in_failed', 'locked', who, user, null);
+      return { ok: false, reason: 'locked' };
+    }
+    const matches = await verifyPassword(password, user.password_hash);
+    if (matches && !user.disabled_at) {
+      await recordSignInSuccess(this.db, user.id);
+      await this.log('staff_sign_in', 'ok', who, user, null);
+      return { ok: true, user };
+    }
+    if (!matches && attempt >= this.policy.maxFailures) {
+      await lockUser(this.db, user.id, this.policy.lockMinutes);
+    }
+    const reason = matches ? 'disabled' : 'bad_password';
+    await this.log('staff_sign_in_failed', reason, who, user, {
+      attempt,
+      ...(attempt >= this.policy.maxFailures && !matches ? { locked: true } : {}),
+    });
+    return { ok: false, reason };
+  }
+
+  /** True when this address failed too often lately: it is refused before any password check. */
+  async addressThrottled(clientIp: string): Promise<boolean> {
+    const row = await this.logDb
+      .selectFrom('access_log')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .where('event', '=', 'staff_sign_in_failed')
+      .where('client_ip', '=', clientIp)
+      .where('outcome', '!=', 'throttled')
+      .where('at', '>', sql<Date>`now() - make_interval(mins => ${this.policy.ipWindowMinutes})`)
+      .executeTakeFirstOrThrow();
+    return Number(row.n) >= this.policy.maxFailuresPerIp;
+  }
+
+  list(): Promise<StaffUserRow[]> {
+    return listUsers(this.db);
+  }
+
+  async getOrThrow(id: number): Promise<StaffUserRow> {
+    const user = await findUserById(this.db, id);
+    if (!user) throw new StaffUserNotFoundError();
+    return user;
+  }
+
+  async create(
+    input: { username: string; role: StaffRole; password: string },
+    by: Actor,
+  ): Promise<StaffUserRow> {
+    const row = await insertUser(this.db, {
+      username: input.username,
+      role: input.role,
+      password_hash: await hashPassword(input.password, this.scrypt),
+      created_by: by.actor,
+    });
+    if (!row) throw new UsernameTakenError();
+    await appendAccessEvent(this.logDb, {
+      event: 'user_created',
+      outcome: 'ok',
+      actor: by.actor,
+      clientIp: by.clientIp || null,
+      userAgent: by.userAgent || null,
+      detail: { username: row.username, role: row.role },
+    });
+    return row;
+  }
+
+  /**
+   * The first admin from STAFF_ADMIN_USERNAME / STAFF_ADMIN_PASSWORD: made only while no active
+   * admin exists. If the name exists already it becomes an active admin with this password, which
+   * is the way back in when every admin was disabled or forgotten.
+   */
+  async bootstrapAdmin(username: string, password: string): Promise<'created' | 'restored' | 'exists'> {
+    if ((await countActiveAdmins(this.db)) > 0) return 'exists';
+    const by: Actor = { actor: 'env:STAFF_ADMIN_USERNAME', clientIp: '', userAgent: '' };
+    const existing = await findUserByUsername(this.db, username);
+    if (!existing) {
+      await this.create({ username, role: 'admin', password }, by);
+      return 'created';
+    }
+    await this.db
+      .updateTable('staff_users')
+      .set({ role: 'admin', disabled_at: null })
+      .where('id', '=', existing.id)
+      .execute();
+    await setUserPassword(this.db, existing.id, await hashPassword(password, this.scrypt));
+    await appendAccessEvent(this.logDb, {
+      event: 'user_password_reset',
+      outcome: 'ok',
+      actor: by.actor,
+      detail: { username, role: 'admin', restored: true },
+    });
+    return 'restored';
+  }
+
+  /** Disabling signs the user out everywhere; the last active admin and oneself are refused. */
+  async setDisabled(id: number, disabled: boolean, by: StaffActor): Promise<StaffUserRow> {
+    const user = await this.getOrThrow(id);
+    if (disabled) {
+      if (id === by.userId) throw new SelfDisableError();
+      if (user.role === 'admin' && (await countActiveAdmins(this.db, id)) === 0) throw new LastAdminError();
+    }
+    await this.db.transaction().execute(async (trx) => {
+      await setUserDisabled(trx, id, disabled);
+      if (disabled) await deleteSessionsOfUser(trx, id);
+    });
+    await appendAccessEvent(this.logDb, {
+      event: disabled ? 'user_disabled' : 'user_enabled',
+      outcome: 'ok',
+      actor: by.actor,
+      clientIp: by.clientIp || null,
+      userAgent: by.userAgent || null,
+      detail: { username: user.username },
+    });
+    return this.getOrThrow(id);
+  }
+
+  /** A new password signs the user out everywhere and lifts a lockout. */
+  async resetPassword(id: number, password: string, by: Actor): Promise<StaffUserRow> {
+    const user = await this.getOrThrow(id);
+    const hash = await hashPassword(password, this.scrypt);
+    await this.db.transaction().execute(async (trx) => {
+      await setUserPassword(trx, id, hash);
+      await deleteSessionsOfUser(trx, id);
+    });
+    await appendAccessEvent(this.logDb, {
+      event: 'user_password_reset',
+      outcome: 'ok',
+      actor: by.actor,
+      clientIp: by.clientIp || null,
+      userAgent: by.userAgent || null,
+      detail: { username: user.username },
+    });
+    return user;
+  }
+
+  async logSignOut(username: string, who: Omit<Actor, 'actor'>): Promise<void> {
+    await appendAccessEvent(this.logDb, {
+      event: 'staff_sign_out',
+      outcome: 'ok',
+      actor: staffActor(username),
+      clientIp: who.clientIp,
+      userAgent: who.userAgent,
+    });
+  }
+
+  private async log(
+    event: 'staff_sign_in' | 'staff_sign_in_failed',
+    outcome: string,
+    who: Omit<Actor, 'actor'>,
+    user: StaffUserRow | null,
+    detail: Record<string, unknown> | null,
+  ): Promise<void> {
+    await appendAccessEvent(this.logDb, {
+      event,
+      outcome,
+      actor: user ? staffActor(user.username) : null,
+      clientIp: who.clientIp,
+      userAgent: who.userAgent,
+      detail,
+    });
+  }
+}

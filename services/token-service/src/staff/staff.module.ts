@@ -1,0 +1,147 @@
+import Router from '@koa/router';
+import { AppError, type Logger } from '@studylink/service-kit';
+import type { Context, Middleware, Next } from 'koa';
+import type { Kysely } from 'kysely';
+import type { ApiKeyService } from '../api-keys/api-key.service.js';
+import { isDatabaseUnavailable } from '../db/database.js';
+import type { DB } from '../db/tables.js';
+import { DatabaseUnavailableError } from '../errors.js';
+import type { ServerConfigService } from '../server-config/server-config.service.js';
+import type { TokenService } from '../tokens/token.service.js';
+import { accessLogRoutes } from './access-log.routes.js';
+import { apiKeysRoutes } from './api-keys.routes.js';
+import { STAFF_CSS } from './assets/staff.css.js';
+import { STAFF_JS } from './assets/staff.js.js';
+import type { ScryptParams } from './password.hasher.js';
+import { setupRoutes } from './setup.routes.js';
+import { signInRoutes } from './sign-in.routes.js';
+import type { StaffRouteDeps } from './staff.context.js';
+import { renderStaffErrorPage } from './staff.page-errors.js';
+import { withStaffTables } from './staff.tables.js';
+import { currentSession, loadSession, SignInCsrf } from './staff-auth.middleware.js';
+import { type SessionPolicy, StaffSessionService } from './staff-session.service.js';
+import { DEFAULT_SIGN_IN_POLICY, type SignInPolicy, StaffUserService } from './staff-user.service.js';
+import { studiesRoutes } from './studies.routes.js';
+import type { StudySearch } from './study-search.source.js';
+import { usersRoutes } from './users.routes.js';
+
+export interface StaffModuleDeps {
+  db: Kysely<DB>;
+  log: Logger;
+  tokens: TokenService;
+  serverConfig: ServerConfigService;
+  apiKeys: ApiKeyService;
+  studySearch: StudySearch;
+  trustedProxies: ReadonlySet<string>;
+  /** Keys the sign-in form's CSRF HMAC (through HKDF); the internal secret serves. */
+  secret: string;
+  sessions: SessionPolicy;
+  signIn?: SignInPolicy;
+  /** The scrypt cost of new password hashes (default N = 2^15, r = 8, p = 1); tests lower it. */
+  scrypt?: ScryptParams;
+}
+
+export interface StaffModule {
+  users: StaffUserService;
+  sessions: StaffSessionService;
+  /** Serves everything under /staff; passes every other path on. */
+  middleware: Middleware;
+}
+
+// The strict CSP of the patient page, plus same-origin script and data: images.
+const STAFF_CSP =
+  "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+
+function setStaffHeaders(ctx: Context): void {
+  ctx.set('cache-control', 'no-store');
+  ctx.set('referrer-policy', 'no-referrer');
+  ctx.set('content-security-policy', STAFF_CSP);
+  ctx.set('x-content-type-options', 'nosniff');
+  ctx.set('x-frame-options', 'DENY');
+  ctx.set('x-robots-tag', 'noindex, nofollow');
+}
+
+function asset(router: Router, path: string, type: string, body: string): void {
+  router.get(path, (ctx) => {
+    ctx.type = type;
+    // Short-lived: a new release's file is picked up within minutes without a cache-busting build.
+    ctx.set('cache-control', 'public, max-age=300');
+    ctx.body = body;
+  });
+}
+
+/** The staff web interface under /staff: sign-in, studies and links, setup, users, API keys, log. */
+export function createStaffModule(deps: StaffModuleDeps): StaffModule {
+  const staffDb = withStaffTables(deps.db);
+  const users = new StaffUserService(staffDb, deps.db, deps.signIn ?? DEFAULT_SIGN_IN_POLICY, deps.scrypt);
+  const sessions = new StaffSessionService(staffDb, deps.sessions);
+  const routeDeps: StaffRouteDeps = {
+    db: deps.db,
+    staffDb,
+    log: deps.log,
+    tokens: deps.tokens,
+    serverConfig: deps.serverConfig,
+    apiKeys: deps.apiKeys,
+    studySearch: deps.studySearch,
+    users,
+    sessions,
+    signInCsrf: new SignInCsrf(deps.secret),
+    trustedProxies: deps.trustedProxies,
+  };
+
+  const router = new Router({ prefix: '/staff' });
+  asset(router, '/assets/staff.css', 'text/css; charset=utf-8', STAFF_CSS);
+  asset(router, '/assets/staff.js', 'text/javascript; charset=utf-8', STAFF_JS);
+  router.get('/', (ctx) => {
+    ctx.status = 303;
+    ctx.redirect('/staff/studies');
+  });
+  signInRoutes(router, routeDeps);
+  studiesRoutes(router, routeDeps);
+  accessLogRoutes(router, routeDeps);
+  setupRoutes(router, routeDeps);
+  usersRoutes(router, routeDeps);
+  apiKeysRoutes(router, routeDeps);
+  const dispatch = router.routes();
+  const withSession = loadSession(sessions);
+
+  const notFound = async (ctx: Context) => {
+    ctx.status = 404;
+    ctx.type = 'text/html; charset=utf-8';
+    ctx.body = renderStaffErrorPage(404, 'there is no such page', currentSession(ctx));
+  };
+
+  const middleware: Middleware = async (ctx: Context, next: Next) => {
+    if (ctx.path !== '/staff' && !ctx.path.startsWith('/staff/')) return next();
+    setStaffHeaders(ctx);
+    try {
+      // The router's context type adds params; koa's plain Context is what it gets at run time.
+      const route = () => dispatch(ctx as Parameters<typeof dispatch>[0], () => notFound(ctx));
+      // The stylesheet and script need no session: no database query for them.
+      await (ctx.path.startsWith('/staff/assets/') ? route() : withSession(ctx, route));
+    } catch (err) {
+      if (ctx.headerSent || !ctx.writable) throw err; // a CSV stream cut midway: the app's handler cuts the socket
+      const e = isDatabaseUnavailable(err) ? new DatabaseUnavailableError() : err;
+      if (!(e instanceof AppError) && !(typeof (e as { status?: unknown })?.status === 'number')) {
+        (ctx.state.log as Logger | undefined)?.error({ err: e }, 'unhandled error in staff route');
+      }
+      // koa's own client errors (ctx.throw, a malformed request) keep their 4xx status.
+      const raw = e as { status?: unknown; expose?: unknown; message?: unknown };
+      const clientError = typeof raw?.status === 'number' && raw.status >= 400 && raw.status < 500;
+      const status = e instanceof AppError ? e.status : clientError ? (raw.status as number) : 500;
+      const message =
+        e instanceof AppError
+          ? e.message
+          : clientError && raw.expose && typeof raw.message === 'string'
+            ? raw.message
+            : 'the request could not be handled';
+      ctx.status = status;
+      for (const [k, v] of Object.entries(e instanceof AppError ? (e.headers ?? {}) : {})) ctx.set(k, v);
+      setStaffHeaders(ctx);
+      ctx.type = 'text/html; charset=utf-8';
+      ctx.body = renderStaffErrorPage(status, message, currentSession(ctx));
+    }
+  };
+
+  return { users, sessions, middleware };
+}

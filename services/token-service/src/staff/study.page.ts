@@ -1,0 +1,232 @@
+import { html, type SafeHtml } from '@studylink/service-kit';
+import { formatDicomDate, formatDicomTime, formatPersonName } from '../patient/format.js';
+import type { ServerConfig } from '../server-config/server-config.schema.js';
+import type { IssuedToken } from '../tokens/token.service.js';
+import { csrfField, errorSummary, formatUtc, isoDay, staffPage } from './staff.layout.js';
+import type { FieldErrors } from './staff.schemas.js';
+import type { StaffSession } from './staff-session.service.js';
+import type { StudySummary } from './study-search.source.js';
+
+export interface StudyView {
+  uid: string;
+  study: StudySummary | null;
+  /** The study details come from the service's copy: the store did not answer. */
+  fromCopy: boolean;
+}
+
+function studyTitle(v: StudyView): string {
+  return v.study ? formatPersonName(v.study.patientName) || '(no name)' : 'Study';
+}
+
+function studyFacts(v: StudyView): SafeHtml {
+  const s = v.study;
+  const row = (label: string, value: string | null | undefined) =>
+    value ? html`<dt>${label}</dt><dd>${value}</dd>` : '';
+  const when = s
+    ? [formatDicomDate(s.studyDate), formatDicomTime(s.studyTime)].filter(Boolean).join(', ')
+    : '';
+  return html`<dl class="facts">
+  ${s ? row('Patient', formatPersonName(s.patientName)) : ''}
+  ${s ? row('Patient ID', s.patientId) : ''}
+  ${row('Study date', when)}
+  ${s ? row('Description', s.description) : ''}
+  ${s ? row('Modalities', s.modalities.join(', ')) : ''}
+  ${s && s.seriesCount !== null ? row('Series / images', `${s.seriesCount} / ${s.instanceCount ?? '–'}`) : ''}
+  ${s ? row('Accession number', s.accessionNumber) : ''}
+  <dt>Study instance UID</dt><dd class="mono uid">${v.uid}</dd>
+</dl>`;
+}
+
+/** Date input plus "never expires" box; the date is the last day the link works (UTC). */
+function expiryFields(o: {
+  expiresAt: Date | null;
+  errors?: FieldErrors | undefined;
+  legend: string;
+  idPrefix: string;
+}): SafeHtml {
+  const error = o.errors?.expires;
+  const dateId = `${o.idPrefix}-expires`;
+  return html`<fieldset>
+  <legend>${o.legend}</legend>
+  <div class="field">
+    <label for="${dateId}">Last day the link works</label>
+    <input id="${dateId}" name="expires" type="date" value="${o.expiresAt ? isoDay(o.expiresAt) : ''}" min="${isoDay(
+      new Date(),
+    )}" aria-describedby="${dateId}-hint${error ? ` ${dateId}-error` : ''}"${error ? html` aria-invalid="true"` : ''}>
+    ${error ? html`<p class="error-text" id="${dateId}-error">${error}</p>` : ''}
+    <p class="hint" id="${dateId}-hint">The link stops working at the end of this day (23:59 UTC).</p>
+  </div>
+  <label class="choice"><input type="checkbox" name="never" value="1" data-disables="${dateId}"${
+    o.expiresAt ? '' : html` checked`
+  }> Never expires</label>
+</fieldset>`;
+}
+
+export function defaultExpiry(config: ServerConfig): Date | null {
+  return config.defaultExpiryDays ? new Date(Date.now() + config.defaultExpiryDays * 86_400_000) : null;
+}
+
+export function renderStudyPage(p: {
+  session: StaffSession;
+  view: StudyView;
+  token: IssuedToken | null;
+  qrSvg: SafeHtml | null;
+  config: ServerConfig;
+  errors?: FieldErrors;
+  flash?: string | null;
+}): string {
+  const v = p.view;
+  const t = p.token;
+  const csrf = p.session.csrfToken;
+  const base = `/staff/studies/${v.uid}`;
+  const s = v.study;
+  return staffPage({
+    title: `${studyTitle(v)} – study`,
+    session: p.session,
+    active: 'studies',
+    flash: p.flash,
+    body: html`<p class="crumbs"><a href="/staff/studies">← Studies</a></p>
+<h1>${studyTitle(v)}</h1>
+<p class="lead">${[s?.description, s ? formatDicomDate(s.studyDate) : '', s?.modalities.join(', ')]
+      .filter(Boolean)
+      .join(' · ')}</p>
+${v.fromCopy ? html`<p class="notice">The image archive is not answering; these details are the last copy this service kept.</p>` : ''}
+${errorSummary(p.errors, { expires: 'Last day the link works' })}
+<div class="grid-2">
+  <section class="card" aria-labelledby="link-heading">
+    <h2 id="link-heading">Link for the patient</h2>
+    ${
+      t
+        ? html`<p><span class="badge ok">Active</span> <span class="muted small">made ${formatUtc(
+            new Date(t.createdAt),
+          )} · ${t.expiresAt ? `works until ${formatUtc(new Date(t.expiresAt))}` : 'does not expire'}</span></p>
+    <label for="study-link">Link</label>
+    <div class="link-box">
+      <input id="study-link" type="text" readonly value="${t.url}" data-select-all aria-describedby="copy-status" spellcheck="false" autocomplete="off">
+      <button class="button" type="button" hidden data-copy="study-link" data-status="copy-status" data-done="Link copied to the clipboard.">Copy link</button>
+    </div>
+    <p id="copy-status" class="copy-status" role="status" aria-live="polite"></p>
+    <div class="qr-wrap">
+      ${p.qrSvg ?? ''}
+      <div>
+        <p class="small muted">The patient can scan this code with a phone camera to open the link.</p>
+        <p><a class="button secondary" href="${base}/handout">Printable handout</a></p>
+      </div>
+    </div>
+    <form class="stack" method="post" action="${base}/expiry" novalidate>
+      ${csrfField(csrf)}
+      ${expiryFields({ expiresAt: t.expiresAt ? new Date(t.expiresAt) : null, errors: p.errors, legend: 'Expiry', idPrefix: 'edit' })}
+      <div class="actions"><button class="button secondary" type="submit">Save expiry</button></div>
+    </form>
+    <hr>
+    <div class="actions">
+      <a class="button secondary" href="${base}/reissue">Replace with a new link…</a>
+      <a class="button danger" href="${base}/revoke">Revoke link…</a>
+    </div>`
+        : html`<p><span class="badge none">No link</span> This study has no active link yet.</p>
+    <form class="stack" method="post" action="${base}/token" novalidate>
+      ${csrfField(csrf)}
+      ${expiryFields({ expiresAt: defaultExpiry(p.config), errors: p.errors, legend: 'Expiry', idPrefix: 'new' })}
+      <div class="actions"><button class="button" type="submit">Create link</button></div>
+    </form>`
+    }
+  </section>
+  <section class="card" aria-labelledby="study-heading">
+    <h2 id="study-heading">Study</h2>
+    ${studyFacts(v)}
+    <p class="small"><a href="/staff/access-log?study=${v.uid}">Access log of this study</a></p>
+  </section>
+</div>`,
+  });
+}
+
+/** The confirmation step before revoking or replacing a link. */
+export function renderConfirmPage(p: {
+  session: StaffSession;
+  view: StudyView;
+  action: 'revoke' | 'reissue';
+  expiresAt: Date | null;
+  errors?: FieldErrors;
+}): string {
+  const v = p.view;
+  const name = studyTitle(v);
+  const base = `/staff/studies/${v.uid}`;
+  const revoke = p.action === 'revoke';
+  return staffPage({
+    title: revoke ? 'Revoke the link?' : 'Replace the link?',
+    session: p.session,
+    active: 'studies',
+    body: html`<p class="crumbs"><a href="${base}">← Back to the study</a></p>
+<section class="card" aria-labelledby="confirm-heading">
+  <h1 id="confirm-heading">${revoke ? 'Revoke the link?' : 'Replace the link?'}</h1>
+  ${errorSummary(p.errors, { expires: 'Last day the link works' })}
+  <p>${
+    revoke
+      ? html`The link for <strong>${name}</strong> will stop working at once: the patient will see “not found or no longer available”. You can make a new link afterwards.`
+      : html`The current link for <strong>${name}</strong> will stop working at once and a new link will be made. Give the patient the new link.`
+  }</p>
+  ${studyFacts(v)}
+  <form class="stack" method="post" action="${base}/${p.action}" novalidate>
+    ${csrfField(p.session.csrfToken)}
+    ${revoke ? '' : expiryFields({ expiresAt: p.expiresAt, errors: p.errors, legend: 'Expiry of the new link', idPrefix: 'new' })}
+    <div class="actions">
+      <button class="button danger" type="submit">${revoke ? 'Revoke link' : 'Replace link'}</button>
+      <a class="button secondary" href="${base}">Cancel</a>
+    </div>
+  </form>
+</section>`,
+  });
+}
+
+/** A sheet to print and hand to the patient: the link, its QR code and what to do. */
+export function renderHandoutPage(p: {
+  session: StaffSession;
+  view: StudyView;
+  token: IssuedToken;
+  qrSvg: SafeHtml;
+  config: ServerConfig;
+}): string {
+  const s = p.view.study;
+  const org = [p.config.institution, p.config.department].filter(Boolean).join(' · ');
+  const viewer = p.config.viewerUrl;
+  return staffPage({
+    title: 'Handout',
+    session: p.session,
+    active: 'studies',
+    body: html`<div class="print-bar no-print">
+  <button class="button" type="button" hidden data-print>Print</button>
+  <a class="button secondary" href="/staff/studies/${p.view.uid}">Back to the study</a>
+</div>
+<article class="handout card" aria-labelledby="handout-heading">
+  ${org ? html`<p class="org">${org}</p>` : ''}
+  <h1 id="handout-heading">Your imaging study</h1>
+  ${
+    s
+      ? html`<dl class="facts">
+    <dt>Patient</dt><dd>${formatPersonName(s.patientName)}</dd>
+    ${s.studyDate ? html`<dt>Study date</dt><dd>${formatDicomDate(s.studyDate)}</dd>` : ''}
+    ${s.description ? html`<dt>Study</dt><dd>${s.description}</dd>` : ''}
+  </dl>`
+      : ''
+  }
+  <h2>Open this link in a web browser</h2>
+  <p class="link mono">${p.token.url}</p>
+  <div class="qr-wrap">
+    ${p.qrSvg}
+    <p>Or scan this code with your phone's camera.</p>
+  </div>
+  <h2>What to do</h2>
+  <ol>
+    <li>Open the link. The page shows your study and a button <strong>Zip file of the study</strong>.</li>
+    <li>Download the zip file and unzip it on your computer.</li>
+    <li>Install a free DICOM viewer${viewer ? html` (for example from <span class="mono">${viewer}</span>)` : ''} and open the unzipped folder, or its DICOMDIR file, with it.</li>
+    <li>To give the images to another doctor or hospital, bring or send them the zip file.</li>
+  </ol>
+  <p><strong>${
+    p.token.expiresAt
+      ? `The link works until ${formatUtc(new Date(p.token.expiresAt)).slice(0, 10)}.`
+      : 'The link does not expire, but the department can switch it off at any time.'
+  }</strong> Keep this sheet private: anyone who has the link can download these images.</p>
+</article>`,
+  });
+}
