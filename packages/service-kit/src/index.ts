@@ -15,5 +15,11 @@ export {
   UNMATCHED_ROUTE,
 } from './metrics.js';
 export { setPatientHeaders } from './patient-headers.js';
-export { pageLayout, renderErrorPage, TOKEN_PATTERN } from './patient-pages.js';
+export {
+  pageLayout,
+  patientErrorPages,
+  renderErrorPage,
+  TOKEN_PATTERN,
+  writeErrorPage,
+} from './patient-pages.js';
 export { type ErrorBody, errorHandler, type RequestState, requestContext } from './request.middleware.js';

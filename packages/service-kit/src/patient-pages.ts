@@ -1,4 +1,6 @@
+import type { Context } from 'koa';
 import { html, type SafeHtml } from './html.js';
+import { setPatientHeaders } from './patient-headers.js';
 
 /** The wrapper of every patient-facing page: no scripts, one same-origin stylesheet. */
 export function pageLayout(title: string, body: SafeHtml): string {
@@ -51,3 +53,39 @@ export function renderErrorPage(status: number): string {
 
 /** A token as patients get it: exactly 64 characters of [A-Za-z0-9]. */
 export const TOKEN_PATTERN = /^[A-Za-z0-9]{64}$/;
+
+/**
+ * Answers with the plain patient error page for `status`, patient headers included.
+ * @example if (isPage) writeErrorPage(ctx, 404);
+ */
+export function writeErrorPage(ctx: Context, status: number): void {
+  ctx.status = status;
+  setPatientHeaders(ctx);
+  ctx.type = 'text/html; charset=utf-8';
+  ctx.body = renderErrorPage(status);
+}
+
+/**
+ * Error rendering and the unrouted-request fallback for an app that serves patient pages under
+ * some paths and JSON elsewhere: the same plain page or the same JSON error shape everywhere.
+ * @example const pages = patientErrorPages((p) => p.startsWith('/token')); app.use(errorHandler({ render: pages.render }));
+ */
+export function patientErrorPages(isPageRoute: (path: string) => boolean) {
+  return {
+    /** For errorHandler: true when it wrote the page, false to let it answer JSON. */
+    render(ctx: Context, status: number): boolean {
+      if (!isPageRoute(ctx.path)) return false;
+      writeErrorPage(ctx, status);
+      return true;
+    },
+    /** The last middleware: anything no router answered is a clear 404 in the right format. */
+    async notFound(ctx: Context): Promise<void> {
+      if (isPageRoute(ctx.path)) {
+        writeErrorPage(ctx, 404);
+        return;
+      }
+      ctx.status = 404;
+      ctx.body = { error: { code: 'not_found', message: 'no such route' } };
+    },
+  };
+}

@@ -2,10 +2,9 @@ import Router from '@koa/router';
 import {
   errorHandler,
   type Logger,
-  renderErrorPage,
+  patientErrorPages,
   requestContext,
   type ServiceMetrics,
-  setPatientHeaders,
 } from '@studylink/service-kit';
 import Koa from 'koa';
 import type { ExportMetrics } from './export.metrics.js';
@@ -22,17 +21,12 @@ export interface AppDeps extends ExportDeps {
 export function createApp(deps: AppDeps): Koa {
   const app = new Koa({ proxy: false });
   app.silent = true;
+  const pages = patientErrorPages((path) => path.startsWith('/token'));
   if (deps.metrics) app.use(deps.metrics.service.middleware);
   app.use(requestContext(deps.log));
   app.use(
     errorHandler({
-      render: (ctx, status) => {
-        if (!ctx.path.startsWith('/token')) return false;
-        setPatientHeaders(ctx);
-        ctx.type = 'text/html; charset=utf-8';
-        ctx.body = renderErrorPage(status);
-        return true;
-      },
+      render: pages.render,
     }),
   );
   if (deps.metrics) app.use(deps.metrics.exports.refusals);
@@ -61,15 +55,6 @@ export function createApp(deps: AppDeps): Koa {
     app.use(r.routes());
     app.use(r.allowedMethods());
   }
-  app.use(async (ctx) => {
-    ctx.status = 404;
-    if (ctx.path.startsWith('/token')) {
-      setPatientHeaders(ctx);
-      ctx.type = 'text/html; charset=utf-8';
-      ctx.body = renderErrorPage(404);
-    } else {
-      ctx.body = { error: { code: 'not_found', message: 'no such route' } };
-    }
-  });
+  app.use(pages.notFound);
   return app;
 }

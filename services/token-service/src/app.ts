@@ -3,10 +3,9 @@ import Router from '@koa/router';
 import {
   errorHandler,
   type Logger,
-  renderErrorPage,
+  patientErrorPages,
   requestContext,
   type ServiceMetrics,
-  setPatientHeaders,
 } from '@studylink/service-kit';
 import Koa, { type Context, type Middleware, type Next } from 'koa';
 import type { Kysely } from 'kysely';
@@ -58,18 +57,13 @@ async function mapInfrastructureErrors(_ctx: Context, next: Next) {
 export function createApp(deps: AppDeps): Koa {
   const app = new Koa({ proxy: false });
   app.silent = true; // errors are logged by errorHandler, with the request id
+  const pages = patientErrorPages(isPageRoute);
 
   if (deps.metrics) app.use(deps.metrics.middleware);
   app.use(requestContext(deps.log));
   app.use(
     errorHandler({
-      render: (ctx, status) => {
-        if (!isPageRoute(ctx.path)) return false;
-        setPatientHeaders(ctx);
-        ctx.type = 'text/html; charset=utf-8';
-        ctx.body = renderErrorPage(status);
-        return true;
-      },
+      render: pages.render,
     }),
   );
   app.use(mapInfrastructureErrors);
@@ -118,16 +112,6 @@ export function createApp(deps: AppDeps): Koa {
     app.use(r.routes());
     app.use(r.allowedMethods());
   }
-  // Anything unrouted: a clear 404 in the right format.
-  app.use(async (ctx) => {
-    ctx.status = 404;
-    if (isPageRoute(ctx.path)) {
-      setPatientHeaders(ctx);
-      ctx.type = 'text/html; charset=utf-8';
-      ctx.body = renderErrorPage(404);
-    } else {
-      ctx.body = { error: { code: 'not_found', message: 'no such route' } };
-    }
-  });
+  app.use(pages.notFound);
   return app;
 }
