@@ -43,11 +43,15 @@ const notice = (msg) => process.stdout.write(`  notice: ${msg}\n`);
 // ---------------------------------------------------------------- what the code reads
 
 /** Keys of `const envSchema = z.object({...})`, each with whether it is required. */
-export function zodEnvKeys(source) {
+export function zodEnvKeys(source, spreads = {}) {
   const start = source.indexOf('const envSchema = z.object({');
   if (start < 0) throw new Error('no `const envSchema = z.object({` found');
   const body = source.slice(start, source.indexOf('\n});', start));
   const keys = new Map();
+  // Fields both services share come from service-kit as `...sharedEnvFields`.
+  for (const [name, fields] of Object.entries(spreads)) {
+    if (body.includes(`...${name},`)) for (const [k, v] of fields) keys.set(k, v);
+  }
   const parts = body.split(/\n(?= {2}[A-Z][A-Z0-9_]*:)/).slice(1);
   for (const part of parts) {
     const name = /^ {2}([A-Z][A-Z0-9_]*):/.exec(part)?.[1];
@@ -77,6 +81,15 @@ const nginxDir = 'services/nginx';
 const nginxScripts = readdirSync(join(ROOT, nginxDir, 'docker')).map((f) =>
   read(join(nginxDir, 'docker', f)),
 );
+/** The `sharedEnvFields` object of packages/service-kit, parsed like an env schema. */
+function sharedEnv() {
+  const source = read('packages/service-kit/src/env.fields.ts').replace(
+    'export const sharedEnvFields = {',
+    'const envSchema = z.object({',
+  );
+  return { sharedEnvFields: zodEnvKeys(source.replace(/\n};/, '\n});')) };
+}
+
 const nginxTemplate = read(join(nginxDir, 'nginx.conf.template'));
 const templatePlaceholders = new Set(
   [...nginxTemplate.matchAll(/\$\{([A-Z_][A-Z0-9_]*)\}/g)].map((m) => m[1]),
@@ -87,7 +100,7 @@ const SOURCES = {
   'token-service': {
     dockerfile: 'services/token-service/Dockerfile',
     from: 'the env schema in services/token-service/src/config.ts',
-    keys: () => zodEnvKeys(read('services/token-service/src/config.ts')),
+    keys: () => zodEnvKeys(read('services/token-service/src/config.ts'), sharedEnv()),
   },
   migrate: {
     dockerfile: 'services/token-service/Dockerfile',
@@ -97,7 +110,7 @@ const SOURCES = {
   'export-service': {
     dockerfile: 'services/export-service/Dockerfile',
     from: 'the env schema in services/export-service/src/config.ts',
-    keys: () => zodEnvKeys(read('services/export-service/src/config.ts')),
+    keys: () => zodEnvKeys(read('services/export-service/src/config.ts'), sharedEnv()),
   },
   nginx: {
     dockerfile: 'services/nginx/Dockerfile',

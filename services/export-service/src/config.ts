@@ -1,25 +1,10 @@
-import { parseConfig } from '@studylink/service-kit';
+import { parseConfig, portField, sharedEnvFields } from '@studylink/service-kit';
 import { z } from 'zod';
 
 const envSchema = z.object({
-  DICOMWEB_URL: z.url({ protocol: /^https?$/ }),
+  ...sharedEnvFields,
   TOKEN_SERVICE_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:3001'),
-  INTERNAL_SECRET: z.string().min(32, 'must be at least 32 characters'),
-  HOST: z.string().default('127.0.0.1'),
-  EXPORT_SERVICE_PORT: z.coerce.number().int().min(0).max(65535).default(3002),
-  TRUSTED_PROXIES: z
-    .string()
-    .default('127.0.0.1,::1')
-    .transform(
-      (s) =>
-        new Set(
-          s
-            .split(',')
-            .map((x) => x.trim())
-            .filter(Boolean),
-        ),
-    ),
-  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  EXPORT_SERVICE_PORT: portField(3002),
   MAX_CONCURRENT_EXPORTS: z.coerce.number().int().min(1).max(1000).default(8),
   STORE_TIMEOUT_MS: z.coerce.number().int().min(100).default(15_000),
   // No bytes from the store for this long fails the export; below nginx's proxy_read_timeout.
@@ -38,7 +23,7 @@ export function loadConfig(env: Record<string, string | undefined>) {
     tokenServiceUrl: e.TOKEN_SERVICE_URL.replace(/\/+$/, ''),
     host: e.HOST,
     port: e.EXPORT_SERVICE_PORT,
-    trustedProxies: e.TRUSTED_PROXIES as ReadonlySet<string>,
+    trustedProxies: e.TRUSTED_PROXIES,
     logLevel: e.LOG_LEVEL,
     maxConcurrentExports: e.MAX_CONCURRENT_EXPORTS,
     storeTimeoutMs: e.STORE_TIMEOUT_MS,

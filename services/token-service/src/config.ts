@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { ConfigError, parseConfig } from '@studylink/service-kit';
+import { ConfigError, parseConfig, portField, sharedEnvFields } from '@studylink/service-kit';
 import { z } from 'zod';
 import { parseKey } from './tokens/token.crypto.js';
 
@@ -18,7 +18,7 @@ const key32 = z.string().transform((raw, ctx) => {
 
 const envSchema = z.object({
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
-  DICOMWEB_URL: z.url({ protocol: /^https?$/ }),
+  ...sharedEnvFields,
   TOKEN_ENCRYPTION_KEY: key32,
   TOKEN_ENCRYPTION_KEYS_PREVIOUS: z
     .string()
@@ -35,22 +35,7 @@ const envSchema = z.object({
         }),
     ),
   ADMIN_API_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
-  INTERNAL_SECRET: z.string().min(32, 'must be at least 32 characters'),
-  HOST: z.string().default('127.0.0.1'),
-  TOKEN_SERVICE_PORT: z.coerce.number().int().min(0).max(65535).default(3001),
-  TRUSTED_PROXIES: z
-    .string()
-    .default('127.0.0.1,::1')
-    .transform(
-      (s) =>
-        new Set(
-          s
-            .split(',')
-            .map((x) => x.trim())
-            .filter(Boolean),
-        ),
-    ),
-  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  TOKEN_SERVICE_PORT: portField(3001),
   STORE_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   PAGE_REFRESH_TIMEOUT_MS: z.coerce.number().int().min(50).default(1_500),
   DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).default(5_000),
@@ -96,7 +81,7 @@ export function loadConfig(env: Record<string, string | undefined>) {
     dicomwebUrl: e.DICOMWEB_URL.replace(/\/+$/, ''),
     host: e.HOST,
     port: e.TOKEN_SERVICE_PORT,
-    trustedProxies: e.TRUSTED_PROXIES as ReadonlySet<string>,
+    trustedProxies: e.TRUSTED_PROXIES,
     logLevel: e.LOG_LEVEL,
     storeTimeoutMs: e.STORE_TIMEOUT_MS,
     pageRefreshTimeoutMs: e.PAGE_REFRESH_TIMEOUT_MS,
