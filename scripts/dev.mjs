@@ -26,6 +26,9 @@ process.stdout.write(
     stack.demoLink
       ? `  Demo link:  ${stack.demoLink}`
       : '  (no demo study: DICOMWEB_URL points at your own store)',
+    ...(stack.configuredDemoLink && stack.configuredDemoLink !== stack.demoLink
+      ? [`  (the server setup builds it as ${stack.configuredDemoLink})`]
+      : []),
     '  Stop with Ctrl-C.',
     '',
   ].join('\n'),

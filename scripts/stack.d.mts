@@ -21,7 +21,10 @@ export interface Stack {
   secretsFile: string;
   tokenPort: number;
   exportPort: number;
+  /** The demo study's link on this stack's own public port (make dev). */
   demoLink: string | null;
+  /** The same link as the server setup builds it (its host and port may differ). */
+  configuredDemoLink: string | null;
   accessLog: string;
   processes: Record<'token-service' | 'export-service' | 'nginx', ChildProcess>;
   exited: Promise<{ name: string; code: number | null; signal: string | null }>;

@@ -291,12 +291,25 @@ export async function startStack(options = {}) {
     await waitFor(`${publicUrl}/nginx-health`, 15_000, nginx);
 
     let demoLink = null;
+    let configuredDemoLink = null;
     if (orthanc) {
-      const res = await fetch(`${publicUrl}/api/v1/studies/${DEMO_STUDY_UID}/token`, {
-        method: 'PUT',
-        headers: { authorization: `Bearer ${secrets.ADMIN_API_KEY}` },
-      });
-      if (res.ok) demoLink = (await res.json()).url;
+      const demoToken = (method) =>
+        fetch(`${publicUrl}/api/v1/studies/${DEMO_STUDY_UID}/token`, {
+          method,
+          headers: { authorization: `Bearer ${secrets.ADMIN_API_KEY}` },
+        });
+      let res = await demoToken('PUT');
+      if (res.status === 409) {
+        // The database kept a demo token from a run whose .dev/secrets.env is gone: replace it.
+        await demoToken('DELETE');
+        res = await demoToken('PUT');
+      }
+      if (res.ok) {
+        // The link as the server setup builds it; a changed PUBLIC_PORT only seeds a new database,
+        // so on loopback the demo link is the same path on the port this stack listens on.
+        configuredDemoLink = (await res.json()).url;
+        demoLink = `${publicUrl}${new URL(configuredDemoLink).pathname}${new URL(configuredDemoLink).search}`;
+      } else log('could not issue the demo link', { status: res.status });
     }
 
     const exited = new Promise((r) => {
@@ -312,6 +325,7 @@ export async function startStack(options = {}) {
       tokenPort,
       exportPort,
       demoLink,
+      configuredDemoLink,
       accessLog,
       processes: Object.fromEntries(children.map((c) => [c.name, c.proc])),
       exited,

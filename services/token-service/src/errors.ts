@@ -13,6 +13,16 @@ export class StudyTokenNotFoundError extends AppError {
   }
 }
 
+export class TokenNotDisplayableError extends AppError {
+  constructor() {
+    super(
+      409,
+      'token_not_displayable',
+      'the active token was encrypted with a key that is not configured; revoke it and issue a new one, or add the old key to TOKEN_ENCRYPTION_KEYS_PREVIOUS',
+    );
+  }
+}
+
 export class StudyNotFoundError extends AppError {
   constructor() {
     super(404, 'study_not_found', 'the store has no study with this StudyInstanceUID');

@@ -396,3 +396,22 @@ describe('ADMIN_API_KEY bootstrap', () => {
     expect(await keys.authenticate(h.adminKey)).not.toBeNull();
   });
 });
+
+describe('a token encrypted under a key that is gone', () => {
+  it('answers 409 token_not_displayable, and revoke + PUT recovers', async () => {
+    const uid = '1.2.3.4.5.409';
+    source.add({ studyInstanceUid: uid });
+    await issue(uid);
+    // What a changed TOKEN_ENCRYPTION_KEY looks like to the service: a ciphertext it cannot open.
+    await h.database.pool.query(
+      "UPDATE tokens SET token_ciphertext = decode(repeat('00', 40), 'hex') WHERE study_instance_uid = $1 AND revoked_at IS NULL",
+      [uid],
+    );
+    const get = await h.api('GET', `/api/v1/studies/${uid}/token`);
+    expect(get.status).toBe(409);
+    expect((await readJson(get)).error.code).toBe('token_not_displayable');
+    expect((await h.api('PUT', `/api/v1/studies/${uid}/token`)).status).toBe(409);
+    expect((await h.api('DELETE', `/api/v1/studies/${uid}/token`)).status).toBe(204);
+    expect((await issue(uid)).res.status).toBe(201);
+  });
+});

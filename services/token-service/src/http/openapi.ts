@@ -29,6 +29,7 @@ const ERROR_TEXT: Record<number, string> = {
   401: 'Missing or unknown API key.',
   403: 'The key may not do this (admin required).',
   404: 'Not found.',
+  409: 'The active token cannot be shown again: it was encrypted with a key that is no longer configured.',
   503: 'The database or the DICOMweb store is not answering; retry after Retry-After seconds.',
 };
 
@@ -73,14 +74,14 @@ export function openApiDocument(): object {
           responses: {
             '200': { description: 'The existing active token.', content: content(tokenResponseSchema) },
             '201': { description: 'A new token was made.', content: content(tokenResponseSchema) },
-            ...errors(400, 401, 404, 503),
+            ...errors(400, 401, 404, 409, 503),
           },
         },
         get: {
           summary: "The study's active token",
           responses: {
             '200': { description: 'The active token.', content: content(tokenResponseSchema) },
-            ...errors(400, 401, 404, 503),
+            ...errors(400, 401, 404, 409, 503),
           },
         },
         delete: {

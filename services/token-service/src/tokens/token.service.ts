@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { appendAccessEvent } from '../access-log/access-log.repository.js';
 import type { DB, StudyRow, TokenRow } from '../db/tables.js';
-import { StudyTokenNotFoundError, TokenNotFoundError } from '../errors.js';
+import { StudyTokenNotFoundError, TokenNotDisplayableError, TokenNotFoundError } from '../errors.js';
 import { tokenUrl } from '../server-config/server-config.schema.js';
 import type { ServerConfigService } from '../server-config/server-config.service.js';
 import type { StudyService } from '../studies/study.service.js';
@@ -134,7 +134,14 @@ export class TokenService {
   }
 
   private async display(row: TokenRow, who: Actor, event: 'token_displayed'): Promise<IssuedToken> {
-    const token = this.cipher.decrypt(row.token_ciphertext, row.token_hash);
+    let token: string;
+    try {
+      token = this.cipher.decrypt(row.token_ciphertext, row.token_hash);
+    } catch {
+      // Encrypted under a key this service no longer has (TOKEN_ENCRYPTION_KEY changed without
+      // TOKEN_ENCRYPTION_KEYS_PREVIOUS): the link still works, but nobody can show it again.
+      throw new TokenNotDisplayableError();
+    }
     await appendAccessEvent(this.db, {
       event,
       outcome: 'ok',
