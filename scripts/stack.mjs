@@ -9,11 +9,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { DEMO_SAMPLES, DEMO_STUDY_UID } from '../deploy/demo-study.mjs';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Fixed demo study UID, so a demo link survives restarts of `make dev`. */
-export const DEMO_STUDY_UID = '2.25.271828182845904523536028747135266249775';
+// Fixed demo study UID (shared with `make up`), so a demo link survives restarts of `make dev`.
+export { DEMO_STUDY_UID };
 
 const log = (msg, extra = {}) =>
   process.stderr.write(`${JSON.stringify({ service: 'stack', msg, ...extra })}\n`);
@@ -90,30 +91,9 @@ async function localDatabase() {
 
 /** A demo Orthanc with the DICOMweb plugin, loaded with sample studies and one synthetic CT. */
 async function demoStore(stateDir) {
-  const { startOrthanc, loadSamples, writeSyntheticStudy, uploadDirectory } = await import(
-    '@studylink/testkit'
-  );
+  const { startOrthanc, loadDemoData } = await import('@studylink/testkit');
   const orthanc = await startOrthanc({ dir: stateDir });
-  await loadSamples(
-    orthanc,
-    ['CT_small.dcm', 'MR_small.dcm', 'JPEG2000.dcm', 'chrH31.dcm', 'chrGreek.dcm', 'chrRuss.dcm'],
-    {
-      uids: 'as-is',
-    },
-  );
-  const dir = await mkdtemp(join(tmpdir(), 'studylink-demo-'));
-  await writeSyntheticStudy({
-    dir,
-    studyInstanceUid: DEMO_STUDY_UID,
-    patientName: 'DEMO^PATIENT',
-    patientId: 'DEMO-0001',
-    series: 2,
-    instancesPerSeries: 12,
-    rows: 256,
-    columns: 256,
-  });
-  await uploadDirectory(orthanc, dir, 4);
-  await rm(dir, { recursive: true, force: true });
+  await loadDemoData(orthanc, { studyInstanceUid: DEMO_STUDY_UID, samples: DEMO_SAMPLES });
   log('demo store ready', { dicomweb: orthanc.dicomwebUrl });
   return orthanc;
 }

@@ -4,17 +4,8 @@
 // On later starts it finds the demo study in the store and does nothing. Exits 0 when done.
 //
 //   ORTHANC_URL=http://orthanc:8042 node deploy/demo-data/load.mjs
-import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import {
-  CHARSET_DIR,
-  loadSamples,
-  SAMPLE_DIR,
-  uploadDirectory,
-  writeSyntheticStudy,
-} from '@studylink/testkit';
+import { readFile } from 'node:fs/promises';
+import { loadDemoData } from '@studylink/testkit';
 import { DEMO_SAMPLES, DEMO_STUDY_UID } from '../demo-study.mjs';
 
 const orthancUrl = (process.env.ORTHANC_URL || 'http://orthanc:8042').replace(/\/+$/, '');
@@ -70,31 +61,8 @@ try {
   if (await demoStudyLoaded()) {
     log('demo study already in the store; nothing to load', { studyInstanceUid: DEMO_STUDY_UID });
   } else {
-    const dir = await mkdtemp(join(tmpdir(), 'studylink-demo-'));
-    try {
-      const study = await writeSyntheticStudy({
-        dir,
-        studyInstanceUid: DEMO_STUDY_UID,
-        patientName: 'DEMO^PATIENT',
-        patientId: 'DEMO-0001',
-        series: 2,
-        instancesPerSeries: 12,
-        rows: 256,
-        columns: 256,
-      });
-      await uploadDirectory(orthanc, dir, 4);
-      log('demo study loaded', { studyInstanceUid: DEMO_STUDY_UID, instances: study.files.length });
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-    const samples = DEMO_SAMPLES.filter(
-      (name) => existsSync(join(SAMPLE_DIR, name)) || existsSync(join(CHARSET_DIR, name)),
-    );
-    const loaded = await loadSamples(orthanc, samples, { uids: 'as-is' });
-    log('sample studies loaded', {
-      samples: loaded.map((s) => s.name),
-      missing: DEMO_SAMPLES.length - samples.length,
-    });
+    const loaded = await loadDemoData(orthanc, { studyInstanceUid: DEMO_STUDY_UID, samples: DEMO_SAMPLES });
+    log('demo study loaded', { studyInstanceUid: DEMO_STUDY_UID, ...loaded });
   }
 } catch (err) {
   log('demo data not loaded', { error: err.message });

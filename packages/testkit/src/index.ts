@@ -1,3 +1,4 @@
+export { loadDemoData } from './demo-data.js';
 export {
   CHARSET_DIR,
   type LoadedSample,
