@@ -327,6 +327,25 @@ describe('a study’s link', () => {
     expect((await fetch(old.replace('http://203.0.113.10:3000', h.url))).status).toBe(404);
     expect((await fetch(fresh.replace('http://203.0.113.10:3000', h.url))).status).toBe(200);
   });
+
+  it('a link whose encryption key is gone is offered for replacement, not an error', async () => {
+    const uid = '1.2.3.4.5';
+    const old = await createLink(uid);
+    // What a changed TOKEN_ENCRYPTION_KEY looks like: a ciphertext this server cannot open.
+    await h.database.pool.query(
+      "UPDATE tokens SET token_ciphertext = decode(repeat('00', 40), 'hex') WHERE study_instance_uid = $1 AND revoked_at IS NULL",
+      [uid],
+    );
+    const page = await staff.get(`/staff/studies/${uid}`);
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('cannot be shown again');
+    expect(page.text).toContain(`/staff/studies/${uid}/reissue`);
+    expect((await staff.get(`/staff/studies/${uid}/handout`)).status).toBe(303);
+    expect((await staff.post(`/staff/studies/${uid}/reissue`, { never: '1' })).status).toBe(303);
+    const fresh = linkOf((await staff.get(`/staff/studies/${uid}`)).text);
+    expect(fresh).not.toBe(old);
+    expect((await fetch(fresh.replace('http://203.0.113.10:3000', h.url))).status).toBe(200);
+  });
 });
 
 describe('server setup', () => {

@@ -2,7 +2,12 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import { appendAccessEvent } from '../access-log/access-log.repository.js';
-import { StoreUnavailableError, StudyNotFoundError, StudyTokenNotFoundError } from '../errors.js';
+import {
+  StoreUnavailableError,
+  StudyNotFoundError,
+  StudyTokenNotFoundError,
+  TokenNotDisplayableError,
+} from '../errors.js';
 import { studyParamsSchema } from '../http/api.schemas.js';
 import { parseOrThrow } from '../http/validate.js';
 import { findStudy } from '../studies/study.repository.js';
@@ -123,18 +128,21 @@ export function studiesRoutes(router: Router, deps: StaffRouteDeps): void {
     throw new StudyNotFoundError();
   }
 
-  async function activeToken(ctx: Context, uid: string): Promise<IssuedToken | null> {
+  /** The study's link, null when there is none, 'undisplayable' when its key is gone. */
+  async function activeToken(ctx: Context, uid: string): Promise<IssuedToken | null | 'undisplayable'> {
     try {
       return await deps.tokens.getActiveOrThrow(uid, actorOf(ctx, deps.trustedProxies));
     } catch (err) {
       if (err instanceof StudyTokenNotFoundError) return null;
+      if (err instanceof TokenNotDisplayableError) return 'undisplayable';
       throw err;
     }
   }
 
   async function showStudy(ctx: Context, uid: string, status = 200, errors?: FieldErrors) {
     const view = await loadStudy(uid);
-    const [token, config] = await Promise.all([activeToken(ctx, uid), deps.serverConfig.get()]);
+    const [active, config] = await Promise.all([activeToken(ctx, uid), deps.serverConfig.get()]);
+    const token = active === 'undisplayable' ? null : active;
     const qrSvg = token ? await qrCodeSvg(token.url, 'QR code of the link for the patient') : null;
     sendPage(
       ctx,
@@ -142,6 +150,7 @@ export function studiesRoutes(router: Router, deps: StaffRouteDeps): void {
         session: sessionOrThrow(ctx),
         view,
         token,
+        undisplayable: active === 'undisplayable',
         qrSvg,
         config,
         flash: flashOf(ctx),
@@ -316,7 +325,7 @@ export function studiesRoutes(router: Router, deps: StaffRouteDeps): void {
     const uid = uidOf(ctx);
     const view = await loadStudy(uid);
     const token = await activeToken(ctx, uid);
-    if (!token) {
+    if (!token || token === 'undisplayable') {
       ctx.status = 303;
       ctx.redirect(`/staff/studies/${uid}`);
       return;

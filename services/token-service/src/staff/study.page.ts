@@ -70,6 +70,8 @@ export function renderStudyPage(p: {
   session: StaffSession;
   view: StudyView;
   token: IssuedToken | null;
+  /** The study has an active link that cannot be shown: it was encrypted with a key that is gone. */
+  undisplayable?: boolean;
   qrSvg: SafeHtml | null;
   config: ServerConfig;
   errors?: FieldErrors;
@@ -123,7 +125,11 @@ ${errorSummary(p.errors, { expires: 'Last day the link works' })}
       <a class="button secondary" href="${base}/reissue">Replace with a new link…</a>
       <a class="button danger" href="${base}/revoke">Revoke link…</a>
     </div>`
-        : html`<p><span class="badge none">No link</span> This study has no active link yet.</p>
+        : p.undisplayable
+          ? html`<p><span class="badge ok">Active</span> This study has a link that cannot be shown again: it was encrypted with a key this server no longer has.</p>
+    <p class="small muted">Replace it to get a link you can copy; the old link stops working.</p>
+    <div class="actions"><a class="button" href="${base}/reissue">Replace with a new link…</a></div>`
+          : html`<p><span class="badge none">No link</span> This study has no active link yet.</p>
     <form class="stack" method="post" action="${base}/token" novalidate>
       ${csrfField(csrf)}
       ${expiryFields({ expiresAt: defaultExpiry(p.config), errors: p.errors, legend: 'Expiry', idPrefix: 'new' })}
