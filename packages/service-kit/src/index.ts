@@ -17,8 +17,11 @@ export {
 } from './metrics.js';
 export { setPatientHeaders } from './patient-headers.js';
 export {
+  type ErrorPageContext,
+  LANGUAGE_COOKIE,
   pageLayout,
   patientErrorPages,
+  patientTranslator,
   renderErrorPage,
   TOKEN_PATTERN,
   writeErrorPage,

@@ -9,7 +9,28 @@ import {
 } from '@studylink/service-kit';
 import type { Context } from 'koa';
 import type { ExportLimiter } from './export.limiter.js';
-import { type AccessEventBody, GrantNotFoundError, type TokenServiceClient } from './grant.client.js';
+import {
+  type AccessEventBody,
+  GrantNotFoundError,
+  GrantVerificationRequiredError,
+  type TokenServiceClient,
+} from './grant.client.js';
+
+/** The patient's verification cookie (set by the token service, Path=/token), forwarded as is. */
+const VERIFICATION_COOKIE = 'studylink_verified';
+
+function cookieValue(header: string, name: string): string | null {
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name)
+      return part
+        .slice(eq + 1)
+        .trim()
+        .slice(0, 256);
+  }
+  return null;
+}
+
 import { prepareExportOrThrow } from './study.export.js';
 
 export const DOWNLOAD_PATH = '/token/study.zip';
@@ -54,9 +75,19 @@ export function exportRoutes(deps: ExportDeps): Router {
     // token-shaped is not forwarded, but it counts against the client like an unknown token:
     // downloads and pages share one invalid-token allowance (429 once it is used up).
     const wellFormed = TOKEN_PATTERN.test(token);
+    const context = {
+      purpose: 'download' as const,
+      verificationCookie: cookieValue(ctx.get('cookie'), VERIFICATION_COOKIE),
+    };
     const grant = await deps.tokens
-      .grantOrThrow(wellFormed ? token : null, undefined, who)
+      .grantOrThrow(wellFormed ? token : null, undefined, who, context)
       .catch(async (err) => {
+        // Not confirmed yet (or the confirmation expired): back to the link's page and its form.
+        if (err instanceof GrantVerificationRequiredError && wellFormed) {
+          ctx.status = 303;
+          ctx.redirect(`/token?${token}`);
+          return null;
+        }
         if (err instanceof GrantNotFoundError)
           await report(
             { event: 'invalid_token', outcome: wellFormed ? 'not_found' : 'malformed', ...who },
@@ -64,6 +95,7 @@ export function exportRoutes(deps: ExportDeps): Router {
           );
         throw err;
       });
+    if (!grant) return;
 
     const release = deps.limiter.acquireOrThrow();
     const controller = new AbortController();

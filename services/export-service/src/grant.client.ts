@@ -11,6 +11,12 @@ export const grantSchema = z.object({
   zipContent: z.enum(['as-stored', 'jpeg-lossless']),
   institution: z.string(),
   viewerUrl: z.string(),
+  // Link trust (issue 12); defaults keep an older token service readable.
+  defaultLanguage: z.string().default('en'),
+  verification: z.enum(['none', 'birth-date', 'pin']).default('none'),
+  verified: z.boolean().default(true),
+  allowDownload: z.boolean().default(true),
+  downloadsRemaining: z.number().int().min(0).nullable().default(null),
   study: z.object({
     patientName: z.string(),
     studyDate: z.string(),
@@ -24,6 +30,26 @@ export class GrantNotFoundError extends AppError {
   constructor() {
     super(404, 'token_not_found', 'not found or no longer available');
   }
+}
+
+/** A link with a second factor, asked for without its verification cookie: 403 from the token service. */
+export class GrantVerificationRequiredError extends AppError {
+  constructor() {
+    super(403, 'verification_required', 'confirm the link with a birth date or PIN first');
+  }
+}
+
+/** The token service refused the zip: a view-only link, or one past its maxDownloads (410). */
+export class GrantDownloadRefusedError extends AppError {
+  constructor(code: 'download_not_allowed' | 'download_limit_reached') {
+    super(410, code, 'this link does not allow (more) downloads');
+  }
+}
+
+/** What a grant is for, and the patient's verification cookie (the token service decides). */
+export interface GrantContext {
+  purpose: 'download' | 'view';
+  verificationCookie: string | null;
 }
 
 /** The token service counted too many invalid tokens from this client: 429 with Retry-After. */
@@ -61,7 +87,12 @@ export interface TokenServiceClient {
    * `who`, an unknown or malformed token counts against that client, and a client over its
    * allowance gets TooManyInvalidTokensError before any lookup.
    */
-  grantOrThrow(token: string | null, signal?: AbortSignal, who?: Presenter): Promise<Grant>;
+  grantOrThrow(
+    token: string | null,
+    signal?: AbortSignal,
+    who?: Presenter,
+    context?: GrantContext,
+  ): Promise<Grant>;
   report(event: AccessEventBody): Promise<void>;
 }
 
@@ -89,7 +120,7 @@ export function createTokenServiceClient(opts: {
     if (!res.ok) throw new Error(`access event refused with ${res.status}`);
   };
   return {
-    async grantOrThrow(token, signal, who) {
+    async grantOrThrow(token, signal, who, context) {
       let res: Response;
       try {
         res = await fetch(`${opts.baseUrl}/internal/v1/grants`, {
@@ -98,6 +129,7 @@ export function createTokenServiceClient(opts: {
           body: JSON.stringify({
             token,
             ...(who ? { client: { ip: who.clientIp, userAgent: who.userAgent } } : {}),
+            ...(context ? { purpose: context.purpose, verificationCookie: context.verificationCookie } : {}),
           }),
           signal: signal
             ? AbortSignal.any([signal, AbortSignal.timeout(opts.timeoutMs)])
@@ -109,6 +141,14 @@ export function createTokenServiceClient(opts: {
       if (res.status === 404) {
         await res.body?.cancel();
         throw new GrantNotFoundError();
+      }
+      if (res.status === 403 || res.status === 410) {
+        const code = ((await res.json().catch(() => null)) as { error?: { code?: string } } | null)?.error
+          ?.code;
+        if (res.status === 403) throw new GrantVerificationRequiredError();
+        throw new GrantDownloadRefusedError(
+          code === 'download_not_allowed' ? code : 'download_limit_reached',
+        );
       }
       if (res.status === 429) {
         await res.body?.cancel();

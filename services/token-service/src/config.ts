@@ -106,6 +106,8 @@ export function loadConfig(env: Record<string, string | undefined>) {
       zipContent: e.ZIP_CONTENT,
       viewerUrl: e.VIEWER_URL,
       defaultExpiryDays: e.DEFAULT_EXPIRY_DAYS ?? null,
+      defaultVerification: 'none',
+      defaultLanguage: 'en',
     }),
     // Secrets kept apart from the rest so nothing logs them with the config.
     secrets: Object.freeze({

@@ -23,6 +23,8 @@ export const SEED: ServerConfig = {
   zipContent: 'as-stored',
   viewerUrl: 'https://viewer.example.org/',
   defaultExpiryDays: null,
+  defaultVerification: 'none',
+  defaultLanguage: 'en',
 };
 
 /** A store with a fixed set of studies, that can be switched off. */
@@ -48,6 +50,7 @@ export class FakeStudySource implements StudySource {
       seriesCount: 2,
       instanceCount: 20,
       institutionName: 'From DICOM',
+      patientBirthDate: '19800214',
       ...d,
     };
     this.studies.set(d.studyInstanceUid, full);

@@ -5,11 +5,17 @@ import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import { appendAccessEvent } from '../access-log/access-log.repository.js';
 import type { DB } from '../db/tables.js';
-import { TokenNotFoundError, UnauthorizedError } from '../errors.js';
+import {
+  DownloadRefusedError,
+  TokenNotFoundError,
+  UnauthorizedError,
+  VerificationRequiredError,
+} from '../errors.js';
 import { parseOrThrow } from '../http/validate.js';
 import type { InvalidTokenGuard } from '../rate-limit/invalid-token.limiter.js';
 import type { ServerConfigService } from '../server-config/server-config.service.js';
 import { recordExportSize } from '../studies/study.repository.js';
+import { countDownload } from '../tokens/token.repository.js';
 import type { TokenService } from '../tokens/token.service.js';
 
 export interface InternalDeps {
@@ -29,6 +35,12 @@ const grantBodySchema = z
       .object({ ip: z.string().max(64), userAgent: z.string().max(2000) })
       .strict()
       .optional(),
+    // The patient's verification cookie (forwarded by the export service): the token service alone
+    // decides whether it opens a link with a second factor.
+    verificationCookie: z.string().max(256).nullable().optional(),
+    // 'download' (the zip) also refuses view-only links and links past maxDownloads; 'view' (the
+    // viewer's gateway) does not.
+    purpose: z.enum(['download', 'view']).default('download'),
   })
   .strict();
 
@@ -66,7 +78,11 @@ export function internalRoutes(deps: InternalDeps): Router {
   router.use(requireInternalSecret(deps.internalSecret));
 
   router.post('/grants', async (ctx) => {
-    const { token, client } = parseOrThrow(grantBodySchema, ctx.request.body, 'grant request');
+    const { token, client, verificationCookie, purpose } = parseOrThrow(
+      grantBodySchema,
+      ctx.request.body,
+      'grant request',
+    );
     const who = client ? { clientIp: client.ip, userAgent: client.userAgent } : null;
     if (who) await deps.invalidTokens.checkOrThrow(who);
     let grant: Awaited<ReturnType<TokenService['resolveOrThrow']>>;
@@ -75,6 +91,26 @@ export function internalRoutes(deps: InternalDeps): Router {
     } catch (err) {
       if (who && err instanceof TokenNotFoundError) await deps.invalidTokens.recordInvalid(who);
       throw err;
+    }
+    const refuse = async (outcome: string, err: Error): Promise<never> => {
+      await appendAccessEvent(deps.db, {
+        event: 'download_refused',
+        outcome,
+        tokenId: grant.tokenId,
+        studyInstanceUid: grant.studyInstanceUid,
+        clientIp: who?.clientIp ?? null,
+        userAgent: who?.userAgent ?? null,
+        detail: { purpose },
+      });
+      throw err;
+    };
+    const verified = deps.tokens.isVerified(grant, verificationCookie);
+    if (!verified) await refuse('not_verified', new VerificationRequiredError());
+    const downloadsRemaining =
+      grant.maxDownloads === null ? null : Math.max(0, grant.maxDownloads - grant.downloadsUsed);
+    if (purpose === 'download') {
+      if (!grant.allowDownload) await refuse('view_only', new DownloadRefusedError('view_only'));
+      if (downloadsRemaining === 0) await refuse('limit_reached', new DownloadRefusedError('limit_reached'));
     }
     const [study, config] = await Promise.all([
       deps.db
@@ -90,6 +126,11 @@ export function internalRoutes(deps: InternalDeps): Router {
       zipContent: config.zipContent,
       institution: config.institution || study?.institution_name || '',
       viewerUrl: config.viewerUrl,
+      defaultLanguage: config.defaultLanguage,
+      verification: grant.verification,
+      verified,
+      allowDownload: grant.allowDownload && downloadsRemaining !== 0,
+      downloadsRemaining,
       study: {
         patientName: study?.patient_name ?? '',
         studyDate: study?.study_date ?? '',
@@ -105,6 +146,8 @@ export function internalRoutes(deps: InternalDeps): Router {
     if (e.event === 'download_complete' && e.studyInstanceUid && e.bytes) {
       await recordExportSize(deps.db, e.studyInstanceUid, e.bytes);
     }
+    // Only a completed download counts against maxDownloads; an aborted one leaves the allowance.
+    if (e.event === 'download_complete' && e.tokenId) await countDownload(deps.db, e.tokenId);
     ctx.status = 204;
   });
   return router;

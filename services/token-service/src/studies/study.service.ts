@@ -63,5 +63,6 @@ function toRow(d: StudyDetails) {
     series_count: d.seriesCount,
     instance_count: d.instanceCount,
     institution_name: d.institutionName,
+    patient_birth_date: d.patientBirthDate,
   };
 }

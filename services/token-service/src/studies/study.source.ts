@@ -24,6 +24,8 @@ export interface StudyDetails {
   seriesCount: number | null;
   instanceCount: number | null;
   institutionName: string;
+  /** Patient's Birth Date as DICOM DA (YYYYMMDD) or ''; a second factor, so never logged. */
+  patientBirthDate: string;
 }
 
 /** Where study details come from: the DICOMweb store, or a fake in unit tests. */
@@ -46,6 +48,7 @@ const INCLUDE = [
   'PatientID',
   'StudyDate',
   'StudyTime',
+  'PatientBirthDate',
 ];
 
 /** QIDO-RS lookup of one study. */
@@ -88,5 +91,6 @@ function toDetails(obj: DicomJsonObject, uid: string): StudyDetails {
     seriesCount: dicomNumber(obj, Tag.NumberOfStudyRelatedSeries) ?? null,
     instanceCount: dicomNumber(obj, Tag.NumberOfStudyRelatedInstances) ?? null,
     institutionName: dicomString(obj, Tag.InstitutionName),
+    patientBirthDate: dicomString(obj, Tag.PatientBirthDate),
   };
 }

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Db } from '../db/database.js';
 import type { NewToken, TokenRow } from '../db/tables.js';
 
@@ -40,4 +41,64 @@ export function listTokensForReencryption(db: Db, afterId: number, limit: number
 
 export async function updateCiphertext(db: Db, id: number, ciphertext: Buffer): Promise<void> {
   await db.updateTable('tokens').set({ token_ciphertext: ciphertext }).where('id', '=', id).execute();
+}
+
+/** Wrong answers before a short lock, its length, and the total before a lock only staff lift. */
+export const LOCKOUT = { streak: 5, minutes: 15, total: 20 } as const;
+
+export interface LockState {
+  locked_until: Date | null;
+  locked_at: Date | null;
+}
+
+/**
+ * Counts a wrong birth date or PIN, unless the link is locked; locks it for LOCKOUT.minutes at the
+ * LOCKOUT.streak-th wrong answer in a row and for good at the LOCKOUT.total-th since the last
+ * unlock. One statement, so concurrent guesses are counted one by one. undefined: it was locked.
+ */
+export async function recordWrongAnswer(db: Db, id: number): Promise<LockState | undefined> {
+  return db
+    .updateTable('tokens')
+    .set({
+      failed_total: sql`failed_total + 1`,
+      failed_streak: sql`CASE WHEN failed_streak + 1 >= ${LOCKOUT.streak}::int THEN 0 ELSE failed_streak + 1 END`,
+      locked_until: sql`CASE WHEN failed_streak + 1 >= ${LOCKOUT.streak}::int
+        THEN now() + make_interval(mins => ${LOCKOUT.minutes}::int) ELSE locked_until END`,
+      locked_at: sql`CASE WHEN failed_total + 1 >= ${LOCKOUT.total}::int THEN now() ELSE locked_at END`,
+    })
+    .where('id', '=', id)
+    .where('locked_at', 'is', null)
+    .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<=', sql<Date>`now()`)]))
+    .returning(['locked_until', 'locked_at'])
+    .executeTakeFirst();
+}
+
+/** A right answer ends the streak of wrong ones, unless the link is locked (undefined then). */
+export async function recordRightAnswer(db: Db, id: number): Promise<{ id: number } | undefined> {
+  return db
+    .updateTable('tokens')
+    .set({ failed_streak: 0 })
+    .where('id', '=', id)
+    .where('locked_at', 'is', null)
+    .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<=', sql<Date>`now()`)]))
+    .returning('id')
+    .executeTakeFirst();
+}
+
+/** Staff lift a lock: both counters start again. */
+export async function unlockToken(db: Db, id: number): Promise<void> {
+  await db
+    .updateTable('tokens')
+    .set({ failed_streak: 0, failed_total: 0, locked_until: null, locked_at: null })
+    .where('id', '=', id)
+    .execute();
+}
+
+/** A completed download counts against the link's maxDownloads. */
+export async function countDownload(db: Db, id: number): Promise<void> {
+  await db
+    .updateTable('tokens')
+    .set({ downloads_used: sql`downloads_used + 1` })
+    .where('id', '=', id)
+    .execute();
 }
