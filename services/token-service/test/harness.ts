@@ -5,6 +5,7 @@ import { createTestDatabase, type TestDatabase } from '@studylink/testkit';
 import { ApiKeyService } from '../src/api-keys/api-key.service.js';
 import { createApp } from '../src/app.js';
 import { createDatabase, type Database } from '../src/db/database.js';
+import { InvalidTokenLimiter } from '../src/rate-limit/invalid-token.limiter.js';
 import type { ServerConfig } from '../src/server-config/server-config.schema.js';
 import { ServerConfigService } from '../src/server-config/server-config.service.js';
 import { StudyService } from '../src/studies/study.service.js';
@@ -73,7 +74,10 @@ export interface Harness {
 }
 
 /** The token service's real app on a real, private PostgreSQL database, with the given store. */
-export async function startHarness(source: StudySource, opts: { storeMs?: number } = {}): Promise<Harness> {
+export async function startHarness(
+  source: StudySource,
+  opts: { storeMs?: number; invalidTokenLimit?: { limit: number; windowSeconds: number } } = {},
+): Promise<Harness> {
   const testDb = await createTestDatabase();
   const logs: string[] = [];
   const sink = new Writable({
@@ -106,6 +110,9 @@ export async function startHarness(source: StudySource, opts: { storeMs?: number
     trustedProxies: new Set(['127.0.0.1', '::1']),
     internalSecret,
     isDraining: () => false,
+    ...(opts.invalidTokenLimit
+      ? { invalidTokens: new InvalidTokenLimiter(database.db, log, opts.invalidTokenLimit) }
+      : {}),
   });
   const http = await listen(app.callback(), { host: '127.0.0.1', port: 0 });
   const url = `http://127.0.0.1:${http.port}`;
