@@ -261,11 +261,12 @@ describe('a birth-date link', () => {
 
   it('a form posted from another site is refused and not counted', async () => {
     const before = (await events('verification', BIRTH)).length;
-    for (const headers of [
+    const variants: Record<string, string>[] = [
       { 'sec-fetch-site': 'cross-site' },
       { origin: 'https://evil.example' },
       { origin: 'null' },
-    ]) {
+    ];
+    for (const headers of variants) {
       const res = await fetch(`${h.url}/token?${token}`, {
         method: 'POST',
         redirect: 'manual',
