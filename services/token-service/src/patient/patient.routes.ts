@@ -1,5 +1,5 @@
-import Router from '@koa/router';
-import { clientIp, setPatientHeaders } from '@studylink/service-kit';
+import type Router from '@koa/router';
+import { clientIp, createRouter, setPatientHeaders } from '@studylink/service-kit';
 import type { Context } from 'koa';
 import type { Kysely } from 'kysely';
 import { appendAccessEvent } from '../access-log/access-log.repository.js';
@@ -28,7 +28,7 @@ export function requestClientIp(ctx: Context, trusted: ReadonlySet<string>): str
  * page never start an export.
  */
 export function patientRoutes(deps: PatientDeps): Router {
-  const router = new Router();
+  const router = createRouter();
   router.get('/token', async (ctx) => {
     setPatientHeaders(ctx);
     const token = ctx.querystring;
