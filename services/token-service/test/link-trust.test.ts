@@ -62,7 +62,7 @@ function page(token: string, cookie?: string) {
 }
 
 function grant(token: string, body: Record<string, unknown> = {}) {
-  return fetch(`${h.url}/internal/v1/grants`, {
+  return fetch(`${h.internalUrl}/internal/v1/grants`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-internal-secret': h.internalSecret },
     body: JSON.stringify({ token, ...body }),
@@ -70,7 +70,7 @@ function grant(token: string, body: Record<string, unknown> = {}) {
 }
 
 function report(event: string, tokenId: number, studyInstanceUid: string) {
-  return fetch(`${h.url}/internal/v1/access-events`, {
+  return fetch(`${h.internalUrl}/internal/v1/access-events`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-internal-secret': h.internalSecret },
     body: JSON.stringify({ event, tokenId, studyInstanceUid, bytes: 1000, clientIp: '192.0.2.99' }),

@@ -137,9 +137,8 @@ export async function startStaffHarness(
     tokens,
     serverConfig,
     apiKeys,
-    staff: staff.middleware,
+    staff,
     trustedProxies,
-    internalSecret: randomBytes(32).toString('hex'),
     isDraining: () => false,
   });
   const http = await listen(app.callback(), { host: '127.0.0.1', port: 0 });

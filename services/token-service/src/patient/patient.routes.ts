@@ -1,8 +1,9 @@
-import Router from '@koa/router';
+import type Router from '@koa/router';
 import { isLanguage } from '@studylink/i18n';
 import {
   AppError,
   clientIp,
+  createRouter,
   LANGUAGE_COOKIE,
   patientTranslator,
   setPatientHeaders,
@@ -90,7 +91,7 @@ function setPatientCookie(
  * (or a language from the switcher).
  */
 export function patientRoutes(deps: PatientDeps): Router {
-  const router = new Router();
+  const router = createRouter();
   const who = (ctx: Context): Requester => ({
     clientIp: requestClientIp(ctx, deps.trustedProxies),
     userAgent: ctx.get('user-agent'),

@@ -1,8 +1,7 @@
-import { AppError, type Logger } from '@studylink/service-kit';
+import { type Logger, rateLimitKey, TooManyInvalidTokensError } from '@studylink/service-kit';
 import type { Kysely } from 'kysely';
 import { appendAccessEvent } from '../access-log/access-log.repository.js';
 import type { DB } from '../db/tables.js';
-import { rateLimitKey } from './client-key.js';
 import {
   claimRefusalLog,
   findWindowCount,
@@ -10,14 +9,7 @@ import {
   pruneWindows,
 } from './invalid-token.repository.js';
 
-/** Over the invalid-token allowance: 429 with Retry-After, the same plain page for everyone. */
-export class TooManyInvalidTokensError extends AppError {
-  constructor(readonly retryAfterSeconds: number) {
-    super(429, 'rate_limited', 'too many invalid links from this address; try again later', undefined, {
-      'retry-after': String(retryAfterSeconds),
-    });
-  }
-}
+export { TooManyInvalidTokensError };
 
 /** Who is asking, as the access log records it. */
 export interface Requester {

@@ -35,9 +35,11 @@ export const serverConfigSchema = z
     defaultExpiryDays: z.number().int().min(1).max(36500).nullable(),
     defaultVerification: z
       .enum(['none', 'birth-date', 'pin'])
+      .default('none')
       .describe('The second factor of new links when the request names none.'),
     defaultLanguage: z
       .enum(LANGUAGES)
+      .default('en')
       .describe("Patient pages' language when the browser asks for none of ours."),
   })
   .refine((c) => c.serverName !== '' || c.publicAddress !== '', {

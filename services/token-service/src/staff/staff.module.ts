@@ -1,5 +1,5 @@
-import Router from '@koa/router';
-import { AppError, type Logger } from '@studylink/service-kit';
+import type Router from '@koa/router';
+import { AppError, createRouter, type Logger } from '@studylink/service-kit';
 import type { Context, Middleware, Next } from 'koa';
 import type { Kysely } from 'kysely';
 import type { ApiKeyService } from '../api-keys/api-key.service.js';
@@ -46,6 +46,8 @@ export interface StaffModule {
   sessions: StaffSessionService;
   /** Serves everything under /staff; passes every other path on. */
   middleware: Middleware;
+  /** The routes it dispatches, for the route-walking tests. */
+  router: Router;
 }
 
 // The strict CSP of the patient page, plus same-origin script and data: images.
@@ -89,7 +91,7 @@ export function createStaffModule(deps: StaffModuleDeps): StaffModule {
     trustedProxies: deps.trustedProxies,
   };
 
-  const router = new Router({ prefix: '/staff' });
+  const router = createRouter({ prefix: '/staff' });
   asset(router, '/assets/staff.css', 'text/css; charset=utf-8', STAFF_CSS);
   asset(router, '/assets/staff.js', 'text/javascript; charset=utf-8', STAFF_JS);
   router.get('/', (ctx) => {
@@ -143,5 +145,5 @@ export function createStaffModule(deps: StaffModuleDeps): StaffModule {
     }
   };
 
-  return { users, sessions, middleware };
+  return { users, sessions, middleware, router };
 }

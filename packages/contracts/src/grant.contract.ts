@@ -1,0 +1,53 @@
+import { z } from 'zod';
+import { studyUidSchema } from './paths.contract.js';
+
+/**
+ * What the export service sends before every download: the token as presented (null when it is not
+ * token-shaped, which is never forwarded) and who presented it, so that an unknown token counts
+ * against that client's invalid-token allowance like one on the patient page.
+ */
+export const grantRequestSchema = z
+  .object({
+    token: z.string().max(128).nullable(),
+    client: z
+      .object({ ip: z.string().max(64), userAgent: z.string().max(2000) })
+      .strict()
+      .optional(),
+    // The value of the patient's VERIFICATION_COOKIE, forwarded as is: the token service alone
+    // decides whether it opens a link with a second factor (403 verification_required if not).
+    verificationCookie: z.string().max(256).nullable().optional(),
+    // 'download' (the zip) is also refused for view-only links and links past maxDownloads (410
+    // download_not_allowed / download_limit_reached); 'view' (the viewer's gateway) is not.
+    purpose: z.enum(['download', 'view']).default('download'),
+  })
+  .strict();
+export type GrantRequest = z.infer<typeof grantRequestSchema>;
+
+/** What the token service answers: the one study the token grants, and how to pack it. */
+export const grantSchema = z.object({
+  tokenId: z.number().int().positive(),
+  studyInstanceUid: studyUidSchema,
+  zipContent: z.enum(['as-stored', 'jpeg-lossless']),
+  institution: z.string(),
+  viewerUrl: z.string(),
+  // Link trust (issue 12). A grant is only given once the link is verified (or needs no second
+  // factor); `allowDownload` false means the viewer may show the images but offers no zip.
+  defaultLanguage: z.string().default('en'),
+  verification: z.enum(['none', 'birth-date', 'pin']).default('none'),
+  verified: z.boolean().default(true),
+  allowDownload: z.boolean().default(true),
+  downloadsRemaining: z.number().int().min(0).nullable().default(null),
+  study: z.object({
+    patientName: z.string(),
+    studyDate: z.string(),
+    description: z.string(),
+    modalities: z.array(z.string()),
+  }),
+});
+export type Grant = z.infer<typeof grantSchema>;
+
+/**
+ * The cookie a right birth date or PIN earns (HttpOnly, SameSite=Strict, Path=/token), set by the
+ * token service; the export service forwards its value in the grant request.
+ */
+export const VERIFICATION_COOKIE = 'studylink_verified';
