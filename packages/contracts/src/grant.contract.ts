@@ -19,6 +19,10 @@ export const grantRequestSchema = z
     // 'download' (the zip) is also refused for view-only links and links past maxDownloads (410
     // download_not_allowed / download_limit_reached); 'view' (the viewer's gateway) is not.
     purpose: z.enum(['download', 'view']).default('download'),
+    // What the patient's browser asks for (`Accept-Language`, and the page switcher's cookie): the
+    // token service answers with the `language` to write the README.txt and the viewer's controls in.
+    acceptLanguage: z.string().max(1000).optional(),
+    languageCookie: z.string().max(16).optional(),
   })
   .strict();
 export type GrantRequest = z.infer<typeof grantRequestSchema>;
@@ -32,7 +36,8 @@ export const grantSchema = z.object({
   viewerUrl: z.string(),
   // Link trust (issue 12). A grant is only given once the link is verified (or needs no second
   // factor); `allowDownload` false means the viewer may show the images but offers no zip.
-  defaultLanguage: z.string().default('en'),
+  /** The patient's language: the switcher's choice, else Accept-Language, else the setup's default. */
+  language: z.string().default('en'),
   verification: z.enum(['none', 'birth-date', 'pin']).default('none'),
   verified: z.boolean().default(true),
   allowDownload: z.boolean().default(true),
@@ -51,3 +56,6 @@ export type Grant = z.infer<typeof grantSchema>;
  * token service; the export service forwards its value in the grant request.
  */
 export const VERIFICATION_COOKIE = 'studylink_verified';
+
+/** The language the patient picked on the page (Path=/token); see @studylink/i18n. */
+export const LANGUAGE_COOKIE = 'studylink_lang';

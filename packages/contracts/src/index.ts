@@ -11,6 +11,7 @@ export {
   type GrantRequest,
   grantRequestSchema,
   grantSchema,
+  LANGUAGE_COOKIE,
   VERIFICATION_COOKIE,
 } from './grant.contract.js';
 export {

@@ -56,6 +56,19 @@ export function negotiateLanguage(acceptLanguage: string | null | undefined, fal
   return fallback;
 }
 
+/**
+ * The patient's language: an explicit choice (the page's switcher) when it is one of ours, else
+ * the best match for `Accept-Language`, else `fallback` (the server setup's default).
+ * @example pickLanguage({ chosen: undefined, acceptLanguage: 'ar-EG,ar;q=0.9', fallback: 'en' }) === 'ar'
+ */
+export function pickLanguage(p: {
+  chosen?: string | null | undefined;
+  acceptLanguage?: string | null | undefined;
+  fallback: Language;
+}): Language {
+  return isLanguage(p.chosen) ? p.chosen : negotiateLanguage(p.acceptLanguage, p.fallback);
+}
+
 /** Values a message may take: numbers are formatted (and pluralised) in the message's language. */
 export type MessageValues = Record<string, string | number | Date>;
 

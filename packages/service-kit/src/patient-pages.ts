@@ -1,10 +1,10 @@
-import { isLanguage, type Language, negotiateLanguage, type Translator, translator } from '@studylink/i18n';
+import { LANGUAGE_COOKIE } from '@studylink/contracts';
+import { isLanguage, type Language, pickLanguage, type Translator, translator } from '@studylink/i18n';
 import type { Context } from 'koa';
 import { html, type SafeHtml } from './html.js';
 import { setPatientHeaders } from './patient-headers.js';
 
-/** The patient's own choice from the page's language switcher (Path=/token, no token in it). */
-export const LANGUAGE_COOKIE = 'studylink_lang';
+export { LANGUAGE_COOKIE };
 
 /**
  * The language of a patient-facing answer: the switcher's cookie, else `Accept-Language`, else the
@@ -12,10 +12,14 @@ export const LANGUAGE_COOKIE = 'studylink_lang';
  * @example const t = patientTranslator(ctx); t.t('page.title')
  */
 export function patientTranslator(ctx: Context, fallback?: Language): Translator {
-  const chosen = ctx.cookies.get(LANGUAGE_COOKIE);
-  if (isLanguage(chosen)) return translator(chosen);
   const def = fallback ?? (isLanguage(ctx.state.defaultLanguage) ? ctx.state.defaultLanguage : 'en');
-  return translator(negotiateLanguage(ctx.get('accept-language'), def));
+  return translator(
+    pickLanguage({
+      chosen: ctx.cookies.get(LANGUAGE_COOKIE),
+      acceptLanguage: ctx.get('accept-language'),
+      fallback: def,
+    }),
+  );
 }
 
 /** The wrapper of every patient-facing page: no scripts, one same-origin stylesheet, `lang` and `dir` set. */

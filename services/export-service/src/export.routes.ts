@@ -1,5 +1,5 @@
 import type Router from '@koa/router';
-import { DOWNLOAD_PATH, TOKEN_PATTERN } from '@studylink/contracts';
+import { DOWNLOAD_PATH, LANGUAGE_COOKIE, TOKEN_PATTERN, VERIFICATION_COOKIE } from '@studylink/contracts';
 import type { DicomwebClient } from '@studylink/dicomweb';
 import {
   clientIp,
@@ -17,9 +17,6 @@ import {
   GrantVerificationRequiredError,
   type TokenServiceClient,
 } from './grant.client.js';
-
-/** The patient's verification cookie (set by the token service, Path=/token), forwarded as is. */
-const VERIFICATION_COOKIE = 'studylink_verified';
 
 function cookieValue(header: string, name: string): string | null {
   for (const part of header.split(';')) {
@@ -120,6 +117,8 @@ export function exportRoutes(deps: ExportDeps): Router {
     const context = {
       purpose: 'download' as const,
       verificationCookie: cookieValue(ctx.get('cookie'), VERIFICATION_COOKIE),
+      acceptLanguage: ctx.get('accept-language').slice(0, 1000),
+      languageCookie: (cookieValue(ctx.get('cookie'), LANGUAGE_COOKIE) ?? '').slice(0, 16),
     };
     const grant = await deps.tokens
       .grantOrThrow(wellFormed ? token : null, undefined, who, context)

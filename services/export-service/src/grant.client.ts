@@ -35,6 +35,8 @@ export class GrantDownloadRefusedError extends AppError {
 export interface GrantContext {
   purpose: 'download' | 'view';
   verificationCookie: string | null;
+  acceptLanguage?: string;
+  languageCookie?: string;
 }
 
 /** Who presented a token, so downloads count against the client's invalid-token allowance. */
@@ -148,7 +150,7 @@ export function createTokenServiceClient(opts: {
           body: JSON.stringify({
             token,
             ...(who ? { client: { ip: who.clientIp, userAgent: who.userAgent } } : {}),
-            ...(context ? { purpose: context.purpose, verificationCookie: context.verificationCookie } : {}),
+            ...(context ?? {}),
           }),
           signal: signal
             ? AbortSignal.any([signal, AbortSignal.timeout(opts.timeoutMs)])

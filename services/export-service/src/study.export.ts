@@ -315,6 +315,7 @@ async function writeZip(
     instanceCount: count,
     seriesCount: records.size,
     viewerUrl: grant.viewerUrl,
+    language: grant.language,
   });
   await zip.addFile('README.txt', Buffer.from(readme, 'utf8'));
   await zip.finalize();

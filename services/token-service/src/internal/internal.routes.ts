@@ -5,6 +5,7 @@ import {
   INTERNAL_ACCESS_EVENTS_PATH,
   INTERNAL_GRANTS_PATH,
 } from '@studylink/contracts';
+import { pickLanguage } from '@studylink/i18n';
 import { createRouter, requireSharedSecret } from '@studylink/service-kit';
 import type { Kysely } from 'kysely';
 import { appendAccessEvent } from '../access-log/access-log.repository.js';
@@ -35,7 +36,7 @@ export function internalRoutes(deps: InternalDeps): Router {
   const secret = requireSharedSecret(deps.internalSecrets);
 
   router.post(INTERNAL_GRANTS_PATH, secret, async (ctx) => {
-    const { token, client, verificationCookie, purpose } = parseOrThrow(
+    const { token, client, verificationCookie, purpose, acceptLanguage, languageCookie } = parseOrThrow(
       grantRequestSchema,
       ctx.request.body,
       'grant request',
@@ -85,7 +86,7 @@ export function internalRoutes(deps: InternalDeps): Router {
       zipContent: config.zipContent,
       institution: config.institution || study?.institution_name || '',
       viewerUrl: config.viewerUrl,
-      defaultLanguage: config.defaultLanguage,
+      language: pickLanguage({ chosen: languageCookie, acceptLanguage, fallback: config.defaultLanguage }),
       verification: grant.verification,
       verified,
       allowDownload: grant.allowDownload && downloadsRemaining !== 0,
