@@ -116,4 +116,77 @@ footer p {
 code {
   font-size: 0.95em;
 }
+/* Link trust and languages (issue 12). Logical properties only, so that Arabic (dir="rtl") mirrors. */
+ol {
+  padding-inline-start: 1.5rem;
+}
+.refusal {
+  margin-block: 1.5rem;
+}
+.allowance,
+.hint {
+  color: var(--muted);
+  font-size: 0.95rem;
+}
+.error {
+  background: #fdecec;
+  border-color: #e5a3a3;
+}
+form.verify {
+  display: flex;
+  flex-direction: column;
+  align-items: flex-start;
+  gap: 0.5rem;
+  margin-block: 1rem;
+}
+form.verify input {
+  font: inherit;
+  font-size: 1.1rem;
+  padding: 0.6rem 0.75rem;
+  min-inline-size: 12rem;
+  border: 1px solid var(--muted);
+  border-radius: 8px;
+}
+form.verify input:focus-visible,
+form.lang select:focus-visible,
+button:focus-visible {
+  outline: 3px solid #f0b400;
+  outline-offset: 2px;
+}
+button.button {
+  border: 0;
+  cursor: pointer;
+  font-family: inherit;
+}
+.history table {
+  inline-size: 100%;
+  border-collapse: collapse;
+  font-size: 0.9rem;
+}
+.history th,
+.history td {
+  text-align: start;
+  padding-block: 0.35rem;
+  padding-inline-end: 0.75rem;
+  border-block-end: 1px solid var(--line);
+  vertical-align: top;
+}
+.history .ip,
+.ip {
+  direction: ltr;
+  unicode-bidi: isolate;
+  overflow-wrap: anywhere;
+}
+form.lang {
+  display: flex;
+  flex-wrap: wrap;
+  align-items: center;
+  gap: 0.5rem;
+  margin-block-start: 0.75rem;
+}
+form.lang select,
+form.lang button {
+  font: inherit;
+  padding: 0.3rem 0.5rem;
+}
 `;
