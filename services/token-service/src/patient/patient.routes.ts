@@ -42,13 +42,14 @@ export class CrossOriginFormError extends AppError {
 }
 
 /**
- * Same-origin posts only: a browser says where a form came from in `Sec-Fetch-Site` and `Origin`;
- * either one pointing elsewhere refuses it. (Clients that send neither are not browsers, and
- * nothing a browser could be tricked into.)
+ * Same-origin posts only. A browser says where a form came from in `Sec-Fetch-Site`, which decides
+ * when present (with `Referrer-Policy: no-referrer` Chromium sends `Origin: null` even for the
+ * page's own forms); older browsers send only `Origin`, which must name this host. Clients that
+ * send neither are not browsers, and nothing a browser could be tricked into.
  */
 export function isSameOriginPost(ctx: Context): boolean {
   const site = ctx.get('sec-fetch-site');
-  if (site && site !== 'same-origin') return false;
+  if (site) return site === 'same-origin';
   const origin = ctx.get('origin');
   if (!origin) return true;
   try {
