@@ -119,7 +119,7 @@ describe('a birth-date link in a phone browser', () => {
     const problems = recordPageProblems(page);
     await page.goto(link.link);
     await page.getByRole('heading', { level: 1, name: 'Confirm it is you' }).waitFor();
-    const formText = await page.locator('body').innerText();
+    const formText = (await page.locator('body').textContent()) ?? '';
     for (const leak of ['TRUSTED', 'ALICE', 'CT TRUST TEST', 'Zip file', 'series'])
       expect(formText).not.toContain(leak);
     await screenshot(page, 'trust-birth-date-form-phone');
@@ -127,14 +127,14 @@ describe('a birth-date link in a phone browser', () => {
     await page.getByLabel('Date of birth').fill('1975-06-29');
     await page.getByRole('button', { name: 'Continue' }).click();
     await page.getByRole('alert').waitFor();
-    expect(await page.getByRole('alert').innerText()).toContain('That did not match');
-    expect(await page.locator('body').innerText()).not.toContain('TRUSTED');
+    expect(await page.getByRole('alert').textContent()).toContain('That did not match');
+    expect(await page.locator('body').textContent()).not.toContain('TRUSTED');
 
     await page.getByLabel('Date of birth').fill(BIRTH_DATES[0] as string);
     await page.getByRole('button', { name: 'Continue' }).click();
     await page.getByRole('heading', { level: 1, name: 'Your imaging study' }).waitFor();
     expect(page.url()).toBe(link.link);
-    const shown = await page.locator('body').innerText();
+    const shown = (await page.locator('body').textContent()) ?? '';
     expect(shown).toContain('TRUSTED, ALICE');
     expect(shown).toContain('Uses of this link');
     expect(shown).toContain('Wrong birth date or PIN entered');
@@ -158,7 +158,7 @@ describe('a birth-date link in a phone browser', () => {
     const other = await issue(studies.bruno, { verification: 'birth-date' });
     await page.goto(other.link);
     await page.getByRole('heading', { level: 1, name: 'Confirm it is you' }).waitFor();
-    expect(await page.locator('body').innerText()).not.toContain('BRUNO');
+    expect(await page.locator('body').textContent()).not.toContain('BRUNO');
     // Nor its zip: the download goes back to the form.
     const zip = await httpRequest(`${s.url}/token/study.zip?${other.token}`, {
       headers: { cookie: `studylink_verified=${verified?.value}` },
