@@ -1,4 +1,5 @@
 import type Router from '@koa/router';
+import { LANGUAGES } from '@studylink/i18n';
 import { ValidationError } from '@studylink/service-kit';
 import { z } from 'zod';
 import { appendAccessEvent } from '../access-log/access-log.repository.js';
@@ -33,6 +34,19 @@ const setupFormSchema = z.object({
       .regex(/^(\d{1,5})?$/, 'enter a number of days, or leave it blank')
       .transform((v) => (v === '' ? null : Number(v))),
   ),
+  // Absent (an older form): left as they are.
+  defaultVerification: field.pipe(
+    z.union([
+      z.literal('').transform(() => undefined),
+      z.enum(['none', 'birth-date', 'pin'], { message: 'choose the default patient check' }),
+    ]),
+  ),
+  defaultLanguage: field.pipe(
+    z.union([
+      z.literal('').transform(() => undefined),
+      z.enum(LANGUAGES, { message: 'choose a language from the list' }),
+    ]),
+  ),
 });
 
 function rawForm(body: Record<string, string>): SetupForm {
@@ -48,6 +62,8 @@ function rawForm(body: Record<string, string>): SetupForm {
     zipContent: s('zipContent'),
     viewerUrl: s('viewerUrl'),
     defaultExpiryDays: s('defaultExpiryDays'),
+    defaultVerification: s('defaultVerification'),
+    defaultLanguage: s('defaultLanguage'),
   };
 }
 
@@ -78,7 +94,12 @@ export function setupRoutes(router: Router, deps: StaffRouteDeps): void {
     if (!parsed.ok) return rerender(parsed.errors);
     let after: ServerConfig;
     try {
-      after = await deps.serverConfig.update(parsed.data);
+      const { defaultVerification, defaultLanguage, ...rest } = parsed.data;
+      after = await deps.serverConfig.update({
+        ...rest,
+        ...(defaultVerification ? { defaultVerification } : {}),
+        ...(defaultLanguage ? { defaultLanguage } : {}),
+      });
     } catch (err) {
       if (err instanceof ValidationError && Array.isArray(err.details)) {
         return rerender(issuesToFieldErrors(err.details as Array<{ path: PropertyKey[]; message: string }>));

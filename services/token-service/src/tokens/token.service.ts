@@ -99,18 +99,16 @@ export class TokenService {
     uid: string,
     who: Actor,
     opts: LinkOptions = {},
+    /** false: the answer leaves the PIN out (the staff page shows it on request), and nothing is logged for it. */
+    { withPin = true }: { withPin?: boolean } = {},
   ): Promise<{ created: boolean; token: IssuedToken }> {
     const existing = await this.activeOrRetire(uid);
     if (existing) {
       assertSameSettingsOrThrow(existing, opts);
-      return { created: false, token: await this.display(existing, who, 'token_displayed') };
+      return { created: false, token: await this.display(existing, who, 'token_displayed', withPin) };
     }
 
-    const study = await this.studies.loadFromStoreOrThrow(uid);
-    const config = await this.serverConfig.get();
-    const verification = opts.verification ?? config.defaultVerification;
-    if (verification === 'birth-date' && normaliseDate(study.patient_birth_date) === '')
-      throw new BirthDateMissingError();
+    const { config, verification } = await this.checkLinkOptionsOrThrow(uid, opts);
     const expiresAt =
       opts.expiresAt !== undefined
         ? opts.expiresAt
@@ -135,7 +133,7 @@ export class TokenService {
       // Another request made one at the same moment: that one is the study's token.
       const winner = await findActiveTokenForStudy(this.db, uid);
       if (!winner) throw new Error('token insert lost a race but no active token exists');
-      return { created: false, token: await this.display(winner, who, 'token_displayed') };
+      return { created: false, token: await this.display(winner, who, 'token_displayed', withPin) };
     }
     await appendAccessEvent(this.db, {
       event: 'token_issued',
@@ -152,15 +150,29 @@ export class TokenService {
         expiresAt: row.expires_at?.toISOString() ?? null,
       },
     });
-    if (pin !== null) await this.logPinShown(row, who);
-    return { created: true, token: this.toIssued(row, token, config, pin) };
+    if (pin !== null && withPin) await this.logPinShown(row, who);
+    return { created: true, token: this.toIssued(row, token, config, withPin ? pin : null) };
+  }
+
+  /**
+   * Reads the study from the store (StudyNotFoundError, StoreUnavailableError) and checks that a
+   * link with these options can be made: a birth-date link needs the study's Patient's Birth Date
+   * (BirthDateMissingError). Replacing a link calls it before revoking the old one.
+   */
+  async checkLinkOptionsOrThrow(uid: string, opts: LinkOptions) {
+    const study = await this.studies.loadFromStoreOrThrow(uid);
+    const config = await this.serverConfig.get();
+    const verification = opts.verification ?? config.defaultVerification;
+    if (verification === 'birth-date' && normaliseDate(study.patient_birth_date) === '')
+      throw new BirthDateMissingError();
+    return { config, verification };
   }
 
   /** The study's active token for display; 404 when there is none. */
-  async getActiveOrThrow(uid: string, who: Actor): Promise<IssuedToken> {
+  async getActiveOrThrow(uid: string, who: Actor, opts: { withPin?: boolean } = {}): Promise<IssuedToken> {
     const row = await this.activeOrRetire(uid);
     if (!row) throw new StudyTokenNotFoundError();
-    return this.display(row, who, 'token_displayed');
+    return this.display(row, who, 'token_displayed', opts.withPin ?? true);
   }
 
   /** Revokes at once: page and download refuse the old token from the next request on. */
@@ -301,7 +313,13 @@ export class TokenService {
     return row;
   }
 
-  private async display(row: TokenRow, who: Actor, event: 'token_displayed'): Promise<IssuedToken> {
+  /** The token for display; the PIN too unless `withPin` is false (a staff page that shows it on request). */
+  private async display(
+    row: TokenRow,
+    who: Actor,
+    event: 'token_displayed',
+    withPin = true,
+  ): Promise<IssuedToken> {
     let token: string;
     try {
       token = this.cipher.decrypt(row.token_ciphertext, row.token_hash);
@@ -310,7 +328,8 @@ export class TokenService {
       // TOKEN_ENCRYPTION_KEYS_PREVIOUS): the link still works, but nobody can show it again.
       throw new TokenNotDisplayableError();
     }
-    const pin = row.pin_ciphertext ? this.cipher.decrypt(row.pin_ciphertext, pinAad(row.token_hash)) : null;
+    const pin =
+      withPin && row.pin_ciphertext ? this.cipher.decrypt(row.pin_ciphertext, pinAad(row.token_hash)) : null;
     await appendAccessEvent(this.db, {
       event,
       outcome: 'ok',
