@@ -117,7 +117,7 @@ function linkState(t: IssuedToken, base: string, csrf: string): SafeHtml {
   <dt>Zip downloads</dt><dd>${t.allowDownload ? downloads : 'View only: no download'}</dd>
   ${
     t.locked
-      ? html`<dt>Locked</dt><dd><span class="badge danger">${
+      ? html`<dt>Locked</dt><dd><span class="badge bad">${
           t.lockedUntil ? `Locked until ${formatUtc(new Date(t.lockedUntil))}` : 'Locked until unlocked'
         }</span> after wrong answers.
     <form class="inline" method="post" action="${base}/unlock">${csrfField(csrf)}<button class="button secondary small" type="submit">Unlock</button></form></dd>`
