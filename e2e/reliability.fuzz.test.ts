@@ -10,7 +10,7 @@ import { loadSamples } from '@studylink/testkit';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type E2EStack, startE2EStack } from './support/e2e-stack.js';
-import { JSON_LOGS, malformedLogLines, tokenLeaks } from './support/log-checks.js';
+import { JSON_LOGS, malformedLogLines, secretLeaksInLogs, tokenLeaks } from './support/log-checks.js';
 import {
   anyText,
   type OpenApiDocument,
@@ -473,7 +473,8 @@ describe('fuzzing every public route', () => {
     }
   });
 
-  it('afterwards: no log holds the token', async () => {
-    expect(await tokenLeaks(s.logDir, [token])).toEqual([]);
+  it('afterwards: no log holds the token, nor the PIN link, nor its PIN', async () => {
+    expect(await tokenLeaks(s.logDir, [token, pinLink.token])).toEqual([]);
+    expect(await secretLeaksInLogs(s.logDir, { pins: [pinLink.pin], birthDates: [] })).toEqual([]);
   });
 });

@@ -1,6 +1,14 @@
 import { IntlMessageFormat } from 'intl-messageformat';
 import { describe, expect, it } from 'vitest';
-import { catalogue, LANGUAGES, languageName, negotiateLanguage, pickLanguage, translator } from './index.js';
+import {
+  catalogue,
+  LANGUAGES,
+  languageName,
+  messagesWithPrefix,
+  negotiateLanguage,
+  pickLanguage,
+  translator,
+} from './index.js';
 
 const english = catalogue('en');
 
@@ -71,6 +79,12 @@ describe('message catalogues', () => {
 
   it('Arabic is right to left, the others left to right', () => {
     for (const lang of LANGUAGES) expect(translator(lang).dir, lang).toBe(lang === 'ar' ? 'rtl' : 'ltr');
+  });
+
+  it('hands browser code the messages under a prefix', () => {
+    const history = messagesWithPrefix('fr', 'history.');
+    expect(history['history.when']).toBe('Quand');
+    expect(Object.keys(history).every((k) => k.startsWith('history.'))).toBe(true);
   });
 
   it('names each language in itself, for the switcher', () => {

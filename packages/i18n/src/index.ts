@@ -124,6 +124,16 @@ export function translator(lang: Language): Translator {
   return t;
 }
 
+/**
+ * The messages whose keys start with `prefix`, for browser code that formats them itself with
+ * intl-messageformat (the viewer's controls: add `viewer.*` keys to every catalogue, serve
+ * `messagesWithPrefix(grant.language, 'viewer.')` with the page, and set `<html lang dir>`).
+ * @example messagesWithPrefix('fr', 'history.')['history.when'] === 'Quand'
+ */
+export function messagesWithPrefix(lang: Language, prefix: string): Record<string, string> {
+  return Object.fromEntries(Object.entries(CATALOGUES[lang]).filter(([k]) => k.startsWith(prefix)));
+}
+
 /** The language names as each language writes its own, for a language switcher. */
 export function languageName(lang: Language): string {
   const name = new Intl.DisplayNames([lang], { type: 'language' }).of(lang) ?? lang;
