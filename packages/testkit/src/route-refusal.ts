@@ -12,7 +12,13 @@ export interface RawAnswer {
  * reads the whole answer.
  * @example await sendExact('http://127.0.0.1:3001', 'GET', '/api/V1/access-log');
  */
-export function sendExact(base: string, method: string, path: string, headers: Record<string, string> = {}) {
+export function sendExact(
+  base: string,
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+  body?: Buffer | string,
+) {
   const url = new URL(base);
   return new Promise<RawAnswer>((resolve, reject) => {
     const req = request(
@@ -32,8 +38,9 @@ export function sendExact(base: string, method: string, path: string, headers: R
     );
     req.on('error', reject);
     req.setTimeout(10_000, () => req.destroy(new Error(`${method} ${path}: no answer in 10 s`)));
+    if (body !== undefined) req.end(body);
     // A body-carrying method gets an empty JSON body, as a careless client would send.
-    if (method !== 'GET' && method !== 'HEAD' && method !== 'DELETE') {
+    else if (method !== 'GET' && method !== 'HEAD' && method !== 'DELETE') {
       req.setHeader('content-type', 'application/json');
       req.end('{}');
     } else req.end();

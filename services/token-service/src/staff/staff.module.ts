@@ -1,5 +1,5 @@
 import type Router from '@koa/router';
-import { AppError, createRouter, type Logger } from '@studylink/service-kit';
+import { AppError, clientErrorFromLowLevel, createRouter, type Logger } from '@studylink/service-kit';
 import type { Context, Middleware, Next } from 'koa';
 import type { Kysely } from 'kysely';
 import type { ApiKeyService } from '../api-keys/api-key.service.js';
@@ -123,7 +123,9 @@ export function createStaffModule(deps: StaffModuleDeps): StaffModule {
       await (ctx.path.startsWith('/staff/assets/') ? route() : withSession(ctx, route));
     } catch (err) {
       if (ctx.headerSent || !ctx.writable) throw err; // a CSV stream cut midway: the app's handler cuts the socket
-      const e = isDatabaseUnavailable(err) ? new DatabaseUnavailableError() : err;
+      const e = isDatabaseUnavailable(err)
+        ? new DatabaseUnavailableError()
+        : (clientErrorFromLowLevel(err) ?? err);
       if (!(e instanceof AppError) && !(typeof (e as { status?: unknown })?.status === 'number')) {
         (ctx.state.log as Logger | undefined)?.error({ err: e }, 'unhandled error in staff route');
       }
