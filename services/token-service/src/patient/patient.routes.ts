@@ -40,8 +40,9 @@ export function patientRoutes(deps: PatientDeps): Router {
       grant = await deps.tokens.resolveOrThrow(token);
     } catch (err) {
       if (err instanceof TokenNotFoundError) {
-        await deps.invalidTokens.recordInvalid(who);
         await appendAccessEvent(deps.db, { event: 'invalid_token', outcome: 'not_found', ...who });
+        // Throws the 429 instead when this guess is the one over the allowance.
+        await deps.invalidTokens.recordInvalid(who);
       }
       throw err;
     }

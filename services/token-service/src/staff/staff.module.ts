@@ -94,10 +94,12 @@ export function createStaffModule(deps: StaffModuleDeps): StaffModule {
   const router = createRouter({ prefix: '/staff' });
   asset(router, '/assets/staff.css', 'text/css; charset=utf-8', STAFF_CSS);
   asset(router, '/assets/staff.js', 'text/javascript; charset=utf-8', STAFF_JS);
-  router.get('/', (ctx) => {
+  // The interface's front door, with and without its slash (the router matches paths exactly).
+  const home = (ctx: Context) => {
     ctx.status = 303;
     ctx.redirect('/staff/studies');
-  });
+  };
+  router.get('/', home);
   signInRoutes(router, routeDeps);
   studiesRoutes(router, routeDeps);
   accessLogRoutes(router, routeDeps);
@@ -116,6 +118,7 @@ export function createStaffModule(deps: StaffModuleDeps): StaffModule {
   const middleware: Middleware = async (ctx: Context, next: Next) => {
     if (ctx.path !== '/staff' && !ctx.path.startsWith('/staff/')) return next();
     setStaffHeaders(ctx);
+    if (ctx.path === '/staff' && (ctx.method === 'GET' || ctx.method === 'HEAD')) return home(ctx);
     try {
       // The router's context type adds params; koa's plain Context is what it gets at run time.
       const route = () => dispatch(ctx as Parameters<typeof dispatch>[0], () => notFound(ctx));
