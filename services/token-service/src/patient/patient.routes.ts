@@ -1,4 +1,5 @@
 import type Router from '@koa/router';
+import { tokenFromQuery } from '@studylink/contracts';
 import { clientIp, createRouter, setPatientHeaders } from '@studylink/service-kit';
 import type { Context } from 'koa';
 import type { Kysely } from 'kysely';
@@ -31,7 +32,8 @@ export function patientRoutes(deps: PatientDeps): Router {
   const router = createRouter();
   router.get('/token', async (ctx) => {
     setPatientHeaders(ctx);
-    const token = ctx.querystring;
+    // Tracking parameters a mail system appended (`&utm_source=...`) are not part of the token.
+    const token = tokenFromQuery(ctx.querystring);
     const who = { clientIp: requestClientIp(ctx, deps.trustedProxies), userAgent: ctx.get('user-agent') };
     // A client over its invalid-token allowance learns nothing more, not even about a valid token.
     await deps.invalidTokens.checkOrThrow(who);
