@@ -24,4 +24,5 @@ export {
   STUDY_UID_PATTERN,
   studyUidSchema,
   TOKEN_PATTERN,
+  tokenFromQuery,
 } from './paths.contract.js';

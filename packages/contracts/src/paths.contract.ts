@@ -3,6 +3,17 @@ import { z } from 'zod';
 /** A link's token: exactly 64 characters of [A-Za-z0-9]. Checked before any lookup. */
 export const TOKEN_PATTERN = /^[A-Za-z0-9]{64}$/;
 
+/**
+ * The token of a patient URL's query string: the whole query (`/token?<token>`), or its part before
+ * the first `&` when a mail system appended tracking parameters (`/token?<token>&utm_source=...`).
+ * Not validated here: check it with TOKEN_PATTERN.
+ * @example tokenFromQuery(`${token}&utm_source=newsletter`) === token
+ */
+export function tokenFromQuery(querystring: string): string {
+  const amp = querystring.indexOf('&');
+  return amp < 0 ? querystring : querystring.slice(0, amp);
+}
+
 /** The zip download, linked from the patient page and served by the export service. */
 export const DOWNLOAD_PATH = '/token/study.zip';
 

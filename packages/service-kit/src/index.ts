@@ -11,7 +11,7 @@ export {
 } from './errors.js';
 export { escapeHtml, html, SafeHtml } from './html.js';
 export { listen, onShutdown, type RunningServer } from './http.server.js';
-export { createInternalApp, type InternalAppOptions } from './internal.app.js';
+export { createInternalApp, type InternalAppOptions, ROUTES_PATH } from './internal.app.js';
 export { createLogger, type Logger } from './logger.factory.js';
 export {
   Counter,

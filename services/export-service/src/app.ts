@@ -63,10 +63,13 @@ export function createExportInternalApp(deps: {
   log: Logger;
   internalSecrets: readonly string[];
   metrics?: ServiceMetrics;
+  /** The public app, whose routes the internal listener lists for route walks. */
+  publicApp?: Koa;
 }): Koa {
   return createInternalApp({
     log: deps.log,
     secrets: deps.internalSecrets,
+    ...(deps.publicApp ? { publicApp: deps.publicApp } : {}),
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
   });
 }

@@ -37,6 +37,7 @@ export function loadConfig(env: Record<string, string | undefined>) {
     dicomwebUrl: e.DICOMWEB_URL.replace(/\/+$/, ''),
     tokenServiceInternalUrl: e.TOKEN_SERVICE_INTERNAL_URL.replace(/\/+$/, ''),
     host: e.HOST,
+    internalHost: e.INTERNAL_HOST ?? e.HOST,
     port: e.EXPORT_SERVICE_PORT,
     internalPort: e.EXPORT_SERVICE_INTERNAL_PORT,
     exportShares: Object.freeze({ perLink: e.MAX_EXPORTS_PER_LINK, perClient: e.MAX_EXPORTS_PER_CLIENT }),

@@ -1,5 +1,11 @@
 import type Router from '@koa/router';
-import { DOWNLOAD_PATH, LANGUAGE_COOKIE, TOKEN_PATTERN, VERIFICATION_COOKIE } from '@studylink/contracts';
+import {
+  DOWNLOAD_PATH,
+  LANGUAGE_COOKIE,
+  TOKEN_PATTERN,
+  tokenFromQuery,
+  VERIFICATION_COOKIE,
+} from '@studylink/contracts';
 import type { DicomwebClient } from '@studylink/dicomweb';
 import {
   clientIp,
@@ -98,7 +104,7 @@ export function exportRoutes(deps: ExportDeps): Router {
   router.get(DOWNLOAD_PATH, async (ctx: Context) => {
     setPatientHeaders(ctx);
     const log: Logger = ctx.state.log;
-    const token = ctx.querystring;
+    const token = tokenFromQuery(ctx.querystring);
     const who = {
       clientIp: clientIp(
         ctx.req.socket.remoteAddress,

@@ -49,9 +49,13 @@ export async function startExportService(
     log,
     internalSecrets: config.secrets.internalSecrets,
     metrics: serviceMetrics,
+    publicApp: app,
   });
   const http = await listen(app.callback(), { host: config.host, port: config.port });
-  const internal = await listen(internalApp.callback(), { host: config.host, port: config.internalPort });
+  const internal = await listen(internalApp.callback(), {
+    host: config.internalHost,
+    port: config.internalPort,
+  });
   log.info(
     {
       host: config.host,

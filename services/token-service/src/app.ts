@@ -51,6 +51,8 @@ export interface InternalAppDeps {
   /** The shared secret and, during a rotation, the previous one. */
   internalSecrets: readonly string[];
   metrics?: ServiceMetrics;
+  /** The public app, whose routes the internal listener lists for route walks. */
+  publicApp?: Koa;
 }
 
 /** Page routes answer errors with the plain HTML page; everything else with JSON. */
@@ -135,6 +137,7 @@ export function createTokenInternalApp(deps: InternalAppDeps): Koa {
     secrets: deps.internalSecrets,
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
     middleware: [mapInfrastructureErrors],
+    ...(deps.publicApp ? { publicApp: deps.publicApp } : {}),
     routers: [internalRoutes({ ...deps, invalidTokens })],
   });
 }

@@ -84,6 +84,7 @@ export function loadConfig(env: Record<string, string | undefined>) {
     databaseUrl: e.DATABASE_URL,
     dicomwebUrl: e.DICOMWEB_URL.replace(/\/+$/, ''),
     host: e.HOST,
+    internalHost: e.INTERNAL_HOST ?? e.HOST,
     port: e.TOKEN_SERVICE_PORT,
     internalPort: e.TOKEN_SERVICE_INTERNAL_PORT,
     trustedProxies: e.TRUSTED_PROXIES,

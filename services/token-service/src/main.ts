@@ -82,9 +82,13 @@ export async function startTokenService(
     invalidTokens,
     internalSecrets: config.secrets.internalSecrets,
     metrics,
+    publicApp: app,
   });
   const http = await listen(app.callback(), { host: config.host, port: config.port });
-  const internal = await listen(internalApp.callback(), { host: config.host, port: config.internalPort });
+  const internal = await listen(internalApp.callback(), {
+    host: config.internalHost,
+    port: config.internalPort,
+  });
   log.info({ host: config.host, port: http.port, internalPort: internal.port }, 'token service listening');
   return {
     port: http.port,

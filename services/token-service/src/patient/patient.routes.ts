@@ -1,4 +1,5 @@
 import type Router from '@koa/router';
+import { tokenFromQuery } from '@studylink/contracts';
 import { isLanguage } from '@studylink/i18n';
 import {
   AppError,
@@ -108,8 +109,9 @@ export function patientRoutes(deps: PatientDeps): Router {
       return await deps.tokens.resolveOrThrow(token);
     } catch (err) {
       if (err instanceof TokenNotFoundError) {
-        await deps.invalidTokens.recordInvalid(requester);
         await appendAccessEvent(deps.db, { event: 'invalid_token', outcome: 'not_found', ...requester });
+        // Throws the 429 instead when this guess is the one over the allowance.
+        await deps.invalidTokens.recordInvalid(requester);
       }
       throw err;
     }
@@ -117,7 +119,8 @@ export function patientRoutes(deps: PatientDeps): Router {
 
   router.get('/token', async (ctx) => {
     setPatientHeaders(ctx);
-    const token = ctx.querystring;
+    // Tracking parameters a mail system appended (`&utm_source=...`) are not part of the token.
+    const token = tokenFromQuery(ctx.querystring);
     const requester = who(ctx);
     const grant = await resolve(ctx, token, requester);
     const base = { tokenId: grant.tokenId, studyInstanceUid: grant.studyInstanceUid, ...requester };
@@ -157,7 +160,8 @@ export function patientRoutes(deps: PatientDeps): Router {
   router.post('/token', async (ctx) => {
     setPatientHeaders(ctx);
     if (!isSameOriginPost(ctx)) throw new CrossOriginFormError();
-    const token = ctx.querystring;
+    // Tracking parameters a mail system appended (`&utm_source=...`) are not part of the token.
+    const token = tokenFromQuery(ctx.querystring);
     const requester = who(ctx);
     const grant = await resolve(ctx, token, requester);
     const form = await readForm(ctx);
