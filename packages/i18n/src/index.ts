@@ -96,6 +96,8 @@ export function translator(lang: Language): Translator {
   const cached = translators.get(lang);
   if (cached) return cached;
   const messages = CATALOGUES[lang];
+  // English dates as hospitals outside the US write them (21 January 2021): unambiguous, day first.
+  const intlLocale = lang === 'en' ? 'en-GB' : lang;
   const t: Translator = {
     lang,
     dir: RTL.has(lang) ? 'rtl' : 'ltr',
@@ -110,14 +112,14 @@ export function translator(lang: Language): Translator {
       return String(f.format(values));
     },
     date(d, opts = {}) {
-      return new Intl.DateTimeFormat(lang, {
+      return new Intl.DateTimeFormat(intlLocale, {
         dateStyle: 'long',
         ...(opts.withTime ? { timeStyle: 'short' } : {}),
         ...(opts.timeZone ? { timeZone: opts.timeZone } : {}),
       }).format(d);
     },
     number(n, opts) {
-      return new Intl.NumberFormat(lang, opts).format(n);
+      return new Intl.NumberFormat(intlLocale, opts).format(n);
     },
   };
   translators.set(lang, t);

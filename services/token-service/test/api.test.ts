@@ -136,7 +136,7 @@ describe('patient page', () => {
     const page = await res.text();
     expect(page).toContain('DOE, JANE');
     expect(page).toContain('CT CHEST');
-    expect(page).toContain('January 21, 2021');
+    expect(page).toContain('21 January 2021');
     expect(page).toContain('St. Example Hospital');
     expect(page).toContain('Radiology');
     expect(page).toContain('2 series, 20 images');

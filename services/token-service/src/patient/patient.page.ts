@@ -26,6 +26,15 @@ function languageSwitcher(t: Translator, action: string): SafeHtml {
 </form>`;
 }
 
+// Stands for a value inside a translated sentence that the page wraps in its own markup.
+const MARK = '\u0001';
+
+/** A translated sentence with MARK replaced by markup (the rest of the sentence stays escaped). */
+function withSpan(sentence: string, markup: SafeHtml): SafeHtml {
+  const [before = '', after = ''] = sentence.split(MARK);
+  return html`${before}${markup}${after}`;
+}
+
 /** What the page says about downloading: the button, or why there is none and whom to ask. */
 export interface DownloadState {
   allowDownload: boolean;
@@ -95,7 +104,7 @@ ${left !== null ? html`<p class="allowance">${t.t('page.downloadsLeft', { left }
 </section>
 ${renderHistory(t, p.history)}
 <footer>
-  <p>${t.t('page.clientIp', { ip: p.clientIp })}</p>
+  <p>${withSpan(t.t('page.clientIp', { ip: MARK }), html`<span class="ip">${p.clientIp}</span>`)}</p>
   <p>${t.t('page.keepPrivate')}</p>
   ${languageSwitcher(t, action)}
 </footer>`,
