@@ -1,7 +1,7 @@
 // Issue 12 against the real stack (nginx, both services, PostgreSQL, Orthanc) and a real phone-sized
 // browser: a link with a second factor, the lockout counted per link across addresses, a download
 // limit, view-only links, and the patient's language.
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LANGUAGES } from '@studylink/i18n';
@@ -268,6 +268,20 @@ describe('the page in the patient language', () => {
       }
       await context.close();
     }
+  });
+
+  it("the zip's README.txt is written in the patient's language", async () => {
+    const link = await issue(await addStudy('README^RITA', '1985-05-05'), {});
+    const zip = await httpRequest(`${s.url}/token/study.zip?${link.token}`, {
+      headers: { 'accept-language': 'el-GR,el;q=0.9' },
+    });
+    expect(zip.status).toBe(200);
+    const file = join(await mkdtemp(join(tmpdir(), 'studylink-trust-readme-')), 'study.zip');
+    await writeFile(file, zip.body);
+    const readme = await runCommand('unzip', ['-p', file, 'README.txt']);
+    expect(readme.stdout).toContain('Η απεικονιστική σας εξέταση');
+    expect(readme.stdout).toContain('ΠΩΣ ΝΑ ΤΟ ΑΝΟΙΞΕΤΕ');
+    expect(readme.stdout).not.toContain('HOW TO OPEN IT');
   });
 
   it('the switcher changes the language without a new URL, and the form and error pages follow it', async () => {
