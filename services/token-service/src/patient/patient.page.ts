@@ -1,3 +1,4 @@
+import { DOWNLOAD_PATH } from '@studylink/contracts';
 import { LANGUAGES, languageName, type Translator } from '@studylink/i18n';
 import { html, pageLayout as layout, type SafeHtml } from '@studylink/service-kit';
 import type { StudyRow, Verification } from '../db/tables.js';
@@ -5,7 +6,7 @@ import type { ServerConfig } from '../server-config/server-config.schema.js';
 import { dicomDateAsDate, formatBytes, formatDicomTime, formatPersonName } from './format.js';
 import type { LinkUse } from './link-history.js';
 
-export const DOWNLOAD_PATH = '/token/study.zip';
+export { DOWNLOAD_PATH };
 
 function row(label: string, value: string | null | undefined): SafeHtml | string {
   return value ? html`<div class="row"><dt>${label}</dt><dd>${value}</dd></div>` : '';
