@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type Router from '@koa/router';
 import {
   DOWNLOAD_PATH,
@@ -177,6 +178,7 @@ export function exportRoutes(deps: ExportDeps): Router {
       report({ event: 'download_start', outcome: 'ok', ...base }, exportLog);
       exportLog.info({ zipContent: grant.zipContent }, 'export started');
 
+      const downloadId = randomUUID();
       let outcome: 'complete' | 'abort' | null = null;
       const finish = (result: 'complete' | 'abort', detail: Record<string, unknown>) => {
         if (outcome) return;
@@ -187,7 +189,15 @@ export function exportRoutes(deps: ExportDeps): Router {
         if (result === 'complete') {
           exportLog.info({ bytes, durationMs, ...detail }, 'export complete');
           report(
-            { event: 'download_complete', outcome: 'ok', bytes, detail: { durationMs, ...detail }, ...base },
+            {
+              event: 'download_complete',
+              outcome: 'ok',
+              bytes,
+              // Names this download, so a report delivered twice counts once against maxDownloads
+              // (made here: a client can choose its request id).
+              detail: { durationMs, downloadId, ...detail },
+              ...base,
+            },
             exportLog,
           );
         } else {

@@ -69,11 +69,18 @@ function grant(token: string, body: Record<string, unknown> = {}) {
   });
 }
 
-function report(event: string, tokenId: number, studyInstanceUid: string) {
+function report(event: string, tokenId: number, studyInstanceUid: string, downloadId?: string) {
   return fetch(`${h.internalUrl}/internal/v1/access-events`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-internal-secret': h.internalSecret },
-    body: JSON.stringify({ event, tokenId, studyInstanceUid, bytes: 1000, clientIp: '192.0.2.99' }),
+    body: JSON.stringify({
+      event,
+      tokenId,
+      studyInstanceUid,
+      bytes: 1000,
+      clientIp: '192.0.2.99',
+      ...(downloadId ? { detail: { downloadId } } : {}),
+    }),
   });
 }
 
@@ -380,6 +387,19 @@ describe('download limit and view-only links', () => {
     expect(html).not.toContain('study.zip');
     expect((await readJson(await h.api('GET', `/api/v1/studies/${LIMITED}/token`))).downloadsUsed).toBe(1);
     expect((await events('download_refused', LIMITED))[0]?.outcome).toBe('limit_reached');
+  });
+
+  it('a download reported twice (a retried delivery) counts once', async () => {
+    const uid = '1.2.826.0.1.3680043.8.498.12.9';
+    source.add({ studyInstanceUid: uid });
+    const { json } = await issue(uid, { maxDownloads: 2 });
+    const g = await readJson(await grant(json.token));
+    for (let i = 0; i < 2; i++)
+      expect((await report('download_complete', g.tokenId, uid, 'dl-1')).status).toBe(204);
+    expect((await readJson(await h.api('GET', `/api/v1/studies/${uid}/token`))).downloadsUsed).toBe(1);
+    await report('download_complete', g.tokenId, uid, 'dl-2');
+    expect((await readJson(await h.api('GET', `/api/v1/studies/${uid}/token`))).downloadsUsed).toBe(2);
+    expect((await grant(json.token)).status).toBe(410);
   });
 
   it('a view-only link: the zip is refused (410), the page says why and has no download button', async () => {

@@ -15,7 +15,7 @@ import { parseOrThrow } from '../http/validate.js';
 import type { InvalidTokenGuard } from '../rate-limit/invalid-token.limiter.js';
 import type { ServerConfigService } from '../server-config/server-config.service.js';
 import { recordExportSize } from '../studies/study.repository.js';
-import { countDownload } from '../tokens/token.repository.js';
+import { countDownload, isFirstReport } from '../tokens/token.repository.js';
 import type { TokenService } from '../tokens/token.service.js';
 
 export interface InternalDeps {
@@ -107,7 +107,10 @@ export function internalRoutes(deps: InternalDeps): Router {
       await recordExportSize(deps.db, e.studyInstanceUid, e.bytes);
     }
     // Only a completed download counts against maxDownloads; an aborted one leaves the allowance.
-    if (e.event === 'download_complete' && e.tokenId) await countDownload(deps.db, e.tokenId);
+    // A report sent again (its answer was lost) names the same download: counted once.
+    const download = typeof e.detail?.downloadId === 'string' ? e.detail.downloadId : null;
+    if (e.event === 'download_complete' && e.tokenId && (await isFirstReport(deps.db, e.tokenId, download)))
+      await countDownload(deps.db, e.tokenId);
     ctx.status = 204;
   });
   return router;

@@ -102,3 +102,20 @@ export async function countDownload(db: Db, id: number): Promise<void> {
     .where('id', '=', id)
     .execute();
 }
+
+/**
+ * True unless an earlier download_complete of this link named the same download (the export
+ * service's request id): a retried report must not use up a second download. Call after the
+ * event is appended. Without an id (an older export service) every report counts.
+ */
+export async function isFirstReport(db: Db, tokenId: number, downloadId: string | null): Promise<boolean> {
+  if (downloadId === null) return true;
+  const row = await db
+    .selectFrom('access_log')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('token_id', '=', tokenId)
+    .where('event', '=', 'download_complete')
+    .where(sql<string>`detail->>'downloadId'`, '=', downloadId)
+    .executeTakeFirstOrThrow();
+  return Number(row.n) <= 1;
+}
