@@ -20,10 +20,13 @@ let browser: Browser;
 const tokens: string[] = [];
 const pins: string[] = [];
 const BIRTH_DATES = ['1975-06-30', '1961-11-02'];
+const STAFF_USER = 'trustadmin';
+const STAFF_PASSWORD = 'e2e trust admin password';
 const studies: Record<
-  'alice' | 'bruno' | 'limited' | 'viewOnly' | 'locked' | 'languages' | 'switch',
+  'alice' | 'bruno' | 'limited' | 'viewOnly' | 'locked' | 'languages' | 'switch' | 'staff',
   string
 > = {
+  staff: '',
   alice: '',
   bruno: '',
   limited: '',
@@ -89,7 +92,14 @@ async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 10
 
 beforeAll(async () => {
   [s, browser] = await Promise.all([
-    startE2EStack('link-trust', { env: { INSTITUTION: 'St. Example Hospital', DEPARTMENT: 'Radiology' } }),
+    startE2EStack('link-trust', {
+      env: {
+        INSTITUTION: 'St. Example Hospital',
+        DEPARTMENT: 'Radiology',
+        STAFF_ADMIN_USERNAME: STAFF_USER,
+        STAFF_ADMIN_PASSWORD: STAFF_PASSWORD,
+      },
+    }),
     launchChromium(),
   ]);
   studies.alice = await addStudy('TRUSTED^ALICE', BIRTH_DATES[0] as string);
@@ -100,6 +110,7 @@ beforeAll(async () => {
   studies.locked = await addStudy('LOCKED^LEO', '1980-01-03');
   studies.languages = await addStudy('MÜLLER^ANNA', '1980-01-04');
   studies.switch = await addStudy('SWITCH^SAM', '1990-09-09');
+  studies.staff = await addStudy('STAFFMADE^STEFAN', '1966-06-06');
 });
 
 afterAll(async () => {
@@ -107,6 +118,7 @@ afterAll(async () => {
   if (s) {
     expect(await tokenLeaksInLogs(s.logDir, tokens)).toEqual([]);
     expect(await secretLeaksInLogs(s.logDir, { pins, birthDates: BIRTH_DATES })).toEqual([]);
+    expect(await s.allLogs()).not.toContain(STAFF_PASSWORD);
     await s.stop();
   }
 });
@@ -298,6 +310,65 @@ describe('the page in the patient language', () => {
     await screenshot(page, 'trust-pin-form-ar-phone');
     await page.goto(`${s.url}/token?${'Z'.repeat(64)}`);
     expect(await page.getAttribute('html', 'lang')).toBe('ar');
+    await context.close();
+  });
+});
+
+describe('the staff side in a browser', () => {
+  it('makes a PIN link with a download limit, shows the PIN again, unlocks a locked link, prints the handout', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, bypassCSP: true });
+    context.setDefaultTimeout(15_000);
+    const page = await context.newPage();
+    const problems = recordPageProblems(page);
+    await page.goto(`${s.url}/staff/studies/${studies.staff}`);
+    await page.getByLabel('User name').fill(STAFF_USER);
+    await page.getByLabel('Password').fill(STAFF_PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { level: 1, name: 'STAFFMADE, STEFAN' }).waitFor();
+
+    await page.getByLabel(/A PIN \(6 digits\)/).check();
+    await page.getByLabel('Download limit').fill('1');
+    await page.getByRole('button', { name: 'Create link' }).click();
+    await page.getByText('A link was made.').waitFor();
+    const link = localLink(await page.locator('#study-link').inputValue(), s.url);
+    tokens.push(link.split('?')[1] as string);
+    expect(await page.locator('body').textContent()).toContain('0 of 1');
+    await page.getByRole('link', { name: 'Show PIN' }).click();
+    const pin = ((await page.locator('.pin').textContent()) ?? '').trim();
+    expect(pin).toMatch(/^\d{6}$/);
+    pins.push(pin);
+    expect(await seriousAxeViolations(page)).toEqual([]);
+    await screenshot(page, 'trust-staff-study-pin');
+
+    // Five wrong PINs from five addresses lock it; staff see it and unlock it.
+    const post = (value: string, from: string) =>
+      httpRequest(link, {
+        method: 'POST',
+        localAddress: from,
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'same-origin' },
+        body: `pin=${value}`,
+      });
+    const wrong = pin === '111111' ? '222222' : '111111';
+    for (let i = 0; i < 5; i++) await post(wrong, `127.0.0.${40 + i}`);
+    expect((await post(pin, '127.0.0.50')).status).toBe(429);
+    await page.goto(`${s.url}/staff/studies/${studies.staff}`);
+    expect(await page.locator('body').textContent()).toContain('Locked until');
+    await page.getByRole('button', { name: 'Unlock' }).click();
+    await page.getByText('The link was unlocked').waitFor();
+    expect((await post(pin, '127.0.0.50')).status).toBe(303);
+
+    // The handout in German, with the PIN printed on it.
+    await page.getByLabel('Language of the handout').selectOption('de');
+    await page.getByLabel(/Print the PIN on it/).check();
+    await page.getByRole('button', { name: 'Printable handout' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Ihre Bildgebungsuntersuchung online' }).waitFor();
+    expect(await page.locator('article.handout').getAttribute('lang')).toBe('de');
+    expect(await page.locator('article.handout').textContent()).toContain(`Ihre PIN: ${pin}`);
+    await screenshot(page, 'trust-staff-handout-de');
+    expect(problems).toEqual([]);
+    const shown = await events('pin_displayed', studies.staff);
+    expect(shown.length).toBeGreaterThanOrEqual(2);
+    expect(shown.every((e) => e.actor === `staff:${STAFF_USER}`)).toBe(true);
     await context.close();
   });
 });
