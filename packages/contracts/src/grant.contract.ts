@@ -18,7 +18,9 @@ export const grantRequestSchema = z
     verificationCookie: z.string().max(256).nullable().optional(),
     // 'download' (the zip) is also refused for view-only links and links past maxDownloads (410
     // download_not_allowed / download_limit_reached); 'view' (the viewer's gateway) is not.
-    purpose: z.enum(['download', 'view']).default('download'),
+    // Absent: 'view'. The second factor is enforced either way (fail closed); only the zip route,
+    // which always says 'download', is held to allowDownload and maxDownloads.
+    purpose: z.enum(['download', 'view']).default('view'),
     // What the patient's browser asks for (`Accept-Language`, and the page switcher's cookie): the
     // token service answers with the `language` to write the README.txt and the viewer's controls in.
     acceptLanguage: z.string().max(1000).optional(),

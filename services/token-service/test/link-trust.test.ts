@@ -61,11 +61,12 @@ function page(token: string, cookie?: string) {
   return fetch(`${h.url}/token?${token}`, { headers: cookie ? { cookie } : {} });
 }
 
+/** A grant as the zip route asks for one (purpose 'download'), unless `body` says otherwise. */
 function grant(token: string, body: Record<string, unknown> = {}) {
   return fetch(`${h.internalUrl}/internal/v1/grants`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-internal-secret': h.internalSecret },
-    body: JSON.stringify({ token, ...body }),
+    body: JSON.stringify({ token, purpose: 'download', ...body }),
   });
 }
 
@@ -379,6 +380,8 @@ describe('download limit and view-only links', () => {
     expect((await readJson(refused)).error.code).toBe('download_limit_reached');
     // The viewer still works, and is told the zip is not available.
     const view = await grant(json.token, { purpose: 'view' });
+    // No purpose at all (a caller that predates it) is a view, not a download.
+    expect((await grant(json.token, { purpose: undefined })).status).toBe(200);
     expect(view.status).toBe(200);
     expect(await readJson(view)).toMatchObject({ allowDownload: false, downloadsRemaining: 0 });
     const html = await (await page(json.token)).text();
