@@ -267,8 +267,10 @@ describe('a birth-date link', () => {
     expect(verificationCookie(res).attributes).toContain('Secure');
   });
 
-  it('a form posted from another site is refused and not counted', async () => {
-    const before = (await events('verification', BIRTH)).length;
+  it('a form posted from another site is refused, logged, and not counted against the link', async () => {
+    const attempts = async () =>
+      (await events('verification', BIRTH)).filter((e) => e.outcome !== 'cross_origin').length;
+    const before = await attempts();
     const variants: Record<string, string>[] = [
       { 'sec-fetch-site': 'cross-site' },
       { origin: 'https://evil.example' },
@@ -284,7 +286,11 @@ describe('a birth-date link', () => {
       expect(res.status, JSON.stringify(headers)).toBe(403);
       expect(res.headers.getSetCookie()).toEqual([]);
     }
-    expect((await events('verification', BIRTH)).length).toBe(before);
+    expect(await attempts()).toBe(before);
+    const refused = (await events('verification', BIRTH)).filter((e) => e.outcome === 'cross_origin');
+    expect(refused.length).toBe(3);
+    const status = await readJson(await h.api('GET', `/api/v1/studies/${BIRTH}/token`));
+    expect(status.locked).toBe(false);
   });
 
   it("the page lists the link's last uses, not staff actions", async () => {

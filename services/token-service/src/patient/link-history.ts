@@ -27,7 +27,8 @@ export async function linkHistory(db: Db, tokenId: number): Promise<LinkUse[]> {
     .select(['at', 'event', 'outcome', 'client_ip'])
     .where('token_id', '=', tokenId)
     .where((eb) => eb.or([eb('event', 'in', PATIENT_EVENTS), eb('event', 'like', 'viewer%')]))
-    .where('outcome', '!=', 'head')
+    // HEAD requests are link scanners; a form another site posted was no use of the link.
+    .where('outcome', 'not in', ['head', 'cross_origin'])
     .orderBy('id', 'desc')
     .limit(HISTORY_LENGTH)
     .execute();

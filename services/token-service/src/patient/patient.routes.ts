@@ -159,11 +159,21 @@ export function patientRoutes(deps: PatientDeps): Router {
 
   router.post('/token', async (ctx) => {
     setPatientHeaders(ctx);
-    if (!isSameOriginPost(ctx)) throw new CrossOriginFormError();
     // Tracking parameters a mail system appended (`&utm_source=...`) are not part of the token.
     const token = tokenFromQuery(ctx.querystring);
     const requester = who(ctx);
     const grant = await resolve(ctx, token, requester);
+    if (!isSameOriginPost(ctx)) {
+      // Refused and logged, but not counted against the link: another site cannot lock it.
+      await appendAccessEvent(deps.db, {
+        event: 'verification',
+        outcome: 'cross_origin',
+        tokenId: grant.tokenId,
+        studyInstanceUid: grant.studyInstanceUid,
+        ...requester,
+      });
+      throw new CrossOriginFormError();
+    }
     const form = await readForm(ctx);
     const back = () => {
       ctx.status = 303;
