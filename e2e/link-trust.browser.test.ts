@@ -134,6 +134,7 @@ describe('a birth-date link in a phone browser', () => {
     const formText = (await page.locator('body').textContent()) ?? '';
     for (const leak of ['TRUSTED', 'ALICE', 'CT TRUST TEST', 'Zip file', 'series'])
       expect(formText).not.toContain(leak);
+    expect(await seriousAxeViolations(page)).toEqual([]);
     await screenshot(page, 'trust-birth-date-form-phone');
 
     await page.getByLabel('Date of birth').fill('1975-06-29');
