@@ -27,5 +27,15 @@ ALTER TABLE server_config
   -- The language patient pages fall back to when the browser asks for none we have.
   ADD COLUMN default_language text NOT NULL DEFAULT 'en';
 
+-- Downloads of a link with maxDownloads that are granted and not yet over: two started at once
+-- cannot both pass the limit. A lease lasts 2 minutes until the download starts streaming, then 6
+-- hours; it ends with the download (complete or abort), or by itself if the export never reports.
+CREATE TABLE download_leases (
+  id uuid PRIMARY KEY,
+  token_id bigint NOT NULL REFERENCES tokens (id) ON DELETE CASCADE,
+  expires_at timestamptz NOT NULL
+);
+CREATE INDEX download_leases_token_idx ON download_leases (token_id, expires_at);
+
 -- The link's own history on the patient page: the latest events of one token.
 CREATE INDEX access_log_token_idx ON access_log (token_id, id DESC) WHERE token_id IS NOT NULL;

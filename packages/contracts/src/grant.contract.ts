@@ -21,6 +21,9 @@ export const grantRequestSchema = z
     // Absent: 'view'. The second factor is enforced either way (fail closed); only the zip route,
     // which always says 'download', is held to allowDownload and maxDownloads.
     purpose: z.enum(['download', 'view']).default('view'),
+    // A GET of the zip: a link with maxDownloads reserves one of its downloads for it (a HEAD
+    // does not), named by the grant's `downloadId`.
+    reserve: z.boolean().default(false),
     // What the patient's browser asks for (`Accept-Language`, and the page switcher's cookie): the
     // token service answers with the `language` to write the README.txt and the viewer's controls in.
     acceptLanguage: z.string().max(1000).optional(),
@@ -44,6 +47,8 @@ export const grantSchema = z.object({
   verified: z.boolean().default(true),
   allowDownload: z.boolean().default(true),
   downloadsRemaining: z.number().int().min(0).nullable().default(null),
+  /** The reserved download of a limited link: report it in download_start/complete/abort `detail.downloadId`. */
+  downloadId: z.string().max(64).nullable().default(null),
   study: z.object({
     patientName: z.string(),
     studyDate: z.string(),

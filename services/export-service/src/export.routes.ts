@@ -126,6 +126,7 @@ export function exportRoutes(deps: ExportDeps): Router {
       verificationCookie: cookieValue(ctx.get('cookie'), VERIFICATION_COOKIE),
       acceptLanguage: ctx.get('accept-language').slice(0, 1000),
       languageCookie: (cookieValue(ctx.get('cookie'), LANGUAGE_COOKIE) ?? '').slice(0, 16),
+      reserve: ctx.method === 'GET',
     };
     const grant = await deps.tokens
       .grantOrThrow(wellFormed ? token : null, undefined, who, context)
@@ -175,10 +176,12 @@ export function exportRoutes(deps: ExportDeps): Router {
       });
       // The store may have answered just as the client left: its request is cancelled by the abort.
       controller.signal.throwIfAborted();
-      report({ event: 'download_start', outcome: 'ok', ...base }, exportLog);
+      // Names this download in its events: the token service's reservation for a limited link,
+      // else made here (not the request id, which a client can choose).
+      const downloadId = grant.downloadId ?? randomUUID();
+      report({ event: 'download_start', outcome: 'ok', detail: { downloadId }, ...base }, exportLog);
       exportLog.info({ zipContent: grant.zipContent }, 'export started');
 
-      const downloadId = randomUUID();
       let outcome: 'complete' | 'abort' | null = null;
       const finish = (result: 'complete' | 'abort', detail: Record<string, unknown>) => {
         if (outcome) return;
@@ -193,8 +196,7 @@ export function exportRoutes(deps: ExportDeps): Router {
               event: 'download_complete',
               outcome: 'ok',
               bytes,
-              // Names this download, so a report delivered twice counts once against maxDownloads
-              // (made here: a client can choose its request id).
+              // A report delivered twice counts once against maxDownloads.
               detail: { durationMs, downloadId, ...detail },
               ...base,
             },
@@ -207,7 +209,7 @@ export function exportRoutes(deps: ExportDeps): Router {
               event: 'download_abort',
               outcome: String(detail.reason),
               bytes,
-              detail: { durationMs, ...detail },
+              detail: { durationMs, downloadId, ...detail },
               ...base,
             },
             exportLog,
@@ -260,6 +262,20 @@ export function exportRoutes(deps: ExportDeps): Router {
         res.off('close', onEarlyClose);
         release();
         controller.abort();
+        // A reserved download that never started (the store failed, the client left) gives its
+        // reservation back at once rather than when it lapses.
+        if (grant.downloadId && ctx.method === 'GET')
+          report(
+            {
+              event: 'download_abort',
+              outcome: 'not_started',
+              tokenId: grant.tokenId,
+              studyInstanceUid: grant.studyInstanceUid,
+              ...who,
+              detail: { downloadId: grant.downloadId },
+            },
+            log,
+          );
       }
     }
   });

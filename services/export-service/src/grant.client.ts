@@ -37,6 +37,8 @@ export interface GrantContext {
   verificationCookie: string | null;
   acceptLanguage?: string;
   languageCookie?: string;
+  /** A GET of the zip (not a HEAD): reserve one of a limited link's downloads. */
+  reserve?: boolean;
 }
 
 /** Who presented a token, so downloads count against the client's invalid-token allowance. */

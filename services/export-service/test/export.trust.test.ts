@@ -70,7 +70,12 @@ describe('the zip route and link trust', () => {
     expect(tokens.lastGrantRequest).toMatchObject({
       purpose: 'download',
       verificationCookie: 'v1.7.123.abc',
+      languageCookie: 'fr',
+      reserve: true,
     });
+    // A HEAD (a link checker) reserves none of a limited link's downloads.
+    await (await fetch(`${base}/token/study.zip?${fine}`, { method: 'HEAD' })).arrayBuffer();
+    expect(tokens.lastGrantRequest).toMatchObject({ purpose: 'download', reserve: false });
   });
 
   it('a link not yet confirmed is sent back to its page (and its form), not given a zip', async () => {

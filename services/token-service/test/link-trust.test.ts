@@ -398,6 +398,45 @@ describe('download limit and view-only links', () => {
     expect((await events('download_refused', LIMITED))[0]?.outcome).toBe('limit_reached');
   });
 
+  it('downloads under way count too: two started at once cannot both pass maxDownloads 1', async () => {
+    const uid = '1.2.826.0.1.3680043.8.498.12.10';
+    source.add({ studyInstanceUid: uid });
+    const { json } = await issue(uid, { maxDownloads: 1 });
+    const first = await grant(json.token, { reserve: true });
+    expect(first.status).toBe(200);
+    const { downloadId, tokenId } = await readJson(first);
+    expect(downloadId).toMatch(/^[0-9a-f-]{36}$/);
+    const second = await grant(json.token, { reserve: true });
+    expect(second.status).toBe(410);
+    expect((await readJson(second)).error.code).toBe('download_limit_reached');
+    // A HEAD (no reservation) is not refused for it, nor is the viewer.
+    expect((await grant(json.token)).status).toBe(200);
+
+    // Streaming: the reservation lasts for hours; stopped: it ends at once.
+    await report('download_start', tokenId, uid, downloadId);
+    const lease = await h.database.pool.query('SELECT expires_at FROM download_leases WHERE id = $1', [
+      downloadId,
+    ]);
+    expect(new Date(lease.rows[0].expires_at).getTime()).toBeGreaterThan(Date.now() + 3600_000);
+    await report('download_abort', tokenId, uid, downloadId);
+    const again = await grant(json.token, { reserve: true });
+    expect(again.status).toBe(200);
+
+    // A reservation whose download never reports lapses by itself.
+    await h.database.pool.query("UPDATE download_leases SET expires_at = now() - interval '1 second'");
+    const third = await grant(json.token, { reserve: true });
+    expect(third.status).toBe(200);
+    const last = (await readJson(third)).downloadId;
+    await report('download_complete', tokenId, uid, last);
+    expect((await grant(json.token, { reserve: true })).status).toBe(410);
+    expect((await readJson(await h.api('GET', `/api/v1/studies/${uid}/token`))).downloadsUsed).toBe(1);
+    const leases = await h.database.pool.query(
+      'SELECT count(*)::int AS n FROM download_leases WHERE id = $1',
+      [last],
+    );
+    expect(leases.rows[0].n).toBe(0);
+  });
+
   it('a download reported twice (a retried delivery) counts once', async () => {
     const uid = '1.2.826.0.1.3680043.8.498.12.9';
     source.add({ studyInstanceUid: uid });

@@ -96,6 +96,13 @@ export interface InvalidTokenAttemptsTable {
   refusal_logged: Generated<boolean>;
 }
 
+/** A granted download of a limited link that is not over yet (migrations/0006). */
+export interface DownloadLeaseTable {
+  id: string;
+  token_id: number;
+  expires_at: Date;
+}
+
 export interface DB {
   server_config: ServerConfigTable;
   tokens: TokenTable;
@@ -103,6 +110,7 @@ export interface DB {
   api_keys: ApiKeyTable;
   access_log: AccessLogTable;
   invalid_token_attempts: InvalidTokenAttemptsTable;
+  download_leases: DownloadLeaseTable;
 }
 
 export type ServerConfigRow = Selectable<ServerConfigTable>;

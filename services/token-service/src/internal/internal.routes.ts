@@ -15,7 +15,16 @@ import { parseOrThrow } from '../http/validate.js';
 import type { InvalidTokenGuard } from '../rate-limit/invalid-token.limiter.js';
 import type { ServerConfigService } from '../server-config/server-config.service.js';
 import { recordExportSize } from '../studies/study.repository.js';
-import { countDownload, isFirstReport } from '../tokens/token.repository.js';
+import {
+  countDownload,
+  endLease,
+  extendLease,
+  isFirstReport,
+  reserveDownload,
+} from '../tokens/token.repository.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 import type { TokenService } from '../tokens/token.service.js';
 
 export interface InternalDeps {
@@ -36,11 +45,8 @@ export function internalRoutes(deps: InternalDeps): Router {
   const secret = requireSharedSecret(deps.internalSecrets);
 
   router.post(INTERNAL_GRANTS_PATH, secret, async (ctx) => {
-    const { token, client, verificationCookie, purpose, acceptLanguage, languageCookie } = parseOrThrow(
-      grantRequestSchema,
-      ctx.request.body,
-      'grant request',
-    );
+    const { token, client, verificationCookie, purpose, reserve, acceptLanguage, languageCookie } =
+      parseOrThrow(grantRequestSchema, ctx.request.body, 'grant request');
     const who = client ? { clientIp: client.ip, userAgent: client.userAgent } : null;
     if (who) await deps.invalidTokens.checkOrThrow(who);
     let grant: Awaited<ReturnType<TokenService['resolveOrThrow']>>;
@@ -72,6 +78,12 @@ export function internalRoutes(deps: InternalDeps): Router {
       if (!grant.allowDownload) await refuse('view_only', new DownloadRefusedError('view_only'));
       if (downloadsRemaining === 0) await refuse('limit_reached', new DownloadRefusedError('limit_reached'));
     }
+    // Completed downloads and those under way together stay within the limit.
+    let downloadId: string | null = null;
+    if (purpose === 'download' && reserve && grant.maxDownloads !== null) {
+      downloadId = await reserveDownload(deps.db, grant.tokenId);
+      if (!downloadId) await refuse('limit_reached', new DownloadRefusedError('limit_reached'));
+    }
     const [study, config] = await Promise.all([
       deps.db
         .selectFrom('studies')
@@ -91,6 +103,7 @@ export function internalRoutes(deps: InternalDeps): Router {
       verified,
       allowDownload: grant.allowDownload && downloadsRemaining !== 0,
       downloadsRemaining,
+      downloadId,
       study: {
         patientName: study?.patient_name ?? '',
         studyDate: study?.study_date ?? '',
@@ -109,6 +122,11 @@ export function internalRoutes(deps: InternalDeps): Router {
     // Only a completed download counts against maxDownloads; an aborted one leaves the allowance.
     // A report sent again (its answer was lost) names the same download: counted once.
     const download = typeof e.detail?.downloadId === 'string' ? e.detail.downloadId : null;
+    if (download && UUID.test(download)) {
+      if (e.event === 'download_start') await extendLease(deps.db, download);
+      else if (e.event === 'download_complete' || e.event === 'download_abort')
+        await endLease(deps.db, download);
+    }
     if (e.event === 'download_complete' && e.tokenId && (await isFirstReport(deps.db, e.tokenId, download)))
       await countDownload(deps.db, e.tokenId);
     ctx.status = 204;

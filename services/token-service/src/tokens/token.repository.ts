@@ -1,6 +1,7 @@
-import { sql } from 'kysely';
+import { randomUUID } from 'node:crypto';
+import { type Kysely, sql } from 'kysely';
 import type { Db } from '../db/database.js';
-import type { NewToken, TokenRow } from '../db/tables.js';
+import type { DB, NewToken, TokenRow } from '../db/tables.js';
 
 export function findTokenByHash(db: Db, hash: Buffer): Promise<TokenRow | undefined> {
   return db.selectFrom('tokens').selectAll().where('token_hash', '=', hash).executeTakeFirst();
@@ -118,4 +119,59 @@ export async function isFirstReport(db: Db, tokenId: number, downloadId: string 
     .where(sql<string>`detail->>'downloadId'`, '=', downloadId)
     .executeTakeFirstOrThrow();
   return Number(row.n) <= 1;
+}
+
+/** How long a granted download may take to start streaming, and then to finish. */
+export const LEASE = { startMinutes: 2, runMinutes: 6 * 60 } as const;
+
+/**
+ * Reserves one of a limited link's downloads: completed ones plus those granted and not over stay
+ * within maxDownloads, however many start at once (the link's row is locked meanwhile). The lease's
+ * id names the download in its access events; null when the allowance is used up.
+ */
+export async function reserveDownload(db: Kysely<DB>, tokenId: number): Promise<string | null> {
+  return db.transaction().execute(async (trx) => {
+    const link = await trx
+      .selectFrom('tokens')
+      .select(['max_downloads', 'downloads_used'])
+      .where('id', '=', tokenId)
+      .forUpdate()
+      .executeTakeFirst();
+    if (!link || link.max_downloads === null) return null;
+    await trx
+      .deleteFrom('download_leases')
+      .where('token_id', '=', tokenId)
+      .where('expires_at', '<=', sql<Date>`now()`)
+      .execute();
+    const { n } = await trx
+      .selectFrom('download_leases')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('token_id', '=', tokenId)
+      .executeTakeFirstOrThrow();
+    if (link.downloads_used + Number(n) >= link.max_downloads) return null;
+    const id = randomUUID();
+    await trx
+      .insertInto('download_leases')
+      .values({
+        id,
+        token_id: tokenId,
+        expires_at: sql<Date>`now() + make_interval(mins => ${LEASE.startMinutes}::int)`,
+      })
+      .execute();
+    return id;
+  });
+}
+
+/** The download began streaming: its lease now lasts as long as a download may. */
+export async function extendLease(db: Db, id: string): Promise<void> {
+  await db
+    .updateTable('download_leases')
+    .set({ expires_at: sql<Date>`now() + make_interval(mins => ${LEASE.runMinutes}::int)` })
+    .where('id', '=', id)
+    .execute();
+}
+
+/** The download is over (complete or stopped): its reservation ends. */
+export async function endLease(db: Db, id: string): Promise<void> {
+  await db.deleteFrom('download_leases').where('id', '=', id).execute();
 }
