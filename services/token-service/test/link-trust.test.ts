@@ -248,6 +248,20 @@ describe('a birth-date link', () => {
     expect(outcomes).toEqual(['ok', 'wrong']);
   });
 
+  it('an answer not written as a date is explained, logged, and not counted against the link', async () => {
+    for (const typed of ['14/02/1980', '1980-02-30', '19800214', '']) {
+      const res = await answer(token, 'birthDate', typed);
+      expect(res.status, typed).toBe(400);
+      expect(await res.text()).toContain('year-month-day');
+    }
+    const row = await h.database.pool.query(
+      'SELECT failed_streak, failed_total FROM tokens WHERE study_instance_uid = $1',
+      [BIRTH],
+    );
+    expect(row.rows[0]).toMatchObject({ failed_total: 1 }); // the one wrong date above, nothing more
+    expect((await events('verification', BIRTH)).filter((e) => e.outcome === 'malformed').length).toBe(4);
+  });
+
   it("the cookie does not open another study's link", async () => {
     const right = await answer(token, 'birthDate', '1980-02-14');
     const { pair } = verificationCookie(right);

@@ -134,7 +134,8 @@ export function renderVerificationForm(p: {
   config: ServerConfig;
   verification: Exclude<Verification, 'none'>;
   t: Translator;
-  wrong: boolean;
+  /** What to tell the patient about the last answer: wrong, or not written the way it must be. */
+  message: 'verify.wrong' | 'verify.dateFormat' | 'verify.pinFormat' | null;
 }): string {
   const { t } = p;
   const action = `/token?${p.token}`;
@@ -152,7 +153,7 @@ export function renderVerificationForm(p: {
   <h1>${t.t('verify.title')}</h1>
 </header>
 <p>${p.verification === 'birth-date' ? t.t('verify.birthDateIntro') : t.t('verify.pinIntro')}</p>
-${p.wrong ? html`<p class="notice error" role="alert">${t.t('verify.wrong')}</p>` : ''}
+${p.message ? html`<p class="notice error" role="alert">${t.t(p.message)}</p>` : ''}
 <form class="verify" method="post" action="${action}">
   ${field}
   <button class="button" type="submit">${t.t('verify.submit')}</button>

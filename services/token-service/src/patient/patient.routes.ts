@@ -18,7 +18,12 @@ import type { InvalidTokenGuard, Requester } from '../rate-limit/invalid-token.l
 import type { ServerConfigService } from '../server-config/server-config.service.js';
 import { readForm } from '../staff/staff.form.js';
 import { cameOverHttps } from '../staff/staff-auth.middleware.js';
-import type { Grant, TokenService, VerificationAnswer } from '../tokens/token.service.js';
+import {
+  answerFormatProblem,
+  type Grant,
+  type TokenService,
+  type VerificationAnswer,
+} from '../tokens/token.service.js';
 import { cookieValue, VERIFICATION_COOKIE } from '../tokens/verification.cookie.js';
 import { linkHistory } from './link-history.js';
 import { renderStudyPage, renderVerificationForm } from './patient.page.js';
@@ -140,7 +145,13 @@ export function patientRoutes(deps: PatientDeps): Router {
         ...base,
       });
       if (lock) throw new LinkLockedError(lock.retryAfterSeconds);
-      ctx.body = renderVerificationForm({ token, config, verification: grant.verification, t, wrong: false });
+      ctx.body = renderVerificationForm({
+        token,
+        config,
+        verification: grant.verification,
+        t,
+        message: null,
+      });
       return;
     }
     const study = await deps.tokens.studyForPage(grant);
@@ -189,6 +200,23 @@ export function patientRoutes(deps: PatientDeps): Router {
 
     const answer: VerificationAnswer =
       grant.verification === 'birth-date' ? { birthDate: form.birthDate ?? '' } : { pin: form.pin ?? '' };
+    const config = await deps.serverConfig.get();
+    const showForm = (message: Parameters<typeof renderVerificationForm>[0]['message']) => {
+      ctx.type = 'text/html; charset=utf-8';
+      ctx.body = renderVerificationForm({
+        token,
+        config,
+        verification: grant.verification as Exclude<typeof grant.verification, 'none'>,
+        t: patientTranslator(ctx),
+        message,
+      });
+    };
+    const problem = answerFormatProblem(answer);
+    if (problem) {
+      await deps.tokens.recordMalformedAnswerOrThrow(grant, requester);
+      ctx.status = 400;
+      return showForm(problem);
+    }
     const cookie = await deps.tokens.checkAnswerOrThrow(grant, answer, requester);
     if (cookie) {
       setPatientCookie(
@@ -203,14 +231,7 @@ export function patientRoutes(deps: PatientDeps): Router {
     }
     // A wrong answer also counts toward this address's guessing limit.
     await deps.invalidTokens.recordInvalid(requester);
-    ctx.type = 'text/html; charset=utf-8';
-    ctx.body = renderVerificationForm({
-      token,
-      config: await deps.serverConfig.get(),
-      verification: grant.verification,
-      t: patientTranslator(ctx),
-      wrong: true,
-    });
+    showForm('verify.wrong');
   });
   return router;
 }

@@ -259,6 +259,27 @@ export class TokenService {
     return null;
   }
 
+  /**
+   * An answer that cannot be one (a date not written YYYY-MM-DD, a PIN that is not PIN_DIGITS
+   * digits): logged, not counted against the link, so a browser without a date picker costs the
+   * patient no attempt. Throws LinkLockedError while the link is locked.
+   */
+  async recordMalformedAnswerOrThrow(
+    grant: Grant,
+    who: { clientIp: string; userAgent: string },
+  ): Promise<void> {
+    const base: AccessEntry = {
+      event: 'verification',
+      tokenId: grant.tokenId,
+      studyInstanceUid: grant.studyInstanceUid,
+      ...who,
+      detail: { method: grant.verification },
+    };
+    const locked = this.lockOf(grant);
+    await appendAccessEvent(this.db, { ...base, outcome: locked ? 'locked' : 'malformed' });
+    if (locked) throw new LinkLockedError(locked.retryAfterSeconds);
+  }
+
   /** Staff lift a lock caused by wrong answers. */
   async unlockOrThrow(uid: string, who: Actor): Promise<void> {
     const row = await findActiveTokenForStudy(this.db, uid);
@@ -431,4 +452,25 @@ function sameSecret(a: string, b: string): boolean {
 
 function isExpired(row: TokenRow): boolean {
   return row.expires_at !== null && row.expires_at.getTime() <= Date.now();
+}
+
+/**
+ * Why an answer cannot be right whatever the link: the catalogue key of the hint to show, or null
+ * for a well-formed answer (YYYY-MM-DD that is a real date; PIN_DIGITS digits, spaces and dashes
+ * allowed between them).
+ */
+export function answerFormatProblem(
+  answer: VerificationAnswer,
+): 'verify.dateFormat' | 'verify.pinFormat' | null {
+  if ('birthDate' in answer) {
+    const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(answer.birthDate.trim());
+    if (!m) return 'verify.dateFormat';
+    const d = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
+    return d.getUTCMonth() === Number(m[2]) - 1 && d.getUTCDate() === Number(m[3])
+      ? null
+      : 'verify.dateFormat';
+  }
+  return new RegExp(`^\\d{${PIN_DIGITS}}$`).test(answer.pin.replace(/[\s-]/g, ''))
+    ? null
+    : 'verify.pinFormat';
 }
