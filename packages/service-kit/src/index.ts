@@ -1,6 +1,7 @@
 export { clientIp } from './client-ip.js';
 export { rateLimitKey } from './client-key.js';
 export { ConfigError, parseConfig } from './config.parser.js';
+export { cookieValue } from './cookie-value.js';
 export { portField, sharedEnvFields } from './env.fields.js';
 export {
   AppError,

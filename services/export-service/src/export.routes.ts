@@ -10,6 +10,7 @@ import {
 import type { DicomwebClient } from '@studylink/dicomweb';
 import {
   clientIp,
+  cookieValue,
   createRouter,
   type Logger,
   rateLimitKey,
@@ -24,18 +25,6 @@ import {
   GrantVerificationRequiredError,
   type TokenServiceClient,
 } from './grant.client.js';
-
-function cookieValue(header: string, name: string): string | null {
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name)
-      return part
-        .slice(eq + 1)
-        .trim()
-        .slice(0, 256);
-  }
-  return null;
-}
 
 import { prepareExportOrThrow } from './study.export.js';
 

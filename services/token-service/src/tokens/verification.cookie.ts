@@ -56,15 +56,4 @@ export class VerificationCookies {
   }
 }
 
-/**
- * The value of one cookie in a `Cookie` header, without koa's signed-cookie machinery.
- * @example cookieValue('a=1; studylink_verified=v1.2.3.x', 'studylink_verified') === 'v1.2.3.x'
- */
-export function cookieValue(header: string | undefined, name: string): string | null {
-  if (!header) return null;
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
-  }
-  return null;
-}
+export { cookieValue } from '@studylink/service-kit';
