@@ -227,13 +227,7 @@ export class TokenService {
     answer: VerificationAnswer,
     who: { clientIp: string; userAgent: string },
   ): Promise<{ value: string; maxAgeSeconds: number } | null> {
-    const base: AccessEntry = {
-      event: 'verification',
-      tokenId: grant.tokenId,
-      studyInstanceUid: grant.studyInstanceUid,
-      ...who,
-      detail: { method: grant.verification },
-    };
+    const base = verificationEvent(grant, who);
     const locked = this.lockOf(grant);
     if (locked) {
       await appendAccessEvent(this.db, { ...base, outcome: 'locked' });
@@ -268,13 +262,7 @@ export class TokenService {
     grant: Grant,
     who: { clientIp: string; userAgent: string },
   ): Promise<void> {
-    const base: AccessEntry = {
-      event: 'verification',
-      tokenId: grant.tokenId,
-      studyInstanceUid: grant.studyInstanceUid,
-      ...who,
-      detail: { method: grant.verification },
-    };
+    const base = verificationEvent(grant, who);
     const locked = this.lockOf(grant);
     await appendAccessEvent(this.db, { ...base, outcome: locked ? 'locked' : 'malformed' });
     if (locked) throw new LinkLockedError(locked.retryAfterSeconds);
@@ -413,6 +401,17 @@ function toGrant(row: TokenRow): Grant {
     downloadsUsed: row.downloads_used,
     lockedUntil: row.locked_until,
     lockedAt: row.locked_at,
+  };
+}
+
+/** The access event of an answer to a link's second factor; the outcome is added by the caller. */
+function verificationEvent(grant: Grant, who: { clientIp: string; userAgent: string }): AccessEntry {
+  return {
+    event: 'verification',
+    tokenId: grant.tokenId,
+    studyInstanceUid: grant.studyInstanceUid,
+    ...who,
+    detail: { method: grant.verification },
   };
 }
 
