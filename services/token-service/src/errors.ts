@@ -109,3 +109,14 @@ export class DownloadRefusedError extends AppError {
     );
   }
 }
+
+/** A PIN link whose PIN was encrypted with a key that is not configured: staff must replace it. */
+export class PinUnreadableError extends ServiceUnavailableError {
+  constructor() {
+    super(
+      'this link cannot be checked right now; the department can give you a new one',
+      3600,
+      'pin_unreadable',
+    );
+  }
+}

@@ -3,7 +3,7 @@ import { createTestDatabase, type TestDatabase } from '@studylink/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase, type Database } from './db/database.js';
 import { reencryptTokens } from './rotate-keys.js';
-import { generateToken, hashToken, TokenCipher } from './tokens/token.crypto.js';
+import { generateToken, hashToken, pinAad, TokenCipher } from './tokens/token.crypto.js';
 import { insertToken } from './tokens/token.repository.js';
 
 let testDb: TestDatabase;
@@ -67,6 +67,33 @@ describe('reencryptTokens', () => {
       reencrypted: 0,
       failed: 0,
     });
+  });
+
+  it("moves a PIN link's PIN to the new key with its token", async () => {
+    const old = new TokenCipher(oldKey);
+    const token = generateToken();
+    const hash = hashToken(token);
+    const row = await insertToken(database.db, {
+      study_instance_uid: '1.2.826.0.1.3680043.9.7003',
+      token_hash: hash,
+      token_ciphertext: old.encrypt(token, hash),
+      expires_at: null,
+      created_by: 'test',
+      verification: 'pin',
+      pin_ciphertext: old.encrypt('482913', pinAad(hash)),
+    });
+    const result = await reencryptTokens(database.db, new TokenCipher(newKey, [oldKey]));
+    expect(result.reencrypted).toBe(1);
+    const after = await database.db
+      .selectFrom('tokens')
+      .select(['pin_ciphertext'])
+      .where('id', '=', row?.id as number)
+      .executeTakeFirstOrThrow();
+    expect(new TokenCipher(newKey).decrypt(after.pin_ciphertext as Buffer, pinAad(hash))).toBe('482913');
+    await database.db
+      .deleteFrom('tokens')
+      .where('id', '=', row?.id as number)
+      .execute();
   });
 
   it('leaves rows whose key is not configured untouched and counts them as failed', async () => {

@@ -348,6 +348,26 @@ describe('lockout per link', () => {
     expect((await events('token_unlocked', LOCKOUT)).length).toBe(1);
   });
 
+  it('a PIN whose key is gone is a 503 for the patient (not a wrong answer) and undisplayable for staff', async () => {
+    const uid = '1.2.826.0.1.3680043.8.498.12.11';
+    source.add({ studyInstanceUid: uid });
+    const { json } = await issue(uid, { verification: 'pin' });
+    // As if encrypted under a key this service no longer has: version 1, an unknown key id.
+    await h.database.pool.query(
+      "UPDATE tokens SET pin_ciphertext = decode('01ffffffff' || repeat('00', 40), 'hex') WHERE study_instance_uid = $1",
+      [uid],
+    );
+    const res = await answer(json.token, 'pin', json.pin);
+    expect(res.status).toBe(503);
+    const row = await h.database.pool.query('SELECT failed_total FROM tokens WHERE study_instance_uid = $1', [
+      uid,
+    ]);
+    expect(row.rows[0].failed_total).toBe(0);
+    const shown = await h.api('GET', `/api/v1/studies/${uid}/token`);
+    expect(shown.status).toBe(409);
+    expect((await readJson(shown)).error.code).toBe('token_not_displayable');
+  });
+
   it('20 wrong answers lock the link until staff unlock it', async () => {
     const { json } = await issue(FOREVER, { verification: 'birth-date' });
     let last: Response | undefined;

@@ -40,8 +40,18 @@ export function listTokensForReencryption(db: Db, afterId: number, limit: number
   return db.selectFrom('tokens').selectAll().where('id', '>', afterId).orderBy('id').limit(limit).execute();
 }
 
-export async function updateCiphertext(db: Db, id: number, ciphertext: Buffer): Promise<void> {
-  await db.updateTable('tokens').set({ token_ciphertext: ciphertext }).where('id', '=', id).execute();
+/** New ciphertexts of a token (and of its PIN, for PIN links) after a key rotation. */
+export async function updateCiphertext(
+  db: Db,
+  id: number,
+  ciphertext: Buffer,
+  pinCiphertext?: Buffer | null,
+): Promise<void> {
+  await db
+    .updateTable('tokens')
+    .set({ token_ciphertext: ciphertext, ...(pinCiphertext ? { pin_ciphertext: pinCiphertext } : {}) })
+    .where('id', '=', id)
+    .execute();
 }
 
 /** Wrong answers before a short lock, its length, and the total before a lock only staff lift. */

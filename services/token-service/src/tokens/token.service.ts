@@ -5,6 +5,7 @@ import type { DB, StudyRow, TokenRow, Verification } from '../db/tables.js';
 import {
   BirthDateMissingError,
   LinkLockedError,
+  PinUnreadableError,
   StudyTokenNotFoundError,
   TokenNotDisplayableError,
   TokenNotFoundError,
@@ -13,7 +14,7 @@ import {
 import { tokenUrl } from '../server-config/server-config.schema.js';
 import type { ServerConfigService } from '../server-config/server-config.service.js';
 import type { StudyService } from '../studies/study.service.js';
-import { generateToken, hashToken, TOKEN_PATTERN, type TokenCipher } from './token.crypto.js';
+import { generateToken, hashToken, pinAad, TOKEN_PATTERN, type TokenCipher } from './token.crypto.js';
 import {
   findActiveTokenForStudy,
   findTokenByHash,
@@ -303,7 +304,14 @@ export class TokenService {
     if (grant.verification === 'pin' && 'pin' in answer) {
       const row = await findTokenByHash(this.db, grant.tokenHash);
       if (!row?.pin_ciphertext) return false;
-      const pin = this.cipher.decrypt(row.pin_ciphertext, pinAad(row.token_hash));
+      let pin: string;
+      try {
+        pin = this.cipher.decrypt(row.pin_ciphertext, pinAad(row.token_hash));
+      } catch {
+        // Its key is gone (TOKEN_ENCRYPTION_KEY changed without the previous one): nobody can
+        // check this PIN, and counting the answer as wrong would lock the patient out.
+        throw new PinUnreadableError();
+      }
       return sameSecret(pin, answer.pin.replace(/[\s-]/g, ''));
     }
     return false;
@@ -337,8 +345,13 @@ export class TokenService {
       // TOKEN_ENCRYPTION_KEYS_PREVIOUS): the link still works, but nobody can show it again.
       throw new TokenNotDisplayableError();
     }
-    const pin =
-      withPin && row.pin_ciphertext ? this.cipher.decrypt(row.pin_ciphertext, pinAad(row.token_hash)) : null;
+    let pin: string | null = null;
+    try {
+      if (withPin && row.pin_ciphertext)
+        pin = this.cipher.decrypt(row.pin_ciphertext, pinAad(row.token_hash));
+    } catch {
+      throw new TokenNotDisplayableError();
+    }
     await appendAccessEvent(this.db, {
       event,
       outcome: 'ok',
@@ -430,11 +443,6 @@ export function generatePin(): string {
   let pin = '';
   for (let i = 0; i < PIN_DIGITS; i++) pin += String(randomInt(10));
   return pin;
-}
-
-/** The PIN's ciphertext is bound to its link: it cannot be moved to another row. */
-function pinAad(tokenHash: Buffer): Buffer {
-  return Buffer.concat([tokenHash, Buffer.from('pin')]);
 }
 
 /** A DICOM DA (`YYYYMMDD`, or the old `YYYY.MM.DD`) as 8 digits, '' when it is not a date. */
