@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Kysely } from 'kysely';
 import { appendAccessEvent, listAccessEvents } from '../access-log/access-log.repository.js';
-import { requireAdmin, requireApiKey } from '../api-keys/api-key.middleware.js';
+import { requireAdmin, requireApiKey, requireScope } from '../api-keys/api-key.middleware.js';
 import type { ApiKeyService, ApiPrincipal } from '../api-keys/api-key.service.js';
 import type { DB } from '../db/tables.js';
 import { requestClientIp } from '../patient/patient.routes.js';
@@ -40,7 +40,7 @@ export function apiRoutes(deps: ApiDeps): Router {
     return next();
   });
 
-  router.put('/studies/:studyInstanceUid/token', async (ctx) => {
+  router.put('/studies/:studyInstanceUid/token', requireScope('tokens'), async (ctx) => {
     const { studyInstanceUid } = parseOrThrow(studyParamsSchema, ctx.params, 'study UID');
     const body = parseOrThrow(issueTokenBodySchema, ctx.request.body ?? {}, 'request body');
     const expiresAt =
@@ -56,18 +56,18 @@ export function apiRoutes(deps: ApiDeps): Router {
     ctx.body = token;
   });
 
-  router.get('/studies/:studyInstanceUid/token', async (ctx) => {
+  router.get('/studies/:studyInstanceUid/token', requireScope('tokens'), async (ctx) => {
     const { studyInstanceUid } = parseOrThrow(studyParamsSchema, ctx.params, 'study UID');
     ctx.body = await deps.tokens.getActiveOrThrow(studyInstanceUid, actor(ctx));
   });
 
-  router.delete('/studies/:studyInstanceUid/token', async (ctx) => {
+  router.delete('/studies/:studyInstanceUid/token', requireScope('tokens'), async (ctx) => {
     const { studyInstanceUid } = parseOrThrow(studyParamsSchema, ctx.params, 'study UID');
     await deps.tokens.revokeOrThrow(studyInstanceUid, actor(ctx));
     ctx.status = 204;
   });
 
-  router.get('/server-config', async (ctx) => {
+  router.get('/server-config', requireScope('audit'), async (ctx) => {
     ctx.body = await deps.serverConfig.get();
   });
 
@@ -83,7 +83,7 @@ export function apiRoutes(deps: ApiDeps): Router {
     ctx.body = updated;
   });
 
-  router.get('/access-log', async (ctx) => {
+  router.get('/access-log', requireScope('audit'), async (ctx) => {
     const q = parseOrThrow(accessLogQuerySchema, ctx.query, 'query');
     const rows = await listAccessEvents(deps.db, {
       study: q.study,
