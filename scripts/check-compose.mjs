@@ -107,6 +107,17 @@ const SOURCES = {
     from: 'migrations/migrate.mjs',
     keys: () => processEnvKeys(read('migrations/migrate.mjs'), true),
   },
+  'access-log-purge': {
+    dockerfile: 'services/token-service/Dockerfile',
+    from: 'services/token-service/src/cli.ts',
+    keys: () =>
+      new Map(
+        [...read('services/token-service/src/cli.ts').matchAll(/\benv\.([A-Z][A-Z0-9_]*)/g)].map((m) => [
+          m[1],
+          { required: m[1] === 'MIGRATION_DATABASE_URL' },
+        ]),
+      ),
+  },
   'export-service': {
     dockerfile: 'services/export-service/Dockerfile',
     from: 'the env schema in services/export-service/src/config.ts',
@@ -382,6 +393,7 @@ for (const name of serviceNames) {
   }
 }
 oneShots.add('demo-data');
+oneShots.add('access-log-purge');
 for (const name of serviceNames) {
   const restart = services[name].restart;
   if (oneShots.has(name)) check(restart === 'no', `one-shot ${name} does not restart`, restart);

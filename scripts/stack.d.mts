@@ -14,7 +14,12 @@ export interface StackOptions {
 
 export interface Stack {
   publicUrl: string;
+  /** The services' connection (the application role). */
   databaseUrl: string;
+  /** The owner's connection the migrations ran with (null: none was given). */
+  ownerUrl: string | null;
+  /** The staff administrator the token service makes on start (demo / make dev). */
+  staffAdmin: { username: string; password: string };
   dicomwebUrl: string;
   adminApiKey: string;
   internalSecret: string;

@@ -45,6 +45,12 @@ export async function devSecrets(env, stateDir) {
       env.TOKEN_ENCRYPTION_KEY || saved.TOKEN_ENCRYPTION_KEY || randomBytes(32).toString('hex'),
     INTERNAL_SECRET: env.INTERNAL_SECRET || saved.INTERNAL_SECRET || randomBytes(32).toString('hex'),
     ADMIN_API_KEY: env.ADMIN_API_KEY || saved.ADMIN_API_KEY || `slk_${randomBytes(32).toString('base64url')}`,
+    // The local database's application role (DATABASE_URL), a member of studylink_app.
+    APP_DATABASE_PASSWORD: saved.APP_DATABASE_PASSWORD || randomBytes(24).toString('hex'),
+    // The demo staff administrator `make dev` makes (staff interface at /staff/).
+    STAFF_ADMIN_USERNAME: env.STAFF_ADMIN_USERNAME || saved.STAFF_ADMIN_USERNAME || 'admin',
+    STAFF_ADMIN_PASSWORD:
+      env.STAFF_ADMIN_PASSWORD || saved.STAFF_ADMIN_PASSWORD || randomBytes(12).toString('base64url'),
   };
   await mkdir(stateDir, { recursive: true });
   await writeFile(
@@ -68,8 +74,14 @@ async function canConnect(url) {
   }
 }
 
-/** A local PostgreSQL database `studylink` on 127.0.0.1:5432, starting the cluster if needed. */
-async function localDatabase() {
+/**
+ * A local PostgreSQL database on 127.0.0.1:5432 (`studylink`, or STUDYLINK_DEV_DATABASE), starting
+ * the cluster if needed. Returns the owner's URL (the local superuser runs the migrations) and the
+ * application role's (`<database>_app`, made by the migration runner; `studylink_app` for the
+ * default database), with which the services connect.
+ */
+async function localDatabase(name, appPassword) {
+  if (!/^[a-z_][a-z0-9_]{0,58}$/.test(name)) throw new Error(`not a database name for make dev: ${name}`);
   const admin = 'postgres://postgres@127.0.0.1:5432/postgres';
   if (!(await canConnect(admin))) {
     log('PostgreSQL is not answering on 127.0.0.1:5432; trying to start the local cluster');
@@ -86,10 +98,14 @@ async function localDatabase() {
   }
   const c = new pg.Client({ connectionString: admin });
   await c.connect();
-  const exists = await c.query("SELECT 1 FROM pg_database WHERE datname = 'studylink'");
-  if (exists.rowCount === 0) await c.query('CREATE DATABASE studylink');
+  const exists = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+  if (exists.rowCount === 0) await c.query(`CREATE DATABASE "${name}"`);
   await c.end();
-  return 'postgres://postgres@127.0.0.1:5432/studylink';
+  const appRole = name === 'studylink' ? 'studylink_app' : `${name}_app`;
+  return {
+    ownerUrl: `postgres://postgres@127.0.0.1:5432/${name}`,
+    appUrl: `postgres://${appRole}:${appPassword}@127.0.0.1:5432/${name}`,
+  };
 }
 
 /** A demo Orthanc with the DICOMweb plugin, loaded with sample studies and one synthetic CT. */
@@ -187,15 +203,27 @@ export async function startStack(options = {}) {
   };
 
   try {
-    const databaseUrl = env.DATABASE_URL || (await localDatabase());
+    const { secrets, file: secretsFile } = await devSecrets(env, stateDir);
+    // Two roles, as in production: the owner migrates, the services connect as the application role.
+    const local = env.DATABASE_URL
+      ? null
+      : await localDatabase(env.STUDYLINK_DEV_DATABASE || 'studylink', secrets.APP_DATABASE_PASSWORD);
+    const databaseUrl = local ? local.appUrl : env.DATABASE_URL;
+    const ownerUrl = local ? local.ownerUrl : env.MIGRATION_DATABASE_URL;
     let dicomwebUrl = env.DICOMWEB_URL;
     if (!dicomwebUrl) {
       orthanc = await demoStore(stateDir);
       dicomwebUrl = orthanc.dicomwebUrl;
     }
-    const { secrets, file: secretsFile } = await devSecrets(env, stateDir);
     const { migrate } = await import(join(ROOT, 'migrations', 'migrate.mjs'));
-    await migrate(databaseUrl, (line) => process.stderr.write(`${line}\n`));
+    const migrationLog = (line) => process.stderr.write(`${line}\n`);
+    if (ownerUrl) await migrate(ownerUrl, migrationLog, { appUrl: databaseUrl });
+    else {
+      log(
+        'MIGRATION_DATABASE_URL is not set: migrating as DATABASE_URL, whose role can then change the access log',
+      );
+      await migrate(databaseUrl, migrationLog);
+    }
 
     const publicPort = Number(options.publicPort ?? env.PUBLIC_PORT ?? 3000);
     const tokenPort = Number(options.tokenPort ?? env.TOKEN_SERVICE_PORT ?? 3001);
@@ -228,6 +256,13 @@ export async function startStack(options = {}) {
       PUBLIC_PORT: String(publicPort),
       TOKEN_ENCRYPTION_KEY: secrets.TOKEN_ENCRYPTION_KEY,
       ADMIN_API_KEY: secrets.ADMIN_API_KEY,
+      // make dev (its own local database): a demo staff administrator, as `make up` makes.
+      ...(local
+        ? {
+            STAFF_ADMIN_USERNAME: secrets.STAFF_ADMIN_USERNAME,
+            STAFF_ADMIN_PASSWORD: secrets.STAFF_ADMIN_PASSWORD,
+          }
+        : {}),
     });
     const exporter = startNode(
       'export-service',
@@ -305,6 +340,8 @@ export async function startStack(options = {}) {
     return {
       publicUrl,
       databaseUrl,
+      ownerUrl,
+      staffAdmin: { username: secrets.STAFF_ADMIN_USERNAME, password: secrets.STAFF_ADMIN_PASSWORD },
       dicomwebUrl,
       adminApiKey: secrets.ADMIN_API_KEY,
       internalSecret: secrets.INTERNAL_SECRET,

@@ -53,7 +53,9 @@ export async function startE2EStack(
   const adminKey = `slk_${randomBytes(32).toString('base64url')}`;
   const stack = await startStack({
     env: {
+      // The services as the application role; the migrations as the owner.
       DATABASE_URL: db.url,
+      MIGRATION_DATABASE_URL: db.ownerUrl,
       DICOMWEB_URL: orthanc.dicomwebUrl,
       ADMIN_API_KEY: adminKey,
       TOKEN_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
