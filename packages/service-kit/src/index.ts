@@ -1,5 +1,6 @@
 export { clientIp } from './client-ip.js';
 export { ConfigError, parseConfig } from './config.parser.js';
+export { isEntryPoint } from './entry-point.js';
 export { portField, sharedEnvFields } from './env.fields.js';
 export { AppError, ServiceUnavailableError, ValidationError } from './errors.js';
 export { escapeHtml, html, SafeHtml } from './html.js';

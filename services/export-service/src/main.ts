@@ -1,5 +1,5 @@
 import { createDicomwebClient } from '@studylink/dicomweb';
-import { createLogger, createServiceMetrics, listen, onShutdown } from '@studylink/service-kit';
+import { createLogger, createServiceMetrics, isEntryPoint, listen, onShutdown } from '@studylink/service-kit';
 import { createApp } from './app.js';
 import { type ExportServiceConfig, loadConfig } from './config.js';
 import { ExportLimiter } from './export.limiter.js';
@@ -60,7 +60,7 @@ export async function startExportService(
   };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (isEntryPoint(import.meta.url)) {
   const boot = createLogger({ service: 'export-service', level: 'info' });
   try {
     const config = loadConfig(process.env);

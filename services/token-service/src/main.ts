@@ -1,5 +1,5 @@
 import { createDicomwebClient } from '@studylink/dicomweb';
-import { createLogger, createServiceMetrics, listen, onShutdown } from '@studylink/service-kit';
+import { createLogger, createServiceMetrics, isEntryPoint, listen, onShutdown } from '@studylink/service-kit';
 import { ApiKeyService } from './api-keys/api-key.service.js';
 import { createApp } from './app.js';
 import { loadConfig, type TokenServiceConfig } from './config.js';
@@ -86,7 +86,7 @@ export async function startTokenService(
   };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (isEntryPoint(import.meta.url)) {
   const log = createLogger({ service: 'token-service', level: (process.env.LOG_LEVEL as 'info') ?? 'info' });
   try {
     const config = loadConfig(process.env);

@@ -217,7 +217,9 @@ describe('API keys', () => {
       headers: { authorization: `Bearer ${key}` },
     });
     expect(api.status).toBe(404);
-    const setup = await fetch(`${h.url}/api/v1/server-config`, { headers: { authorization: `Bearer ${key}` } });
+    const setup = await fetch(`${h.url}/api/v1/server-config`, {
+      headers: { authorization: `Bearer ${key}` },
+    });
     expect(setup.status).toBe(403);
     const list = await admin.get('/staff/api-keys');
     expect(list.text).toMatch(/<td data-scopes="tokens">/);

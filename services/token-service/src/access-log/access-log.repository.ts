@@ -24,6 +24,9 @@ export const ACCESS_EVENTS = [
   'api_key_created',
   'api_key_disabled',
   'access_log_exported',
+  // cli.js purge-access-log: partitions made and dropped, as the owner role.
+  'access_log_purged',
+  'token_expired',
 ] as const;
 export type AccessEvent = (typeof ACCESS_EVENTS)[number];
 
