@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeyService } from '../src/api-keys/api-key.service.js';
 import { FakeStudySource, type Harness, readJson, startHarness } from './harness.js';
@@ -350,6 +351,69 @@ describe('access log is append-only', () => {
     );
     await expect(h.database.pool.query('DELETE FROM access_log')).rejects.toThrow(/permission denied/);
     await expect(h.database.pool.query('TRUNCATE access_log')).rejects.toThrow(/permission denied/);
+  });
+});
+
+describe('nothing unlogged', () => {
+  it('token_issued is in the same transaction as the token: no log row, no token', async () => {
+    const uid = '1.2.3.4.5.88';
+    source.add({ studyInstanceUid: uid });
+    const owner = new pg.Client({ connectionString: h.testDb.ownerUrl });
+    await owner.connect();
+    try {
+      await owner.query(`CREATE FUNCTION fail_issued_log() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'log unavailable' USING ERRCODE = '57P03'; END $$`);
+      await owner.query(
+        `CREATE TRIGGER fail_issued_log BEFORE INSERT ON access_log FOR EACH ROW
+           WHEN (NEW.event = 'token_issued' AND NEW.study_instance_uid = '${uid}') EXECUTE FUNCTION fail_issued_log()`,
+      );
+      const res = await h.api('PUT', `/api/v1/studies/${uid}/token`);
+      expect(res.status).toBe(503);
+      const tokens = await owner.query(
+        'SELECT count(*)::int AS n FROM tokens WHERE study_instance_uid = $1',
+        [uid],
+      );
+      expect(tokens.rows[0].n).toBe(0);
+    } finally {
+      await owner.query('DROP TRIGGER IF EXISTS fail_issued_log ON access_log');
+      await owner.end();
+    }
+    expect((await issue(uid)).res.status).toBe(201);
+  });
+
+  it('retiring an expired token is logged as token_expired', async () => {
+    const uid = '1.2.3.4.5.89';
+    source.add({ studyInstanceUid: uid });
+    const first = await issue(uid);
+    await h.database.pool.query(
+      "UPDATE tokens SET expires_at = now() - interval '1 minute' WHERE study_instance_uid = $1 AND revoked_at IS NULL",
+      [uid],
+    );
+    const next = await issue(uid);
+    expect(next.res.status).toBe(201);
+    expect(next.json.token).not.toBe(first.json.token);
+    const { items } = await readJson(
+      await h.api('GET', `/api/v1/access-log?study=${uid}&event=token_expired`),
+    );
+    expect(items).toHaveLength(1);
+    expect(items[0]).toMatchObject({ event: 'token_expired', outcome: 'ok' });
+    expect(items[0].actor).toMatch(/^api-key:/);
+  });
+
+  it('issuing uses the stored copy of a study when the store is down', async () => {
+    const uid = '1.2.3.4.5.90';
+    source.add({ studyInstanceUid: uid });
+    await issue(uid);
+    expect((await h.api('DELETE', `/api/v1/studies/${uid}/token`)).status).toBe(204);
+    source.down = true;
+    try {
+      const again = await issue(uid);
+      expect(again.res.status).toBe(201);
+      // A study the store never described still needs the store.
+      expect((await h.api('PUT', '/api/v1/studies/1.2.3.4.5.91/token')).status).toBe(503);
+    } finally {
+      source.down = false;
+    }
   });
 });
 
