@@ -61,6 +61,9 @@ CREATE INDEX access_log_event_idx ON access_log (event, at DESC);
 -- for a throttled address (at most one per window) are not in the index it reads.
 CREATE INDEX access_log_sign_in_failures_idx ON access_log (client_ip, at DESC)
   WHERE event = 'staff_sign_in_failed' AND outcome <> 'throttled';
+-- ...and the one row per window it logs for a throttled address, found by this one.
+CREATE INDEX access_log_sign_in_throttled_idx ON access_log (client_ip, at DESC)
+  WHERE event = 'staff_sign_in_failed' AND outcome = 'throttled';
 
 CREATE TRIGGER access_log_no_update BEFORE UPDATE OR DELETE ON access_log
   FOR EACH ROW EXECUTE FUNCTION access_log_append_only();

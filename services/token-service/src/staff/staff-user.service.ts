@@ -79,7 +79,7 @@ export class StaffUserService {
    */
   async signIn(username: string, password: string, who: Omit<Actor, 'actor'>): Promise<SignInResult> {
     if (await this.addressThrottled(who.clientIp)) {
-      await this.log('staff_sign_in_failed', 'throttled', who, null, null);
+      await this.logThrottledOnce(who);
       return { ok: false, reason: 'throttled' };
     }
     const user = await findUserByUsername(this.db, username);
@@ -111,17 +111,47 @@ export class StaffUserService {
     return { ok: false, reason };
   }
 
-  /** True when this address failed too often lately: it is refused before any password check. */
+  /**
+   * True when this address failed too often lately: it is refused before any password check. Reads
+   * the partial index access_log_sign_in_failures_idx (failures that were not refusals: the
+   * predicate is spelled as the index's, literals included) and stops at the limit, so a flood
+   * costs at most `maxFailuresPerIp` index entries per request, however long it lasts.
+   */
   async addressThrottled(clientIp: string): Promise<boolean> {
-    const row = await this.logDb
-      .selectFrom('access_log')
-      .select((eb) => eb.fn.countAll<string>().as('n'))
-      .where('event', '=', 'staff_sign_in_failed')
-      .where('client_ip', '=', clientIp)
-      .where('outcome', '!=', 'throttled')
-      .where('at', '>', sql<Date>`now() - make_interval(mins => ${this.policy.ipWindowMinutes})`)
-      .executeTakeFirstOrThrow();
-    return Number(row.n) >= this.policy.maxFailuresPerIp;
+    const { rows } = await sql<{ n: number }>`
+      SELECT count(*)::int AS n FROM (
+        SELECT 1 FROM access_log
+         WHERE event = 'staff_sign_in_failed' AND outcome <> 'throttled'
+           AND client_ip = ${clientIp}
+           AND at > now() - make_interval(mins => ${this.policy.ipWindowMinutes})
+         LIMIT ${this.policy.maxFailuresPerIp}
+      ) AS recent`.execute(this.logDb);
+    return (rows[0]?.n ?? 0) >= this.policy.maxFailuresPerIp;
+  }
+
+  /**
+   * One `throttled` row per address and window, not one per refused request: a flood of a few
+   * hundred POSTs a second adds nothing to the log after the first. Concurrent refusals of one
+   * address take turns on an advisory lock, so exactly one of them writes.
+   */
+  private async logThrottledOnce(who: Omit<Actor, 'actor'>): Promise<void> {
+    await this.logDb.transaction().execute(async (trx) => {
+      await sql`SELECT pg_advisory_xact_lock(727274002, hashtext(${who.clientIp}))`.execute(trx);
+      const { rows } = await sql<{ one: number }>`
+        SELECT 1 AS one FROM access_log
+         WHERE event = 'staff_sign_in_failed' AND outcome = 'throttled' AND client_ip = ${who.clientIp}
+           AND at > now() - make_interval(mins => ${this.policy.ipWindowMinutes})
+         LIMIT 1`.execute(trx);
+      if (rows.length > 0) return;
+      await appendAccessEvent(trx, {
+        event: 'staff_sign_in_failed',
+        outcome: 'throttled',
+        actor: null,
+        clientIp: who.clientIp,
+        userAgent: who.userAgent,
+        detail: { windowMinutes: this.policy.ipWindowMinutes, loggedOncePerWindow: true },
+      });
+    });
   }
 
   list(): Promise<StaffUserRow[]> {
