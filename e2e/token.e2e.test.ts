@@ -51,7 +51,9 @@ function expectServicePageHeaders(r: RawResponse, what: string) {
 }
 
 beforeAll(async () => {
-  p = await startProxiedStack('token');
+  // Links say port 3000 (set in the environment, so it wins over the stored setup), whatever port
+  // this stack's nginx happens to listen on.
+  p = await startProxiedStack('token', { PUBLIC_PORT: '3000' });
   const loaded = await loadSamples(p.orthanc, ['CT_small.dcm', 'chrH31.dcm', 'chrGreek.dcm', 'chrRuss.dcm']);
   samples = new Map(loaded.map((s) => [s.name, s]));
   const cfg = await p.s.api('PUT', '/api/v1/server-config', {

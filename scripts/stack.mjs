@@ -253,7 +253,9 @@ export async function startStack(options = {}) {
 
     const token = startNode('token-service', 'services/token-service/dist/main.js', {
       TOKEN_SERVICE_PORT: String(tokenPort),
-      PUBLIC_PORT: String(publicPort),
+      // The port in links (it wins over the stored setup): this stack's own, unless the caller names
+      // another one for its links (a port forwarded to this one, as the e2e tests pretend).
+      PUBLIC_PORT: options.publicPort !== undefined && env.PUBLIC_PORT ? env.PUBLIC_PORT : String(publicPort),
       TOKEN_ENCRYPTION_KEY: secrets.TOKEN_ENCRYPTION_KEY,
       ADMIN_API_KEY: secrets.ADMIN_API_KEY,
       // make dev (its own local database): a demo staff administrator, as `make up` makes.

@@ -5,7 +5,7 @@ import { createApp } from './app.js';
 import { loadConfig, type TokenServiceConfig } from './config.js';
 import { createDatabase } from './db/database.js';
 import { InvalidTokenLimiter } from './rate-limit/invalid-token.limiter.js';
-import { ServerConfigService } from './server-config/server-config.service.js';
+import { SETUP_ENV, ServerConfigService } from './server-config/server-config.service.js';
 import { createStaffModule } from './staff/staff.module.js';
 import { qidoStudySearch } from './staff/study-search.source.js';
 import { StudyService } from './studies/study.service.js';
@@ -27,7 +27,10 @@ export async function startTokenService(
     baseUrl: config.dicomwebUrl,
     requestTimeoutMs: config.storeTimeoutMs,
   });
-  const serverConfig = new ServerConfigService(database.db, config.seed);
+  const serverConfig = new ServerConfigService(database.db, config.seed, {
+    fromEnv: config.setupFromEnv,
+    cacheMs: config.serverConfigCacheMs,
+  });
   const studies = new StudyService(database.db, qidoStudySource(dicomweb), log.child({ module: 'studies' }), {
     storeMs: config.storeTimeoutMs,
     pageMs: config.pageRefreshTimeoutMs,
@@ -42,6 +45,7 @@ export async function startTokenService(
   );
 
   await serverConfig.ensureSeeded();
+  await logStartupFacts(log, database, serverConfig);
   await apiKeys.bootstrapAdminKey(config.secrets.adminApiKey);
   const staff = createStaffModule({
     db: database.db,
@@ -84,6 +88,36 @@ export async function startTokenService(
       await database.close();
     },
   };
+}
+
+/** Says where each setup value came from, and warns loudly when the role could change the log. */
+async function logStartupFacts(
+  log: ReturnType<typeof createLogger>,
+  database: ReturnType<typeof createDatabase>,
+  serverConfig: ServerConfigService,
+) {
+  const sources = await serverConfig.sources();
+  const by = (s: string) =>
+    Object.entries(sources)
+      .filter(([, v]) => v === s)
+      .map(([f]) => `${f}${s === 'environment' ? ` (${SETUP_ENV[f as keyof typeof SETUP_ENV]})` : ''}`);
+  log.info(
+    { fromEnvironment: by('environment'), stored: by('stored'), defaults: by('default') },
+    'server setup: environment variables win over the stored setup',
+  );
+  const { rows } = await database.pool.query<{ role: string; can_change: boolean }>(
+    `SELECT current_user AS role,
+            r.rolsuper OR has_table_privilege('access_log', 'UPDATE')
+              OR has_table_privilege('access_log', 'DELETE') OR has_table_privilege('access_log', 'TRUNCATE')
+              OR pg_has_role(current_user, c.relowner, 'USAGE') AS can_change
+       FROM pg_roles r, pg_class c WHERE r.rolname = current_user AND c.oid = 'access_log'::regclass`,
+  );
+  if (rows[0]?.can_change)
+    log.warn(
+      { role: rows[0].role },
+      'DATABASE_URL connects as a role that can change or remove access-log rows (an owner or superuser): ' +
+        'connect as the application role (README: Database roles)',
+    );
 }
 
 if (isEntryPoint(import.meta.url)) {
