@@ -193,7 +193,7 @@ function interpolations(text) {
   }));
 }
 
-const isSecret = (name) => /(SECRET|PASSWORD|_KEY|_KEYS_PREVIOUS)$/.test(name);
+const isSecret = (name) => /(SECRET|PASSWORD|_KEY|_KEYS_PREVIOUS|_AUTHORIZATION)$/.test(name);
 
 // ---------------------------------------------------------------- checks
 

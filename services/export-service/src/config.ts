@@ -20,6 +20,7 @@ export function loadConfig(env: Record<string, string | undefined>) {
   const e = parseConfig(envSchema, env);
   return Object.freeze({
     dicomwebUrl: e.DICOMWEB_URL.replace(/\/+$/, ''),
+    dicomwebCa: e.DICOMWEB_CA_FILE,
     tokenServiceUrl: e.TOKEN_SERVICE_URL.replace(/\/+$/, ''),
     host: e.HOST,
     port: e.EXPORT_SERVICE_PORT,
@@ -30,6 +31,9 @@ export function loadConfig(env: Record<string, string | undefined>) {
     storeStallTimeoutMs: e.STORE_STALL_TIMEOUT_MS,
     storeRetryAttempts: e.STORE_RETRY_ATTEMPTS,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
-    secrets: Object.freeze({ internalSecret: e.INTERNAL_SECRET }),
+    secrets: Object.freeze({
+      internalSecret: e.INTERNAL_SECRET,
+      dicomwebAuthorization: e.DICOMWEB_AUTHORIZATION ?? null,
+    }),
   });
 }

@@ -15,6 +15,10 @@ export async function startExportService(
     baseUrl: config.dicomwebUrl,
     requestTimeoutMs: config.storeTimeoutMs,
     stallTimeoutMs: config.storeStallTimeoutMs,
+    ...(config.secrets.dicomwebAuthorization
+      ? { headers: { authorization: config.secrets.dicomwebAuthorization } }
+      : {}),
+    ...(config.dicomwebCa ? { ca: config.dicomwebCa } : {}),
   });
   const limiter = new ExportLimiter(config.maxConcurrentExports);
   const serviceMetrics = createServiceMetrics({ service: 'export-service', processMetrics: true });

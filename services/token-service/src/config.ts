@@ -113,6 +113,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined>) {
   return Object.freeze({
     databaseUrl: e.DATABASE_URL,
     dicomwebUrl: e.DICOMWEB_URL.replace(/\/+$/, ''),
+    dicomwebCa: e.DICOMWEB_CA_FILE,
     host: e.HOST,
     port: e.TOKEN_SERVICE_PORT,
     trustedProxies: e.TRUSTED_PROXIES,
@@ -150,6 +151,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined>) {
       previousTokenKeys: e.TOKEN_ENCRYPTION_KEYS_PREVIOUS,
       adminApiKey: e.ADMIN_API_KEY ?? null,
       internalSecret: e.INTERNAL_SECRET,
+      dicomwebAuthorization: e.DICOMWEB_AUTHORIZATION ?? null,
       staffAdmin:
         e.STAFF_ADMIN_USERNAME && e.STAFF_ADMIN_PASSWORD
           ? Object.freeze({ username: e.STAFF_ADMIN_USERNAME, password: e.STAFF_ADMIN_PASSWORD })

@@ -26,6 +26,10 @@ export async function startTokenService(
   const dicomweb = createDicomwebClient({
     baseUrl: config.dicomwebUrl,
     requestTimeoutMs: config.storeTimeoutMs,
+    ...(config.secrets.dicomwebAuthorization
+      ? { headers: { authorization: config.secrets.dicomwebAuthorization } }
+      : {}),
+    ...(config.dicomwebCa ? { ca: config.dicomwebCa } : {}),
   });
   const serverConfig = new ServerConfigService(database.db, config.seed, {
     fromEnv: config.setupFromEnv,
