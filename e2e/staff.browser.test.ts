@@ -287,7 +287,7 @@ describe('accessibility (axe-core)', () => {
       await page.goto(`${s.url}/staff/studies/${uid}`);
       await check('study on a tablet', 'staff-study-tablet');
       await page.setViewportSize({ width: 1280, height: 900 });
-      await page.goto(link.replace(/^https:\/\/pacs\.example\.org/, s.url));
+      await page.goto(link.replace(/^https:\/\/pacs\.example\.org(:\d+)?/, s.url));
       await page.getByRole('heading', { name: 'Your imaging study' }).waitFor();
       await check('patient page');
       await page.goto(`${s.url}/token?${'x'.repeat(64)}`);

@@ -47,10 +47,7 @@ beforeAll(async () => {
     '-out',
     o('store.csr'),
   ]);
-  await writeFile(
-    o('ext.cnf'),
-    'subjectAltName=IP:127.0.0.1,DNS:localhost\n',
-  );
+  await writeFile(o('ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
   await run('openssl', [
     'x509',
     '-req',
