@@ -63,7 +63,6 @@ export interface DicomwebClient {
     options?: InstanceSearchQuery & CallOptions,
   ): Promise<DicomJsonObject[]>;
   retrieveStudy(studyUid: string, options: RetrieveOptions): Promise<RetrieveResult>;
-  retrieveSeries(studyUid: string, seriesUid: string, options: RetrieveOptions): Promise<RetrieveResult>;
   /** Closes the private Agent (not a dispatcher passed in). */
   close(): Promise<void>;
 }
@@ -261,13 +260,6 @@ export function createDicomwebClient(options: DicomwebClientOptions): DicomwebCl
       return run(() => {
         assertDicomUid(studyUid, 'StudyInstanceUID');
         return wado(`/studies/${studyUid}`, retrieveOptions);
-      });
-    },
-    retrieveSeries(studyUid, seriesUid, retrieveOptions) {
-      return run(() => {
-        assertDicomUid(studyUid, 'StudyInstanceUID');
-        assertDicomUid(seriesUid, 'SeriesInstanceUID');
-        return wado(`/studies/${studyUid}/series/${seriesUid}`, retrieveOptions);
       });
     },
     async close() {
