@@ -321,7 +321,8 @@ describe('the real stack: metrics, key rotation, demo helpers', () => {
     await s?.stop();
   });
 
-  const internal = (port: number, path: string) => get(`http://127.0.0.1:${port}${path}`);
+  const internal = (port: number, path: string, secret: string | null = s.stack.internalSecret) =>
+    get(`http://127.0.0.1:${port}${path}`, secret ? { authorization: `Bearer ${secret}` } : {});
 
   it('serves /metrics on the internal ports only, by route template, never with a token', async () => {
     const study = await writeDemoStudy(s, '2.25.99887766554433221100');
@@ -349,7 +350,21 @@ describe('the real stack: metrics, key rotation, demo helpers', () => {
       expect(res.body, path).not.toContain('studylink_');
     }
 
-    const tokenMetrics = await internal(s.stack.tokenPort, '/metrics');
+    // Not on the services' public ports either, and not on the internal ones without the secret.
+    for (const port of [s.stack.tokenPort, s.stack.exportPort]) {
+      const res = await internal(port, '/metrics');
+      expect(res.status, `public port ${port}`).toBe(404);
+      expect(res.body).not.toContain('studylink_');
+    }
+    for (const port of [s.stack.tokenInternalPort, s.stack.exportInternalPort]) {
+      for (const secret of [null, 'x'.repeat(64), s.stack.internalSecret.slice(1)]) {
+        const res = await internal(port, '/metrics', secret);
+        expect(res.status, `internal port ${port} with secret ${secret?.length ?? 'none'}`).toBe(401);
+        expect(res.body).not.toContain('studylink_');
+      }
+    }
+
+    const tokenMetrics = await internal(s.stack.tokenInternalPort, '/metrics');
     expect(tokenMetrics.status).toBe(200);
     expect(tokenMetrics.headers['content-type']).toMatch(/^text\/plain/);
     expect(tokenMetrics.body).toMatch(
@@ -358,7 +373,7 @@ describe('the real stack: metrics, key rotation, demo helpers', () => {
     expect(tokenMetrics.body).toContain('route="/api/v1/studies/:studyInstanceUid/token"');
     expect(tokenMetrics.body).toContain('process_resident_memory_bytes{service="token-service"}');
 
-    const exportMetrics = await internal(s.stack.exportPort, '/metrics');
+    const exportMetrics = await internal(s.stack.exportInternalPort, '/metrics');
     expect(exportMetrics.status).toBe(200);
     expect(exportMetrics.body).toContain('studylink_exports_started_total{service="export-service"} 1');
     expect(exportMetrics.body).toContain(

@@ -147,6 +147,20 @@ GRANT SELECT, INSERT, UPDATE ON server_config, tokens, studies, api_keys TO stud
 GRANT SELECT, INSERT, UPDATE, DELETE ON staff_users, staff_sessions, invalid_token_attempts TO studylink_app;
 GRANT SELECT ON schema_migrations TO studylink_app;
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO studylink_app;
+-- Any other table an earlier migration made (one this file does not name): the application's.
+DO $$
+DECLARE t regclass;
+BEGIN
+  FOR t IN
+    SELECT c.oid::regclass FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+       AND c.relname NOT IN ('access_log', 'schema_migrations')
+       AND NOT has_table_privilege('studylink_app', c.oid, 'SELECT')
+  LOOP
+    EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO studylink_app', t);
+  END LOOP;
+END
+$$;
 -- Tables later migrations create (as this same owner) are the application's to read and write; a
 -- migration adding another append-only table revokes UPDATE and DELETE on it.
 ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO studylink_app;
