@@ -254,9 +254,7 @@ export async function startStack(options = {}) {
       return proc;
     };
 
-    const token = startNode('token-service', 'services/token-service/dist/main.js', {
-      TOKEN_SERVICE_PORT: String(tokenPort),
-      TOKEN_SERVICE_INTERNAL_PORT: String(tokenInternalPort),
+    const tokenReplicaEnv = {
       // The port in links (it wins over the stored setup): this stack's own, unless the caller names
       // another one for its links (a port forwarded to this one, as the e2e tests pretend).
       PUBLIC_PORT: options.publicPort !== undefined && env.PUBLIC_PORT ? env.PUBLIC_PORT : String(publicPort),
@@ -269,6 +267,11 @@ export async function startStack(options = {}) {
             STAFF_ADMIN_PASSWORD: secrets.STAFF_ADMIN_PASSWORD,
           }
         : {}),
+    };
+    const token = startNode('token-service', 'services/token-service/dist/main.js', {
+      ...tokenReplicaEnv,
+      TOKEN_SERVICE_PORT: String(tokenPort),
+      TOKEN_SERVICE_INTERNAL_PORT: String(tokenInternalPort),
     });
     const exporter = startNode(
       'export-service',
@@ -285,6 +288,36 @@ export async function startStack(options = {}) {
     await waitFor(`http://127.0.0.1:${tokenPort}/readyz`, 30_000, token);
     await waitFor(`http://127.0.0.1:${exportPort}/livez`, 30_000, exporter);
 
+    // More replicas of each service (the two-replica e2e): the same environment on their own ports;
+    // each export replica checks grants with its own token replica. nginx balances over all of them.
+    const replicas = [{ token: tokenPort, export: exportPort, tokenInternal: tokenInternalPort }];
+    for (const [i, ports] of (options.replicaPorts ?? []).entries()) {
+      const n = i + 2;
+      const t = startNode(`token-service-${n}`, 'services/token-service/dist/main.js', {
+        ...tokenReplicaEnv,
+        TOKEN_SERVICE_PORT: String(ports.token),
+        TOKEN_SERVICE_INTERNAL_PORT: String(ports.tokenInternal),
+      });
+      const x = startNode(
+        `export-service-${n}`,
+        'services/export-service/dist/main.js',
+        {
+          EXPORT_SERVICE_PORT: String(ports.export),
+          EXPORT_SERVICE_INTERNAL_PORT: String(ports.exportInternal),
+          TOKEN_SERVICE_INTERNAL_URL: `http://127.0.0.1:${ports.tokenInternal}`,
+        },
+        EXPORT_NODE_FLAGS,
+      );
+      await waitFor(`http://127.0.0.1:${ports.token}/readyz`, 30_000, t);
+      await waitFor(`http://127.0.0.1:${ports.export}/livez`, 30_000, x);
+      replicas.push({ token: ports.token, export: ports.export, tokenInternal: ports.tokenInternal });
+    }
+    // One `server` line per replica (the template has one placeholder): a dead one is skipped for 10 s.
+    const upstream = (key) =>
+      replicas
+        .map((r) => `127.0.0.1:${r[key]}${replicas.length > 1 ? ' max_fails=1 fail_timeout=10s' : ''}`)
+        .join(';\n    server ');
+
     const nginxBin = which(['nginx']);
     if (!nginxBin) throw new Error('nginx is not installed (apt-get install nginx-light)');
     runtimeDir = await mkdtemp(join(tmpdir(), 'studylink-nginx-'));
@@ -293,8 +326,8 @@ export async function startStack(options = {}) {
     const accessLog = logDir ? join(logDir, 'nginx-access.log') : join(stateDir, 'nginx-access.log');
     const conf = renderTemplate(await readFile(join(ROOT, 'services/nginx/nginx.conf.template'), 'utf8'), {
       LISTEN: `${env.NGINX_LISTEN_ADDRESS || '127.0.0.1'}:${publicPort}`,
-      TOKEN_UPSTREAM: `127.0.0.1:${tokenPort}`,
-      EXPORT_UPSTREAM: `127.0.0.1:${exportPort}`,
+      TOKEN_UPSTREAM: upstream('token'),
+      EXPORT_UPSTREAM: upstream('export'),
       RUNTIME_DIR: runtimeDir,
       ACCESS_LOG: accessLog,
       ERROR_LOG: logDir ? join(logDir, 'nginx-error.log') : 'stderr',
