@@ -281,16 +281,47 @@ describe('nginx as its docker image configures it', () => {
   it('without SSL serves plain HTTP without HSTS and ignores a spoofed X-Forwarded-For', async () => {
     const nginx = await startNginxLikeTheImage({ SSL: 'false' }, upstream);
     try {
-      const page = await get(`${nginx.url}/token?${TOKEN}`, { 'x-forwarded-for': '203.0.113.7' });
+      const page = await get(`${nginx.url}/token?${TOKEN}`, {
+        'x-forwarded-for': '203.0.113.7',
+        'x-forwarded-proto': 'https',
+      });
       expect(page.status).toBe(200);
       expect(page.headers['strict-transport-security']).toBeUndefined();
       expect(upstream.seen.at(-1)?.headers['x-real-ip']).toBe('127.0.0.1');
+      // Nobody in front of nginx is trusted: a client's X-Forwarded-Proto is overwritten.
+      expect(upstream.seen.at(-1)?.headers['x-forwarded-proto']).toBe('http');
       const metrics = await get(`${nginx.url}/metrics`);
       expect(metrics.status).toBe(404);
       expect(metrics.headers['strict-transport-security']).toBeUndefined();
       expect(existsSync(join(nginx.dir, 'studylink.d', 'tls.conf'))).toBe(false);
       const health = healthcheck(nginx);
       expect(health.status, health.stderr).toBe(0);
+    } finally {
+      await nginx.stop();
+    }
+  });
+
+  it('behind a TLS-terminating load balancer (REAL_IP_FROM): its X-Forwarded-Proto is believed and passed on, with HSTS', async () => {
+    const nginx = await startNginxLikeTheImage({ SSL: 'false', REAL_IP_FROM: '127.0.0.1' }, upstream);
+    try {
+      const page = await get(`${nginx.url}/token?${TOKEN}`, {
+        'x-forwarded-for': '203.0.113.8',
+        'x-forwarded-proto': 'https',
+      });
+      expect(page.status).toBe(200);
+      expect(upstream.seen.at(-1)?.headers['x-real-ip']).toBe('203.0.113.8');
+      expect(upstream.seen.at(-1)?.headers['x-forwarded-proto']).toBe('https');
+      expect(page.headers['strict-transport-security']).toBe('max-age=31536000');
+      // The balancer said http: http it is, and no HSTS.
+      const plain = await get(`${nginx.url}/token?${TOKEN}`, {
+        'x-forwarded-for': '203.0.113.8',
+        'x-forwarded-proto': 'http',
+      });
+      expect(upstream.seen.at(-1)?.headers['x-forwarded-proto']).toBe('http');
+      expect(plain.headers['strict-transport-security']).toBeUndefined();
+      // Without an X-Forwarded-For the request did not come through the balancer's realip path.
+      await get(`${nginx.url}/token?${TOKEN}`, { 'x-forwarded-proto': 'https' });
+      expect(upstream.seen.at(-1)?.headers['x-forwarded-proto']).toBe('http');
     } finally {
       await nginx.stop();
     }
@@ -578,8 +609,8 @@ describe('deploy scripts', () => {
         'a required variable left out',
         (t: string) =>
           t.replace(
-            /\n {6}INTERNAL_SECRET: \$\{INTERNAL_SECRET:\?[^}]*\}\n {6}HOST: 0\.0\.0\.0\n {6}EXPORT/,
-            '\n      HOST: 0.0.0.0\n      EXPORT',
+            /\n {6}INTERNAL_SECRET: \$\{INTERNAL_SECRET:\?[^}]*\}\n( {6}INTERNAL_SECRET_PREVIOUS: [^\n]*\n {6}HOST: \$\{STUDYLINK_EXPORT_IP)/,
+            '\n$1',
           ),
         'export-service: required INTERNAL_SECRET is set',
       ],

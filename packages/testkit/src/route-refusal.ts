@@ -10,19 +10,26 @@ export interface RawAnswer {
 /**
  * Sends `method path` exactly as written (no normalisation of case, dots, slashes or escapes) and
  * reads the whole answer.
- * @example await sendExact('http://127.0.0.1:3001', 'GET', '/api/V1/access-log');
+ * @example await sendExact('http://127.0.0.1:3001', 'GET', '/api/V1/access-log', { localAddress: '127.0.0.9' });
  */
 export function sendExact(
   base: string,
   method: string,
   path: string,
-  headers: Record<string, string> = {},
-  body?: Buffer | string,
+  opts: { headers?: Record<string, string>; body?: Buffer | string; localAddress?: string } = {},
 ) {
   const url = new URL(base);
+  const { body } = opts;
   return new Promise<RawAnswer>((resolve, reject) => {
     const req = request(
-      { host: url.hostname, port: url.port, method, path, headers: { connection: 'close', ...headers } },
+      {
+        host: url.hostname,
+        port: url.port,
+        method,
+        path,
+        headers: { connection: 'close', ...opts.headers },
+        ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));

@@ -51,13 +51,10 @@ describe('a body that does not match its Content-Encoding', () => {
     const { sendExact } = await import('@studylink/testkit');
     for (const path of [`/token?${'A'.repeat(64)}`, '/api/v1/openapi.json', '/assets/patient.css']) {
       const before = errorLines().length;
-      const res = await sendExact(
-        h.url,
-        'GET',
-        path,
-        { 'content-type': 'application/json', 'content-encoding': 'gzip' },
-        junk,
-      );
+      const res = await sendExact(h.url, 'GET', path, {
+        headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+        body: junk,
+      });
       expect(res.status, path).toBe(400);
       expect(errorLines().length).toBe(before);
     }

@@ -65,7 +65,7 @@ describe('every registered route, without credentials', () => {
 
   it('the internal routes take the current secret, and a wrong one in either header is a 401', async () => {
     const routes = (headers: Record<string, string>) =>
-      sendExact(h.internalUrl, 'GET', '/internal/v1/routes', headers);
+      sendExact(h.internalUrl, 'GET', '/internal/v1/routes', { headers });
     expect((await routes({ 'x-internal-secret': h.internalSecret })).status).toBe(200);
     expect((await routes({ authorization: `Bearer ${h.internalSecret}` })).status).toBe(200);
     expect((await routes({ 'x-internal-secret': h.internalSecret.slice(1) })).status).toBe(401);
