@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-// Applies migrations/*.sql in name order, each in its own transaction, under a
+// Applies migrations/*.sql in name order, each in its own transaction (or, when its first line is
+// `-- migrate:no-transaction`, CREATE INDEX CONCURRENTLY statements outside one: index a big table,
+// the access log above all, that way, so inserts go on while it builds), under a
 // PostgreSQL advisory lock so that several processes started at once apply
 // each file exactly once. Stands alone: it imports no application code.
 //
@@ -18,7 +20,9 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 
 const LOCK_ID = 727_274_001; // arbitrary, fixed: "studylink migrations"
-const dir = dirname(fileURLToPath(import.meta.url));
+const DIR = dirname(fileURLToPath(import.meta.url));
+/** First line of a migration that runs outside a transaction (CREATE INDEX CONCURRENTLY only). */
+const NO_TRANSACTION = /^--\s*migrate:no-transaction\b/;
 
 export const APP_GROUP_ROLE = 'studylink_app';
 
@@ -26,7 +30,7 @@ export const APP_GROUP_ROLE = 'studylink_app';
  * Applies the pending migrations. With `appUrl`, also makes that URL's role a login member of
  * `studylink_app` (its password from the URL), refusing a role that is a superuser or owns tables.
  */
-export async function migrate(connectionString, log = (m) => console.log(m), { appUrl } = {}) {
+export async function migrate(connectionString, log = (m) => console.log(m), { appUrl, dir = DIR } = {}) {
   const client = new pg.Client({ connectionString, connectionTimeoutMillis: 10_000 });
   await client.connect();
   try {
@@ -41,6 +45,17 @@ export async function migrate(connectionString, log = (m) => console.log(m), { a
     for (const file of files) {
       if (done.has(file)) continue;
       const sql = await readFile(join(dir, file), 'utf8');
+      if (NO_TRANSACTION.test(sql)) {
+        try {
+          await runConcurrentIndexes(client, sql, log);
+          await client.query('INSERT INTO schema_migrations (name) VALUES ($1)', [file]);
+        } catch (err) {
+          throw new Error(`migration ${file} failed (run it again: it resumes): ${err.message}`);
+        }
+        applied += 1;
+        log(JSON.stringify({ level: 'info', msg: 'migration applied', migration: file }));
+        continue;
+      }
       await client.query('BEGIN');
       try {
         await client.query(sql);
@@ -61,6 +76,84 @@ export async function migrate(connectionString, log = (m) => console.log(m), { a
   } finally {
     await client.query('SELECT pg_advisory_unlock($1)', [LOCK_ID]).catch(() => {});
     await client.end();
+  }
+}
+
+/**
+ * A `-- migrate:no-transaction` migration: `CREATE INDEX CONCURRENTLY IF NOT EXISTS <name> ON <table>
+ * <rest>;` statements only, so a big table (the access log) keeps taking inserts while its index
+ * is built. A partitioned table cannot build one concurrently itself: its index is made ON ONLY the
+ * parent (instant, not yet valid), then concurrently on each partition and attached, which makes
+ * it valid; partitions made later get it when they are attached. Safe to run again after a
+ * failure: an invalid leftover of a failed concurrent build is dropped and built anew.
+ */
+export async function runConcurrentIndexes(client, sql, log = () => {}) {
+  const statements = sql
+    .split('\n')
+    .filter((l) => !/^\s*--/.test(l))
+    .join('\n')
+    .split(';')
+    .map((s) => s.trim().replace(/\s+/g, ' '))
+    .filter(Boolean);
+  const ident = /^[a-z_][a-z0-9_]{0,62}$/;
+  for (const statement of statements) {
+    const m =
+      /^CREATE (UNIQUE )?INDEX CONCURRENTLY IF NOT EXISTS ([a-z_][a-z0-9_]*) ON ([a-z_][a-z0-9_]*) (.+)$/i.exec(
+        statement,
+      );
+    if (!m || !ident.test(m[2]) || !ident.test(m[3]))
+      throw new Error(
+        `a no-transaction migration holds only CREATE INDEX CONCURRENTLY IF NOT EXISTS <name> ON <table> ...; statements, not: ${statement}`,
+      );
+    const [, unique = '', name, table, rest] = m;
+    const kind = (await client.query('SELECT relkind FROM pg_class WHERE oid = to_regclass($1)', [table]))
+      .rows[0]?.relkind;
+    if (!kind) throw new Error(`no table ${table}`);
+    if (kind !== 'p') {
+      const leftover = await client.query(
+        'SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)',
+        [name],
+      );
+      if (leftover.rowCount > 0 && !leftover.rows[0].indisvalid)
+        await client.query(`DROP INDEX CONCURRENTLY "${name}"`);
+      await client.query(`CREATE ${unique}INDEX CONCURRENTLY IF NOT EXISTS "${name}" ON "${table}" ${rest}`);
+      continue;
+    }
+    await client.query(`CREATE ${unique}INDEX IF NOT EXISTS "${name}" ON ONLY "${table}" ${rest}`);
+    const partitions = (
+      await client.query(
+        `SELECT c.relname AS partition,
+                (SELECT i.inhrelid::regclass::text FROM pg_inherits i
+                  JOIN pg_index x ON x.indexrelid = i.inhrelid
+                 WHERE i.inhparent = to_regclass($2) AND x.indrelid = c.oid) AS attached
+           FROM pg_inherits h JOIN pg_class c ON c.oid = h.inhrelid
+          WHERE h.inhparent = to_regclass($1) ORDER BY 1`,
+        [table, name],
+      )
+    ).rows;
+    for (const { partition, attached } of partitions) {
+      if (attached) continue;
+      const child = `${name.slice(0, 40)}_${createHash('sha256').update(partition).digest('hex').slice(0, 12)}`;
+      const leftover = await client.query(
+        'SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass($1)',
+        [child],
+      );
+      if (leftover.rowCount > 0 && !leftover.rows[0].indisvalid)
+        await client.query(`DROP INDEX CONCURRENTLY "${child}"`);
+      await client.query(
+        `CREATE ${unique}INDEX CONCURRENTLY IF NOT EXISTS "${child}" ON "${partition}" ${rest}`,
+      );
+      await client.query(`ALTER INDEX "${name}" ATTACH PARTITION "${child}"`);
+    }
+    log(
+      JSON.stringify({
+        level: 'info',
+        msg: 'index built concurrently',
+        index: name,
+        table,
+        partitions: partitions.length,
+      }),
+    );
   }
 }
 
