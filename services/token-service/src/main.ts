@@ -132,6 +132,17 @@ async function logStartupFacts(
               OR pg_has_role(current_user, c.relowner, 'USAGE') AS can_change
        FROM pg_roles r, pg_class c WHERE r.rolname = current_user AND c.oid = 'access_log'::regclass`,
   );
+  // The months ahead are made by cli.js purge-access-log; without them rows go to the default
+  // partition (inserts still work), and a retention can no longer drop them month by month.
+  const ahead = await database.pool.query<{ missing: string | null }>(
+    `SELECT CASE WHEN to_regclass(name) IS NULL THEN name END AS missing
+       FROM (SELECT 'access_log_' || to_char((now() AT TIME ZONE 'UTC') + interval '1 month', 'YYYY_MM') AS name) AS m`,
+  );
+  if (ahead.rows[0]?.missing)
+    log.warn(
+      { partition: ahead.rows[0].missing },
+      "next month's access-log partition does not exist: schedule cli.js purge-access-log (README: Access-log retention)",
+    );
   if (rows[0]?.can_change)
     log.warn(
       { role: rows[0].role },

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { createLogger } from '@studylink/service-kit';
 import { createTestDatabase, type TestDatabase } from '@studylink/testkit';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { startTokenService } from '../src/main.js';
@@ -48,6 +49,25 @@ describe('start-up log', () => {
     expect(setup?.fromEnvironment).toEqual(expect.arrayContaining(['port (PUBLIC_PORT)', 'ssl (SSL)']));
     expect(setup?.stored).toEqual(expect.arrayContaining(['institution', 'serverName']));
     expect(lines.some((l) => String(l.msg).includes('can change or remove access-log rows'))).toBe(false);
+  });
+
+  it("warns when next month's access-log partition is missing (the maintenance is not scheduled)", async () => {
+    const quiet = await startWith(db.url);
+    expect(quiet.some((l) => String(l.msg).includes('partition does not exist'))).toBe(false);
+    const owner = new pg.Client({ connectionString: db.ownerUrl });
+    await owner.connect();
+    try {
+      const next = new Date();
+      next.setUTCDate(1);
+      next.setUTCMonth(next.getUTCMonth() + 1);
+      const name = `access_log_${next.getUTCFullYear()}_${String(next.getUTCMonth() + 1).padStart(2, '0')}`;
+      await owner.query(`DROP TABLE ${name}`);
+      const lines = await startWith(db.url);
+      const warning = lines.find((l) => String(l.msg).includes('partition does not exist'));
+      expect(warning).toMatchObject({ level: 'warn', partition: name });
+    } finally {
+      await owner.end();
+    }
   });
 
   it('warns when DATABASE_URL connects as the owner', async () => {
