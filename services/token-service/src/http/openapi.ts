@@ -115,6 +115,9 @@ export function openApiDocument(): object {
         },
         put: {
           summary: 'Change some or all of the setup (admin keys only)',
+          description:
+            'A field set in the environment (e.g. SSL, PUBLIC_PORT, SERVER_NAME) wins over the stored setup and ' +
+            'cannot be changed here: sending another value is a 400 naming the variable; sending its current value is accepted.',
           ...scopes(),
           requestBody: { required: true, content: content(serverConfigUpdateSchema, 'input') },
           responses: {
