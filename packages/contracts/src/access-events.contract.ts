@@ -30,6 +30,9 @@ export const ACCESS_EVENTS = [
   'download_refused',
   'pin_displayed',
   'token_unlocked',
+  // An expired token retired when its study's link is next asked for; cli.js purge-access-log.
+  'token_expired',
+  'access_log_purged',
 ] as const;
 export type AccessEvent = (typeof ACCESS_EVENTS)[number];
 

@@ -69,33 +69,6 @@ describe('reencryptTokens', () => {
     });
   });
 
-  it("moves a PIN link's PIN to the new key with its token", async () => {
-    const old = new TokenCipher(oldKey);
-    const token = generateToken();
-    const hash = hashToken(token);
-    const row = await insertToken(database.db, {
-      study_instance_uid: '1.2.826.0.1.3680043.9.7003',
-      token_hash: hash,
-      token_ciphertext: old.encrypt(token, hash),
-      expires_at: null,
-      created_by: 'test',
-      verification: 'pin',
-      pin_ciphertext: old.encrypt('482913', pinAad(hash)),
-    });
-    const result = await reencryptTokens(database.db, new TokenCipher(newKey, [oldKey]));
-    expect(result.reencrypted).toBe(1);
-    const after = await database.db
-      .selectFrom('tokens')
-      .select(['pin_ciphertext'])
-      .where('id', '=', row?.id as number)
-      .executeTakeFirstOrThrow();
-    expect(new TokenCipher(newKey).decrypt(after.pin_ciphertext as Buffer, pinAad(hash))).toBe('482913');
-    await database.db
-      .deleteFrom('tokens')
-      .where('id', '=', row?.id as number)
-      .execute();
-  });
-
   it('leaves rows whose key is not configured untouched and counts them as failed', async () => {
     const unknownKey = randomBytes(32);
     const orphans = await storeTokens(new TokenCipher(unknownKey), 1, '1.2.826.0.1.3680043.9.7002');
@@ -111,5 +84,29 @@ describe('reencryptTokens', () => {
     expect(errors).toEqual([
       { tokenId: orphanId, err: 'token was encrypted with a key that is not configured' },
     ]);
+  });
+
+  it("moves a PIN link's PIN to the new key with its token", async () => {
+    const old = new TokenCipher(oldKey);
+    const token = generateToken();
+    const hash = hashToken(token);
+    const row = await insertToken(database.db, {
+      study_instance_uid: '1.2.826.0.1.3680043.9.7003',
+      token_hash: hash,
+      token_ciphertext: old.encrypt(token, hash),
+      expires_at: null,
+      created_by: 'test',
+      verification: 'pin',
+      pin_ciphertext: old.encrypt('482913', pinAad(hash)),
+    });
+    // Runs last: the rows of the tests above are already rotated (or cannot be).
+    const result = await reencryptTokens(database.db, new TokenCipher(newKey, [oldKey]));
+    expect(result.reencrypted).toBe(1);
+    const after = await database.db
+      .selectFrom('tokens')
+      .select(['pin_ciphertext'])
+      .where('id', '=', row?.id as number)
+      .executeTakeFirstOrThrow();
+    expect(new TokenCipher(newKey).decrypt(after.pin_ciphertext as Buffer, pinAad(hash))).toBe('482913');
   });
 });

@@ -380,20 +380,13 @@ export function studiesRoutes(router: Router, deps: StaffRouteDeps): void {
         status,
       );
     if (!parsed.ok) return refuse(parsed.errors, 400);
-    // Checked before the old link is revoked, so a refusal leaves the patient's link working.
+    // One transaction, options checked first: if the new link cannot be made, the old one still works.
     try {
-      await deps.tokens.checkLinkOptionsOrThrow(uid, parsed.data);
+      await deps.tokens.replace(uid, actorOf(ctx, deps.trustedProxies), parsed.data, { withPin: false });
     } catch (err) {
       if (err instanceof BirthDateMissingError) return refuse({ verification: BIRTH_DATE_MISSING }, 422);
       throw err;
     }
-    const who = actorOf(ctx, deps.trustedProxies);
-    try {
-      await deps.tokens.revokeOrThrow(uid, who);
-    } catch (err) {
-      if (!(err instanceof StudyTokenNotFoundError)) throw err;
-    }
-    await deps.tokens.issue(uid, who, parsed.data, { withPin: false });
     redirectDone(ctx, `/staff/studies/${uid}`, 'reissued');
   });
 

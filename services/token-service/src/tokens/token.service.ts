@@ -1,6 +1,7 @@
 import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { type AccessEntry, appendAccessEvent } from '../access-log/access-log.repository.js';
+import type { Db } from '../db/database.js';
 import type { DB, StudyRow, TokenRow, Verification } from '../db/tables.js';
 import {
   BirthDateMissingError,
@@ -103,13 +104,86 @@ export class TokenService {
     /** false: the answer leaves the PIN out (the staff page shows it on request), and nothing is logged for it. */
     { withPin = true }: { withPin?: boolean } = {},
   ): Promise<{ created: boolean; token: IssuedToken }> {
-    const existing = await this.activeOrRetire(uid);
+    const existing = await this.activeOrRetire(uid, who);
     if (existing) {
       assertSameSettingsOrThrow(existing, opts);
       return { created: false, token: await this.display(existing, who, 'token_displayed', withPin) };
     }
 
     const { config, verification } = await this.checkLinkOptionsOrThrow(uid, opts);
+    const made = await this.db
+      .transaction()
+      .execute((trx) => this.insertLogged(trx, uid, who, { ...opts, verification }, config));
+    if (!made) {
+      // Another request made one at the same moment: that one is the study's token.
+      const winner = await findActiveTokenForStudy(this.db, uid);
+      if (!winner) throw new Error('token insert lost a race but no active token exists');
+      return { created: false, token: await this.display(winner, who, 'token_displayed', withPin) };
+    }
+    return { created: true, token: await this.issued(made, who, config, withPin) };
+  }
+
+  /**
+   * Replaces the study's link in one transaction: the old token is revoked and the new one made
+   * together, so when the new one cannot be made (the database fails midway) the old one still
+   * works. The study comes from the store, or from its stored copy while the store is down. The
+   * options are checked first (a birth-date link needs a birth date), so a refusal leaves the old
+   * link working too.
+   */
+  async replace(
+    uid: string,
+    who: Actor,
+    opts: LinkOptions = {},
+    { withPin = true }: { withPin?: boolean } = {},
+  ): Promise<IssuedToken> {
+    const { config, verification } = await this.checkLinkOptionsOrThrow(uid, opts);
+    const made = await this.db.transaction().execute(async (trx) => {
+      const old = await trx
+        .selectFrom('tokens')
+        .select(['id'])
+        .where('study_instance_uid', '=', uid)
+        .where('revoked_at', 'is', null)
+        .forUpdate()
+        .executeTakeFirst();
+      if (old) {
+        await revokeToken(trx, old.id, new Date());
+        await appendAccessEvent(trx, {
+          event: 'token_revoked',
+          outcome: 'ok',
+          tokenId: old.id,
+          studyInstanceUid: uid,
+          actor: who.actor,
+          clientIp: who.clientIp,
+          userAgent: who.userAgent,
+          detail: { replaced: true },
+        });
+      }
+      const fresh = await this.insertLogged(trx, uid, who, { ...opts, verification }, config);
+      if (!fresh) throw new Error('a token was made for the study while it was being replaced');
+      return fresh;
+    });
+    return this.issued(made, who, config, withPin);
+  }
+
+  /** A just-made link as its answer shows it; showing a PIN is logged. */
+  private async issued(
+    made: { row: TokenRow; token: string; pin: string | null },
+    who: Actor,
+    config: Parameters<typeof tokenUrl>[0],
+    withPin: boolean,
+  ): Promise<IssuedToken> {
+    if (made.pin !== null && withPin) await this.logPinShown(made.row, who);
+    return this.toIssued(made.row, made.token, config, withPin ? made.pin : null);
+  }
+
+  /** Inserts a new token and its token_issued event in the caller's transaction; null if one exists. */
+  private async insertLogged(
+    trx: Db,
+    uid: string,
+    who: Actor,
+    opts: LinkOptions & { verification: Verification },
+    config: { defaultExpiryDays: number | null },
+  ): Promise<{ row: TokenRow; token: string; pin: string | null } | null> {
     const expiresAt =
       opts.expiresAt !== undefined
         ? opts.expiresAt
@@ -118,25 +192,20 @@ export class TokenService {
           : null;
     const token = generateToken();
     const hash = hashToken(token);
-    const pin = verification === 'pin' ? generatePin() : null;
-    const row = await insertToken(this.db, {
+    const pin = opts.verification === 'pin' ? generatePin() : null;
+    const row = await insertToken(trx, {
       study_instance_uid: uid,
       token_hash: hash,
       token_ciphertext: this.cipher.encrypt(token, hash),
       expires_at: expiresAt,
       created_by: who.actor,
-      verification,
+      verification: opts.verification,
       pin_ciphertext: pin === null ? null : this.cipher.encrypt(pin, pinAad(hash)),
       max_downloads: opts.maxDownloads ?? null,
       allow_download: opts.allowDownload ?? true,
     });
-    if (!row) {
-      // Another request made one at the same moment: that one is the study's token.
-      const winner = await findActiveTokenForStudy(this.db, uid);
-      if (!winner) throw new Error('token insert lost a race but no active token exists');
-      return { created: false, token: await this.display(winner, who, 'token_displayed', withPin) };
-    }
-    await appendAccessEvent(this.db, {
+    if (!row) return null;
+    await appendAccessEvent(trx, {
       event: 'token_issued',
       outcome: 'ok',
       tokenId: row.id,
@@ -145,23 +214,23 @@ export class TokenService {
       clientIp: who.clientIp,
       userAgent: who.userAgent,
       detail: {
-        verification,
+        verification: opts.verification,
         maxDownloads: row.max_downloads,
         allowDownload: row.allow_download,
         expiresAt: row.expires_at?.toISOString() ?? null,
       },
     });
-    if (pin !== null && withPin) await this.logPinShown(row, who);
-    return { created: true, token: this.toIssued(row, token, config, withPin ? pin : null) };
+    return { row, token, pin };
   }
 
   /**
-   * Reads the study from the store (StudyNotFoundError, StoreUnavailableError) and checks that a
+   * Reads the study from the store, or its copy while the store is down (StudyNotFoundError,
+   * StoreUnavailableError), and checks that a
    * link with these options can be made: a birth-date link needs the study's Patient's Birth Date
    * (BirthDateMissingError). Replacing a link calls it before revoking the old one.
    */
   async checkLinkOptionsOrThrow(uid: string, opts: LinkOptions) {
-    const study = await this.studies.loadFromStoreOrThrow(uid);
+    const study = await this.studies.forIssueOrThrow(uid);
     const config = await this.serverConfig.get();
     const verification = opts.verification ?? config.defaultVerification;
     if (verification === 'birth-date' && normaliseDate(study.patient_birth_date) === '')
@@ -171,7 +240,7 @@ export class TokenService {
 
   /** The study's active token for display; 404 when there is none. */
   async getActiveOrThrow(uid: string, who: Actor, opts: { withPin?: boolean } = {}): Promise<IssuedToken> {
-    const row = await this.activeOrRetire(uid);
+    const row = await this.activeOrRetire(uid, who);
     if (!row) throw new StudyTokenNotFoundError();
     return this.display(row, who, 'token_displayed', opts.withPin ?? true);
   }
@@ -321,10 +390,24 @@ export class TokenService {
     return this.studies.forPage(grant.studyInstanceUid);
   }
 
-  private async activeOrRetire(uid: string): Promise<TokenRow | undefined> {
+  /** The study's active token; an expired one is retired (revoked, and logged as token_expired). */
+  private async activeOrRetire(uid: string, who: Actor): Promise<TokenRow | undefined> {
     const row = await findActiveTokenForStudy(this.db, uid);
     if (row && isExpired(row)) {
-      await revokeToken(this.db, row.id, new Date());
+      await this.db.transaction().execute(async (trx) => {
+        const retired = await revokeToken(trx, row.id, new Date());
+        if (!retired) return; // another request retired it first, and logged that
+        await appendAccessEvent(trx, {
+          event: 'token_expired',
+          outcome: 'ok',
+          tokenId: row.id,
+          studyInstanceUid: uid,
+          actor: who.actor,
+          clientIp: who.clientIp,
+          userAgent: who.userAgent,
+          detail: { expiredAt: row.expires_at?.toISOString() ?? null },
+        });
+      });
       return undefined;
     }
     return row;
