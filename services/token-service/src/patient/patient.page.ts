@@ -99,8 +99,12 @@ ${left !== null ? html`<p class="allowance">${t.t('page.downloadsLeft', { left }
   <h2>${t.t('page.howTo')}</h2>
   <ol>
     <li>${t.t('page.step1')}${viewer ? html` <a href="${viewer}" rel="noopener noreferrer" target="_blank">${t.t('page.viewerLink')}</a>` : ''}</li>
-    <li>${t.t('page.step2')}</li>
-    <li>${t.t('page.step3')}</li>
+    ${
+      refusal
+        ? ''
+        : html`<li>${t.t('page.step2')}</li>
+    <li>${t.t('page.step3')}</li>`
+    }
   </ol>
 </section>
 ${renderHistory(t, p.history)}
