@@ -12,6 +12,13 @@ export {
   samplePathOrThrow,
   sampleStudy,
 } from './dicom-samples.js';
+export {
+  dciodvfy,
+  type FileSetInstance,
+  type PydicomHeader,
+  pydicomFileSet,
+  pydicomHeaders,
+} from './dicom-validators.js';
 export { describeError, freePort, type WaitForHttpOptions, waitForHttp } from './net.helpers.js';
 export {
   type OrthancInstance,
