@@ -60,7 +60,24 @@ export interface DicomwebClient {
     options?: InstanceSearchQuery & CallOptions,
   ): Promise<DicomJsonObject[]>;
   retrieveStudy(studyUid: string, options: RetrieveOptions): Promise<RetrieveResult>;
+  /**
+   * WADO-RS metadata of one instance (PS3.18 10.4.1.1.2): DICOM JSON, whose text is Unicode whatever
+   * the file's Specific Character Set, even where the store's QIDO-RS answers lose it.
+   */
+  retrieveInstanceMetadata(
+    studyUid: string,
+    seriesUid: string,
+    sopInstanceUid: string,
+    options?: CallOptions,
+  ): Promise<DicomJsonObject[]>;
   retrieveSeries(studyUid: string, seriesUid: string, options: RetrieveOptions): Promise<RetrieveResult>;
+  /** WADO-RS of one instance (a multipart body of one part). */
+  retrieveInstance(
+    studyUid: string,
+    seriesUid: string,
+    sopInstanceUid: string,
+    options: RetrieveOptions,
+  ): Promise<RetrieveResult>;
   /** Closes the private Agent (not a dispatcher passed in). */
   close(): Promise<void>;
 }
@@ -130,7 +147,7 @@ export function createDicomwebClient(options: DicomwebClientOptions): DicomwebCl
     const forwardAbort = () => deadline.abort(signal?.reason);
     signal?.addEventListener('abort', forwardAbort, { once: true });
     try {
-      const res = await request(`${base}${path}?${query}`, {
+      const res = await request(query === '' ? `${base}${path}` : `${base}${path}?${query}`, {
         dispatcher,
         method: 'GET',
         headers: { ...fixedHeaders, accept: 'application/dicom+json' },
@@ -247,6 +264,26 @@ export function createDicomwebClient(options: DicomwebClientOptions): DicomwebCl
       return run(() => {
         assertDicomUid(studyUid, 'StudyInstanceUID');
         return wado(`/studies/${studyUid}`, retrieveOptions);
+      });
+    },
+    retrieveInstance(studyUid, seriesUid, sopInstanceUid, retrieveOptions) {
+      return run(() => {
+        assertDicomUid(studyUid, 'StudyInstanceUID');
+        assertDicomUid(seriesUid, 'SeriesInstanceUID');
+        assertDicomUid(sopInstanceUid, 'SOPInstanceUID');
+        return wado(`/studies/${studyUid}/series/${seriesUid}/instances/${sopInstanceUid}`, retrieveOptions);
+      });
+    },
+    retrieveInstanceMetadata(studyUid, seriesUid, sopInstanceUid, callOptions = {}) {
+      return run(() => {
+        assertDicomUid(studyUid, 'StudyInstanceUID');
+        assertDicomUid(seriesUid, 'SeriesInstanceUID');
+        assertDicomUid(sopInstanceUid, 'SOPInstanceUID');
+        return qido(
+          `/studies/${studyUid}/series/${seriesUid}/instances/${sopInstanceUid}/metadata`,
+          '',
+          callOptions.signal,
+        );
       });
     },
     retrieveSeries(studyUid, seriesUid, retrieveOptions) {

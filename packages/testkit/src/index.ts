@@ -1,6 +1,8 @@
 export { loadDemoData } from './demo-data.js';
 export {
   CHARSET_DIR,
+  CHARSET_SAMPLES,
+  type FreshSample,
   type LoadedSample,
   type LoadSamplesOptions,
   loadSamples,
@@ -11,6 +13,7 @@ export {
   type SampleStudy,
   samplePathOrThrow,
   sampleStudy,
+  uploadWithFreshUids,
 } from './dicom-samples.js';
 export {
   dciodvfy,

@@ -38,6 +38,8 @@ const envSchema = z.object({
   TOKEN_SERVICE_PORT: portField(3001),
   STORE_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   PAGE_REFRESH_TIMEOUT_MS: z.coerce.number().int().min(50).default(1_500),
+  // A study copy is refreshed from the store in the background at most this often.
+  STUDY_REFRESH_INTERVAL_MS: z.coerce.number().int().min(1_000).default(60_000),
   DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).default(5_000),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
   // Guessing limit: invalid tokens (page or download) per client address (IPv6: per /64) and window.
@@ -85,6 +87,7 @@ export function loadConfig(env: Record<string, string | undefined>) {
     logLevel: e.LOG_LEVEL,
     storeTimeoutMs: e.STORE_TIMEOUT_MS,
     pageRefreshTimeoutMs: e.PAGE_REFRESH_TIMEOUT_MS,
+    studyRefreshIntervalMs: e.STUDY_REFRESH_INTERVAL_MS,
     dbStatementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     staffSessions: Object.freeze({
