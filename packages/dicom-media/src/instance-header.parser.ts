@@ -218,7 +218,8 @@ class Reader {
       }
     } finally {
       // Decoded at the end: Specific Character Set comes first in the file but must apply to all text.
-      const charset = raw.has('specificCharacterSet') ? ascii(raw.get('specificCharacterSet')!.bytes) : '';
+      const declared = raw.get('specificCharacterSet');
+      const charset = declared ? ascii(declared.bytes) : '';
       for (const [key, { bytes, vr }] of raw) values.set(key, decode(charset, bytes, vr));
     }
   }
