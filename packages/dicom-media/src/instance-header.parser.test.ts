@@ -58,8 +58,8 @@ describe('parseInstanceHeader', () => {
       expect(mine, path).not.toBeNull();
       for (const key of COMPARED)
         expect(String(mine?.[key] ?? ''), `${path} ${key}`).toBe(String(theirs[key] ?? ''));
-      // A data set without (0008,0018) is filed under the meta's Media Storage SOP Instance UID.
-      if (theirs.sopInstanceUid) expect(mine?.sopInstanceUid, path).toBe(theirs.sopInstanceUid);
+      // The file's own name for itself: the meta's Media Storage SOP Instance UID, else (0008,0018).
+      expect(mine?.sopInstanceUid, path).toBe(theirs.mediaStorageSopInstanceUid || theirs.sopInstanceUid);
       transferSyntaxes.add(theirs.transferSyntaxUid);
       if (theirs.specificCharacterSet) charsets.add(theirs.specificCharacterSet);
       compared += 1;

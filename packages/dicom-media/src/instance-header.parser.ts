@@ -11,9 +11,9 @@ export interface InstanceHeader {
   meta: Part10Meta;
   /** Specific Character Set (0008,0005) as the file has it, e.g. `\ISO 2022 IR 87`; '' when absent. */
   specificCharacterSet: string;
-  /** SOP Class UID (0008,0016) of the data set; the meta's Media Storage SOP Class when absent. */
+  /** Media Storage SOP Class UID (0002,0002); the data set's SOP Class UID (0008,0016) when absent. */
   sopClassUid: string;
-  /** SOP Instance UID (0008,0018) of the data set; the meta's Media Storage SOP Instance when absent. */
+  /** Media Storage SOP Instance UID (0002,0003); the data set's (0008,0018) when absent. */
   sopInstanceUid: string;
   studyInstanceUid: string;
   seriesInstanceUid: string;
@@ -119,8 +119,10 @@ export function parseInstanceHeader(bytes: Uint8Array, atEnd: boolean): Instance
   }
   const charset = values.get('specificCharacterSet') ?? '';
   const text = (key: Key) => values.get(key) ?? '';
-  const sopClassUid = text('sopClassUid') || meta.sopClassUid;
-  const sopInstanceUid = text('sopInstanceUid') || meta.sopInstanceUid;
+  // The meta's Media Storage UIDs name the file (a DICOMDIR record references those); the data set's
+  // stand in where the meta lacks them. PS3.10 wants them equal.
+  const sopClassUid = meta.sopClassUid || text('sopClassUid');
+  const sopInstanceUid = meta.sopInstanceUid || text('sopInstanceUid');
   if (!sopClassUid || !sopInstanceUid)
     throw new InvalidDicomError('neither the File Meta Information nor the data set has the SOP UIDs');
   return {

@@ -313,14 +313,19 @@ export function replaceUids(bytes: Buffer, replacements: Record<string, string>)
     const needle = Buffer.from(from, 'latin1');
     let found = 0;
     for (let at = out.indexOf(needle); at !== -1; at = out.indexOf(needle, at + needle.length)) {
-      // A whole value: not part of a longer UID on either side.
-      if (isUidChar(out[at - 1]) || isUidChar(out[at + needle.length])) continue;
+      // A whole value: not part of a longer UID on either side. Before it only a digit counts: in
+      // big endian, a value length of 46 (0x002E) ends in the byte of '.'.
+      if (isDigit(out[at - 1]) || isUidChar(out[at + needle.length])) continue;
       out.write(to, at, 'latin1');
       found += 1;
     }
     if (found === 0) throw new Error(`replaceUids: ${from} does not occur`);
   }
   return out;
+}
+
+function isDigit(byte: number | undefined): boolean {
+  return byte !== undefined && byte >= 0x30 && byte <= 0x39;
 }
 
 function isUidChar(byte: number | undefined): boolean {

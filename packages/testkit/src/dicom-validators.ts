@@ -9,6 +9,8 @@ const PYTHON = process.env.PYDICOM_PYTHON ?? '/usr/bin/python3';
 /** The header values of one file as pydicom decodes them (its own character-set handling). */
 export interface PydicomHeader {
   transferSyntaxUid: string;
+  /** (0002,0003) of the File Meta Information, '' when absent. */
+  mediaStorageSopInstanceUid: string;
   specificCharacterSet: string;
   sopClassUid: string;
   sopInstanceUid: string;
@@ -54,6 +56,7 @@ for path in sys.argv[1:]:
             return None
     out.append(dict(
         transferSyntaxUid=ts,
+        mediaStorageSopInstanceUid=str(ds.file_meta.get('MediaStorageSOPInstanceUID', '') or ''),
         specificCharacterSet=s('SpecificCharacterSet'),
         sopClassUid=s('SOPClassUID'), sopInstanceUid=s('SOPInstanceUID'),
         studyInstanceUid=s('StudyInstanceUID'), seriesInstanceUid=s('SeriesInstanceUID'),
