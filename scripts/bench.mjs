@@ -6,18 +6,25 @@
 //   BENCH_PAGE_SECONDS=30      length of each page-view load run
 //   BENCH_THROTTLE_SECONDS=60  how long a 1 MB/s client reads before the memory trend is taken
 //   BENCH_SKIP_2GB=1           leave out the 2 GB study (generating and storing it takes a while)
+//   BENCH_SKIP_4000=1          leave out the 4,000-instance first-byte comparison
+//
+// The store is Orthanc as Debian installs it and most sites leave it (startOrthanc's 'stock' preset:
+// DefaultEncoding Latin1, the DICOMweb plugin's default metadata modes, HTTP compression on).
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { curlTimed, loadTest, median, sampleMemory } from './bench/probes.mjs';
+import pg from 'pg';
+import { curlTimed, loadTest, median, sampleMemory, startCountingProxy } from './bench/probes.mjs';
+import { startRelayBehindNginx } from './bench/relay.mjs';
 import { printReport } from './bench/report.mjs';
 import { ROOT, startStack } from './stack.mjs';
 
 const PAGE_SECONDS = Number(process.env.BENCH_PAGE_SECONDS ?? 30);
 const THROTTLE_SECONDS = Number(process.env.BENCH_THROTTLE_SECONDS ?? 60);
 const SKIP_2GB = process.env.BENCH_SKIP_2GB === '1';
+const SKIP_4000 = process.env.BENCH_SKIP_4000 === '1';
 const WADO_ACCEPT = 'Accept: multipart/related; type="application/dicom"; transfer-syntax=*';
 const MB = 1024 * 1024;
 // The last run's service and nginx logs, kept for a look (git-ignored like all of .bench/).
@@ -46,8 +53,11 @@ async function main() {
   const template = await testkit.createTemplateDatabase();
   cleanups.push(() => testkit.dropTemplateDatabase(template));
   const db = await testkit.createTestDatabase({ template });
-  const orthanc = await testkit.startOrthanc({ dir: work });
+  const orthanc = await testkit.startOrthanc({ dir: work, preset: 'stock' });
   cleanups.push(() => orthanc.stop());
+  // The token service reaches the store through a counting proxy: store requests per page view.
+  const tokenStore = await startCountingProxy(orthanc.dicomwebUrl);
+  cleanups.push(() => tokenStore.close());
   const adminKey = `slk_${randomBytes(32).toString('base64url')}`;
   say('starting the stack');
   const stack = await startStack({
@@ -68,8 +78,16 @@ async function main() {
     exportPort: await testkit.freePort(),
     logDir: LOG_DIR,
     stateDir: join(work, 'state'),
+    tokenEnv: { DICOMWEB_URL: tokenStore.url },
   });
   cleanups.push(() => stack.stop());
+  const relay = await startRelayBehindNginx({
+    dicomwebUrl: orthanc.dicomwebUrl,
+    relayPort: await testkit.freePort(),
+    nginxPort: await testkit.freePort(),
+    logDir: LOG_DIR,
+  });
+  cleanups.push(() => relay.stop());
   const exportPid = stack.processes['export-service'].pid;
 
   const results = {
@@ -83,10 +101,19 @@ async function main() {
       nginx: spawnSync('nginx', ['-v'], { encoding: 'utf8' }).stderr.trim().replace('nginx version: ', ''),
     },
     settings: { pageSeconds: PAGE_SECONDS, throttleSeconds: THROTTLE_SECONDS },
+    orthanc: {
+      preset: 'stock',
+      config:
+        'Debian orthanc + orthanc-dicomweb, nothing set but the DICOMweb root (DefaultEncoding Latin1, default metadata modes, HTTP compression on)',
+      version: await fetch(`${orthanc.httpUrl}/system`)
+        .then((r) => r.json())
+        .then((s) => `Orthanc ${s.Version}`)
+        .catch(() => 'unknown'),
+    },
   };
 
   /** Generates a CT study on disk, stores it in Orthanc, deletes the files, issues its token. */
-  const prepareStudy = async (name, series, perSeries) => {
+  const prepareStudy = async (name, series, perSeries, size = {}) => {
     const dir = join(work, name);
     let t = Date.now();
     const study = await testkit.writeSyntheticStudy({
@@ -95,6 +122,7 @@ async function main() {
       patientId: name,
       series,
       instancesPerSeries: perSeries,
+      ...size,
     });
     const writtenMs = Date.now() - t;
     t = Date.now();
@@ -156,18 +184,80 @@ async function main() {
   await curlTimed(exportUrl(s200), { from: client() });
   await curlTimed(wadoUrl(s200), { headers: [WADO_ACCEPT] });
 
+  await curlTimed(relay.url(s200.uid), { from: client() });
+  // The same run, one after the other: the raw read (the store's own speed), the bare relay behind
+  // nginx (the floor of a Node service behind nginx), the export; three of each, medians.
+  say('raw WADO-RS study read ×3');
+  results.wado200 = await repeat(3, () => curlTimed(wadoUrl(s200), { headers: [WADO_ACCEPT] }));
+  say('bare Node relay of the same response behind nginx ×3');
+  results.relay200 = await repeat(3, () => curlTimed(relay.url(s200.uid), { from: client() }));
   say('export through nginx ×3');
   const exp = await withMemory(() => repeat(3, () => curlTimed(exportUrl(s200), { from: client() })));
   results.export200 = { ...exp.value, memory: exp.memory };
-  say('raw WADO-RS study read ×3');
-  results.wado200 = await repeat(3, () => curlTimed(wadoUrl(s200), { headers: [WADO_ACCEPT] }));
   say("Orthanc's /archive ×2");
   results.archive200 = await repeat(2, () => curlTimed(archiveUrl(s200), { maxTime: 600 }));
   results.ratios = {
+    exportVsRelayThroughput: results.export200.medianMBps / results.relay200.medianMBps,
+    relayVsWadoThroughput: results.relay200.medianMBps / results.wado200.medianMBps,
     exportVsWadoThroughput: results.export200.medianMBps / results.wado200.medianMBps,
     exportVsArchiveThroughput: results.export200.medianMBps / results.archive200.medianMBps,
     archiveVsExportTotalTime: results.archive200.medianTotalMs / results.export200.medianTotalMs,
   };
+
+  // Store requests caused by 1,000 page views of one study within one refresh interval, its copy
+  // due for a refresh when they start (counted at the token service's proxy to the store).
+  {
+    const sql = new pg.Client({ connectionString: db.url });
+    await sql.connect();
+    await sql.query(
+      "UPDATE studies SET refreshed_at = now() - interval '1 hour', refresh_attempted_at = NULL WHERE study_instance_uid = $1",
+      [s200.uid],
+    );
+    await sql.end();
+    const before = tokenStore.requests.length;
+    let ok = 0;
+    const t = Date.now();
+    for (let i = 0; i < 1000; i += 50) {
+      const batch = await Promise.all(
+        Array.from({ length: 50 }, () =>
+          fetch(`${stack.publicUrl}/token?${s200.token}`).then(async (r) => {
+            await r.arrayBuffer();
+            return r.status;
+          }),
+        ),
+      );
+      ok += batch.filter((status) => status === 200).length;
+    }
+    const viewsMs = Date.now() - t;
+    await new Promise((r) => setTimeout(r, 1000)); // a refresh the views started has finished
+    results.pageViewStoreRequests = {
+      views: 1000,
+      ok,
+      viewsMs,
+      storeRequests: tokenStore.requests.length - before,
+      requests: tokenStore.requests.slice(before).map((r) => r.replace(/[?].*/, '?…')),
+    };
+  }
+
+  if (!SKIP_4000) {
+    // Time to first byte against the store's own, for a study of 4,000 small instances (64×64): the
+    // instance count, not the bytes, is what a QIDO-RS before the first byte would cost.
+    const s4k = await prepareStudy('study-4000', 8, 500, { rows: 64, columns: 64 });
+    await curlTimed(exportUrl(s4k), { from: client() });
+    await curlTimed(wadoUrl(s4k), { headers: [WADO_ACCEPT] });
+    say('4,000-instance study: raw WADO-RS ×3, export ×3');
+    const wado = await repeat(3, () => curlTimed(wadoUrl(s4k), { headers: [WADO_ACCEPT] }));
+    const exp4k = await repeat(3, () => curlTimed(exportUrl(s4k), { from: client() }));
+    results.study4000 = {
+      instances: s4k.instances,
+      MB: s4k.bytes / MB,
+      wadoTtfbMs: wado.medianTtfbMs,
+      exportTtfbMs: exp4k.medianTtfbMs,
+      ttfbOverStoreMs: exp4k.medianTtfbMs - wado.medianTtfbMs,
+      wadoMBps: wado.medianMBps,
+      exportMBps: exp4k.medianMBps,
+    };
+  }
 
   say(`200 MB study to a 1 MB/s client for ${THROTTLE_SECONDS} s`);
   const slow200 = await withMemory(() =>

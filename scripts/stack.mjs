@@ -146,7 +146,8 @@ export function renderTemplate(text, vars) {
 
 /**
  * Starts the stack and resolves once nginx answers. Options override the environment:
- * { env, publicPort, tokenPort, exportPort, logDir, stateDir, demo }.
+ * { env, publicPort, tokenPort, exportPort, logDir, stateDir, demo, tokenEnv } (tokenEnv: extra
+ * environment for the token service alone).
  * Returns { publicUrl, env, adminApiKey, demoStudyUid, logs, stop() }.
  */
 export async function startStack(options = {}) {
@@ -228,6 +229,8 @@ export async function startStack(options = {}) {
       PUBLIC_PORT: String(publicPort),
       TOKEN_ENCRYPTION_KEY: secrets.TOKEN_ENCRYPTION_KEY,
       ADMIN_API_KEY: secrets.ADMIN_API_KEY,
+      // make bench counts the token service's store requests through a proxy of its own.
+      ...(options.tokenEnv ?? {}),
     });
     const exporter = startNode(
       'export-service',

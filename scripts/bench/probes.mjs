@@ -1,6 +1,8 @@
 // Measuring tools for the benchmark: curl timings, process memory, a load generator.
 import { execFile } from 'node:child_process';
+import { once } from 'node:events';
 import { readFile, writeFile } from 'node:fs/promises';
+import { createServer, request as httpRequest } from 'node:http';
 import { promisify } from 'node:util';
 import { Pool } from 'undici';
 
@@ -167,5 +169,38 @@ export async function loadTest(url, { connections, seconds }) {
     p99Ms: at(0.99),
     non2xx,
     socketErrors,
+  };
+}
+
+/**
+ * An HTTP proxy in front of the store that counts the requests it forwards: `requests` (method and
+ * path, in order). Only for the token service, whose few small requests it barely slows.
+ */
+export async function startCountingProxy(targetUrl) {
+  const target = new URL(targetUrl);
+  const requests = [];
+  const server = createServer((req, res) => {
+    requests.push(`${req.method} ${req.url}`);
+    const up = httpRequest(
+      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+      (upRes) => {
+        res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+        upRes.pipe(res);
+      },
+    );
+    up.on('error', () => res.destroy());
+    res.on('close', () => up.destroy());
+    req.pipe(up);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address();
+  return {
+    url: `http://127.0.0.1:${port}${target.pathname}`,
+    requests,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise((r) => server.close(r));
+    },
   };
 }
