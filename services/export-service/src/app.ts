@@ -1,7 +1,9 @@
-import Router from '@koa/router';
 import {
+  createInternalApp,
+  createRouter,
   errorHandler,
   type Logger,
+  mountRouters,
   patientErrorPages,
   requestContext,
   type ServiceMetrics,
@@ -14,7 +16,7 @@ export interface AppDeps extends ExportDeps {
   log: Logger;
   /** Readiness of the store (a cheap QIDO-RS call). */
   checkStore: () => Promise<boolean>;
-  /** Prometheus metrics, served at /metrics (main.ts always gives them; tests may leave them out). */
+  /** Prometheus metrics: counted here, served by the internal app (main.ts always gives them). */
   metrics?: { service: ServiceMetrics; exports: ExportMetrics };
 }
 
@@ -31,7 +33,7 @@ export function createApp(deps: AppDeps): Koa {
   );
   if (deps.metrics) app.use(deps.metrics.exports.refusals);
 
-  const health = new Router();
+  const health = createRouter();
   health.get('/livez', (ctx) => {
     ctx.body = { status: 'ok' };
   });
@@ -51,10 +53,23 @@ export function createApp(deps: AppDeps): Koa {
     };
   });
 
-  for (const r of [health, exportRoutes(deps)]) {
-    app.use(r.routes());
-    app.use(r.allowedMethods());
-  }
+  mountRouters(app, [health, exportRoutes(deps)]);
   app.use(pages.notFound);
   return app;
+}
+
+/** The export service's internal listener: /metrics only, behind the shared secret. */
+export function createExportInternalApp(deps: {
+  log: Logger;
+  internalSecrets: readonly string[];
+  metrics?: ServiceMetrics;
+  /** The public app, whose routes the internal listener lists for route walks. */
+  publicApp?: Koa;
+}): Koa {
+  return createInternalApp({
+    log: deps.log,
+    secrets: deps.internalSecrets,
+    ...(deps.publicApp ? { publicApp: deps.publicApp } : {}),
+    ...(deps.metrics ? { metrics: deps.metrics } : {}),
+  });
 }

@@ -278,7 +278,12 @@ export class FakeTokenService {
   readonly grants = new Map<string, string>();
   /** Tokens whose grant asks for JPEG lossless (the others: as stored). */
   readonly jpegLossless = new Set<string>();
+  /** The token id a token's grant carries (default 7). */
+  readonly tokenIds = new Map<string, number>();
   grantRequests = 0;
+  /** The next so many access events are answered with this status instead of 204. */
+  failEvents = 0;
+  failEventsWith = 503;
   private server: Server | null = null;
   private port = 0;
 
@@ -307,7 +312,7 @@ export class FakeTokenService {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(
           JSON.stringify({
-            tokenId: 7,
+            tokenId: this.tokenIds.get(body.token) ?? 7,
             studyInstanceUid: uid,
             zipContent: this.jpegLossless.has(body.token) ? 'jpeg-lossless' : 'as-stored',
             institution: 'Fake Hospital',
@@ -323,6 +328,11 @@ export class FakeTokenService {
         return;
       }
       if (req.url === '/internal/v1/access-events') {
+        if (this.failEvents > 0) {
+          this.failEvents -= 1;
+          res.writeHead(this.failEventsWith).end();
+          return;
+        }
         this.events.push(body);
         res.writeHead(204).end();
         return;
@@ -357,11 +367,12 @@ export function download(
   opts: {
     onBytes?: (received: number, destroy: () => void) => void;
     onHeaders?: (pause: () => void, resume: () => void) => void;
+    headers?: Record<string, string>;
   } = {},
 ): Promise<Received> {
   return new Promise((resolve, reject) => {
     let responded = false;
-    const req = request(url, { agent: false }, (res) => {
+    const req = request(url, { agent: false, headers: opts.headers ?? {} }, (res) => {
       responded = true;
       const chunks: Buffer[] = [];
       let received = 0;
