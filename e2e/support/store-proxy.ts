@@ -166,12 +166,16 @@ export async function startStoreProxy(targetPort: number, targetHost = '127.0.0.
     });
     upstream.on('data', (chunk: Buffer) => forwardResponse(c, chunk));
     // A store that goes away closes the service's connection too, the way a real one would.
+    let upstreamEnded = false;
     upstream.on('end', () => {
+      upstreamEnded = true;
       if (!c.held) client.end();
     });
     upstream.on('error', () => client.destroy());
     upstream.on('close', () => {
-      if (!c.held) client.destroy();
+      // After a clean end, client.end() above flushes what is still queued and then closes:
+      // destroying here could drop the last bytes (a store that closes right after its answer).
+      if (!c.held && !upstreamEnded) client.destroy();
     });
     client.on('end', () => upstream.end());
     client.on('error', () => upstream.destroy());

@@ -20,9 +20,10 @@ export interface StartOrthancOptions {
   /**
    * 'tuned' (default): the project's fixture, with DefaultEncoding Utf8 and full metadata modes set.
    * 'stock': Orthanc as Debian installs it and most sites leave it, with nothing configured but the
-   * DICOMweb root: Orthanc's own defaults (DefaultEncoding Latin1, HTTP compression on, 50 HTTP
-   * threads) and the DICOMweb plugin's default metadata modes. Only what a private test instance
-   * needs is set either way (port, loopback only, no DICOM listener, storage in a temp dir).
+   * DICOMweb root: the values of Debian's orthanc.json (DefaultEncoding Latin1, HTTP compression
+   * and keep-alive on, 50 HTTP threads) and the DICOMweb plugin's default metadata modes. Only what
+   * a private test instance needs is set either way (port, loopback only, no DICOM listener,
+   * storage in a temp dir).
    */
   preset?: 'tuned' | 'stock';
   /**
@@ -118,7 +119,14 @@ async function startOrthancOnce(options: StartOrthancOptions): Promise<OrthancIn
   };
   const stockConfig = {
     ...base,
-    ...(options.defaultEncoding ? { DefaultEncoding: options.defaultEncoding } : {}),
+    // The values of Debian's /etc/orthanc/orthanc.json for what touches DICOMweb answers.
+    DefaultEncoding: options.defaultEncoding ?? 'Latin1',
+    HttpCompressionEnabled: true,
+    KeepAlive: true,
+    TcpNoDelay: true,
+    HttpThreadsCount: 50,
+    StorageCompression: false,
+    StableAge: 60,
     // As Debian's /etc/orthanc/dicomweb.json has it.
     DicomWeb: { Enable: true, Root: '/dicom-web/' },
     ...options.config,
