@@ -204,3 +204,16 @@ export async function startCountingProxy(targetUrl) {
     },
   };
 }
+
+/** GET `url` from `localAddress` on a connection of its own; resolves with the status once the body is read. */
+export function pageStatus(url, localAddress) {
+  return new Promise((resolve) => {
+    const req = httpRequest(url, { localAddress, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode));
+      res.on('error', () => resolve(0));
+    });
+    req.on('error', () => resolve(0));
+    req.end();
+  });
+}
