@@ -134,4 +134,17 @@ describe('readInstanceHeader', () => {
     expect(header).toBeInstanceOf(InvalidDicomError);
     expect((await buffer(body)).equals(junk)).toBe(true);
   });
+
+  it('rejects when the stream fails or closes before the header, instead of waiting for ever', async () => {
+    const failing = new PassThrough();
+    const read = readInstanceHeader(failing);
+    failing.write(Buffer.alloc(64));
+    failing.destroy(new Error('store connection reset'));
+    await expect(read).rejects.toThrow('store connection reset');
+    const closing = new PassThrough();
+    const closed = readInstanceHeader(closing);
+    closing.write(Buffer.alloc(64));
+    closing.destroy();
+    await expect(closed).rejects.toThrow(/closed before/);
+  });
 });

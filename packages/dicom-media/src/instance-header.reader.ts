@@ -43,10 +43,13 @@ async function readHeader(body: Readable, read: { body: Readable }): Promise<Ins
           if (header) return header;
           throw new InvalidDicomError('part ended before its DICOM header');
         }
+        // `once` rejects if the stream errors meanwhile; a stream destroyed without an error closes.
         const [event] = await Promise.race([
           once(body, 'readable').then(() => ['readable']),
           once(body, 'end').then(() => ['end']),
+          once(body, 'close').then(() => ['close']),
         ]);
+        if (event === 'close' && !body.readableEnded) throw new Error('part closed before its DICOM header');
         if (event === 'end' && body.readableLength === 0) {
           const header = length > 0 ? parseInstanceHeader(bytes(), true) : null;
           if (header) return header;
@@ -66,7 +69,7 @@ async function readHeader(body: Readable, read: { body: Readable }): Promise<Ins
       // A stream that has ended takes nothing back: the prefix (which is then the whole instance)
       // goes on in a stream of its own.
       if (body.readableEnded) read.body = Readable.from([bytes()]);
-      else body.unshift(bytes());
+      else if (!body.destroyed) body.unshift(bytes());
     }
   }
 }
