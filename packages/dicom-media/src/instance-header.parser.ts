@@ -85,6 +85,12 @@ interface Encoding {
 const MORE = Symbol('more');
 
 /**
+ * Why a parser of our own, not dicom-parser (cornerstone, MIT): measured on pydicom's samples, this
+ * one takes 8–18 µs per header (66 µs deflated), dicom-parser with `untilTag` 10–36 µs, about the
+ * same; but dicom-parser needs the whole prefix and throws a string on a short buffer (no "need more
+ * bytes" to stream on), leaves text undecoded (dicom-character-set would be needed anyway), and wants
+ * an inflater for deflate. This stops at the first element past what a DICOMDIR needs.
+ *
  * Reads the header of a PS3.10 file from its first bytes; `null` while more bytes are needed. Parsing
  * stops at the first top-level element after Instance Number (0020,0013), so Pixel Data and anything
  * large after it is never looked at. Works in every transfer syntax: implicit and explicit VR little
