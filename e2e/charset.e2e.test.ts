@@ -1,4 +1,5 @@
 import { mkdtemp } from 'node:fs/promises';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -148,14 +149,14 @@ describe('store behaviour through nginx (stock Orthanc)', () => {
     );
     try {
       const before = p.proxy.requests.length;
-      const started = performance.now();
-      const firstByteMs = await new Promise<number>((resolve, reject) => {
-        import('node:http').then(({ request }) => {
+      const firstByte = () =>
+        new Promise<number>((resolve, reject) => {
+          const started = performance.now();
           const req = request(
             `${p.s.url}/token/study.zip?${token}`,
             { agent: false, localAddress: client() },
             (res) => {
-              expect(res.statusCode).toBe(200);
+              if (res.statusCode !== 200) reject(new Error(`status ${res.statusCode}`));
               res.once('data', () => {
                 resolve(performance.now() - started);
                 res.destroy();
@@ -164,9 +165,13 @@ describe('store behaviour through nginx (stock Orthanc)', () => {
           );
           req.on('error', reject);
           req.end();
-        }, reject);
-      });
-      expect(firstByteMs).toBeLessThan(500);
+        });
+      // The best of three, so a moment of load from elsewhere on a shared 2-core machine does not
+      // decide it; an export that waited for the 5 s QIDO-RS would miss every time.
+      const tries: number[] = [];
+      for (let i = 0; i < 3; i++) tries.push(await firstByte());
+      const firstByteMs = Math.min(...tries);
+      expect(firstByteMs, `first bytes after ${tries.map(Math.round).join(', ')} ms`).toBeLessThan(500);
       // The export asked for the study alone: no QIDO-RS of any level.
       const asked = p.proxy.requests.slice(before);
       expect(asked.filter((r) => !r.accept.includes('multipart'))).toEqual([]);
