@@ -155,7 +155,17 @@ export function qidoStudySource(client: DicomwebClient): StudySource {
             ? { ...details, ...hint.text, textSource: 'instance' }
             : details;
         }
-        const text = await readStudyText(client, uid, signal);
+        let text: StudyText | null;
+        try {
+          text = await readStudyText(client, uid, signal);
+        } catch (err) {
+          if (signal.aborted) throw err;
+          // The study itself was found: the names the copy had from a file (else QIDO-RS's) stand
+          // for now, and with no digest the next refresh tries the file again.
+          if (hint?.textSource === 'instance')
+            return { ...details, ...hint.text, textSource: 'instance', qidoTextDigest: null };
+          return { ...details, qidoTextDigest: null };
+        }
         if (!text) return details;
         const merged = {
           patientName: text.patientName || details.patientName,
