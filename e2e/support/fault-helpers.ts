@@ -85,7 +85,7 @@ export async function exportReadiness(port: number): Promise<{ status: number; e
 
 /** TCP connections (any state but LISTEN) that process `pid` holds, as `ss` lists them. */
 export async function openConnections(pid: number): Promise<string[]> {
-  // The whole machine's sockets are listed (thousands in TIME_WAIT after a load test): room for them.
+  // Every socket of the machine is listed (other test runs may hold many): room for all of them.
   const { stdout } = await exec('ss', ['-tanpH'], { maxBuffer: 256 * 1024 * 1024 });
   return stdout.split('\n').filter((line) => line.includes(`pid=${pid},`) && !line.startsWith('LISTEN'));
 }

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import tls from 'node:tls';
 import { Agent, type Dispatcher, request } from 'undici';
 import { boundaryFromContentType, parseContentType } from './content-type.parser.js';
 import type { DicomJsonObject } from './dicom-json.helpers.js';
@@ -32,6 +33,8 @@ export interface DicomwebClientOptions {
   dispatcher?: Dispatcher;
   /** Extra headers for every request, e.g. `{ authorization: 'Bearer ...' }`. */
   headers?: Record<string, string>;
+  /** PEM CA certificate(s) trusted for the store's TLS, in addition to Node's built-in ones. */
+  ca?: string;
 }
 
 export interface CallOptions {
@@ -60,17 +63,6 @@ export interface DicomwebClient {
     options?: InstanceSearchQuery & CallOptions,
   ): Promise<DicomJsonObject[]>;
   retrieveStudy(studyUid: string, options: RetrieveOptions): Promise<RetrieveResult>;
-  /**
-   * WADO-RS metadata of one instance (PS3.18 10.4.1.1.2): DICOM JSON, whose text is Unicode whatever
-   * the file's Specific Character Set, even where the store's QIDO-RS answers lose it.
-   */
-  retrieveInstanceMetadata(
-    studyUid: string,
-    seriesUid: string,
-    sopInstanceUid: string,
-    options?: CallOptions,
-  ): Promise<DicomJsonObject[]>;
-  retrieveSeries(studyUid: string, seriesUid: string, options: RetrieveOptions): Promise<RetrieveResult>;
   /** WADO-RS of one instance (a multipart body of one part). */
   retrieveInstance(
     studyUid: string,
@@ -115,11 +107,22 @@ export function createDicomwebClient(options: DicomwebClientOptions): DicomwebCl
   const ownAgent = options.dispatcher
     ? null
     : new Agent({
-        connect: { timeout: requestTimeoutMs },
+        connect: {
+          timeout: requestTimeoutMs,
+          ...(options.ca ? { ca: [...tls.rootCertificates, options.ca] } : {}),
+        },
         headersTimeout: requestTimeoutMs,
         bodyTimeout: stallTimeoutMs,
       });
   const dispatcher: Dispatcher = options.dispatcher ?? (ownAgent as Agent);
+  if (
+    authorization &&
+    options.headers &&
+    Object.keys(lowerCaseKeys(options.headers)).includes('authorization')
+  )
+    throw new Error(
+      'the store URL carries user:password and an Authorization header is given as well: use one',
+    );
   const fixedHeaders: Record<string, string> = {
     ...lowerCaseKeys(options.headers ?? {}),
     ...(authorization ? { authorization } : {}),
@@ -147,7 +150,7 @@ export function createDicomwebClient(options: DicomwebClientOptions): DicomwebCl
     const forwardAbort = () => deadline.abort(signal?.reason);
     signal?.addEventListener('abort', forwardAbort, { once: true });
     try {
-      const res = await request(query === '' ? `${base}${path}` : `${base}${path}?${query}`, {
+      const res = await request(`${base}${path}?${query}`, {
         dispatcher,
         method: 'GET',
         headers: { ...fixedHeaders, accept: 'application/dicom+json' },
@@ -272,25 +275,6 @@ export function createDicomwebClient(options: DicomwebClientOptions): DicomwebCl
         assertDicomUid(seriesUid, 'SeriesInstanceUID');
         assertDicomUid(sopInstanceUid, 'SOPInstanceUID');
         return wado(`/studies/${studyUid}/series/${seriesUid}/instances/${sopInstanceUid}`, retrieveOptions);
-      });
-    },
-    retrieveInstanceMetadata(studyUid, seriesUid, sopInstanceUid, callOptions = {}) {
-      return run(() => {
-        assertDicomUid(studyUid, 'StudyInstanceUID');
-        assertDicomUid(seriesUid, 'SeriesInstanceUID');
-        assertDicomUid(sopInstanceUid, 'SOPInstanceUID');
-        return qido(
-          `/studies/${studyUid}/series/${seriesUid}/instances/${sopInstanceUid}/metadata`,
-          '',
-          callOptions.signal,
-        );
-      });
-    },
-    retrieveSeries(studyUid, seriesUid, retrieveOptions) {
-      return run(() => {
-        assertDicomUid(studyUid, 'StudyInstanceUID');
-        assertDicomUid(seriesUid, 'SeriesInstanceUID');
-        return wado(`/studies/${studyUid}/series/${seriesUid}`, retrieveOptions);
       });
     },
     async close() {

@@ -1,5 +1,5 @@
 import { createDicomwebClient } from '@studylink/dicomweb';
-import { createLogger, createServiceMetrics, listen, onShutdown } from '@studylink/service-kit';
+import { createLogger, createServiceMetrics, isEntryPoint, listen, onShutdown } from '@studylink/service-kit';
 import { createApp, createExportInternalApp } from './app.js';
 import { type ExportServiceConfig, loadConfig } from './config.js';
 import { ExportLimiter } from './export.limiter.js';
@@ -15,6 +15,10 @@ export async function startExportService(
     baseUrl: config.dicomwebUrl,
     requestTimeoutMs: config.storeTimeoutMs,
     stallTimeoutMs: config.storeStallTimeoutMs,
+    ...(config.secrets.dicomwebAuthorization
+      ? { headers: { authorization: config.secrets.dicomwebAuthorization } }
+      : {}),
+    ...(config.dicomwebCa ? { ca: config.dicomwebCa } : {}),
   });
   const limiter = new ExportLimiter(config.maxConcurrentExports, config.exportShares);
   const serviceMetrics = createServiceMetrics({ service: 'export-service', processMetrics: true });
@@ -83,7 +87,7 @@ export async function startExportService(
   };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (isEntryPoint(import.meta.url)) {
   const boot = createLogger({ service: 'export-service', level: 'info' });
   try {
     const config = loadConfig(process.env);

@@ -43,6 +43,22 @@ export class StudyService {
   }
 
   /**
+   * The study for issuing a token: read from the store, or, while the store is down, the copy kept
+   * from an earlier read (a study the store never described still needs the store).
+   */
+  async forIssueOrThrow(uid: string): Promise<StudyRow> {
+    try {
+      return await this.loadFromStoreOrThrow(uid);
+    } catch (err) {
+      if (!(err instanceof StoreUnavailableError)) throw err;
+      const copy = await findStudy(this.db, uid);
+      if (!copy) throw err;
+      this.log.warn({ studyInstanceUid: uid }, 'store down; issuing from the stored copy of the study');
+      return copy;
+    }
+  }
+
+  /**
    * The study for a patient page. With a copy, the page never waits on the store: the copy is
    * answered at once, and refreshed in the background when it is older than the refresh interval
    * (one refresh per study at a time across replicas, a failed one remembered for an interval too).

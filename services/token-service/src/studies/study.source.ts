@@ -42,11 +42,9 @@ export interface StudyHint {
 
 /** Where study details come from: the DICOMweb store, or a fake in unit tests. */
 export interface StudySource {
-  /** null when the store does not know the study; throws StoreDownError when it is down. */
+  /** null when the store does not know the study; throws when the store is down or answers wrongly. */
   findStudy(uid: string, timeoutMs: number, hint?: StudyHint): Promise<StudyDetails | null>;
 }
-
-export class StoreDownError extends Error {}
 
 const INCLUDE = [
   'StudyDescription',
@@ -184,9 +182,9 @@ export function qidoStudySource(client: DicomwebClient): StudySource {
           (err as Error)?.name === 'AbortError' ||
           (err as Error)?.name === 'TimeoutError'
         ) {
-          throw new StoreDownError('store unavailable', { cause: err });
+          throw new Error('store unavailable', { cause: err });
         }
-        throw new StoreDownError('store answered unexpectedly', { cause: err });
+        throw new Error('store answered unexpectedly', { cause: err });
       }
     },
   };
