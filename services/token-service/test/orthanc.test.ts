@@ -91,6 +91,19 @@ describe.each(['stock', 'tuned'] as const)('study details from a real Orthanc (%
     return { token, page: await page.text() };
   }
 
+  it('the staff search shows the files’ own names, also for studies without a copy', async () => {
+    // Before any page view or token: none of these studies has a copy yet.
+    expect((await h.database.pool.query('SELECT count(*)::int AS n FROM studies')).rows[0].n).toBe(0);
+    const log = createLogger({ service: 'token-service', level: 'silent' });
+    const search = qidoStudySearch(client, 5000, { studies: h.studies, log, cacheMs: 60_000 });
+    const found = await search.search({ limit: 100, offset: 0 });
+    for (const [name, e] of expected) {
+      const row = found.find((r) => r.studyInstanceUid === e.uid);
+      expect(row?.patientName, name).toBe(e.patientName);
+      expect(row?.description, name).toBe(e.description);
+    }
+  });
+
   it('shows a CT study', async () => {
     const { page } = await pageFor(uids['CT_small.dcm'] as string);
     expect(page).toContain('CompressedSamples, CT1');
@@ -116,23 +129,9 @@ describe.each(['stock', 'tuned'] as const)('study details from a real Orthanc (%
     }
   });
 
-  it('the staff search shows the files’ own names, also for studies without a copy', async () => {
-    await h.database.pool.query('DELETE FROM tokens');
-    await h.database.pool.query('DELETE FROM studies');
-    const log = createLogger({ service: 'token-service', level: 'silent' });
-    const search = qidoStudySearch(client, 5000, { studies: h.studies, log, cacheMs: 60_000 });
-    const found = await search.search({ limit: 100, offset: 0 });
-    for (const [name, e] of expected) {
-      const row = found.find((r) => r.studyInstanceUid === e.uid);
-      expect(row?.patientName, name).toBe(e.patientName);
-      expect(row?.description, name).toBe(e.description);
-    }
-  });
-
   it('refuses a UID the store does not have, and a revoked token at once', async () => {
     expect((await h.api('PUT', '/api/v1/studies/1.2.3.4.5.6.7.8.9.0/token')).status).toBe(404);
     const uid = uids['CT_small.dcm'] as string;
-    await pageFor(uid);
     const { token } = await readJson(await h.api('GET', `/api/v1/studies/${uid}/token`));
     expect((await h.api('DELETE', `/api/v1/studies/${uid}/token`)).status).toBe(204);
     expect((await fetch(`${h.url}/token?${token}`)).status).toBe(404);
