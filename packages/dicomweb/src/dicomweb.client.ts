@@ -63,6 +63,13 @@ export interface DicomwebClient {
     options?: InstanceSearchQuery & CallOptions,
   ): Promise<DicomJsonObject[]>;
   retrieveStudy(studyUid: string, options: RetrieveOptions): Promise<RetrieveResult>;
+  /** WADO-RS of one instance (a multipart body of one part). */
+  retrieveInstance(
+    studyUid: string,
+    seriesUid: string,
+    sopInstanceUid: string,
+    options: RetrieveOptions,
+  ): Promise<RetrieveResult>;
   /** Closes the private Agent (not a dispatcher passed in). */
   close(): Promise<void>;
 }
@@ -260,6 +267,14 @@ export function createDicomwebClient(options: DicomwebClientOptions): DicomwebCl
       return run(() => {
         assertDicomUid(studyUid, 'StudyInstanceUID');
         return wado(`/studies/${studyUid}`, retrieveOptions);
+      });
+    },
+    retrieveInstance(studyUid, seriesUid, sopInstanceUid, retrieveOptions) {
+      return run(() => {
+        assertDicomUid(studyUid, 'StudyInstanceUID');
+        assertDicomUid(seriesUid, 'SeriesInstanceUID');
+        assertDicomUid(sopInstanceUid, 'SOPInstanceUID');
+        return wado(`/studies/${studyUid}/series/${seriesUid}/instances/${sopInstanceUid}`, retrieveOptions);
       });
     },
     async close() {

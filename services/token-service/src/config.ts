@@ -41,6 +41,8 @@ const envSchema = z.object({
   TOKEN_SERVICE_INTERNAL_PORT: portField(3011),
   STORE_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   PAGE_REFRESH_TIMEOUT_MS: z.coerce.number().int().min(50).default(1_500),
+  // A study copy is refreshed from the store in the background at most this often.
+  STUDY_REFRESH_INTERVAL_MS: z.coerce.number().int().min(1_000).default(60_000),
   DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).default(5_000),
   TOKEN_SERVICE_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).optional(),
   // The old name, read when the new one is not set.
@@ -134,6 +136,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined>) {
     logLevel: e.LOG_LEVEL,
     storeTimeoutMs: e.STORE_TIMEOUT_MS,
     pageRefreshTimeoutMs: e.PAGE_REFRESH_TIMEOUT_MS,
+    studyRefreshIntervalMs: e.STUDY_REFRESH_INTERVAL_MS,
     dbStatementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
     shutdownGraceMs: e.TOKEN_SERVICE_SHUTDOWN_GRACE_MS ?? e.SHUTDOWN_GRACE_MS ?? 10_000,
     staffSessions: Object.freeze({

@@ -38,6 +38,7 @@ export async function startTokenService(
   const studies = new StudyService(database.db, qidoStudySource(dicomweb), log.child({ module: 'studies' }), {
     storeMs: config.storeTimeoutMs,
     pageMs: config.pageRefreshTimeoutMs,
+    refreshIntervalMs: config.studyRefreshIntervalMs,
   });
   const cipher = new TokenCipher(config.secrets.tokenKey, config.secrets.previousTokenKeys);
   const tokens = new TokenService(database.db, cipher, studies, serverConfig, config.secrets.tokenKey);
@@ -57,7 +58,11 @@ export async function startTokenService(
     tokens,
     serverConfig,
     apiKeys,
-    studySearch: qidoStudySearch(dicomweb, config.storeTimeoutMs),
+    studySearch: qidoStudySearch(dicomweb, config.storeTimeoutMs, {
+      studies,
+      log: log.child({ module: 'study-search' }),
+      cacheMs: config.studyRefreshIntervalMs,
+    }),
     trustedProxies: config.trustedProxies,
     secret: config.secrets.internalSecret,
     sessions: config.staffSessions,

@@ -33,8 +33,11 @@ export class FakeStudySource implements StudySource {
   readonly studies = new Map<string, StudyDetails>();
   down = false;
   calls = 0;
+  /** While set, every lookup waits for it (a slow store). */
+  hold: Promise<void> | null = null;
   async findStudy(uid: string): Promise<StudyDetails | null> {
     this.calls += 1;
+    if (this.hold) await this.hold;
     if (this.down) throw new Error('store down');
     return this.studies.get(uid) ?? null;
   }
@@ -69,6 +72,7 @@ export interface Harness {
   /** The internal listener (grant checks, access events, /metrics). */
   internalUrl: string;
   source: StudySource;
+  studies: StudyService;
   /** Every SQL statement run so far. */
   queries: string[];
   close(): Promise<void>;
@@ -78,7 +82,11 @@ export interface Harness {
 /** The token service's real app on a real, private PostgreSQL database, with the given store. */
 export async function startHarness(
   source: StudySource,
-  opts: { storeMs?: number; invalidTokenLimit?: { limit: number; windowSeconds: number } } = {},
+  opts: {
+    storeMs?: number;
+    refreshIntervalMs?: number;
+    invalidTokenLimit?: { limit: number; windowSeconds: number };
+  } = {},
 ): Promise<Harness> {
   const testDb = await createTestDatabase();
   const logs: string[] = [];
@@ -96,7 +104,11 @@ export async function startHarness(
     onQuery: (sql) => queries.push(sql),
   });
   const serverConfig = new ServerConfigService(database.db, SEED);
-  const studies = new StudyService(database.db, source, log, { storeMs: opts.storeMs ?? 5000, pageMs: 1000 });
+  const studies = new StudyService(database.db, source, log, {
+    storeMs: opts.storeMs ?? 5000,
+    pageMs: 1000,
+    refreshIntervalMs: opts.refreshIntervalMs,
+  });
   const tokens = new TokenService(database.db, new TokenCipher(randomBytes(32)), studies, serverConfig);
   const apiKeys = new ApiKeyService(database.db);
   const adminKey = `slk_${randomBytes(32).toString('base64url')}`;
@@ -134,9 +146,11 @@ export async function startHarness(
     internalSecret,
     internalUrl: `http://127.0.0.1:${internal.port}`,
     source,
+    studies,
     queries,
     async close() {
       await Promise.all([http.close(1000), internal.close(1000)]);
+      await studies.idle();
       await database.close();
       await testDb.drop();
     },

@@ -60,6 +60,11 @@ export interface StudyTable {
   patient_birth_date: Generated<string>;
   last_export_bytes: number | null;
   refreshed_at: Timestamp;
+  text_source: ColumnType<'qido' | 'instance', 'qido' | 'instance' | undefined, 'qido' | 'instance'>;
+  qido_text_digest: ColumnType<string | null, string | null | undefined, string | null>;
+  refresh_attempted_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  refresh_failed_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  refresh_error: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface ApiKeyTable {
