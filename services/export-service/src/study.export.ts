@@ -291,6 +291,7 @@ async function writeZip(
     instanceCount: count,
     seriesCount: seriesList.length,
     viewerUrl: grant.viewerUrl,
+    language: grant.language,
   });
   await zip.addFile('README.txt', Buffer.from(readme, 'utf8'));
   await zip.finalize();

@@ -278,6 +278,10 @@ export class FakeTokenService {
   readonly grants = new Map<string, string>();
   /** Tokens whose grant asks for JPEG lossless (the others: as stored). */
   readonly jpegLossless = new Set<string>();
+  /** Tokens the fake refuses as the real one does for link trust: status and error code. */
+  readonly refusals = new Map<string, { status: number; code: string }>();
+  /** The body of the last grant request (purpose, verificationCookie). */
+  lastGrantRequest: Record<string, unknown> | null = null;
   /** The token id a token's grant carries (default 7). */
   readonly tokenIds = new Map<string, number>();
   grantRequests = 0;
@@ -304,6 +308,14 @@ export class FakeTokenService {
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
       if (req.url === '/internal/v1/grants') {
         this.grantRequests += 1;
+        this.lastGrantRequest = body;
+        const refusal = typeof body.token === 'string' ? this.refusals.get(body.token) : undefined;
+        if (refusal) {
+          res
+            .writeHead(refusal.status, { 'content-type': 'application/json' })
+            .end(JSON.stringify({ error: { code: refusal.code, message: 'refused' } }));
+          return;
+        }
         const uid = typeof body.token === 'string' ? this.grants.get(body.token) : undefined;
         if (!uid) {
           res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"code":"not_found"}}');

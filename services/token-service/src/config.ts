@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { LANGUAGES } from '@studylink/i18n';
 import { ConfigError, parseConfig, portField, sharedEnvFields } from '@studylink/service-kit';
 import { z } from 'zod';
 import { parseKey } from './tokens/token.crypto.js';
@@ -65,6 +66,9 @@ const envSchema = z.object({
   ZIP_CONTENT: z.enum(['as-stored', 'jpeg-lossless']).default('as-stored'),
   VIEWER_URL: z.string().default('https://www.microdicom.com/dicom-viewer/'),
   DEFAULT_EXPIRY_DAYS: z.coerce.number().int().min(1).optional(),
+  // Link trust (issue 12): the second factor of new links, and patient pages' fallback language.
+  DEFAULT_VERIFICATION: z.enum(['none', 'birth-date', 'pin']).default('none'),
+  DEFAULT_LANGUAGE: z.enum(LANGUAGES).default('en'),
   // Staff web interface: the first admin (made on start while no active admin exists), sessions.
   STAFF_ADMIN_USERNAME: z
     .string()
@@ -92,6 +96,8 @@ const SETUP_VARS = [
   'ZIP_CONTENT',
   'VIEWER_URL',
   'DEFAULT_EXPIRY_DAYS',
+  'DEFAULT_VERIFICATION',
+  'DEFAULT_LANGUAGE',
 ] as const;
 
 export type TokenServiceConfig = ReturnType<typeof loadConfig>;
@@ -113,6 +119,8 @@ export function loadConfig(rawEnv: Record<string, string | undefined>) {
     ...(set('ZIP_CONTENT') ? { zipContent: e.ZIP_CONTENT } : {}),
     ...(set('VIEWER_URL') ? { viewerUrl: e.VIEWER_URL } : {}),
     ...(set('DEFAULT_EXPIRY_DAYS') ? { defaultExpiryDays: e.DEFAULT_EXPIRY_DAYS ?? null } : {}),
+    ...(set('DEFAULT_VERIFICATION') ? { defaultVerification: e.DEFAULT_VERIFICATION } : {}),
+    ...(set('DEFAULT_LANGUAGE') ? { defaultLanguage: e.DEFAULT_LANGUAGE } : {}),
   });
   if ((e.STAFF_ADMIN_USERNAME === undefined) !== (e.STAFF_ADMIN_PASSWORD === undefined))
     throw new ConfigError(['STAFF_ADMIN_USERNAME and STAFF_ADMIN_PASSWORD: set both, or neither']);
@@ -150,6 +158,8 @@ export function loadConfig(rawEnv: Record<string, string | undefined>) {
       zipContent: e.ZIP_CONTENT,
       viewerUrl: e.VIEWER_URL,
       defaultExpiryDays: e.DEFAULT_EXPIRY_DAYS ?? null,
+      defaultVerification: e.DEFAULT_VERIFICATION,
+      defaultLanguage: e.DEFAULT_LANGUAGE,
     }),
     /** The setup fields set in the environment: they win over the stored setup. */
     setupFromEnv: fromEnv,

@@ -41,7 +41,7 @@ export async function startTokenService(
     refreshIntervalMs: config.studyRefreshIntervalMs,
   });
   const cipher = new TokenCipher(config.secrets.tokenKey, config.secrets.previousTokenKeys);
-  const tokens = new TokenService(database.db, cipher, studies, serverConfig);
+  const tokens = new TokenService(database.db, cipher, studies, serverConfig, config.secrets.tokenKey);
   const apiKeys = new ApiKeyService(database.db);
   const invalidTokens = new InvalidTokenLimiter(
     database.db,

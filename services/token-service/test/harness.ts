@@ -5,6 +5,7 @@ import { createTestDatabase, type TestDatabase } from '@studylink/testkit';
 import { ApiKeyService } from '../src/api-keys/api-key.service.js';
 import { createApp, createTokenInternalApp } from '../src/app.js';
 import { createDatabase, type Database } from '../src/db/database.js';
+import { InvalidTokenLimiter } from '../src/rate-limit/invalid-token.limiter.js';
 import type { ServerConfig } from '../src/server-config/server-config.schema.js';
 import { ServerConfigService } from '../src/server-config/server-config.service.js';
 import { StudyService } from '../src/studies/study.service.js';
@@ -23,6 +24,8 @@ export const SEED: ServerConfig = {
   zipContent: 'as-stored',
   viewerUrl: 'https://viewer.example.org/',
   defaultExpiryDays: null,
+  defaultVerification: 'none',
+  defaultLanguage: 'en',
 };
 
 /** A store with a fixed set of studies, that can be switched off. */
@@ -51,6 +54,7 @@ export class FakeStudySource implements StudySource {
       seriesCount: 2,
       instanceCount: 20,
       institutionName: 'From DICOM',
+      patientBirthDate: '19800214',
       ...d,
     };
     this.studies.set(d.studyInstanceUid, full);
@@ -78,7 +82,11 @@ export interface Harness {
 /** The token service's real app on a real, private PostgreSQL database, with the given store. */
 export async function startHarness(
   source: StudySource,
-  opts: { storeMs?: number; refreshIntervalMs?: number } = {},
+  opts: {
+    storeMs?: number;
+    refreshIntervalMs?: number;
+    invalidTokenLimit?: { limit: number; windowSeconds: number };
+  } = {},
 ): Promise<Harness> {
   const testDb = await createTestDatabase();
   const logs: string[] = [];
@@ -115,6 +123,9 @@ export async function startHarness(
     apiKeys,
     trustedProxies: new Set(['127.0.0.1', '::1']),
     isDraining: () => false,
+    ...(opts.invalidTokenLimit
+      ? { invalidTokens: new InvalidTokenLimiter(database.db, log, opts.invalidTokenLimit) }
+      : {}),
   });
   const internalApp = createTokenInternalApp({
     db: database.db,

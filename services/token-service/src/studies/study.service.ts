@@ -158,5 +158,6 @@ function toRow(d: StudyDetails) {
     institution_name: d.institutionName,
     text_source: d.textSource ?? 'qido',
     qido_text_digest: d.qidoTextDigest ?? null,
+    patient_birth_date: d.patientBirthDate,
   };
 }

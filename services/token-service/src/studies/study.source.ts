@@ -27,6 +27,8 @@ export interface StudyDetails {
   seriesCount: number | null;
   instanceCount: number | null;
   institutionName: string;
+  /** Patient's Birth Date as DICOM DA (YYYYMMDD) or ''; a second factor, so never logged. */
+  patientBirthDate: string;
   /** Where the names came from: the QIDO-RS answer, or one instance's own header. */
   textSource?: 'qido' | 'instance';
   /** qidoTextDigest of the QIDO-RS answer they were checked against. */
@@ -58,6 +60,7 @@ const INCLUDE = [
   'PatientID',
   'StudyDate',
   'StudyTime',
+  'PatientBirthDate',
 ];
 
 /** Text values a QIDO-RS answer may have lost or mis-decoded, read from a file instead. */
@@ -206,5 +209,6 @@ function toDetails(obj: DicomJsonObject, uid: string): StudyDetails {
     institutionName: dicomString(obj, Tag.InstitutionName),
     textSource: 'qido',
     qidoTextDigest: null,
+    patientBirthDate: dicomString(obj, Tag.PatientBirthDate),
   };
 }
