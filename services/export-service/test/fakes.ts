@@ -263,6 +263,8 @@ export class FakeTokenService {
   readonly events: ReportedEvent[] = [];
   readonly grants = new Map<string, string>();
   grantRequests = 0;
+  /** The body of every grant request, in order (the viewer gateway's tests check the client info). */
+  readonly grantBodies: Array<{ token: unknown; client?: { ip: string; userAgent: string } }> = [];
   private server: Server | null = null;
   private port = 0;
 
@@ -283,6 +285,7 @@ export class FakeTokenService {
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
       if (req.url === '/internal/v1/grants') {
         this.grantRequests += 1;
+        this.grantBodies.push(body);
         const uid = typeof body.token === 'string' ? this.grants.get(body.token) : undefined;
         if (!uid) {
           res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"code":"not_found"}}');
