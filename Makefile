@@ -19,13 +19,15 @@ deps: ## Install missing Debian packages (PostgreSQL, nginx, Orthanc + DICOMweb,
 	bash scripts/install-deps.sh
 
 .PHONY: build
-build: node_modules ## Compile every workspace (tsc -b)
+build: node_modules ## Compile every workspace (tsc -b) and bundle the patient viewer (packages/patient-viewer/dist)
 	npx tsc -b
+	npm run build -w @studylink/patient-viewer
 
 .PHONY: lint
 lint: node_modules ## Format and lint check (biome) and type-check everything, tests included
 	npx biome check .
 	npx tsc -p tsconfig.check.json
+	npx tsc -p packages/patient-viewer/tsconfig.json
 
 .PHONY: format
 format: node_modules ## Rewrite files with biome's formatting and safe fixes

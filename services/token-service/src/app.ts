@@ -20,6 +20,8 @@ import { patientRoutes } from './patient/patient.routes.js';
 import { type InvalidTokenGuard, NO_INVALID_TOKEN_LIMIT } from './rate-limit/invalid-token.limiter.js';
 import type { ServerConfigService } from './server-config/server-config.service.js';
 import type { TokenService } from './tokens/token.service.js';
+import type { ViewerAssets } from './viewer/viewer.assets.js';
+import { viewerRoutes } from './viewer/viewer.routes.js';
 
 export interface AppDeps {
   db: Kysely<DB>;
@@ -37,6 +39,8 @@ export interface AppDeps {
   staff?: Middleware;
   /** Prometheus metrics, served at /metrics (main.ts always gives them; tests may leave them out). */
   metrics?: ServiceMetrics;
+  /** The built patient viewer (viewer/viewer.assets.ts); absent or null: /token/viewer is a 503. */
+  viewerAssets?: ViewerAssets | null;
 }
 
 /** Page routes answer errors with the plain HTML page; everything else with JSON. */
@@ -105,6 +109,7 @@ export function createApp(deps: AppDeps): Koa {
   const routers = [
     health,
     patientRoutes({ ...deps, invalidTokens }),
+    viewerRoutes({ ...deps, invalidTokens, viewerAssets: deps.viewerAssets ?? null }),
     apiRoutes(deps),
     internalRoutes({ ...deps, invalidTokens }),
   ];

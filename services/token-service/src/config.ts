@@ -56,6 +56,8 @@ const envSchema = z.object({
   SSL: bool.default(false),
   ZIP_CONTENT: z.enum(['as-stored', 'jpeg-lossless']).default('as-stored'),
   VIEWER_URL: z.string().default('https://www.microdicom.com/dicom-viewer/'),
+  // Where the built patient viewer is (default: the @studylink/patient-viewer workspace's dist/).
+  VIEWER_DIST_DIR: z.string().min(1).optional(),
   DEFAULT_EXPIRY_DAYS: z.coerce.number().int().min(1).optional(),
   // Staff web interface: the first admin (made on start while no active admin exists), sessions.
   STAFF_ADMIN_USERNAME: z
@@ -95,6 +97,7 @@ export function loadConfig(env: Record<string, string | undefined>) {
       limit: e.INVALID_TOKEN_LIMIT,
       windowSeconds: e.INVALID_TOKEN_WINDOW_SECONDS,
     }),
+    viewerDistDir: e.VIEWER_DIST_DIR ?? null,
     seed: Object.freeze({
       institution: e.INSTITUTION,
       department: e.DEPARTMENT,

@@ -3,6 +3,7 @@ import type { AccessLogRow } from '../db/tables.js';
 
 export const ACCESS_EVENTS = [
   'page_view',
+  'viewer_opened',
   'invalid_token',
   'rate_limited',
   'download_start',

@@ -45,7 +45,7 @@ ${
 </dl>`
     : html`<p class="notice">The study details cannot be shown right now; the download below still works when the archive is back.</p>`
 }
-<p class="download"><a class="button" href="${DOWNLOAD_PATH}?${p.token}" download>Zip file of the study</a></p>
+<p class="download"><a class="button" href="/token/viewer?${p.token}">View images</a> <a class="button" href="${DOWNLOAD_PATH}?${p.token}" download>Zip file of the study</a></p>
 <section>
   <h2>How to look at your images</h2>
   <ol>
