@@ -119,11 +119,16 @@ describe('viewer DICOMweb gateway against Orthanc', () => {
     const frameBytes = Buffer.from(await frames.arrayBuffer());
     // CT_small: 128 x 128 x 16 bits, plus the multipart framing.
     expect(frameBytes.length).toBeGreaterThan(128 * 128 * 2);
+    // Orthanc's part headers name its own URL (Content-Location): the gateway re-frames the parts.
+    expect(frameBytes.toString('latin1')).not.toContain(new URL(orthanc.dicomwebUrl).host);
+    expect(frameBytes.toString('latin1')).not.toMatch(/content-location/i);
+    expect(frameBytes.toString('latin1')).toMatch(/^--studylink-[0-9a-f]{24}\r\nContent-Type: /);
 
     const instance = await get(ctInstance());
     expect(instance.status).toBe(200);
     const instanceBytes = Buffer.from(await instance.arrayBuffer());
     expect(instanceBytes.includes(ct.bytes.subarray(128, 1024))).toBe(true);
+    expect(instanceBytes.toString('latin1')).not.toContain(new URL(orthanc.dicomwebUrl).host);
 
     const rendered = await get(`${ctInstance()}/rendered`, { accept: 'image/png' });
     expect(rendered.status).toBe(200);

@@ -23,6 +23,7 @@ import {
 } from '../grant.client.js';
 import { RateLimiter, TtlCache } from './gateway.cache.js';
 import { scrubDicomJson, tagValues } from './gateway.metadata.js';
+import { reframeMultipart } from './gateway.multipart.js';
 import {
   GATEWAY_PREFIX,
   type GatewayResource,
@@ -242,9 +243,22 @@ export function gatewayMiddleware(deps: GatewayDeps): Middleware {
     });
     // A client that stops reading holds a slot and a store connection: cut it after a while.
     res.setTimeout(o.clientStallMs, () => res.destroy());
-    const type = [up.headers['content-type']].flat()[0];
+    const type = [up.headers['content-type']].flat()[0] ?? '';
     ctx.status = 200;
-    ctx.type = type && SAFE_CONTENT_TYPE.test(type) ? type : 'application/octet-stream';
+    if (kind === 'frames' || kind === 'instance') {
+      // Re-framed: the store's part headers (Content-Location: its own URL) stay here.
+      let reframed: ReturnType<typeof reframeMultipart>;
+      try {
+        reframed = reframeMultipart(type, up.body);
+      } catch {
+        up.body.destroy();
+        throw new GatewayError(502, 'store_bad_answer', 'the image archive answered unexpectedly');
+      }
+      ctx.type = reframed.contentType;
+      ctx.body = reframed.body;
+      return;
+    }
+    ctx.type = SAFE_CONTENT_TYPE.test(type) && /^image\//.test(type) ? type : 'application/octet-stream';
     ctx.body = up.body;
     const length = Number([up.headers['content-length']].flat()[0]);
     if (Number.isSafeInteger(length) && length >= 0) ctx.length = length;
