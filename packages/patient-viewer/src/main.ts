@@ -43,6 +43,8 @@ const presetSelect = $<HTMLSelectElement>('preset');
 
 /** What the page shows in its status line; `state` is also on <body data-state> for tests and styling. */
 function setStatus(text: string, state: 'loading' | 'ready' | 'error' | 'gone', link = false): void {
+  // Once the link is gone nothing else is said: a load that finishes late must not look like success.
+  if (gone && state !== 'gone') return;
   document.body.dataset.state = state;
   statusEl.textContent = text;
   statusEl.hidden = text === '';
@@ -80,14 +82,27 @@ gateway.onLinkGone = () => {
 const framePath = (s: ViewerSeries, sop: string, frame: number) =>
   `studies/${studyUid}/series/${s.seriesInstanceUid}/instances/${sop}/frames/${frame}`;
 
-/** Cornerstone image ids of a series: wadors (decoded here) or rendered (the store's PNG) per instance. */
-function imageIdsOf(s: ViewerSeries, forceRendered: ReadonlySet<string>): string[] {
+/**
+ * How a series' pixels reach the screen, tried in this order when one fails: `wadors` (its frames as
+ * stored, decoded here), `rendered` (the store's own rendering of each frame, a PNG: for syntaxes the
+ * browser has no decoder for, and files whose frames the store cannot cut out, such as Orthanc with
+ * big endian and deflated files).
+ */
+type PixelPath = 'wadors' | 'rendered';
+const NEXT_PATH: Record<PixelPath, PixelPath | null> = { wadors: 'rendered', rendered: null };
+
+/** Cornerstone image ids of a series along one path. */
+function imageIdsOf(s: ViewerSeries, path: PixelPath): string[] {
   return s.images.map(({ instance, frame }) => {
-    const path = framePath(s, instance.sopInstanceUid, frame);
-    const rendered =
-      forceRendered.has(instance.sopInstanceUid) || decodePathFor(instance.transferSyntaxUid) === 'rendered';
-    return rendered ? renderedImageId(path, instance.metadata) : `wadors:${gateway.base}${path}`;
+    const fp = framePath(s, instance.sopInstanceUid, frame);
+    if (path === 'rendered') return renderedImageId(fp, instance.metadata);
+    return `wadors:${gateway.base}${fp}`;
   });
+}
+
+/** The first path worth trying for a series: syntaxes the browser has no decoder for go to rendered. */
+function firstPathOf(s: ViewerSeries): PixelPath {
+  return s.instances.every((i) => decodePathFor(i.transferSyntaxUid) === 'rendered') ? 'rendered' : 'wadors';
 }
 
 function registerMetadata(s: ViewerSeries): void {
@@ -112,7 +127,7 @@ async function start(): Promise<void> {
     wasmBasePath: new URL(app.dataset.assets ?? './', location.href).href,
     beforeSend: () => ({ Authorization: gateway.authorization }),
     errorInterceptor: (error) => {
-      if ((error as { request?: XMLHttpRequest }).request?.status === 401) gateway.onLinkGone();
+      if ((error as { status?: number }).status === 401) gateway.onLinkGone();
     },
   });
   registerRenderedLoader(gateway);
@@ -136,7 +151,9 @@ async function start(): Promise<void> {
     (a, b) => Number(a['00200011']?.Value?.[0] ?? 0) - Number(b['00200011']?.Value?.[0] ?? 0),
   );
   let series: ViewerSeries[] = [];
-  const state = { active: -1, invert: false, preset: 'default', forceRendered: new Set<string>() };
+  const state = { active: -1, invert: false, preset: 'default' };
+  const paths = new Map<string, PixelPath>();
+  const pathOf = (x: ViewerSeries) => paths.get(x.seriesInstanceUid) ?? firstPathOf(x);
 
   const show = async (index: number, imageIndex = 0) => {
     const s = series[index];
@@ -146,19 +163,27 @@ async function start(): Promise<void> {
       b.setAttribute('aria-pressed', String(i === index));
     registerMetadata(s);
     fillPresets(s.modality);
-    const ids = imageIdsOf(s, state.forceRendered);
-    app.dataset.decodePath = [...new Set(ids.map((id) => id.split(':')[0]))].join(',');
+    const path = pathOf(s);
+    const ids = imageIdsOf(s, path);
+    app.dataset.decodePath = path;
+    const at = Math.min(imageIndex, ids.length - 1);
     try {
-      await viewport.setStack(ids, Math.min(imageIndex, ids.length - 1));
+      // Loaded first, on its own: setStack does not fail when its image does, this does.
+      await imageLoader.loadAndCacheImage(ids[at] as string);
+      await viewport.setStack(ids, at);
       applyDisplay();
       viewport.render();
       setStatus('', 'ready');
     } catch (err) {
       if (gone || err instanceof LinkGoneError) return;
-      // The browser could not decode it: the store's rendered frames instead, for the whole instance.
-      const current = s.images[Math.min(imageIndex, s.images.length - 1)];
-      if (current && !state.forceRendered.has(current.instance.sopInstanceUid)) {
-        for (const i of s.instances) state.forceRendered.add(i.sopInstanceUid);
+      // This path failed for this series: the next one (see PixelPath).
+      console.info(
+        `viewer: ${path} could not show series ${s.seriesNumber}`,
+        err instanceof Error ? err.stack : JSON.stringify(err),
+      );
+      const next = NEXT_PATH[path];
+      if (next) {
+        paths.set(s.seriesInstanceUid, next);
         return show(index, imageIndex);
       }
       setStatus('This image cannot be shown in the browser.', 'error', true);
@@ -187,7 +212,7 @@ async function start(): Promise<void> {
   const prefetch = async (s: ViewerSeries, from: number) => {
     if (prefetching === s) return;
     prefetching = s;
-    const ids = imageIdsOf(s, state.forceRendered);
+    const ids = imageIdsOf(s, pathOf(s));
     let done = 0;
     progressEl.hidden = ids.length < 2;
     const order = loadOrder(from, ids.length);
@@ -235,9 +260,8 @@ async function start(): Promise<void> {
     state.preset = 'default';
     presetSelect.value = 'default';
     $('invert').setAttribute('aria-pressed', 'false');
-    viewport.resetCamera();
-    applyDisplay();
-    viewport.render();
+    // Shown again as when it opened: the file's own window, fitted, at the same image.
+    void show(state.active, viewport.getCurrentImageIdIndex());
   });
   viewportEl.addEventListener('keydown', (e) => {
     const n = viewport.getImageIds().length;
@@ -279,7 +303,7 @@ async function start(): Promise<void> {
     return;
   }
   app.dataset.ready = 'true';
-  await makeThumbnails(series, state.forceRendered);
+  await makeThumbnails(series, pathOf, (x, p) => paths.set(x.seriesInstanceUid, p));
 }
 
 type PrimaryTool = 'scroll' | 'contrast' | 'pan' | 'zoom';
@@ -349,31 +373,44 @@ function renderStrip(series: ViewerSeries[], onPick: (index: number) => void): v
   stripEl.replaceChildren(...buttons);
 }
 
-async function makeThumbnails(series: ViewerSeries[], forceRendered: ReadonlySet<string>): Promise<void> {
+async function makeThumbnails(
+  series: ViewerSeries[],
+  pathOf: (s: ViewerSeries) => PixelPath,
+  setPath: (s: ViewerSeries, p: PixelPath) => void,
+): Promise<void> {
   for (const s of series) {
     const b = stripEl.querySelector<HTMLButtonElement>(`button[data-series="${s.seriesInstanceUid}"]`);
     const canvas = b?.querySelector('canvas');
     if (!canvas || s.images.length === 0) continue;
     registerMetadata(s);
-    const ids = imageIdsOf(s, forceRendered);
-    const imageId = ids[Math.floor(ids.length / 2)] as string;
-    try {
-      // loadImageToCanvas sizes its canvas to the image: draw it into the strip's own, letterboxed.
-      const scratch = document.createElement('canvas');
-      await utilities.loadImageToCanvas({ canvas: scratch, imageId, thumbnail: true });
-      const g = canvas.getContext('2d') as CanvasRenderingContext2D;
-      const scale = Math.min(canvas.width / scratch.width, canvas.height / scratch.height);
-      const w = scratch.width * scale;
-      const h = scratch.height * scale;
-      g.fillStyle = '#000';
-      g.fillRect(0, 0, canvas.width, canvas.height);
-      g.drawImage(scratch, (canvas.width - w) / 2, (canvas.height - h) / 2, w, h);
-      b?.setAttribute('data-thumbnail', 'ready');
-    } catch {
-      b?.setAttribute('data-thumbnail', 'failed');
+    // The thumbnail is the series' middle image, along the first path that works (the series keeps it).
+    let ok = false;
+    for (let path: PixelPath | null = pathOf(s); path && !ok && !gone; path = NEXT_PATH[path]) {
+      const ids = imageIdsOf(s, path);
+      try {
+        await drawThumbnail(canvas, ids[Math.floor(ids.length / 2)] as string);
+        setPath(s, path);
+        ok = true;
+      } catch {
+        // Next path.
+      }
     }
+    b?.setAttribute('data-thumbnail', ok ? 'ready' : 'failed');
   }
   document.body.dataset.thumbnails = 'ready';
+}
+
+/** loadImageToCanvas sizes its canvas to the image: draw it into the strip's own, letterboxed. */
+async function drawThumbnail(canvas: HTMLCanvasElement, imageId: string): Promise<void> {
+  const scratch = document.createElement('canvas');
+  await utilities.loadImageToCanvas({ canvas: scratch, imageId, thumbnail: true });
+  const g = canvas.getContext('2d') as CanvasRenderingContext2D;
+  const scale = Math.min(canvas.width / scratch.width, canvas.height / scratch.height);
+  const w = scratch.width * scale;
+  const h = scratch.height * scale;
+  g.fillStyle = '#000';
+  g.fillRect(0, 0, canvas.width, canvas.height);
+  g.drawImage(scratch, (canvas.width - w) / 2, (canvas.height - h) / 2, w, h);
 }
 
 start().catch((err: unknown) => {

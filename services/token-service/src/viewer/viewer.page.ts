@@ -10,8 +10,9 @@ export const VIEWER_CSP = [
   "script-src 'self' 'wasm-unsafe-eval'",
   "worker-src 'self'",
   "style-src 'self'",
-  // Cornerstone's tool cursors are SVG blobs it makes itself.
-  "img-src 'self' blob:",
+  // Cornerstone's tool cursors are SVG blobs it makes itself; its JPEG decoder may hand a frame to the
+  // browser's own decoder as a data: URL.
+  "img-src 'self' blob: data:",
   "connect-src 'self'",
   "object-src 'none'",
   "base-uri 'none'",
