@@ -11,6 +11,7 @@ import { StudyService } from '../src/studies/study.service.js';
 import type { StudyDetails, StudySource } from '../src/studies/study.source.js';
 import { TokenCipher } from '../src/tokens/token.crypto.js';
 import { TokenService } from '../src/tokens/token.service.js';
+import type { ViewerAssets } from '../src/viewer/viewer.assets.js';
 
 export const SEED: ServerConfig = {
   institution: 'St. Example Hospital',
@@ -70,7 +71,10 @@ export interface Harness {
 }
 
 /** The token service's real app on a real, private PostgreSQL database, with the given store. */
-export async function startHarness(source: StudySource, opts: { storeMs?: number } = {}): Promise<Harness> {
+export async function startHarness(
+  source: StudySource,
+  opts: { storeMs?: number; viewerAssets?: ViewerAssets | null } = {},
+): Promise<Harness> {
   const testDb = await createTestDatabase();
   const logs: string[] = [];
   const sink = new Writable({
@@ -103,6 +107,7 @@ export async function startHarness(source: StudySource, opts: { storeMs?: number
     trustedProxies: new Set(['127.0.0.1', '::1']),
     internalSecret,
     isDraining: () => false,
+    viewerAssets: opts.viewerAssets ?? null,
   });
   const http = await listen(app.callback(), { host: '127.0.0.1', port: 0 });
   const url = `http://127.0.0.1:${http.port}`;
