@@ -1,6 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import { dirname, extname, join } from 'node:path';
+import { extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 
 /** What `make build` writes next to the bundle (packages/patient-viewer/build.mjs). */
@@ -29,10 +29,12 @@ export interface ViewerAssets {
 
 export const VIEWER_ASSET_PREFIX = '/assets/viewer/';
 
-/** The dist folder of the @studylink/patient-viewer workspace. */
+/**
+ * The dist folder of the packages/patient-viewer workspace, from this file's place in the repository
+ * (src/viewer/ in tests, dist/viewer/ when built; the Docker image keeps the same layout).
+ */
 export function defaultViewerDistDir(): string {
-  const require = createRequire(import.meta.url);
-  return join(dirname(require.resolve('@studylink/patient-viewer/package.json')), 'dist');
+  return fileURLToPath(new URL('../../../../packages/patient-viewer/dist', import.meta.url));
 }
 
 /**
