@@ -281,16 +281,47 @@ describe('nginx as its docker image configures it', () => {
   it('without SSL serves plain HTTP without HSTS and ignores a spoofed X-Forwarded-For', async () => {
     const nginx = await startNginxLikeTheImage({ SSL: 'false' }, upstream);
     try {
-      const page = await get(`${nginx.url}/token?${TOKEN}`, { 'x-forwarded-for': '203.0.113.7' });
+      const page = await get(`${nginx.url}/token?${TOKEN}`, {
+        'x-forwarded-for': '203.0.113.7',
+        'x-forwarded-proto': 'https',
+      });
       expect(page.status).toBe(200);
       expect(page.headers['strict-transport-security']).toBeUndefined();
       expect(upstream.seen.at(-1)?.headers['x-real-ip']).toBe('127.0.0.1');
+      // Nobody in front of nginx is trusted: a client's X-Forwarded-Proto is overwritten.
+      expect(upstream.seen.at(-1)?.headers['x-forwarded-proto']).toBe('http');
       const metrics = await get(`${nginx.url}/metrics`);
       expect(metrics.status).toBe(404);
       expect(metrics.headers['strict-transport-security']).toBeUndefined();
       expect(existsSync(join(nginx.dir, 'studylink.d', 'tls.conf'))).toBe(false);
       const health = healthcheck(nginx);
       expect(health.status, health.stderr).toBe(0);
+    } finally {
+      await nginx.stop();
+    }
+  });
+
+  it('behind a TLS-terminating load balancer (REAL_IP_FROM): its X-Forwarded-Proto is believed and passed on, with HSTS', async () => {
+    const nginx = await startNginxLikeTheImage({ SSL: 'false', REAL_IP_FROM: '127.0.0.1' }, upstream);
+    try {
+      const page = await get(`${nginx.url}/token?${TOKEN}`, {
+        'x-forwarded-for': '203.0.113.8',
+        'x-forwarded-proto': 'https',
+      });
+      expect(page.status).toBe(200);
+      expect(upstream.seen.at(-1)?.headers['x-real-ip']).toBe('203.0.113.8');
+      expect(upstream.seen.at(-1)?.headers['x-forwarded-proto']).toBe('https');
+      expect(page.headers['strict-transport-security']).toBe('max-age=31536000');
+      // The balancer said http: http it is, and no HSTS.
+      const plain = await get(`${nginx.url}/token?${TOKEN}`, {
+        'x-forwarded-for': '203.0.113.8',
+        'x-forwarded-proto': 'http',
+      });
+      expect(upstream.seen.at(-1)?.headers['x-forwarded-proto']).toBe('http');
+      expect(plain.headers['strict-transport-security']).toBeUndefined();
+      // Without an X-Forwarded-For the request did not come through the balancer's realip path.
+      await get(`${nginx.url}/token?${TOKEN}`, { 'x-forwarded-proto': 'https' });
+      expect(upstream.seen.at(-1)?.headers['x-forwarded-proto']).toBe('http');
     } finally {
       await nginx.stop();
     }
@@ -321,7 +352,8 @@ describe('the real stack: metrics, key rotation, demo helpers', () => {
     await s?.stop();
   });
 
-  const internal = (port: number, path: string) => get(`http://127.0.0.1:${port}${path}`);
+  const internal = (port: number, path: string, secret: string | null = s.stack.internalSecret) =>
+    get(`http://127.0.0.1:${port}${path}`, secret ? { authorization: `Bearer ${secret}` } : {});
 
   it('serves /metrics on the internal ports only, by route template, never with a token', async () => {
     const study = await writeDemoStudy(s, '2.25.99887766554433221100');
@@ -349,7 +381,21 @@ describe('the real stack: metrics, key rotation, demo helpers', () => {
       expect(res.body, path).not.toContain('studylink_');
     }
 
-    const tokenMetrics = await internal(s.stack.tokenPort, '/metrics');
+    // Not on the services' public ports either, and not on the internal ones without the secret.
+    for (const port of [s.stack.tokenPort, s.stack.exportPort]) {
+      const res = await internal(port, '/metrics');
+      expect(res.status, `public port ${port}`).toBe(404);
+      expect(res.body).not.toContain('studylink_');
+    }
+    for (const port of [s.stack.tokenInternalPort, s.stack.exportInternalPort]) {
+      for (const secret of [null, 'x'.repeat(64), s.stack.internalSecret.slice(1)]) {
+        const res = await internal(port, '/metrics', secret);
+        expect(res.status, `internal port ${port} with secret ${secret?.length ?? 'none'}`).toBe(401);
+        expect(res.body).not.toContain('studylink_');
+      }
+    }
+
+    const tokenMetrics = await internal(s.stack.tokenInternalPort, '/metrics');
     expect(tokenMetrics.status).toBe(200);
     expect(tokenMetrics.headers['content-type']).toMatch(/^text\/plain/);
     expect(tokenMetrics.body).toMatch(
@@ -358,7 +404,7 @@ describe('the real stack: metrics, key rotation, demo helpers', () => {
     expect(tokenMetrics.body).toContain('route="/api/v1/studies/:studyInstanceUid/token"');
     expect(tokenMetrics.body).toContain('process_resident_memory_bytes{service="token-service"}');
 
-    const exportMetrics = await internal(s.stack.exportPort, '/metrics');
+    const exportMetrics = await internal(s.stack.exportInternalPort, '/metrics');
     expect(exportMetrics.status).toBe(200);
     expect(exportMetrics.body).toContain('studylink_exports_started_total{service="export-service"} 1');
     expect(exportMetrics.body).toContain(
@@ -561,8 +607,8 @@ describe('deploy scripts', () => {
         'a required variable left out',
         (t: string) =>
           t.replace(
-            /\n {6}INTERNAL_SECRET: \$\{INTERNAL_SECRET:\?[^}]*\}\n {6}HOST: 0\.0\.0\.0\n {6}EXPORT/,
-            '\n      HOST: 0.0.0.0\n      EXPORT',
+            /\n {6}INTERNAL_SECRET: \$\{INTERNAL_SECRET:\?[^}]*\}\n( {6}INTERNAL_SECRET_PREVIOUS: [^\n]*\n {6}HOST: \$\{STUDYLINK_EXPORT_IP)/,
+            '\n$1',
           ),
         'export-service: required INTERNAL_SECRET is set',
       ],

@@ -256,6 +256,33 @@ describe('security headers on the answers a patient can get', () => {
     }
   });
 
+  it('a token in the path, an encoded query, a header or a referer: answered without a 500, logged by no one', async () => {
+    const { token } = await issueOrGet(uid('CT_small.dcm'));
+    // What mail and chat link rewriters, careless integrators and probes make of a link.
+    const paths = [
+      `/token%3F${token}`,
+      `/token%3f${token}`,
+      `/token/study.zip%3F${token}`,
+      `/token/${token}`,
+      `/token/study.zip;${token}`,
+      `/Token?${token}`,
+      `/TOKEN%3F${token}`,
+      `/token/%${token}`,
+      `/api/v1/studies/${token}/token`,
+      `/staff/${token}`,
+      `/x/${token}/${token}`,
+    ];
+    for (const path of paths) {
+      const r = await page(`${p.s.url}${path}`);
+      expect(r.status, path).toBeGreaterThanOrEqual(400);
+      expect(r.status, path).toBeLessThan(500);
+    }
+    const r = await page(`${p.s.url}/token?${token}`, {
+      headers: { referer: `https://mail.example/${token}/open`, 'user-agent': `Scanner/1.0 (${token})` },
+    });
+    expect(r.status).toBe(200);
+  });
+
   it('503 when the token service is down: the page and the download, never a 500', async () => {
     const { token, link } = await issueOrGet(uid('CT_small.dcm'));
     const proc = p.s.stack.processes['token-service'];

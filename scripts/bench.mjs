@@ -66,6 +66,8 @@ async function main() {
     publicPort: await testkit.freePort(),
     tokenPort: await testkit.freePort(),
     exportPort: await testkit.freePort(),
+    tokenInternalPort: await testkit.freePort(),
+    exportInternalPort: await testkit.freePort(),
     logDir: LOG_DIR,
     stateDir: join(work, 'state'),
   });

@@ -320,8 +320,8 @@ check(
   'nginx TOKEN_UPSTREAM uses TOKEN_SERVICE_PORT',
 );
 check(
-  portOf(exportEnv.TOKEN_SERVICE_URL) === Number(tokenEnv.TOKEN_SERVICE_PORT),
-  'export-service TOKEN_SERVICE_URL uses TOKEN_SERVICE_PORT',
+  portOf(exportEnv.TOKEN_SERVICE_INTERNAL_URL) === Number(tokenEnv.TOKEN_SERVICE_INTERNAL_PORT),
+  'export-service TOKEN_SERVICE_INTERNAL_URL uses TOKEN_SERVICE_INTERNAL_PORT',
 );
 check(
   portOf(nginxEnv.EXPORT_UPSTREAM) === Number(exportEnv.EXPORT_SERVICE_PORT),
@@ -336,8 +336,22 @@ for (const [name, port] of [
     `${SOURCES[name].dockerfile} exposes ${port}`,
   );
 }
-check(tokenEnv.HOST === '0.0.0.0' && exportEnv.HOST === '0.0.0.0', 'both services listen on 0.0.0.0 (HOST)');
-const nginxIp = services.nginx?.networks?.studylink?.ipv4_address;
+// The public apps listen on their edge address only (nginx reaches them there, nothing on the
+// backend network does); the internal listeners on every network of the service.
+for (const [name, e] of [
+  ['token-service', tokenEnv],
+  ['export-service', exportEnv],
+]) {
+  const edgeIp = services[name]?.networks?.edge?.ipv4_address;
+  check(
+    Boolean(edgeIp) && e.HOST === edgeIp,
+    `${name} HOST is its fixed edge address`,
+    `${e.HOST} / ${edgeIp}`,
+  );
+  check(e.INTERNAL_HOST === '0.0.0.0', `${name} INTERNAL_HOST is 0.0.0.0`);
+}
+check(Object.keys(services.nginx?.networks ?? {}).join() === 'edge', 'nginx is on the edge network only');
+const nginxIp = services.nginx?.networks?.edge?.ipv4_address;
 check(
   Boolean(nginxIp) && tokenEnv.TRUSTED_PROXIES === nginxIp && exportEnv.TRUSTED_PROXIES === nginxIp,
   "TRUSTED_PROXIES of both services is nginx's fixed address",

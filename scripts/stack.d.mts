@@ -8,6 +8,8 @@ export interface StackOptions {
   publicPort?: number;
   tokenPort?: number;
   exportPort?: number;
+  tokenInternalPort?: number;
+  exportInternalPort?: number;
   logDir?: string;
   stateDir?: string;
 }
@@ -21,6 +23,9 @@ export interface Stack {
   secretsFile: string;
   tokenPort: number;
   exportPort: number;
+  /** The internal listeners (grant checks, access events, /metrics), behind the shared secret. */
+  tokenInternalPort: number;
+  exportInternalPort: number;
   /** The demo study's link on this stack's own public port (make dev). */
   demoLink: string | null;
   /** The same link as the server setup builds it (its host and port may differ). */

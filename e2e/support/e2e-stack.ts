@@ -66,6 +66,8 @@ export async function startE2EStack(
     publicPort: await freePort(),
     tokenPort: await freePort(),
     exportPort: await freePort(),
+    tokenInternalPort: await freePort(),
+    exportInternalPort: await freePort(),
     logDir,
     stateDir: await mkdtemp(join(tmpdir(), 'studylink-e2e-')),
   });

@@ -63,7 +63,8 @@ function setStatus(text: string, state: 'loading' | 'ready' | 'error' | 'gone', 
 // The token is the page's own query string (as for the study page). It stays in the address bar so
 // that reloading and the back button work as the patient expects; it leaves this page only in the
 // Authorization header of the gateway requests (Referrer-Policy no-referrer covers the rest).
-const token = location.search.slice(1);
+// Tracking parameters a mail system may have appended (`&utm_source=...`) are not part of it.
+const token = location.search.slice(1).split('&')[0] ?? '';
 const studyUid = app.dataset.study ?? '';
 const gateway = new GatewayClient(
   new URL(app.dataset.gateway ?? '/token/dicomweb/', location.origin).href,

@@ -29,3 +29,29 @@ export class ServiceUnavailableError extends AppError {
     super(503, code, message, undefined, { 'retry-after': String(retryAfterSeconds) });
   }
 }
+
+/** Over the invalid-token allowance: 429 with Retry-After, the same plain page for everyone. */
+export class TooManyInvalidTokensError extends AppError {
+  constructor(readonly retryAfterSeconds: number) {
+    super(429, 'rate_limited', 'too many invalid links from this address; try again later', undefined, {
+      'retry-after': String(retryAfterSeconds),
+    });
+  }
+}
+
+/**
+ * A client error that arrives as a low-level exception rather than an AppError: a request body that
+ * does not inflate (`Content-Encoding: gzip` over bytes that are not gzip), or text that PostgreSQL
+ * cannot store (a NUL character). Such a request is the client's mistake: a 400, never a 500.
+ */
+export function clientErrorFromLowLevel(err: unknown): AppError | null {
+  const e = err as { code?: unknown; errno?: unknown } | null;
+  const code = typeof e?.code === 'string' ? e.code : '';
+  // zlib's codes start Z_ (gzip, deflate); brotli's start ERR__ERROR_ (ERR__ERROR_FORMAT_PADDING_2).
+  if (code.startsWith('Z_') || code.startsWith('ERR__ERROR_'))
+    return new AppError(400, 'bad_encoding', 'the request body does not match its Content-Encoding');
+  // PostgreSQL: 22021 invalid byte sequence (a NUL in text), 22P05 untranslatable character.
+  if (code === '22021' || code === '22P05')
+    return new AppError(400, 'invalid_text', 'the request holds a character that cannot be stored');
+  return null;
+}

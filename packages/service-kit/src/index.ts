@@ -1,9 +1,17 @@
 export { clientIp } from './client-ip.js';
+export { rateLimitKey } from './client-key.js';
 export { ConfigError, parseConfig } from './config.parser.js';
 export { portField, sharedEnvFields } from './env.fields.js';
-export { AppError, ServiceUnavailableError, ValidationError } from './errors.js';
+export {
+  AppError,
+  clientErrorFromLowLevel,
+  ServiceUnavailableError,
+  TooManyInvalidTokensError,
+  ValidationError,
+} from './errors.js';
 export { escapeHtml, html, SafeHtml } from './html.js';
 export { listen, onShutdown, type RunningServer } from './http.server.js';
+export { createInternalApp, type InternalAppOptions, ROUTES_PATH } from './internal.app.js';
 export { createLogger, type Logger } from './logger.factory.js';
 export {
   Counter,
@@ -20,7 +28,16 @@ export {
   pageLayout,
   patientErrorPages,
   renderErrorPage,
-  TOKEN_PATTERN,
   writeErrorPage,
 } from './patient-pages.js';
+export { redactTokens } from './redact.js';
 export { type ErrorBody, errorHandler, type RequestState, requestContext } from './request.middleware.js';
+export {
+  createRouter,
+  InternalUnauthorizedError,
+  mountRouters,
+  type RouteInfo,
+  recordRoutes,
+  registeredRoutes,
+  requireSharedSecret,
+} from './router.factory.js';

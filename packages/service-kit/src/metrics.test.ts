@@ -42,12 +42,16 @@ async function start(service: string) {
     ctx.body = 'not found';
   });
   const http = await listen(app.callback(), { host: '127.0.0.1', port: 0 });
-  servers.push(http);
-  return { metrics, url: `http://127.0.0.1:${http.port}` };
+  // Scrapes go to another listener, as the services' internal one.
+  const internal = new Koa();
+  internal.use(async (ctx, next) => (ctx.path === METRICS_PATH ? metrics.scrape(ctx, next) : next()));
+  const scrapes = await listen(internal.callback(), { host: '127.0.0.1', port: 0 });
+  servers.push(http, scrapes);
+  return { metrics, url: `http://127.0.0.1:${http.port}`, internalUrl: `http://127.0.0.1:${scrapes.port}` };
 }
 
-async function scrape(url: string) {
-  const res = await fetch(`${url}${METRICS_PATH}`);
+async function scrape(target: { internalUrl: string }) {
+  const res = await fetch(`${target.internalUrl}${METRICS_PATH}`);
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
   expect(res.headers.get('cache-control')).toBe('no-store');
@@ -64,13 +68,14 @@ async function hit(url: string, path: string, method = 'GET') {
 
 describe('createServiceMetrics', () => {
   it('counts requests by route template, method and status, never by URL or query', async () => {
-    const { url } = await start('token-service');
+    const target = await start('token-service');
+    const { url } = target;
     expect(await hit(url, `/token?${TOKEN}`)).toBe(200);
     expect(await hit(url, `/token?${TOKEN}`)).toBe(200);
     expect(await hit(url, '/api/v1/studies/1.2.840.99/token', 'PUT')).toBe(201);
     expect(await hit(url, `/secret/${TOKEN}?k=${TOKEN}`)).toBe(404);
 
-    const text = await scrape(url);
+    const text = await scrape(target);
     expect(text).toContain(
       'studylink_http_requests_total{method="GET",route="/token",status="200",service="token-service"} 2',
     );
@@ -89,8 +94,14 @@ describe('createServiceMetrics', () => {
     expect(text).not.toContain('/secret');
   });
 
+  it('serves no metrics on the public app', async () => {
+    const { url } = await start('token-service');
+    expect(await hit(url, METRICS_PATH)).toBe(404);
+  });
+
   it('labels unknown methods as OTHER and does not count its own scrapes', async () => {
-    const { url } = await start('export-service');
+    const target = await start('export-service');
+    const { url } = target;
     await new Promise<void>((resolve, reject) => {
       const req = request(`${url}/token`, { method: 'PROPFIND' }, (res) => {
         res.resume();
@@ -100,8 +111,8 @@ describe('createServiceMetrics', () => {
       req.end();
     });
     await new Promise((r) => setTimeout(r, 20));
-    await scrape(url);
-    const text = await scrape(url);
+    await scrape(target);
+    const text = await scrape(target);
     expect(text).toContain('method="OTHER"');
     expect(text).not.toContain('PROPFIND');
     expect(text).not.toContain(`route="${METRICS_PATH}"`);
@@ -111,8 +122,8 @@ describe('createServiceMetrics', () => {
     const a = await start('a');
     const b = await start('b');
     await hit(a.url, '/token');
-    expect(await scrape(a.url)).toContain('status="200",service="a"} 1');
-    const other = await scrape(b.url);
+    expect(await scrape(a)).toContain('status="200",service="a"} 1');
+    const other = await scrape(b);
     expect(other).not.toContain('service="a"');
     expect(other).not.toContain('studylink_http_requests_total{');
     expect(await globalRegistry.getMetricsAsJSON()).toEqual([]);

@@ -4,7 +4,7 @@ import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client
 // Services define their own metrics with these, in the registry createServiceMetrics gives them.
 export { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
-/** Where each service answers Prometheus; on its internal port only (nginx routes no such path). */
+/** Where each service answers Prometheus: on its internal listener only, with the shared secret. */
 export const METRICS_PATH = '/metrics';
 
 /** Route label of requests no router matched: their paths are unbounded, and may hold anything. */
@@ -19,11 +19,12 @@ export interface ServiceMetrics {
   /** This app's own registry: nothing goes into prom-client's global one, so tests can build many apps. */
   readonly registry: Registry;
   /**
-   * Serves `GET /metrics` and counts and times every other request by route template, method and
-   * status, when its response closes (so a streamed zip counts its whole duration). Use it first,
-   * before the request logger: scrapes are not logged.
+   * Counts and times every request by route template, method and status, when its response closes
+   * (so a streamed zip counts its whole duration). Use it first on the public app.
    */
   readonly middleware: Middleware;
+  /** Answers a scrape with the registry's text; mounted at `/metrics` on the internal listener only. */
+  readonly scrape: Middleware;
 }
 
 /**
@@ -52,13 +53,12 @@ export function createServiceMetrics(opts: { service: string; processMetrics?: b
     registers: [registry],
   });
 
+  const scrape = async (ctx: Context) => {
+    ctx.set('cache-control', 'no-store');
+    ctx.type = registry.contentType;
+    ctx.body = await registry.metrics();
+  };
   const middleware = async (ctx: Context, next: Next) => {
-    if (ctx.path === METRICS_PATH && (ctx.method === 'GET' || ctx.method === 'HEAD')) {
-      ctx.set('cache-control', 'no-store');
-      ctx.type = registry.contentType;
-      ctx.body = await registry.metrics();
-      return;
-    }
     const started = process.hrtime.bigint();
     ctx.res.once('close', () => {
       const labels = { method: methodLabel(ctx.method), route: routeLabel(ctx), status: String(ctx.status) };
@@ -67,7 +67,7 @@ export function createServiceMetrics(opts: { service: string; processMetrics?: b
     });
     await next();
   };
-  return { registry, middleware };
+  return { registry, middleware, scrape };
 }
 
 function methodLabel(method: string): string {

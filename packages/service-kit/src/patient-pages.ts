@@ -51,9 +51,6 @@ export function renderErrorPage(status: number): string {
   return pageLayout(m.title, html`<h1>${m.title}</h1><p>${m.text}</p>`);
 }
 
-/** A token as patients get it: exactly 64 characters of [A-Za-z0-9]. */
-export const TOKEN_PATTERN = /^[A-Za-z0-9]{64}$/;
-
 /**
  * Answers with the plain patient error page for `status`, patient headers included.
  * @example if (isPage) writeErrorPage(ctx, 404);

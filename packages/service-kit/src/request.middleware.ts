@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import type { Logger } from 'pino';
-import { AppError } from './errors.js';
+import { AppError, clientErrorFromLowLevel } from './errors.js';
+import { redactTokens } from './redact.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -12,8 +13,8 @@ export interface RequestState {
 
 /**
  * Gives every request an id (from a well-formed `x-request-id` or a new one), a child logger,
- * and logs one "request completed" line. Only the path is logged, never the query string:
- * `/token?<token>` carries a secret.
+ * and logs one "request completed" line. Only the path is logged, never the query string
+ * (`/token?<token>` carries a secret), and anything token-shaped in the path is redacted.
  * @example app.use(requestContext(log));
  */
 export function requestContext(log: Logger) {
@@ -29,7 +30,8 @@ export function requestContext(log: Logger) {
     } finally {
       const line = {
         method: ctx.method,
-        path: ctx.path,
+        // A token may sit in the path too (`/token%3F<token>`, `/token/<token>`): never logged.
+        path: redactTokens(ctx.path),
         status: ctx.status,
         durationMs: Number(process.hrtime.bigint() - started) / 1e6,
       };
@@ -63,7 +65,7 @@ export function errorHandler(
         ctx.req.socket.destroy();
         return;
       }
-      const { status, body, headers } = toResponse(err);
+      const { status, body, headers } = toResponse(clientErrorFromLowLevel(err) ?? err);
       if (status >= 500 && !(err instanceof AppError)) {
         log?.error({ err }, 'unhandled error');
       }

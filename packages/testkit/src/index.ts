@@ -20,6 +20,8 @@ export {
   type UploadResult,
 } from './orthanc.fixture.js';
 export { collectProcessOutput, killOnExit, type ProcessOutput, tailFile } from './process.helpers.js';
+export { type Guard, guardOf, isRefusal, type RawAnswer, sendExact } from './route-refusal.js';
+export { concretePath, pathVariants, type WalkRoute } from './route-walk.js';
 export {
   CT_IMAGE_STORAGE,
   type SyntheticStudy,

@@ -1,21 +1,24 @@
-import Router from '@koa/router';
 import {
+  createInternalApp,
+  createRouter,
   errorHandler,
   type Logger,
+  mountRouters,
   patientErrorPages,
+  recordRoutes,
   requestContext,
   type ServiceMetrics,
 } from '@studylink/service-kit';
 import Koa, { type Middleware } from 'koa';
 import type { ExportMetrics } from './export.metrics.js';
 import { type ExportDeps, exportRoutes } from './export.routes.js';
-import { GATEWAY_PREFIX } from './gateway/gateway.paths.js';
+import { GATEWAY_PREFIX, gatewayRouteTemplates } from './gateway/gateway.paths.js';
 
 export interface AppDeps extends ExportDeps {
   log: Logger;
   /** Readiness of the store (a cheap QIDO-RS call). */
   checkStore: () => Promise<boolean>;
-  /** Prometheus metrics, served at /metrics (main.ts always gives them; tests may leave them out). */
+  /** Prometheus metrics: counted here, served by the internal app (main.ts always gives them). */
   metrics?: { service: ServiceMetrics; exports: ExportMetrics };
   /** The viewer's DICOMweb gateway under /token/dicomweb/ (gateway/gateway.routes.ts); absent: not served. */
   gateway?: Middleware;
@@ -34,9 +37,12 @@ export function createApp(deps: AppDeps): Koa {
     }),
   );
   if (deps.metrics) app.use(deps.metrics.exports.refusals);
-  if (deps.gateway) app.use(deps.gateway);
+  if (deps.gateway) {
+    app.use(deps.gateway);
+    recordRoutes(app, [gatewayRouteTemplates()]);
+  }
 
-  const health = new Router();
+  const health = createRouter();
   health.get('/livez', (ctx) => {
     ctx.body = { status: 'ok' };
   });
@@ -56,10 +62,23 @@ export function createApp(deps: AppDeps): Koa {
     };
   });
 
-  for (const r of [health, exportRoutes(deps)]) {
-    app.use(r.routes());
-    app.use(r.allowedMethods());
-  }
+  mountRouters(app, [health, exportRoutes(deps)]);
   app.use(pages.notFound);
   return app;
+}
+
+/** The export service's internal listener: /metrics only, behind the shared secret. */
+export function createExportInternalApp(deps: {
+  log: Logger;
+  internalSecrets: readonly string[];
+  metrics?: ServiceMetrics;
+  /** The public app, whose routes the internal listener lists for route walks. */
+  publicApp?: Koa;
+}): Koa {
+  return createInternalApp({
+    log: deps.log,
+    secrets: deps.internalSecrets,
+    ...(deps.publicApp ? { publicApp: deps.publicApp } : {}),
+    ...(deps.metrics ? { metrics: deps.metrics } : {}),
+  });
 }

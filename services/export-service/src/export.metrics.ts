@@ -1,6 +1,6 @@
+import { DOWNLOAD_PATH } from '@studylink/contracts';
 import { AppError, Counter, Gauge, type Registry } from '@studylink/service-kit';
 import type { Context, Middleware, Next } from 'koa';
-import { DOWNLOAD_PATH } from './export.routes.js';
 import { type AccessEventBody, GrantNotFoundError, type TokenServiceClient } from './grant.client.js';
 
 export interface ExportMetrics {
@@ -11,6 +11,8 @@ export interface ExportMetrics {
   instrument(client: TokenServiceClient): TokenServiceClient;
   /** Counts downloads refused before the first byte (capacity, draining, store down...) by error code. */
   readonly refusals: Middleware;
+  /** Counts an access event that could not be delivered to the token service. */
+  eventDropped(event: AccessEventBody): void;
 }
 
 /**
@@ -57,6 +59,13 @@ export function createExportMetrics(registry: Registry, opts: { inFlight: () => 
     registers: [registry],
   });
 
+  const dropped = new Counter({
+    name: 'studylink_access_events_dropped_total',
+    help: 'Access events the token service could not be told of after every retry, by event.',
+    labelNames: ['event'] as const,
+    registers: [registry],
+  });
+
   const count = (e: AccessEventBody) => {
     switch (e.event) {
       case 'download_start':
@@ -99,5 +108,6 @@ export function createExportMetrics(registry: Registry, opts: { inFlight: () => 
         throw err;
       }
     },
+    eventDropped: (event) => dropped.inc({ event: event.event }),
   };
 }

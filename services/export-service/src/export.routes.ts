@@ -1,18 +1,26 @@
-import Router from '@koa/router';
+import type Router from '@koa/router';
+import { DOWNLOAD_PATH, TOKEN_PATTERN, tokenFromQuery } from '@studylink/contracts';
 import type { DicomwebClient } from '@studylink/dicomweb';
 import {
   clientIp,
+  createRouter,
   type Logger,
+  rateLimitKey,
   ServiceUnavailableError,
   setPatientHeaders,
-  TOKEN_PATTERN,
 } from '@studylink/service-kit';
 import type { Context } from 'koa';
 import type { ExportLimiter } from './export.limiter.js';
 import { type AccessEventBody, GrantNotFoundError, type TokenServiceClient } from './grant.client.js';
 import { prepareExportOrThrow } from './study.export.js';
 
-export const DOWNLOAD_PATH = '/token/study.zip';
+export { DOWNLOAD_PATH };
+
+/** A client that takes less than `minBytes` in `windowMs` while the zip waits for it loses its slot. */
+export interface ClientStallPolicy {
+  windowMs: number;
+  minBytes: number;
+}
 
 export interface ExportDeps {
   tokens: TokenServiceClient;
@@ -22,6 +30,39 @@ export interface ExportDeps {
   trustedProxies: ReadonlySet<string>;
   isDraining: () => boolean;
   retry: { attempts: number; baseDelayMs: number; maxDelayMs: number };
+  /** Default: 30 s and 64 KiB. */
+  clientStall?: ClientStallPolicy;
+}
+
+/**
+ * Watches a streamed response: while the socket is full (the client is not reading), the client must
+ * take at least `minBytes` per `windowMs`, or `onStall` runs. A slow store does not count against the
+ * client: only time spent waiting for the client does.
+ */
+function watchClientStall(
+  res: Context['res'],
+  bytesSent: () => number,
+  policy: ClientStallPolicy,
+  onStall: () => void,
+): () => void {
+  let anchorAt = Date.now();
+  let anchorBytes = bytesSent();
+  const timer = setInterval(
+    () => {
+      const now = Date.now();
+      const bytes = bytesSent();
+      if (!res.writableNeedDrain || bytes - anchorBytes >= policy.minBytes) {
+        anchorAt = now;
+        anchorBytes = bytes;
+      } else if (now - anchorAt >= policy.windowMs) {
+        clearInterval(timer);
+        onStall();
+      }
+    },
+    Math.max(50, Math.floor(policy.windowMs / 4)),
+  );
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 /**
@@ -29,7 +70,8 @@ export interface ExportDeps {
  * study as a zip. A request that skips or fails that check gets nothing.
  */
 export function exportRoutes(deps: ExportDeps): Router {
-  const router = new Router();
+  const router = createRouter();
+  const stallPolicy = deps.clientStall ?? { windowMs: 30_000, minBytes: 64 * 1024 };
   const report = (e: AccessEventBody, log: Logger) =>
     deps.tokens
       .report(e)
@@ -38,7 +80,7 @@ export function exportRoutes(deps: ExportDeps): Router {
   router.get(DOWNLOAD_PATH, async (ctx: Context) => {
     setPatientHeaders(ctx);
     const log: Logger = ctx.state.log;
-    const token = ctx.querystring;
+    const token = tokenFromQuery(ctx.querystring);
     const who = {
       clientIp: clientIp(
         ctx.req.socket.remoteAddress,
@@ -65,7 +107,8 @@ export function exportRoutes(deps: ExportDeps): Router {
         throw err;
       });
 
-    const release = deps.limiter.acquireOrThrow();
+    // One link, and one client address, may hold only a share of the slots (export.limiter.ts).
+    const release = deps.limiter.acquireOrThrow({ link: grant.tokenId, client: rateLimitKey(who.clientIp) });
     const controller = new AbortController();
     const res = ctx.res;
     // A client that leaves before the zip starts (a slow store, retries) must not keep the slot and
@@ -125,7 +168,22 @@ export function exportRoutes(deps: ExportDeps): Router {
         }
       };
       res.off('close', onEarlyClose);
+      let stalled = false;
+      const stopWatch = watchClientStall(
+        res,
+        () => exp.bytesSent(),
+        stallPolicy,
+        () => {
+          // The client holds a slot without reading: it loses it, and the cut zip looks failed.
+          stalled = true;
+          controller.abort(new Error('client_stalled'));
+          finish('abort', { reason: 'client_stalled' });
+          res.destroy();
+        },
+      );
+      res.once('close', stopWatch);
       exp.done.catch((err: Error) => {
+        if (stalled) return;
         const reason = controller.signal.aborted ? 'client_disconnected' : 'upstream_error';
         finish('abort', { reason, error: err.message });
         // Once bytes are sent there is no error page: cut the connection so the zip is visibly broken.

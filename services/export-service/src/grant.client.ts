@@ -1,24 +1,15 @@
-import { AppError, ServiceUnavailableError } from '@studylink/service-kit';
-import { z } from 'zod';
+import {
+  type AccessEventBody,
+  type Grant,
+  grantSchema,
+  INTERNAL_ACCESS_EVENTS_PATH,
+  INTERNAL_GRANTS_PATH,
+  INTERNAL_SECRET_HEADER,
+} from '@studylink/contracts';
+import { AppError, ServiceUnavailableError, TooManyInvalidTokensError } from '@studylink/service-kit';
 
-/** What the token service says a token grants. */
-export const grantSchema = z.object({
-  tokenId: z.number(),
-  studyInstanceUid: z
-    .string()
-    .regex(/^[0-9]+(\.[0-9]+)*$/)
-    .max(64),
-  zipContent: z.enum(['as-stored', 'jpeg-lossless']),
-  institution: z.string(),
-  viewerUrl: z.string(),
-  study: z.object({
-    patientName: z.string(),
-    studyDate: z.string(),
-    description: z.string(),
-    modalities: z.array(z.string()),
-  }),
-});
-export type Grant = z.infer<typeof grantSchema>;
+export type { AccessEventBody, Grant };
+export { TooManyInvalidTokensError };
 
 export class GrantNotFoundError extends AppError {
   constructor() {
@@ -26,32 +17,10 @@ export class GrantNotFoundError extends AppError {
   }
 }
 
-/** The token service counted too many invalid tokens from this client: 429 with Retry-After. */
-export class TooManyInvalidTokensError extends AppError {
-  constructor(retryAfterSeconds: number) {
-    super(429, 'rate_limited', 'too many invalid links from this address; try again later', undefined, {
-      'retry-after': String(retryAfterSeconds),
-    });
-  }
-}
-
 /** Who presented a token, so downloads count against the client's invalid-token allowance. */
 export interface Presenter {
   clientIp: string;
   userAgent: string;
-}
-
-export type AccessEventName = 'download_start' | 'download_complete' | 'download_abort' | 'invalid_token';
-
-export interface AccessEventBody {
-  event: AccessEventName;
-  outcome?: string;
-  tokenId?: number | null;
-  studyInstanceUid?: string | null;
-  clientIp?: string | null;
-  userAgent?: string | null;
-  bytes?: number | null;
-  detail?: Record<string, unknown> | null;
 }
 
 /** The export service's only way to learn what a token grants: it asks the token service. */
@@ -71,28 +40,84 @@ export interface TokenServiceConnection extends TokenServiceClient {
   flushReports(timeoutMs: number): Promise<void>;
 }
 
+export interface ReportRetry {
+  /** Tries per event, the first included. */
+  attempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+/** Enough to ride out a token service restart (about 20 s), not so much that events pile up. */
+export const DEFAULT_REPORT_RETRY: ReportRetry = { attempts: 8, baseDelayMs: 250, maxDelayMs: 5_000 };
+
+/** A refusal that retrying cannot change (the token service said the event is malformed). */
+class PermanentReportError extends Error {}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+
+/**
+ * The token service's internal listener as the export service uses it. Access events are delivered
+ * with capped exponential backoff (a token service restart loses none); one that cannot be
+ * delivered, or is still pending when shutdown gives up on it, goes to `onDropped`: counted, never
+ * silent.
+ * @example const tokens = createTokenServiceClient({ baseUrl, secret, timeoutMs: 5_000, onDropped });
+ */
 export function createTokenServiceClient(opts: {
   baseUrl: string;
   secret: string;
   timeoutMs: number;
+  reportRetry?: ReportRetry;
+  onDropped?: (event: AccessEventBody, reason: string) => void;
 }): TokenServiceConnection {
-  const headers = { 'content-type': 'application/json', 'x-internal-secret': opts.secret };
-  const pendingReports = new Set<Promise<void>>();
-  const sendReport = async (event: AccessEventBody) => {
-    const res = await fetch(`${opts.baseUrl}/internal/v1/access-events`, {
+  const headers = { 'content-type': 'application/json', [INTERNAL_SECRET_HEADER]: opts.secret };
+  const retry = opts.reportRetry ?? DEFAULT_REPORT_RETRY;
+  const pendingReports = new Map<Promise<void>, { event: AccessEventBody; giveUp: AbortController }>();
+  const sendOnce = async (event: AccessEventBody, signal: AbortSignal) => {
+    const res = await fetch(`${opts.baseUrl}${INTERNAL_ACCESS_EVENTS_PATH}`, {
       method: 'POST',
       headers,
       body: JSON.stringify(event),
-      signal: AbortSignal.timeout(opts.timeoutMs),
+      signal: AbortSignal.any([signal, AbortSignal.timeout(opts.timeoutMs)]),
     });
     await res.body?.cancel();
-    if (!res.ok) throw new Error(`access event refused with ${res.status}`);
+    if (res.ok) return;
+    const message = `access event refused with ${res.status}`;
+    // 4xx but 408/429: the event itself is wrong, and sending it again cannot help.
+    if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429)
+      throw new PermanentReportError(message);
+    throw new Error(message);
+  };
+  const deliver = async (event: AccessEventBody, giveUp: AbortSignal) => {
+    let lastError: Error = new Error('not sent');
+    for (let attempt = 0; attempt < retry.attempts && !giveUp.aborted; attempt++) {
+      if (attempt > 0)
+        await sleep(Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** (attempt - 1)), giveUp);
+      if (giveUp.aborted) break;
+      try {
+        return await sendOnce(event, giveUp);
+      } catch (err) {
+        lastError = err as Error;
+        if (err instanceof PermanentReportError) break;
+      }
+    }
+    const reason = giveUp.aborted ? 'shutdown' : lastError.message;
+    opts.onDropped?.(event, reason);
+    throw new Error(`access event dropped: ${reason}`);
   };
   return {
     async grantOrThrow(token, signal, who) {
       let res: Response;
       try {
-        res = await fetch(`${opts.baseUrl}/internal/v1/grants`, {
+        res = await fetch(`${opts.baseUrl}${INTERNAL_GRANTS_PATH}`, {
           method: 'POST',
           headers,
           body: JSON.stringify({
@@ -127,12 +152,13 @@ export function createTokenServiceClient(opts: {
       return parsed.data;
     },
     report(event) {
-      const sent = sendReport(event);
+      const giveUp = new AbortController();
+      const sent = deliver(event, giveUp.signal);
       const settled = sent.then(
         () => {},
         () => {},
       );
-      pendingReports.add(settled);
+      pendingReports.set(settled, { event, giveUp });
       void settled.then(() => pendingReports.delete(settled));
       return sent;
     },
@@ -140,12 +166,16 @@ export function createTokenServiceClient(opts: {
       if (pendingReports.size === 0) return;
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
-        Promise.all(pendingReports),
+        Promise.all(pendingReports.keys()),
         new Promise<void>((resolve) => {
           timer = setTimeout(resolve, timeoutMs);
         }),
       ]);
       clearTimeout(timer);
+      // What is still on its way is given up, and so counted as dropped, before the process exits.
+      const left = [...pendingReports.entries()];
+      for (const [, p] of left) p.giveUp.abort();
+      await Promise.all(left.map(([settled]) => settled));
     },
   };
 }

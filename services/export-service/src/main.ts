@@ -1,6 +1,6 @@
 import { createDicomwebClient } from '@studylink/dicomweb';
 import { createLogger, createServiceMetrics, listen, onShutdown } from '@studylink/service-kit';
-import { createApp } from './app.js';
+import { createApp, createExportInternalApp } from './app.js';
 import { type ExportServiceConfig, loadConfig } from './config.js';
 import { ExportLimiter } from './export.limiter.js';
 import { createExportMetrics } from './export.metrics.js';
@@ -18,13 +18,17 @@ export async function startExportService(
     requestTimeoutMs: config.storeTimeoutMs,
     stallTimeoutMs: config.storeStallTimeoutMs,
   });
-  const limiter = new ExportLimiter(config.maxConcurrentExports);
+  const limiter = new ExportLimiter(config.maxConcurrentExports, config.exportShares);
   const serviceMetrics = createServiceMetrics({ service: 'export-service', processMetrics: true });
   const exportMetrics = createExportMetrics(serviceMetrics.registry, { inFlight: () => limiter.inFlight });
   const tokenService = createTokenServiceClient({
-    baseUrl: config.tokenServiceUrl,
+    baseUrl: config.tokenServiceInternalUrl,
     secret: config.secrets.internalSecret,
     timeoutMs: 5_000,
+    onDropped: (event, reason) => {
+      exportMetrics.eventDropped(event);
+      log.error({ event: event.event, tokenId: event.tokenId ?? null, reason }, 'access event dropped');
+    },
   });
   const tokens = exportMetrics.instrument(tokenService);
   let draining = false;
@@ -37,6 +41,7 @@ export async function startExportService(
     trustedProxies: config.trustedProxies,
     isDraining: () => draining,
     retry: { attempts: config.storeRetryAttempts, baseDelayMs: 250, maxDelayMs: 2_000 },
+    clientStall: config.clientStall,
     gateway: gatewayMiddleware({
       tokens,
       dicomweb,
@@ -50,17 +55,35 @@ export async function startExportService(
       return true;
     },
   });
+  const internalApp = createExportInternalApp({
+    log,
+    internalSecrets: config.secrets.internalSecrets,
+    metrics: serviceMetrics,
+    publicApp: app,
+  });
   const http = await listen(app.callback(), { host: config.host, port: config.port });
+  const internal = await listen(internalApp.callback(), {
+    host: config.internalHost,
+    port: config.internalPort,
+  });
   log.info(
-    { host: config.host, port: http.port, maxConcurrentExports: config.maxConcurrentExports },
+    {
+      host: config.host,
+      port: http.port,
+      internalPort: internal.port,
+      maxConcurrentExports: config.maxConcurrentExports,
+      ...limiter.limits,
+    },
     'export service listening',
   );
   return {
     port: http.port,
+    internalPort: internal.port,
     async stop() {
       draining = true;
       // In-flight downloads get the grace period; whatever is left after it is cut.
       await http.close(config.shutdownGraceMs);
+      await internal.close(1_000);
       // Node reports the server closed before the cut responses emit 'close': give those exports a
       // moment to log their abort and report it, or the access log would miss them.
       await limiter.drained(2_000);

@@ -121,6 +121,13 @@ describe('export service routes against a fake store and token service', () => {
     expect(tokens.events.map((e) => e.event)).toEqual(['download_start', 'download_complete']);
   });
 
+  it('a download link with tracking parameters appended still downloads', async () => {
+    const r = await download(`${url(smallToken)}&utm_source=newsletter`);
+    expect(r.status).toBe(200);
+    expect(r.body.includes(EOCD)).toBe(true);
+    await until(() => eventsOf('download_complete').length === 1, 'download_complete');
+  });
+
   it('reports complete only once the last byte went out: not while the client is not reading', async () => {
     let resume: () => void = () => {};
     const got = download(url(largeToken), {

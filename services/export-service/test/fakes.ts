@@ -262,9 +262,14 @@ export interface ReportedEvent {
 export class FakeTokenService {
   readonly events: ReportedEvent[] = [];
   readonly grants = new Map<string, string>();
+  /** The token id a token's grant carries (default 7). */
+  readonly tokenIds = new Map<string, number>();
   grantRequests = 0;
   /** The body of every grant request, in order (the viewer gateway's tests check the client info). */
   readonly grantBodies: Array<{ token: unknown; client?: { ip: string; userAgent: string } }> = [];
+  /** The next so many access events are answered with this status instead of 204. */
+  failEvents = 0;
+  failEventsWith = 503;
   private server: Server | null = null;
   private port = 0;
 
@@ -294,7 +299,7 @@ export class FakeTokenService {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(
           JSON.stringify({
-            tokenId: 7,
+            tokenId: this.tokenIds.get(body.token) ?? 7,
             studyInstanceUid: uid,
             zipContent: 'as-stored',
             institution: 'Fake Hospital',
@@ -310,6 +315,11 @@ export class FakeTokenService {
         return;
       }
       if (req.url === '/internal/v1/access-events') {
+        if (this.failEvents > 0) {
+          this.failEvents -= 1;
+          res.writeHead(this.failEventsWith).end();
+          return;
+        }
         this.events.push(body);
         res.writeHead(204).end();
         return;
@@ -344,11 +354,12 @@ export function download(
   opts: {
     onBytes?: (received: number, destroy: () => void) => void;
     onHeaders?: (pause: () => void, resume: () => void) => void;
+    headers?: Record<string, string>;
   } = {},
 ): Promise<Received> {
   return new Promise((resolve, reject) => {
     let responded = false;
-    const req = request(url, { agent: false }, (res) => {
+    const req = request(url, { agent: false, headers: opts.headers ?? {} }, (res) => {
       responded = true;
       const chunks: Buffer[] = [];
       let received = 0;

@@ -1,9 +1,13 @@
 import { bodyParser } from '@koa/bodyparser';
-import Router from '@koa/router';
+import type Router from '@koa/router';
 import {
+  createInternalApp,
+  createRouter,
   errorHandler,
   type Logger,
+  mountRouters,
   patientErrorPages,
+  recordRoutes,
   requestContext,
   type ServiceMetrics,
 } from '@studylink/service-kit';
@@ -32,15 +36,27 @@ export interface AppDeps {
   /** The guessing limit for page and download; absent (tests that do not need one): no limit. */
   invalidTokens?: InvalidTokenGuard;
   trustedProxies: ReadonlySet<string>;
-  internalSecret: string;
   /** True once SIGTERM arrived: readiness fails so the proxy stops sending new work. */
   isDraining: () => boolean;
   /** The staff web interface under /staff (staff/staff.module.ts); absent: /staff is not served. */
-  staff?: Middleware;
-  /** Prometheus metrics, served at /metrics (main.ts always gives them; tests may leave them out). */
+  staff?: { middleware: Middleware; router: Router };
+  /** Prometheus metrics: counted here, served by the internal app (main.ts always gives them). */
   metrics?: ServiceMetrics;
   /** The built patient viewer (viewer/viewer.assets.ts); absent or null: /token/viewer is a 503. */
   viewerAssets?: ViewerAssets | null;
+}
+
+export interface InternalAppDeps {
+  db: Kysely<DB>;
+  log: Logger;
+  tokens: TokenService;
+  serverConfig: ServerConfigService;
+  invalidTokens?: InvalidTokenGuard;
+  /** The shared secret and, during a rotation, the previous one. */
+  internalSecrets: readonly string[];
+  metrics?: ServiceMetrics;
+  /** The public app, whose routes the internal listener lists for route walks. */
+  publicApp?: Koa;
 }
 
 /** Page routes answer errors with the plain HTML page; everything else with JSON. */
@@ -80,7 +96,7 @@ export function createApp(deps: AppDeps): Koa {
     }),
   );
 
-  const health = new Router();
+  const health = createRouter();
   health.get('/livez', (ctx) => {
     ctx.body = { status: 'ok' };
   });
@@ -104,19 +120,33 @@ export function createApp(deps: AppDeps): Koa {
     ctx.body = PATIENT_CSS;
   });
 
-  if (deps.staff) app.use(deps.staff);
+  if (deps.staff) {
+    app.use(deps.staff.middleware);
+    recordRoutes(app, [deps.staff.router]);
+  }
   const invalidTokens = deps.invalidTokens ?? NO_INVALID_TOKEN_LIMIT;
-  const routers = [
+  mountRouters(app, [
     health,
     patientRoutes({ ...deps, invalidTokens }),
     viewerRoutes({ ...deps, invalidTokens, viewerAssets: deps.viewerAssets ?? null }),
     apiRoutes(deps),
-    internalRoutes({ ...deps, invalidTokens }),
-  ];
-  for (const r of routers) {
-    app.use(r.routes());
-    app.use(r.allowedMethods());
-  }
+  ]);
   app.use(pages.notFound);
   return app;
+}
+
+/**
+ * The token service's internal listener: grant checks and access events for the export service,
+ * and /metrics; its own port, every route behind the shared secret.
+ */
+export function createTokenInternalApp(deps: InternalAppDeps): Koa {
+  const invalidTokens = deps.invalidTokens ?? NO_INVALID_TOKEN_LIMIT;
+  return createInternalApp({
+    log: deps.log,
+    secrets: deps.internalSecrets,
+    ...(deps.metrics ? { metrics: deps.metrics } : {}),
+    middleware: [mapInfrastructureErrors],
+    ...(deps.publicApp ? { publicApp: deps.publicApp } : {}),
+    routers: [internalRoutes({ ...deps, invalidTokens })],
+  });
 }

@@ -36,10 +36,14 @@ const envSchema = z.object({
     ),
   ADMIN_API_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
   TOKEN_SERVICE_PORT: portField(3001),
+  // Grant checks and access events for the export service, and /metrics: never routed by nginx.
+  TOKEN_SERVICE_INTERNAL_PORT: portField(3011),
   STORE_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   PAGE_REFRESH_TIMEOUT_MS: z.coerce.number().int().min(50).default(1_500),
   DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).default(5_000),
-  SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
+  TOKEN_SERVICE_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).optional(),
+  // The old name, read when the new one is not set.
+  SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).optional(),
   // Guessing limit: invalid tokens (page or download) per client address (IPv6: per /64) and window.
   INVALID_TOKEN_LIMIT: z.coerce.number().int().min(0).default(20),
   INVALID_TOKEN_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
@@ -82,13 +86,15 @@ export function loadConfig(env: Record<string, string | undefined>) {
     databaseUrl: e.DATABASE_URL,
     dicomwebUrl: e.DICOMWEB_URL.replace(/\/+$/, ''),
     host: e.HOST,
+    internalHost: e.INTERNAL_HOST ?? e.HOST,
     port: e.TOKEN_SERVICE_PORT,
+    internalPort: e.TOKEN_SERVICE_INTERNAL_PORT,
     trustedProxies: e.TRUSTED_PROXIES,
     logLevel: e.LOG_LEVEL,
     storeTimeoutMs: e.STORE_TIMEOUT_MS,
     pageRefreshTimeoutMs: e.PAGE_REFRESH_TIMEOUT_MS,
     dbStatementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
-    shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    shutdownGraceMs: e.TOKEN_SERVICE_SHUTDOWN_GRACE_MS ?? e.SHUTDOWN_GRACE_MS ?? 10_000,
     staffSessions: Object.freeze({
       absoluteMs: Math.round(e.STAFF_SESSION_HOURS * 3_600_000),
       idleMs: Math.round(e.STAFF_IDLE_MINUTES * 60_000),
@@ -116,6 +122,10 @@ export function loadConfig(env: Record<string, string | undefined>) {
       previousTokenKeys: e.TOKEN_ENCRYPTION_KEYS_PREVIOUS,
       adminApiKey: e.ADMIN_API_KEY ?? null,
       internalSecret: e.INTERNAL_SECRET,
+      internalSecrets: [
+        e.INTERNAL_SECRET,
+        ...(e.INTERNAL_SECRET_PREVIOUS ? [e.INTERNAL_SECRET_PREVIOUS] : []),
+      ],
       staffAdmin:
         e.STAFF_ADMIN_USERNAME && e.STAFF_ADMIN_PASSWORD
           ? Object.freeze({ username: e.STAFF_ADMIN_USERNAME, password: e.STAFF_ADMIN_PASSWORD })

@@ -1,7 +1,7 @@
 import { createDicomwebClient } from '@studylink/dicomweb';
 import { createLogger, createServiceMetrics, listen, onShutdown } from '@studylink/service-kit';
 import { ApiKeyService } from './api-keys/api-key.service.js';
-import { createApp } from './app.js';
+import { createApp, createTokenInternalApp } from './app.js';
 import { loadConfig, type TokenServiceConfig } from './config.js';
 import { createDatabase } from './db/database.js';
 import { InvalidTokenLimiter } from './rate-limit/invalid-token.limiter.js';
@@ -64,27 +64,43 @@ export async function startTokenService(
   let draining = false;
   const viewerAssets = await loadViewerAssets(config.viewerDistDir ?? defaultViewerDistDir());
   if (!viewerAssets) log.warn('no built patient viewer found (make build): /token/viewer answers 503');
+  const metrics = createServiceMetrics({ service: 'token-service', processMetrics: true });
   const app = createApp({
     viewerAssets,
-    metrics: createServiceMetrics({ service: 'token-service', processMetrics: true }),
+    metrics,
     db: database.db,
     log,
     tokens,
     serverConfig,
     apiKeys,
     invalidTokens,
-    staff: staff.middleware,
+    staff,
     trustedProxies: config.trustedProxies,
-    internalSecret: config.secrets.internalSecret,
     isDraining: () => draining,
   });
+  const internalApp = createTokenInternalApp({
+    db: database.db,
+    log,
+    tokens,
+    serverConfig,
+    invalidTokens,
+    internalSecrets: config.secrets.internalSecrets,
+    metrics,
+    publicApp: app,
+  });
   const http = await listen(app.callback(), { host: config.host, port: config.port });
-  log.info({ host: config.host, port: http.port }, 'token service listening');
+  const internal = await listen(internalApp.callback(), {
+    host: config.internalHost,
+    port: config.internalPort,
+  });
+  log.info({ host: config.host, port: http.port, internalPort: internal.port }, 'token service listening');
   return {
     port: http.port,
+    internalPort: internal.port,
     async stop() {
       draining = true;
-      await http.close(config.shutdownGraceMs);
+      // The export service may still report the outcome of downloads cut by its own shutdown.
+      await Promise.all([http.close(config.shutdownGraceMs), internal.close(config.shutdownGraceMs)]);
       await database.close();
     },
   };

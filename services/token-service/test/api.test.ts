@@ -147,6 +147,21 @@ describe('patient page', () => {
     expect(page).toContain('198.51.100.23');
   });
 
+  it('accepts tracking parameters a mail system appended, and links the download without them', async () => {
+    const { json } = await issue();
+    for (const tail of ['&utm_source=newsletter&utm_medium=email', '&fbclid=abc', '&']) {
+      const res = await fetch(`${h.url}/token?${json.token}${tail}`);
+      expect(res.status, tail).toBe(200);
+      const page = await res.text();
+      expect(page).toContain(`/token/study.zip?${json.token}"`);
+      expect(page).not.toContain('utm_source');
+    }
+    // Anything else glued to the token is still no token.
+    for (const bad of [`${json.token}x`, `x${json.token}`, `${json.token}%26utm=1`, `utm=1&${json.token}`]) {
+      expect((await fetch(`${h.url}/token?${bad}`)).status, bad).toBe(404);
+    }
+  });
+
   it('HEAD answers like GET without a body', async () => {
     const { json } = await issue();
     const res = await fetch(`${h.url}/token?${json.token}`, { method: 'HEAD' });

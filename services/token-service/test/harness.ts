@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import { createLogger, listen } from '@studylink/service-kit';
 import { createTestDatabase, type TestDatabase } from '@studylink/testkit';
 import { ApiKeyService } from '../src/api-keys/api-key.service.js';
-import { createApp } from '../src/app.js';
+import { createApp, createTokenInternalApp } from '../src/app.js';
 import { createDatabase, type Database } from '../src/db/database.js';
 import type { ServerConfig } from '../src/server-config/server-config.schema.js';
 import { ServerConfigService } from '../src/server-config/server-config.service.js';
@@ -63,6 +63,8 @@ export interface Harness {
   testDb: TestDatabase;
   logs: string[];
   internalSecret: string;
+  /** The internal listener (grant checks, access events, /metrics). */
+  internalUrl: string;
   source: StudySource;
   /** Every SQL statement run so far. */
   queries: string[];
@@ -105,11 +107,18 @@ export async function startHarness(
     serverConfig,
     apiKeys,
     trustedProxies: new Set(['127.0.0.1', '::1']),
-    internalSecret,
     isDraining: () => false,
     viewerAssets: opts.viewerAssets ?? null,
   });
+  const internalApp = createTokenInternalApp({
+    db: database.db,
+    log,
+    tokens,
+    serverConfig,
+    internalSecrets: [internalSecret],
+  });
   const http = await listen(app.callback(), { host: '127.0.0.1', port: 0 });
+  const internal = await listen(internalApp.callback(), { host: '127.0.0.1', port: 0 });
   const url = `http://127.0.0.1:${http.port}`;
   return {
     url,
@@ -118,10 +127,11 @@ export async function startHarness(
     testDb,
     logs,
     internalSecret,
+    internalUrl: `http://127.0.0.1:${internal.port}`,
     source,
     queries,
     async close() {
-      await http.close(1000);
+      await Promise.all([http.close(1000), internal.close(1000)]);
       await database.close();
       await testDb.drop();
     },

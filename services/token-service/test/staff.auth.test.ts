@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyPassword } from '../src/staff/password.hasher.js';
 import { withStaffTables } from '../src/staff/staff.tables.js';
+import { StaffUserService } from '../src/staff/staff-user.service.js';
 import { DEFAULT_PASSWORD, type StaffHarness, startStaffHarness } from './staff.harness.js';
 
 let h: StaffHarness;
@@ -259,6 +261,64 @@ describe('lockout and throttling', () => {
       client_ip: '203.0.113.66',
     });
     await h.client({ clientIp: '203.0.113.67' }).signInOrThrow('bob');
+  });
+
+  it('throttles an IPv6 client by its /64, as the token limit does: rotating addresses in it does not help', async () => {
+    for (let i = 0; i < 20; i++) {
+      const c = h.client({ clientIp: `2001:db8:77:1::${(i + 1).toString(16)}` });
+      await c.get('/staff/sign-in');
+      const r = await c.post('/staff/sign-in', { username: `ghost6-${i}`, password: 'not the password 1' });
+      expect(r.status).toBe(401);
+    }
+    const rotated = h.client({ clientIp: '2001:db8:77:1:ffff:ffff:ffff:fffe' });
+    await rotated.get('/staff/sign-in');
+    expect(
+      (await rotated.post('/staff/sign-in', { username: 'bob', password: DEFAULT_PASSWORD })).status,
+    ).toBe(429);
+    // The next /64 is someone else.
+    await h.client({ clientIp: '2001:db8:77:2::1' }).signInOrThrow('bob');
+  });
+});
+
+describe('the work behind each refusal', () => {
+  it('a locked account, an unknown user, a throttled address and a wrong password each cost one password check', async () => {
+    const calls: string[] = [];
+    const counting = async (password: string, hash: string) => {
+      calls.push(password);
+      return verifyPassword(password, hash);
+    };
+    const users = new StaffUserService(
+      withStaffTables(h.database.db),
+      h.database.db,
+      { maxFailures: 2, lockMinutes: 15, maxFailuresPerIp: 6, ipWindowMinutes: 15 },
+      { log2N: 12, r: 8, p: 1 },
+      counting,
+    );
+    await h.addUser('erin', 'staff');
+    const who = (ip: string) => ({ clientIp: ip, userAgent: 'test' });
+    const attempt = async (username: string, password: string, ip: string) => {
+      calls.length = 0;
+      const r = await users.signIn(username, password, who(ip));
+      return { reason: r.ok ? 'ok' : r.reason, checks: calls.length };
+    };
+    expect(await attempt('erin', 'wrong password 1', '198.51.100.1')).toEqual({
+      reason: 'bad_password',
+      checks: 1,
+    });
+    expect(await attempt('erin', 'wrong password 2', '198.51.100.1')).toEqual({
+      reason: 'bad_password',
+      checks: 1,
+    });
+    expect(await attempt('erin', DEFAULT_PASSWORD, '198.51.100.2')).toEqual({ reason: 'locked', checks: 1 });
+    expect(await attempt('nobody-here', 'whatever 12345', '198.51.100.3')).toEqual({
+      reason: 'unknown_user',
+      checks: 1,
+    });
+    for (let i = 0; i < 6; i++) await attempt(`ghost-w${i}`, 'whatever 12345', '198.51.100.9');
+    expect(await attempt('erin', DEFAULT_PASSWORD, '198.51.100.9')).toEqual({
+      reason: 'throttled',
+      checks: 1,
+    });
   });
 });
 

@@ -1,9 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
-import { createLogger, listen } from '@studylink/service-kit';
+import {
+  createLogger,
+  createServiceMetrics,
+  listen,
+  type RouteInfo,
+  registeredRoutes,
+} from '@studylink/service-kit';
 import { createTestDatabase, type TestDatabase } from '@studylink/testkit';
 import { ApiKeyService } from '../src/api-keys/api-key.service.js';
-import { createApp } from '../src/app.js';
+import { createApp, createTokenInternalApp } from '../src/app.js';
 import { createDatabase, type Database } from '../src/db/database.js';
 import { StoreUnavailableError } from '../src/errors.js';
 import { ServerConfigService } from '../src/server-config/server-config.service.js';
@@ -75,6 +81,11 @@ export interface StaffHarness {
   /** Every SQL statement run so far. */
   queries: string[];
   adminKey: string;
+  /** The internal listener and its secret. */
+  internalUrl: string;
+  internalSecret: string;
+  /** Every route the public and the internal app registered, read from their routers. */
+  routes: { public: RouteInfo[]; internal: RouteInfo[] };
   /** Makes a user straight through the service. */
   addUser(
     username: string,
@@ -137,15 +148,28 @@ export async function startStaffHarness(
     tokens,
     serverConfig,
     apiKeys,
-    staff: staff.middleware,
+    staff,
     trustedProxies,
-    internalSecret: randomBytes(32).toString('hex'),
     isDraining: () => false,
   });
+  const internalSecret = randomBytes(32).toString('hex');
+  const internalApp = createTokenInternalApp({
+    db: database.db,
+    log,
+    tokens,
+    serverConfig,
+    internalSecrets: [internalSecret],
+    metrics: createServiceMetrics({ service: 'token-service' }),
+    publicApp: app,
+  });
   const http = await listen(app.callback(), { host: '127.0.0.1', port: 0 });
+  const internal = await listen(internalApp.callback(), { host: '127.0.0.1', port: 0 });
   const url = `http://127.0.0.1:${http.port}`;
   return {
     url,
+    internalUrl: `http://127.0.0.1:${internal.port}`,
+    internalSecret,
+    routes: { public: registeredRoutes(app), internal: registeredRoutes(internalApp) },
     database,
     testDb,
     source,
@@ -160,7 +184,7 @@ export async function startStaffHarness(
     },
     client: (o = {}) => new StaffClient(url, o),
     async close() {
-      await http.close(1000);
+      await Promise.all([http.close(1000), internal.close(1000)]);
       await database.close();
       await testDb.drop();
     },

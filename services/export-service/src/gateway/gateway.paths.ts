@@ -1,7 +1,33 @@
+import type Router from '@koa/router';
+import { DICOMWEB_GATEWAY_PREFIX } from '@studylink/contracts';
 import { isDicomUid } from '@studylink/dicomweb';
+import { createRouter } from '@studylink/service-kit';
 
 /** Where the viewer's token-scoped DICOMweb gateway lives on the public origin. */
-export const GATEWAY_PREFIX = '/token/dicomweb/';
+export const GATEWAY_PREFIX = DICOMWEB_GATEWAY_PREFIX;
+
+/**
+ * The gateway's resources as route templates, for the route walks (`recordRoutes`): the gateway
+ * itself dispatches with parseGatewayPath, not with these patterns, so this router is never mounted.
+ */
+export function gatewayRouteTemplates(): Router {
+  const r = createRouter();
+  const study = `${GATEWAY_PREFIX}studies/:studyInstanceUid`;
+  const instance = `${study}/series/:series/instances/:instance`;
+  for (const path of [
+    `${study}/series`,
+    `${study}/metadata`,
+    `${study}/series/:series/metadata`,
+    instance,
+    `${instance}/frames/:frames`,
+    `${instance}/rendered`,
+    `${instance}/thumbnail`,
+    `${instance}/frames/:frames/rendered`,
+    `${instance}/frames/:frames/thumbnail`,
+  ])
+    r.get(path, () => {});
+  return r;
+}
 
 export type GatewayResourceKind =
   | 'series_search'

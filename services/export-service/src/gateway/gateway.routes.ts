@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { TOKEN_PATTERN } from '@studylink/contracts';
 import {
   type DicomJsonObject,
   type DicomwebClient,
@@ -6,13 +7,7 @@ import {
   DicomwebUnavailableError,
   Tag,
 } from '@studylink/dicomweb';
-import {
-  AppError,
-  clientIp,
-  type Logger,
-  ServiceUnavailableError,
-  TOKEN_PATTERN,
-} from '@studylink/service-kit';
+import { AppError, clientIp, type Logger, ServiceUnavailableError } from '@studylink/service-kit';
 import type { Context, Middleware, Next } from 'koa';
 import {
   type AccessEventBody,

@@ -1,32 +1,10 @@
+import { ACCESS_EVENTS, type AccessEvent } from '@studylink/contracts';
+import { redactTokens } from '@studylink/service-kit';
 import type { Db } from '../db/database.js';
 import type { AccessLogRow } from '../db/tables.js';
 
-export const ACCESS_EVENTS = [
-  'page_view',
-  'viewer_opened',
-  'invalid_token',
-  'rate_limited',
-  'download_start',
-  'download_complete',
-  'download_abort',
-  'token_issued',
-  'token_revoked',
-  'token_displayed',
-  'config_changed',
-  // Staff web interface (src/staff): sign-ins, users, API keys, link expiry, log exports.
-  'token_expiry_changed',
-  'staff_sign_in',
-  'staff_sign_in_failed',
-  'staff_sign_out',
-  'user_created',
-  'user_disabled',
-  'user_enabled',
-  'user_password_reset',
-  'api_key_created',
-  'api_key_disabled',
-  'access_log_exported',
-] as const;
-export type AccessEvent = (typeof ACCESS_EVENTS)[number];
+// The list of events is part of the contract with the export service: defined once.
+export { ACCESS_EVENTS, type AccessEvent };
 
 export interface AccessEntry {
   event: AccessEvent;
@@ -49,8 +27,9 @@ export async function appendAccessEvent(db: Db, e: AccessEntry): Promise<void> {
       token_id: e.tokenId ?? null,
       study_instance_uid: e.studyInstanceUid ?? null,
       client_ip: e.clientIp ?? null,
-      // A user agent is attacker-controlled text: keep it bounded.
-      user_agent: e.userAgent ? e.userAgent.slice(0, 512) : null,
+      // A user agent is attacker-controlled text: keep it bounded, and never keep a token in it
+      // (a copy of the database alone must not yield a usable link).
+      user_agent: e.userAgent ? redactTokens(e.userAgent.slice(0, 512)) : null,
       actor: e.actor ?? null,
       bytes: e.bytes ?? null,
       detail: e.detail ? JSON.stringify(e.detail) : null,

@@ -1,5 +1,6 @@
-import Router from '@koa/router';
-import type { Context } from 'koa';
+import type Router from '@koa/router';
+import { createRouter } from '@studylink/service-kit';
+import type { Context, Next } from 'koa';
 import type { Kysely } from 'kysely';
 import { appendAccessEvent, listAccessEvents } from '../access-log/access-log.repository.js';
 import { requireAdmin, requireApiKey } from '../api-keys/api-key.middleware.js';
@@ -22,7 +23,7 @@ export interface ApiDeps {
 
 /** The versioned REST API for PACS/RIS integrators: `/api/v1`, JSON, Bearer API keys. */
 export function apiRoutes(deps: ApiDeps): Router {
-  const router = new Router({ prefix: '/api/v1' });
+  const router = createRouter({ prefix: '/api/v1' });
   const actor = (ctx: Context): Actor => ({
     actor: (ctx.state.principal as ApiPrincipal).actor,
     clientIp: requestClientIp(ctx, deps.trustedProxies),
@@ -33,14 +34,15 @@ export function apiRoutes(deps: ApiDeps): Router {
     ctx.body = openApiDocument();
   });
 
-  router.use(requireApiKey(deps.apiKeys));
-  router.use((ctx, next) => {
+  // Bound to each route, not to a path prefix: no spelling of a path skips the key check.
+  const noStore = (ctx: Context, next: Next) => {
     // Responses may carry a token: never cached anywhere.
     ctx.set('cache-control', 'no-store');
     return next();
-  });
+  };
+  const key = [noStore, requireApiKey(deps.apiKeys)] as const;
 
-  router.put('/studies/:studyInstanceUid/token', async (ctx) => {
+  router.put('/studies/:studyInstanceUid/token', ...key, async (ctx) => {
     const { studyInstanceUid } = parseOrThrow(studyParamsSchema, ctx.params, 'study UID');
     const body = parseOrThrow(issueTokenBodySchema, ctx.request.body ?? {}, 'request body');
     const expiresAt =
@@ -56,22 +58,22 @@ export function apiRoutes(deps: ApiDeps): Router {
     ctx.body = token;
   });
 
-  router.get('/studies/:studyInstanceUid/token', async (ctx) => {
+  router.get('/studies/:studyInstanceUid/token', ...key, async (ctx) => {
     const { studyInstanceUid } = parseOrThrow(studyParamsSchema, ctx.params, 'study UID');
     ctx.body = await deps.tokens.getActiveOrThrow(studyInstanceUid, actor(ctx));
   });
 
-  router.delete('/studies/:studyInstanceUid/token', async (ctx) => {
+  router.delete('/studies/:studyInstanceUid/token', ...key, async (ctx) => {
     const { studyInstanceUid } = parseOrThrow(studyParamsSchema, ctx.params, 'study UID');
     await deps.tokens.revokeOrThrow(studyInstanceUid, actor(ctx));
     ctx.status = 204;
   });
 
-  router.get('/server-config', async (ctx) => {
+  router.get('/server-config', ...key, async (ctx) => {
     ctx.body = await deps.serverConfig.get();
   });
 
-  router.put('/server-config', requireAdmin, async (ctx) => {
+  router.put('/server-config', ...key, requireAdmin, async (ctx) => {
     const updated = await deps.serverConfig.update(ctx.request.body ?? {});
     const who = actor(ctx);
     await appendAccessEvent(deps.db, {
@@ -83,7 +85,7 @@ export function apiRoutes(deps: ApiDeps): Router {
     ctx.body = updated;
   });
 
-  router.get('/access-log', async (ctx) => {
+  router.get('/access-log', ...key, async (ctx) => {
     const q = parseOrThrow(accessLogQuerySchema, ctx.query, 'query');
     const rows = await listAccessEvents(deps.db, {
       study: q.study,

@@ -14,9 +14,11 @@ export const issueTokenBodySchema = z
   .object({
     expiresAt: z.iso
       .datetime({ offset: true })
+      // A link that is dead on arrival is a client mistake, not a link.
+      .refine((v) => Date.parse(v) > Date.now(), 'must be in the future')
       .nullable()
       .optional()
-      .describe('When the link stops working; null for never.'),
+      .describe('When the link stops working (in the future); null for never.'),
     expiresInDays: z.number().int().min(1).max(36500).optional().describe('Alternative to expiresAt.'),
   })
   .strict()

@@ -1,11 +1,15 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
-import Router from '@koa/router';
-import type { Context, Next } from 'koa';
+import type Router from '@koa/router';
+import {
+  accessEventBodySchema,
+  grantRequestSchema,
+  INTERNAL_ACCESS_EVENTS_PATH,
+  INTERNAL_GRANTS_PATH,
+} from '@studylink/contracts';
+import { createRouter, requireSharedSecret } from '@studylink/service-kit';
 import type { Kysely } from 'kysely';
-import { z } from 'zod';
 import { appendAccessEvent } from '../access-log/access-log.repository.js';
 import type { DB } from '../db/tables.js';
-import { TokenNotFoundError, UnauthorizedError } from '../errors.js';
+import { TokenNotFoundError } from '../errors.js';
 import { parseOrThrow } from '../http/validate.js';
 import type { InvalidTokenGuard } from '../rate-limit/invalid-token.limiter.js';
 import type { ServerConfigService } from '../server-config/server-config.service.js';
@@ -17,56 +21,20 @@ export interface InternalDeps {
   tokens: TokenService;
   serverConfig: ServerConfigService;
   invalidTokens: InvalidTokenGuard;
-  internalSecret: string;
+  /** The shared secret and, during a rotation, the previous one. */
+  internalSecrets: readonly string[];
 }
 
-const grantBodySchema = z
-  .object({
-    // null: the client presented something that is not token-shaped, which the caller does not forward.
-    token: z.string().max(128).nullable(),
-    // Who presented it: given, the download counts against the same invalid-token allowance as the page.
-    client: z
-      .object({ ip: z.string().max(64), userAgent: z.string().max(2000) })
-      .strict()
-      .optional(),
-  })
-  .strict();
-
-const eventBodySchema = z
-  .object({
-    event: z.enum(['download_start', 'download_complete', 'download_abort', 'rate_limited', 'invalid_token']),
-    outcome: z.string().max(200).default(''),
-    tokenId: z.number().int().positive().nullable().default(null),
-    studyInstanceUid: z.string().max(64).nullable().default(null),
-    clientIp: z.string().max(64).nullable().default(null),
-    userAgent: z.string().max(2000).nullable().default(null),
-    bytes: z.number().int().min(0).nullable().default(null),
-    detail: z.record(z.string(), z.unknown()).nullable().default(null),
-  })
-  .strict();
-
-function digest(s: string): Buffer {
-  return createHash('sha256').update(s).digest();
-}
-
-/** Shared secret between the services, compared in constant time. Never routed by nginx. */
-function requireInternalSecret(secret: string) {
-  const expected = digest(secret);
-  return async (ctx: Context, next: Next) => {
-    if (!timingSafeEqual(digest(ctx.get('x-internal-secret')), expected))
-      throw new UnauthorizedError('internal route');
-    ctx.set('cache-control', 'no-store');
-    await next();
-  };
-}
-
-/** What the export service asks before every download, and where it reports the outcome. */
+/**
+ * What the export service asks before every download, and where it reports the outcome. Served on
+ * the token service's internal listener only; the secret is checked on each route.
+ */
 export function internalRoutes(deps: InternalDeps): Router {
-  const router = new Router({ prefix: '/internal/v1' });
-  router.use(requireInternalSecret(deps.internalSecret));
+  const router = createRouter();
+  const secret = requireSharedSecret(deps.internalSecrets);
 
-  router.post('/grants', async (ctx) => {
-    const { token, client } = parseOrThrow(grantBodySchema, ctx.request.body, 'grant request');
+  router.post(INTERNAL_GRANTS_PATH, secret, async (ctx) => {
+    const { token, client } = parseOrThrow(grantRequestSchema, ctx.request.body, 'grant request');
     const who = client ? { clientIp: client.ip, userAgent: client.userAgent } : null;
     if (who) await deps.invalidTokens.checkOrThrow(who);
     let grant: Awaited<ReturnType<TokenService['resolveOrThrow']>>;
@@ -99,8 +67,8 @@ export function internalRoutes(deps: InternalDeps): Router {
     };
   });
 
-  router.post('/access-events', async (ctx) => {
-    const e = parseOrThrow(eventBodySchema, ctx.request.body, 'access event');
+  router.post(INTERNAL_ACCESS_EVENTS_PATH, secret, async (ctx) => {
+    const e = parseOrThrow(accessEventBodySchema, ctx.request.body, 'access event');
     await appendAccessEvent(deps.db, e);
     if (e.event === 'download_complete' && e.studyInstanceUid && e.bytes) {
       await recordExportSize(deps.db, e.studyInstanceUid, e.bytes);

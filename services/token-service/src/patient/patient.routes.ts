@@ -1,5 +1,6 @@
-import Router from '@koa/router';
-import { clientIp, setPatientHeaders } from '@studylink/service-kit';
+import type Router from '@koa/router';
+import { tokenFromQuery } from '@studylink/contracts';
+import { clientIp, createRouter, setPatientHeaders } from '@studylink/service-kit';
 import type { Context } from 'koa';
 import type { Kysely } from 'kysely';
 import { appendAccessEvent } from '../access-log/access-log.repository.js';
@@ -28,10 +29,11 @@ export function requestClientIp(ctx: Context, trusted: ReadonlySet<string>): str
  * page never start an export.
  */
 export function patientRoutes(deps: PatientDeps): Router {
-  const router = new Router();
+  const router = createRouter();
   router.get('/token', async (ctx) => {
     setPatientHeaders(ctx);
-    const token = ctx.querystring;
+    // Tracking parameters a mail system appended (`&utm_source=...`) are not part of the token.
+    const token = tokenFromQuery(ctx.querystring);
     const who = { clientIp: requestClientIp(ctx, deps.trustedProxies), userAgent: ctx.get('user-agent') };
     // A client over its invalid-token allowance learns nothing more, not even about a valid token.
     await deps.invalidTokens.checkOrThrow(who);
@@ -40,8 +42,9 @@ export function patientRoutes(deps: PatientDeps): Router {
       grant = await deps.tokens.resolveOrThrow(token);
     } catch (err) {
       if (err instanceof TokenNotFoundError) {
-        await deps.invalidTokens.recordInvalid(who);
         await appendAccessEvent(deps.db, { event: 'invalid_token', outcome: 'not_found', ...who });
+        // Throws the 429 instead when this guess is the one over the allowance.
+        await deps.invalidTokens.recordInvalid(who);
       }
       throw err;
     }

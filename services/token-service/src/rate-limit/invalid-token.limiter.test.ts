@@ -22,14 +22,15 @@ afterAll(async () => {
 let n = 0;
 const client = (ip = `198.51.100.${++n}`) => ({ clientIp: ip, userAgent: 'test' });
 
+/** A guess as the routes make it: check, look up (a miss), count. 'counted' stands for a 404. */
 async function attempt(limiter: InvalidTokenLimiter, who: ReturnType<typeof client>) {
   try {
     await limiter.checkOrThrow(who);
+    await limiter.recordInvalid(who);
   } catch (err) {
     if (err instanceof TooManyInvalidTokensError) return err.retryAfterSeconds;
     throw err;
   }
-  await limiter.recordInvalid(who);
   return 'counted';
 }
 
@@ -44,6 +45,15 @@ async function rateLimitedEvents(ip: string): Promise<number> {
 }
 
 describe('InvalidTokenLimiter', () => {
+  it('30 guesses at once with a limit of 20: exactly 20 are answered 404, the rest 429', async () => {
+    const limiter = new InvalidTokenLimiter(database.db, log, { limit: 20, windowSeconds: 3600 });
+    const who = client();
+    const results = await Promise.all(Array.from({ length: 30 }, () => attempt(limiter, who)));
+    expect(results.filter((r) => r === 'counted').length).toBe(20);
+    expect(results.filter((r) => typeof r === 'number').length).toBe(10);
+    expect(await rateLimitedEvents(who.clientIp)).toBe(1);
+  });
+
   it('lets `limit` invalid attempts through, then refuses with the seconds left in the window', async () => {
     const limiter = new InvalidTokenLimiter(database.db, log, { limit: 3, windowSeconds: 3600 });
     const who = client();

@@ -1,23 +1,16 @@
-import { AppError, type Logger } from '@studylink/service-kit';
+import { type Logger, rateLimitKey, TooManyInvalidTokensError } from '@studylink/service-kit';
 import type { Kysely } from 'kysely';
 import { appendAccessEvent } from '../access-log/access-log.repository.js';
 import type { DB } from '../db/tables.js';
-import { rateLimitKey } from './client-key.js';
 import {
   claimRefusalLog,
   findWindowCount,
   incrementWindowCount,
   pruneWindows,
+  type WindowCount,
 } from './invalid-token.repository.js';
 
-/** Over the invalid-token allowance: 429 with Retry-After, the same plain page for everyone. */
-export class TooManyInvalidTokensError extends AppError {
-  constructor(readonly retryAfterSeconds: number) {
-    super(429, 'rate_limited', 'too many invalid links from this address; try again later', undefined, {
-      'retry-after': String(retryAfterSeconds),
-    });
-  }
-}
+export { TooManyInvalidTokensError };
 
 /** Who is asking, as the access log records it. */
 export interface Requester {
@@ -29,7 +22,11 @@ export interface Requester {
 export interface InvalidTokenGuard {
   /** Throws TooManyInvalidTokensError while the client is over its allowance. Call before any token lookup. */
   checkOrThrow(who: Requester): Promise<void>;
-  /** Counts an unknown, malformed, revoked or expired token against the client. */
+  /**
+   * Counts an unknown, malformed, revoked or expired token against the client, atomically: the one
+   * that goes over the allowance (and every later one) throws TooManyInvalidTokensError instead of
+   * being answered 404, however many arrive at once.
+   */
   recordInvalid(who: Requester): Promise<void>;
 }
 
@@ -48,9 +45,10 @@ export interface InvalidTokenLimitOptions {
 
 /**
  * Limits invalid-token attempts per client (IPv4 address or IPv6 /64) in fixed windows counted in
- * PostgreSQL, so the limit holds across replicas. The count is read before the token lookup and
- * raised after a miss, so concurrent guesses from one client may overshoot by what is in flight
- * (nginx's limit_req bounds that). Once a client is refused, this replica refuses it from memory
+ * PostgreSQL, so the limit holds across replicas. The count is read before the token lookup (a
+ * client over its allowance learns nothing, not even about a valid token) and raised atomically
+ * after a miss, which answers 429 rather than 404 once it passes the limit: concurrent guesses get
+ * at most `limit` answers of 404 per window. Once a client is refused, this replica refuses it from memory
  * until the window ends. One 'rate_limited' access event per client and window, whichever replica
  * refuses first.
  */
@@ -79,6 +77,20 @@ export class InvalidTokenLimiter implements InvalidTokenGuard {
     }
     const count = await findWindowCount(this.db, key, this.options.windowSeconds);
     if (!count || count.attempts < this.options.limit) return;
+    await this.refuseOrThrow(key, who, count);
+  }
+
+  async recordInvalid(who: Requester): Promise<void> {
+    if (this.options.limit <= 0) return;
+    const key = rateLimitKey(who.clientIp);
+    // One statement counts and answers: of any number of guesses at once, `limit` get their 404.
+    const count = await incrementWindowCount(this.db, key, this.options.windowSeconds);
+    this.pruneNowAndThen();
+    if (count.attempts > this.options.limit) await this.refuseOrThrow(key, who, count);
+  }
+
+  /** Remembers the refusal, logs it once per client and window across replicas, and throws the 429. */
+  private async refuseOrThrow(key: string, who: Requester, count: WindowCount): Promise<never> {
     this.remember(key, count.retryAfterSeconds);
     if (await claimRefusalLog(this.db, key, this.options.windowSeconds)) {
       this.log.warn(
@@ -98,14 +110,6 @@ export class InvalidTokenLimiter implements InvalidTokenGuard {
       });
     }
     throw new TooManyInvalidTokensError(count.retryAfterSeconds);
-  }
-
-  async recordInvalid(who: Requester): Promise<void> {
-    if (this.options.limit <= 0) return;
-    // Not remembered here even when this attempt used the allowance up: the first refusal goes
-    // through the database, which decides which replica logs it.
-    await incrementWindowCount(this.db, rateLimitKey(who.clientIp), this.options.windowSeconds);
-    this.pruneNowAndThen();
   }
 
   private remember(key: string, retryAfterSeconds: number): void {

@@ -107,7 +107,17 @@ describe('serverConfigSchema', () => {
     ['javascript viewer URL', { viewerUrl: 'javascript:alert(1)' }],
     ['no host at all', { publicAddress: '', serverName: '' }],
     ['unknown zip content', { zipContent: 'deflated' }],
+    ['an IPv6 zone id', { publicAddress: 'fe80::1%eth0' }],
+    ['a bracketed zone id', { publicAddress: '[fe80::1%25eth0]' }],
+    ['a zone id in the local address', { localAddress: 'fe80::1%2' }],
+    ['NUL in the institution', { institution: 'St.\u0000Example' }],
+    ['NUL in the department', { department: 'Radio\u0000logy' }],
+    ['NUL in the viewer URL', { viewerUrl: 'https://viewer.example.org/\u0000' }],
+    ['a control character in the institution', { institution: 'St.\u001bExample' }],
   ])('refuses %s', (_name, patch) => {
-    expect(serverConfigSchema.safeParse({ ...base, ...patch }).success).toBe(false);
+    const r = serverConfigSchema.safeParse({ ...base, ...patch });
+    expect(r.success).toBe(false);
+    // The answer names the field.
+    expect(r.error?.issues[0]?.path).toEqual([Object.keys(patch)[0]]);
   });
 });

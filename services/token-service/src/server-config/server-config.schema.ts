@@ -5,16 +5,27 @@ import { z } from 'zod';
 const HOSTNAME =
   /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 
+// Control characters (NUL above all: PostgreSQL cannot store it in text) have no place in setup text.
+const CONTROL = /\p{Cc}/u;
+const text = (max: number) =>
+  z
+    .string()
+    .trim()
+    .max(max)
+    .refine((v) => !CONTROL.test(v), 'must not contain control characters');
+
 const ipAddress = z
   .string()
   .trim()
   .transform((v) => v.replace(/^\[(.*)\]$/, '$1'))
+  // A zone id (fe80::1%eth0) names an interface of this host, which no patient's browser shares.
+  .refine((v) => !v.includes('%'), 'must be an address without a zone id (%interface)')
   .refine((v) => v === '' || isIP(v) !== 0, 'must be an IPv4 or IPv6 address');
 
 export const serverConfigSchema = z
   .object({
-    institution: z.string().trim().max(200),
-    department: z.string().trim().max(200),
+    institution: text(200),
+    department: text(200),
     publicAddress: ipAddress.describe(
       'The public ("true") IP address, used in links when serverName is empty.',
     ),
@@ -27,10 +38,10 @@ export const serverConfigSchema = z
       .describe('The web server DNS name; links use it when set.'),
     ssl: z.boolean().describe('Links use https when true.'),
     zipContent: z.enum(['as-stored', 'jpeg-lossless']),
-    viewerUrl: z
-      .string()
-      .trim()
-      .refine((v) => v === '' || /^https?:\/\/[^\s"'<>]+$/.test(v), 'must be an http(s) URL'),
+    viewerUrl: text(2000).refine(
+      (v) => v === '' || /^https?:\/\/[^\s"'<>\p{Cc}]+$/u.test(v),
+      'must be an http(s) URL',
+    ),
     defaultExpiryDays: z.number().int().min(1).max(36500).nullable(),
   })
   .refine((c) => c.serverName !== '' || c.publicAddress !== '', {

@@ -1,3 +1,4 @@
+import { redactTokens } from '@studylink/service-kit';
 import { sql } from 'kysely';
 import type { StaffDb, StaffRole } from './staff.tables.js';
 
@@ -32,7 +33,7 @@ export async function insertSession(
       csrf_token: s.csrfToken,
       expires_at: s.expiresAt,
       client_ip: s.clientIp,
-      user_agent: s.userAgent.slice(0, 512),
+      user_agent: redactTokens(s.userAgent.slice(0, 512)),
     })
     .execute();
 }

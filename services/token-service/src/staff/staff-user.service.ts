@@ -1,3 +1,4 @@
+import { rateLimitKey } from '@studylink/service-kit';
 import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
 import { appendAccessEvent } from '../access-log/access-log.repository.js';
@@ -71,30 +72,35 @@ export class StaffUserService {
     private readonly logDb: Kysely<DB>,
     private readonly policy: SignInPolicy = DEFAULT_SIGN_IN_POLICY,
     private readonly scrypt: ScryptParams = DEFAULT_SCRYPT,
+    /** The password check; tests count its calls. */
+    private readonly verify: (password: string, hash: string) => Promise<boolean> = verifyPassword,
   ) {}
 
   /**
-   * Checks a sign-in. Unknown users cost a full scrypt as well, so timing does not tell which
-   * names exist; every outcome is in the access log.
+   * Checks a sign-in. Every refusal costs one full scrypt, the same as a wrong password: timing
+   * tells neither which names exist nor which accounts are locked. Every outcome is in the
+   * access log.
    */
   async signIn(username: string, password: string, who: Omit<Actor, 'actor'>): Promise<SignInResult> {
     if (await this.addressThrottled(who.clientIp)) {
+      await this.sameWorkAsAPassword(password);
       await this.log('staff_sign_in_failed', 'throttled', who, null, null);
       return { ok: false, reason: 'throttled' };
     }
     const user = await findUserByUsername(this.db, username);
     if (!user) {
-      this.dummy ??= dummyHash(this.scrypt);
-      await verifyPassword(password, await this.dummy);
+      await this.sameWorkAsAPassword(password);
       await this.log('staff_sign_in_failed', 'unknown_user', who, null, null);
       return { ok: false, reason: 'unknown_user' };
     }
     const attempt = await reserveSignInAttempt(this.db, user.id);
     if (attempt === null || attempt > this.policy.maxFailures) {
+      // The real hash, as for a wrong password (its result is not used: a locked account stays locked).
+      await this.verify(password, user.password_hash);
       await this.log('staff_sign_in_failed', 'locked', who, user, null);
       return { ok: false, reason: 'locked' };
     }
-    const matches = await verifyPassword(password, user.password_hash);
+    const matches = await this.verify(password, user.password_hash);
     if (matches && !user.disabled_at) {
       await recordSignInSuccess(this.db, user.id);
       await this.log('staff_sign_in', 'ok', who, user, null);
@@ -111,13 +117,28 @@ export class StaffUserService {
     return { ok: false, reason };
   }
 
-  /** True when this address failed too often lately: it is refused before any password check. */
+  /** A scrypt of the same cost against a hash no password matches. */
+  private async sameWorkAsAPassword(password: string): Promise<void> {
+    this.dummy ??= dummyHash(this.scrypt);
+    await this.verify(password, await this.dummy);
+  }
+
+  /**
+   * True when this address failed too often lately: it is refused before any password check. An
+   * IPv6 address counts with its whole /64, as the invalid-token limit does (rateLimitKey).
+   */
   async addressThrottled(clientIp: string): Promise<boolean> {
+    const key = rateLimitKey(clientIp);
     const row = await this.logDb
       .selectFrom('access_log')
       .select((eb) => eb.fn.countAll<string>().as('n'))
       .where('event', '=', 'staff_sign_in_failed')
-      .where('client_ip', '=', clientIp)
+      .where(
+        key === clientIp
+          ? sql<boolean>`client_ip = ${clientIp}`
+          : // Only rows that hold an IPv6 address are cast: anything else ('unknown') is not one.
+            sql<boolean>`(case when client_ip ~ '^[0-9A-Fa-f:.]+$' and client_ip like '%:%' then client_ip::inet <<= ${key}::inet else false end)`,
+      )
       .where('outcome', '!=', 'throttled')
       .where('at', '>', sql<Date>`now() - make_interval(mins => ${this.policy.ipWindowMinutes})`)
       .executeTakeFirstOrThrow();

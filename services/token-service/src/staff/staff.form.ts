@@ -9,6 +9,13 @@ export class UnsupportedFormError extends AppError {
   }
 }
 
+/** Browsers never compress a form; a Content-Encoding on one is refused rather than misread. */
+export class EncodedFormError extends AppError {
+  constructor() {
+    super(415, 'unsupported_content_encoding', 'forms must be sent without a Content-Encoding');
+  }
+}
+
 export class FormTooLargeError extends AppError {
   constructor() {
     super(413, 'payload_too_large', 'the form is too large');
@@ -22,6 +29,8 @@ export class FormTooLargeError extends AppError {
 export async function readForm(ctx: Context): Promise<Record<string, string>> {
   if (ctx.state.form) return ctx.state.form as Record<string, string>;
   if (!ctx.is('application/x-www-form-urlencoded')) throw new UnsupportedFormError();
+  const encoding = ctx.get('content-encoding').trim().toLowerCase();
+  if (encoding !== '' && encoding !== 'identity') throw new EncodedFormError();
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of ctx.req) {

@@ -1,5 +1,5 @@
-import Router from '@koa/router';
-import { AppError, type Logger } from '@studylink/service-kit';
+import type Router from '@koa/router';
+import { AppError, clientErrorFromLowLevel, createRouter, type Logger } from '@studylink/service-kit';
 import type { Context, Middleware, Next } from 'koa';
 import type { Kysely } from 'kysely';
 import type { ApiKeyService } from '../api-keys/api-key.service.js';
@@ -46,6 +46,8 @@ export interface StaffModule {
   sessions: StaffSessionService;
   /** Serves everything under /staff; passes every other path on. */
   middleware: Middleware;
+  /** The routes it dispatches, for the route-walking tests. */
+  router: Router;
 }
 
 // The strict CSP of the patient page, plus same-origin script and data: images.
@@ -89,13 +91,15 @@ export function createStaffModule(deps: StaffModuleDeps): StaffModule {
     trustedProxies: deps.trustedProxies,
   };
 
-  const router = new Router({ prefix: '/staff' });
+  const router = createRouter({ prefix: '/staff' });
   asset(router, '/assets/staff.css', 'text/css; charset=utf-8', STAFF_CSS);
   asset(router, '/assets/staff.js', 'text/javascript; charset=utf-8', STAFF_JS);
-  router.get('/', (ctx) => {
+  // The interface's front door, with and without its slash (the router matches paths exactly).
+  const home = (ctx: Context) => {
     ctx.status = 303;
     ctx.redirect('/staff/studies');
-  });
+  };
+  router.get('/', home);
   signInRoutes(router, routeDeps);
   studiesRoutes(router, routeDeps);
   accessLogRoutes(router, routeDeps);
@@ -114,6 +118,7 @@ export function createStaffModule(deps: StaffModuleDeps): StaffModule {
   const middleware: Middleware = async (ctx: Context, next: Next) => {
     if (ctx.path !== '/staff' && !ctx.path.startsWith('/staff/')) return next();
     setStaffHeaders(ctx);
+    if (ctx.path === '/staff' && (ctx.method === 'GET' || ctx.method === 'HEAD')) return home(ctx);
     try {
       // The router's context type adds params; koa's plain Context is what it gets at run time.
       const route = () => dispatch(ctx as Parameters<typeof dispatch>[0], () => notFound(ctx));
@@ -121,7 +126,9 @@ export function createStaffModule(deps: StaffModuleDeps): StaffModule {
       await (ctx.path.startsWith('/staff/assets/') ? route() : withSession(ctx, route));
     } catch (err) {
       if (ctx.headerSent || !ctx.writable) throw err; // a CSV stream cut midway: the app's handler cuts the socket
-      const e = isDatabaseUnavailable(err) ? new DatabaseUnavailableError() : err;
+      const e = isDatabaseUnavailable(err)
+        ? new DatabaseUnavailableError()
+        : (clientErrorFromLowLevel(err) ?? err);
       if (!(e instanceof AppError) && !(typeof (e as { status?: unknown })?.status === 'number')) {
         (ctx.state.log as Logger | undefined)?.error({ err: e }, 'unhandled error in staff route');
       }
@@ -143,5 +150,5 @@ export function createStaffModule(deps: StaffModuleDeps): StaffModule {
     }
   };
 
-  return { users, sessions, middleware };
+  return { users, sessions, middleware, router };
 }

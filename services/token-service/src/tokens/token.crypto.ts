@@ -2,7 +2,7 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:
 
 export const TOKEN_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 export const TOKEN_LENGTH = 64;
-export { TOKEN_PATTERN } from '@studylink/service-kit';
+export { TOKEN_PATTERN } from '@studylink/contracts';
 
 // 248 = 4 × 62: bytes at or above it are dropped so every character is equally likely.
 const UNBIASED_LIMIT = 256 - (256 % TOKEN_ALPHABET.length);

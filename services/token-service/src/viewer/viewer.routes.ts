@@ -1,5 +1,6 @@
-import Router from '@koa/router';
-import { ServiceUnavailableError, setPatientHeaders } from '@studylink/service-kit';
+import type Router from '@koa/router';
+import { tokenFromQuery, VIEWER_PATH } from '@studylink/contracts';
+import { createRouter, ServiceUnavailableError, setPatientHeaders } from '@studylink/service-kit';
 import type { Context } from 'koa';
 import { appendAccessEvent } from '../access-log/access-log.repository.js';
 import { TokenNotFoundError } from '../errors.js';
@@ -8,7 +9,7 @@ import type { TokenService } from '../tokens/token.service.js';
 import { VIEWER_ASSET_PREFIX, type ViewerAssets } from './viewer.assets.js';
 import { renderViewerPage, VIEWER_CSP } from './viewer.page.js';
 
-export const VIEWER_PATH = '/token/viewer';
+export { VIEWER_PATH };
 
 export interface ViewerDeps extends PatientDeps {
   /** The built viewer; null when `make build` did not make one (the page is then a 503). */
@@ -22,10 +23,11 @@ export interface ViewerDeps extends PatientDeps {
  * export service's gateway. `GET /assets/viewer/<hash>/<file>`: the bundle, immutable.
  */
 export function viewerRoutes(deps: ViewerDeps): Router {
-  const router = new Router();
+  const router = createRouter();
   router.get(VIEWER_PATH, async (ctx: Context) => {
     setPatientHeaders(ctx);
-    const token = ctx.querystring;
+    // As for the page: tracking parameters a mail system appended are not part of the token.
+    const token = tokenFromQuery(ctx.querystring);
     const who = { clientIp: requestClientIp(ctx, deps.trustedProxies), userAgent: ctx.get('user-agent') };
     await deps.invalidTokens.checkOrThrow(who);
     let grant: Awaited<ReturnType<TokenService['resolveOrThrow']>>;
@@ -33,8 +35,9 @@ export function viewerRoutes(deps: ViewerDeps): Router {
       grant = await deps.tokens.resolveOrThrow(token);
     } catch (err) {
       if (err instanceof TokenNotFoundError) {
-        await deps.invalidTokens.recordInvalid(who);
         await appendAccessEvent(deps.db, { event: 'invalid_token', outcome: 'not_found', ...who });
+        // Throws the 429 instead when this guess is the one over the allowance.
+        await deps.invalidTokens.recordInvalid(who);
       }
       throw err;
     }

@@ -1,0 +1,56 @@
+import { z } from 'zod';
+
+/** Every event the access log knows; the token service's table accepts exactly these. */
+export const ACCESS_EVENTS = [
+  'page_view',
+  // One per opening of the patient viewer (/token/viewer), not per image it loads.
+  'viewer_opened',
+  'invalid_token',
+  'rate_limited',
+  'download_start',
+  'download_complete',
+  'download_abort',
+  'token_issued',
+  'token_revoked',
+  'token_displayed',
+  'config_changed',
+  // Staff web interface: sign-ins, users, API keys, link expiry, log exports.
+  'token_expiry_changed',
+  'staff_sign_in',
+  'staff_sign_in_failed',
+  'staff_sign_out',
+  'user_created',
+  'user_disabled',
+  'user_enabled',
+  'user_password_reset',
+  'api_key_created',
+  'api_key_disabled',
+  'access_log_exported',
+] as const;
+export type AccessEvent = (typeof ACCESS_EVENTS)[number];
+
+/** The events the export service reports over the internal route. */
+export const EXPORT_EVENTS = [
+  'download_start',
+  'download_complete',
+  'download_abort',
+  'rate_limited',
+  'invalid_token',
+] as const satisfies readonly AccessEvent[];
+export type ExportEvent = (typeof EXPORT_EVENTS)[number];
+
+/** One access event as the export service reports it; the token service validates with the same schema. */
+export const accessEventBodySchema = z
+  .object({
+    event: z.enum(EXPORT_EVENTS),
+    outcome: z.string().max(200).default(''),
+    tokenId: z.number().int().positive().nullable().default(null),
+    studyInstanceUid: z.string().max(64).nullable().default(null),
+    clientIp: z.string().max(64).nullable().default(null),
+    userAgent: z.string().max(2000).nullable().default(null),
+    bytes: z.number().int().min(0).nullable().default(null),
+    detail: z.record(z.string(), z.unknown()).nullable().default(null),
+  })
+  .strict();
+/** What a sender may give (defaults filled in by the receiver). */
+export type AccessEventBody = z.input<typeof accessEventBodySchema>;

@@ -1,0 +1,28 @@
+export {
+  ACCESS_EVENTS,
+  type AccessEvent,
+  type AccessEventBody,
+  accessEventBodySchema,
+  EXPORT_EVENTS,
+  type ExportEvent,
+} from './access-events.contract.js';
+export {
+  type Grant,
+  type GrantRequest,
+  grantRequestSchema,
+  grantSchema,
+} from './grant.contract.js';
+export {
+  DICOMWEB_GATEWAY_PREFIX,
+  DOWNLOAD_PATH,
+  INTERNAL_ACCESS_EVENTS_PATH,
+  INTERNAL_GRANTS_PATH,
+  INTERNAL_SECRET_HEADER,
+  isStudyUid,
+  STUDY_UID_MAX_LENGTH,
+  STUDY_UID_PATTERN,
+  studyUidSchema,
+  TOKEN_PATTERN,
+  tokenFromQuery,
+  VIEWER_PATH,
+} from './paths.contract.js';
