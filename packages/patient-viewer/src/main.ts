@@ -142,6 +142,8 @@ async function start(): Promise<void> {
     defaultOptions: { background: [0, 0, 0] as Types.Point3 },
   });
   const viewport = engine.getViewport(VIEWPORT_ID) as Types.IStackViewport;
+  // Cornerstone takes the element out of the tab order; the image must stay reachable by keyboard.
+  viewportEl.tabIndex = 0;
   new ResizeObserver(() => engine.resize(true, true)).observe(viewportEl);
   const tools = setUpTools();
 
