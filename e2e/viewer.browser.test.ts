@@ -333,6 +333,33 @@ describe('every transfer syntax of the test studies, on a phone', () => {
   });
 });
 
+describe('the gateway through nginx', () => {
+  it('answers the granted study with no store address, and refuses everything else', async () => {
+    const base = `${s.url}/token/dicomweb/studies/${ctStack.studyInstanceUid}`;
+    const bearer = { authorization: `Bearer ${ctToken}` };
+    const metadata = await fetch(`${base}/series/${ctStack.seriesInstanceUids[0]}/metadata`, {
+      headers: bearer,
+    });
+    expect(metadata.status).toBe(200);
+    expect(metadata.headers.get('cache-control')).toBe('no-store');
+    const text = await metadata.text();
+    expect(JSON.parse(text)).toHaveLength(SLICES);
+    const store = new URL(s.orthanc.dicomwebUrl);
+    expect(text).not.toContain(store.host);
+    expect(text).not.toContain('BulkDataURI');
+    const other = await uploadCtStack(s.orthanc, 1);
+    const answers = await Promise.all([
+      fetch(`${base}/series`),
+      fetch(`${base}/series`, { headers: { authorization: `Bearer ${'x'.repeat(64)}` } }),
+      fetch(`${base}/series?${ctToken}`, { headers: bearer }),
+      fetch(`${base}/series`, { method: 'POST', headers: bearer }),
+      fetch(`${base}/series/${other.seriesInstanceUids[0]}/metadata`, { headers: bearer }),
+      fetch(`${s.url}/token/dicomweb/studies/${other.studyInstanceUid}/series`, { headers: bearer }),
+    ]);
+    expect(answers.map((r) => r.status)).toEqual([401, 401, 400, 405, 404, 404]);
+  });
+});
+
 describe('what leaves the page', () => {
   it('no request leaves the origin, and none but the page itself carries a token in its URL or Referer', () => {
     expect(allRequests.filter((r) => r.url.includes('/token/dicomweb/')).length).toBeGreaterThan(3 * SLICES);
