@@ -51,8 +51,13 @@ dev: deps build ## Run the whole stack on loopback in the foreground (PostgreSQL
 	node --enable-source-maps scripts/dev.mjs
 
 .PHONY: bench
-bench: build ## Measure export throughput, memory and page latency; prints figures
+bench: build ## Measure export throughput, memory and page latency, then the viewer's; prints figures
 	node --enable-source-maps scripts/bench.mjs
+	node --enable-source-maps scripts/bench-viewer.mjs
+
+.PHONY: bench-viewer
+bench-viewer: build ## Measure the viewer: time to first image and to the whole series, export memory with 10 viewers
+	node --enable-source-maps scripts/bench-viewer.mjs
 
 # Docker: `docker compose` (v2) if the docker CLI has it, else docker-compose (v1).
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo docker compose || echo docker-compose)
