@@ -333,6 +333,19 @@ describe('every transfer syntax of the test studies, on a phone', () => {
   });
 });
 
+describe('a study with nothing to show', () => {
+  it('says so plainly and links the zip', async () => {
+    const [sr] = (await loadSamples(s.orthanc, ['test-SR.dcm'])) as [LoadedSample];
+    const token = await issue(sr.studyInstanceUid);
+    const { page, problems } = await openViewer(phone, token);
+    expect(await page.evaluate(() => (globalThis as Dom).document.body.dataset.state)).toBe('error');
+    expect(await page.textContent('#status')).toMatch(/no images that can be shown/);
+    expect(await page.getAttribute('#status a', 'href')).toBe(`${s.url}/token/study.zip?${token}`);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+});
+
 describe('the gateway through nginx', () => {
   it('answers the granted study with no store address, and refuses everything else', async () => {
     const base = `${s.url}/token/dicomweb/studies/${ctStack.studyInstanceUid}`;

@@ -189,6 +189,9 @@ async function start(): Promise<void> {
       applyDisplay();
       viewport.render();
       setStatus('', 'ready');
+      // For `make bench` (and anyone's devtools): the first image on screen, two frames after its render.
+      if (!performance.getEntriesByName('studylink:first-image').length)
+        requestAnimationFrame(() => requestAnimationFrame(() => performance.mark('studylink:first-image')));
     } catch (err) {
       if (gone || err instanceof LinkGoneError) return;
       // This path failed for this series: the next one (see PixelPath).
@@ -255,13 +258,6 @@ async function start(): Promise<void> {
   };
 
   eventTarget.addEventListener(Enums.Events.IMAGE_LOAD_FAILED, () => {});
-  // Marks for `make bench` (and anyone's devtools): the first image on screen, the first series loaded.
-  viewportEl.addEventListener(
-    Enums.Events.IMAGE_RENDERED,
-    () =>
-      performance.getEntriesByName('studylink:first-image').length ||
-      performance.mark('studylink:first-image'),
-  );
   viewportEl.addEventListener(Enums.Events.STACK_NEW_IMAGE, () => {
     const i = viewport.getCurrentImageIdIndex();
     counterEl.textContent = imageCounter(i, viewport.getImageIds().length);
