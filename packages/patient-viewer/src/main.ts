@@ -138,9 +138,7 @@ async function start(): Promise<void> {
   firstMetadata.catch(() => {});
   initCore();
   initLoader({
-    // Decoding is the viewer's bottleneck on a whole series (measured: the gateway sends 200 frames in
-    // 1.6 s, the browser needs several times that): one decoder per core, up to four.
-    maxWebWorkers: Math.max(1, Math.min(4, navigator.hardwareConcurrency || 2)),
+    maxWebWorkers: Math.max(1, Math.min(2, Math.floor((navigator.hardwareConcurrency || 2) / 2))),
     wasmBasePath: new URL(app.dataset.assets ?? './', location.href).href,
     beforeSend: () => ({ Authorization: gateway.authorization }),
     errorInterceptor: (error) => {
