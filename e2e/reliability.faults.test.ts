@@ -74,7 +74,12 @@ beforeAll(async () => {
     env: {
       DICOMWEB_URL: proxy.url('/dicom-web'),
       STORE_STALL_TIMEOUT_MS: String(STALL_TIMEOUT_MS),
-      SHUTDOWN_GRACE_MS: String(SHUTDOWN_GRACE_MS),
+      EXPORT_SERVICE_SHUTDOWN_GRACE_MS: String(SHUTDOWN_GRACE_MS),
+      TOKEN_SERVICE_SHUTDOWN_GRACE_MS: String(SHUTDOWN_GRACE_MS),
+      // These faults run several downloads of one link from one address at once: the shares of the
+      // export slots (e2e/security.e2e.test.ts) are not what is tested here.
+      MAX_EXPORTS_PER_LINK: '7',
+      MAX_EXPORTS_PER_CLIENT: '7',
     },
   });
   for (const [key, w] of [

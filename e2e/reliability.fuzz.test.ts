@@ -3,9 +3,11 @@
 // NUL and stray UTF-8 included), through nginx from rotating loopback addresses and straight to the
 // services. Whatever comes in: a 4xx (2xx for valid input), never a 5xx, no process dies, and every
 // log line stays one JSON object. FUZZ_RUNS scales the number of runs; FUZZ_SEED replays a failure.
+
 import { randomInt } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { tokenFromQuery } from '@studylink/contracts';
 import { loadSamples } from '@studylink/testkit';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -107,7 +109,9 @@ const resolveQuery = (q: string) => q.replace('VALID', token).replace('RANDOM64'
  * The query string the server sees: a raw space ends the request target, and a raw '#' starts a
  * fragment, which it drops.
  */
-const effectiveQuery = (query: string) => query.split(/[ #]/)[0];
+// What the server sees of a query: up to a space or `#`, and of that the token is the part before
+// the first `&` (tracking parameters a mail system appended are allowed).
+const effectiveQuery = (query: string) => tokenFromQuery(query.split(/[ #]/)[0] ?? '');
 
 const headerValue = () =>
   fc.oneof(

@@ -1,17 +1,14 @@
+import { isStudyUid, STUDY_UID_MAX_LENGTH as MAX_UID_LENGTH } from '@studylink/contracts';
 import { DicomwebArgumentError } from './dicomweb.errors.js';
 
-// PS3.5 §9.1: digits and dots, at most 64 characters. Checking this before a UID goes into a URL
-// path also rules out path traversal and query injection.
-const UID_PATTERN = /^[0-9]+(\.[0-9]+)*$/;
-const MAX_UID_LENGTH = 64;
+// PS3.5 §9.1: digits and dots, at most 64 characters (the pattern lives once, in the contracts).
+// Checking this before a UID goes into a URL path also rules out path traversal and query injection.
 
 /**
  * True when `value` is a syntactically valid DICOM UID.
  * @example isDicomUid('1.2.840.113619.2.55') // true
  */
-export function isDicomUid(value: unknown): value is string {
-  return typeof value === 'string' && value.length <= MAX_UID_LENGTH && UID_PATTERN.test(value);
-}
+export const isDicomUid: (value: unknown) => value is string = isStudyUid;
 
 /**
  * Throws DicomwebArgumentError unless `value` is a valid DICOM UID.

@@ -1,12 +1,10 @@
+import { studyUidSchema } from '@studylink/contracts';
 import { z } from 'zod';
 import { ACCESS_EVENTS } from '../access-log/access-log.repository.js';
 import { serverConfigSchema, serverConfigUpdateSchema } from '../server-config/server-config.schema.js';
 
-/** DICOM UID: digits and dots, at most 64 characters. */
-export const studyUidSchema = z
-  .string()
-  .max(64, 'a UID has at most 64 characters')
-  .regex(/^[0-9]+(\.[0-9]+)*$/, 'a UID is digits separated by dots');
+/** DICOM UID: digits and dots, at most 64 characters (the contract both services share). */
+export { studyUidSchema };
 
 export const studyParamsSchema = z.object({ studyInstanceUid: studyUidSchema });
 

@@ -1,9 +1,10 @@
+import { DOWNLOAD_PATH } from '@studylink/contracts';
 import { html, pageLayout as layout, type SafeHtml } from '@studylink/service-kit';
 import type { StudyRow } from '../db/tables.js';
 import type { ServerConfig } from '../server-config/server-config.schema.js';
 import { formatBytes, formatDicomDate, formatDicomTime, formatPersonName } from './format.js';
 
-export const DOWNLOAD_PATH = '/token/study.zip';
+export { DOWNLOAD_PATH };
 
 function row(label: string, value: string | null | undefined): SafeHtml | string {
   return value ? html`<div class="row"><dt>${label}</dt><dd>${value}</dd></div>` : '';

@@ -1,5 +1,5 @@
 import type Router from '@koa/router';
-import { AppError, clientErrorFromLowLevel, createRouter, type Logger } from '@studylink/service-kit';
+import { createRouter, errorHandler, type Logger } from '@studylink/service-kit';
 import type { Context, Middleware, Next } from 'koa';
 import type { Kysely } from 'kysely';
 import type { ApiKeyService } from '../api-keys/api-key.service.js';
@@ -115,39 +115,33 @@ export function createStaffModule(deps: StaffModuleDeps): StaffModule {
     ctx.body = renderStaffErrorPage(404, 'there is no such page', currentSession(ctx));
   };
 
+  // The service-kit error handler (the same mapping of errors to statuses as everywhere), with the
+  // staff error page as its answer; a database outage is a 503.
+  const handleErrors = errorHandler({
+    render: (ctx, status, body) => {
+      setStaffHeaders(ctx);
+      ctx.type = 'text/html; charset=utf-8';
+      const message =
+        status >= 500 && status !== 503 ? 'the request could not be handled' : body.error.message;
+      ctx.body = renderStaffErrorPage(status, message, currentSession(ctx));
+      return true;
+    },
+  });
+
   const middleware: Middleware = async (ctx: Context, next: Next) => {
     if (ctx.path !== '/staff' && !ctx.path.startsWith('/staff/')) return next();
     setStaffHeaders(ctx);
     if (ctx.path === '/staff' && (ctx.method === 'GET' || ctx.method === 'HEAD')) return home(ctx);
-    try {
-      // The router's context type adds params; koa's plain Context is what it gets at run time.
-      const route = () => dispatch(ctx as Parameters<typeof dispatch>[0], () => notFound(ctx));
-      // The stylesheet and script need no session: no database query for them.
-      await (ctx.path.startsWith('/staff/assets/') ? route() : withSession(ctx, route));
-    } catch (err) {
-      if (ctx.headerSent || !ctx.writable) throw err; // a CSV stream cut midway: the app's handler cuts the socket
-      const e = isDatabaseUnavailable(err)
-        ? new DatabaseUnavailableError()
-        : (clientErrorFromLowLevel(err) ?? err);
-      if (!(e instanceof AppError) && !(typeof (e as { status?: unknown })?.status === 'number')) {
-        (ctx.state.log as Logger | undefined)?.error({ err: e }, 'unhandled error in staff route');
+    await handleErrors(ctx, async () => {
+      try {
+        // The router's context type adds params; koa's plain Context is what it gets at run time.
+        const route = () => dispatch(ctx as Parameters<typeof dispatch>[0], () => notFound(ctx));
+        // The stylesheet and script need no session: no database query for them.
+        await (ctx.path.startsWith('/staff/assets/') ? route() : withSession(ctx, route));
+      } catch (err) {
+        throw isDatabaseUnavailable(err) ? new DatabaseUnavailableError() : err;
       }
-      // koa's own client errors (ctx.throw, a malformed request) keep their 4xx status.
-      const raw = e as { status?: unknown; expose?: unknown; message?: unknown };
-      const clientError = typeof raw?.status === 'number' && raw.status >= 400 && raw.status < 500;
-      const status = e instanceof AppError ? e.status : clientError ? (raw.status as number) : 500;
-      const message =
-        e instanceof AppError
-          ? e.message
-          : clientError && raw.expose && typeof raw.message === 'string'
-            ? raw.message
-            : 'the request could not be handled';
-      ctx.status = status;
-      for (const [k, v] of Object.entries(e instanceof AppError ? (e.headers ?? {}) : {})) ctx.set(k, v);
-      setStaffHeaders(ctx);
-      ctx.type = 'text/html; charset=utf-8';
-      ctx.body = renderStaffErrorPage(status, message, currentSession(ctx));
-    }
+    });
   };
 
   return { users, sessions, middleware, router };
