@@ -1,4 +1,4 @@
-import { DOWNLOAD_PATH } from '@studylink/contracts';
+import { DOWNLOAD_PATH, VIEWER_PATH } from '@studylink/contracts';
 import { html, pageLayout as layout, type SafeHtml } from '@studylink/service-kit';
 import type { StudyRow } from '../db/tables.js';
 import type { ServerConfig } from '../server-config/server-config.schema.js';
@@ -46,7 +46,7 @@ ${
 </dl>`
     : html`<p class="notice">The study details cannot be shown right now; the download below still works when the archive is back.</p>`
 }
-<p class="download"><a class="button" href="/token/viewer?${p.token}">View images</a> <a class="button" href="${DOWNLOAD_PATH}?${p.token}" download>Zip file of the study</a></p>
+<p class="download"><a class="button" href="${VIEWER_PATH}?${p.token}">View images</a> <a class="button" href="${DOWNLOAD_PATH}?${p.token}" download>Zip file of the study</a></p>
 <section>
   <h2>How to look at your images</h2>
   <ol>

@@ -1,7 +1,7 @@
+import { DICOMWEB_GATEWAY_PREFIX, DOWNLOAD_PATH } from '@studylink/contracts';
 import { html } from '@studylink/service-kit';
 import type { StudyRow } from '../db/tables.js';
 import { formatDicomDate, formatPersonName } from '../patient/format.js';
-import { DOWNLOAD_PATH } from '../patient/patient.page.js';
 import type { ViewerAssets } from './viewer.assets.js';
 
 /** The viewer page's CSP: scripts and workers from this origin only, WebAssembly for the codecs. */
@@ -46,7 +46,7 @@ export function renderViewerPage(p: {
 <script type="module" src="${p.assets.scriptUrl}"></script>
 </head>
 <body>
-<div class="app" id="app" data-study="${p.studyInstanceUid}" data-gateway="/token/dicomweb/" data-assets="${p.assets.base}">
+<div class="app" id="app" data-study="${p.studyInstanceUid}" data-gateway="${DICOMWEB_GATEWAY_PREFIX}" data-assets="${p.assets.base}">
 <header class="bar">
   <a class="back" href="/token?${p.token}">Study page</a>
   <div class="who">
