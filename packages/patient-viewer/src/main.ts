@@ -170,7 +170,7 @@ async function start(): Promise<void> {
   const paths = new Map<string, PixelPath>();
   const pathOf = (x: ViewerSeries) => paths.get(x.seriesInstanceUid) ?? firstPathOf(x);
 
-  const show = async (index: number, imageIndex = 0) => {
+  const show = async (index: number, imageIndex = 0, busyRetries = 0): Promise<void> => {
     const s = series[index];
     if (!s) return;
     state.active = index;
@@ -194,6 +194,13 @@ async function start(): Promise<void> {
         requestAnimationFrame(() => requestAnimationFrame(() => performance.mark('studylink:first-image')));
     } catch (err) {
       if (gone || err instanceof LinkGoneError) return;
+      // Busy (a rate limit, the store): the same again after its Retry-After, not another path.
+      const wait = busyWaitMs(err);
+      if (wait !== null && busyRetries < 5) {
+        forget(ids[at] as string);
+        await sleep(wait);
+        return show(index, imageIndex, busyRetries + 1);
+      }
       // This path failed for this series: the next one (see PixelPath).
       console.info(
         `viewer: ${path} could not show series ${s.seriesNumber}`,
@@ -234,13 +241,24 @@ async function start(): Promise<void> {
     let done = 0;
     progressEl.hidden = ids.length < 2;
     const order = loadOrder(from, ids.length);
+    const retries = new Map<number, number>();
     const next = async (): Promise<void> => {
       while (order.length > 0 && prefetching === s && !gone) {
-        const id = ids[order.shift() as number] as string;
+        const at = order.shift() as number;
+        const id = ids[at] as string;
         try {
           if (!cache.getImageLoadObject(id)) await imageLoader.loadAndCacheImage(id);
-        } catch {
-          // Shown when the patient scrolls to it.
+        } catch (err) {
+          const wait = busyWaitMs(err);
+          if (wait !== null && (retries.get(at) ?? 0) < 5) {
+            // Refused for now (429/503): back in the queue after its Retry-After.
+            retries.set(at, (retries.get(at) ?? 0) + 1);
+            forget(id);
+            await sleep(wait);
+            order.unshift(at);
+            continue;
+          }
+          // Otherwise shown (or explained) when the patient scrolls to it.
         }
         done += 1;
         progressBar.style.width = `${Math.round((done / ids.length) * 100)}%`;
@@ -325,6 +343,28 @@ async function start(): Promise<void> {
   }
   app.dataset.ready = 'true';
   await makeThumbnails(series, pathOf, (x, p) => paths.set(x.seriesInstanceUid, p));
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Drops a failed load from Cornerstone's cache, if it kept it, so that the next try loads again. */
+function forget(imageId: string): void {
+  try {
+    if (cache.getImageLoadObject(imageId)) cache.removeImageLoadObject(imageId, { force: true });
+  } catch {
+    // Not in the cache: nothing to forget.
+  }
+}
+
+/**
+ * For a failed image load that the server refused for now (429 or 503, from nginx or the gateway):
+ * how long to wait, from its Retry-After (capped at 10 s); null for any other failure.
+ */
+function busyWaitMs(err: unknown): number | null {
+  const xhr = err instanceof XMLHttpRequest ? err : (err as { request?: unknown })?.request;
+  if (!(xhr instanceof XMLHttpRequest) || (xhr.status !== 429 && xhr.status !== 503)) return null;
+  const after = Number(xhr.getResponseHeader('retry-after'));
+  return (Number.isFinite(after) && after > 0 ? Math.min(after, 10) : 1) * 1000;
 }
 
 type PrimaryTool = 'scroll' | 'contrast' | 'pan' | 'zoom';

@@ -56,7 +56,8 @@ export const DEFAULT_GATEWAY_OPTIONS: GatewayOptions = Object.freeze({
   membershipCacheMs: 60_000,
   perToken: { rate: 100, burst: 1_000 },
   perClient: { rate: 200, burst: 2_000 },
-  maxInFlightPerClient: 16,
+  // As many as nginx lets one address hold open to the gateway (limit_conn dicomweb_conn 32).
+  maxInFlightPerClient: 32,
   clientStallMs: 60_000,
 });
 
