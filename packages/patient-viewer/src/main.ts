@@ -261,6 +261,7 @@ async function start(): Promise<void> {
           // Otherwise shown (or explained) when the patient scrolls to it.
         }
         done += 1;
+        app.dataset.loaded = `${done}/${ids.length}`;
         progressBar.style.width = `${Math.round((done / ids.length) * 100)}%`;
         progressEl.setAttribute('aria-valuenow', String(Math.round((done / ids.length) * 100)));
       }
