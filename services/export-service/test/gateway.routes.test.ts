@@ -261,8 +261,11 @@ describe('viewer DICOMweb gateway against Orthanc', () => {
     expect(Date.now() - revokedAt).toBeLessThan(GRANT_CACHE_MS + 500);
   });
 
-  it('has its own rate limit per token: 429 with Retry-After', async () => {
-    tokens.grants.set(limitedToken, ct.studyInstanceUid);
+  /** The same app with other gateway limits, on its own port. */
+  async function withLimits(
+    limits: Partial<typeof DEFAULT_GATEWAY_OPTIONS>,
+    fn: (base: string) => Promise<void>,
+  ): Promise<void> {
     const tokenClient = createTokenServiceClient({ baseUrl: tokens.url, secret: SECRET, timeoutMs: 2_000 });
     const app = createApp({
       log: createLogger({ service: 'export-service', level: 'silent' }),
@@ -278,27 +281,52 @@ describe('viewer DICOMweb gateway against Orthanc', () => {
         dicomweb,
         trustedProxies: new Set(),
         storeAddresses: [orthanc.dicomwebUrl],
-        options: { ...DEFAULT_GATEWAY_OPTIONS, perToken: { rate: 1, burst: 5 } },
+        options: { ...DEFAULT_GATEWAY_OPTIONS, ...limits },
       }),
     });
     const server = await listen(app.callback(), { host: '127.0.0.1', port: 0 });
     try {
-      const statuses: number[] = [];
-      let retryAfter: string | null = null;
-      for (let i = 0; i < 7; i++) {
-        const res = await fetch(
-          `http://127.0.0.1:${server.port}/token/dicomweb/studies/${ct.studyInstanceUid}/series`,
-          { headers: { authorization: `Bearer ${limitedToken}` } },
-        );
-        statuses.push(res.status);
-        if (res.status === 429) retryAfter = res.headers.get('retry-after');
-        await res.body?.cancel();
-      }
-      expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429]);
-      expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
+      await fn(`http://127.0.0.1:${server.port}/token/dicomweb/studies/${ct.studyInstanceUid}/series`);
     } finally {
       await server.close(1_000);
     }
+  }
+
+  async function statuses(
+    url: string,
+    bearers: string[],
+  ): Promise<{ codes: number[]; retryAfter: string | null }> {
+    const codes: number[] = [];
+    let retryAfter: string | null = null;
+    for (const t of bearers) {
+      const res = await fetch(url, { headers: { authorization: `Bearer ${t}` } });
+      codes.push(res.status);
+      if (res.status === 429) retryAfter = res.headers.get('retry-after');
+      await res.body?.cancel();
+    }
+    return { codes, retryAfter };
+  }
+
+  it('has its own rate limit per token: 429 with Retry-After', async () => {
+    tokens.grants.set(limitedToken, ct.studyInstanceUid);
+    await withLimits({ perToken: { rate: 1, burst: 5 } }, async (url) => {
+      const { codes, retryAfter } = await statuses(url, Array(7).fill(limitedToken));
+      expect(codes).toEqual([200, 200, 200, 200, 200, 429, 429]);
+      expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
+    });
+  });
+
+  it('and per address, across tokens, checked before any grant lookup', async () => {
+    const other = token();
+    tokens.grants.set(other, ct.studyInstanceUid);
+    await withLimits({ perClient: { rate: 1, burst: 3 } }, async (url) => {
+      const before = tokens.grantRequests;
+      const { codes, retryAfter } = await statuses(url, [ctToken, other, token(), ctToken, other]);
+      expect(codes).toEqual([200, 200, 401, 429, 429]);
+      expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
+      // The refused ones never reached the token service.
+      expect(tokens.grantRequests - before).toBeLessThanOrEqual(3);
+    });
   });
 
   it('counts gateway requests by resource and outcome, and logs no token', async () => {
