@@ -19,6 +19,8 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** Secrets compose refuses to start without (and the demo staff user), and how to make each. */
 export const GENERATED_SECRETS = {
   POSTGRES_PASSWORD: () => randomBytes(24).toString('hex'),
+  // The services' database role (studylink_app): may append to the access log, never change it.
+  POSTGRES_APP_PASSWORD: () => randomBytes(24).toString('hex'),
   TOKEN_ENCRYPTION_KEY: () => randomBytes(32).toString('hex'),
   INTERNAL_SECRET: () => randomBytes(32).toString('hex'),
   ADMIN_API_KEY: () => `slk_${randomBytes(32).toString('base64url')}`,

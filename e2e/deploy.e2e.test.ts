@@ -549,7 +549,9 @@ describe('deploy scripts', () => {
 
       // A hand-written .env keeps its values; only what is missing is added.
       writeFileSync(envFile, 'PUBLIC_PORT=8443\nTOKEN_ENCRYPTION_KEY=mine');
-      expect(run().stdout).toContain('generated POSTGRES_PASSWORD, INTERNAL_SECRET, ADMIN_API_KEY');
+      expect(run().stdout).toContain(
+        'generated POSTGRES_PASSWORD, POSTGRES_APP_PASSWORD, INTERNAL_SECRET, ADMIN_API_KEY',
+      );
       const completed = readFileSync(envFile, 'utf8');
       expect(completed).toMatch(/^TOKEN_ENCRYPTION_KEY=mine$/m);
       expect(completed).toMatch(/^PUBLIC_PORT=8443$/m);

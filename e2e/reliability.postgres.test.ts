@@ -65,7 +65,9 @@ const summary = (samples: Sample[]) =>
 
 beforeAll(async () => {
   pg = await startPrivatePostgres();
-  s = await startE2EStack('reliability-postgres', { env: { DATABASE_URL: pg.url } });
+  s = await startE2EStack('reliability-postgres', {
+    env: { DATABASE_URL: pg.appUrl, MIGRATION_DATABASE_URL: pg.url },
+  });
   port = Number(new URL(s.url).port);
   const [ct] = await loadSamples(s.orthanc, ['CT_small.dcm']);
   ({ token } = await s.issueToken(ct?.studyInstanceUid as string));

@@ -65,6 +65,33 @@ afterAll(async () => {
   await s?.stop();
 });
 
+describe('staff sign-in behind nginx', () => {
+  const SIGNER = '127.0.3.6';
+  it('nginx limits sign-in POSTs per address (limit_req); the form itself (GET) is not limited', async () => {
+    const post = () =>
+      rawRequest(
+        port,
+        'POST',
+        '/staff/sign-in',
+        { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': 'reliability-test' },
+        Buffer.from('username=ghost&password=not+the+password'),
+        { localAddress: SIGNER },
+      );
+    const statuses: number[] = [];
+    for (let i = 0; i < 40; i++) statuses.push((await post()).status);
+    // 20 of burst (and whatever the 30/min rate refilled meanwhile) reach the service (403: no CSRF
+    // token), the rest nginx refuses with its own 429 page.
+    const passed = statuses.filter((st) => st !== 429).length;
+    expect(passed).toBeGreaterThanOrEqual(20);
+    expect(passed).toBeLessThanOrEqual(24);
+    expect(statuses.slice(0, 20).every((st) => st === 403)).toBe(true);
+    const refused = await post();
+    expect(refused.status).toBe(429);
+    expect(refused.body.toString('utf8')).toContain('Too many requests');
+    for (let i = 0; i < 5; i++) expect((await get('/staff/sign-in', SIGNER)).status).toBe(200);
+  });
+});
+
 describe('invalid-token limit per client address', () => {
   it('200 random tokens from one address: 20 not-found pages, then 429 with Retry-After', async () => {
     const statuses: number[] = [];

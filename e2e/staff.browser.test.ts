@@ -222,19 +222,22 @@ describe('staff in the browser', () => {
   it('a new server name and SSL in the setup change the next copied link', async () => {
     await staffPage.goto(`${s.url}/staff/setup`);
     await staffPage.getByLabel('Web server name').fill('pacs.example.org');
-    await staffPage.getByLabel('Web port').fill('443');
+    // The stack sets PUBLIC_PORT in the environment: the port is read-only and says so.
+    const port = new URL(s.url).port;
+    expect(await staffPage.getByLabel('Web port').getAttribute('readonly')).not.toBeNull();
+    expect(await staffPage.getByText('Set by the environment (PUBLIC_PORT)').count()).toBe(1);
     await staffPage.getByLabel(/Use SSL \(https\) in links/).check();
     // The preview follows as the fields change, before saving.
     await expect
       .poll(() => staffPage.locator('#link-preview').textContent())
-      .toBe('https://pacs.example.org/token?…');
+      .toBe(`https://pacs.example.org:${port}/token?…`);
     await expect.poll(() => staffPage.locator('#link-reason').textContent()).toContain('web server name');
     await screenshot(staffPage, 'staff-setup');
     await staffPage.getByRole('button', { name: 'Save setup' }).click();
     await staffPage.getByText('The server setup was saved.').waitFor();
     await openStudy(staffPage);
     const next = await copyLink(staffPage);
-    expect(next).toMatch(/^https:\/\/pacs\.example\.org\/token\?[A-Za-z0-9]{64}$/);
+    expect(next).toMatch(new RegExp(`^https://pacs\\.example\\.org:${port}/token\\?[A-Za-z0-9]{64}$`));
     expect(next.split('?')[1]).not.toBe(link.split('?')[1]);
     expect(problems).toEqual([]);
   });
@@ -284,7 +287,7 @@ describe('accessibility (axe-core)', () => {
       await page.goto(`${s.url}/staff/studies/${uid}`);
       await check('study on a tablet', 'staff-study-tablet');
       await page.setViewportSize({ width: 1280, height: 900 });
-      await page.goto(link.replace(/^https:\/\/pacs\.example\.org/, s.url));
+      await page.goto(link.replace(/^https:\/\/pacs\.example\.org(:\d+)?/, s.url));
       await page.getByRole('heading', { name: 'Your imaging study' }).waitFor();
       await check('patient page');
       await page.goto(`${s.url}/token?${'x'.repeat(64)}`);

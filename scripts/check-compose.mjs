@@ -107,6 +107,17 @@ const SOURCES = {
     from: 'migrations/migrate.mjs',
     keys: () => processEnvKeys(read('migrations/migrate.mjs'), true),
   },
+  'access-log-purge': {
+    dockerfile: 'services/token-service/Dockerfile',
+    from: 'services/token-service/src/cli.ts',
+    keys: () =>
+      new Map(
+        [...read('services/token-service/src/cli.ts').matchAll(/\benv\.([A-Z][A-Z0-9_]*)/g)].map((m) => [
+          m[1],
+          { required: m[1] === 'MIGRATION_DATABASE_URL' },
+        ]),
+      ),
+  },
   'export-service': {
     dockerfile: 'services/export-service/Dockerfile',
     from: 'the env schema in services/export-service/src/config.ts',
@@ -182,7 +193,7 @@ function interpolations(text) {
   }));
 }
 
-const isSecret = (name) => /(SECRET|PASSWORD|_KEY|_KEYS_PREVIOUS)$/.test(name);
+const isSecret = (name) => /(SECRET|PASSWORD|_KEY|_KEYS_PREVIOUS|_AUTHORIZATION)$/.test(name);
 
 // ---------------------------------------------------------------- checks
 
@@ -308,8 +319,11 @@ check(
   'the published port is PUBLIC_PORT (with a default)',
   hostPart,
 );
+// The token service gets PUBLIC_PORT when it is set (it then wins over the stored setup) and
+// nothing otherwise (the stored setup, seeded with the same default, applies).
 check(
-  tokenEnv.PUBLIC_PORT === hostPart,
+  tokenEnv.PUBLIC_PORT === hostPart ||
+    tokenEnv.PUBLIC_PORT === `\${${/^\$\{(PUBLIC_PORT):-\d+\}$/.exec(hostPart ?? '')?.[1]}:-}`,
   'the token service builds links with the published port',
   `PUBLIC_PORT: ${tokenEnv.PUBLIC_PORT}`,
 );
@@ -396,6 +410,7 @@ for (const name of serviceNames) {
   }
 }
 oneShots.add('demo-data');
+oneShots.add('access-log-purge');
 for (const name of serviceNames) {
   const restart = services[name].restart;
   if (oneShots.has(name)) check(restart === 'no', `one-shot ${name} does not restart`, restart);

@@ -1,11 +1,16 @@
 #!/usr/bin/env node
 // `make dev`: the whole stack in the foreground on loopback; Ctrl-C or SIGTERM stops all of it.
-import { startStack } from './stack.mjs';
+import { join } from 'node:path';
+import { ROOT, startStack } from './stack.mjs';
 
-const stack = await startStack().catch((err) => {
-  process.stderr.write(`make dev: ${err.message}\n`);
-  process.exit(1);
-});
+// STUDYLINK_STATE_DIR: where secrets and the demo store live (default .dev); the e2e test of this
+// command gives its own, with its own database (STUDYLINK_DEV_DATABASE), so it never touches yours.
+const stack = await startStack({ stateDir: process.env.STUDYLINK_STATE_DIR || join(ROOT, '.dev') }).catch(
+  (err) => {
+    process.stderr.write(`make dev: ${err.message}\n`);
+    process.exit(1);
+  },
+);
 
 let stopping = false;
 const shutdown = async (why) => {
@@ -23,6 +28,7 @@ process.stdout.write(
     '',
     `studylink is running at ${stack.publicUrl}/`,
     `  API:        ${stack.publicUrl}/api/v1/openapi.json (admin key in ${stack.secretsFile})`,
+    `  Staff:      ${stack.publicUrl}/staff/ as ${stack.staffAdmin.username} (STAFF_ADMIN_PASSWORD in ${stack.secretsFile})`,
     stack.demoLink
       ? `  Demo link:  ${stack.demoLink}`
       : '  (no demo study: DICOMWEB_URL points at your own store)',

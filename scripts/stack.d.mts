@@ -12,11 +12,18 @@ export interface StackOptions {
   exportInternalPort?: number;
   logDir?: string;
   stateDir?: string;
+  /** Ports of more replicas of both services (the first replica uses tokenPort/exportPort). */
+  replicaPorts?: Array<{ token: number; tokenInternal: number; export: number; exportInternal: number }>;
 }
 
 export interface Stack {
   publicUrl: string;
+  /** The services' connection (the application role). */
   databaseUrl: string;
+  /** The owner's connection the migrations ran with (null: none was given). */
+  ownerUrl: string | null;
+  /** The staff administrator the token service makes on start (demo / make dev). */
+  staffAdmin: { username: string; password: string };
   dicomwebUrl: string;
   adminApiKey: string;
   internalSecret: string;
@@ -31,7 +38,8 @@ export interface Stack {
   /** The same link as the server setup builds it (its host and port may differ). */
   configuredDemoLink: string | null;
   accessLog: string;
-  processes: Record<'token-service' | 'export-service' | 'nginx', ChildProcess>;
+  processes: Record<'token-service' | 'export-service' | 'nginx', ChildProcess> &
+    Record<string, ChildProcess>;
   exited: Promise<{ name: string; code: number | null; signal: string | null }>;
   stop(): Promise<void>;
 }

@@ -45,6 +45,12 @@ export async function devSecrets(env, stateDir) {
       env.TOKEN_ENCRYPTION_KEY || saved.TOKEN_ENCRYPTION_KEY || randomBytes(32).toString('hex'),
     INTERNAL_SECRET: env.INTERNAL_SECRET || saved.INTERNAL_SECRET || randomBytes(32).toString('hex'),
     ADMIN_API_KEY: env.ADMIN_API_KEY || saved.ADMIN_API_KEY || `slk_${randomBytes(32).toString('base64url')}`,
+    // The local database's application role (DATABASE_URL), a member of studylink_app.
+    APP_DATABASE_PASSWORD: saved.APP_DATABASE_PASSWORD || randomBytes(24).toString('hex'),
+    // The demo staff administrator `make dev` makes (staff interface at /staff/).
+    STAFF_ADMIN_USERNAME: env.STAFF_ADMIN_USERNAME || saved.STAFF_ADMIN_USERNAME || 'admin',
+    STAFF_ADMIN_PASSWORD:
+      env.STAFF_ADMIN_PASSWORD || saved.STAFF_ADMIN_PASSWORD || randomBytes(12).toString('base64url'),
   };
   await mkdir(stateDir, { recursive: true });
   await writeFile(
@@ -68,8 +74,14 @@ async function canConnect(url) {
   }
 }
 
-/** A local PostgreSQL database `studylink` on 127.0.0.1:5432, starting the cluster if needed. */
-async function localDatabase() {
+/**
+ * A local PostgreSQL database on 127.0.0.1:5432 (`studylink`, or STUDYLINK_DEV_DATABASE), starting
+ * the cluster if needed. Returns the owner's URL (the local superuser runs the migrations) and the
+ * application role's (`<database>_app`, made by the migration runner; `studylink_app` for the
+ * default database), with which the services connect.
+ */
+async function localDatabase(name, appPassword) {
+  if (!/^[a-z_][a-z0-9_]{0,58}$/.test(name)) throw new Error(`not a database name for make dev: ${name}`);
   const admin = 'postgres://postgres@127.0.0.1:5432/postgres';
   if (!(await canConnect(admin))) {
     log('PostgreSQL is not answering on 127.0.0.1:5432; trying to start the local cluster');
@@ -86,10 +98,14 @@ async function localDatabase() {
   }
   const c = new pg.Client({ connectionString: admin });
   await c.connect();
-  const exists = await c.query("SELECT 1 FROM pg_database WHERE datname = 'studylink'");
-  if (exists.rowCount === 0) await c.query('CREATE DATABASE studylink');
+  const exists = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+  if (exists.rowCount === 0) await c.query(`CREATE DATABASE "${name}"`);
   await c.end();
-  return 'postgres://postgres@127.0.0.1:5432/studylink';
+  const appRole = name === 'studylink' ? 'studylink_app' : `${name}_app`;
+  return {
+    ownerUrl: `postgres://postgres@127.0.0.1:5432/${name}`,
+    appUrl: `postgres://${appRole}:${appPassword}@127.0.0.1:5432/${name}`,
+  };
 }
 
 /** A demo Orthanc with the DICOMweb plugin, loaded with sample studies and one synthetic CT. */
@@ -187,15 +203,27 @@ export async function startStack(options = {}) {
   };
 
   try {
-    const databaseUrl = env.DATABASE_URL || (await localDatabase());
+    const { secrets, file: secretsFile } = await devSecrets(env, stateDir);
+    // Two roles, as in production: the owner migrates, the services connect as the application role.
+    const local = env.DATABASE_URL
+      ? null
+      : await localDatabase(env.STUDYLINK_DEV_DATABASE || 'studylink', secrets.APP_DATABASE_PASSWORD);
+    const databaseUrl = local ? local.appUrl : env.DATABASE_URL;
+    const ownerUrl = local ? local.ownerUrl : env.MIGRATION_DATABASE_URL;
     let dicomwebUrl = env.DICOMWEB_URL;
     if (!dicomwebUrl) {
       orthanc = await demoStore(stateDir);
       dicomwebUrl = orthanc.dicomwebUrl;
     }
-    const { secrets, file: secretsFile } = await devSecrets(env, stateDir);
     const { migrate } = await import(join(ROOT, 'migrations', 'migrate.mjs'));
-    await migrate(databaseUrl, (line) => process.stderr.write(`${line}\n`));
+    const migrationLog = (line) => process.stderr.write(`${line}\n`);
+    if (ownerUrl) await migrate(ownerUrl, migrationLog, { appUrl: databaseUrl });
+    else {
+      log(
+        'MIGRATION_DATABASE_URL is not set: migrating as DATABASE_URL, whose role can then change the access log',
+      );
+      await migrate(databaseUrl, migrationLog);
+    }
 
     const publicPort = Number(options.publicPort ?? env.PUBLIC_PORT ?? 3000);
     const tokenPort = Number(options.tokenPort ?? env.TOKEN_SERVICE_PORT ?? 3001);
@@ -226,12 +254,24 @@ export async function startStack(options = {}) {
       return proc;
     };
 
-    const token = startNode('token-service', 'services/token-service/dist/main.js', {
-      TOKEN_SERVICE_PORT: String(tokenPort),
-      TOKEN_SERVICE_INTERNAL_PORT: String(tokenInternalPort),
-      PUBLIC_PORT: String(publicPort),
+    const tokenReplicaEnv = {
+      // The port in links (it wins over the stored setup): this stack's own, unless the caller names
+      // another one for its links (a port forwarded to this one, as the e2e tests pretend).
+      PUBLIC_PORT: options.publicPort !== undefined && env.PUBLIC_PORT ? env.PUBLIC_PORT : String(publicPort),
       TOKEN_ENCRYPTION_KEY: secrets.TOKEN_ENCRYPTION_KEY,
       ADMIN_API_KEY: secrets.ADMIN_API_KEY,
+      // make dev (its own local database): a demo staff administrator, as `make up` makes.
+      ...(local
+        ? {
+            STAFF_ADMIN_USERNAME: secrets.STAFF_ADMIN_USERNAME,
+            STAFF_ADMIN_PASSWORD: secrets.STAFF_ADMIN_PASSWORD,
+          }
+        : {}),
+    };
+    const token = startNode('token-service', 'services/token-service/dist/main.js', {
+      ...tokenReplicaEnv,
+      TOKEN_SERVICE_PORT: String(tokenPort),
+      TOKEN_SERVICE_INTERNAL_PORT: String(tokenInternalPort),
     });
     const exporter = startNode(
       'export-service',
@@ -248,6 +288,36 @@ export async function startStack(options = {}) {
     await waitFor(`http://127.0.0.1:${tokenPort}/readyz`, 30_000, token);
     await waitFor(`http://127.0.0.1:${exportPort}/livez`, 30_000, exporter);
 
+    // More replicas of each service (the two-replica e2e): the same environment on their own ports;
+    // each export replica checks grants with its own token replica. nginx balances over all of them.
+    const replicas = [{ token: tokenPort, export: exportPort, tokenInternal: tokenInternalPort }];
+    for (const [i, ports] of (options.replicaPorts ?? []).entries()) {
+      const n = i + 2;
+      const t = startNode(`token-service-${n}`, 'services/token-service/dist/main.js', {
+        ...tokenReplicaEnv,
+        TOKEN_SERVICE_PORT: String(ports.token),
+        TOKEN_SERVICE_INTERNAL_PORT: String(ports.tokenInternal),
+      });
+      const x = startNode(
+        `export-service-${n}`,
+        'services/export-service/dist/main.js',
+        {
+          EXPORT_SERVICE_PORT: String(ports.export),
+          EXPORT_SERVICE_INTERNAL_PORT: String(ports.exportInternal),
+          TOKEN_SERVICE_INTERNAL_URL: `http://127.0.0.1:${ports.tokenInternal}`,
+        },
+        EXPORT_NODE_FLAGS,
+      );
+      await waitFor(`http://127.0.0.1:${ports.token}/readyz`, 30_000, t);
+      await waitFor(`http://127.0.0.1:${ports.export}/livez`, 30_000, x);
+      replicas.push({ token: ports.token, export: ports.export, tokenInternal: ports.tokenInternal });
+    }
+    // One `server` line per replica (the template has one placeholder): a dead one is skipped for 10 s.
+    const upstream = (key) =>
+      replicas
+        .map((r) => `127.0.0.1:${r[key]}${replicas.length > 1 ? ' max_fails=1 fail_timeout=10s' : ''}`)
+        .join(';\n    server ');
+
     const nginxBin = which(['nginx']);
     if (!nginxBin) throw new Error('nginx is not installed (apt-get install nginx-light)');
     runtimeDir = await mkdtemp(join(tmpdir(), 'studylink-nginx-'));
@@ -256,8 +326,8 @@ export async function startStack(options = {}) {
     const accessLog = logDir ? join(logDir, 'nginx-access.log') : join(stateDir, 'nginx-access.log');
     const conf = renderTemplate(await readFile(join(ROOT, 'services/nginx/nginx.conf.template'), 'utf8'), {
       LISTEN: `${env.NGINX_LISTEN_ADDRESS || '127.0.0.1'}:${publicPort}`,
-      TOKEN_UPSTREAM: `127.0.0.1:${tokenPort}`,
-      EXPORT_UPSTREAM: `127.0.0.1:${exportPort}`,
+      TOKEN_UPSTREAM: upstream('token'),
+      EXPORT_UPSTREAM: upstream('export'),
       RUNTIME_DIR: runtimeDir,
       ACCESS_LOG: accessLog,
       ERROR_LOG: logDir ? join(logDir, 'nginx-error.log') : 'stderr',
@@ -313,6 +383,8 @@ export async function startStack(options = {}) {
     return {
       publicUrl,
       databaseUrl,
+      ownerUrl,
+      staffAdmin: { username: secrets.STAFF_ADMIN_USERNAME, password: secrets.STAFF_ADMIN_PASSWORD },
       dicomwebUrl,
       adminApiKey: secrets.ADMIN_API_KEY,
       internalSecret: secrets.INTERNAL_SECRET,

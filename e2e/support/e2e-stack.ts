@@ -44,8 +44,21 @@ export interface E2EStack {
  */
 export async function startE2EStack(
   name: string,
-  opts: { env?: Record<string, string>; orthanc?: OrthancInstance } = {},
+  opts: {
+    env?: Record<string, string>;
+    orthanc?: OrthancInstance;
+    /** Replicas of each service behind nginx (default 1). */
+    replicas?: number;
+  } = {},
 ): Promise<E2EStack> {
+  const replicaPorts = [];
+  for (let i = 1; i < (opts.replicas ?? 1); i += 1)
+    replicaPorts.push({
+      token: await freePort(),
+      tokenInternal: await freePort(),
+      export: await freePort(),
+      exportInternal: await freePort(),
+    });
   const orthanc = opts.orthanc ?? (await startOrthanc());
   const db = await createTestDatabase();
   const logDir = join(ARTIFACTS, 'logs', `${name}-${Date.now()}`);
@@ -53,7 +66,9 @@ export async function startE2EStack(
   const adminKey = `slk_${randomBytes(32).toString('base64url')}`;
   const stack = await startStack({
     env: {
+      // The services as the application role; the migrations as the owner.
       DATABASE_URL: db.url,
+      MIGRATION_DATABASE_URL: db.ownerUrl,
       DICOMWEB_URL: orthanc.dicomwebUrl,
       ADMIN_API_KEY: adminKey,
       TOKEN_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
@@ -68,6 +83,7 @@ export async function startE2EStack(
     exportPort: await freePort(),
     tokenInternalPort: await freePort(),
     exportInternalPort: await freePort(),
+    replicaPorts,
     logDir,
     stateDir: await mkdtemp(join(tmpdir(), 'studylink-e2e-')),
   });

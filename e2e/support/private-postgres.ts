@@ -12,6 +12,8 @@ const run = promisify(execFile);
 export interface PrivatePostgres {
   /** postgres://postgres@127.0.0.1:<port>/<database> */
   url: string;
+  /** The same database as the application role the services connect as (made by the migration runner). */
+  appUrl: string;
   port: number;
   dir: string;
   /** Stops the server the hard way (pg_ctl stop -m immediate): every backend dies at once. */
@@ -96,6 +98,7 @@ export async function startPrivatePostgres(database = 'studylink'): Promise<Priv
   let destroyed = false;
   return {
     url: `postgres://postgres@127.0.0.1:${port}/${database}`,
+    appUrl: `postgres://studylink_test_app@127.0.0.1:${port}/${database}`,
     port,
     dir,
     stopImmediate: () => stop('immediate'),

@@ -26,6 +26,9 @@ export const ACCESS_EVENTS = [
   'api_key_created',
   'api_key_disabled',
   'access_log_exported',
+  // An expired token retired when its study's link is next asked for; cli.js purge-access-log.
+  'token_expired',
+  'access_log_purged',
 ] as const;
 export type AccessEvent = (typeof ACCESS_EVENTS)[number];
 

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import tls from 'node:tls';
 import { Agent, type Dispatcher, request } from 'undici';
 import { boundaryFromContentType, parseContentType } from './content-type.parser.js';
 import type { DicomJsonObject } from './dicom-json.helpers.js';
@@ -32,6 +33,8 @@ export interface DicomwebClientOptions {
   dispatcher?: Dispatcher;
   /** Extra headers for every request, e.g. `{ authorization: 'Bearer ...' }`. */
   headers?: Record<string, string>;
+  /** PEM CA certificate(s) trusted for the store's TLS, in addition to Node's built-in ones. */
+  ca?: string;
 }
 
 export interface CallOptions {
@@ -76,7 +79,6 @@ export interface DicomwebClient {
     options?: InstanceSearchQuery & CallOptions,
   ): Promise<DicomJsonObject[]>;
   retrieveStudy(studyUid: string, options: RetrieveOptions): Promise<RetrieveResult>;
-  retrieveSeries(studyUid: string, seriesUid: string, options: RetrieveOptions): Promise<RetrieveResult>;
   /** WADO-RS metadata (DICOM JSON) of a study, or of one of its series. */
   retrieveMetadata(studyUid: string, seriesUid?: string, options?: CallOptions): Promise<DicomJsonObject[]>;
   /**
@@ -122,11 +124,22 @@ export function createDicomwebClient(options: DicomwebClientOptions): DicomwebCl
   const ownAgent = options.dispatcher
     ? null
     : new Agent({
-        connect: { timeout: requestTimeoutMs },
+        connect: {
+          timeout: requestTimeoutMs,
+          ...(options.ca ? { ca: [...tls.rootCertificates, options.ca] } : {}),
+        },
         headersTimeout: requestTimeoutMs,
         bodyTimeout: stallTimeoutMs,
       });
   const dispatcher: Dispatcher = options.dispatcher ?? (ownAgent as Agent);
+  if (
+    authorization &&
+    options.headers &&
+    Object.keys(lowerCaseKeys(options.headers)).includes('authorization')
+  )
+    throw new Error(
+      'the store URL carries user:password and an Authorization header is given as well: use one',
+    );
   const fixedHeaders: Record<string, string> = {
     ...lowerCaseKeys(options.headers ?? {}),
     ...(authorization ? { authorization } : {}),
@@ -271,13 +284,6 @@ export function createDicomwebClient(options: DicomwebClientOptions): DicomwebCl
       return run(() => {
         assertDicomUid(studyUid, 'StudyInstanceUID');
         return wado(`/studies/${studyUid}`, retrieveOptions);
-      });
-    },
-    retrieveSeries(studyUid, seriesUid, retrieveOptions) {
-      return run(() => {
-        assertDicomUid(studyUid, 'StudyInstanceUID');
-        assertDicomUid(seriesUid, 'SeriesInstanceUID');
-        return wado(`/studies/${studyUid}/series/${seriesUid}`, retrieveOptions);
       });
     },
     retrieveMetadata(studyUid, seriesUid, callOptions = {}) {

@@ -1,6 +1,7 @@
 export { clientIp } from './client-ip.js';
 export { rateLimitKey } from './client-key.js';
 export { ConfigError, parseConfig } from './config.parser.js';
+export { isEntryPoint } from './entry-point.js';
 export { portField, sharedEnvFields } from './env.fields.js';
 export {
   AppError,

@@ -31,12 +31,14 @@ export {
   writeSyntheticStudy,
 } from './synthetic-study.js';
 export {
+  appUrlOf,
   createTemplateDatabase,
   createTestDatabase,
   databaseUrl,
   dropStaleTestDatabases,
   dropTemplateDatabase,
   pgAdminUrl,
+  TEST_APP_ROLE,
   type TemplateOptions,
   type TestDatabase,
 } from './test-database.js';

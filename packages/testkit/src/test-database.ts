@@ -15,6 +15,11 @@ const NAME_PREFIX = 'studylink_tpl_';
 // Both src/ and dist/ sit one level below the package, so this resolves from either.
 const MIGRATE_SCRIPT = fileURLToPath(new URL('../../../migrations/migrate.mjs', import.meta.url));
 const OBJECT_IN_USE = '55006';
+/**
+ * The login role tests' services connect as: a member of `studylink_app` (migrations/0005), so the
+ * suite runs with the application's privileges, not the owner's. Made by `createTemplateDatabase`.
+ */
+export const TEST_APP_ROLE = 'studylink_test_app';
 
 /**
  * The URL of a database we may create databases from: `PGTEST_URL`, else the local trust-auth superuser.
@@ -58,9 +63,24 @@ export async function createTemplateDatabase(options: TemplateOptions = {}): Pro
   await withAdmin(adminUrl, (admin) => admin.query(`CREATE DATABASE ${quoteIdent(name)}`));
   try {
     const { migrate } = (await import(pathToFileURL(options.migrateScript ?? MIGRATE_SCRIPT).href)) as {
-      migrate: (connectionString: string, log: (line: string) => void) => Promise<void>;
+      migrate: (
+        connectionString: string,
+        log: (line: string) => void,
+        opts?: { appUrl?: string },
+      ) => Promise<void>;
     };
-    await migrate(databaseUrl(name, adminUrl), options.log ?? (() => {}));
+    // Parallel runs (the services and e2e projects' global setups) make the same cluster-wide role.
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await migrate(databaseUrl(name, adminUrl), options.log ?? (() => {}), {
+          appUrl: appUrlOf(databaseUrl(name, adminUrl)),
+        });
+        break;
+      } catch (err) {
+        if (attempt >= 5 || !/already exists|concurrently|duplicate key/.test(String(err))) throw err;
+        await sleep(50 * attempt);
+      }
+    }
     await withAdmin(adminUrl, async (admin) => {
       // No one may connect from now on: CREATE DATABASE ... TEMPLATE fails while anyone is connected.
       await admin.query(`ALTER DATABASE ${quoteIdent(name)} WITH ALLOW_CONNECTIONS false`);
@@ -120,9 +140,25 @@ export async function dropStaleTestDatabases({
   });
 }
 
+/**
+ * `url` connecting as the application role `TEST_APP_ROLE` instead of the admin (trust auth, as the
+ * admin URL has; no password).
+ */
+export function appUrlOf(url: string): string {
+  const parsed = new URL(url);
+  parsed.username = TEST_APP_ROLE;
+  parsed.password = '';
+  return parsed.toString();
+}
+
 export interface TestDatabase {
-  /** Connection URL of the new database. */
+  /**
+   * Connection URL of the new database as the application role (what DATABASE_URL is in
+   * production): it may INSERT and SELECT the access log, never change it.
+   */
   url: string;
+  /** The same database as its owner (what MIGRATION_DATABASE_URL is): for migrations and fixtures. */
+  ownerUrl: string;
   /** Its name (`<template>_<pid>_<n>`). */
   name: string;
   /** Drops it, terminating connections still open (idempotent). */
@@ -160,7 +196,8 @@ export async function createTestDatabase(
   });
   let dropped = false;
   return {
-    url: databaseUrl(name, adminUrl),
+    url: appUrlOf(databaseUrl(name, adminUrl)),
+    ownerUrl: databaseUrl(name, adminUrl),
     name,
     async drop() {
       if (dropped) return;

@@ -41,6 +41,7 @@ export function loadConfig(env: Record<string, string | undefined>) {
     ]);
   return Object.freeze({
     dicomwebUrl: e.DICOMWEB_URL.replace(/\/+$/, ''),
+    dicomwebCa: e.DICOMWEB_CA_FILE,
     tokenServiceInternalUrl: e.TOKEN_SERVICE_INTERNAL_URL.replace(/\/+$/, ''),
     host: e.HOST,
     internalHost: e.INTERNAL_HOST ?? e.HOST,
@@ -64,6 +65,7 @@ export function loadConfig(env: Record<string, string | undefined>) {
         e.INTERNAL_SECRET,
         ...(e.INTERNAL_SECRET_PREVIOUS ? [e.INTERNAL_SECRET_PREVIOUS] : []),
       ],
+      dicomwebAuthorization: e.DICOMWEB_AUTHORIZATION ?? null,
     }),
     gateway: Object.freeze({
       grantCacheMs: e.GATEWAY_GRANT_CACHE_MS,

@@ -1,5 +1,5 @@
 import { createDicomwebClient } from '@studylink/dicomweb';
-import { createLogger, createServiceMetrics, listen, onShutdown } from '@studylink/service-kit';
+import { createLogger, createServiceMetrics, isEntryPoint, listen, onShutdown } from '@studylink/service-kit';
 import { createApp, createExportInternalApp } from './app.js';
 import { type ExportServiceConfig, loadConfig } from './config.js';
 import { ExportLimiter } from './export.limiter.js';
@@ -17,6 +17,10 @@ export async function startExportService(
     baseUrl: config.dicomwebUrl,
     requestTimeoutMs: config.storeTimeoutMs,
     stallTimeoutMs: config.storeStallTimeoutMs,
+    ...(config.secrets.dicomwebAuthorization
+      ? { headers: { authorization: config.secrets.dicomwebAuthorization } }
+      : {}),
+    ...(config.dicomwebCa ? { ca: config.dicomwebCa } : {}),
   });
   const limiter = new ExportLimiter(config.maxConcurrentExports, config.exportShares);
   const serviceMetrics = createServiceMetrics({ service: 'export-service', processMetrics: true });
@@ -101,7 +105,7 @@ function storeAddresses(dicomwebUrl: string): string[] {
   return [...new Set([url.href.replace(/\/+$/, ''), url.origin, url.host])];
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (isEntryPoint(import.meta.url)) {
   const boot = createLogger({ service: 'export-service', level: 'info' });
   try {
     const config = loadConfig(process.env);

@@ -14,7 +14,6 @@ import {
 import Koa, { type Context, type Middleware, type Next } from 'koa';
 import type { Kysely } from 'kysely';
 import type { ApiKeyService } from './api-keys/api-key.service.js';
-import { PATIENT_CSS } from './assets/patient.css.js';
 import { isDatabaseUnavailable } from './db/database.js';
 import type { DB } from './db/tables.js';
 import { DatabaseUnavailableError } from './errors.js';
@@ -23,6 +22,7 @@ import { internalRoutes } from './internal/internal.routes.js';
 import { patientRoutes } from './patient/patient.routes.js';
 import { type InvalidTokenGuard, NO_INVALID_TOKEN_LIMIT } from './rate-limit/invalid-token.limiter.js';
 import type { ServerConfigService } from './server-config/server-config.service.js';
+import { PATIENT_CSS } from './static-assets.js';
 import type { TokenService } from './tokens/token.service.js';
 import type { ViewerAssets } from './viewer/viewer.assets.js';
 import { viewerRoutes } from './viewer/viewer.routes.js';

@@ -6,22 +6,30 @@
 //
 // The password comes from STAFF_ADMIN_PASSWORD if set, else from stdin: asked for twice, without
 // echo, on a terminal; the first line otherwise (`... < password.txt`). It is never printed.
+//
+// Access-log upkeep, as the owner role (schedule it daily; see the README's Operations):
+//
+//   MIGRATION_DATABASE_URL=postgres://owner@... ACCESS_LOG_RETENTION_DAYS=3650 node .../cli.js purge-access-log
 import { parseArgs } from 'node:util';
-import { ValidationError } from '@studylink/service-kit';
+import { isEntryPoint, ValidationError } from '@studylink/service-kit';
 import type { z } from 'zod';
+import { maintainAccessLog } from './access-log/access-log.maintenance.js';
 import { createDatabase } from './db/database.js';
 import { passwordSchema, usernameSchema } from './staff/staff.schemas.js';
 import { withStaffTables } from './staff/staff.tables.js';
 import { findUserByUsername } from './staff/staff-user.repository.js';
 import { StaffUserService } from './staff/staff-user.service.js';
 
-const USAGE = `usage: cli.js <command> --username <name>
+const USAGE = `usage: cli.js <command> [--username <name>]
 
 commands:
-  create-admin     make a new administrator
-  reset-password   set a new password for an existing user (also lifts a lockout, ends sessions)
+  create-admin       make a new administrator
+  reset-password     set a new password for an existing user (also lifts a lockout, ends sessions)
+  purge-access-log   make the access log's coming monthly partitions and drop the months older
+                     than ACCESS_LOG_RETENTION_DAYS (unset: keep everything); as the owner role
 
-The password is read from STAFF_ADMIN_PASSWORD, else from stdin. DATABASE_URL is required.`;
+The password is read from STAFF_ADMIN_PASSWORD, else from stdin. DATABASE_URL is required, except
+for purge-access-log, which connects with MIGRATION_DATABASE_URL.`;
 
 export class UsageError extends Error {}
 
@@ -102,6 +110,7 @@ export async function main(
     io.stdout.write(`${USAGE}\n`);
     return values.help ? 0 : 2;
   }
+  if (command === 'purge-access-log') return purgeAccessLog(io);
   if (command !== 'create-admin' && command !== 'reset-password')
     throw new UsageError(`unknown command ${command}`);
   const url = io.env.DATABASE_URL;
@@ -132,7 +141,35 @@ export async function main(
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+async function purgeAccessLog(io: CliIo): Promise<number> {
+  const url = io.env.MIGRATION_DATABASE_URL;
+  if (!url || !/^postgres(ql)?:\/\//.test(url))
+    throw new UsageError(
+      'MIGRATION_DATABASE_URL must be the postgres:// URL of the role that owns the tables (the services’ role may not drop partitions)',
+    );
+  const raw = (io.env.ACCESS_LOG_RETENTION_DAYS ?? '').trim();
+  if (raw !== '' && !/^[1-9][0-9]{0,5}$/.test(raw))
+    throw new UsageError(
+      'ACCESS_LOG_RETENTION_DAYS must be a whole number of days (1 or more), or unset to keep all',
+    );
+  const retentionDays = raw === '' ? null : Number(raw);
+  const result = await maintainAccessLog(url, {
+    retentionDays,
+    log: (line) => io.stderr.write(`${line}\n`),
+  });
+  io.stdout.write(
+    `${JSON.stringify({
+      msg: 'access log maintained',
+      retentionDays,
+      created: result.created,
+      dropped: result.dropped.map((d) => d.name),
+      rowsDropped: result.dropped.reduce((n, d) => n + d.rows, 0),
+    })}\n`,
+  );
+  return 0;
+}
+
+if (isEntryPoint(import.meta.url)) {
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

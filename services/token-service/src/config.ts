@@ -47,7 +47,9 @@ const envSchema = z.object({
   // Guessing limit: invalid tokens (page or download) per client address (IPv6: per /64) and window.
   INVALID_TOKEN_LIMIT: z.coerce.number().int().min(0).default(20),
   INVALID_TOKEN_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
-  // Seeds of the server-address setup, used on first start only; later edited through the API.
+  // The server-address setup. Set (non-empty), a variable wins over the stored setup on every
+  // start and is read-only in the setup page and the API; unset, the stored value applies (these
+  // defaults seed the first start only).
   PUBLIC_PORT: z.coerce.number().int().min(1).max(65535).default(3000),
   PUBLIC_ADDRESS: z
     .string()
@@ -73,18 +75,51 @@ const envSchema = z.object({
   STAFF_ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters').max(256).optional(),
   STAFF_SESSION_HOURS: z.coerce.number().min(0.01).max(168).default(12),
   STAFF_IDLE_MINUTES: z.coerce.number().min(1).max(1440).default(30),
+  // How long a replica answers from its in-process copy of the setup: a change made through another
+  // replica shows in this one's links within this bound.
+  SERVER_CONFIG_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(2_000),
 });
+
+/** The setup's variables: an empty value (compose's `${X:-}`) counts as not set. */
+const SETUP_VARS = [
+  'PUBLIC_PORT',
+  'PUBLIC_ADDRESS',
+  'SERVER_NAME',
+  'LOCAL_ADDRESS',
+  'INSTITUTION',
+  'DEPARTMENT',
+  'SSL',
+  'ZIP_CONTENT',
+  'VIEWER_URL',
+  'DEFAULT_EXPIRY_DAYS',
+] as const;
 
 export type TokenServiceConfig = ReturnType<typeof loadConfig>;
 
 /** Reads and validates the token service's environment once, failing with every problem listed. */
-export function loadConfig(env: Record<string, string | undefined>) {
+export function loadConfig(rawEnv: Record<string, string | undefined>) {
+  const env = { ...rawEnv };
+  for (const k of SETUP_VARS) if (env[k]?.trim() === '') delete env[k];
   const e = parseConfig(envSchema, env);
+  const set = (k: (typeof SETUP_VARS)[number]) => env[k] !== undefined;
+  const fromEnv = Object.freeze({
+    ...(set('INSTITUTION') ? { institution: e.INSTITUTION } : {}),
+    ...(set('DEPARTMENT') ? { department: e.DEPARTMENT } : {}),
+    ...(set('PUBLIC_ADDRESS') ? { publicAddress: e.PUBLIC_ADDRESS } : {}),
+    ...(set('LOCAL_ADDRESS') ? { localAddress: e.LOCAL_ADDRESS } : {}),
+    ...(set('PUBLIC_PORT') ? { port: e.PUBLIC_PORT } : {}),
+    ...(set('SERVER_NAME') ? { serverName: e.SERVER_NAME } : {}),
+    ...(set('SSL') ? { ssl: e.SSL } : {}),
+    ...(set('ZIP_CONTENT') ? { zipContent: e.ZIP_CONTENT } : {}),
+    ...(set('VIEWER_URL') ? { viewerUrl: e.VIEWER_URL } : {}),
+    ...(set('DEFAULT_EXPIRY_DAYS') ? { defaultExpiryDays: e.DEFAULT_EXPIRY_DAYS ?? null } : {}),
+  });
   if ((e.STAFF_ADMIN_USERNAME === undefined) !== (e.STAFF_ADMIN_PASSWORD === undefined))
     throw new ConfigError(['STAFF_ADMIN_USERNAME and STAFF_ADMIN_PASSWORD: set both, or neither']);
   return Object.freeze({
     databaseUrl: e.DATABASE_URL,
     dicomwebUrl: e.DICOMWEB_URL.replace(/\/+$/, ''),
+    dicomwebCa: e.DICOMWEB_CA_FILE,
     host: e.HOST,
     internalHost: e.INTERNAL_HOST ?? e.HOST,
     port: e.TOKEN_SERVICE_PORT,
@@ -116,12 +151,16 @@ export function loadConfig(env: Record<string, string | undefined>) {
       viewerUrl: e.VIEWER_URL,
       defaultExpiryDays: e.DEFAULT_EXPIRY_DAYS ?? null,
     }),
+    /** The setup fields set in the environment: they win over the stored setup. */
+    setupFromEnv: fromEnv,
+    serverConfigCacheMs: e.SERVER_CONFIG_CACHE_MS,
     // Secrets kept apart from the rest so nothing logs them with the config.
     secrets: Object.freeze({
       tokenKey: e.TOKEN_ENCRYPTION_KEY,
       previousTokenKeys: e.TOKEN_ENCRYPTION_KEYS_PREVIOUS,
       adminApiKey: e.ADMIN_API_KEY ?? null,
       internalSecret: e.INTERNAL_SECRET,
+      dicomwebAuthorization: e.DICOMWEB_AUTHORIZATION ?? null,
       internalSecrets: [
         e.INTERNAL_SECRET,
         ...(e.INTERNAL_SECRET_PREVIOUS ? [e.INTERNAL_SECRET_PREVIOUS] : []),

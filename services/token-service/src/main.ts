@@ -1,11 +1,11 @@
 import { createDicomwebClient } from '@studylink/dicomweb';
-import { createLogger, createServiceMetrics, listen, onShutdown } from '@studylink/service-kit';
+import { createLogger, createServiceMetrics, isEntryPoint, listen, onShutdown } from '@studylink/service-kit';
 import { ApiKeyService } from './api-keys/api-key.service.js';
 import { createApp, createTokenInternalApp } from './app.js';
 import { loadConfig, type TokenServiceConfig } from './config.js';
 import { createDatabase } from './db/database.js';
 import { InvalidTokenLimiter } from './rate-limit/invalid-token.limiter.js';
-import { ServerConfigService } from './server-config/server-config.service.js';
+import { SETUP_ENV, ServerConfigService } from './server-config/server-config.service.js';
 import { createStaffModule } from './staff/staff.module.js';
 import { qidoStudySearch } from './staff/study-search.source.js';
 import { StudyService } from './studies/study.service.js';
@@ -27,8 +27,15 @@ export async function startTokenService(
   const dicomweb = createDicomwebClient({
     baseUrl: config.dicomwebUrl,
     requestTimeoutMs: config.storeTimeoutMs,
+    ...(config.secrets.dicomwebAuthorization
+      ? { headers: { authorization: config.secrets.dicomwebAuthorization } }
+      : {}),
+    ...(config.dicomwebCa ? { ca: config.dicomwebCa } : {}),
   });
-  const serverConfig = new ServerConfigService(database.db, config.seed);
+  const serverConfig = new ServerConfigService(database.db, config.seed, {
+    fromEnv: config.setupFromEnv,
+    cacheMs: config.serverConfigCacheMs,
+  });
   const studies = new StudyService(database.db, qidoStudySource(dicomweb), log.child({ module: 'studies' }), {
     storeMs: config.storeTimeoutMs,
     pageMs: config.pageRefreshTimeoutMs,
@@ -43,6 +50,7 @@ export async function startTokenService(
   );
 
   await serverConfig.ensureSeeded();
+  await logStartupFacts(log, database, serverConfig);
   await apiKeys.bootstrapAdminKey(config.secrets.adminApiKey);
   const staff = createStaffModule({
     db: database.db,
@@ -106,7 +114,48 @@ export async function startTokenService(
   };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+/** Says where each setup value came from, and warns loudly when the role could change the log. */
+async function logStartupFacts(
+  log: ReturnType<typeof createLogger>,
+  database: ReturnType<typeof createDatabase>,
+  serverConfig: ServerConfigService,
+) {
+  const sources = await serverConfig.sources();
+  const by = (s: string) =>
+    Object.entries(sources)
+      .filter(([, v]) => v === s)
+      .map(([f]) => `${f}${s === 'environment' ? ` (${SETUP_ENV[f as keyof typeof SETUP_ENV]})` : ''}`);
+  log.info(
+    { fromEnvironment: by('environment'), stored: by('stored'), defaults: by('default') },
+    'server setup: environment variables win over the stored setup',
+  );
+  const { rows } = await database.pool.query<{ role: string; can_change: boolean }>(
+    `SELECT current_user AS role,
+            r.rolsuper OR has_table_privilege('access_log', 'UPDATE')
+              OR has_table_privilege('access_log', 'DELETE') OR has_table_privilege('access_log', 'TRUNCATE')
+              OR pg_has_role(current_user, c.relowner, 'USAGE') AS can_change
+       FROM pg_roles r, pg_class c WHERE r.rolname = current_user AND c.oid = 'access_log'::regclass`,
+  );
+  // The months ahead are made by cli.js purge-access-log; without them rows go to the default
+  // partition (inserts still work), and a retention can no longer drop them month by month.
+  const ahead = await database.pool.query<{ missing: string | null }>(
+    `SELECT CASE WHEN to_regclass(name) IS NULL THEN name END AS missing
+       FROM (SELECT 'access_log_' || to_char((now() AT TIME ZONE 'UTC') + interval '1 month', 'YYYY_MM') AS name) AS m`,
+  );
+  if (ahead.rows[0]?.missing)
+    log.warn(
+      { partition: ahead.rows[0].missing },
+      "next month's access-log partition does not exist: schedule cli.js purge-access-log (README: Access-log retention)",
+    );
+  if (rows[0]?.can_change)
+    log.warn(
+      { role: rows[0].role },
+      'DATABASE_URL connects as a role that can change or remove access-log rows (an owner or superuser): ' +
+        'connect as the application role (README: Database roles)',
+    );
+}
+
+if (isEntryPoint(import.meta.url)) {
   const log = createLogger({ service: 'token-service', level: (process.env.LOG_LEVEL as 'info') ?? 'info' });
   try {
     const config = loadConfig(process.env);

@@ -6,7 +6,7 @@
 //
 // Safe to run again or to interrupt: each row is rewritten on its own, and only rows still
 // encrypted with another key are touched. Tokens themselves do not change; links keep working.
-import { createLogger, type Logger } from '@studylink/service-kit';
+import { createLogger, isEntryPoint, type Logger } from '@studylink/service-kit';
 import type { Kysely } from 'kysely';
 import { loadConfig } from './config.js';
 import { createDatabase } from './db/database.js';
@@ -59,7 +59,7 @@ export async function reencryptTokens(
   return result;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (isEntryPoint(import.meta.url)) {
   const log = createLogger({ service: 'rotate-keys', level: 'info' });
   try {
     const config = loadConfig(process.env);

@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeyService } from '../src/api-keys/api-key.service.js';
 import { FakeStudySource, type Harness, readJson, startHarness } from './harness.js';
@@ -358,10 +359,146 @@ describe('OpenAPI', () => {
 });
 
 describe('access log is append-only', () => {
-  it('refuses UPDATE and DELETE for the application role', async () => {
-    await expect(h.database.pool.query("UPDATE access_log SET outcome = 'x'")).rejects.toThrow(/append-only/);
-    await expect(h.database.pool.query('DELETE FROM access_log')).rejects.toThrow(/append-only/);
-    await expect(h.database.pool.query('TRUNCATE access_log')).rejects.toThrow(/append-only/);
+  it('refuses UPDATE, DELETE and TRUNCATE for the application role the service connects as', async () => {
+    // Privileges refuse first (42501); the owner would meet the append-only trigger instead.
+    await expect(h.database.pool.query("UPDATE access_log SET outcome = 'x'")).rejects.toThrow(
+      /permission denied/,
+    );
+    await expect(h.database.pool.query('DELETE FROM access_log')).rejects.toThrow(/permission denied/);
+    await expect(h.database.pool.query('TRUNCATE access_log')).rejects.toThrow(/permission denied/);
+  });
+});
+
+describe('nothing unlogged', () => {
+  it('token_issued is in the same transaction as the token: no log row, no token', async () => {
+    const uid = '1.2.3.4.5.88';
+    source.add({ studyInstanceUid: uid });
+    const owner = new pg.Client({ connectionString: h.testDb.ownerUrl });
+    await owner.connect();
+    try {
+      await owner.query(`CREATE FUNCTION fail_issued_log() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'log unavailable' USING ERRCODE = '57P03'; END $$`);
+      await owner.query(
+        `CREATE TRIGGER fail_issued_log BEFORE INSERT ON access_log FOR EACH ROW
+           WHEN (NEW.event = 'token_issued' AND NEW.study_instance_uid = '${uid}') EXECUTE FUNCTION fail_issued_log()`,
+      );
+      const res = await h.api('PUT', `/api/v1/studies/${uid}/token`);
+      expect(res.status).toBe(503);
+      const tokens = await owner.query(
+        'SELECT count(*)::int AS n FROM tokens WHERE study_instance_uid = $1',
+        [uid],
+      );
+      expect(tokens.rows[0].n).toBe(0);
+    } finally {
+      await owner.query('DROP TRIGGER IF EXISTS fail_issued_log ON access_log');
+      await owner.end();
+    }
+    expect((await issue(uid)).res.status).toBe(201);
+  });
+
+  it('retiring an expired token is logged as token_expired', async () => {
+    const uid = '1.2.3.4.5.89';
+    source.add({ studyInstanceUid: uid });
+    const first = await issue(uid);
+    await h.database.pool.query(
+      "UPDATE tokens SET expires_at = now() - interval '1 minute' WHERE study_instance_uid = $1 AND revoked_at IS NULL",
+      [uid],
+    );
+    const next = await issue(uid);
+    expect(next.res.status).toBe(201);
+    expect(next.json.token).not.toBe(first.json.token);
+    const { items } = await readJson(
+      await h.api('GET', `/api/v1/access-log?study=${uid}&event=token_expired`),
+    );
+    expect(items).toHaveLength(1);
+    expect(items[0]).toMatchObject({ event: 'token_expired', outcome: 'ok' });
+    expect(items[0].actor).toMatch(/^api-key:/);
+  });
+
+  it('issuing uses the stored copy of a study when the store is down', async () => {
+    const uid = '1.2.3.4.5.90';
+    source.add({ studyInstanceUid: uid });
+    await issue(uid);
+    expect((await h.api('DELETE', `/api/v1/studies/${uid}/token`)).status).toBe(204);
+    source.down = true;
+    try {
+      const again = await issue(uid);
+      expect(again.res.status).toBe(201);
+      // A study the store never described still needs the store.
+      expect((await h.api('PUT', '/api/v1/studies/1.2.3.4.5.91/token')).status).toBe(503);
+    } finally {
+      source.down = false;
+    }
+  });
+});
+
+describe('API key scopes', () => {
+  const keys = () => new ApiKeyService(h.database.db);
+  const keyWith = async (...scopes: ('tokens' | 'audit' | 'admin')[]) =>
+    (await keys().create(`scoped ${scopes.join('+')}`, scopes, 'test')).key;
+
+  it('an integrator key (tokens) issues, reads and revokes links only', async () => {
+    const key = await keyWith('tokens');
+    const uid = '1.2.3.4.5.77';
+    source.add({ studyInstanceUid: uid });
+    const put = await h.api('PUT', `/api/v1/studies/${uid}/token`, undefined, key);
+    expect(put.status).toBe(201);
+    issued.push((await readJson(put)).token);
+    expect((await h.api('GET', `/api/v1/studies/${uid}/token`, undefined, key)).status).toBe(200);
+    expect((await h.api('DELETE', `/api/v1/studies/${uid}/token`, undefined, key)).status).toBe(204);
+    for (const [method, path, body] of [
+      ['GET', '/api/v1/access-log'],
+      ['GET', '/api/v1/server-config'],
+      ['PUT', '/api/v1/server-config', { institution: 'Taken Over' }],
+    ] as const) {
+      const res = await h.api(method, path, body, key);
+      expect(res.status, `${method} ${path}`).toBe(403);
+      expect((await readJson(res)).error.message).toMatch(/scope (audit|admin)/);
+    }
+  });
+
+  it('an audit key reads the log and the setup, and makes no link and no change', async () => {
+    const key = await keyWith('audit');
+    expect((await h.api('GET', '/api/v1/access-log', undefined, key)).status).toBe(200);
+    expect((await h.api('GET', '/api/v1/server-config', undefined, key)).status).toBe(200);
+    expect((await h.api('PUT', `/api/v1/studies/${UID}/token`, undefined, key)).status).toBe(403);
+    expect((await h.api('GET', `/api/v1/studies/${UID}/token`, undefined, key)).status).toBe(403);
+    expect((await h.api('DELETE', `/api/v1/studies/${UID}/token`, undefined, key)).status).toBe(403);
+    expect((await h.api('PUT', '/api/v1/server-config', { institution: 'x' }, key)).status).toBe(403);
+  });
+
+  it('ADMIN_API_KEY is admin: everything', async () => {
+    const [row] = (
+      await h.database.pool.query("SELECT scopes, role FROM api_keys WHERE name = 'admin (ADMIN_API_KEY)'")
+    ).rows;
+    expect(row).toEqual({ scopes: ['admin'], role: 'admin' });
+    expect((await h.api('GET', '/api/v1/access-log')).status).toBe(200);
+  });
+
+  it('the OpenAPI document names the scopes of every operation', async () => {
+    const doc = await readJson(await fetch(`${h.url}/api/v1/openapi.json`));
+    const ops = doc.paths as Record<string, Record<string, { 'x-required-scopes'?: string[] }>>;
+    expect(ops['/studies/{studyInstanceUid}/token']?.put?.['x-required-scopes']).toEqual(['tokens', 'admin']);
+    expect(ops['/access-log']?.get?.['x-required-scopes']).toEqual(['audit', 'admin']);
+    expect(ops['/server-config']?.put?.['x-required-scopes']).toEqual(['admin']);
+    expect(doc.info.description).toContain('`audit`');
+  });
+
+  it('records when a key was last used', async () => {
+    const key = await keyWith('tokens');
+    const before = (
+      await h.database.pool.query(
+        "SELECT last_used_at FROM api_keys WHERE name = 'scoped tokens' ORDER BY id DESC LIMIT 1",
+      )
+    ).rows[0];
+    expect(before.last_used_at).toBeNull();
+    await h.api('GET', `/api/v1/studies/${UID}/token`, undefined, key);
+    const after = (
+      await h.database.pool.query(
+        "SELECT last_used_at FROM api_keys WHERE name = 'scoped tokens' ORDER BY id DESC LIMIT 1",
+      )
+    ).rows[0];
+    expect(after.last_used_at).toBeInstanceOf(Date);
   });
 });
 

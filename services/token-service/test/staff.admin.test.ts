@@ -212,14 +212,22 @@ describe('API keys', () => {
     createdKeys.push(key);
     expect(res.text).toContain('RIS &lt;prod&gt;');
     expect(res.text).toContain('will not be shown again');
-    const api = await fetch(`${h.url}/api/v1/server-config`, { headers: { authorization: `Bearer ${key}` } });
-    expect(api.status).toBe(200);
+    // An integrator key works for links (no such study: 404, not 401/403), not for the setup.
+    const api = await fetch(`${h.url}/api/v1/studies/1.2.3.999/token`, {
+      headers: { authorization: `Bearer ${key}` },
+    });
+    expect(api.status).toBe(404);
+    const setup = await fetch(`${h.url}/api/v1/server-config`, {
+      headers: { authorization: `Bearer ${key}` },
+    });
+    expect(setup.status).toBe(403);
     const list = await admin.get('/staff/api-keys');
+    expect(list.text).toMatch(/<td data-scopes="tokens">/);
     expect(list.text).not.toContain(key);
     expect(list.text).toContain(`${key.slice(0, 8)}…`);
     expect(await lastEvent('api_key_created')).toMatchObject({
       actor: 'staff:alice',
-      detail: { name: 'RIS <prod>', role: 'integrator' },
+      detail: { name: 'RIS <prod>', role: 'integrator', scopes: ['tokens'] },
     });
     // Disable: the API refuses the key from the next request on.
     const row = await h.database.db
@@ -228,12 +236,27 @@ describe('API keys', () => {
       .where('name', '=', 'RIS <prod>')
       .executeTakeFirstOrThrow();
     expect((await admin.post(`/staff/api-keys/${row.id}/disable`)).status).toBe(303);
-    const refused = await fetch(`${h.url}/api/v1/server-config`, {
+    const refused = await fetch(`${h.url}/api/v1/studies/1.2.3.999/token`, {
       headers: { authorization: `Bearer ${key}` },
     });
     expect(refused.status).toBe(401);
     expect((await admin.get('/staff/api-keys?done=key-disabled')).text).toContain('by staff:alice');
     expect(await lastEvent('api_key_disabled')).toMatchObject({ actor: 'staff:alice' });
+  });
+
+  it('makes an audit key that reads the access log and the list shows its scopes', async () => {
+    await admin.get('/staff/api-keys');
+    const page = await admin.get('/staff/api-keys');
+    expect(page.text).toContain('name="access"');
+    const res = await admin.post('/staff/api-keys', { name: 'Auditor', access: 'audit' });
+    expect(res.status).toBe(201);
+    const key = /id="new-key"[^>]*value="(slk_[A-Za-z0-9_-]+)"/.exec(res.text)?.[1] as string;
+    createdKeys.push(key);
+    const auth = { authorization: `Bearer ${key}` };
+    expect((await fetch(`${h.url}/api/v1/access-log`, { headers: auth })).status).toBe(200);
+    expect((await fetch(`${h.url}/api/v1/studies/1.2.3.999/token`, { headers: auth })).status).toBe(403);
+    expect((await admin.get('/staff/api-keys')).text).toMatch(/<td data-scopes="audit">/);
+    expect((await admin.post('/staff/api-keys', { name: 'Odd', access: 'root' })).status).toBe(400);
   });
 
   it('a nameless key is a 400 with the form re-rendered', async () => {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyPassword } from '../src/staff/password.hasher.js';
 import { withStaffTables } from '../src/staff/staff.tables.js';
@@ -260,7 +261,54 @@ describe('lockout and throttling', () => {
       outcome: 'throttled',
       client_ip: '203.0.113.66',
     });
+    // A flood from the throttled address adds no row: one per address and window.
+    const refusals = await Promise.all(
+      Array.from({ length: 30 }, () =>
+        noisy.post('/staff/sign-in', { username: 'bob', password: 'x'.repeat(12) }),
+      ),
+    );
+    expect(refusals.every((r) => r.status === 429)).toBe(true);
+    const throttledRows = (await events('staff_sign_in_failed')).filter(
+      (e) => e.outcome === 'throttled' && e.client_ip === '203.0.113.66',
+    );
+    expect(throttledRows).toHaveLength(1);
     await h.client({ clientIp: '203.0.113.67' }).signInOrThrow('bob');
+  });
+
+  it('the throttle counts from the partial index, bounded, without the rows of refusals', async () => {
+    const owner = new pg.Client({ connectionString: h.testDb.ownerUrl });
+    await owner.connect();
+    try {
+      // A large log of refusals for one address, as a long flood would have left without the fix.
+      await owner.query(
+        `INSERT INTO access_log (event, outcome, client_ip)
+         SELECT 'staff_sign_in_failed', 'throttled', '203.0.113.99' FROM generate_series(1, 5000)`,
+      );
+      await owner.query('ANALYZE access_log');
+      h.queries.length = 0;
+      const c = h.client({ clientIp: '203.0.113.99' });
+      await c.get('/staff/sign-in');
+      expect(
+        (await c.post('/staff/sign-in', { username: 'ghost', password: 'not the password 1' })).status,
+      ).toBe(401);
+      const count = h.queries.find((q) => q.includes("outcome <> 'throttled'")) as string;
+      expect(count).toContain('LIMIT');
+      const plan = await owner.query(
+        `EXPLAIN (FORMAT JSON) ${count.replace(/\$1/, "'203.0.113.99'").replace(/\$2/, '15').replace(/\$3/, '20')}`,
+      );
+      const indexes = (
+        await owner.query<{ name: string }>(
+          "SELECT inhrelid::regclass::text AS name FROM pg_inherits WHERE inhparent = 'access_log_sign_in_failures_idx'::regclass",
+        )
+      ).rows.map((r) => r.name);
+      const used = JSON.stringify(plan.rows[0]);
+      expect(
+        indexes.some((name) => used.includes(`"${name}"`)),
+        used,
+      ).toBe(true);
+    } finally {
+      await owner.end();
+    }
   });
 
   it('throttles an IPv6 client by its /64, as the token limit does: rotating addresses in it does not help', async () => {

@@ -12,6 +12,7 @@ import { ApiKeyService } from '../src/api-keys/api-key.service.js';
 import { createApp, createTokenInternalApp } from '../src/app.js';
 import { createDatabase, type Database } from '../src/db/database.js';
 import { StoreUnavailableError } from '../src/errors.js';
+import type { ServerConfig } from '../src/server-config/server-config.schema.js';
 import { ServerConfigService } from '../src/server-config/server-config.service.js';
 import { createStaffModule, type StaffModule } from '../src/staff/staff.module.js';
 import type { StaffRole } from '../src/staff/staff.tables.js';
@@ -101,7 +102,12 @@ export const DEFAULT_PASSWORD = 'correct horse battery staple';
 
 /** The real token-service app with the staff interface mounted, on a private database. */
 export async function startStaffHarness(
-  opts: { sessions?: Partial<SessionPolicy>; signIn?: SignInPolicy } = {},
+  opts: {
+    sessions?: Partial<SessionPolicy>;
+    signIn?: SignInPolicy;
+    /** Setup fields as if set in the environment (they win over the stored setup). */
+    setupFromEnv?: Partial<ServerConfig>;
+  } = {},
 ): Promise<StaffHarness> {
   const testDb = await createTestDatabase();
   const logs: string[] = [];
@@ -120,7 +126,7 @@ export async function startStaffHarness(
   });
   const source = new FakeStudySource();
   const search = new FakeStudySearch(source);
-  const serverConfig = new ServerConfigService(database.db, SEED);
+  const serverConfig = new ServerConfigService(database.db, SEED, { fromEnv: opts.setupFromEnv ?? {} });
   const studies = new StudyService(database.db, source, log, { storeMs: 5000, pageMs: 1000 });
   const tokens = new TokenService(database.db, new TokenCipher(randomBytes(32)), studies, serverConfig);
   const apiKeys = new ApiKeyService(database.db);

@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type StaffClient, type StaffHarness, startStaffHarness } from './staff.harness.js';
 
@@ -326,6 +327,56 @@ describe('a study’s link', () => {
     expect(fresh).not.toBe(old);
     expect((await fetch(old.replace('http://203.0.113.10:3000', h.url))).status).toBe(404);
     expect((await fetch(fresh.replace('http://203.0.113.10:3000', h.url))).status).toBe(200);
+  });
+
+  it('replacing while the store is down uses the stored study copy and makes the new link', async () => {
+    const uid = '1.2.3.4.4.1';
+    h.source.add({ studyInstanceUid: uid });
+    const old = await createLink(uid);
+    h.source.down = true;
+    try {
+      const res = await staff.post(`/staff/studies/${uid}/reissue`, { never: '1' });
+      expect(res.status).toBe(303);
+      const fresh = linkOf((await staff.get(`/staff/studies/${uid}`)).text);
+      expect(fresh).not.toBe(old);
+      expect((await fetch(old.replace('http://203.0.113.10:3000', h.url))).status).toBe(404);
+      expect((await fetch(fresh.replace('http://203.0.113.10:3000', h.url))).status).toBe(200);
+    } finally {
+      h.source.down = false;
+    }
+  });
+
+  it('replacing keeps the old link when the new one cannot be made', async () => {
+    const uid = '1.2.3.4.4.2';
+    h.source.add({ studyInstanceUid: uid });
+    const old = await createLink(uid);
+    // The database refuses the new token midway (after the old one was revoked in the same transaction).
+    const owner = new pg.Client({ connectionString: h.testDb.ownerUrl });
+    await owner.connect();
+    try {
+      await owner.query(`CREATE FUNCTION fail_token_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'database went away' USING ERRCODE = '57P03'; END $$`);
+      await owner.query(
+        `CREATE TRIGGER fail_token_insert BEFORE INSERT ON tokens FOR EACH ROW
+           WHEN (NEW.study_instance_uid = '${uid}') EXECUTE FUNCTION fail_token_insert()`,
+      );
+      const res = await staff.post(`/staff/studies/${uid}/reissue`, { never: '1' });
+      expect(res.status).toBe(503);
+      expect((await fetch(old.replace('http://203.0.113.10:3000', h.url))).status).toBe(200);
+      const active = await owner.query(
+        'SELECT count(*)::int AS n FROM tokens WHERE study_instance_uid = $1 AND revoked_at IS NULL',
+        [uid],
+      );
+      expect(active.rows[0].n).toBe(1);
+      const revokedLogged = await owner.query(
+        "SELECT count(*)::int AS n FROM access_log WHERE event = 'token_revoked' AND study_instance_uid = $1",
+        [uid],
+      );
+      expect(revokedLogged.rows[0].n).toBe(0);
+    } finally {
+      await owner.query('DROP TRIGGER IF EXISTS fail_token_insert ON tokens');
+      await owner.end();
+    }
   });
 
   it('a link whose encryption key is gone is offered for replacement, not an error', async () => {

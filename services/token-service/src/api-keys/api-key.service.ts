@@ -1,16 +1,30 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { DB } from '../db/tables.js';
+
+/**
+ * What a key may do: `tokens` issue, show and revoke links; `audit` read the access log and the
+ * setup; `admin` everything, changing the setup included.
+ */
+export const API_SCOPES = ['tokens', 'audit', 'admin'] as const;
+export type ApiScope = (typeof API_SCOPES)[number];
+
+/** True when a key with `scopes` may do what needs any one of `needed` (admin may do anything). */
+export function hasScope(scopes: readonly ApiScope[], needed: readonly ApiScope[]): boolean {
+  return scopes.includes('admin') || needed.some((s) => scopes.includes(s));
+}
 
 export interface ApiPrincipal {
   keyId: number;
   name: string;
   role: 'admin' | 'integrator';
+  scopes: ApiScope[];
   /** How the access log names this caller: never the key itself. */
   actor: string;
 }
 
 const BOOTSTRAP_CREATOR = 'env:ADMIN_API_KEY';
+const LAST_USED_RESOLUTION_MS = 60_000;
 
 function hashKey(key: string): Buffer {
   return createHash('sha256').update(key, 'utf8').digest();
@@ -45,7 +59,7 @@ export class ApiKeyService {
           name: 'admin (ADMIN_API_KEY)',
           key_hash: hash,
           key_prefix: key.slice(0, 8),
-          role: 'admin',
+          scopes: ['admin'],
           created_by: BOOTSTRAP_CREATOR,
         })
         // A key that staff disabled stays disabled across restarts: set a new ADMIN_API_KEY instead.
@@ -56,13 +70,19 @@ export class ApiKeyService {
 
   async create(
     name: string,
-    role: 'admin' | 'integrator',
+    scopes: readonly ApiScope[],
     createdBy: string,
   ): Promise<{ id: number; key: string }> {
     const key = generateApiKey();
     const row = await this.db
       .insertInto('api_keys')
-      .values({ name, key_hash: hashKey(key), key_prefix: key.slice(0, 8), role, created_by: createdBy })
+      .values({
+        name,
+        key_hash: hashKey(key),
+        key_prefix: key.slice(0, 8),
+        scopes: [...new Set(scopes)].sort(),
+        created_by: createdBy,
+      })
       .returning('id')
       .executeTakeFirstOrThrow();
     return { id: row.id, key };
@@ -77,10 +97,37 @@ export class ApiKeyService {
     const hash = hashKey(presented);
     const row = await this.db
       .selectFrom('api_keys')
-      .select(['id', 'name', 'role', 'key_hash', 'disabled_at'])
+      .select(['id', 'name', 'role', 'scopes', 'key_hash', 'disabled_at', 'last_used_at'])
       .where('key_hash', '=', hash)
       .executeTakeFirst();
     if (!row || row.disabled_at || !timingSafeEqual(row.key_hash, hash)) return null;
-    return { keyId: row.id, name: row.name, role: row.role, actor: `api-key:${row.id}:${row.name}` };
+    if (!row.last_used_at || Date.now() - row.last_used_at.getTime() > LAST_USED_RESOLUTION_MS)
+      await this.touch(row.id);
+    return {
+      keyId: row.id,
+      name: row.name,
+      role: row.role,
+      scopes: row.scopes,
+      actor: `api-key:${row.id}:${row.name}`,
+    };
+  }
+
+  /** Records when a key was last used, at most once a minute per key (no write on every request). */
+  private async touch(id: number): Promise<void> {
+    await this.db
+      .updateTable('api_keys')
+      .set({ last_used_at: sql<Date>`now()` })
+      .where('id', '=', id)
+      .where((eb) =>
+        eb.or([
+          eb('last_used_at', 'is', null),
+          eb(
+            'last_used_at',
+            '<',
+            sql<Date>`now() - make_interval(secs => ${LAST_USED_RESOLUTION_MS / 1000})`,
+          ),
+        ]),
+      )
+      .execute();
   }
 }

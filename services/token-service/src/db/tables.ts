@@ -50,7 +50,9 @@ export interface ApiKeyTable {
   name: string;
   key_hash: Buffer;
   key_prefix: string;
-  role: 'admin' | 'integrator';
+  /** Derived from scopes (a generated column): admin when scopes hold admin. */
+  role: ColumnType<'admin' | 'integrator', never, never>;
+  scopes: ('tokens' | 'audit' | 'admin')[];
   created_at: Timestamp;
   created_by: string;
   disabled_at: Date | null;

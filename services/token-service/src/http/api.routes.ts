@@ -3,7 +3,7 @@ import { createRouter } from '@studylink/service-kit';
 import type { Context, Next } from 'koa';
 import type { Kysely } from 'kysely';
 import { appendAccessEvent, listAccessEvents } from '../access-log/access-log.repository.js';
-import { requireAdmin, requireApiKey } from '../api-keys/api-key.middleware.js';
+import { requireAdmin, requireApiKey, requireScope } from '../api-keys/api-key.middleware.js';
 import type { ApiKeyService, ApiPrincipal } from '../api-keys/api-key.service.js';
 import type { DB } from '../db/tables.js';
 import { requestClientIp } from '../patient/patient.routes.js';
@@ -42,7 +42,7 @@ export function apiRoutes(deps: ApiDeps): Router {
   };
   const key = [noStore, requireApiKey(deps.apiKeys)] as const;
 
-  router.put('/studies/:studyInstanceUid/token', ...key, async (ctx) => {
+  router.put('/studies/:studyInstanceUid/token', ...key, requireScope('tokens'), async (ctx) => {
     const { studyInstanceUid } = parseOrThrow(studyParamsSchema, ctx.params, 'study UID');
     const body = parseOrThrow(issueTokenBodySchema, ctx.request.body ?? {}, 'request body');
     const expiresAt =
@@ -58,18 +58,18 @@ export function apiRoutes(deps: ApiDeps): Router {
     ctx.body = token;
   });
 
-  router.get('/studies/:studyInstanceUid/token', ...key, async (ctx) => {
+  router.get('/studies/:studyInstanceUid/token', ...key, requireScope('tokens'), async (ctx) => {
     const { studyInstanceUid } = parseOrThrow(studyParamsSchema, ctx.params, 'study UID');
     ctx.body = await deps.tokens.getActiveOrThrow(studyInstanceUid, actor(ctx));
   });
 
-  router.delete('/studies/:studyInstanceUid/token', ...key, async (ctx) => {
+  router.delete('/studies/:studyInstanceUid/token', ...key, requireScope('tokens'), async (ctx) => {
     const { studyInstanceUid } = parseOrThrow(studyParamsSchema, ctx.params, 'study UID');
     await deps.tokens.revokeOrThrow(studyInstanceUid, actor(ctx));
     ctx.status = 204;
   });
 
-  router.get('/server-config', ...key, async (ctx) => {
+  router.get('/server-config', ...key, requireScope('audit'), async (ctx) => {
     ctx.body = await deps.serverConfig.get();
   });
 
@@ -85,7 +85,7 @@ export function apiRoutes(deps: ApiDeps): Router {
     ctx.body = updated;
   });
 
-  router.get('/access-log', ...key, async (ctx) => {
+  router.get('/access-log', ...key, requireScope('audit'), async (ctx) => {
     const q = parseOrThrow(accessLogQuerySchema, ctx.query, 'query');
     const rows = await listAccessEvents(deps.db, {
       study: q.study,

@@ -27,7 +27,7 @@ const errors = (...codes: number[]) =>
 const ERROR_TEXT: Record<number, string> = {
   400: 'Invalid input (bad UID, body or query).',
   401: 'Missing or unknown API key.',
-  403: 'The key may not do this (admin required).',
+  403: 'The key lacks the scope this needs (see the operation’s security).',
   404: 'Not found.',
   409: 'The active token cannot be shown again: it was encrypted with a key that is no longer configured.',
   503: 'The database or the DICOMweb store is not answering; retry after Retry-After seconds.',
@@ -49,6 +49,15 @@ function queryParams(schema: z.ZodObject) {
   }));
 }
 
+/**
+ * Which key scopes may call an operation (OpenAPI 3.1 lets a bearer requirement list roles): any
+ * one of them, admin always included.
+ */
+const scopes = (...needed: string[]) => ({
+  security: [...needed, 'admin'].map((s) => ({ apiKey: [s] })),
+  'x-required-scopes': [...needed, 'admin'],
+});
+
 let cached: object | undefined;
 
 /** The OpenAPI 3.1 document, generated from the same zod schemas the routes validate with. */
@@ -60,7 +69,10 @@ export function openApiDocument(): object {
       version: '1.0.0',
       description:
         'Issue and revoke the secret links through which patients download their imaging study. ' +
-        'Authenticate with `Authorization: Bearer <API key>`.',
+        'Authenticate with `Authorization: Bearer <API key>`. Each key has scopes: `tokens` (issue, show ' +
+        'and revoke links: what PACS/RIS integrators get), `audit` (read the access log and the setup) and ' +
+        '`admin` (everything, changing the setup included; ADMIN_API_KEY is admin). Each operation lists the ' +
+        'scopes that may call it; another key gets 403.',
     },
     servers: [{ url: '/api/v1' }],
     components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer' } } },
@@ -70,35 +82,43 @@ export function openApiDocument(): object {
         parameters: [studyParam],
         put: {
           summary: "The study's active token, made if there is none",
+          ...scopes('tokens'),
           requestBody: { required: false, content: content(issueTokenBodySchema, 'input') },
           responses: {
             '200': { description: 'The existing active token.', content: content(tokenResponseSchema) },
             '201': { description: 'A new token was made.', content: content(tokenResponseSchema) },
-            ...errors(400, 401, 404, 409, 503),
+            ...errors(400, 401, 403, 404, 409, 503),
           },
         },
         get: {
           summary: "The study's active token",
+          ...scopes('tokens'),
           responses: {
             '200': { description: 'The active token.', content: content(tokenResponseSchema) },
-            ...errors(400, 401, 404, 409, 503),
+            ...errors(400, 401, 403, 404, 409, 503),
           },
         },
         delete: {
           summary: 'Revoke the active token; page and download refuse it at once',
-          responses: { '204': { description: 'Revoked.' }, ...errors(400, 401, 404, 503) },
+          ...scopes('tokens'),
+          responses: { '204': { description: 'Revoked.' }, ...errors(400, 401, 403, 404, 503) },
         },
       },
       '/server-config': {
         get: {
           summary: 'The server-address setup',
+          ...scopes('audit'),
           responses: {
             '200': { description: 'The setup.', content: content(serverConfigSchema) },
-            ...errors(401, 503),
+            ...errors(401, 403, 503),
           },
         },
         put: {
           summary: 'Change some or all of the setup (admin keys only)',
+          description:
+            'A field set in the environment (e.g. SSL, PUBLIC_PORT, SERVER_NAME) wins over the stored setup and ' +
+            'cannot be changed here: sending another value is a 400 naming the variable; sending its current value is accepted.',
+          ...scopes(),
           requestBody: { required: true, content: content(serverConfigUpdateSchema, 'input') },
           responses: {
             '200': { description: 'The new setup.', content: content(serverConfigSchema) },
@@ -109,10 +129,11 @@ export function openApiDocument(): object {
       '/access-log': {
         get: {
           summary: 'Access log, newest first, keyset-paged',
+          ...scopes('audit'),
           parameters: queryParams(accessLogQuerySchema),
           responses: {
             '200': { description: 'A page of events.', content: content(accessLogPageSchema) },
-            ...errors(400, 401, 503),
+            ...errors(400, 401, 403, 503),
           },
         },
       },

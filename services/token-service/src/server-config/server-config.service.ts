@@ -9,36 +9,142 @@ import {
 } from './server-config.repository.js';
 import { type ServerConfig, serverConfigSchema, serverConfigUpdateSchema } from './server-config.schema.js';
 
+export type SetupField = keyof ServerConfig;
+
+/** The environment variable of each setup field. */
+export const SETUP_ENV: Readonly<Record<SetupField, string>> = Object.freeze({
+  institution: 'INSTITUTION',
+  department: 'DEPARTMENT',
+  publicAddress: 'PUBLIC_ADDRESS',
+  localAddress: 'LOCAL_ADDRESS',
+  port: 'PUBLIC_PORT',
+  serverName: 'SERVER_NAME',
+  ssl: 'SSL',
+  zipContent: 'ZIP_CONTENT',
+  viewerUrl: 'VIEWER_URL',
+  defaultExpiryDays: 'DEFAULT_EXPIRY_DAYS',
+});
+
+export type SetupSource = 'environment' | 'stored' | 'default';
+
+export interface ServerConfigOptions {
+  /**
+   * Fields set in the environment: they win over the stored setup on every start (nginx reads SSL
+   * and PUBLIC_PORT on every start too, so links must follow), are shown read-only and cannot be
+   * changed through the API or the staff interface.
+   */
+  fromEnv?: Partial<ServerConfig>;
+  /**
+   * How long a replica may answer from its in-process copy of the setup (0: read every time). A
+   * change made through this replica shows at once; through another one within this bound.
+   */
+  cacheMs?: number;
+}
+
+/** A change to fields the environment sets: 400, naming the variables to change instead. */
+export class SetByEnvironmentError extends ValidationError {
+  constructor(fields: SetupField[]) {
+    super(
+      `${fields.map((f) => `${f} is set by the environment (${SETUP_ENV[f]})`).join('; ')}: change the environment and restart`,
+      fields.map((f) => ({
+        path: [f],
+        code: 'set_by_environment',
+        message: `set by the environment (${SETUP_ENV[f]}); change it there`,
+      })),
+    );
+  }
+}
+
 export class ServerConfigService {
+  private readonly fromEnv: Partial<ServerConfig>;
+  private readonly cacheMs: number;
+  private cached: { value: ServerConfig; at: number } | null = null;
+
   constructor(
     private readonly db: Kysely<DB>,
     private readonly seed: ServerConfig,
-  ) {}
+    opts: ServerConfigOptions = {},
+  ) {
+    this.fromEnv = Object.freeze({ ...(opts.fromEnv ?? {}) });
+    this.cacheMs = opts.cacheMs ?? 0;
+  }
 
-  /** Writes the environment's values on first start; later starts keep what staff edited. */
+  /** Writes the seed on first start; later starts keep what staff edited (the environment still wins). */
   async ensureSeeded(): Promise<void> {
-    await seedServerConfig(this.db, serverConfigSchema.parse(this.seed));
+    await seedServerConfig(this.db, serverConfigSchema.parse({ ...this.seed, ...this.fromEnv }));
   }
 
+  /** The setup links are built with: the stored one, with the environment's fields on top. */
   async get(): Promise<ServerConfig> {
-    const row = await findServerConfig(this.db);
-    return row ? rowToServerConfig(row) : serverConfigSchema.parse(this.seed);
+    const now = Date.now();
+    if (this.cached && now - this.cached.at < this.cacheMs) return this.cached.value;
+    const value = this.effective(await this.stored());
+    if (this.cacheMs > 0) this.cached = { value, at: now };
+    return value;
   }
 
-  /** Applies a partial update; the merged setup is validated as a whole. */
+  /** The fields the environment sets (read-only in the setup page and the API). */
+  environmentFields(): SetupField[] {
+    return Object.keys(this.fromEnv) as SetupField[];
+  }
+
+  /** Where each field's value comes from, for the start-up log and the setup page. */
+  async sources(): Promise<Record<SetupField, SetupSource>> {
+    const row = await findServerConfig(this.db);
+    return Object.fromEntries(
+      (Object.keys(SETUP_ENV) as SetupField[]).map((f) => [
+        f,
+        f in this.fromEnv ? 'environment' : row ? 'stored' : 'default',
+      ]),
+    ) as Record<SetupField, SetupSource>;
+  }
+
+  /**
+   * Applies a partial update; the merged setup is validated as a whole. A field the environment
+   * sets may be sent with its current value (a client PUTting back what it GOT), never changed.
+   */
   async update(patch: unknown): Promise<ServerConfig> {
     const parsedPatch = serverConfigUpdateSchema.safeParse(patch);
     if (!parsedPatch.success)
       throw new ValidationError('invalid server configuration', parsedPatch.error.issues);
-    return this.db.transaction().execute(async (trx) => {
+    const fixed = (Object.keys(parsedPatch.data) as SetupField[]).filter(
+      (f) => f in this.fromEnv && !sameValue(this.fromEnv[f], parsedPatch.data[f], f),
+    );
+    if (fixed.length > 0) throw new SetByEnvironmentError(fixed);
+    const storable = Object.fromEntries(
+      Object.entries(parsedPatch.data).filter(([f]) => !(f in this.fromEnv)),
+    ) as Partial<ServerConfig>;
+    const saved = await this.db.transaction().execute(async (trx) => {
       const current = await findServerConfig(trx);
-      const merged = serverConfigSchema.safeParse({
-        ...(current ? rowToServerConfig(current) : this.seed),
-        ...parsedPatch.data,
-      });
+      const base = current ? rowToServerConfig(current) : this.seed;
+      // Validated as links will be built: with the environment's fields in place.
+      const merged = serverConfigSchema.safeParse({ ...base, ...storable, ...this.fromEnv });
       if (!merged.success) throw new ValidationError('invalid server configuration', merged.error.issues);
-      if (!current) await seedServerConfig(trx, merged.data);
-      return rowToServerConfig(await saveServerConfig(trx, merged.data));
+      const toStore = serverConfigSchema.safeParse({ ...base, ...storable });
+      const row = toStore.success ? toStore.data : { ...base, ...storable };
+      if (!current) await seedServerConfig(trx, row as ServerConfig);
+      return rowToServerConfig(await saveServerConfig(trx, row as ServerConfig));
     });
+    const value = this.effective(saved);
+    this.cached = this.cacheMs > 0 ? { value, at: Date.now() } : null;
+    return value;
   }
+
+  private async stored(): Promise<ServerConfig> {
+    const row = await findServerConfig(this.db);
+    return row ? rowToServerConfig(row) : serverConfigSchema.parse(this.seed);
+  }
+
+  private effective(stored: ServerConfig): ServerConfig {
+    return { ...stored, ...this.fromEnv };
+  }
+}
+
+function sameValue(a: unknown, b: unknown, field: SetupField): boolean {
+  if (typeof a === 'string' && typeof b === 'string') {
+    const norm = (v: string) =>
+      (field === 'publicAddress' || field === 'localAddress' ? v.replace(/^\[(.*)\]$/, '$1') : v).trim();
+    return norm(a) === norm(b);
+  }
+  return a === b;
 }

@@ -1,4 +1,5 @@
 import { html } from '@studylink/service-kit';
+import type { ApiScope } from '../api-keys/api-key.service.js';
 import {
   csrfField,
   errorSummary,
@@ -12,15 +13,25 @@ import type { FieldErrors } from './staff.schemas.js';
 import type { ApiKeyListItem } from './staff-api-key.repository.js';
 import type { StaffSession } from './staff-session.service.js';
 
-const ROLES: ReadonlyArray<readonly [string, string]> = [
-  ['integrator', 'Integrator'],
-  ['admin', 'Administrator'],
+/** The scope sets a key can be made with, as the form offers them. */
+export const ACCESS_CHOICES = ['tokens', 'audit', 'tokens-audit', 'admin'] as const;
+const ACCESS_LABELS: ReadonlyArray<readonly [(typeof ACCESS_CHOICES)[number], string]> = [
+  ['tokens', 'Links: issue, show and revoke (integrators)'],
+  ['audit', 'Audit: read the access log and the setup'],
+  ['tokens-audit', 'Links and audit'],
+  ['admin', 'Administrator: everything, changing the setup included'],
 ];
+
+export function scopesOfAccess(access: (typeof ACCESS_CHOICES)[number]): ApiScope[] {
+  return access === 'tokens-audit' ? ['audit', 'tokens'] : [access];
+}
+
+const SCOPE_TEXT: Record<ApiScope, string> = { tokens: 'links', audit: 'audit', admin: 'admin' };
 
 export function renderApiKeysPage(p: {
   session: StaffSession;
   keys: ApiKeyListItem[];
-  form?: { name: string; role: string };
+  form?: { name: string; access: string };
   errors?: FieldErrors;
   flash?: string | null;
 }): string {
@@ -36,19 +47,20 @@ export function renderApiKeysPage(p: {
   <table>
     <caption id="keys-caption">${p.keys.length} ${p.keys.length === 1 ? 'key' : 'keys'}</caption>
     <thead><tr>
-      <th scope="col">Name</th><th scope="col">Role</th><th scope="col">Starts with</th>
-      <th scope="col">Created</th><th scope="col">Status</th><th scope="col">Actions</th>
+      <th scope="col">Name</th><th scope="col">Scopes</th><th scope="col">Starts with</th>
+      <th scope="col">Created</th><th scope="col">Last used</th><th scope="col">Status</th><th scope="col">Actions</th>
     </tr></thead>
     <tbody>
       ${
         p.keys.length === 0
-          ? html`<tr><td colspan="6" class="empty">No API keys yet.</td></tr>`
+          ? html`<tr><td colspan="7" class="empty">No API keys yet.</td></tr>`
           : p.keys.map(
               (k) => html`<tr>
         <td><strong>${k.name}</strong></td>
-        <td>${k.role === 'admin' ? 'Administrator' : 'Integrator'}</td>
+        <td data-scopes="${k.scopes.join(' ')}">${k.scopes.map((s) => html`<span class="badge">${SCOPE_TEXT[s]}</span> `)}</td>
         <td class="mono">${k.keyPrefix}…</td>
         <td class="nowrap">${formatUtc(k.createdAt)}<span class="sub">by ${k.createdBy}</span></td>
+        <td class="nowrap">${k.lastUsedAt ? formatUtc(k.lastUsedAt) : 'never'}</td>
         <td>${
           k.disabledAt
             ? html`<span class="badge bad">Disabled</span><span class="sub">${formatUtc(k.disabledAt)}${k.disabledBy ? ` by ${k.disabledBy}` : ''}</span>`
@@ -74,7 +86,7 @@ export function renderApiKeysPage(p: {
 </div>
 <section class="card" aria-labelledby="new-key-heading">
   <h2 id="new-key-heading">New API key</h2>
-  ${errorSummary(p.errors, { name: 'Name', role: 'Role' })}
+  ${errorSummary(p.errors, { name: 'Name', access: 'May do' })}
   <form class="stack" method="post" action="/staff/api-keys" novalidate>
     ${csrfField(csrf)}
     <div class="fields">
@@ -88,12 +100,12 @@ export function renderApiKeysPage(p: {
         required: true,
       })}
       ${selectField({
-        name: 'role',
-        label: 'Role',
-        value: p.form?.role ?? 'integrator',
-        options: ROLES,
+        name: 'access',
+        label: 'May do',
+        value: p.form?.access ?? 'tokens',
+        options: ACCESS_LABELS,
         errors: p.errors,
-        hint: 'Integrators make links and read the log; administrators may also change the server setup.',
+        hint: 'PACS and RIS systems need links only; reading the access log needs audit; changing the setup needs an administrator key.',
       })}
     </div>
     <div class="actions"><button class="button" type="submit">Create key</button></div>

@@ -2,7 +2,7 @@ import type Router from '@koa/router';
 import { z } from 'zod';
 import { appendAccessEvent } from '../access-log/access-log.repository.js';
 import { parseOrThrow } from '../http/validate.js';
-import { renderApiKeysPage, renderNewKeyPage } from './api-keys.page.js';
+import { ACCESS_CHOICES, renderApiKeysPage, renderNewKeyPage, scopesOfAccess } from './api-keys.page.js';
 import { actorOf, flashOf, redirectDone, type StaffRouteDeps, sendPage } from './staff.context.js';
 import { ApiKeyNotFoundError } from './staff.errors.js';
 import { readForm } from './staff.form.js';
@@ -19,8 +19,16 @@ const newKeySchema = z.object({
       .max(100, 'use at most 100 characters')
       .regex(/^[^\p{Cc}]*$/u, 'remove control characters'),
   ),
-  role: field.pipe(z.enum(['integrator', 'admin'], { message: 'choose a role' })),
+  // `access` names the scope set; the older `role` form field (integrator/admin) still works.
+  access: field.pipe(z.enum(ACCESS_CHOICES, { message: 'choose what the key may do' })),
 });
+
+function formAccess(body: Record<string, string | undefined>): string | undefined {
+  if (body.access !== undefined) return body.access;
+  if (body.role === 'integrator') return 'tokens';
+  if (body.role === 'admin') return 'admin';
+  return body.role;
+}
 
 /** API keys (admins only): list, create (shown once), disable. */
 export function apiKeysRoutes(router: Router, deps: StaffRouteDeps): void {
@@ -37,14 +45,14 @@ export function apiKeysRoutes(router: Router, deps: StaffRouteDeps): void {
 
   router.post('/api-keys', requireSignedIn, requireAdmin, async (ctx) => {
     const body = await readForm(ctx);
-    const parsed = parseForm(newKeySchema, body);
+    const parsed = parseForm(newKeySchema, { ...body, access: formAccess(body) });
     if (!parsed.ok) {
       sendPage(
         ctx,
         renderApiKeysPage({
           session: sessionOrThrow(ctx),
           keys: await listApiKeys(deps.staffDb),
-          form: { name: body.name ?? '', role: body.role ?? 'integrator' },
+          form: { name: body.name ?? '', access: formAccess(body) ?? 'tokens' },
           errors: parsed.errors,
         }),
         400,
@@ -52,14 +60,20 @@ export function apiKeysRoutes(router: Router, deps: StaffRouteDeps): void {
       return;
     }
     const who = actorOf(ctx, deps.trustedProxies);
-    const created = await deps.apiKeys.create(parsed.data.name, parsed.data.role, who.actor);
+    const scopes = scopesOfAccess(parsed.data.access);
+    const created = await deps.apiKeys.create(parsed.data.name, scopes, who.actor);
     await appendAccessEvent(deps.db, {
       event: 'api_key_created',
       outcome: 'ok',
       actor: who.actor,
       clientIp: who.clientIp,
       userAgent: who.userAgent,
-      detail: { keyId: created.id, name: parsed.data.name, role: parsed.data.role },
+      detail: {
+        keyId: created.id,
+        name: parsed.data.name,
+        role: scopes.includes('admin') ? 'admin' : 'integrator',
+        scopes,
+      },
     });
     // Shown in the answer to the POST, never behind a GET: a reload or the history cannot bring it back.
     sendPage(

@@ -67,11 +67,24 @@ function radio(
   current: string,
   label: SafeHtml | string,
   hint: string,
+  locked = false,
 ): SafeHtml {
   const id = `f-${name}-${value}`;
   return html`<label class="choice" for="${id}"><input type="radio" id="${id}" name="${name}" value="${value}"${
     value === current ? html` checked` : ''
-  }><span>${label}<span class="hint">${hint}</span></span></label>`;
+  }${locked ? html` disabled` : ''}><span>${label}<span class="hint">${hint}</span></span></label>`;
+}
+
+/** Fields the environment sets: read-only, saying which variable to change instead. */
+export type EnvLocks = Readonly<Partial<Record<keyof SetupForm, string>>>;
+
+function locked(locks: EnvLocks | undefined, name: keyof SetupForm, hint: string) {
+  const variable = locks?.[name];
+  if (!variable) return { hint };
+  return {
+    hint: `Set by the environment (${variable}); change it there and restart. ${hint}`,
+    attrs: html` readonly data-set-by-environment="${variable}"`,
+  };
 }
 
 export function renderSetupPage(p: {
@@ -80,9 +93,12 @@ export function renderSetupPage(p: {
   form: SetupForm;
   errors?: FieldErrors;
   flash?: string | null;
+  /** Fields set in the environment, with their variable. */
+  locks?: EnvLocks;
 }): string {
   const f = p.form;
   const e = p.errors;
+  const l = p.locks;
   const preview = `${baseUrl(p.saved)}/token?…`;
   return staffPage({
     title: 'Server setup',
@@ -107,7 +123,11 @@ ${errorSummary(e, SETUP_LABELS)}
         label: 'Web server name',
         value: f.serverName,
         errors: e,
-        hint: 'DNS name such as pacs.example.org. Leave blank to use the public IP address.',
+        ...locked(
+          l,
+          'serverName',
+          'DNS name such as pacs.example.org. Leave blank to use the public IP address.',
+        ),
         autocomplete: 'off',
       })}
       ${inputField({
@@ -115,7 +135,11 @@ ${errorSummary(e, SETUP_LABELS)}
         label: 'Public (true) IP address',
         value: f.publicAddress,
         errors: e,
-        hint: 'The address patients reach from the internet; used when the server name is blank.',
+        ...locked(
+          l,
+          'publicAddress',
+          'The address patients reach from the internet; used when the server name is blank.',
+        ),
         autocomplete: 'off',
       })}
       ${inputField({
@@ -124,34 +148,40 @@ ${errorSummary(e, SETUP_LABELS)}
         value: f.port,
         type: 'number',
         errors: e,
-        hint: '80 for http, 443 for https, or the port your firewall forwards.',
-        attrs: html` min="1" max="65535" inputmode="numeric"`,
+        ...locked(l, 'port', '80 for http, 443 for https, or the port your firewall forwards.'),
+        attrs: html` min="1" max="65535" inputmode="numeric"${l?.port ? html` readonly data-set-by-environment="${l.port}"` : ''}`,
       })}
       ${inputField({
         name: 'localAddress',
         label: 'Local IP address',
         value: f.localAddress,
         errors: e,
-        hint: 'This server on the hospital network, for reference; not used in links.',
+        ...locked(
+          l,
+          'localAddress',
+          'This server on the hospital network, for reference; not used in links.',
+        ),
         autocomplete: 'off',
       })}
     </div>
     <label class="choice" for="f-ssl"><input type="checkbox" id="f-ssl" name="ssl" value="1"${
       f.ssl ? html` checked` : ''
-    }><span>Use SSL (https) in links<span class="hint">Only when nginx or a proxy in front serves https on this port.</span></span></label>
+    }${l?.ssl ? html` disabled data-set-by-environment="${l.ssl}"` : ''}><span>Use SSL (https) in links<span class="hint">${
+      l?.ssl ? `Set by the environment (${l.ssl}); change it there and restart. ` : ''
+    }Only when nginx or a proxy in front serves https on this port.</span></span></label>
   </section>
   <section class="card" aria-labelledby="page-heading">
     <h2 id="page-heading">What the patient sees</h2>
     <div class="fields">
-      ${inputField({ name: 'institution', label: 'Institution', value: f.institution, errors: e, autocomplete: 'organization' })}
-      ${inputField({ name: 'department', label: 'Department', value: f.department, errors: e, autocomplete: 'off' })}
+      ${inputField({ name: 'institution', label: 'Institution', value: f.institution, errors: e, autocomplete: 'organization', ...(l?.institution ? locked(l, 'institution', '') : {}) })}
+      ${inputField({ name: 'department', label: 'Department', value: f.department, errors: e, autocomplete: 'off', ...(l?.department ? locked(l, 'department', '') : {}) })}
       ${inputField({
         name: 'viewerUrl',
         label: 'Viewer link',
         value: f.viewerUrl,
         type: 'url',
         errors: e,
-        hint: 'A free DICOM viewer the page recommends (http or https).',
+        ...locked(l, 'viewerUrl', 'A free DICOM viewer the page recommends (http or https).'),
         wide: true,
         autocomplete: 'off',
       })}
@@ -161,19 +191,27 @@ ${errorSummary(e, SETUP_LABELS)}
         value: f.defaultExpiryDays,
         type: 'number',
         errors: e,
-        hint: 'New links stop working after this many days. Leave blank for links that do not expire.',
-        attrs: html` min="1" max="36500" inputmode="numeric"`,
+        ...locked(
+          l,
+          'defaultExpiryDays',
+          'New links stop working after this many days. Leave blank for links that do not expire.',
+        ),
+        attrs: html` min="1" max="36500" inputmode="numeric"${
+          l?.defaultExpiryDays ? html` readonly data-set-by-environment="${l.defaultExpiryDays}"` : ''
+        }`,
       })}
     </div>
     <fieldset${e?.zipContent ? html` aria-invalid="true"` : ''}>
       <legend>Zip content</legend>
-      ${radio('zipContent', 'as-stored', f.zipContent, 'DICOM files as stored', 'Byte for byte what the archive holds.')}
+      ${l?.zipContent ? html`<p class="hint" data-set-by-environment="${l.zipContent}">Set by the environment (${l.zipContent}); change it there and restart.</p>` : ''}
+      ${radio('zipContent', 'as-stored', f.zipContent, 'DICOM files as stored', 'Byte for byte what the archive holds.', Boolean(l?.zipContent))}
       ${radio(
         'zipContent',
         'jpeg-lossless',
         f.zipContent,
         'DICOM files, JPEG lossless compressed',
         'Smaller downloads; the archive transcodes (transfer syntax 1.2.840.10008.1.2.4.70), which takes longer.',
+        Boolean(l?.zipContent),
       )}
       ${e?.zipContent ? html`<p class="error-text">${e.zipContent}</p>` : ''}
     </fieldset>

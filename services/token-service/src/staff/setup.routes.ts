@@ -3,7 +3,8 @@ import { ValidationError } from '@studylink/service-kit';
 import { z } from 'zod';
 import { appendAccessEvent } from '../access-log/access-log.repository.js';
 import type { ServerConfig } from '../server-config/server-config.schema.js';
-import { renderSetupPage, type SetupForm, setupFormOf } from './setup.page.js';
+import { SETUP_ENV } from '../server-config/server-config.service.js';
+import { type EnvLocks, renderSetupPage, type SetupForm, setupFormOf } from './setup.page.js';
 import { actorOf, flashOf, redirectDone, type StaffRouteDeps, sendPage } from './staff.context.js';
 import { readForm } from './staff.form.js';
 import { checkbox, type FieldErrors, field, issuesToFieldErrors, parseForm } from './staff.schemas.js';
@@ -51,17 +52,35 @@ function rawForm(body: Record<string, string>): SetupForm {
   };
 }
 
+/** The form values of the fields the environment sets, as they are now (ssl aside: a checkbox). */
+function lockedValues(c: ServerConfig, locks: EnvLocks): Partial<Record<string, string>> {
+  const form = setupFormOf(c);
+  return Object.fromEntries(
+    Object.keys(locks)
+      .filter((k) => k !== 'ssl')
+      .map((k) => [k, String(form[k as keyof SetupForm])]),
+  );
+}
+
 function changedFields(before: ServerConfig, after: ServerConfig): Array<keyof ServerConfig> {
   return (Object.keys(after) as Array<keyof ServerConfig>).filter((k) => before[k] !== after[k]);
 }
 
 /** GET/POST /staff/setup (admins): the server-address setup, validated by ServerConfigService. */
 export function setupRoutes(router: Router, deps: StaffRouteDeps): void {
+  const locks = (): EnvLocks =>
+    Object.fromEntries(deps.serverConfig.environmentFields().map((f) => [f, SETUP_ENV[f]]));
   router.get('/setup', requireSignedIn, requireAdmin, async (ctx) => {
     const saved = await deps.serverConfig.get();
     sendPage(
       ctx,
-      renderSetupPage({ session: sessionOrThrow(ctx), saved, form: setupFormOf(saved), flash: flashOf(ctx) }),
+      renderSetupPage({
+        session: sessionOrThrow(ctx),
+        saved,
+        form: setupFormOf(saved),
+        flash: flashOf(ctx),
+        locks: locks(),
+      }),
     );
   });
 
@@ -71,14 +90,31 @@ export function setupRoutes(router: Router, deps: StaffRouteDeps): void {
     const rerender = (errors: FieldErrors) =>
       sendPage(
         ctx,
-        renderSetupPage({ session: sessionOrThrow(ctx), saved: before, form: rawForm(body), errors }),
+        renderSetupPage({
+          session: sessionOrThrow(ctx),
+          saved: before,
+          form: { ...rawForm(body), ...lockedValues(before, locks()) },
+          errors,
+          locks: locks(),
+        }),
         400,
       );
-    const parsed = parseForm(setupFormSchema, body);
+    // The fields the environment sets are not the form's to change (a disabled checkbox is not even
+    // sent): they are taken as they are.
+    const current = setupFormOf(before);
+    const filled = { ...body, ...lockedValues(before, locks()) } as Record<string, string>;
+    if (locks().ssl) {
+      if (current.ssl) filled.ssl = '1';
+      else delete filled.ssl;
+    }
+    const parsed = parseForm(setupFormSchema, filled);
     if (!parsed.ok) return rerender(parsed.errors);
     let after: ServerConfig;
     try {
-      after = await deps.serverConfig.update(parsed.data);
+      const fixed = new Set(deps.serverConfig.environmentFields());
+      after = await deps.serverConfig.update(
+        Object.fromEntries(Object.entries(parsed.data).filter(([k]) => !fixed.has(k as keyof ServerConfig))),
+      );
     } catch (err) {
       if (err instanceof ValidationError && Array.isArray(err.details)) {
         return rerender(issuesToFieldErrors(err.details as Array<{ path: PropertyKey[]; message: string }>));

@@ -6,6 +6,7 @@ export interface ApiKeyListItem {
   name: string;
   keyPrefix: string;
   role: 'admin' | 'integrator';
+  scopes: ('tokens' | 'audit' | 'admin')[];
   createdAt: Date;
   createdBy: string;
   disabledAt: Date | null;
@@ -21,6 +22,7 @@ export async function listApiKeys(db: StaffDb): Promise<ApiKeyListItem[]> {
       'name',
       'key_prefix',
       'role',
+      'scopes',
       'created_at',
       'created_by',
       'disabled_at',
@@ -35,6 +37,7 @@ export async function listApiKeys(db: StaffDb): Promise<ApiKeyListItem[]> {
     name: r.name,
     keyPrefix: r.key_prefix,
     role: r.role,
+    scopes: r.scopes,
     createdAt: r.created_at,
     createdBy: r.created_by,
     disabledAt: r.disabled_at,

@@ -84,7 +84,7 @@ export class StaffUserService {
   async signIn(username: string, password: string, who: Omit<Actor, 'actor'>): Promise<SignInResult> {
     if (await this.addressThrottled(who.clientIp)) {
       await this.sameWorkAsAPassword(password);
-      await this.log('staff_sign_in_failed', 'throttled', who, null, null);
+      await this.logThrottledOnce(who);
       return { ok: false, reason: 'throttled' };
     }
     const user = await findUserByUsername(this.db, username);
@@ -123,26 +123,59 @@ export class StaffUserService {
     await this.verify(password, await this.dummy);
   }
 
+  /** The rows of this address: itself, or for IPv6 its whole /64, as the invalid-token limit counts. */
+  private sameClient(clientIp: string) {
+    const key = rateLimitKey(clientIp);
+    return key === clientIp
+      ? sql<boolean>`client_ip = ${clientIp}`
+      : // Only rows that hold an IPv6 address are cast: anything else ('unknown') is not one.
+        sql<boolean>`(case when client_ip ~ '^[0-9A-Fa-f:.]+$' and client_ip like '%:%' then client_ip::inet <<= ${key}::inet else false end)`;
+  }
+
   /**
    * True when this address failed too often lately: it is refused before any password check. An
-   * IPv6 address counts with its whole /64, as the invalid-token limit does (rateLimitKey).
+   * IPv6 address counts with its whole /64, as the invalid-token limit does (rateLimitKey). Reads
+   * the partial index access_log_sign_in_failures_idx (failures that were not refusals: the
+   * predicate is spelled as the index's, literals included) and stops at the limit, so a flood
+   * costs at most `maxFailuresPerIp` index entries per request, however long it lasts.
    */
   async addressThrottled(clientIp: string): Promise<boolean> {
-    const key = rateLimitKey(clientIp);
-    const row = await this.logDb
-      .selectFrom('access_log')
-      .select((eb) => eb.fn.countAll<string>().as('n'))
-      .where('event', '=', 'staff_sign_in_failed')
-      .where(
-        key === clientIp
-          ? sql<boolean>`client_ip = ${clientIp}`
-          : // Only rows that hold an IPv6 address are cast: anything else ('unknown') is not one.
-            sql<boolean>`(case when client_ip ~ '^[0-9A-Fa-f:.]+$' and client_ip like '%:%' then client_ip::inet <<= ${key}::inet else false end)`,
-      )
-      .where('outcome', '!=', 'throttled')
-      .where('at', '>', sql<Date>`now() - make_interval(mins => ${this.policy.ipWindowMinutes})`)
-      .executeTakeFirstOrThrow();
-    return Number(row.n) >= this.policy.maxFailuresPerIp;
+    const { rows } = await sql<{ n: number }>`
+      SELECT count(*)::int AS n FROM (
+        SELECT 1 FROM access_log
+         WHERE event = 'staff_sign_in_failed' AND outcome <> 'throttled'
+           AND ${this.sameClient(clientIp)}
+           AND at > now() - make_interval(mins => ${this.policy.ipWindowMinutes})
+         LIMIT ${this.policy.maxFailuresPerIp}
+      ) AS recent`.execute(this.logDb);
+    return (rows[0]?.n ?? 0) >= this.policy.maxFailuresPerIp;
+  }
+
+  /**
+   * One `throttled` row per address (IPv6: /64) and window, not one per refused request: a flood of
+   * a few hundred POSTs a second adds nothing to the log after the first. Concurrent refusals of one
+   * address take turns on an advisory lock, so exactly one of them writes.
+   */
+  private async logThrottledOnce(who: Omit<Actor, 'actor'>): Promise<void> {
+    await this.logDb.transaction().execute(async (trx) => {
+      await sql`SELECT pg_advisory_xact_lock(727274002, hashtext(${rateLimitKey(who.clientIp)}))`.execute(
+        trx,
+      );
+      const { rows } = await sql<{ one: number }>`
+        SELECT 1 AS one FROM access_log
+         WHERE event = 'staff_sign_in_failed' AND outcome = 'throttled' AND ${this.sameClient(who.clientIp)}
+           AND at > now() - make_interval(mins => ${this.policy.ipWindowMinutes})
+         LIMIT 1`.execute(trx);
+      if (rows.length > 0) return;
+      await appendAccessEvent(trx, {
+        event: 'staff_sign_in_failed',
+        outcome: 'throttled',
+        actor: null,
+        clientIp: who.clientIp,
+        userAgent: who.userAgent,
+        detail: { windowMinutes: this.policy.ipWindowMinutes, loggedOncePerWindow: true },
+      });
+    });
   }
 
   list(): Promise<StaffUserRow[]> {

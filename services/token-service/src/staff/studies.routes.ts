@@ -311,13 +311,8 @@ export function studiesRoutes(router: Router, deps: StaffRouteDeps): void {
       );
       return;
     }
-    const who = actorOf(ctx, deps.trustedProxies);
-    try {
-      await deps.tokens.revokeOrThrow(uid, who);
-    } catch (err) {
-      if (!(err instanceof StudyTokenNotFoundError)) throw err;
-    }
-    await deps.tokens.issue(uid, who, { expiresAt: parsed.data });
+    // One transaction: if the new link cannot be made, the old one still works.
+    await deps.tokens.replace(uid, actorOf(ctx, deps.trustedProxies), { expiresAt: parsed.data });
     redirectDone(ctx, `/staff/studies/${uid}`, 'reissued');
   });
 

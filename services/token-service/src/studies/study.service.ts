@@ -30,6 +30,22 @@ export class StudyService {
   }
 
   /**
+   * The study for issuing a token: read from the store, or, while the store is down, the copy kept
+   * from an earlier read (a study the store never described still needs the store).
+   */
+  async forIssueOrThrow(uid: string): Promise<StudyRow> {
+    try {
+      return await this.loadFromStoreOrThrow(uid);
+    } catch (err) {
+      if (!(err instanceof StoreUnavailableError)) throw err;
+      const copy = await findStudy(this.db, uid);
+      if (!copy) throw err;
+      this.log.warn({ studyInstanceUid: uid }, 'store down; issuing from the stored copy of the study');
+      return copy;
+    }
+  }
+
+  /**
    * The study for a patient page: refreshed from the store when it answers within a short
    * timeout, else the copy, so the page still shows while the store is down.
    */

@@ -32,8 +32,6 @@ export interface StudySource {
   findStudy(uid: string, timeoutMs: number): Promise<StudyDetails | null>;
 }
 
-export class StoreDownError extends Error {}
-
 const INCLUDE = [
   'StudyDescription',
   'StudyID',
@@ -66,9 +64,9 @@ export function qidoStudySource(client: DicomwebClient): StudySource {
           (err as Error)?.name === 'AbortError' ||
           (err as Error)?.name === 'TimeoutError'
         ) {
-          throw new StoreDownError('store unavailable', { cause: err });
+          throw new Error('store unavailable', { cause: err });
         }
-        throw new StoreDownError('store answered unexpectedly', { cause: err });
+        throw new Error('store answered unexpectedly', { cause: err });
       }
     },
   };

@@ -25,13 +25,15 @@ export function insertToken(db: Db, t: NewToken): Promise<TokenRow | undefined> 
     .executeTakeFirst();
 }
 
-export async function revokeToken(db: Db, id: number, at: Date): Promise<void> {
-  await db
+/** Revokes the token unless it is revoked already; true when this call revoked it. */
+export async function revokeToken(db: Db, id: number, at: Date): Promise<boolean> {
+  const r = await db
     .updateTable('tokens')
     .set({ revoked_at: at })
     .where('id', '=', id)
     .where('revoked_at', 'is', null)
-    .execute();
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows) > 0;
 }
 
 export function listTokensForReencryption(db: Db, afterId: number, limit: number): Promise<TokenRow[]> {

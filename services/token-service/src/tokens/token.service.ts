@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import { appendAccessEvent } from '../access-log/access-log.repository.js';
+import type { Db } from '../db/database.js';
 import type { DB, StudyRow, TokenRow } from '../db/tables.js';
 import { StudyTokenNotFoundError, TokenNotDisplayableError, TokenNotFoundError } from '../errors.js';
 import { tokenUrl } from '../server-config/server-config.schema.js';
@@ -46,11 +47,65 @@ export class TokenService {
     who: Actor,
     opts: { expiresAt?: Date | null } = {},
   ): Promise<{ created: boolean; token: IssuedToken }> {
-    const existing = await this.activeOrRetire(uid);
+    const existing = await this.activeOrRetire(uid, who);
     if (existing) return { created: false, token: await this.display(existing, who, 'token_displayed') };
 
-    await this.studies.loadFromStoreOrThrow(uid);
+    await this.studies.forIssueOrThrow(uid);
     const config = await this.serverConfig.get();
+    const made = await this.db.transaction().execute((trx) => this.insertLogged(trx, uid, who, opts, config));
+    if (!made) {
+      // Another request made one at the same moment: that one is the study's token.
+      const winner = await findActiveTokenForStudy(this.db, uid);
+      if (!winner) throw new Error('token insert lost a race but no active token exists');
+      return { created: false, token: await this.display(winner, who, 'token_displayed') };
+    }
+    return { created: true, token: this.toIssued(made.row, made.token, config) };
+  }
+
+  /**
+   * Replaces the study's link in one transaction: the old token is revoked and the new one made
+   * together, so when the new one cannot be made (the database fails midway) the old one still
+   * works. The study comes from the store, or from its stored copy while the store is down.
+   */
+  async replace(uid: string, who: Actor, opts: { expiresAt?: Date | null } = {}): Promise<IssuedToken> {
+    await this.studies.forIssueOrThrow(uid);
+    const config = await this.serverConfig.get();
+    const made = await this.db.transaction().execute(async (trx) => {
+      const old = await trx
+        .selectFrom('tokens')
+        .select(['id'])
+        .where('study_instance_uid', '=', uid)
+        .where('revoked_at', 'is', null)
+        .forUpdate()
+        .executeTakeFirst();
+      if (old) {
+        await revokeToken(trx, old.id, new Date());
+        await appendAccessEvent(trx, {
+          event: 'token_revoked',
+          outcome: 'ok',
+          tokenId: old.id,
+          studyInstanceUid: uid,
+          actor: who.actor,
+          clientIp: who.clientIp,
+          userAgent: who.userAgent,
+          detail: { replaced: true },
+        });
+      }
+      const fresh = await this.insertLogged(trx, uid, who, opts, config);
+      if (!fresh) throw new Error('a token was made for the study while it was being replaced');
+      return fresh;
+    });
+    return this.toIssued(made.row, made.token, config);
+  }
+
+  /** Inserts a new token and its token_issued event in the caller's transaction; null if one exists. */
+  private async insertLogged(
+    trx: Db,
+    uid: string,
+    who: Actor,
+    opts: { expiresAt?: Date | null },
+    config: { defaultExpiryDays: number | null },
+  ): Promise<{ row: TokenRow; token: string } | null> {
     const expiresAt =
       opts.expiresAt !== undefined
         ? opts.expiresAt
@@ -59,20 +114,15 @@ export class TokenService {
           : null;
     const token = generateToken();
     const hash = hashToken(token);
-    const row = await insertToken(this.db, {
+    const row = await insertToken(trx, {
       study_instance_uid: uid,
       token_hash: hash,
       token_ciphertext: this.cipher.encrypt(token, hash),
       expires_at: expiresAt,
       created_by: who.actor,
     });
-    if (!row) {
-      // Another request made one at the same moment: that one is the study's token.
-      const winner = await findActiveTokenForStudy(this.db, uid);
-      if (!winner) throw new Error('token insert lost a race but no active token exists');
-      return { created: false, token: await this.display(winner, who, 'token_displayed') };
-    }
-    await appendAccessEvent(this.db, {
+    if (!row) return null;
+    await appendAccessEvent(trx, {
       event: 'token_issued',
       outcome: 'ok',
       tokenId: row.id,
@@ -81,12 +131,12 @@ export class TokenService {
       clientIp: who.clientIp,
       userAgent: who.userAgent,
     });
-    return { created: true, token: this.toIssued(row, token, config) };
+    return { row, token };
   }
 
   /** The study's active token for display; 404 when there is none. */
   async getActiveOrThrow(uid: string, who: Actor): Promise<IssuedToken> {
-    const row = await this.activeOrRetire(uid);
+    const row = await this.activeOrRetire(uid, who);
     if (!row) throw new StudyTokenNotFoundError();
     return this.display(row, who, 'token_displayed');
   }
@@ -124,10 +174,24 @@ export class TokenService {
     return this.studies.forPage(grant.studyInstanceUid);
   }
 
-  private async activeOrRetire(uid: string): Promise<TokenRow | undefined> {
+  /** The study's active token; an expired one is retired (revoked, and logged as token_expired). */
+  private async activeOrRetire(uid: string, who: Actor): Promise<TokenRow | undefined> {
     const row = await findActiveTokenForStudy(this.db, uid);
     if (row && isExpired(row)) {
-      await revokeToken(this.db, row.id, new Date());
+      await this.db.transaction().execute(async (trx) => {
+        const retired = await revokeToken(trx, row.id, new Date());
+        if (!retired) return; // another request retired it first, and logged that
+        await appendAccessEvent(trx, {
+          event: 'token_expired',
+          outcome: 'ok',
+          tokenId: row.id,
+          studyInstanceUid: uid,
+          actor: who.actor,
+          clientIp: who.clientIp,
+          userAgent: who.userAgent,
+          detail: { expiredAt: row.expires_at?.toISOString() ?? null },
+        });
+      });
       return undefined;
     }
     return row;

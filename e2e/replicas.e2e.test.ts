@@ -1,0 +1,190 @@
+// One machine is not the limit: two replicas of each service behind one nginx, sharing PostgreSQL.
+// The guessing limit holds across replicas (counted in PostgreSQL), a setup change made through one
+// token replica shows in links built by the other within SERVER_CONFIG_CACHE_MS, and when one
+// replica of each is killed mid-download, the downloads it served are cut (never a complete-looking
+// zip) while the others finish and new page views and downloads go on.
+import { randomInt } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { uploadDirectory, writeSyntheticStudy } from '@studylink/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type E2EStack, runCommand, startE2EStack } from './support/e2e-stack.js';
+import { rawRequest } from './support/raw-http.js';
+
+const CACHE_MS = 1_000;
+const LIMIT = 10;
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+const randomToken = () => Array.from({ length: 64 }, () => ALPHABET[randomInt(ALPHABET.length)]).join('');
+
+let s: E2EStack;
+let work: string;
+let token: string;
+let studyUid: string;
+let replicaTokenPort: number;
+
+/** Requests each token replica has answered so far, by the paths they logged. */
+async function servedBy(pathPart: string): Promise<[number, number]> {
+  const count = async (file: string) =>
+    (await readFile(join(s.logDir, file), 'utf8'))
+      .split('\n')
+      .filter((l) => l.includes('"request completed"') && l.includes(pathPart)).length;
+  return [await count('token-service.log'), await count('token-service-2.log')];
+}
+
+beforeAll(async () => {
+  s = await startE2EStack('replicas', {
+    replicas: 2,
+    env: {
+      SERVER_CONFIG_CACHE_MS: String(CACHE_MS),
+      INVALID_TOKEN_LIMIT: String(LIMIT),
+      INVALID_TOKEN_WINDOW_SECONDS: '600',
+    },
+  });
+  work = await mkdtemp(join(tmpdir(), 'studylink-replicas-'));
+  // About 20 MB: big enough that a download is still in flight when a replica is killed.
+  const study = await writeSyntheticStudy({
+    dir: join(work, 'study'),
+    patientName: 'Replica^Test',
+    patientId: 'REPLICA-1',
+    series: 2,
+    instancesPerSeries: 20,
+    rows: 512,
+    columns: 512,
+  });
+  await uploadDirectory(s.orthanc, join(work, 'study'), 4);
+  studyUid = study.studyInstanceUid;
+  ({ token } = await s.issueToken(studyUid));
+  const line = (await readFile(join(s.logDir, 'token-service-2.log'), 'utf8'))
+    .split('\n')
+    .find((l) => l.includes('token service listening'));
+  replicaTokenPort = Number(JSON.parse(line as string).port);
+});
+afterAll(async () => {
+  await s?.stop();
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+describe('two replicas of each service behind nginx', () => {
+  it('nginx spreads page views over both token replicas', async () => {
+    for (let i = 0; i < 20; i++) expect((await fetch(`${s.url}/token?${token}`)).status).toBe(200);
+    const [a, b] = await servedBy(`"path":"/token"`);
+    expect(a).toBeGreaterThanOrEqual(5);
+    expect(b).toBeGreaterThanOrEqual(5);
+  });
+
+  it('the guessing limit holds across replicas: LIMIT not-found pages from one address, then 429', async () => {
+    // From an address of its own, so the other tests' requests are not refused with it.
+    const port = Number(new URL(s.url).port);
+    const statuses: number[] = [];
+    for (let i = 0; i < LIMIT + 10; i++)
+      statuses.push(
+        (
+          await rawRequest(port, 'GET', `/token?${randomToken()}`, {}, undefined, {
+            localAddress: '127.0.3.9',
+          })
+        ).status,
+      );
+    expect(statuses.slice(0, LIMIT)).toEqual(Array(LIMIT).fill(404));
+    expect(statuses.slice(LIMIT)).toEqual(Array(10).fill(429));
+  });
+
+  it(`a setup change through one replica shows in the other's links within ${CACHE_MS} ms`, async () => {
+    const headers = { authorization: `Bearer ${s.adminKey}`, 'content-type': 'application/json' };
+    const linkFrom = async (port: number) =>
+      (
+        (await (
+          await fetch(`http://127.0.0.1:${port}/api/v1/studies/${studyUid}/token`, { headers })
+        ).json()) as { url: string }
+      ).url;
+    // The other replica has the setup in its cache now.
+    expect(new URL(await linkFrom(replicaTokenPort)).hostname).not.toBe('replicas.example.org');
+    const changedAt = Date.now();
+    const put = await fetch(`http://127.0.0.1:${s.stack.tokenPort}/api/v1/server-config`, {
+      method: 'PUT',
+      headers,
+      body: JSON.stringify({ serverName: 'replicas.example.org' }),
+    });
+    expect(put.status).toBe(200);
+    expect(new URL(await linkFrom(s.stack.tokenPort)).hostname).toBe('replicas.example.org');
+    let seenAfter = -1;
+    while (Date.now() - changedAt < CACHE_MS + 2_000) {
+      if (new URL(await linkFrom(replicaTokenPort)).hostname === 'replicas.example.org') {
+        seenAfter = Date.now() - changedAt;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(seenAfter).toBeGreaterThanOrEqual(0);
+    // The documented bound, plus the time one request takes.
+    expect(seenAfter).toBeLessThanOrEqual(CACHE_MS + 250);
+  });
+
+  it('killing one replica of each cuts its downloads cleanly; the others finish, and new work goes on', async () => {
+    const port = Number(new URL(s.url).port);
+    /** A download read slowly: the first chunk, then a pause until `resume()`, then to the end. */
+    const slowDownload = (i: number) => {
+      const file = join(work, `download-${i}.zip`);
+      let resume: () => void = () => {};
+      let finish: (outcome: 'complete' | 'cut') => void = () => {};
+      const done = new Promise<'complete' | 'cut'>((r) => {
+        finish = r;
+      });
+      const started = new Promise<void>((onStart, fail) => {
+        const req = request({ host: '127.0.0.1', port, path: `/token/study.zip?${token}` }, (res) => {
+          if (res.statusCode !== 200) {
+            fail(new Error(`download ${i}: status ${res.statusCode}`));
+            res.resume();
+            return;
+          }
+          const out = createWriteStream(file);
+          res.once('data', (chunk) => {
+            out.write(chunk);
+            res.pause();
+            onStart();
+          });
+          resume = () => {
+            res.pipe(out);
+            res.resume();
+          };
+          res.on('end', () => out.end(() => finish(res.complete ? 'complete' : 'cut')));
+          res.on('aborted', () => finish('cut'));
+          res.on('error', () => finish('cut'));
+        });
+        req.on('error', fail);
+        req.end();
+      });
+      return { file, started, resume: () => resume(), done };
+    };
+    const downloads = [0, 1, 2, 3].map(slowDownload);
+    await Promise.all(downloads.map((d) => d.started));
+    const killed = ['token-service-2', 'export-service-2'].map((name) => {
+      const proc = s.stack.processes[name];
+      expect(proc, name).toBeDefined();
+      const exited = new Promise((r) => proc?.once('exit', r));
+      proc?.kill('SIGKILL');
+      return exited;
+    });
+    await Promise.all(killed);
+    for (const d of downloads) d.resume();
+    const outcomes = await Promise.all(downloads.map((d) => d.done));
+    expect(outcomes).toContain('cut');
+    expect(outcomes).toContain('complete');
+    for (const [i, outcome] of outcomes.entries()) {
+      const test = await runCommand('unzip', ['-tq', downloads[i]?.file as string]);
+      // A cut download never looks like a whole zip; a finished one is whole.
+      if (outcome === 'complete') expect(test.code, test.stdout + test.stderr).toBe(0);
+      else expect(test.code).not.toBe(0);
+    }
+    // New work goes to the survivors: nginx skips the dead upstreams.
+    for (let i = 0; i < 10; i++) expect((await fetch(`${s.url}/token?${token}`)).status).toBe(200);
+    for (let i = 0; i < 2; i++) {
+      const file = join(work, `after-${i}.zip`);
+      const curl = await runCommand('curl', ['-sS', '-f', '-o', file, `${s.url}/token/study.zip?${token}`]);
+      expect(curl.code, curl.stderr).toBe(0);
+      expect((await runCommand('unzip', ['-tq', file])).code).toBe(0);
+    }
+  }, 120_000);
+});

@@ -1,0 +1,14 @@
+import { readFileSync } from 'node:fs';
+
+/**
+ * The stylesheets and the staff script, real .css/.js files in services/token-service/assets/ (biome
+ * checks them), read once when the module loads. The path resolves from src/ (tests) and from dist/
+ * (the build) alike, both one level below the package; the Dockerfile copies the folder.
+ */
+function read(name: string): string {
+  return readFileSync(new URL(`../assets/${name}`, import.meta.url), 'utf8');
+}
+
+export const PATIENT_CSS = read('patient.css');
+export const STAFF_CSS = read('staff.css');
+export const STAFF_JS = read('staff.js');
