@@ -43,6 +43,7 @@ async function main() {
   const stack = await startStack({
     env: {
       DATABASE_URL: db.url,
+      MIGRATION_DATABASE_URL: db.ownerUrl,
       DICOMWEB_URL: orthanc.dicomwebUrl,
       ADMIN_API_KEY: adminKey,
       TOKEN_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
