@@ -14,7 +14,7 @@ import {
   screenshot,
   seriousAxeViolations,
 } from './support/browser.js';
-import { type E2EStack, startE2EStack } from './support/e2e-stack.js';
+import { type E2EStack, type Json, startE2EStack } from './support/e2e-stack.js';
 import { uploadCtStack, uploadWithNewUids } from './support/viewer-samples.js';
 
 const PHONE = { width: 390, height: 844 };
@@ -372,6 +372,23 @@ describe('the gateway through nginx', () => {
       fetch(`${s.url}/token/dicomweb/studies/${other.studyInstanceUid}/series`, { headers: bearer }),
     ]);
     expect(answers.map((r) => r.status)).toEqual([401, 401, 400, 405, 404, 404]);
+  });
+});
+
+describe('the access log', () => {
+  it('has one viewer_opened per opening of the CT stack, not one per image', async () => {
+    const r = await s.api(
+      'GET',
+      `/api/v1/access-log?study=${ctStack.studyInstanceUid}&event=viewer_opened&limit=500`,
+    );
+    expect(r.status).toBe(200);
+    // Opened three times: on the phone twice (stack, presets), on the desktop once.
+    expect(r.json.items).toHaveLength(3);
+    expect(r.json.items.every((e: Json) => e.outcome === 'ok')).toBe(true);
+    const pages = await s.api('GET', `/api/v1/access-log?study=${ctStack.studyInstanceUid}&limit=500`);
+    const events = new Set(pages.json.items.map((e: Json) => e.event));
+    expect(events.has('download_start')).toBe(false);
+    expect(events.has('invalid_token')).toBe(false);
   });
 });
 
