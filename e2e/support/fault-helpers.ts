@@ -85,7 +85,8 @@ export async function exportReadiness(port: number): Promise<{ status: number; e
 
 /** TCP connections (any state but LISTEN) that process `pid` holds, as `ss` lists them. */
 export async function openConnections(pid: number): Promise<string[]> {
-  const { stdout } = await exec('ss', ['-tanpH']);
+  // Every socket of the machine is listed (other test runs may hold many): room for all of them.
+  const { stdout } = await exec('ss', ['-tanpH'], { maxBuffer: 256 * 1024 * 1024 });
   return stdout.split('\n').filter((line) => line.includes(`pid=${pid},`) && !line.startsWith('LISTEN'));
 }
 
