@@ -1,11 +1,9 @@
 import type Router from '@koa/router';
-import { tokenFromQuery, VIEWER_PATH } from '@studylink/contracts';
+import { VIEWER_PATH } from '@studylink/contracts';
 import { createRouter, ServiceUnavailableError, setPatientHeaders } from '@studylink/service-kit';
 import type { Context } from 'koa';
 import { appendAccessEvent } from '../access-log/access-log.repository.js';
-import { TokenNotFoundError } from '../errors.js';
-import { type PatientDeps, requestClientIp } from '../patient/patient.routes.js';
-import type { TokenService } from '../tokens/token.service.js';
+import { type PatientDeps, resolvePatientLinkOrThrow } from '../patient/patient.routes.js';
 import { VIEWER_ASSET_PREFIX, type ViewerAssets } from './viewer.assets.js';
 import { renderViewerPage, VIEWER_CSP } from './viewer.page.js';
 
@@ -26,21 +24,8 @@ export function viewerRoutes(deps: ViewerDeps): Router {
   const router = createRouter();
   router.get(VIEWER_PATH, async (ctx: Context) => {
     setPatientHeaders(ctx);
-    // As for the page: tracking parameters a mail system appended are not part of the token.
-    const token = tokenFromQuery(ctx.querystring);
-    const who = { clientIp: requestClientIp(ctx, deps.trustedProxies), userAgent: ctx.get('user-agent') };
-    await deps.invalidTokens.checkOrThrow(who);
-    let grant: Awaited<ReturnType<TokenService['resolveOrThrow']>>;
-    try {
-      grant = await deps.tokens.resolveOrThrow(token);
-    } catch (err) {
-      if (err instanceof TokenNotFoundError) {
-        await appendAccessEvent(deps.db, { event: 'invalid_token', outcome: 'not_found', ...who });
-        // Throws the 429 instead when this guess is the one over the allowance.
-        await deps.invalidTokens.recordInvalid(who);
-      }
-      throw err;
-    }
+    // The same checks as the page, in the same place (verification and view-only rules go there too).
+    const { token, who, grant } = await resolvePatientLinkOrThrow(ctx, deps);
     if (!deps.viewerAssets)
       throw new ServiceUnavailableError(
         'the image viewer is not installed on this server',
