@@ -265,19 +265,20 @@ describe('viewer on a desktop', () => {
 
 /**
  * pydicom's samples, one study each. `path` is how the viewer got the pixels: `wadors` (decoded in
- * the browser from the frames as stored) or `rendered` (the store's rendered PNG: Orthanc answers 500
- * for the frames of big endian and deflated files, and renders them).
+ * the browser from the frames as stored), `instance` (the whole file as stored, parsed and decoded in
+ * the browser: Orthanc answers 500 for the frames of big endian and deflated files) or `rendered`
+ * (the store's rendered PNG).
  */
 const SYNTAXES: Array<{
   name: string;
   covers: string;
-  path: 'wadors' | 'rendered';
+  path: 'wadors' | 'instance' | 'rendered';
   catalog: boolean;
 }> = [
   { name: 'CT_small.dcm', covers: 'Explicit VR Little Endian', path: 'wadors', catalog: true },
   { name: 'MR_small_implicit.dcm', covers: 'Implicit VR Little Endian', path: 'wadors', catalog: true },
-  { name: 'MR_small_bigendian.dcm', covers: 'Explicit VR Big Endian', path: 'rendered', catalog: true },
-  { name: 'image_dfl.dcm', covers: 'Deflated Explicit VR Little Endian', path: 'rendered', catalog: false },
+  { name: 'MR_small_bigendian.dcm', covers: 'Explicit VR Big Endian', path: 'instance', catalog: true },
+  { name: 'image_dfl.dcm', covers: 'Deflated Explicit VR Little Endian', path: 'instance', catalog: false },
   { name: 'SC_rgb_jpeg_dcmtk.dcm', covers: 'JPEG Baseline, RGB', path: 'wadors', catalog: true },
   { name: 'SC_rgb_jpeg_gdcm.dcm', covers: 'JPEG Lossless SV1, RGB', path: 'wadors', catalog: false },
   { name: 'MR_small_jpeg_ls_lossless.dcm', covers: 'JPEG-LS Lossless', path: 'wadors', catalog: true },
@@ -327,10 +328,40 @@ describe('every transfer syntax of the test studies, on a phone', () => {
     // The one refusal a fallback starts from (the store could not send the frame as stored), and
     // Cornerstone's console line about it.
     const expected =
-      path === 'rendered'
+      path !== 'wadors'
         ? /^502 \/token\/dicomweb\/studies\/[0-9.]+\/series\/[0-9.]+\/instances\/[0-9.]+\/frames\/1$/
         : null;
     expect(problems.filter((p) => !(expected && (expected.test(p) || p === 'XMLHttpRequest')))).toEqual([]);
+    await page.close();
+  });
+});
+
+describe('a store that sends neither frames nor files', () => {
+  it("shows the store's rendered frames (the last fallback)", async () => {
+    const [mr] = (await loadSamples(s.orthanc, ['MR_small.dcm'], { uids: 'unique' })) as [LoadedSample];
+    const token = await issue(mr.studyInstanceUid);
+    const page = await phone.newPage();
+    const problems = recordPageProblems(page);
+    // As a store that cannot cut out frames nor send the file would answer (Orthanc's rendered stays).
+    await page.route(/\/token\/dicomweb\/.*\/instances\/[0-9.]+(\/frames\/[0-9,]+)?$/, (route) =>
+      route.fulfill({
+        status: 502,
+        contentType: 'application/json',
+        body: '{"error":{"code":"store_cannot_answer"}}',
+      }),
+    );
+    await page.goto(`${s.url}/token/viewer?${token}`);
+    await page.waitForFunction(() =>
+      ['ready', 'error'].includes((globalThis as Dom).document.body.dataset.state),
+    );
+    expect(await page.evaluate(() => (globalThis as Dom).document.body.dataset.state)).toBe('ready');
+    expect(await state(page, 'decodePath')).toBe('rendered');
+    const stats = await settled(page);
+    expect(stats.distinct).toBeGreaterThan(8);
+    // A preset or an invert still changes the pixels of a rendered frame.
+    await page.click('#invert');
+    expect((await changedFrom(page, stats)).sum).not.toBe(stats.sum);
+    expect(problems.filter((p) => !/^502 |^XMLHttpRequest$|^the server answered 502$/.test(p))).toEqual([]);
     await page.close();
   });
 });

@@ -21,6 +21,7 @@ import {
   ZoomTool,
 } from '@cornerstonejs/tools';
 import { GatewayClient, LinkGoneError } from './gateway.client.js';
+import { instanceImageId, registerInstanceLoader } from './instance.loader.js';
 import { presetsFor, voiRange } from './presets.js';
 import { registerRenderedLoader, renderedImageId } from './rendered.loader.js';
 import { buildSeries, type DicomJson, imageCounter, loadOrder, type ViewerSeries } from './study.model.js';
@@ -85,18 +86,28 @@ const framePath = (s: ViewerSeries, sop: string, frame: number) =>
 
 /**
  * How a series' pixels reach the screen, tried in this order when one fails: `wadors` (its frames as
- * stored, decoded here), `rendered` (the store's own rendering of each frame, a PNG: for syntaxes the
- * browser has no decoder for, and files whose frames the store cannot cut out, such as Orthanc with
- * big endian and deflated files).
+ * stored, decoded here), `instance` (each file whole, as stored, parsed and decoded here: for files
+ * whose frames the store cannot cut out, such as Orthanc with big endian and deflated ones),
+ * `rendered` (the store's own rendering of each frame, a PNG: for what the browser cannot decode).
  */
-type PixelPath = 'wadors' | 'rendered';
-const NEXT_PATH: Record<PixelPath, PixelPath | null> = { wadors: 'rendered', rendered: null };
+type PixelPath = 'wadors' | 'instance' | 'rendered';
+const NEXT_PATH: Record<PixelPath, PixelPath | null> = {
+  wadors: 'instance',
+  instance: 'rendered',
+  rendered: null,
+};
 
 /** Cornerstone image ids of a series along one path. */
 function imageIdsOf(s: ViewerSeries, path: PixelPath): string[] {
   return s.images.map(({ instance, frame }) => {
     const fp = framePath(s, instance.sopInstanceUid, frame);
     if (path === 'rendered') return renderedImageId(fp, instance.metadata);
+    if (path === 'instance')
+      return instanceImageId(
+        `studies/${studyUid}/series/${s.seriesInstanceUid}/instances/${instance.sopInstanceUid}`,
+        frame,
+        instance.frames,
+      );
     return `wadors:${gateway.base}${fp}`;
   });
 }
@@ -148,6 +159,7 @@ async function start(): Promise<void> {
     },
   });
   registerRenderedLoader(gateway);
+  registerInstanceLoader(gateway);
   initTools({ showSVGCursors: false } as never);
 
   const engine = new RenderingEngine(ENGINE_ID);
