@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { RateLimiter, TtlCache } from './gateway.cache.js';
 import { scrubDicomJson } from './gateway.metadata.js';
+import { reframeMultipart } from './gateway.multipart.js';
 import { parseGatewayPath } from './gateway.paths.js';
 
 describe('parseGatewayPath', () => {
@@ -94,5 +95,54 @@ describe('TtlCache and RateLimiter', () => {
     t = 500;
     expect(limiter.take('k')).toBe(0);
     expect(limiter.take('k')).toBe(1);
+  });
+});
+
+describe('reframeMultipart', () => {
+  const part = (body: string) =>
+    `--up\r\nContent-Type: application/octet-stream; transfer-syntax=1.2.840.10008.1.2.1\r\nContent-Location: http://pacs:8042/dicom-web/studies/1/frames/1\r\n\r\n${body}\r\n`;
+  const read = async (stream: AsyncIterable<Buffer>) => {
+    const chunks: Buffer[] = [];
+    for await (const c of stream) chunks.push(c);
+    return Buffer.concat(chunks).toString('latin1');
+  };
+  async function* source(...chunks: string[]) {
+    for (const c of chunks) yield Buffer.from(c, 'latin1');
+  }
+
+  it("keeps each part and its type, drops the store's part headers, under a boundary of its own", async () => {
+    const { contentType, body } = reframeMultipart(
+      'multipart/related; type="application/octet-stream"; boundary=up',
+      // Split mid-header and mid-body, as a socket would.
+      source(part('AAAA').slice(0, 30), part('AAAA').slice(30), part('BBBB'), '--up--\r\n'),
+    );
+    const boundary = /boundary=(studylink-[0-9a-f]{24})$/.exec(contentType)?.[1];
+    expect(contentType).toMatch(/^multipart\/related; type="application\/octet-stream"; boundary=/);
+    const text = await read(body);
+    expect(text).not.toMatch(/pacs|content-location/i);
+    expect(text).toBe(
+      [
+        `--${boundary}`,
+        'Content-Type: application/octet-stream; transfer-syntax=1.2.840.10008.1.2.1',
+        '',
+        'AAAA',
+      ]
+        .concat([
+          `--${boundary}`,
+          'Content-Type: application/octet-stream; transfer-syntax=1.2.840.10008.1.2.1',
+          '',
+          'BBBB',
+        ])
+        .concat([`--${boundary}--`, ''])
+        .join('\r\n'),
+    );
+  });
+
+  it("fails, rather than ending cleanly, when the store's answer is cut short", async () => {
+    const { body } = reframeMultipart(
+      'multipart/related; boundary=up',
+      source(part('AAAA'), '--up\r\nContent-Ty'),
+    );
+    await expect(read(body)).rejects.toThrow();
   });
 });
