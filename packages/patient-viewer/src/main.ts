@@ -1,10 +1,8 @@
 import {
   cache,
   Enums,
-  eventTarget,
   imageLoader,
   init as initCore,
-  metaData,
   RenderingEngine,
   type Types,
   utilities,
@@ -290,7 +288,6 @@ async function start(): Promise<void> {
     }
   };
 
-  eventTarget.addEventListener(Enums.Events.IMAGE_LOAD_FAILED, () => {});
   viewportEl.addEventListener(Enums.Events.STACK_NEW_IMAGE, () => {
     const i = viewport.getCurrentImageIdIndex();
     counterEl.textContent = imageCounter(i, viewport.getImageIds().length);
@@ -494,6 +491,3 @@ start().catch((err: unknown) => {
   console.error(err);
   setStatus('The images cannot be shown right now. Please try again later.', 'error', true);
 });
-
-// Keep the metadata module referenced: providers registered by the loader read from it.
-void metaData;
