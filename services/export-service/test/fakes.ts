@@ -285,6 +285,8 @@ export class FakeTokenService {
   /** The token id a token's grant carries (default 7). */
   readonly tokenIds = new Map<string, number>();
   grantRequests = 0;
+  /** The body of every grant request, in order (the viewer gateway's tests check the client info). */
+  readonly grantBodies: Array<{ token: unknown; client?: { ip: string; userAgent: string } }> = [];
   /** The next so many access events are answered with this status instead of 204. */
   failEvents = 0;
   failEventsWith = 503;
@@ -316,6 +318,7 @@ export class FakeTokenService {
             .end(JSON.stringify({ error: { code: refusal.code, message: 'refused' } }));
           return;
         }
+        this.grantBodies.push(body);
         const uid = typeof body.token === 'string' ? this.grants.get(body.token) : undefined;
         if (!uid) {
           res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"code":"not_found"}}');
