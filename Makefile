@@ -19,13 +19,15 @@ deps: ## Install missing Debian packages (PostgreSQL, nginx, Orthanc + DICOMweb,
 	bash scripts/install-deps.sh
 
 .PHONY: build
-build: node_modules ## Compile every workspace (tsc -b)
+build: node_modules ## Compile every workspace (tsc -b) and bundle the patient viewer (packages/patient-viewer/dist)
 	npx tsc -b
+	npm run build -w @studylink/patient-viewer
 
 .PHONY: lint
 lint: node_modules ## Format and lint check (biome) and type-check everything, tests included
 	npx biome check .
 	npx tsc -p tsconfig.check.json
+	npx tsc -p packages/patient-viewer/tsconfig.json
 
 .PHONY: format
 format: node_modules ## Rewrite files with biome's formatting and safe fixes
@@ -49,8 +51,13 @@ dev: deps build ## Run the whole stack on loopback in the foreground (PostgreSQL
 	node --enable-source-maps scripts/dev.mjs
 
 .PHONY: bench
-bench: build ## Measure export throughput, memory and page latency; prints figures
+bench: build ## Measure export throughput, memory and page latency, then the viewer's; prints figures
 	node --enable-source-maps scripts/bench.mjs
+	node --enable-source-maps scripts/bench-viewer.mjs
+
+.PHONY: bench-viewer
+bench-viewer: build ## Measure the viewer: time to first image and to the whole series, export memory with 10 viewers
+	node --enable-source-maps scripts/bench-viewer.mjs
 
 # Docker: `docker compose` (v2) if the docker CLI has it, else docker-compose (v1).
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo docker compose || echo docker-compose)

@@ -3,6 +3,8 @@ import { z } from 'zod';
 /** Every event the access log knows; the token service's table accepts exactly these. */
 export const ACCESS_EVENTS = [
   'page_view',
+  // One per opening of the patient viewer (/token/viewer), not per image it loads.
+  'viewer_opened',
   'invalid_token',
   'rate_limited',
   'download_start',

@@ -15,6 +15,7 @@ export {
   VERIFICATION_COOKIE,
 } from './grant.contract.js';
 export {
+  DICOMWEB_GATEWAY_PREFIX,
   DOWNLOAD_PATH,
   INTERNAL_ACCESS_EVENTS_PATH,
   INTERNAL_GRANTS_PATH,
@@ -25,4 +26,5 @@ export {
   studyUidSchema,
   TOKEN_PATTERN,
   tokenFromQuery,
+  VIEWER_PATH,
 } from './paths.contract.js';

@@ -17,6 +17,11 @@ export function tokenFromQuery(querystring: string): string {
 /** The zip download, linked from the patient page and served by the export service. */
 export const DOWNLOAD_PATH = '/token/study.zip';
 
+/** The patient viewer's page (`/token/viewer?<token>`), served by the token service. */
+export const VIEWER_PATH = '/token/viewer';
+/** The viewer's token-scoped DICOMweb gateway (bearer token only), served by the export service. */
+export const DICOMWEB_GATEWAY_PREFIX = '/token/dicomweb/';
+
 /** The token service's internal listener (its own port, never routed by nginx). */
 export const INTERNAL_GRANTS_PATH = '/internal/v1/grants';
 export const INTERNAL_ACCESS_EVENTS_PATH = '/internal/v1/access-events';

@@ -54,6 +54,22 @@ export interface RetrieveResult {
   headers: Record<string, string | string[] | undefined>;
 }
 
+export interface RelayOptions extends CallOptions {
+  accept: string;
+  method?: 'GET' | 'HEAD';
+}
+
+export interface RelayResult {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  /** The body as the store sends it; destroy it if you do not read it to the end. */
+  body: Readable;
+}
+
+// What relay() passes upstream: UIDs and the fixed WADO-RS words only, so nothing else can be smuggled in.
+const RELAY_PATH =
+  /^\/studies\/[0-9.]{1,64}(\/series\/[0-9.]{1,64}(\/instances\/[0-9.]{1,64}(\/frames\/[0-9]{1,6}(,[0-9]{1,6}){0,63})?)?)?(\/rendered|\/thumbnail)?$/;
+
 export interface DicomwebClient {
   searchStudies(query?: StudySearchQuery, options?: CallOptions): Promise<DicomJsonObject[]>;
   searchSeries(studyUid: string, options?: SeriesSearchQuery & CallOptions): Promise<DicomJsonObject[]>;
@@ -70,6 +86,14 @@ export interface DicomwebClient {
     sopInstanceUid: string,
     options: RetrieveOptions,
   ): Promise<RetrieveResult>;
+  /** WADO-RS metadata (DICOM JSON) of a study, or of one of its series. */
+  retrieveMetadata(studyUid: string, seriesUid?: string, options?: CallOptions): Promise<DicomJsonObject[]>;
+  /**
+   * A GET (or HEAD) of a WADO-RS resource below `/studies/`, answered as the store answers it: status,
+   * headers and the body as a stream, for a gateway that relays it with backpressure. `path` must be made
+   * of validated UIDs (it is checked again here); `accept` is sent as the only media range.
+   */
+  relay(path: string, options: RelayOptions): Promise<RelayResult>;
   /** Closes the private Agent (not a dispatcher passed in). */
   close(): Promise<void>;
 }
@@ -150,7 +174,7 @@ export function createDicomwebClient(options: DicomwebClientOptions): DicomwebCl
     const forwardAbort = () => deadline.abort(signal?.reason);
     signal?.addEventListener('abort', forwardAbort, { once: true });
     try {
-      const res = await request(`${base}${path}?${query}`, {
+      const res = await request(query === '' ? `${base}${path}` : `${base}${path}?${query}`, {
         dispatcher,
         method: 'GET',
         headers: { ...fixedHeaders, accept: 'application/dicom+json' },
@@ -275,6 +299,42 @@ export function createDicomwebClient(options: DicomwebClientOptions): DicomwebCl
         assertDicomUid(seriesUid, 'SeriesInstanceUID');
         assertDicomUid(sopInstanceUid, 'SOPInstanceUID');
         return wado(`/studies/${studyUid}/series/${seriesUid}/instances/${sopInstanceUid}`, retrieveOptions);
+      });
+    },
+    retrieveMetadata(studyUid, seriesUid, callOptions = {}) {
+      return run(() => {
+        assertDicomUid(studyUid, 'StudyInstanceUID');
+        if (seriesUid !== undefined) assertDicomUid(seriesUid, 'SeriesInstanceUID');
+        const path =
+          seriesUid === undefined
+            ? `/studies/${studyUid}/metadata`
+            : `/studies/${studyUid}/series/${seriesUid}/metadata`;
+        return qido(path, '', callOptions.signal);
+      });
+    },
+    relay(path, relayOptions) {
+      return run(async () => {
+        if (!RELAY_PATH.test(path)) throw new DicomwebArgumentError('relay: not a WADO-RS path of UIDs');
+        if (!/^[\x20-\x7e]{1,200}$/.test(relayOptions.accept)) {
+          throw new DicomwebArgumentError('relay: invalid accept header');
+        }
+        const { signal } = relayOptions;
+        signal?.throwIfAborted();
+        const what = `GET ${path}`;
+        try {
+          const res = await request(`${base}${path}`, {
+            dispatcher,
+            method: relayOptions.method ?? 'GET',
+            headers: { ...fixedHeaders, accept: relayOptions.accept },
+            signal,
+            headersTimeout: requestTimeoutMs,
+            bodyTimeout: stallTimeoutMs,
+          });
+          res.body.on('error', () => undefined);
+          return { status: res.statusCode, headers: res.headers, body: res.body };
+        } catch (error) {
+          throw classify(error, signal, what);
+        }
       });
     },
     async close() {

@@ -16,6 +16,8 @@ export {
   createDicomwebClient,
   type DicomwebClient,
   type DicomwebClientOptions,
+  type RelayOptions,
+  type RelayResult,
   type RetrieveOptions,
   type RetrieveResult,
 } from './dicomweb.client.js';

@@ -55,7 +55,7 @@ export function sendExact(
 }
 
 /** How a route guards itself: what its refusal looks like when the credentials are missing. */
-export type Guard = 'api-key' | 'staff-session' | 'shared-secret';
+export type Guard = 'api-key' | 'staff-session' | 'shared-secret' | 'bearer-token';
 
 /**
  * Whether `answer` is a refusal for a request without credentials: the guard's own answer (401, or
@@ -81,6 +81,8 @@ export function isRefusal(guard: Guard, answer: RawAnswer, canonical: boolean): 
 export function guardOf(route: WalkRoute): Guard | null {
   const { method, path } = route;
   if (path.startsWith('/internal/') || path === '/metrics') return 'shared-secret';
+  // The viewer's DICOMweb gateway: the link's token as `Authorization: Bearer`.
+  if (path.startsWith('/token/dicomweb/')) return 'bearer-token';
   if (path.startsWith('/api/')) return path === '/api/v1/openapi.json' ? null : 'api-key';
   if (path.startsWith('/staff')) {
     if (path.startsWith('/staff/assets/') || path === '/staff/' || path === '/staff') return null;

@@ -5,12 +5,14 @@ import {
   type Logger,
   mountRouters,
   patientErrorPages,
+  recordRoutes,
   requestContext,
   type ServiceMetrics,
 } from '@studylink/service-kit';
-import Koa from 'koa';
+import Koa, { type Middleware } from 'koa';
 import type { ExportMetrics } from './export.metrics.js';
 import { type ExportDeps, exportRoutes } from './export.routes.js';
+import { GATEWAY_PREFIX, gatewayRouteTemplates } from './gateway/gateway.paths.js';
 
 export interface AppDeps extends ExportDeps {
   log: Logger;
@@ -18,12 +20,15 @@ export interface AppDeps extends ExportDeps {
   checkStore: () => Promise<boolean>;
   /** Prometheus metrics: counted here, served by the internal app (main.ts always gives them). */
   metrics?: { service: ServiceMetrics; exports: ExportMetrics };
+  /** The viewer's DICOMweb gateway under /token/dicomweb/ (gateway/gateway.routes.ts); absent: not served. */
+  gateway?: Middleware;
 }
 
 export function createApp(deps: AppDeps): Koa {
   const app = new Koa({ proxy: false });
   app.silent = true;
-  const pages = patientErrorPages((path) => path.startsWith('/token'));
+  // The gateway answers the viewer's script in JSON; the download and other /token paths are pages.
+  const pages = patientErrorPages((path) => path.startsWith('/token') && !path.startsWith(GATEWAY_PREFIX));
   if (deps.metrics) app.use(deps.metrics.service.middleware);
   app.use(requestContext(deps.log));
   app.use(
@@ -32,6 +37,10 @@ export function createApp(deps: AppDeps): Koa {
     }),
   );
   if (deps.metrics) app.use(deps.metrics.exports.refusals);
+  if (deps.gateway) {
+    app.use(deps.gateway);
+    recordRoutes(app, [gatewayRouteTemplates()]);
+  }
 
   const health = createRouter();
   health.get('/livez', (ctx) => {

@@ -22,6 +22,12 @@ const envSchema = z.object({
   EXPORT_SERVICE_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).optional(),
   // The old name, read when the new one is not set.
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).optional(),
+  // The viewer's gateway: a grant is trusted this long (a revoked token stops within it, at most 5 s).
+  GATEWAY_GRANT_CACHE_MS: z.coerce.number().int().min(0).max(5_000).default(2_000),
+  GATEWAY_RATE_PER_TOKEN: z.coerce.number().positive().default(100),
+  GATEWAY_BURST_PER_TOKEN: z.coerce.number().int().min(1).default(1_000),
+  GATEWAY_RATE_PER_CLIENT: z.coerce.number().positive().default(200),
+  GATEWAY_BURST_PER_CLIENT: z.coerce.number().int().min(1).default(2_000),
 });
 
 export type ExportServiceConfig = ReturnType<typeof loadConfig>;
@@ -60,6 +66,11 @@ export function loadConfig(env: Record<string, string | undefined>) {
         ...(e.INTERNAL_SECRET_PREVIOUS ? [e.INTERNAL_SECRET_PREVIOUS] : []),
       ],
       dicomwebAuthorization: e.DICOMWEB_AUTHORIZATION ?? null,
+    }),
+    gateway: Object.freeze({
+      grantCacheMs: e.GATEWAY_GRANT_CACHE_MS,
+      perToken: { rate: e.GATEWAY_RATE_PER_TOKEN, burst: e.GATEWAY_BURST_PER_TOKEN },
+      perClient: { rate: e.GATEWAY_RATE_PER_CLIENT, burst: e.GATEWAY_BURST_PER_CLIENT },
     }),
   });
 }

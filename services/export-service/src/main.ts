@@ -4,6 +4,8 @@ import { createApp, createExportInternalApp } from './app.js';
 import { type ExportServiceConfig, loadConfig } from './config.js';
 import { ExportLimiter } from './export.limiter.js';
 import { createExportMetrics } from './export.metrics.js';
+import { createGatewayMetrics } from './gateway/gateway.metrics.js';
+import { DEFAULT_GATEWAY_OPTIONS, gatewayMiddleware } from './gateway/gateway.routes.js';
 import { createTokenServiceClient } from './grant.client.js';
 
 /** The composition root of the export service; stateless, so stop() only drains downloads. */
@@ -44,6 +46,14 @@ export async function startExportService(
     isDraining: () => draining,
     retry: { attempts: config.storeRetryAttempts, baseDelayMs: 250, maxDelayMs: 2_000 },
     clientStall: config.clientStall,
+    gateway: gatewayMiddleware({
+      tokens,
+      dicomweb,
+      trustedProxies: config.trustedProxies,
+      storeAddresses: storeAddresses(config.dicomwebUrl),
+      options: { ...DEFAULT_GATEWAY_OPTIONS, ...config.gateway },
+      count: createGatewayMetrics(serviceMetrics.registry),
+    }),
     checkStore: async () => {
       await dicomweb.searchStudies({ limit: 1 }, { signal: AbortSignal.timeout(2_000) });
       return true;
@@ -85,6 +95,14 @@ export async function startExportService(
       await dicomweb.close();
     },
   };
+}
+
+/** The store's address in the spellings a DICOMweb answer may use: the root as configured, and its origin. */
+function storeAddresses(dicomwebUrl: string): string[] {
+  const url = new URL(dicomwebUrl);
+  url.username = '';
+  url.password = '';
+  return [...new Set([url.href.replace(/\/+$/, ''), url.origin, url.host])];
 }
 
 if (isEntryPoint(import.meta.url)) {

@@ -276,15 +276,17 @@ export interface ReportedEvent {
 export class FakeTokenService {
   readonly events: ReportedEvent[] = [];
   readonly grants = new Map<string, string>();
+  /** Tokens whose grant asks for JPEG lossless (the others: as stored). */
+  readonly jpegLossless = new Set<string>();
   /** Tokens the fake refuses as the real one does for link trust: status and error code. */
   readonly refusals = new Map<string, { status: number; code: string }>();
   /** The body of the last grant request (purpose, verificationCookie). */
   lastGrantRequest: Record<string, unknown> | null = null;
-  /** Tokens whose grant asks for JPEG lossless (the others: as stored). */
-  readonly jpegLossless = new Set<string>();
   /** The token id a token's grant carries (default 7). */
   readonly tokenIds = new Map<string, number>();
   grantRequests = 0;
+  /** The body of every grant request, in order (the viewer gateway's tests check the client info). */
+  readonly grantBodies: Array<{ token: unknown; client?: { ip: string; userAgent: string } }> = [];
   /** The next so many access events are answered with this status instead of 204. */
   failEvents = 0;
   failEventsWith = 503;
@@ -316,6 +318,7 @@ export class FakeTokenService {
             .end(JSON.stringify({ error: { code: refusal.code, message: 'refused' } }));
           return;
         }
+        this.grantBodies.push(body);
         const uid = typeof body.token === 'string' ? this.grants.get(body.token) : undefined;
         if (!uid) {
           res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"code":"not_found"}}');

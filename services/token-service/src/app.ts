@@ -24,6 +24,8 @@ import { type InvalidTokenGuard, NO_INVALID_TOKEN_LIMIT } from './rate-limit/inv
 import type { ServerConfigService } from './server-config/server-config.service.js';
 import { PATIENT_CSS } from './static-assets.js';
 import type { TokenService } from './tokens/token.service.js';
+import type { ViewerAssets } from './viewer/viewer.assets.js';
+import { viewerRoutes } from './viewer/viewer.routes.js';
 
 export interface AppDeps {
   db: Kysely<DB>;
@@ -40,6 +42,8 @@ export interface AppDeps {
   staff?: { middleware: Middleware; router: Router };
   /** Prometheus metrics: counted here, served by the internal app (main.ts always gives them). */
   metrics?: ServiceMetrics;
+  /** The built patient viewer (viewer/viewer.assets.ts); absent or null: /token/viewer is a 503. */
+  viewerAssets?: ViewerAssets | null;
 }
 
 export interface InternalAppDeps {
@@ -121,7 +125,12 @@ export function createApp(deps: AppDeps): Koa {
     recordRoutes(app, [deps.staff.router]);
   }
   const invalidTokens = deps.invalidTokens ?? NO_INVALID_TOKEN_LIMIT;
-  mountRouters(app, [health, patientRoutes({ ...deps, invalidTokens }), apiRoutes(deps)]);
+  mountRouters(app, [
+    health,
+    patientRoutes({ ...deps, invalidTokens }),
+    viewerRoutes({ ...deps, invalidTokens, viewerAssets: deps.viewerAssets ?? null }),
+    apiRoutes(deps),
+  ]);
   app.use(pages.notFound);
   return app;
 }

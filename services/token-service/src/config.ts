@@ -65,6 +65,8 @@ const envSchema = z.object({
   SSL: bool.default(false),
   ZIP_CONTENT: z.enum(['as-stored', 'jpeg-lossless']).default('as-stored'),
   VIEWER_URL: z.string().default('https://www.microdicom.com/dicom-viewer/'),
+  // Where the built patient viewer is (default: the @studylink/patient-viewer workspace's dist/).
+  VIEWER_DIST_DIR: z.string().min(1).optional(),
   DEFAULT_EXPIRY_DAYS: z.coerce.number().int().min(1).optional(),
   // Link trust (issue 12): the second factor of new links, and patient pages' fallback language.
   DEFAULT_VERIFICATION: z.enum(['none', 'birth-date', 'pin']).default('none'),
@@ -147,6 +149,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined>) {
       limit: e.INVALID_TOKEN_LIMIT,
       windowSeconds: e.INVALID_TOKEN_WINDOW_SECONDS,
     }),
+    viewerDistDir: e.VIEWER_DIST_DIR ?? null,
     seed: Object.freeze({
       institution: e.INSTITUTION,
       department: e.DEPARTMENT,

@@ -12,6 +12,7 @@ import { StudyService } from './studies/study.service.js';
 import { qidoStudySource } from './studies/study.source.js';
 import { TokenCipher } from './tokens/token.crypto.js';
 import { TokenService } from './tokens/token.service.js';
+import { defaultViewerDistDir, loadViewerAssets } from './viewer/viewer.assets.js';
 
 /** The composition root: config in, a started service out. Nothing else builds the pool. */
 export async function startTokenService(
@@ -74,8 +75,11 @@ export async function startTokenService(
   }
 
   let draining = false;
+  const viewerAssets = await loadViewerAssets(config.viewerDistDir ?? defaultViewerDistDir());
+  if (!viewerAssets) log.warn('no built patient viewer found (make build): /token/viewer answers 503');
   const metrics = createServiceMetrics({ service: 'token-service', processMetrics: true });
   const app = createApp({
+    viewerAssets,
     metrics,
     db: database.db,
     log,

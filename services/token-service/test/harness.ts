@@ -12,6 +12,7 @@ import { StudyService } from '../src/studies/study.service.js';
 import type { StudyDetails, StudySource } from '../src/studies/study.source.js';
 import { TokenCipher } from '../src/tokens/token.crypto.js';
 import { TokenService } from '../src/tokens/token.service.js';
+import type { ViewerAssets } from '../src/viewer/viewer.assets.js';
 
 export const SEED: ServerConfig = {
   institution: 'St. Example Hospital',
@@ -86,6 +87,7 @@ export async function startHarness(
     storeMs?: number;
     refreshIntervalMs?: number;
     invalidTokenLimit?: { limit: number; windowSeconds: number };
+    viewerAssets?: ViewerAssets | null;
   } = {},
 ): Promise<Harness> {
   const testDb = await createTestDatabase();
@@ -126,6 +128,7 @@ export async function startHarness(
     ...(opts.invalidTokenLimit
       ? { invalidTokens: new InvalidTokenLimiter(database.db, log, opts.invalidTokenLimit) }
       : {}),
+    viewerAssets: opts.viewerAssets ?? null,
   });
   const internalApp = createTokenInternalApp({
     db: database.db,

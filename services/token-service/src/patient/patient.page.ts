@@ -1,4 +1,4 @@
-import { DOWNLOAD_PATH } from '@studylink/contracts';
+import { DOWNLOAD_PATH, VIEWER_PATH } from '@studylink/contracts';
 import { LANGUAGES, languageName, type Translator } from '@studylink/i18n';
 import { html, pageLayout as layout, type SafeHtml } from '@studylink/service-kit';
 import type { StudyRow, Verification } from '../db/tables.js';
@@ -89,6 +89,7 @@ ${
 </dl>`
     : html`<p class="notice">${t.t('page.detailsUnavailable')}</p>`
 }
+<p class="view"><a class="button" href="${VIEWER_PATH}?${p.token}">${t.t('page.viewButton')}</a></p>
 ${
   refusal
     ? html`<p class="notice refusal">${refusal} ${t.t('page.whomToAsk')}</p>`

@@ -91,6 +91,28 @@ function setPatientCookie(
 }
 
 /**
+ * The link in a patient URL (`/token?<token>`, `/token/viewer?<token>`), refused as the page refuses
+ * it: a client over its invalid-token allowance learns nothing, not even about a valid token; an
+ * unknown, malformed, revoked or expired one is logged and counted against the client.
+ */
+export async function resolvePatientLinkOrThrow(ctx: Context, deps: PatientDeps) {
+  // Tracking parameters a mail system appended (`&utm_source=...`) are not part of the token.
+  const token = tokenFromQuery(ctx.querystring);
+  const who = { clientIp: requestClientIp(ctx, deps.trustedProxies), userAgent: ctx.get('user-agent') };
+  await deps.invalidTokens.checkOrThrow(who);
+  try {
+    return { token, who, grant: await deps.tokens.resolveOrThrow(token) };
+  } catch (err) {
+    if (err instanceof TokenNotFoundError) {
+      await appendAccessEvent(deps.db, { event: 'invalid_token', outcome: 'not_found', ...who });
+      // Throws the 429 instead when this guess is the one over the allowance.
+      await deps.invalidTokens.recordInvalid(who);
+    }
+    throw err;
+  }
+}
+
+/**
  * `GET /token?<token>`: koa would parse `?TOKEN` as `{TOKEN: ''}`, so the raw query string is
  * the token. GET and HEAD only read the database (and QIDO-RS): link scanners that fetch the
  * page never start an export. A link with a second factor shows its form, and no study data,

@@ -156,8 +156,8 @@ function toRow(d: StudyDetails) {
     series_count: d.seriesCount,
     instance_count: d.instanceCount,
     institution_name: d.institutionName,
-    patient_birth_date: d.patientBirthDate,
     text_source: d.textSource ?? 'qido',
     qido_text_digest: d.qidoTextDigest ?? null,
+    patient_birth_date: d.patientBirthDate,
   };
 }

@@ -207,8 +207,8 @@ function toDetails(obj: DicomJsonObject, uid: string): StudyDetails {
     seriesCount: dicomNumber(obj, Tag.NumberOfStudyRelatedSeries) ?? null,
     instanceCount: dicomNumber(obj, Tag.NumberOfStudyRelatedInstances) ?? null,
     institutionName: dicomString(obj, Tag.InstitutionName),
-    patientBirthDate: dicomString(obj, Tag.PatientBirthDate),
     textSource: 'qido',
     qidoTextDigest: null,
+    patientBirthDate: dicomString(obj, Tag.PatientBirthDate),
   };
 }

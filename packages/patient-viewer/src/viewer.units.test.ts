@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import { CT_PRESETS, presetsFor, voiRange } from './presets.js';
+import { buildSeries, type DicomJson, imageCounter, loadOrder } from './study.model.js';
+import { decodePathFor } from './transfer-syntax.js';
+
+const ds = (tags: Record<string, unknown>): DicomJson =>
+  Object.fromEntries(
+    Object.entries(tags).map(([t, v]) => [t, { vr: 'XX', Value: Array.isArray(v) ? v : [v] }]),
+  );
+
+describe('buildSeries', () => {
+  const qido = [
+    ds({ '0020000E': '1.2.2', '00200011': 2, '00080060': 'CT', '0008103E': 'Lung' }),
+    ds({ '0020000E': '1.2.1', '00200011': 1, '00080060': 'CT', '0008103E': 'Soft' }),
+    ds({ '0020000E': '1.2.9', '00200011': 3, '00080060': 'SR' }),
+  ];
+  const slice = (sop: string, n: number, z: number, extra: Record<string, unknown> = {}) =>
+    ds({
+      '00080018': sop,
+      '00200013': n,
+      '00280010': 512,
+      '00200032': [0, 0, z],
+      '00200037': [1, 0, 0, 0, 1, 0],
+      '00020010': '1.2.840.10008.1.2.1',
+      ...extra,
+    });
+
+  it('orders series by number, slices along the normal, frames of a multi-frame instance in turn; leaves out SR', () => {
+    const metadata = new Map([
+      ['1.2.1', [slice('a', 1, 10), slice('b', 2, 30), slice('c', 3, 20)]],
+      ['1.2.2', [slice('m', 1, 0, { '00280008': '3' })]],
+      ['1.2.9', [ds({ '00080018': 'sr' })]],
+    ]);
+    const series = buildSeries(qido, metadata);
+    expect(series.map((s) => s.seriesInstanceUid)).toEqual(['1.2.1', '1.2.2']);
+    expect(series[0]?.images.map((i) => i.instance.sopInstanceUid)).toEqual(['b', 'c', 'a']);
+    expect(series[1]?.images.map((i) => i.frame)).toEqual([1, 2, 3]);
+  });
+
+  it('falls back to instance numbers when positions are missing or repeat', () => {
+    const metadata = new Map([['1.2.1', [slice('x', 2, 5), slice('y', 1, 5)]]]);
+    expect(buildSeries(qido, metadata)[0]?.images.map((i) => i.instance.sopInstanceUid)).toEqual(['y', 'x']);
+  });
+});
+
+describe('loading order and counter', () => {
+  it('loads the visible image first, then outwards', () => {
+    expect(loadOrder(2, 5)).toEqual([2, 3, 1, 4, 0]);
+    expect(loadOrder(0, 3)).toEqual([0, 1, 2]);
+    expect(loadOrder(4, 5)).toEqual([4, 3, 2, 1, 0]);
+    expect(loadOrder(0, 0)).toEqual([]);
+  });
+  it('counts from 1', () => {
+    expect(imageCounter(11, 100)).toBe('image 12 / 100');
+  });
+});
+
+describe('window presets', () => {
+  it('are the CT ones, as VOI ranges', () => {
+    expect(CT_PRESETS.map((p) => p.id)).toEqual(['soft-tissue', 'lung', 'bone', 'brain']);
+    expect(voiRange({ width: 400, center: 40 })).toEqual({ lower: -160, upper: 240 });
+    expect(presetsFor('MR')).toEqual([]);
+  });
+});
+
+describe('decode path per transfer syntax', () => {
+  it.each([
+    ['1.2.840.10008.1.2', 'browser'],
+    ['1.2.840.10008.1.2.1', 'browser'],
+    ['1.2.840.10008.1.2.2', 'browser'],
+    ['1.2.840.10008.1.2.1.99', 'browser'],
+    ['1.2.840.10008.1.2.4.50', 'browser'],
+    ['1.2.840.10008.1.2.4.57', 'browser'],
+    ['1.2.840.10008.1.2.4.70', 'browser'],
+    ['1.2.840.10008.1.2.4.80', 'browser'],
+    ['1.2.840.10008.1.2.4.90', 'browser'],
+    ['1.2.840.10008.1.2.4.91', 'browser'],
+    ['1.2.840.10008.1.2.5', 'browser'],
+    ['1.2.840.10008.1.2.4.100', 'rendered'],
+    ['1.2.840.10008.1.2.4.102', 'rendered'],
+  ])('%s → %s', (uid, path) => {
+    expect(decodePathFor(uid)).toBe(path);
+  });
+});

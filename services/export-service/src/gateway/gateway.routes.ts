@@ -1,0 +1,371 @@
+import { createHash } from 'node:crypto';
+import { LANGUAGE_COOKIE, TOKEN_PATTERN, VERIFICATION_COOKIE } from '@studylink/contracts';
+import {
+  type DicomJsonObject,
+  type DicomwebClient,
+  DicomwebNotFoundError,
+  DicomwebUnavailableError,
+  Tag,
+} from '@studylink/dicomweb';
+import {
+  AppError,
+  clientIp,
+  cookieValue,
+  type Logger,
+  ServiceUnavailableError,
+} from '@studylink/service-kit';
+import type { Context, Middleware, Next } from 'koa';
+import {
+  type AccessEventBody,
+  type Grant,
+  GrantNotFoundError,
+  GrantVerificationRequiredError,
+  type Presenter,
+  type TokenServiceClient,
+} from '../grant.client.js';
+import { RateLimiter, TtlCache } from './gateway.cache.js';
+import { scrubDicomJson, tagValues } from './gateway.metadata.js';
+import { reframeMultipart } from './gateway.multipart.js';
+import {
+  GATEWAY_PREFIX,
+  type GatewayResource,
+  type GatewayResourceKind,
+  parseGatewayPath,
+} from './gateway.paths.js';
+
+export interface GatewayOptions {
+  /** How long a grant is trusted before the token service is asked again: the revocation delay. */
+  grantCacheMs: number;
+  /** How long a study's series list and a series' instance list are kept for the membership checks. */
+  membershipCacheMs: number;
+  perToken: { rate: number; burst: number };
+  perClient: { rate: number; burst: number };
+  /** Relayed responses one client address may have open at once. */
+  maxInFlightPerClient: number;
+  /** A relayed response that the client stops reading for this long is cut, freeing its slot. */
+  clientStallMs: number;
+}
+
+export interface GatewayDeps {
+  tokens: TokenServiceClient;
+  dicomweb: DicomwebClient;
+  trustedProxies: ReadonlySet<string>;
+  /** The store's address as configured (and any other spelling of it): scrubbed from what is returned. */
+  storeAddresses: readonly string[];
+  options: GatewayOptions;
+  /** Counts each gateway request by resource kind and outcome. */
+  count?: (kind: GatewayResourceKind | 'unknown', outcome: string) => void;
+  now?: () => number;
+}
+
+export const DEFAULT_GATEWAY_OPTIONS: GatewayOptions = Object.freeze({
+  grantCacheMs: 2_000,
+  membershipCacheMs: 60_000,
+  perToken: { rate: 100, burst: 1_000 },
+  perClient: { rate: 200, burst: 2_000 },
+  // As many as nginx lets one address hold open to the gateway (limit_conn dicomweb_conn 32).
+  maxInFlightPerClient: 32,
+  clientStallMs: 60_000,
+});
+
+class GatewayError extends AppError {}
+const notFound = () => new GatewayError(404, 'not_found', 'not found in this study');
+const tooMany = (seconds: number, code: string) =>
+  new GatewayError(429, code, 'too many requests; slow down', undefined, { 'retry-after': String(seconds) });
+
+// Rendition media types the viewer may ask for; anything else gets the default of the resource.
+const FRAMES_ACCEPT =
+  /^multipart\/related; ?type="?(application\/octet-stream|image\/(jpeg|jls|jp2|jpx|png|gif|dicom-rle|x-dicom-rle))"?(; ?transfer-syntax=(\*|[0-9.]{1,64}))?$/i;
+const INSTANCE_ACCEPT =
+  /^multipart\/related; ?type="?application\/dicom"?(; ?transfer-syntax=(\*|[0-9.]{1,64}))?$/i;
+const IMAGE_ACCEPT = /^image\/(jpeg|png|gif)$/i;
+const DEFAULT_ACCEPT: Record<'frames' | 'instance' | 'rendered' | 'thumbnail', string> = {
+  frames: 'multipart/related; type="application/octet-stream"; transfer-syntax=*',
+  instance: 'multipart/related; type="application/dicom"; transfer-syntax=*',
+  rendered: 'image/png',
+  thumbnail: 'image/jpeg',
+};
+const SAFE_CONTENT_TYPE = /^[\x20-\x7e]{1,300}$/;
+const QIDO_KEYS = new Set(['includefield', 'limit', 'offset']);
+const QIDO_VALUE = /^[A-Za-z0-9,]{1,512}$/;
+// Anything token-shaped, anywhere in what a request put in its URL.
+const TOKEN_LIKE = /[A-Za-z0-9]{64}/;
+
+function setGatewayHeaders(ctx: Context): void {
+  ctx.set('cache-control', 'no-store');
+  ctx.set('referrer-policy', 'no-referrer');
+  ctx.set('x-content-type-options', 'nosniff');
+  ctx.set('x-robots-tag', 'noindex, nofollow');
+  ctx.set('content-security-policy', "default-src 'none'; frame-ancestors 'none'");
+  ctx.set('cross-origin-resource-policy', 'same-origin');
+}
+
+function sha256(s: string): string {
+  return createHash('sha256').update(s).digest('hex');
+}
+
+/**
+ * The viewer's read-only DICOMweb gateway under `/token/dicomweb/`: the standard WADO-RS / QIDO-RS
+ * paths of the one study a token grants. The token comes from `Authorization: Bearer` only; every
+ * UID is validated before anything goes upstream; the study must be the granted one and a series or
+ * instance must be one of that study's (checked against the store's own lists, cached briefly); what
+ * the store answers is relayed as a stream (frames, instances, rendered images) or, for DICOM JSON,
+ * scrubbed of the store's address. Authorisation goes through the token service's grant endpoint
+ * (which counts invalid tokens per client), cached for `grantCacheMs` at most.
+ * @example app.use(gatewayMiddleware({ tokens, dicomweb, trustedProxies, storeAddresses: [url], options }));
+ */
+export function gatewayMiddleware(deps: GatewayDeps): Middleware {
+  const now = deps.now ?? Date.now;
+  const o = deps.options;
+  const grants = new TtlCache<Grant>(o.grantCacheMs, 10_000, now);
+  const seriesLists = new TtlCache<ReadonlySet<string>>(o.membershipCacheMs, 1_000, now);
+  const instanceLists = new TtlCache<ReadonlySet<string>>(o.membershipCacheMs, 5_000, now);
+  const perToken = new RateLimiter(o.perToken.rate, o.perToken.burst, now);
+  const perClient = new RateLimiter(o.perClient.rate, o.perClient.burst, now);
+  const inFlight = new Map<string, number>();
+  const count = deps.count ?? (() => {});
+
+  const report = (e: AccessEventBody, log: Logger) =>
+    deps.tokens
+      .report(e)
+      .catch((err: Error) => log.warn({ err: err.message, event: e.event }, 'access event not recorded'));
+
+  const seriesOf = (study: string, signal: AbortSignal) =>
+    seriesLists.get(study, async () => {
+      const found = await deps.dicomweb.searchSeries(study, { signal });
+      return new Set(tagValues(found, Tag.SeriesInstanceUID));
+    });
+  const instancesOf = (study: string, series: string, signal: AbortSignal) =>
+    instanceLists.get(`${study}/${series}`, async () => {
+      const found = await deps.dicomweb.searchInstances(study, series, { signal });
+      return new Set(tagValues(found, Tag.SOPInstanceUID));
+    });
+
+  async function authoriseOrThrow(ctx: Context, who: Presenter): Promise<Grant> {
+    const header = ctx.get('authorization');
+    const match = /^Bearer ([^\s]{1,256})$/i.exec(header);
+    if (!match) {
+      throw new GatewayError(401, 'unauthorized', 'a bearer token is required', undefined, {
+        'www-authenticate': 'Bearer realm="studylink-viewer"',
+      });
+    }
+    const token = match[1] as string;
+    const wellFormed = TOKEN_PATTERN.test(token);
+    // A link with a second factor opens only with the cookie its right answer earned (Path=/token,
+    // so the browser sends it here too); the token service decides, as for the page and the zip.
+    const verificationCookie = cookieValue(ctx.get('cookie'), VERIFICATION_COOKIE);
+    const context = {
+      purpose: 'view' as const,
+      verificationCookie,
+      acceptLanguage: ctx.get('accept-language').slice(0, 1000),
+      languageCookie: (cookieValue(ctx.get('cookie'), LANGUAGE_COOKIE) ?? '').slice(0, 16),
+      reserve: false,
+    };
+    try {
+      // Cached by digest only (of the token and the cookie, so a grant won with a cookie never serves
+      // a request without it): the token itself is never a key in a heap dump or a log.
+      return await (wellFormed
+        ? grants.get(sha256(`${token}\n${verificationCookie ?? ''}`), () =>
+            deps.tokens.grantOrThrow(token, undefined, who, context),
+          )
+        : deps.tokens.grantOrThrow(null, undefined, who, context));
+    } catch (err) {
+      if (err instanceof GrantVerificationRequiredError) {
+        throw new GatewayError(403, 'verification_required', 'confirm the link on its page first');
+      }
+      if (err instanceof GrantNotFoundError) {
+        await report(
+          {
+            event: 'invalid_token',
+            outcome: wellFormed ? 'not_found' : 'malformed',
+            detail: { via: 'dicomweb' },
+            ...who,
+          },
+          ctx.state.log,
+        );
+        throw new GatewayError(401, 'token_not_found', 'not found or no longer available', undefined, {
+          'www-authenticate': 'Bearer realm="studylink-viewer", error="invalid_token"',
+        });
+      }
+      throw err;
+    }
+  }
+
+  async function checkMembershipOrThrow(r: GatewayResource, grant: Grant, signal: AbortSignal) {
+    if (r.study !== grant.studyInstanceUid) throw notFound();
+    if (r.series === undefined) return;
+    if (!(await storeCall(() => seriesOf(r.study, signal))).has(r.series)) throw notFound();
+    if (r.instance === undefined) return;
+    if (!(await storeCall(() => instancesOf(r.study, r.series as string, signal))).has(r.instance))
+      throw notFound();
+  }
+
+  async function answerJson(ctx: Context, r: GatewayResource, signal: AbortSignal) {
+    let datasets: DicomJsonObject[];
+    if (r.kind === 'series_search') {
+      const q = parseQidoQueryOrThrow(ctx.querystring);
+      datasets = await storeCall(() => deps.dicomweb.searchSeries(r.study, { ...q, signal }));
+      datasets = datasets.filter((d) => belongs(d, r));
+      seriesLists.set(r.study, new Set(tagValues(datasets, Tag.SeriesInstanceUID)));
+    } else {
+      datasets = await storeCall(() => deps.dicomweb.retrieveMetadata(r.study, r.series, { signal }));
+      datasets = datasets.filter((d) => belongs(d, r));
+      if (r.series !== undefined)
+        instanceLists.set(`${r.study}/${r.series}`, new Set(tagValues(datasets, Tag.SOPInstanceUID)));
+    }
+    ctx.status = 200;
+    ctx.type = 'application/dicom+json';
+    if (ctx.method !== 'HEAD') ctx.body = JSON.stringify(scrubDicomJson(datasets, deps.storeAddresses));
+  }
+
+  async function relay(ctx: Context, r: GatewayResource, key: string, controller: AbortController) {
+    const kind = r.kind as keyof typeof DEFAULT_ACCEPT;
+    const asked = ctx.get('accept').trim();
+    const fits = kind === 'frames' ? FRAMES_ACCEPT : kind === 'instance' ? INSTANCE_ACCEPT : IMAGE_ACCEPT;
+    const accept = fits.test(asked) ? asked : DEFAULT_ACCEPT[kind];
+    if (ctx.method === 'HEAD') {
+      // Link checkers and prefetchers: membership is checked, the store is not bothered.
+      ctx.status = 200;
+      ctx.type = kind === 'rendered' || kind === 'thumbnail' ? accept : 'multipart/related';
+      return;
+    }
+    const open = inFlight.get(key) ?? 0;
+    if (open >= o.maxInFlightPerClient) throw tooMany(1, 'too_many_open_requests');
+    const up = await storeCall(() => deps.dicomweb.relay(r.storePath, { accept, signal: controller.signal }));
+    if (up.status !== 200) {
+      up.body.destroy();
+      if (up.status === 404) throw notFound();
+      if (up.status === 429 || up.status === 503)
+        throw new ServiceUnavailableError('the image archive is busy; try again shortly', 5, 'store_busy');
+      // 400/406/415/501 (cannot render or transcode this one) and 5xx (failed on this file): the
+      // viewer falls back to another path for this image.
+      throw new GatewayError(
+        502,
+        'store_cannot_answer',
+        `the image archive could not send this (${up.status})`,
+      );
+    }
+    inFlight.set(key, open + 1);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      const left = (inFlight.get(key) ?? 1) - 1;
+      if (left <= 0) inFlight.delete(key);
+      else inFlight.set(key, left);
+    };
+    const res = ctx.res;
+    res.once('close', () => {
+      release();
+      // The client left midway: stop reading the store.
+      if (!res.writableFinished) controller.abort(new Error('client disconnected'));
+    });
+    // A client that stops reading holds a slot and a store connection: cut it after a while.
+    res.setTimeout(o.clientStallMs, () => res.destroy());
+    const type = [up.headers['content-type']].flat()[0] ?? '';
+    ctx.status = 200;
+    if (kind === 'frames' || kind === 'instance') {
+      // Re-framed: the store's part headers (Content-Location: its own URL) stay here.
+      let reframed: ReturnType<typeof reframeMultipart>;
+      try {
+        reframed = reframeMultipart(type, up.body);
+      } catch {
+        up.body.destroy();
+        throw new GatewayError(502, 'store_bad_answer', 'the image archive answered unexpectedly');
+      }
+      ctx.type = reframed.contentType;
+      ctx.body = reframed.body;
+      return;
+    }
+    ctx.type = SAFE_CONTENT_TYPE.test(type) && /^image\//.test(type) ? type : 'application/octet-stream';
+    ctx.body = up.body;
+    const length = Number([up.headers['content-length']].flat()[0]);
+    if (Number.isSafeInteger(length) && length >= 0) ctx.length = length;
+  }
+
+  return async (ctx: Context, next: Next) => {
+    if (!ctx.path.startsWith(GATEWAY_PREFIX)) return next();
+    setGatewayHeaders(ctx);
+    const r = parseGatewayPath(ctx.path.slice(GATEWAY_PREFIX.length));
+    const kind = r?.kind ?? 'unknown';
+    let outcome = 'ok';
+    const controller = new AbortController();
+    try {
+      // Nothing token-shaped is accepted in a URL (nginx logs paths; a query may reach other logs).
+      if (TOKEN_LIKE.test(ctx.path) || TOKEN_LIKE.test(ctx.querystring))
+        throw new GatewayError(400, 'token_in_url', 'send the token in the Authorization header only');
+      if (!r) throw new GatewayError(404, 'not_found', 'no such DICOMweb resource');
+      if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
+        throw new GatewayError(405, 'method_not_allowed', 'the viewer gateway is read-only', undefined, {
+          allow: 'GET, HEAD',
+        });
+      }
+      if (ctx.querystring !== '' && r.kind !== 'series_search')
+        throw new GatewayError(400, 'unexpected_query', 'this resource takes no query parameters');
+      const who: Presenter = {
+        clientIp: clientIp(
+          ctx.req.socket.remoteAddress,
+          ctx.get('x-real-ip') || undefined,
+          deps.trustedProxies,
+        ),
+        userAgent: ctx.get('user-agent').slice(0, 512),
+      };
+      const clientWait = perClient.take(who.clientIp);
+      if (clientWait > 0) throw tooMany(clientWait, 'rate_limited');
+      const grant = await authoriseOrThrow(ctx, who);
+      const tokenWait = perToken.take(String(grant.tokenId));
+      if (tokenWait > 0) throw tooMany(tokenWait, 'rate_limited');
+      ctx.res.once('close', () => {
+        if (!ctx.res.writableFinished) controller.abort(new Error('client disconnected'));
+      });
+      await checkMembershipOrThrow(r, grant, controller.signal);
+      if (r.kind === 'series_search' || r.kind === 'study_metadata' || r.kind === 'series_metadata')
+        await answerJson(ctx, r, controller.signal);
+      else await relay(ctx, r, who.clientIp, controller);
+    } catch (err) {
+      outcome = err instanceof AppError ? err.code : 'internal_error';
+      throw err;
+    } finally {
+      count(kind, outcome);
+    }
+  };
+}
+
+/** A dataset the store returned for this request must be of the granted study (and series): the store is not trusted to filter. */
+function belongs(d: DicomJsonObject, r: GatewayResource): boolean {
+  const study = d[Tag.StudyInstanceUID]?.Value?.[0];
+  if (study !== undefined && study !== r.study) return false;
+  if (r.series === undefined) return true;
+  const series = d[Tag.SeriesInstanceUID]?.Value?.[0];
+  return series === undefined || series === r.series;
+}
+
+function parseQidoQueryOrThrow(qs: string): { includefield?: string[]; limit?: number; offset?: number } {
+  if (qs === '') return {};
+  const out: { includefield?: string[]; limit?: number; offset?: number } = {};
+  for (const [key, value] of new URLSearchParams(qs)) {
+    if (!QIDO_KEYS.has(key) || !QIDO_VALUE.test(value))
+      throw new GatewayError(400, 'unexpected_query', 'only includefield, limit and offset are accepted');
+    if (key === 'includefield') out.includefield = [...(out.includefield ?? []), ...value.split(',')];
+    else if (/^[0-9]{1,6}$/.test(value)) out[key as 'limit' | 'offset'] = Number(value);
+    else throw new GatewayError(400, 'unexpected_query', `${key} must be a number`);
+  }
+  return out;
+}
+
+/** Store failures as the viewer should see them: missing is 404, unreachable is 503, never a 500. */
+async function storeCall<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof AppError) throw err;
+    if (err instanceof DicomwebNotFoundError) throw notFound();
+    if (err instanceof DicomwebUnavailableError)
+      throw new ServiceUnavailableError('the image archive is not answering', 5, 'store_unavailable');
+    if (err instanceof Error && err.name === 'DicomwebArgumentError')
+      throw new GatewayError(400, 'invalid_request', err.message);
+    if (err instanceof Error && (err.name === 'AbortError' || err.message === 'client disconnected'))
+      throw err;
+    throw new GatewayError(502, 'store_bad_answer', 'the image archive answered unexpectedly');
+  }
+}

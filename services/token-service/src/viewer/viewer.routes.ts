@@ -1,0 +1,96 @@
+import type Router from '@koa/router';
+import { VERIFICATION_COOKIE, VIEWER_PATH } from '@studylink/contracts';
+import {
+  cookieValue,
+  createRouter,
+  ServiceUnavailableError,
+  setPatientHeaders,
+} from '@studylink/service-kit';
+import type { Context } from 'koa';
+import { appendAccessEvent } from '../access-log/access-log.repository.js';
+import { type PatientDeps, resolvePatientLinkOrThrow } from '../patient/patient.routes.js';
+import { VIEWER_ASSET_PREFIX, type ViewerAssets } from './viewer.assets.js';
+import { renderViewerPage, VIEWER_CSP } from './viewer.page.js';
+
+export { VIEWER_PATH };
+
+export interface ViewerDeps extends PatientDeps {
+  /** The built viewer; null when `make build` did not make one (the page is then a 503). */
+  viewerAssets: ViewerAssets | null;
+}
+
+/**
+ * `GET /token/viewer?<token>`: the viewer page, refused exactly like the patient page (same checks,
+ * same guessing limit, same 404), with the page's headers and a CSP that lets the bundle's script,
+ * workers and WebAssembly run. One `viewer_opened` event per opening; the images then come from the
+ * export service's gateway. `GET /assets/viewer/<hash>/<file>`: the bundle, immutable.
+ */
+export function viewerRoutes(deps: ViewerDeps): Router {
+  const router = createRouter();
+  router.get(VIEWER_PATH, async (ctx: Context) => {
+    setPatientHeaders(ctx);
+    // The same checks as the page, in the same place (verification and view-only rules go there too).
+    const { token, who, grant } = await resolvePatientLinkOrThrow(ctx, deps);
+    // A link with a second factor shows nothing before its right answer: back to its form.
+    if (
+      grant.verification !== 'none' &&
+      !deps.tokens.isVerified(grant, cookieValue(ctx.get('cookie'), VERIFICATION_COOKIE))
+    ) {
+      await appendAccessEvent(deps.db, {
+        event: 'viewer_opened',
+        outcome: 'verification_required',
+        tokenId: grant.tokenId,
+        studyInstanceUid: grant.studyInstanceUid,
+        ...who,
+      });
+      ctx.status = 303;
+      ctx.redirect(`/token?${token}`);
+      return;
+    }
+    if (!deps.viewerAssets)
+      throw new ServiceUnavailableError(
+        'the image viewer is not installed on this server',
+        60,
+        'viewer_missing',
+      );
+    const study = await deps.tokens.studyForPage(grant);
+    await appendAccessEvent(deps.db, {
+      event: 'viewer_opened',
+      outcome: ctx.method === 'HEAD' ? 'head' : 'ok',
+      tokenId: grant.tokenId,
+      studyInstanceUid: grant.studyInstanceUid,
+      ...who,
+    });
+    ctx.set('content-security-policy', VIEWER_CSP);
+    ctx.type = 'text/html; charset=utf-8';
+    ctx.body = renderViewerPage({
+      token,
+      studyInstanceUid: grant.studyInstanceUid,
+      study,
+      assets: deps.viewerAssets,
+      // View-only links and links past their download limit: the viewer works, without a zip link.
+      download:
+        grant.allowDownload && (grant.maxDownloads === null || grant.downloadsUsed < grant.maxDownloads),
+    });
+  });
+
+  router.get(`${VIEWER_ASSET_PREFIX}:hash/:file`, (ctx) => {
+    const assets = deps.viewerAssets;
+    const file =
+      assets &&
+      `${VIEWER_ASSET_PREFIX}${ctx.params.hash}/` === assets.base &&
+      assets.files.get(ctx.params.file ?? '');
+    if (!file) {
+      ctx.status = 404;
+      ctx.set('cache-control', 'no-store');
+      ctx.body = { error: { code: 'not_found', message: 'no such file' } };
+      return;
+    }
+    ctx.set('cache-control', 'public, max-age=31536000, immutable');
+    ctx.set('x-content-type-options', 'nosniff');
+    ctx.set('cross-origin-resource-policy', 'same-origin');
+    ctx.type = file.type;
+    ctx.body = file.body;
+  });
+  return router;
+}
