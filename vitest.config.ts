@@ -6,6 +6,7 @@ const src = (pkg: string) => fileURLToPath(new URL(`./packages/${pkg}/src/index.
 // Workspace packages resolve to their TypeScript sources, so tests never need a build.
 const alias = {
   '@studylink/contracts': src('contracts'),
+  '@studylink/i18n': src('i18n'),
   '@studylink/service-kit': src('service-kit'),
   '@studylink/dicomweb': src('dicomweb'),
   '@studylink/dicom-media': src('dicom-media'),

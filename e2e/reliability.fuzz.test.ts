@@ -12,7 +12,7 @@ import { loadSamples } from '@studylink/testkit';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type E2EStack, startE2EStack } from './support/e2e-stack.js';
-import { JSON_LOGS, malformedLogLines, tokenLeaks } from './support/log-checks.js';
+import { JSON_LOGS, malformedLogLines, secretLeaksInLogs, tokenLeaks } from './support/log-checks.js';
 import {
   anyText,
   type OpenApiDocument,
@@ -38,6 +38,8 @@ const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789
 let s: E2EStack;
 let ports: { nginx: number; token: number; export: number };
 let token: string;
+/** A PIN link (issue 12) for the verification-form fuzz, and its PIN. */
+let pinLink: { token: string; pin: string };
 /** The API fuzz's own study: it may revoke and re-issue its token; the page fuzz's token stays put. */
 let apiStudyUid: string;
 let adminKey: string;
@@ -133,6 +135,10 @@ const extraHeaders = () =>
       referer: headerValue().map((v) => `http://example.org/x?${v}`),
       cookie: headerValue(),
       accept: headerValue(),
+      'accept-language': fc.oneof(
+        headerValue(),
+        fc.constantFrom('ar', 'fr-CH, fr;q=0.9', 'el;q=0.5, *;q=0.1', 'xx', 'de;q=bogus', ''),
+      ),
     },
     { requiredKeys: [] },
   );
@@ -148,7 +154,11 @@ beforeAll(async () => {
     export: s.stack.exportPort,
   };
   adminKey = s.adminKey;
-  const [ct, mr] = await loadSamples(s.orthanc, ['CT_small.dcm', 'MR_small.dcm']);
+  const [ct, mr, jp] = await loadSamples(s.orthanc, ['CT_small.dcm', 'MR_small.dcm', 'JPEG2000.dcm']);
+  const pinIssued = await s.api('PUT', `/api/v1/studies/${jp?.studyInstanceUid}/token`, {
+    verification: 'pin',
+  });
+  pinLink = { token: pinIssued.json.token, pin: pinIssued.json.pin };
   ({ token } = await s.issueToken(ct?.studyInstanceUid as string));
   apiStudyUid = mr?.studyInstanceUid as string;
   await s.issueToken(apiStudyUid);
@@ -165,6 +175,12 @@ describe('fuzzing every public route', () => {
     expect(names).toContain('PUT /api/v1/studies/{studyInstanceUid}/token');
     expect(names).toContain('GET /api/v1/access-log');
     expect(names.length).toBeGreaterThanOrEqual(7);
+    // The generated token bodies carry the link-trust fields (issue 12): verification, limit, view-only.
+    const put = operations.find((o) => o.method === 'PUT' && o.path.endsWith('/token'));
+    expect(Object.keys(put?.body?.properties ?? {})).toEqual(
+      expect.arrayContaining(['verification', 'maxDownloads', 'allowDownload']),
+    );
+    expect(names).toContain('POST /api/v1/studies/{studyInstanceUid}/token/unlock');
   });
 
   it('GET/HEAD /token?<anything>: 200 for the issued token only, otherwise a 4xx page', async () => {
@@ -186,10 +202,52 @@ describe('fuzzing every public route', () => {
             expect(GENERIC_4XX, explain(req, res)).toContain(res.status);
           }
           if (res.status === 200 && method === 'GET')
-            expect(res.body.toString('utf8')).toContain('Zip file of the study');
+            expect(res.body.toString('utf8')).toContain('href="/token/study.zip?');
         },
       ),
       params(2000),
+    );
+  });
+
+  it('POST /token?<anything> with generated forms: never a 5xx; only the right PIN earns the cookie', async () => {
+    const field = fc.oneof(
+      fc.tuple(fc.constantFrom('pin', 'birthDate', 'lang', 'x', ''), anyText(40)),
+      fc.tuple(fc.constant('pin'), fc.constantFrom('RIGHT', '000000', '12345678901234567890', '')),
+      fc.tuple(
+        fc.constant('birthDate'),
+        fc.constantFrom('1970-01-01', '0000-00-00', '9999-99-99', '19700101'),
+      ),
+      fc.tuple(fc.constant('lang'), fc.constantFrom('ar', 'en', 'zz', 'fr')),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof({ weight: 3, arbitrary: fc.constant('PIN') }, { weight: 1, arbitrary: tokenQuery() }),
+        fc.array(field, { maxLength: 4 }),
+        fc.constantFrom('application/x-www-form-urlencoded', 'application/json', 'text/plain', ''),
+        fc.constantFrom('same-origin', 'cross-site', ''),
+        fc.constantFrom<Sent['via']>('nginx', 'direct'),
+        extraHeaders(),
+        async (q, fields, contentType, site, via, headers) => {
+          const query = q === 'PIN' ? pinLink.token : resolveQuery(q);
+          const body = fields
+            .map(([k, v]) => `${urlPart(k, false)}=${urlPart(v === 'RIGHT' ? pinLink.pin : v, false)}`)
+            .join('&');
+          const h: Record<string, string> = { ...headers };
+          if (contentType) h['content-type'] = contentType;
+          if (site) h['sec-fetch-site'] = site;
+          const req: Sent = { via, method: 'POST', target: `/token?${query}`, headers: h, body };
+          const res = await send(req, ports.token);
+          expect(res.status, explain(req, res)).toBeLessThan(500);
+          expect([200, 303, 403, ...GENERIC_4XX], explain(req, res)).toContain(res.status);
+          const cookie = res.headers['set-cookie'] ?? '';
+          if (cookie.includes('studylink_verified=')) {
+            // Only the PIN link's own PIN, sent same-origin as a form, opens it.
+            expect(effectiveQuery(query), explain(req, res)).toBe(pinLink.token);
+            expect(body, explain(req, res)).toContain(`pin=${pinLink.pin}`);
+          }
+        },
+      ),
+      params(400),
     );
   });
 
@@ -419,7 +477,8 @@ describe('fuzzing every public route', () => {
     }
   });
 
-  it('afterwards: no log holds the token', async () => {
-    expect(await tokenLeaks(s.logDir, [token])).toEqual([]);
+  it('afterwards: no log holds the token, nor the PIN link, nor its PIN', async () => {
+    expect(await tokenLeaks(s.logDir, [token, pinLink.token])).toEqual([]);
+    expect(await secretLeaksInLogs(s.logDir, { pins: [pinLink.pin], birthDates: [] })).toEqual([]);
   });
 });

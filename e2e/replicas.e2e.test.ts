@@ -117,6 +117,9 @@ describe('two replicas of each service behind nginx', () => {
       }
       await new Promise((r) => setTimeout(r, 50));
     }
+    console.log(
+      `setup change through replica 1 seen in replica 2's links after ${seenAfter} ms (bound ${CACHE_MS} ms)`,
+    );
     expect(seenAfter).toBeGreaterThanOrEqual(0);
     // The documented bound, plus the time one request takes.
     expect(seenAfter).toBeLessThanOrEqual(CACHE_MS + 250);
@@ -170,6 +173,7 @@ describe('two replicas of each service behind nginx', () => {
     await Promise.all(killed);
     for (const d of downloads) d.resume();
     const outcomes = await Promise.all(downloads.map((d) => d.done));
+    console.log(`downloads when one replica of each was killed: ${outcomes.join(', ')}`);
     expect(outcomes).toContain('cut');
     expect(outcomes).toContain('complete');
     for (const [i, outcome] of outcomes.entries()) {

@@ -6,18 +6,32 @@
 //   BENCH_PAGE_SECONDS=30      length of each page-view load run
 //   BENCH_THROTTLE_SECONDS=60  how long a 1 MB/s client reads before the memory trend is taken
 //   BENCH_SKIP_2GB=1           leave out the 2 GB study (generating and storing it takes a while)
+//   BENCH_SKIP_4000=1          leave out the 4,000-instance first-byte comparison
+//
+// The store is Orthanc as Debian installs it and most sites leave it (startOrthanc's 'stock' preset:
+// DefaultEncoding Latin1, the DICOMweb plugin's default metadata modes, HTTP compression on).
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { curlTimed, loadTest, median, sampleMemory } from './bench/probes.mjs';
+import pg from 'pg';
+import {
+  curlTimed,
+  loadTest,
+  median,
+  pageStatus,
+  sampleMemory,
+  startCountingProxy,
+} from './bench/probes.mjs';
+import { startRelayBehindNginx } from './bench/relay.mjs';
 import { printReport } from './bench/report.mjs';
 import { ROOT, startStack } from './stack.mjs';
 
 const PAGE_SECONDS = Number(process.env.BENCH_PAGE_SECONDS ?? 30);
 const THROTTLE_SECONDS = Number(process.env.BENCH_THROTTLE_SECONDS ?? 60);
 const SKIP_2GB = process.env.BENCH_SKIP_2GB === '1';
+const SKIP_4000 = process.env.BENCH_SKIP_4000 === '1';
 const WADO_ACCEPT = 'Accept: multipart/related; type="application/dicom"; transfer-syntax=*';
 const MB = 1024 * 1024;
 // The last run's service and nginx logs, kept for a look (git-ignored like all of .bench/).
@@ -46,8 +60,11 @@ async function main() {
   const template = await testkit.createTemplateDatabase();
   cleanups.push(() => testkit.dropTemplateDatabase(template));
   const db = await testkit.createTestDatabase({ template });
-  const orthanc = await testkit.startOrthanc({ dir: work });
+  const orthanc = await testkit.startOrthanc({ dir: work, preset: 'stock' });
   cleanups.push(() => orthanc.stop());
+  // The token service reaches the store through a counting proxy: store requests per page view.
+  const tokenStore = await startCountingProxy(orthanc.dicomwebUrl);
+  cleanups.push(() => tokenStore.close());
   const adminKey = `slk_${randomBytes(32).toString('base64url')}`;
   say('starting the stack');
   const stack = await startStack({
@@ -63,6 +80,8 @@ async function main() {
       NGINX_TOKEN_RATE: '100000r/s',
       INVALID_TOKEN_LIMIT: '1000000', // raised, not off: its check query is part of a page view's cost
       MAX_CONCURRENT_EXPORTS: '32',
+      // The 20 concurrent downloads share one link: its share of the slots must not refuse them.
+      MAX_EXPORTS_PER_LINK: '31',
     },
     publicPort: await testkit.freePort(),
     tokenPort: await testkit.freePort(),
@@ -71,8 +90,16 @@ async function main() {
     exportInternalPort: await testkit.freePort(),
     logDir: LOG_DIR,
     stateDir: join(work, 'state'),
+    tokenEnv: { DICOMWEB_URL: tokenStore.url },
   });
   cleanups.push(() => stack.stop());
+  const relay = await startRelayBehindNginx({
+    dicomwebUrl: orthanc.dicomwebUrl,
+    relayPort: await testkit.freePort(),
+    nginxPort: await testkit.freePort(),
+    logDir: LOG_DIR,
+  });
+  cleanups.push(() => relay.stop());
   const exportPid = stack.processes['export-service'].pid;
 
   const results = {
@@ -86,10 +113,19 @@ async function main() {
       nginx: spawnSync('nginx', ['-v'], { encoding: 'utf8' }).stderr.trim().replace('nginx version: ', ''),
     },
     settings: { pageSeconds: PAGE_SECONDS, throttleSeconds: THROTTLE_SECONDS },
+    orthanc: {
+      preset: 'stock',
+      config:
+        'Debian orthanc + orthanc-dicomweb, nothing set but the DICOMweb root (DefaultEncoding Latin1, default metadata modes, HTTP compression on)',
+      version: await fetch(`${orthanc.httpUrl}/system`)
+        .then((r) => r.json())
+        .then((s) => `Orthanc ${s.Version}`)
+        .catch(() => 'unknown'),
+    },
   };
 
   /** Generates a CT study on disk, stores it in Orthanc, deletes the files, issues its token. */
-  const prepareStudy = async (name, series, perSeries) => {
+  const prepareStudy = async (name, series, perSeries, size = {}) => {
     const dir = join(work, name);
     let t = Date.now();
     const study = await testkit.writeSyntheticStudy({
@@ -98,6 +134,7 @@ async function main() {
       patientId: name,
       series,
       instancesPerSeries: perSeries,
+      ...size,
     });
     const writtenMs = Date.now() - t;
     t = Date.now();
@@ -134,9 +171,8 @@ async function main() {
     return { value, memory: await mem.stop() };
   };
 
-  const repeat = async (n, fn) => {
-    const runs = [];
-    for (let i = 0; i < n; i++) runs.push(await fn());
+  /** Medians of a few downloads; any failed download fails the benchmark. */
+  const summarize = (runs) => {
     for (const r of runs)
       if (r.exitCode !== 0 || r.status !== 200) throw new Error(`download failed: ${JSON.stringify(r)}`);
     return {
@@ -151,6 +187,11 @@ async function main() {
       medianTotalMs: median(runs.map((r) => r.totalMs)),
     };
   };
+  const repeat = async (n, fn) => {
+    const runs = [];
+    for (let i = 0; i < n; i++) runs.push(await fn());
+    return summarize(runs);
+  };
 
   // Issue 3: throughput and time to first byte on a 400-instance CT study (~200 MB).
   const s200 = await prepareStudy('study-200MB', 2, 200);
@@ -159,14 +200,26 @@ async function main() {
   await curlTimed(exportUrl(s200), { from: client() });
   await curlTimed(wadoUrl(s200), { headers: [WADO_ACCEPT] });
 
-  say('export through nginx ×3');
-  const exp = await withMemory(() => repeat(3, () => curlTimed(exportUrl(s200), { from: client() })));
-  results.export200 = { ...exp.value, memory: exp.memory };
-  say('raw WADO-RS study read ×3');
-  results.wado200 = await repeat(3, () => curlTimed(wadoUrl(s200), { headers: [WADO_ACCEPT] }));
+  await curlTimed(relay.url(s200.uid), { from: client() });
+  // The same run, in three rounds of raw read (the store's own speed), bare relay behind nginx (the
+  // floor of a Node service behind nginx) and export, so that load from elsewhere on the machine
+  // falls on all three alike; medians of the three.
+  const rounds = { wado: [], relay: [], export: [] };
+  const exportMemory = await sampleMemory(exportPid);
+  for (let i = 0; i < 3; i++) {
+    say(`round ${i + 1} of 3: raw WADO-RS read, relay behind nginx, export through nginx`);
+    rounds.wado.push(await curlTimed(wadoUrl(s200), { headers: [WADO_ACCEPT] }));
+    rounds.relay.push(await curlTimed(relay.url(s200.uid), { from: client() }));
+    rounds.export.push(await curlTimed(exportUrl(s200), { from: client() }));
+  }
+  results.wado200 = summarize(rounds.wado);
+  results.relay200 = summarize(rounds.relay);
+  results.export200 = { ...summarize(rounds.export), memory: await exportMemory.stop() };
   say("Orthanc's /archive ×2");
   results.archive200 = await repeat(2, () => curlTimed(archiveUrl(s200), { maxTime: 600 }));
   results.ratios = {
+    exportVsRelayThroughput: results.export200.medianMBps / results.relay200.medianMBps,
+    relayVsWadoThroughput: results.relay200.medianMBps / results.wado200.medianMBps,
     exportVsWadoThroughput: results.export200.medianMBps / results.wado200.medianMBps,
     exportVsArchiveThroughput: results.export200.medianMBps / results.archive200.medianMBps,
     archiveVsExportTotalTime: results.archive200.medianTotalMs / results.export200.medianTotalMs,
@@ -218,6 +271,65 @@ async function main() {
     medianTtfbMs: median(many.value.map((r) => r.ttfbMs)),
     memory: many.memory,
   };
+
+  // Store requests caused by 1,000 page views of one study within one refresh interval, its copy
+  // due for a refresh when they start (counted at the token service's proxy to the store).
+  {
+    const sql = new pg.Client({ connectionString: db.url });
+    await sql.connect();
+    await sql.query(
+      "UPDATE studies SET refreshed_at = now() - interval '1 hour', refresh_attempted_at = NULL WHERE study_instance_uid = $1",
+      [s200.uid],
+    );
+    await sql.end();
+    const before = tokenStore.requests.length;
+    let ok = 0;
+    const t = Date.now();
+    // 50 at a time, each from its own loopback address (nginx's per-address limit is not measured here).
+    for (let i = 0; i < 1000; i += 50) {
+      const batch = await Promise.all(
+        Array.from({ length: 50 }, (_, j) =>
+          pageStatus(`${stack.publicUrl}/token?${s200.token}`, `127.0.9.${j + 1}`),
+        ),
+      );
+      ok += batch.filter((status) => status === 200).length;
+    }
+    const viewsMs = Date.now() - t;
+    await new Promise((r) => setTimeout(r, 1000)); // a refresh the views started has finished
+    results.pageViewStoreRequests = {
+      views: 1000,
+      ok,
+      viewsMs,
+      storeRequests: tokenStore.requests.length - before,
+      requests: tokenStore.requests.slice(before).map((r) => r.replace(/[?].*/, '?…')),
+    };
+  }
+
+  if (!SKIP_4000) {
+    // Time to first byte against the store's own, for a study of 4,000 small instances (64×64): the
+    // instance count, not the bytes, is what a QIDO-RS before the first byte would cost.
+    const s4k = await prepareStudy('study-4000', 8, 500, { rows: 64, columns: 64 });
+    await curlTimed(exportUrl(s4k), { from: client() });
+    await curlTimed(wadoUrl(s4k), { headers: [WADO_ACCEPT] });
+    say('4,000-instance study: raw WADO-RS and export, three rounds');
+    const w = [];
+    const e = [];
+    for (let i = 0; i < 3; i++) {
+      w.push(await curlTimed(wadoUrl(s4k), { headers: [WADO_ACCEPT] }));
+      e.push(await curlTimed(exportUrl(s4k), { from: client() }));
+    }
+    const wado = summarize(w);
+    const exp4k = summarize(e);
+    results.study4000 = {
+      instances: s4k.instances,
+      MB: s4k.bytes / MB,
+      wadoTtfbMs: wado.medianTtfbMs,
+      exportTtfbMs: exp4k.medianTtfbMs,
+      ttfbOverStoreMs: exp4k.medianTtfbMs - wado.medianTtfbMs,
+      wadoMBps: wado.medianMBps,
+      exportMBps: exp4k.medianMBps,
+    };
+  }
 
   if (!SKIP_2GB) {
     // The 2 GB study: 4,000 CT instances, generated on disk and deleted once stored.

@@ -162,7 +162,8 @@ export function renderTemplate(text, vars) {
 
 /**
  * Starts the stack and resolves once nginx answers. Options override the environment:
- * { env, publicPort, tokenPort, exportPort, tokenInternalPort, exportInternalPort, logDir, stateDir, demo }.
+ * { env, publicPort, tokenPort, exportPort, tokenInternalPort, exportInternalPort, logDir, stateDir, demo,
+ * tokenEnv } (tokenEnv: extra environment for the token service alone).
  * Returns { publicUrl, env, adminApiKey, demoStudyUid, logs, stop() }.
  */
 export async function startStack(options = {}) {
@@ -267,6 +268,8 @@ export async function startStack(options = {}) {
             STAFF_ADMIN_PASSWORD: secrets.STAFF_ADMIN_PASSWORD,
           }
         : {}),
+      // make bench counts the token service's store requests through a proxy of its own.
+      ...(options.tokenEnv ?? {}),
     };
     const token = startNode('token-service', 'services/token-service/dist/main.js', {
       ...tokenReplicaEnv,

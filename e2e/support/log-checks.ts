@@ -70,3 +70,32 @@ export async function tokenLeaks(logDir: string, issued: Iterable<string> = []):
   }
   return leaks;
 }
+
+/**
+ * Where a log holds a second factor: a PIN (as a run of digits of its own) or a birth date, written
+ * `YYYY-MM-DD` or as DICOM's `YYYYMMDD`. The patient's answers must never be logged, wherever in a
+ * request they sat. [] when clean.
+ * @example expect(await secretLeaksInLogs(s.logDir, { pins: ['123456'], birthDates: ['1975-06-30'] })).toEqual([]);
+ */
+export async function secretLeaksInLogs(
+  logDir: string,
+  secrets: { pins: readonly string[]; birthDates: readonly string[] },
+): Promise<string[]> {
+  const leaks: string[] = [];
+  const needles = [
+    ...secrets.pins.map((p) => ({
+      what: `PIN ${p.slice(0, 2)}…`,
+      re: new RegExp(`(?<![0-9])${p}(?![0-9])`),
+    })),
+    ...secrets.birthDates.flatMap((d) => [
+      { what: `birth date ${d.slice(0, 4)}…`, re: new RegExp(`(?<![0-9])${d}(?![0-9])`) },
+      {
+        what: `birth date ${d.slice(0, 4)}… (DA)`,
+        re: new RegExp(`(?<![0-9])${d.replaceAll('-', '')}(?![0-9])`),
+      },
+    ]),
+  ];
+  for (const [file, text] of await readLogs(logDir))
+    for (const n of needles) if (n.re.test(text)) leaks.push(`${file}: ${n.what}`);
+  return leaks;
+}

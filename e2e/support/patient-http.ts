@@ -14,7 +14,13 @@ export interface RawResponse {
  */
 export function httpRequest(
   url: string,
-  opts: { method?: string; headers?: Record<string, string>; localAddress?: string; timeoutMs?: number } = {},
+  opts: {
+    method?: string;
+    headers?: Record<string, string>;
+    localAddress?: string;
+    timeoutMs?: number;
+    body?: string;
+  } = {},
 ): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const req = request(
@@ -37,7 +43,7 @@ export function httpRequest(
     );
     req.on('timeout', () => req.destroy(new Error(`${opts.method ?? 'GET'} timed out`)));
     req.on('error', reject);
-    req.end();
+    req.end(opts.body);
   });
 }
 

@@ -1,4 +1,4 @@
-import { type OrthancInstance, startOrthanc } from '@studylink/testkit';
+import { type OrthancInstance, type StartOrthancOptions, startOrthanc } from '@studylink/testkit';
 import { type E2EStack, startE2EStack } from './e2e-stack.js';
 import { type StoreProxy, startStoreProxy } from './store-proxy.js';
 
@@ -18,8 +18,9 @@ export interface ProxiedStack {
 export async function startProxiedStack(
   name: string,
   env: Record<string, string> = {},
+  orthancOptions: StartOrthancOptions = {},
 ): Promise<ProxiedStack> {
-  const orthanc = await startOrthanc();
+  const orthanc = await startOrthanc(orthancOptions);
   let proxy: StoreProxy | null = null;
   try {
     proxy = await startStoreProxy(orthanc.port);

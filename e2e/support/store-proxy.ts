@@ -25,6 +25,15 @@ export interface StoreProxy {
   stallRetrievals(afterBytes: number): void;
   /** Stops stalling and forwards what was held back. */
   release(): void;
+  /**
+   * Holds requests that `match` for `ms` before they reach the store (a store whose instance-level
+   * QIDO-RS opens every file, say); later requests on the same connection wait behind them.
+   */
+  delayRequests(match: (r: RecordedRequest) => boolean, ms: number): void;
+  /** Answers requests that `match` with `status` and an empty body, without asking the store. */
+  answerRequests(match: (r: RecordedRequest) => boolean, status: number): void;
+  /** Forgets the delay and answer rules. */
+  clearRules(): void;
   /** Connections currently stalled. */
   stalledCount(): number;
   /** Open connections whose latest request was a WADO-RS retrieval (finished ones idle in keep-alive count too). */
@@ -42,6 +51,8 @@ interface Connection {
   retrieval: boolean;
   responseBytes: number;
   held: Buffer[] | null;
+  /** Client-to-store writes waiting behind a delayed request. */
+  queue: Promise<void>;
 }
 
 const HEAD_END = '\r\n\r\n';
@@ -57,19 +68,24 @@ export async function startStoreProxy(targetPort: number, targetHost = '127.0.0.
   const connections = new Set<Connection>();
   let stallAfter: number | null = null;
 
-  const readHeads = (c: Connection, data: Buffer) => {
+  let delayRule: { match: (r: RecordedRequest) => boolean; ms: number } | null = null;
+  let answerRule: { match: (r: RecordedRequest) => boolean; status: number } | null = null;
+
+  /** Parses the request heads that `data` completes; returns them. */
+  const readHeads = (c: Connection, data: Buffer): RecordedRequest[] => {
+    const heads: RecordedRequest[] = [];
     c.pending += data.toString('latin1');
     for (;;) {
       if (c.skip > 0) {
         const n = Math.min(c.skip, c.pending.length);
         c.skip -= n;
         c.pending = c.pending.slice(n);
-        if (c.skip > 0) return;
+        if (c.skip > 0) return heads;
       }
       const end = c.pending.indexOf(HEAD_END);
       if (end === -1) {
         if (c.pending.length > MAX_PENDING) c.pending = '';
-        return;
+        return heads;
       }
       const [requestLine = '', ...lines] = c.pending.slice(0, end).split('\r\n');
       c.pending = c.pending.slice(end + HEAD_END.length);
@@ -80,7 +96,9 @@ export async function startStoreProxy(targetPort: number, targetHost = '127.0.0.
       }
       const [method = '', target = ''] = requestLine.split(' ');
       const accept = headers.get('accept') ?? '';
-      requests.push({ method, target, accept, at: Date.now() });
+      const recorded = { method, target, accept, at: Date.now() };
+      requests.push(recorded);
+      heads.push(recorded);
       c.skip = Number(headers.get('content-length') ?? 0) || 0;
       c.retrieval = /multipart\/related/i.test(accept);
       c.responseBytes = 0;
@@ -118,10 +136,29 @@ export async function startStoreProxy(targetPort: number, targetHost = '127.0.0.
       retrieval: false,
       responseBytes: 0,
       held: null,
+      queue: Promise.resolve(),
     };
     connections.add(c);
+    let queued = 0;
     client.on('data', (data: Buffer) => {
-      readHeads(c, data);
+      const heads = readHeads(c, data);
+      const answer = answerRule;
+      if (answer && heads.length > 0 && heads.every((h) => answer.match(h))) {
+        // A GET head and nothing else: answered here, never forwarded.
+        client.write(`HTTP/1.1 ${answer.status} Refused\r\ncontent-length: 0\r\n\r\n`);
+        return;
+      }
+      const delay = delayRule;
+      const ms = delay && heads.some((h) => delay.match(h)) ? delay.ms : 0;
+      if (ms > 0 || queued > 0) {
+        queued += 1;
+        c.queue = c.queue.then(async () => {
+          if (ms > 0) await new Promise((r) => setTimeout(r, ms));
+          queued -= 1;
+          if (!upstream.destroyed) upstream.write(data);
+        });
+        return;
+      }
       if (!upstream.write(data)) {
         client.pause();
         upstream.once('drain', () => client.resume());
@@ -129,12 +166,16 @@ export async function startStoreProxy(targetPort: number, targetHost = '127.0.0.
     });
     upstream.on('data', (chunk: Buffer) => forwardResponse(c, chunk));
     // A store that goes away closes the service's connection too, the way a real one would.
+    let upstreamEnded = false;
     upstream.on('end', () => {
+      upstreamEnded = true;
       if (!c.held) client.end();
     });
     upstream.on('error', () => client.destroy());
     upstream.on('close', () => {
-      if (!c.held) client.destroy();
+      // After a clean end, client.end() above flushes what is still queued and then closes:
+      // destroying here could drop the last bytes (a store that closes right after its answer).
+      if (!c.held && !upstreamEnded) client.destroy();
     });
     client.on('end', () => upstream.end());
     client.on('error', () => upstream.destroy());
@@ -166,6 +207,16 @@ export async function startStoreProxy(targetPort: number, targetHost = '127.0.0.
         if (c.upstream.destroyed) c.client.destroy();
         else c.upstream.resume();
       }
+    },
+    delayRequests(match, ms) {
+      delayRule = { match, ms };
+    },
+    answerRequests(match, status) {
+      answerRule = { match, status };
+    },
+    clearRules() {
+      delayRule = null;
+      answerRule = null;
     },
     stalledCount: () => [...connections].filter((c) => c.held !== null).length,
     openRetrievals: () => [...connections].filter((c) => c.retrieval).length,

@@ -1,6 +1,8 @@
 // Measuring tools for the benchmark: curl timings, process memory, a load generator.
 import { execFile } from 'node:child_process';
+import { once } from 'node:events';
 import { readFile, writeFile } from 'node:fs/promises';
+import { createServer, request as httpRequest } from 'node:http';
 import { promisify } from 'node:util';
 import { Pool } from 'undici';
 
@@ -168,4 +170,50 @@ export async function loadTest(url, { connections, seconds }) {
     non2xx,
     socketErrors,
   };
+}
+
+/**
+ * An HTTP proxy in front of the store that counts the requests it forwards: `requests` (method and
+ * path, in order). Only for the token service, whose few small requests it barely slows.
+ */
+export async function startCountingProxy(targetUrl) {
+  const target = new URL(targetUrl);
+  const requests = [];
+  const server = createServer((req, res) => {
+    requests.push(`${req.method} ${req.url}`);
+    const up = httpRequest(
+      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+      (upRes) => {
+        res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+        upRes.pipe(res);
+      },
+    );
+    up.on('error', () => res.destroy());
+    res.on('close', () => up.destroy());
+    req.pipe(up);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address();
+  return {
+    url: `http://127.0.0.1:${port}${target.pathname}`,
+    requests,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise((r) => server.close(r));
+    },
+  };
+}
+
+/** GET `url` from `localAddress` on a connection of its own; resolves with the status once the body is read. */
+export function pageStatus(url, localAddress) {
+  return new Promise((resolve) => {
+    const req = httpRequest(url, { localAddress, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode));
+      res.on('error', () => resolve(0));
+    });
+    req.on('error', () => resolve(0));
+    req.end();
+  });
 }

@@ -26,6 +26,12 @@ export const ACCESS_EVENTS = [
   'api_key_created',
   'api_key_disabled',
   'access_log_exported',
+  // Link trust (issue 12): second-factor attempts (outcome ok / wrong / locked), refused downloads,
+  // a PIN shown to staff or an integrator, a lock lifted by staff.
+  'verification',
+  'download_refused',
+  'pin_displayed',
+  'token_unlocked',
   // An expired token retired when its study's link is next asked for; cli.js purge-access-log.
   'token_expired',
   'access_log_purged',

@@ -13,6 +13,21 @@ export const grantRequestSchema = z
       .object({ ip: z.string().max(64), userAgent: z.string().max(2000) })
       .strict()
       .optional(),
+    // The value of the patient's VERIFICATION_COOKIE, forwarded as is: the token service alone
+    // decides whether it opens a link with a second factor (403 verification_required if not).
+    verificationCookie: z.string().max(256).nullable().optional(),
+    // 'download' (the zip) is also refused for view-only links and links past maxDownloads (410
+    // download_not_allowed / download_limit_reached); 'view' (the viewer's gateway) is not.
+    // Absent: 'view'. The second factor is enforced either way (fail closed); only the zip route,
+    // which always says 'download', is held to allowDownload and maxDownloads.
+    purpose: z.enum(['download', 'view']).default('view'),
+    // A GET of the zip: a link with maxDownloads reserves one of its downloads for it (a HEAD
+    // does not), named by the grant's `downloadId`.
+    reserve: z.boolean().default(false),
+    // What the patient's browser asks for (`Accept-Language`, and the page switcher's cookie): the
+    // token service answers with the `language` to write the README.txt and the viewer's controls in.
+    acceptLanguage: z.string().max(1000).optional(),
+    languageCookie: z.string().max(16).optional(),
   })
   .strict();
 export type GrantRequest = z.infer<typeof grantRequestSchema>;
@@ -24,6 +39,16 @@ export const grantSchema = z.object({
   zipContent: z.enum(['as-stored', 'jpeg-lossless']),
   institution: z.string(),
   viewerUrl: z.string(),
+  // Link trust (issue 12). A grant is only given once the link is verified (or needs no second
+  // factor); `allowDownload` false means the viewer may show the images but offers no zip.
+  /** The patient's language: the switcher's choice, else Accept-Language, else the setup's default. */
+  language: z.string().default('en'),
+  verification: z.enum(['none', 'birth-date', 'pin']).default('none'),
+  verified: z.boolean().default(true),
+  allowDownload: z.boolean().default(true),
+  downloadsRemaining: z.number().int().min(0).nullable().default(null),
+  /** The reserved download of a limited link: report it in download_start/complete/abort `detail.downloadId`. */
+  downloadId: z.string().max(64).nullable().default(null),
   study: z.object({
     patientName: z.string(),
     studyDate: z.string(),
@@ -32,3 +57,12 @@ export const grantSchema = z.object({
   }),
 });
 export type Grant = z.infer<typeof grantSchema>;
+
+/**
+ * The cookie a right birth date or PIN earns (HttpOnly, SameSite=Strict, Path=/token), set by the
+ * token service; the export service forwards its value in the grant request.
+ */
+export const VERIFICATION_COOKIE = 'studylink_verified';
+
+/** The language the patient picked on the page (Path=/token); see @studylink/i18n. */
+export const LANGUAGE_COOKIE = 'studylink_lang';

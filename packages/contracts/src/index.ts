@@ -11,6 +11,8 @@ export {
   type GrantRequest,
   grantRequestSchema,
   grantSchema,
+  LANGUAGE_COOKIE,
+  VERIFICATION_COOKIE,
 } from './grant.contract.js';
 export {
   DICOMWEB_GATEWAY_PREFIX,

@@ -305,6 +305,26 @@ describe('buildDicomdir', () => {
     expect(dump.stdout).toContain('[CT 頭部 単純]');
   });
 
+  it('passes dicom3tools dciodvfy (no line starting with Error), ASCII and UTF-8 alike', () => {
+    for (const [name, input] of [
+      ['ascii', syntheticStudy(2, 3)],
+      [
+        'utf8',
+        { ...syntheticStudy(1, 2), patient: { patientId: 'P1', patientName: 'Yamada^Tarou=山田^太郎' } },
+      ],
+    ] as const) {
+      const path = join(work, `dciodvfy-${name}-DICOMDIR`);
+      writeFileSync(path, buildDicomdir(input));
+      const out = run('dciodvfy', [path]);
+      const output = `${out.stdout}${out.stderr}`;
+      expect(
+        output.split('\n').filter((line) => line.startsWith('Error')),
+        output,
+      ).toEqual([]);
+      expect(output, name).toMatch(/Basic Directory|DirectoryRecord|Directory/);
+    }
+  });
+
   it('keeps all three PN component groups of a Japanese name', () => {
     const input = syntheticStudy(1, 1);
     input.patient.patientName = 'Yamada^Tarou=山田^太郎=やまだ^たろう';

@@ -59,7 +59,11 @@ export function readPart10Meta(bytes: Uint8Array): Part10Meta | null {
  * `atEnd` says no more bytes will come: a meta group without a group length then ends with the input
  * instead of at the first element outside group 0002.
  */
-export function parsePart10Meta(bytes: Uint8Array, atEnd: boolean): Part10Meta | null {
+export function parsePart10Meta(
+  bytes: Uint8Array,
+  atEnd: boolean,
+  { requireSopUids = true }: { requireSopUids?: boolean } = {},
+): Part10Meta | null {
   const prefixBytes = Math.min(bytes.length, DATA_AFTER_PREFIX) - PREAMBLE_LENGTH;
   for (let i = 0; i < prefixBytes; i++) {
     if (bytes[PREAMBLE_LENGTH + i] !== DICM[i]) {
@@ -125,8 +129,13 @@ export function parsePart10Meta(bytes: Uint8Array, atEnd: boolean): Part10Meta |
 
   return {
     transferSyntaxUid: required(values, TRANSFER_SYNTAX, 'Transfer Syntax UID (0002,0010)'),
-    sopClassUid: required(values, SOP_CLASS, 'Media Storage SOP Class UID (0002,0002)'),
-    sopInstanceUid: required(values, SOP_INSTANCE, 'Media Storage SOP Instance UID (0002,0003)'),
+    // A reader of the whole header can take these from the data set's (0008,0016) and (0008,0018).
+    sopClassUid: requireSopUids
+      ? required(values, SOP_CLASS, 'Media Storage SOP Class UID (0002,0002)')
+      : (values.get(SOP_CLASS) ?? ''),
+    sopInstanceUid: requireSopUids
+      ? required(values, SOP_INSTANCE, 'Media Storage SOP Instance UID (0002,0003)')
+      : (values.get(SOP_INSTANCE) ?? ''),
     metaLength: pos,
   };
 }

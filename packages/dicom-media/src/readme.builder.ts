@@ -1,3 +1,5 @@
+import { isLanguage, type Translator, translator } from '@studylink/i18n';
+
 export interface ReadmeInput {
   institution?: string | null;
   /** Patient's Name in DICOM PN form (`Family^Given`, optionally `=ideographic=phonetic` groups). */
@@ -9,6 +11,8 @@ export interface ReadmeInput {
   seriesCount: number;
   /** Where to get a free DICOM viewer; only http(s) URLs are printed. */
   viewerUrl?: string | null;
+  /** The patient's language (one of @studylink/i18n's LANGUAGES); English otherwise. */
+  language?: string | null;
 }
 
 // Byte order mark: Notepad before Windows 10 (1903) reads a file without one in the ANSI code page,
@@ -16,59 +20,79 @@ export interface ReadmeInput {
 const BOM = '\uFEFF';
 const CRLF = '\r\n';
 const MAX_FIELD_LENGTH = 200;
+const WIDTH = 76;
 
 /**
- * Text of the README.txt at the root of a study zip: what is inside, how to open it, that it is private.
- * Lines end in CRLF for Windows users; encode it as UTF-8.
- * @example buildReadme({ institution: 'General Hospital', patientName: 'Doe^Jane', studyDate: '20210121', studyDescription: 'CT HEAD', instanceCount: 245, seriesCount: 3, viewerUrl: 'https://viewer.example/' })
+ * Text of the README.txt at the root of a study zip, in the patient's language: what is inside,
+ * how to open it, that it is private. Lines end in CRLF for Windows users; encode it as UTF-8.
+ * @example buildReadme({ institution: 'General Hospital', patientName: 'Doe^Jane', studyDate: '20210121', studyDescription: 'CT HEAD', instanceCount: 245, seriesCount: 3, viewerUrl: 'https://viewer.example/', language: 'fr' })
  */
 export function buildReadme(input: ReadmeInput): string {
+  const t: Translator = translator(isLanguage(input.language) ? input.language : 'en');
   const details: [string, string][] = [
-    ['Patient', personName(input.patientName)],
-    ['Study date', studyDate(input.studyDate)],
-    ['Description', clean(input.studyDescription)],
-    ['Provided by', clean(input.institution)],
+    [t.t('readme.patient'), personName(input.patientName)],
+    [t.t('readme.studyDate'), studyDate(input.studyDate)],
+    [t.t('readme.description'), clean(input.studyDescription)],
+    [t.t('readme.providedBy'), clean(input.institution)],
     [
-      'Contents',
-      `${count(input.seriesCount, 'series', 'series')}, ${count(input.instanceCount, 'file', 'files')}`,
+      t.t('readme.contents'),
+      t.t('readme.counts', { series: count(input.seriesCount), files: count(input.instanceCount) }),
     ],
-  ];
+  ].filter(([, value]) => value !== '') as [string, string][];
+  const labelWidth = Math.max(14, ...details.map(([label]) => Array.from(label).length + 3));
   const viewer = httpUrl(input.viewerUrl);
+  const title = t.t('readme.title');
   const lines = [
-    'Your imaging study',
-    '==================',
+    title,
+    '='.repeat(Math.max(4, Array.from(title).length)),
     '',
-    'This archive holds a copy of a medical imaging study in DICOM, the format',
-    'hospitals and imaging centres use for X-ray, CT, MRI and ultrasound images.',
+    ...wrap(t.t('readme.intro'), ''),
     '',
-    ...details
-      .filter(([, value]) => value !== '')
-      .map(([label, value]) => `  ${`${label}:`.padEnd(14)}${value}`),
+    ...details.map(([label, value]) => `  ${pad(`${label}:`, labelWidth)}${value}`),
     '',
-    'WHAT IS INSIDE',
-    '  DICOMDIR     the index of the study, which DICOM viewers read first',
-    '  DICOM        a folder with the DICOM files, one sub-folder per series',
-    '  README.txt   this file',
+    t.t('readme.inside'),
+    `  DICOMDIR     ${t.t('readme.insideDicomdir')}`,
+    `  DICOM        ${t.t('readme.insideDicom')}`,
+    `  README.txt   ${t.t('readme.insideReadme')}`,
     '',
-    'HOW TO OPEN IT',
+    t.t('readme.howTo'),
+    // The URL goes on a line of its own so that no wrapping breaks it.
     ...(viewer
-      ? ['  1. Install a free DICOM viewer, for example the one at', `     ${viewer}`]
-      : ['  1. Install a free DICOM viewer.']),
-    '  2. Unzip (extract) this archive into a folder. On Windows: right-click it,',
-    '     then "Extract All...". On a Mac: double-click it.',
-    '  3. Start the viewer and open the extracted folder, or the DICOMDIR file',
-    '     in it. Some viewers call this "Open DICOM CD/DVD" or "Import folder".',
+      ? [...wrap(`1. ${t.t('readme.step1Url', { url: '' }).trim()}`, '  ', '     '), `     ${viewer}`]
+      : wrap(`1. ${t.t('readme.step1')}`, '  ', '     ')),
+    ...wrap(`2. ${t.t('readme.step2')}`, '  ', '     '),
+    ...wrap(`3. ${t.t('readme.step3')}`, '  ', '     '),
     '',
-    'To give the study to another doctor or hospital, pass on this zip file as',
-    'it is, or the extracted folder.',
+    ...wrap(t.t('readme.share'), ''),
     '',
-    'KEEP IT PRIVATE',
-    '  These files are your medical data. They contain your name and other',
-    '  personal details. Keep them safe and share them only with people you',
-    '  trust, such as your doctors.',
+    t.t('readme.private'),
+    ...wrap(t.t('readme.privateText'), '  '),
     '',
   ];
   return BOM + lines.join(CRLF);
+}
+
+function pad(s: string, width: number): string {
+  return s + ' '.repeat(Math.max(1, width - Array.from(s).length));
+}
+
+/** Greedy word wrap at WIDTH columns (counted in code points), first and following line indents. */
+function wrap(text: string, indent: string, hanging = indent): string[] {
+  const out: string[] = [];
+  let line = indent;
+  let lineHasWord = false;
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    const candidate = lineHasWord ? `${line} ${word}` : `${line}${word}`;
+    if (lineHasWord && Array.from(candidate).length > WIDTH) {
+      out.push(line);
+      line = `${hanging}${word}`;
+    } else {
+      line = candidate;
+    }
+    lineHasWord = true;
+  }
+  if (lineHasWord) out.push(line);
+  return out;
 }
 
 // Values come from the DICOM store: control characters (line breaks included) would break the layout.
@@ -91,9 +115,8 @@ function studyDate(value: string | null | undefined): string {
   return match ? `${match[1]}-${match[2]}-${match[3]}` : '';
 }
 
-function count(n: number, one: string, many: string): string {
-  const value = Number.isSafeInteger(n) && n >= 0 ? n : 0;
-  return `${value} ${value === 1 ? one : many}`;
+function count(n: number): number {
+  return Number.isSafeInteger(n) && n >= 0 ? n : 0;
 }
 
 function httpUrl(value: string | null | undefined): string | null {

@@ -1,4 +1,4 @@
-import { PassThrough, pipeline, type Readable, Transform, type Writable } from 'node:stream';
+import { finished, PassThrough, type Readable, Transform, type Writable } from 'node:stream';
 import zlib from 'node:zlib';
 import ZipStream, { type ZipArchiveEntry } from 'zip-stream';
 
@@ -209,10 +209,14 @@ export function createStudyZip(options: StudyZipOptions = {}): StudyZip {
         // zip-stream on its own would close the entry normally after a source error (and a source that
         // just closes would stall it). The gate never ends on a failure, so the entry can't be closed,
         // and we abort before anything else is written.
+        // pipe + finished rather than pipeline: pipeline makes (and aborts) an AbortController per
+        // call, whose DOMException cost about a tenth of an export's CPU at one entry per instance.
         const gate = new PassThrough();
-        pipeline(source, gate, (err) => {
+        finished(source, (err) => {
           if (err) fail(err);
+          else gate.end();
         });
+        source.pipe(gate, { end: false });
         input = gate;
       }
       zip.entry(input, { name, date }, (err) => {

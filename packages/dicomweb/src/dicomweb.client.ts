@@ -79,6 +79,13 @@ export interface DicomwebClient {
     options?: InstanceSearchQuery & CallOptions,
   ): Promise<DicomJsonObject[]>;
   retrieveStudy(studyUid: string, options: RetrieveOptions): Promise<RetrieveResult>;
+  /** WADO-RS of one instance (a multipart body of one part). */
+  retrieveInstance(
+    studyUid: string,
+    seriesUid: string,
+    sopInstanceUid: string,
+    options: RetrieveOptions,
+  ): Promise<RetrieveResult>;
   /** WADO-RS metadata (DICOM JSON) of a study, or of one of its series. */
   retrieveMetadata(studyUid: string, seriesUid?: string, options?: CallOptions): Promise<DicomJsonObject[]>;
   /**
@@ -284,6 +291,14 @@ export function createDicomwebClient(options: DicomwebClientOptions): DicomwebCl
       return run(() => {
         assertDicomUid(studyUid, 'StudyInstanceUID');
         return wado(`/studies/${studyUid}`, retrieveOptions);
+      });
+    },
+    retrieveInstance(studyUid, seriesUid, sopInstanceUid, retrieveOptions) {
+      return run(() => {
+        assertDicomUid(studyUid, 'StudyInstanceUID');
+        assertDicomUid(seriesUid, 'SeriesInstanceUID');
+        assertDicomUid(sopInstanceUid, 'SOPInstanceUID');
+        return wado(`/studies/${studyUid}/series/${seriesUid}/instances/${sopInstanceUid}`, retrieveOptions);
       });
     },
     retrieveMetadata(studyUid, seriesUid, callOptions = {}) {

@@ -1,6 +1,7 @@
 export { clientIp } from './client-ip.js';
 export { rateLimitKey } from './client-key.js';
 export { ConfigError, parseConfig } from './config.parser.js';
+export { cookieValue } from './cookie-value.js';
 export { isEntryPoint } from './entry-point.js';
 export { portField, sharedEnvFields } from './env.fields.js';
 export {
@@ -26,8 +27,11 @@ export {
 } from './metrics.js';
 export { setPatientHeaders } from './patient-headers.js';
 export {
+  type ErrorPageContext,
+  LANGUAGE_COOKIE,
   pageLayout,
   patientErrorPages,
+  patientTranslator,
   renderErrorPage,
   writeErrorPage,
 } from './patient-pages.js';

@@ -1,11 +1,35 @@
+import { LANGUAGE_COOKIE } from '@studylink/contracts';
+import { isLanguage, type Language, pickLanguage, type Translator, translator } from '@studylink/i18n';
 import type { Context } from 'koa';
 import { html, type SafeHtml } from './html.js';
 import { setPatientHeaders } from './patient-headers.js';
 
-/** The wrapper of every patient-facing page: no scripts, one same-origin stylesheet. */
-export function pageLayout(title: string, body: SafeHtml): string {
+export { LANGUAGE_COOKIE };
+
+/**
+ * The language of a patient-facing answer: the switcher's cookie, else `Accept-Language`, else the
+ * server setup's default (`ctx.state.defaultLanguage` when a route has read it), else English.
+ * @example const t = patientTranslator(ctx); t.t('page.title')
+ */
+export function patientTranslator(ctx: Context, fallback?: Language): Translator {
+  const def = fallback ?? (isLanguage(ctx.state.defaultLanguage) ? ctx.state.defaultLanguage : 'en');
+  return translator(
+    pickLanguage({
+      chosen: ctx.cookies.get(LANGUAGE_COOKIE),
+      acceptLanguage: ctx.get('accept-language'),
+      fallback: def,
+    }),
+  );
+}
+
+/** The wrapper of every patient-facing page: no scripts, one same-origin stylesheet, `lang` and `dir` set. */
+export function pageLayout(
+  title: string,
+  body: SafeHtml,
+  i18n: Pick<Translator, 'lang' | 'dir'> = translator('en'),
+): string {
   return html`<!doctype html>
-<html lang="en">
+<html lang="${i18n.lang}" dir="${i18n.dir}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -23,43 +47,72 @@ ${body}
 `.value;
 }
 
-const GONE =
-  'This link was not found or is no longer available. Please contact the department that gave it to you.';
+/** What an error page says beyond its status: the error's stable code and Retry-After. */
+export interface ErrorPageContext {
+  code?: string | undefined;
+  retryAfterSeconds?: number | undefined;
+}
 
-const MESSAGES: Record<number, { title: string; text: string }> = {
-  404: { title: 'Link not found', text: GONE },
-  410: { title: 'Link no longer available', text: GONE },
-  429: {
-    title: 'Too many attempts',
-    text: 'Too many requests came from your address. Please wait a minute and try again.',
-  },
-  503: {
-    title: 'Temporarily unavailable',
-    text: 'The service is temporarily unavailable. Please try again in a few minutes.',
-  },
-};
+function errorText(t: Translator, status: number, c: ErrorPageContext): { title: string; text: string } {
+  switch (c.code) {
+    case 'link_locked':
+      return {
+        title: t.t('error.tooMany.title'),
+        text: t.t('error.locked.text', {
+          minutes: Math.max(1, Math.ceil((c.retryAfterSeconds ?? 900) / 60)),
+        }),
+      };
+    case 'link_locked_until_unlocked':
+      return { title: t.t('error.tooMany.title'), text: t.t('error.lockedUntilUnlocked.text') };
+    case 'download_not_allowed':
+      return { title: t.t('error.downloadRefused.title'), text: t.t('error.viewOnly.text') };
+    case 'download_limit_reached':
+      return { title: t.t('error.downloadRefused.title'), text: t.t('error.limitReached.text') };
+  }
+  switch (status) {
+    case 404:
+      return { title: t.t('error.notFound.title'), text: t.t('error.gone.text') };
+    case 410:
+      return { title: t.t('error.gone.title'), text: t.t('error.gone.text') };
+    case 403:
+      return { title: t.t('error.forbidden.title'), text: t.t('error.forbidden.text') };
+    case 429:
+      return { title: t.t('error.tooMany.title'), text: t.t('error.tooMany.text') };
+    case 503:
+      return { title: t.t('error.unavailable.title'), text: t.t('error.unavailable.text') };
+  }
+  return status >= 500
+    ? { title: t.t('error.generic.title'), text: t.t('error.generic.text') }
+    : { title: t.t('error.badRequest.title'), text: t.t('error.badRequest.text') };
+}
 
 /**
- * The plain page for a 4xx/5xx answer to a patient: the same text whatever the reason, no study data.
- * @example ctx.body = renderErrorPage(404);
+ * The plain page for a 4xx/5xx answer to a patient, in the patient's language: the same text
+ * whatever the reason (except the link-trust refusals, which say why), no study data.
+ * @example ctx.body = renderErrorPage(404, translator('fr'));
  */
-export function renderErrorPage(status: number): string {
-  const m = MESSAGES[status] ?? {
-    title: status >= 500 ? 'Something went wrong' : 'Request not understood',
-    text: status >= 500 ? 'Please try again in a few minutes.' : 'The address you opened is not valid.',
-  };
-  return pageLayout(m.title, html`<h1>${m.title}</h1><p>${m.text}</p>`);
+export function renderErrorPage(
+  status: number,
+  t: Translator = translator('en'),
+  c: ErrorPageContext = {},
+): string {
+  const m = errorText(t, status, c);
+  return pageLayout(m.title, html`<h1>${m.title}</h1><p>${m.text}</p>`, t);
 }
 
 /**
  * Answers with the plain patient error page for `status`, patient headers included.
  * @example if (isPage) writeErrorPage(ctx, 404);
  */
-export function writeErrorPage(ctx: Context, status: number): void {
+export function writeErrorPage(ctx: Context, status: number, code?: string): void {
   ctx.status = status;
   setPatientHeaders(ctx);
   ctx.type = 'text/html; charset=utf-8';
-  ctx.body = renderErrorPage(status);
+  const retryAfter = Number(ctx.response.get('retry-after'));
+  ctx.body = renderErrorPage(status, patientTranslator(ctx), {
+    code,
+    retryAfterSeconds: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined,
+  });
 }
 
 /**
@@ -70,9 +123,9 @@ export function writeErrorPage(ctx: Context, status: number): void {
 export function patientErrorPages(isPageRoute: (path: string) => boolean) {
   return {
     /** For errorHandler: true when it wrote the page, false to let it answer JSON. */
-    render(ctx: Context, status: number): boolean {
+    render(ctx: Context, status: number, body?: { error: { code: string } }): boolean {
       if (!isPageRoute(ctx.path)) return false;
-      writeErrorPage(ctx, status);
+      writeErrorPage(ctx, status, body?.error.code);
       return true;
     },
     /** The last middleware: anything no router answered is a clear 404 in the right format. */

@@ -313,8 +313,9 @@ export function replaceUids(bytes: Buffer, replacements: Record<string, string>)
     const needle = Buffer.from(from, 'latin1');
     let found = 0;
     for (let at = out.indexOf(needle); at !== -1; at = out.indexOf(needle, at + needle.length)) {
-      // A whole value: not part of a longer UID on either side.
-      if (isUidChar(out[at - 1]) || isUidChar(out[at + needle.length])) continue;
+      // A whole value: not part of a longer UID on either side. Before it only a digit counts: in
+      // big endian, a value length of 46 (0x002E) ends in the byte of '.'.
+      if (isDigit(out[at - 1]) || isUidChar(out[at + needle.length])) continue;
       out.write(to, at, 'latin1');
       found += 1;
     }
@@ -323,6 +324,73 @@ export function replaceUids(bytes: Buffer, replacements: Record<string, string>)
   return out;
 }
 
+function isDigit(byte: number | undefined): boolean {
+  return byte !== undefined && byte >= 0x30 && byte <= 0x39;
+}
+
 function isUidChar(byte: number | undefined): boolean {
   return byte !== undefined && ((byte >= 0x30 && byte <= 0x39) || byte === 0x2e);
+}
+
+/**
+ * Every file of pydicom's charset_files that Orthanc 1.10 stores (it refuses chrSQEncoding*:
+ * "Inexistent tag"): ISO 8859 sets, ISO 2022 with Japanese and Korean, GB18030, UTF-8.
+ */
+export const CHARSET_SAMPLES: readonly string[] = Object.freeze([
+  'chrArab.dcm',
+  'chrFren.dcm',
+  'chrFrenMulti.dcm',
+  'chrGerm.dcm',
+  'chrGreek.dcm',
+  'chrH31.dcm',
+  'chrH32.dcm',
+  'chrHbrw.dcm',
+  'chrI2.dcm',
+  'chrJapMulti.dcm',
+  'chrJapMultiExplicitIR6.dcm',
+  'chrKoreanMulti.dcm',
+  'chrRuss.dcm',
+  'chrX1.dcm',
+  'chrX2.dcm',
+]);
+
+export interface FreshSample {
+  name: string;
+  /** The bytes uploaded: the file with new Study, Series and SOP Instance UIDs of the same lengths. */
+  bytes: Buffer;
+  studyInstanceUid: string;
+  seriesInstanceUid: string;
+  sopInstanceUid: string;
+}
+
+/**
+ * Uploads any pydicom sample under fresh UIDs, read from the file itself with pydicom (so samples
+ * that share UIDs, like chrFren and chrFrenMulti, become studies of their own).
+ */
+export async function uploadWithFreshUids(
+  orthanc: Pick<OrthancInstance, 'upload'>,
+  names: readonly string[],
+): Promise<FreshSample[]> {
+  const { pydicomHeaders } = await import('./dicom-validators.js');
+  const paths = names.map(samplePathOrThrow);
+  const headers = await pydicomHeaders(paths);
+  const out: FreshSample[] = [];
+  for (const [i, path] of paths.entries()) {
+    const h = headers[i];
+    if (!h) throw new Error(`uploadWithFreshUids: pydicom cannot read ${path}`);
+    const fresh = {
+      studyInstanceUid: newUidOfLength(h.studyInstanceUid.length),
+      seriesInstanceUid: newUidOfLength(h.seriesInstanceUid.length),
+      sopInstanceUid: newUidOfLength(h.sopInstanceUid.length),
+    };
+    const bytes = replaceUids(await readFile(path), {
+      [h.studyInstanceUid]: fresh.studyInstanceUid,
+      [h.seriesInstanceUid]: fresh.seriesInstanceUid,
+      [h.sopInstanceUid]: fresh.sopInstanceUid,
+    });
+    const result = await orthanc.upload(bytes);
+    if (result.status !== 'Success') throw new Error(`uploadWithFreshUids: ${path}: ${result.status}`);
+    out.push({ name: basename(path), bytes, ...fresh });
+  }
+  return out;
 }

@@ -1,6 +1,8 @@
 export { loadDemoData } from './demo-data.js';
 export {
   CHARSET_DIR,
+  CHARSET_SAMPLES,
+  type FreshSample,
   type LoadedSample,
   type LoadSamplesOptions,
   loadSamples,
@@ -11,7 +13,15 @@ export {
   type SampleStudy,
   samplePathOrThrow,
   sampleStudy,
+  uploadWithFreshUids,
 } from './dicom-samples.js';
+export {
+  dciodvfy,
+  type FileSetInstance,
+  type PydicomHeader,
+  pydicomFileSet,
+  pydicomHeaders,
+} from './dicom-validators.js';
 export { describeError, freePort, type WaitForHttpOptions, waitForHttp } from './net.helpers.js';
 export {
   type OrthancInstance,

@@ -18,6 +18,15 @@ export interface StartOrthancOptions {
   /** DICOMweb plugin (default `ORTHANC_DICOMWEB_PLUGIN` or Debian's libOrthancDicomWeb.so). */
   dicomWebPlugin?: string;
   /**
+   * 'tuned' (default): the project's fixture, with DefaultEncoding Utf8 and full metadata modes set.
+   * 'stock': Orthanc as Debian installs it and most sites leave it, with nothing configured but the
+   * DICOMweb root: the values of Debian's orthanc.json (DefaultEncoding Latin1, HTTP compression
+   * and keep-alive on, 50 HTTP threads) and the DICOMweb plugin's default metadata modes. Only what
+   * a private test instance needs is set either way (port, loopback only, no DICOM listener,
+   * storage in a temp dir).
+   */
+  preset?: 'tuned' | 'stock';
+  /**
    * Encoding Orthanc assumes for instances without SpecificCharacterSet and uses for its QIDO-RS answers.
    * Default 'Utf8': with Orthanc's own default, 'Latin1', QIDO-RS drops every non-Latin-1 character of
    * names (Greek comes back empty, Russian as "ceyp").
@@ -94,7 +103,35 @@ async function startOrthancOnce(options: StartOrthancOptions): Promise<OrthancIn
   const consoleFile = join(dir, 'console.log');
   const configFile = join(dir, 'config.json');
   const port = await freePort();
-  const config = {
+  const stock = options.preset === 'stock';
+  const base = {
+    Name: `studylink-test-${port}`,
+    HttpPort: port,
+    // Orthanc 1.10 has no bind-address setting: it listens on all interfaces, and this refuses every
+    // client that is not on loopback (401), so it is reachable from 127.0.0.1 only.
+    RemoteAccessAllowed: false,
+    AuthenticationEnabled: false,
+    DicomServerEnabled: false,
+    StorageDirectory: storageDir,
+    IndexDirectory: storageDir,
+    SaveJobs: false,
+    Plugins: [plugin],
+  };
+  const stockConfig = {
+    ...base,
+    // The values of Debian's /etc/orthanc/orthanc.json for what touches DICOMweb answers.
+    DefaultEncoding: options.defaultEncoding ?? 'Latin1',
+    HttpCompressionEnabled: true,
+    KeepAlive: true,
+    TcpNoDelay: true,
+    HttpThreadsCount: 50,
+    StorageCompression: false,
+    StableAge: 60,
+    // As Debian's /etc/orthanc/dicomweb.json has it.
+    DicomWeb: { Enable: true, Root: '/dicom-web/' },
+    ...options.config,
+  };
+  const tunedConfig = {
     Name: `studylink-test-${port}`,
     HttpPort: port,
     // Orthanc 1.10 has no bind-address setting: it listens on all interfaces, and this refuses every
@@ -122,6 +159,7 @@ async function startOrthancOnce(options: StartOrthancOptions): Promise<OrthancIn
     },
     ...options.config,
   };
+  const config = stock ? stockConfig : tunedConfig;
   await writeFile(configFile, `${JSON.stringify(config, null, 2)}\n`);
 
   // Orthanc logs to --logfile; stdout/stderr (crash messages, early failures) go to console.log.

@@ -1,8 +1,16 @@
+import { randomUUID } from 'node:crypto';
 import type Router from '@koa/router';
-import { DOWNLOAD_PATH, TOKEN_PATTERN, tokenFromQuery } from '@studylink/contracts';
+import {
+  DOWNLOAD_PATH,
+  LANGUAGE_COOKIE,
+  TOKEN_PATTERN,
+  tokenFromQuery,
+  VERIFICATION_COOKIE,
+} from '@studylink/contracts';
 import type { DicomwebClient } from '@studylink/dicomweb';
 import {
   clientIp,
+  cookieValue,
   createRouter,
   type Logger,
   rateLimitKey,
@@ -11,7 +19,13 @@ import {
 } from '@studylink/service-kit';
 import type { Context } from 'koa';
 import type { ExportLimiter } from './export.limiter.js';
-import { type AccessEventBody, GrantNotFoundError, type TokenServiceClient } from './grant.client.js';
+import {
+  type AccessEventBody,
+  GrantNotFoundError,
+  GrantVerificationRequiredError,
+  type TokenServiceClient,
+} from './grant.client.js';
+
 import { prepareExportOrThrow } from './study.export.js';
 
 export { DOWNLOAD_PATH };
@@ -96,9 +110,22 @@ export function exportRoutes(deps: ExportDeps): Router {
     // token-shaped is not forwarded, but it counts against the client like an unknown token:
     // downloads and pages share one invalid-token allowance (429 once it is used up).
     const wellFormed = TOKEN_PATTERN.test(token);
+    const context = {
+      purpose: 'download' as const,
+      verificationCookie: cookieValue(ctx.get('cookie'), VERIFICATION_COOKIE),
+      acceptLanguage: ctx.get('accept-language').slice(0, 1000),
+      languageCookie: (cookieValue(ctx.get('cookie'), LANGUAGE_COOKIE) ?? '').slice(0, 16),
+      reserve: ctx.method === 'GET',
+    };
     const grant = await deps.tokens
-      .grantOrThrow(wellFormed ? token : null, undefined, who)
+      .grantOrThrow(wellFormed ? token : null, undefined, who, context)
       .catch(async (err) => {
+        // Not confirmed yet (or the confirmation expired): back to the link's page and its form.
+        if (err instanceof GrantVerificationRequiredError && wellFormed) {
+          ctx.status = 303;
+          ctx.redirect(`/token?${token}`);
+          return null;
+        }
         if (err instanceof GrantNotFoundError)
           await report(
             { event: 'invalid_token', outcome: wellFormed ? 'not_found' : 'malformed', ...who },
@@ -106,6 +133,7 @@ export function exportRoutes(deps: ExportDeps): Router {
           );
         throw err;
       });
+    if (!grant) return;
 
     // One link, and one client address, may hold only a share of the slots (export.limiter.ts).
     const release = deps.limiter.acquireOrThrow({ link: grant.tokenId, client: rateLimitKey(who.clientIp) });
@@ -137,7 +165,10 @@ export function exportRoutes(deps: ExportDeps): Router {
       });
       // The store may have answered just as the client left: its request is cancelled by the abort.
       controller.signal.throwIfAborted();
-      report({ event: 'download_start', outcome: 'ok', ...base }, exportLog);
+      // Names this download in its events: the token service's reservation for a limited link,
+      // else made here (not the request id, which a client can choose).
+      const downloadId = grant.downloadId ?? randomUUID();
+      report({ event: 'download_start', outcome: 'ok', detail: { downloadId }, ...base }, exportLog);
       exportLog.info({ zipContent: grant.zipContent }, 'export started');
 
       let outcome: 'complete' | 'abort' | null = null;
@@ -150,7 +181,14 @@ export function exportRoutes(deps: ExportDeps): Router {
         if (result === 'complete') {
           exportLog.info({ bytes, durationMs, ...detail }, 'export complete');
           report(
-            { event: 'download_complete', outcome: 'ok', bytes, detail: { durationMs, ...detail }, ...base },
+            {
+              event: 'download_complete',
+              outcome: 'ok',
+              bytes,
+              // A report delivered twice counts once against maxDownloads.
+              detail: { durationMs, downloadId, ...detail },
+              ...base,
+            },
             exportLog,
           );
         } else {
@@ -160,7 +198,7 @@ export function exportRoutes(deps: ExportDeps): Router {
               event: 'download_abort',
               outcome: String(detail.reason),
               bytes,
-              detail: { durationMs, ...detail },
+              detail: { durationMs, downloadId, ...detail },
               ...base,
             },
             exportLog,
@@ -213,6 +251,20 @@ export function exportRoutes(deps: ExportDeps): Router {
         res.off('close', onEarlyClose);
         release();
         controller.abort();
+        // A reserved download that never started (the store failed, the client left) gives its
+        // reservation back at once rather than when it lapses.
+        if (grant.downloadId && ctx.method === 'GET')
+          report(
+            {
+              event: 'download_abort',
+              outcome: 'not_started',
+              tokenId: grant.tokenId,
+              studyInstanceUid: grant.studyInstanceUid,
+              ...who,
+              detail: { downloadId: grant.downloadId },
+            },
+            log,
+          );
       }
     }
   });

@@ -17,6 +17,30 @@ export class GrantNotFoundError extends AppError {
   }
 }
 
+/** A link with a second factor, asked for without its verification cookie: 403 from the token service. */
+export class GrantVerificationRequiredError extends AppError {
+  constructor() {
+    super(403, 'verification_required', 'confirm the link with a birth date or PIN first');
+  }
+}
+
+/** The token service refused the zip: a view-only link, or one past its maxDownloads (410). */
+export class GrantDownloadRefusedError extends AppError {
+  constructor(code: 'download_not_allowed' | 'download_limit_reached') {
+    super(410, code, 'this link does not allow (more) downloads');
+  }
+}
+
+/** What a grant is for, and the patient's verification cookie (the token service decides). */
+export interface GrantContext {
+  purpose: 'download' | 'view';
+  verificationCookie: string | null;
+  acceptLanguage?: string;
+  languageCookie?: string;
+  /** A GET of the zip (not a HEAD): reserve one of a limited link's downloads. */
+  reserve?: boolean;
+}
+
 /** Who presented a token, so downloads count against the client's invalid-token allowance. */
 export interface Presenter {
   clientIp: string;
@@ -30,7 +54,12 @@ export interface TokenServiceClient {
    * `who`, an unknown or malformed token counts against that client, and a client over its
    * allowance gets TooManyInvalidTokensError before any lookup.
    */
-  grantOrThrow(token: string | null, signal?: AbortSignal, who?: Presenter): Promise<Grant>;
+  grantOrThrow(
+    token: string | null,
+    signal?: AbortSignal,
+    who?: Presenter,
+    context?: GrantContext,
+  ): Promise<Grant>;
   report(event: AccessEventBody): Promise<void>;
 }
 
@@ -114,7 +143,7 @@ export function createTokenServiceClient(opts: {
     throw new Error(`access event dropped: ${reason}`);
   };
   return {
-    async grantOrThrow(token, signal, who) {
+    async grantOrThrow(token, signal, who, context) {
       let res: Response;
       try {
         res = await fetch(`${opts.baseUrl}${INTERNAL_GRANTS_PATH}`, {
@@ -123,6 +152,7 @@ export function createTokenServiceClient(opts: {
           body: JSON.stringify({
             token,
             ...(who ? { client: { ip: who.clientIp, userAgent: who.userAgent } } : {}),
+            ...(context ?? {}),
           }),
           signal: signal
             ? AbortSignal.any([signal, AbortSignal.timeout(opts.timeoutMs)])
@@ -134,6 +164,14 @@ export function createTokenServiceClient(opts: {
       if (res.status === 404) {
         await res.body?.cancel();
         throw new GrantNotFoundError();
+      }
+      if (res.status === 403 || res.status === 410) {
+        const code = ((await res.json().catch(() => null)) as { error?: { code?: string } } | null)?.error
+          ?.code;
+        if (res.status === 403) throw new GrantVerificationRequiredError();
+        throw new GrantDownloadRefusedError(
+          code === 'download_not_allowed' ? code : 'download_limit_reached',
+        );
       }
       if (res.status === 429) {
         await res.body?.cancel();

@@ -1,28 +1,25 @@
-import { once } from 'node:events';
+import { createHash } from 'node:crypto';
 import { type Readable, Transform } from 'node:stream';
 import {
   buildDicomdir,
   buildReadme,
   createStudyZip,
+  type DicomdirInstance,
   type DicomdirSeries,
   fileIdFor,
-  MAX_META_LENGTH,
-  type Part10Meta,
-  readPart10Meta,
+  type InstanceHeader,
+  readInstanceHeader,
   safeZipFilename,
   zipEntryNameFor,
 } from '@studylink/dicom-media';
 import {
-  type DicomJsonObject,
   type DicomwebClient,
   DicomwebNotFoundError,
+  DicomwebResponseError,
   DicomwebUnavailableError,
-  dicomNumber,
-  dicomPersonNameGroups,
-  dicomString,
   type MultipartPart,
+  MultipartTruncatedError,
   retry,
-  Tag,
 } from '@studylink/dicomweb';
 import { AppError, type Logger, ServiceUnavailableError } from '@studylink/service-kit';
 import type { Grant } from './grant.client.js';
@@ -58,87 +55,12 @@ export interface ExportOptions {
   signal: AbortSignal;
 }
 
-interface InstanceInfo {
-  seriesUid: string;
-  sopClassUid: string;
-  instanceNumber: number | null;
-}
-
-interface Catalogue {
-  study: DicomJsonObject;
-  series: Map<string, { modality: string; seriesNumber: number | null }>;
-  instances: Map<string, InstanceInfo>;
-}
-
-/** Study, series and instance attributes for the DICOMDIR, from QIDO-RS. */
-async function readCatalogue(client: DicomwebClient, uid: string, signal: AbortSignal): Promise<Catalogue> {
-  const [studies, series, instances] = await Promise.all([
-    client.searchStudies(
-      { StudyInstanceUID: uid, includefield: ['StudyID', 'AccessionNumber', 'StudyTime'] },
-      { signal },
-    ),
-    client.searchSeries(uid, { signal }),
-    client.searchInstances(uid, undefined, { signal }),
-  ]);
-  const study = studies.find((s) => dicomString(s, Tag.StudyInstanceUID) === uid);
-  if (!study) throw new StudyGoneError();
-  return {
-    study,
-    series: new Map(
-      series.map((s) => [
-        dicomString(s, Tag.SeriesInstanceUID),
-        { modality: dicomString(s, Tag.Modality), seriesNumber: dicomNumber(s, Tag.SeriesNumber) ?? null },
-      ]),
-    ),
-    instances: new Map(
-      instances.map((i) => [
-        dicomString(i, Tag.SOPInstanceUID),
-        {
-          seriesUid: dicomString(i, Tag.SeriesInstanceUID),
-          sopClassUid: dicomString(i, Tag.SOPClassUID),
-          instanceNumber: dicomNumber(i, Tag.InstanceNumber) ?? null,
-        },
-      ]),
-    ),
-  };
-}
-
-/**
- * Reads a part until its PS3.10 meta header is complete, then puts the bytes back so the part
- * streams on unchanged: the instance in the zip is byte for byte what the store sent.
- */
-async function readMeta(body: Readable): Promise<Part10Meta> {
-  const chunks: Buffer[] = [];
-  let length = 0;
-  try {
-    for (;;) {
-      const chunk: Buffer | null = body.read();
-      if (chunk === null) {
-        if (body.readableEnded) throw new Error('part ended before its DICOM meta header');
-        const [closedOrReadable] = await Promise.race([
-          once(body, 'readable'),
-          once(body, 'end').then(() => ['end']),
-        ]);
-        if (closedOrReadable === 'end' && body.readableLength === 0) {
-          throw new Error('part ended before its DICOM meta header');
-        }
-        continue;
-      }
-      chunks.push(chunk);
-      length += chunk.length;
-      const meta = readPart10Meta(chunks.length === 1 ? chunk : Buffer.concat(chunks, length));
-      if (meta) return meta;
-      if (length > MAX_META_LENGTH) throw new Error('DICOM meta header too long');
-    }
-  } finally {
-    if (chunks.length) body.unshift(Buffer.concat(chunks, length));
-  }
-}
-
 /**
  * Opens the study in the store and resolves once its first instance has arrived: anything that
  * fails before that (store down, study gone) still becomes a clean 503/404 page, with retries.
- * After that, the zip streams and a failure cuts it.
+ * After that, the zip streams and a failure cuts it. Nothing is asked of the store but the study
+ * itself (one WADO-RS request, sent at once): the DICOMDIR is built from the instances' own headers
+ * as they pass, so nothing proportional to the study's size comes before the first byte.
  */
 export async function prepareExportOrThrow(grant: Grant, opts: ExportOptions): Promise<PreparedExport> {
   const { client, log, signal } = opts;
@@ -147,26 +69,26 @@ export async function prepareExportOrThrow(grant: Grant, opts: ExportOptions): P
 
   const opened = await retry(
     async () => {
-      const catalogue = await readCatalogue(client, uid, signal);
       const open = async (syntax: string) => {
         const { parts } = await client.retrieveStudy(uid, { transferSyntax: syntax, signal });
-        const first = await parts.next();
-        if (first.done) {
-          await parts.return(undefined);
-          throw new StudyGoneError();
+        try {
+          const first = await parts.next();
+          if (first.done) throw new StudyGoneError();
+          return { parts, first: first.value };
+        } catch (err) {
+          await parts.return(undefined).catch(() => {});
+          throw err;
         }
-        return { catalogue, parts, first: first.value };
       };
       try {
         return await open(transferSyntax);
       } catch (err) {
-        // A store that answers 5xx to a transcoding request may simply be unable to transcode
-        // this study (Orthanc with JPEG 2000, say): the patient still gets the images as stored.
-        // If the store is really down, this second request fails too and the retry goes on.
-        if (transferSyntax === '*' || !(err instanceof DicomwebUnavailableError) || err.status === undefined)
-          throw err;
+        // A store that cannot produce JPEG lossless for this study answers 406 (PS3.18 8.7.3.5.1) or,
+        // like Orthanc with JPEG 2000, a 5xx: the patient still gets the images as stored. If the
+        // store is really down, this second request fails too and the retry goes on.
+        if (transferSyntax === '*' || !cannotTranscode(err)) throw err;
         log.warn(
-          { status: err.status, transferSyntax },
+          { status: (err as { status?: number }).status, transferSyntax },
           'store could not transcode the study; sending it as stored',
         );
         return await open('*');
@@ -175,8 +97,7 @@ export async function prepareExportOrThrow(grant: Grant, opts: ExportOptions): P
     {
       ...opts.retry,
       signal,
-      isRetryable: (err) =>
-        !(err instanceof StudyGoneError) && !(err instanceof DicomwebNotFoundError) && isTransient(err),
+      isRetryable: isTransient,
       onRetry: (err, attempt) =>
         log.warn({ attempt, err: (err as Error).message }, 'store not ready; retrying'),
     },
@@ -202,7 +123,7 @@ export async function prepareExportOrThrow(grant: Grant, opts: ExportOptions): P
   zip.output.pipe(counter);
   zip.output.on('error', (err) => counter.destroy(err));
 
-  const done = writeZip(grant, opened, zip, client, signal).then(
+  const done = writeZip(grant, opened, zip, log).then(
     (r) => ({ ...r, bytes }),
     (err: Error) => {
       zip.abort(err);
@@ -212,73 +133,128 @@ export async function prepareExportOrThrow(grant: Grant, opts: ExportOptions): P
   done.catch(() => {}); // observed by the caller; never an unhandled rejection
 
   return {
-    filename: safeZipFilename({
-      studyDate: dicomString(opened.catalogue.study, Tag.StudyDate),
-      modalities: grant.study.modalities,
-    }),
+    filename: safeZipFilename({ studyDate: grant.study.studyDate, modalities: grant.study.modalities }),
     output: counter,
     done,
     bytesSent: () => bytes,
   };
 }
 
-function isTransient(err: unknown): boolean {
-  const e = err as { retryable?: boolean; name?: string };
-  if (typeof e?.retryable === 'boolean') return e.retryable;
-  return e?.name !== 'AbortError';
+/** 406 (will not produce that transfer syntax) or a 5xx status: worth asking for the study as stored. */
+function cannotTranscode(err: unknown): boolean {
+  if (err instanceof DicomwebUnavailableError) return err.status !== undefined;
+  return err instanceof DicomwebResponseError && err.status === 406;
 }
+
+/**
+ * Worth another try: the store out of reach or busy (a retryable DicomwebUnavailableError: network
+ * errors, 5xx, 429), or a response cut before its first part. A 4xx, a malformed multipart body, a
+ * study that is gone: asking again gives the same answer.
+ */
+function isTransient(err: unknown): boolean {
+  if (err instanceof DicomwebUnavailableError) return err.retryable;
+  return err instanceof MultipartTruncatedError;
+}
+
+/**
+ * A Series Instance UID of our own for instances that carry no usable one: derived from the study's
+ * (PS3.5 B.2: `2.25.` and a 128-bit number), so it is always a valid UID of at most 44 characters and
+ * the same in every export of the study. `${studyUid}.0` could pass the 64-character limit.
+ */
+export function fallbackSeriesUid(studyUid: string): string {
+  const digest = createHash('sha256').update(`studylink-series:${studyUid}`).digest('hex').slice(0, 32);
+  return `2.25.${BigInt(`0x${digest}`).toString()}`;
+}
+
+// PS3.5 9.1 forbids leading zeros in a component, but real files have them and dcmtk, pydicom and
+// dciodvfy read them: a record keeps the file's own UID whenever it is digits and dots within 64.
+const UID = /^[0-9]+(\.[0-9]+)*$/;
+function isUsableUid(value: string): boolean {
+  return value.length > 0 && value.length <= 64 && UID.test(value);
+}
+
+interface SeriesRecord extends DicomdirSeries {
+  instances: DicomdirInstance[];
+  /** Files of the series in the zip, records or not: the next file ID. */
+  files: number;
+}
+
+/** Patient and study values for the DICOMDIR: the first non-empty value any instance has. */
+const STUDY_KEYS = [
+  'patientName',
+  'patientId',
+  'studyDate',
+  'studyTime',
+  'studyDescription',
+  'studyId',
+  'accessionNumber',
+] as const satisfies readonly (keyof InstanceHeader)[];
+type StudyValues = Record<(typeof STUDY_KEYS)[number], string>;
 
 async function writeZip(
   grant: Grant,
-  opened: { catalogue: Catalogue; parts: AsyncGenerator<MultipartPart>; first: MultipartPart },
+  opened: { parts: AsyncGenerator<MultipartPart>; first: MultipartPart },
   zip: ReturnType<typeof createStudyZip>,
-  client: DicomwebClient,
-  signal: AbortSignal,
+  log: Logger,
 ): Promise<Omit<ExportResult, 'bytes'>> {
-  const { catalogue, parts } = opened;
-  const seriesOrder: string[] = [];
-  const records = new Map<string, DicomdirSeries & { instances: DicomdirSeries['instances'][number][] }>();
+  const { parts } = opened;
+  const studyUid = grant.studyInstanceUid;
+  const seriesList: SeriesRecord[] = [];
+  const seriesByUid = new Map<string, SeriesRecord>();
+  const seenInstances = new Set<string>();
+  const values = Object.fromEntries(STUDY_KEYS.map((k) => [k, ''])) as StudyValues;
   let count = 0;
+  let unlisted = 0;
 
   let part: MultipartPart | undefined = opened.first;
   try {
     while (part) {
-      const meta = await readMeta(part.body);
-      let info = catalogue.instances.get(meta.sopInstanceUid);
-      if (!info) {
-        // Not listed by QIDO a moment ago (new, or renamed by transcoding): ask for this one.
-        const [found] = await client.searchInstances(grant.studyInstanceUid, undefined, {
-          SOPInstanceUID: meta.sopInstanceUid,
-          signal,
-        });
-        info = {
-          seriesUid: found ? dicomString(found, Tag.SeriesInstanceUID) : `${grant.studyInstanceUid}.0`,
-          sopClassUid: meta.sopClassUid,
-          instanceNumber: found ? (dicomNumber(found, Tag.InstanceNumber) ?? null) : null,
-        };
-      }
-      let series = records.get(info.seriesUid);
+      const { header, body } = await readInstanceHeader(part.body);
+      // Every value that goes into the DICOMDIR is checked here, as its instance passes, so that
+      // the DICOMDIR written at the end cannot fail on one of them.
+      const usable =
+        !(header instanceof Error) &&
+        isUsableUid(header.sopInstanceUid) &&
+        isUsableUid(header.sopClassUid) &&
+        isUsableUid(header.meta.transferSyntaxUid) &&
+        !seenInstances.has(header.sopInstanceUid);
+      const seriesUid =
+        usable && isUsableUid(header.seriesInstanceUid)
+          ? header.seriesInstanceUid
+          : fallbackSeriesUid(studyUid);
+      let series = seriesByUid.get(seriesUid);
       if (!series) {
-        const s = catalogue.series.get(info.seriesUid);
-        series = {
-          seriesInstanceUid: info.seriesUid,
-          modality: s?.modality || 'OT',
-          seriesNumber: s?.seriesNumber ?? null,
-          instances: [],
-        };
-        records.set(info.seriesUid, series);
-        seriesOrder.push(info.seriesUid);
+        series = { seriesInstanceUid: seriesUid, modality: '', seriesNumber: null, instances: [], files: 0 };
+        seriesByUid.set(seriesUid, series);
+        seriesList.push(series);
       }
-      const fileId = fileIdFor(seriesOrder.indexOf(info.seriesUid), series.instances.length);
-      await zip.addFile(zipEntryNameFor(fileId), part.body);
-      series.instances.push({
-        fileId,
-        sopClassUid: meta.sopClassUid,
-        sopInstanceUid: meta.sopInstanceUid,
-        transferSyntaxUid: meta.transferSyntaxUid,
-        instanceNumber: info.instanceNumber,
-      });
+      const fileId = fileIdFor(seriesList.indexOf(series), series.files);
+      series.files += 1;
+      await zip.addFile(zipEntryNameFor(fileId), body);
       count += 1;
+      if (usable) {
+        seenInstances.add(header.sopInstanceUid);
+        series.instances.push({
+          fileId,
+          sopClassUid: header.sopClassUid,
+          sopInstanceUid: header.sopInstanceUid,
+          transferSyntaxUid: header.meta.transferSyntaxUid,
+          instanceNumber: header.instanceNumber,
+        });
+        if (!series.modality && header.modality) series.modality = header.modality;
+        if (series.seriesNumber === null) series.seriesNumber = header.seriesNumber;
+        for (const key of STUDY_KEYS) if (!values[key] && header[key]) values[key] = header[key];
+      } else {
+        // In the zip all the same, byte for byte; without a readable header it gets no record.
+        unlisted += 1;
+        log.warn(
+          {
+            fileId: fileId.join('/'),
+            reason: header instanceof Error ? header.message : 'unusable or repeated SOP Instance UID',
+          },
+          'instance left out of the DICOMDIR',
+        );
+      }
       const next = await parts.next();
       part = next.done ? undefined : next.value;
     }
@@ -287,36 +263,38 @@ async function writeZip(
     if (part) await parts.return(undefined).catch(() => {});
   }
 
-  const study = catalogue.study;
-  const bySeriesNumber = [...records.values()].sort((a, b) => (a.seriesNumber ?? 0) - (b.seriesNumber ?? 0));
+  const bySeriesNumber = [...seriesList].sort((a, b) => (a.seriesNumber ?? 0) - (b.seriesNumber ?? 0));
   for (const s of bySeriesNumber)
     s.instances.sort((a, b) => (a.instanceNumber ?? 0) - (b.instanceNumber ?? 0));
+  // The token service's copy stands in for what no instance says (it may come from QIDO-RS).
+  const patientName = values.patientName || grant.study.patientName;
+  const studyDate = values.studyDate || grant.study.studyDate;
+  const studyDescription = values.studyDescription || grant.study.description;
   const dicomdir = buildDicomdir({
-    patient: {
-      patientId: dicomString(study, Tag.PatientID),
-      patientName: dicomPersonNameGroups(study, Tag.PatientName),
-    },
+    patient: { patientId: values.patientId, patientName },
     study: {
-      studyInstanceUid: grant.studyInstanceUid,
-      studyDate: dicomString(study, Tag.StudyDate),
-      studyTime: dicomString(study, Tag.StudyTime),
-      studyDescription: dicomString(study, Tag.StudyDescription),
-      studyId: dicomString(study, Tag.StudyID),
-      accessionNumber: dicomString(study, Tag.AccessionNumber),
+      studyInstanceUid: studyUid,
+      studyDate,
+      studyTime: values.studyTime,
+      studyDescription,
+      studyId: values.studyId,
+      accessionNumber: values.accessionNumber,
     },
     series: bySeriesNumber,
   });
   await zip.addFile('DICOMDIR', dicomdir);
   const readme = buildReadme({
     institution: grant.institution,
-    patientName: dicomPersonNameGroups(study, Tag.PatientName),
-    studyDate: dicomString(study, Tag.StudyDate),
-    studyDescription: dicomString(study, Tag.StudyDescription),
+    patientName,
+    studyDate,
+    studyDescription,
     instanceCount: count,
-    seriesCount: records.size,
+    seriesCount: seriesList.length,
     viewerUrl: grant.viewerUrl,
+    language: grant.language,
   });
   await zip.addFile('README.txt', Buffer.from(readme, 'utf8'));
   await zip.finalize();
-  return { instances: count, series: records.size };
+  if (unlisted > 0) log.warn({ unlisted }, 'instances in the zip without a DICOMDIR record');
+  return { instances: count, series: seriesList.length };
 }

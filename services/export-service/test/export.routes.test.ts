@@ -1,10 +1,16 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createDicomwebClient, type DicomwebClient } from '@studylink/dicomweb';
 import { createLogger, listen, type RunningServer } from '@studylink/service-kit';
+import { dciodvfy, pydicomFileSet, replaceUids } from '@studylink/testkit';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createApp } from '../src/app.js';
 import { ExportLimiter } from '../src/export.limiter.js';
 import { createTokenServiceClient } from '../src/grant.client.js';
+import { fallbackSeriesUid } from '../src/study.export.js';
 import {
   download,
   EOCD,
@@ -36,8 +42,11 @@ describe('export service routes against a fake store and token service', () => {
   let logs: ReturnType<typeof logSink>;
   let small: FakeStudy;
   let large: FakeStudy;
+  let odd: FakeStudy;
   const smallToken = token();
   const largeToken = token();
+  const losslessToken = token();
+  const oddToken = token();
 
   beforeAll(async () => {
     store = new FakeStore();
@@ -48,6 +57,16 @@ describe('export service routes against a fake store and token service', () => {
     large = store.add(makeStudy(300, 3)); // about 12 MB
     tokens.grants.set(smallToken, small.uid);
     tokens.grants.set(largeToken, large.uid);
+    tokens.grants.set(losslessToken, small.uid);
+    tokens.jpegLossless.add(losslessToken);
+    // Three instances, one of them with a Series Instance UID no DICOMDIR may carry (letters).
+    odd = makeStudy(3, 2);
+    const broken = odd.instances[2];
+    if (!broken) throw new Error('no third instance');
+    const badSeries = `9.${'X'.repeat(broken.seriesUid.length - 2)}`;
+    broken.bytes = replaceUids(broken.bytes, { [broken.seriesUid]: badSeries });
+    store.add(odd);
+    tokens.grants.set(oddToken, odd.uid);
     logs = logSink();
     dicomweb = createDicomwebClient({
       baseUrl: store.dicomwebUrl,
@@ -77,6 +96,8 @@ describe('export service routes against a fake store and token service', () => {
   beforeEach(() => {
     store.mode = 'complete';
     store.failRetrievals = 0;
+    store.failStatus = 503;
+    store.transcodeStatus = null;
     store.retrieveDelayMs = 0;
     tokens.events.length = 0;
   });
@@ -256,6 +277,56 @@ describe('export service routes against a fake store and token service', () => {
     expect(r.headers['cache-control']).toBe('no-store');
     expect(r.body.toString('utf8')).toContain('Temporarily unavailable');
     expect(tokens.events.filter((e) => e.event.startsWith('download_'))).toEqual([]);
+  });
+
+  it('asks the store for the study alone (no QIDO-RS); the DICOMDIR comes from the instances and passes the validators', async () => {
+    const qido = store.qidoRequests;
+    const r = await download(url(oddToken));
+    expect(r.status).toBe(200);
+    expect(r.complete).toBe(true);
+    expect(store.qidoRequests).toBe(qido);
+    const dir = mkdtempSync(join(tmpdir(), 'studylink-export-test-'));
+    writeFileSync(join(dir, 'study.zip'), r.body);
+    execFileSync('unzip', ['-q', 'study.zip', '-d', 'out'], { cwd: dir });
+    const dicomdir = join(dir, 'out', 'DICOMDIR');
+    const records = await pydicomFileSet(dicomdir);
+    expect(records).toHaveLength(3);
+    const series = new Set(records.map((rec) => rec.seriesInstanceUid));
+    // The two real series, and ours for the instance whose series UID is unusable.
+    expect(series).toEqual(
+      new Set([odd.instances[0]?.seriesUid, odd.instances[1]?.seriesUid, fallbackSeriesUid(odd.uid)]),
+    );
+    for (const rec of records) {
+      expect(rec.transferSyntaxUid).toBe(rec.fileTransferSyntaxUid);
+      expect(rec.patientName).toBe('CompressedSamples^CT1');
+    }
+    expect((await dciodvfy(dicomdir)).errors).toEqual([]);
+    await until(() => eventsOf('download_complete').length === 1, 'download_complete');
+  });
+
+  it('a 406 to JPEG lossless: the study as stored, in a second request', async () => {
+    store.transcodeStatus = 406;
+    const before = store.retrieveAccepts.length;
+    const r = await download(url(losslessToken));
+    expect(r.status).toBe(200);
+    expect(r.complete).toBe(true);
+    for (const i of small.instances) expect(r.body.includes(i.bytes)).toBe(true);
+    const accepts = store.retrieveAccepts.slice(before);
+    expect(accepts).toHaveLength(2);
+    expect(accepts[0]).toContain('transfer-syntax=1.2.840.10008.1.2.4.70');
+    expect(accepts[1]).toContain('transfer-syntax=*');
+    expect(logs.lines.some((l) => l.includes('sending it as stored'))).toBe(true);
+    await until(() => eventsOf('download_complete').length === 1, 'download_complete');
+  });
+
+  it('a 400 from the store is not retried: one request, then a 503 page', async () => {
+    store.failRetrievals = 5;
+    store.failStatus = 400;
+    const before = store.retrievals;
+    const r = await download(url(smallToken));
+    expect(r.status).toBe(503);
+    expect(store.retrievals - before).toBe(1);
+    store.failRetrievals = 0;
   });
 
   it('HEAD of the download (a link checker) answers without asking the store', async () => {

@@ -64,8 +64,15 @@ const BOUNDARY = 'fake-store-boundary-7d3c';
 /** A DICOMweb store on node:http: QIDO-RS from the study's attributes, WADO-RS from the real files. */
 export class FakeStore {
   mode: RetrieveMode = 'complete';
-  /** This many WADO-RS requests get a 503 first. */
+  /** This many WADO-RS requests get `failStatus` (default 503) first. */
   failRetrievals = 0;
+  failStatus = 503;
+  /** When set, a WADO-RS request for a transfer syntax other than `*` gets this status (406, say). */
+  transcodeStatus: number | null = null;
+  /** The Accept header of every WADO-RS request, in order. */
+  readonly retrieveAccepts: string[] = [];
+  /** QIDO-RS requests of any level. */
+  qidoRequests = 0;
   /** Wait this long before answering a WADO-RS request (a slow store, before the first byte). */
   retrieveDelayMs = 0;
   retrievals = 0;
@@ -108,6 +115,7 @@ export class FakeStore {
       res.writeHead(200, { 'content-type': 'application/dicom+json' });
       res.end(JSON.stringify(body));
     };
+    if (!/^\/studies\/[\d.]+$/.test(path)) this.qidoRequests += 1;
     if (path === '/studies') {
       const uid = url.searchParams.get('StudyInstanceUID');
       const study = uid ? this.studies.get(uid) : [...this.studies.values()][0];
@@ -137,6 +145,8 @@ export class FakeStore {
 
   private async retrieve(study: FakeStudy | undefined, req: IncomingMessage, res: ServerResponse) {
     this.retrievals += 1;
+    const accept = req.headers.accept ?? '';
+    this.retrieveAccepts.push(accept);
     this.openRetrievals += 1;
     let finished = false;
     res.once('finish', () => {
@@ -154,7 +164,11 @@ export class FakeStore {
     }
     if (this.failRetrievals > 0) {
       this.failRetrievals -= 1;
-      res.writeHead(503, { 'content-type': 'text/plain' }).end('busy');
+      res.writeHead(this.failStatus, { 'content-type': 'text/plain' }).end('no');
+      return;
+    }
+    if (this.transcodeStatus !== null && !/transfer-syntax=\*/.test(accept)) {
+      res.writeHead(this.transcodeStatus, { 'content-type': 'text/plain' }).end('cannot transcode');
       return;
     }
     void req;
@@ -262,6 +276,12 @@ export interface ReportedEvent {
 export class FakeTokenService {
   readonly events: ReportedEvent[] = [];
   readonly grants = new Map<string, string>();
+  /** Tokens whose grant asks for JPEG lossless (the others: as stored). */
+  readonly jpegLossless = new Set<string>();
+  /** Tokens the fake refuses as the real one does for link trust: status and error code. */
+  readonly refusals = new Map<string, { status: number; code: string }>();
+  /** The body of the last grant request (purpose, verificationCookie). */
+  lastGrantRequest: Record<string, unknown> | null = null;
   /** The token id a token's grant carries (default 7). */
   readonly tokenIds = new Map<string, number>();
   grantRequests = 0;
@@ -291,6 +311,14 @@ export class FakeTokenService {
       if (req.url === '/internal/v1/grants') {
         this.grantRequests += 1;
         this.grantBodies.push(body);
+        this.lastGrantRequest = body;
+        const refusal = typeof body.token === 'string' ? this.refusals.get(body.token) : undefined;
+        if (refusal) {
+          res
+            .writeHead(refusal.status, { 'content-type': 'application/json' })
+            .end(JSON.stringify({ error: { code: refusal.code, message: 'refused' } }));
+          return;
+        }
         const uid = typeof body.token === 'string' ? this.grants.get(body.token) : undefined;
         if (!uid) {
           res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"code":"not_found"}}');
@@ -301,7 +329,7 @@ export class FakeTokenService {
           JSON.stringify({
             tokenId: this.tokenIds.get(body.token) ?? 7,
             studyInstanceUid: uid,
-            zipContent: 'as-stored',
+            zipContent: this.jpegLossless.has(body.token) ? 'jpeg-lossless' : 'as-stored',
             institution: 'Fake Hospital',
             viewerUrl: '',
             study: {

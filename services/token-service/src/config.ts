@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { LANGUAGES } from '@studylink/i18n';
 import { ConfigError, parseConfig, portField, sharedEnvFields } from '@studylink/service-kit';
 import { z } from 'zod';
 import { parseKey } from './tokens/token.crypto.js';
@@ -40,6 +41,8 @@ const envSchema = z.object({
   TOKEN_SERVICE_INTERNAL_PORT: portField(3011),
   STORE_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   PAGE_REFRESH_TIMEOUT_MS: z.coerce.number().int().min(50).default(1_500),
+  // A study copy is refreshed from the store in the background at most this often.
+  STUDY_REFRESH_INTERVAL_MS: z.coerce.number().int().min(1_000).default(60_000),
   DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).default(5_000),
   TOKEN_SERVICE_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).optional(),
   // The old name, read when the new one is not set.
@@ -65,6 +68,9 @@ const envSchema = z.object({
   // Where the built patient viewer is (default: the @studylink/patient-viewer workspace's dist/).
   VIEWER_DIST_DIR: z.string().min(1).optional(),
   DEFAULT_EXPIRY_DAYS: z.coerce.number().int().min(1).optional(),
+  // Link trust (issue 12): the second factor of new links, and patient pages' fallback language.
+  DEFAULT_VERIFICATION: z.enum(['none', 'birth-date', 'pin']).default('none'),
+  DEFAULT_LANGUAGE: z.enum(LANGUAGES).default('en'),
   // Staff web interface: the first admin (made on start while no active admin exists), sessions.
   STAFF_ADMIN_USERNAME: z
     .string()
@@ -92,6 +98,8 @@ const SETUP_VARS = [
   'ZIP_CONTENT',
   'VIEWER_URL',
   'DEFAULT_EXPIRY_DAYS',
+  'DEFAULT_VERIFICATION',
+  'DEFAULT_LANGUAGE',
 ] as const;
 
 export type TokenServiceConfig = ReturnType<typeof loadConfig>;
@@ -113,6 +121,8 @@ export function loadConfig(rawEnv: Record<string, string | undefined>) {
     ...(set('ZIP_CONTENT') ? { zipContent: e.ZIP_CONTENT } : {}),
     ...(set('VIEWER_URL') ? { viewerUrl: e.VIEWER_URL } : {}),
     ...(set('DEFAULT_EXPIRY_DAYS') ? { defaultExpiryDays: e.DEFAULT_EXPIRY_DAYS ?? null } : {}),
+    ...(set('DEFAULT_VERIFICATION') ? { defaultVerification: e.DEFAULT_VERIFICATION } : {}),
+    ...(set('DEFAULT_LANGUAGE') ? { defaultLanguage: e.DEFAULT_LANGUAGE } : {}),
   });
   if ((e.STAFF_ADMIN_USERNAME === undefined) !== (e.STAFF_ADMIN_PASSWORD === undefined))
     throw new ConfigError(['STAFF_ADMIN_USERNAME and STAFF_ADMIN_PASSWORD: set both, or neither']);
@@ -128,6 +138,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined>) {
     logLevel: e.LOG_LEVEL,
     storeTimeoutMs: e.STORE_TIMEOUT_MS,
     pageRefreshTimeoutMs: e.PAGE_REFRESH_TIMEOUT_MS,
+    studyRefreshIntervalMs: e.STUDY_REFRESH_INTERVAL_MS,
     dbStatementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
     shutdownGraceMs: e.TOKEN_SERVICE_SHUTDOWN_GRACE_MS ?? e.SHUTDOWN_GRACE_MS ?? 10_000,
     staffSessions: Object.freeze({
@@ -150,6 +161,8 @@ export function loadConfig(rawEnv: Record<string, string | undefined>) {
       zipContent: e.ZIP_CONTENT,
       viewerUrl: e.VIEWER_URL,
       defaultExpiryDays: e.DEFAULT_EXPIRY_DAYS ?? null,
+      defaultVerification: e.DEFAULT_VERIFICATION,
+      defaultLanguage: e.DEFAULT_LANGUAGE,
     }),
     /** The setup fields set in the environment: they win over the stored setup. */
     setupFromEnv: fromEnv,

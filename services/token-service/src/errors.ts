@@ -52,3 +52,71 @@ export class ForbiddenError extends AppError {
     super(403, 'forbidden', message);
   }
 }
+
+/** `verification: "birth-date"` for a study whose Patient's Birth Date is empty in the store. */
+export class BirthDateMissingError extends AppError {
+  constructor() {
+    super(
+      422,
+      'birth_date_missing',
+      "the study has no Patient's Birth Date, so the link cannot ask for one; use a PIN instead",
+    );
+  }
+}
+
+/** PUT for a study whose active link has other settings: revoke it (or replace it) first. */
+export class TokenSettingsConflictError extends AppError {
+  constructor(fields: string[]) {
+    super(
+      409,
+      'token_settings_conflict',
+      `the study's active link has a different ${fields.join(', ')}; revoke it (DELETE) and PUT again to make one with these settings`,
+      { fields },
+    );
+  }
+}
+
+/** Too many wrong birth dates or PINs for this link: 429, the right answer refused too. */
+export class LinkLockedError extends AppError {
+  /** retryAfterSeconds null: locked until staff unlock it. */
+  constructor(readonly retryAfterSeconds: number | null) {
+    super(
+      429,
+      retryAfterSeconds === null ? 'link_locked_until_unlocked' : 'link_locked',
+      'too many wrong answers for this link; try again later',
+      undefined,
+      { 'retry-after': String(retryAfterSeconds ?? 86_400) },
+    );
+  }
+}
+
+/** A link with a second factor, presented without its verification cookie. */
+export class VerificationRequiredError extends AppError {
+  constructor() {
+    super(403, 'verification_required', 'this link must be confirmed with a birth date or PIN first');
+  }
+}
+
+/** The zip of a view-only link, or of one past its maxDownloads. */
+export class DownloadRefusedError extends AppError {
+  constructor(readonly reason: 'view_only' | 'limit_reached') {
+    super(
+      410,
+      reason === 'view_only' ? 'download_not_allowed' : 'download_limit_reached',
+      reason === 'view_only'
+        ? 'this link is for viewing only; the study cannot be downloaded with it'
+        : 'this link has been used for as many downloads as it allows',
+    );
+  }
+}
+
+/** A PIN link whose PIN was encrypted with a key that is not configured: staff must replace it. */
+export class PinUnreadableError extends ServiceUnavailableError {
+  constructor() {
+    super(
+      'this link cannot be checked right now; the department can give you a new one',
+      3600,
+      'pin_unreadable',
+    );
+  }
+}

@@ -39,9 +39,10 @@ export async function startTokenService(
   const studies = new StudyService(database.db, qidoStudySource(dicomweb), log.child({ module: 'studies' }), {
     storeMs: config.storeTimeoutMs,
     pageMs: config.pageRefreshTimeoutMs,
+    refreshIntervalMs: config.studyRefreshIntervalMs,
   });
   const cipher = new TokenCipher(config.secrets.tokenKey, config.secrets.previousTokenKeys);
-  const tokens = new TokenService(database.db, cipher, studies, serverConfig);
+  const tokens = new TokenService(database.db, cipher, studies, serverConfig, config.secrets.tokenKey);
   const apiKeys = new ApiKeyService(database.db);
   const invalidTokens = new InvalidTokenLimiter(
     database.db,
@@ -58,7 +59,11 @@ export async function startTokenService(
     tokens,
     serverConfig,
     apiKeys,
-    studySearch: qidoStudySearch(dicomweb, config.storeTimeoutMs),
+    studySearch: qidoStudySearch(dicomweb, config.storeTimeoutMs, {
+      studies,
+      log: log.child({ module: 'study-search' }),
+      cacheMs: config.studyRefreshIntervalMs,
+    }),
     trustedProxies: config.trustedProxies,
     secret: config.secrets.internalSecret,
     sessions: config.staffSessions,

@@ -3,7 +3,7 @@ import { createTestDatabase, type TestDatabase } from '@studylink/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase, type Database } from './db/database.js';
 import { reencryptTokens } from './rotate-keys.js';
-import { generateToken, hashToken, TokenCipher } from './tokens/token.crypto.js';
+import { generateToken, hashToken, pinAad, TokenCipher } from './tokens/token.crypto.js';
 import { insertToken } from './tokens/token.repository.js';
 
 let testDb: TestDatabase;
@@ -84,5 +84,29 @@ describe('reencryptTokens', () => {
     expect(errors).toEqual([
       { tokenId: orphanId, err: 'token was encrypted with a key that is not configured' },
     ]);
+  });
+
+  it("moves a PIN link's PIN to the new key with its token", async () => {
+    const old = new TokenCipher(oldKey);
+    const token = generateToken();
+    const hash = hashToken(token);
+    const row = await insertToken(database.db, {
+      study_instance_uid: '1.2.826.0.1.3680043.9.7003',
+      token_hash: hash,
+      token_ciphertext: old.encrypt(token, hash),
+      expires_at: null,
+      created_by: 'test',
+      verification: 'pin',
+      pin_ciphertext: old.encrypt('482913', pinAad(hash)),
+    });
+    // Runs last: the rows of the tests above are already rotated (or cannot be).
+    const result = await reencryptTokens(database.db, new TokenCipher(newKey, [oldKey]));
+    expect(result.reencrypted).toBe(1);
+    const after = await database.db
+      .selectFrom('tokens')
+      .select(['pin_ciphertext'])
+      .where('id', '=', row?.id as number)
+      .executeTakeFirstOrThrow();
+    expect(new TokenCipher(newKey).decrypt(after.pin_ciphertext as Buffer, pinAad(hash))).toBe('482913');
   });
 });

@@ -11,7 +11,7 @@ import type { Kysely } from 'kysely';
 import { loadConfig } from './config.js';
 import { createDatabase } from './db/database.js';
 import type { DB } from './db/tables.js';
-import { hashToken, TokenCipher } from './tokens/token.crypto.js';
+import { hashToken, pinAad, TokenCipher } from './tokens/token.crypto.js';
 import { listTokensForReencryption, updateCiphertext } from './tokens/token.repository.js';
 
 export interface RotationResult {
@@ -42,13 +42,22 @@ export async function reencryptTokens(
     for (const row of rows) {
       afterId = row.id;
       result.scanned += 1;
-      if (!cipher.needsReencryption(row.token_ciphertext)) continue;
+      // A PIN link's PIN is encrypted under the same keys (issue 12): it moves with its token.
+      const pinStale = row.pin_ciphertext !== null && cipher.needsReencryption(row.pin_ciphertext);
+      if (!cipher.needsReencryption(row.token_ciphertext) && !pinStale) continue;
       try {
         const token = cipher.decrypt(row.token_ciphertext, row.token_hash);
         // The hash is the lookup key: a ciphertext that does not match it must not be rewritten.
         if (!hashToken(token).equals(row.token_hash))
           throw new Error('decrypted token does not match its hash');
-        await updateCiphertext(db, row.id, cipher.encrypt(token, row.token_hash));
+        const pin =
+          row.pin_ciphertext === null
+            ? null
+            : cipher.encrypt(
+                cipher.decrypt(row.pin_ciphertext, pinAad(row.token_hash)),
+                pinAad(row.token_hash),
+              );
+        await updateCiphertext(db, row.id, cipher.encrypt(token, row.token_hash), pin);
         result.reencrypted += 1;
       } catch (err) {
         result.failed += 1;

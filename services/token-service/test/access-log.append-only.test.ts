@@ -80,6 +80,18 @@ describe('the access log, connected as the application role', () => {
       "CREATE OR REPLACE FUNCTION access_log_append_only() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NULL; END'",
     ],
     ['ALTER TABLE RENAME', 'ALTER TABLE access_log RENAME TO access_log_gone'],
+    [
+      'ALTER TABLE ENABLE REPLICA TRIGGER',
+      'ALTER TABLE access_log ENABLE REPLICA TRIGGER access_log_no_update',
+    ],
+    [
+      'CREATE TRIGGER',
+      'CREATE TRIGGER t BEFORE INSERT ON access_log FOR EACH ROW EXECUTE FUNCTION access_log_append_only()',
+    ],
+    ['DROP FUNCTION of the trigger', 'DROP FUNCTION access_log_append_only() CASCADE'],
+    ['resetting the id sequence', "SELECT setval('access_log_id_seq', 1)"],
+    ['ALTER SEQUENCE', 'ALTER SEQUENCE access_log_id_seq RESTART'],
+    ['CLUSTER', 'CLUSTER access_log_default USING access_log_default_pkey'],
     ['ALTER TABLE OWNER', `ALTER TABLE access_log OWNER TO ${TEST_APP_ROLE}`],
     ['SET session_replication_role', 'SET session_replication_role = replica'],
     [

@@ -192,6 +192,62 @@ describe('patient page', () => {
     }
   });
 
+  it('a page never waits on the store: a stale copy is answered at once and refreshed once in the background', async () => {
+    const { json } = await issue();
+    await h.studies.idle();
+    await h.database.pool.query(
+      "UPDATE studies SET refreshed_at = now() - interval '1 hour', refresh_attempted_at = NULL",
+    );
+    let release = () => {};
+    source.hold = new Promise<void>((r) => {
+      release = r;
+    });
+    const before = source.calls;
+    try {
+      // The store does not answer while these 30 views run: each still gets the copy.
+      const pages = await Promise.all(
+        Array.from({ length: 30 }, () => fetch(`${h.url}/token?${json.token}`).then((r) => r.text())),
+      );
+      for (const page of pages) expect(page).toContain('DOE, JANE');
+      expect(source.calls - before).toBe(1);
+    } finally {
+      source.hold = null;
+      release();
+    }
+    await h.studies.idle();
+    const { rows } = await h.database.pool.query(
+      "SELECT refreshed_at > now() - interval '1 minute' AS fresh FROM studies WHERE study_instance_uid = $1",
+      [UID],
+    );
+    expect(rows[0].fresh).toBe(true);
+  });
+
+  it('a failed background refresh is remembered: the store is not asked again within the interval', async () => {
+    const { json } = await issue();
+    await h.studies.idle();
+    await h.database.pool.query(
+      "UPDATE studies SET refreshed_at = now() - interval '1 hour', refresh_attempted_at = NULL",
+    );
+    source.down = true;
+    const before = source.calls;
+    try {
+      for (let i = 0; i < 5; i++) {
+        const res = await fetch(`${h.url}/token?${json.token}`);
+        expect(res.status).toBe(200);
+        expect(await res.text()).toContain('DOE, JANE');
+        await h.studies.idle();
+      }
+      expect(source.calls - before).toBe(1);
+      const { rows } = await h.database.pool.query(
+        'SELECT refresh_failed_at IS NOT NULL AS failed, refresh_error FROM studies WHERE study_instance_uid = $1',
+        [UID],
+      );
+      expect(rows[0]).toEqual({ failed: true, refresh_error: 'store down' });
+    } finally {
+      source.down = false;
+    }
+  });
+
   it('logs page views and invalid attempts without the token', async () => {
     const { json } = await issue();
     await fetch(`${h.url}/token?${json.token}`, { headers: { 'user-agent': 'agent-x' } });

@@ -5,6 +5,7 @@ import { createTestDatabase, type TestDatabase } from '@studylink/testkit';
 import { ApiKeyService } from '../src/api-keys/api-key.service.js';
 import { createApp, createTokenInternalApp } from '../src/app.js';
 import { createDatabase, type Database } from '../src/db/database.js';
+import { InvalidTokenLimiter } from '../src/rate-limit/invalid-token.limiter.js';
 import type { ServerConfig } from '../src/server-config/server-config.schema.js';
 import { ServerConfigService } from '../src/server-config/server-config.service.js';
 import { StudyService } from '../src/studies/study.service.js';
@@ -24,6 +25,8 @@ export const SEED: ServerConfig = {
   zipContent: 'as-stored',
   viewerUrl: 'https://viewer.example.org/',
   defaultExpiryDays: null,
+  defaultVerification: 'none',
+  defaultLanguage: 'en',
 };
 
 /** A store with a fixed set of studies, that can be switched off. */
@@ -31,8 +34,11 @@ export class FakeStudySource implements StudySource {
   readonly studies = new Map<string, StudyDetails>();
   down = false;
   calls = 0;
+  /** While set, every lookup waits for it (a slow store). */
+  hold: Promise<void> | null = null;
   async findStudy(uid: string): Promise<StudyDetails | null> {
     this.calls += 1;
+    if (this.hold) await this.hold;
     if (this.down) throw new Error('store down');
     return this.studies.get(uid) ?? null;
   }
@@ -49,6 +55,7 @@ export class FakeStudySource implements StudySource {
       seriesCount: 2,
       instanceCount: 20,
       institutionName: 'From DICOM',
+      patientBirthDate: '19800214',
       ...d,
     };
     this.studies.set(d.studyInstanceUid, full);
@@ -66,6 +73,7 @@ export interface Harness {
   /** The internal listener (grant checks, access events, /metrics). */
   internalUrl: string;
   source: StudySource;
+  studies: StudyService;
   /** Every SQL statement run so far. */
   queries: string[];
   close(): Promise<void>;
@@ -75,7 +83,12 @@ export interface Harness {
 /** The token service's real app on a real, private PostgreSQL database, with the given store. */
 export async function startHarness(
   source: StudySource,
-  opts: { storeMs?: number; viewerAssets?: ViewerAssets | null } = {},
+  opts: {
+    storeMs?: number;
+    refreshIntervalMs?: number;
+    invalidTokenLimit?: { limit: number; windowSeconds: number };
+    viewerAssets?: ViewerAssets | null;
+  } = {},
 ): Promise<Harness> {
   const testDb = await createTestDatabase();
   const logs: string[] = [];
@@ -93,7 +106,11 @@ export async function startHarness(
     onQuery: (sql) => queries.push(sql),
   });
   const serverConfig = new ServerConfigService(database.db, SEED);
-  const studies = new StudyService(database.db, source, log, { storeMs: opts.storeMs ?? 5000, pageMs: 1000 });
+  const studies = new StudyService(database.db, source, log, {
+    storeMs: opts.storeMs ?? 5000,
+    pageMs: 1000,
+    refreshIntervalMs: opts.refreshIntervalMs,
+  });
   const tokens = new TokenService(database.db, new TokenCipher(randomBytes(32)), studies, serverConfig);
   const apiKeys = new ApiKeyService(database.db);
   const adminKey = `slk_${randomBytes(32).toString('base64url')}`;
@@ -109,6 +126,9 @@ export async function startHarness(
     trustedProxies: new Set(['127.0.0.1', '::1']),
     isDraining: () => false,
     viewerAssets: opts.viewerAssets ?? null,
+    ...(opts.invalidTokenLimit
+      ? { invalidTokens: new InvalidTokenLimiter(database.db, log, opts.invalidTokenLimit) }
+      : {}),
   });
   const internalApp = createTokenInternalApp({
     db: database.db,
@@ -129,9 +149,11 @@ export async function startHarness(
     internalSecret,
     internalUrl: `http://127.0.0.1:${internal.port}`,
     source,
+    studies,
     queries,
     async close() {
       await Promise.all([http.close(1000), internal.close(1000)]);
+      await studies.idle();
       await database.close();
       await testDb.drop();
     },

@@ -1,37 +1,109 @@
-import { createDicomwebClient } from '@studylink/dicomweb';
-import { loadSamples, type OrthancInstance, startOrthanc } from '@studylink/testkit';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createDicomwebClient, type DicomwebClient } from '@studylink/dicomweb';
+import { createLogger } from '@studylink/service-kit';
+import {
+  CHARSET_SAMPLES,
+  loadSamples,
+  type OrthancInstance,
+  pydicomHeaders,
+  samplePathOrThrow,
+  startOrthanc,
+  uploadDirectory,
+  uploadWithFreshUids,
+  writeSyntheticStudy,
+} from '@studylink/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatPersonName } from '../src/patient/format.js';
+import { qidoStudySearch } from '../src/staff/study-search.source.js';
 import { qidoStudySource } from '../src/studies/study.source.js';
 import { type Harness, readJson, startHarness } from './harness.js';
 
-let orthanc: OrthancInstance;
-let h: Harness;
-const uids: Record<string, string> = {};
+const GREEK_DESCRIPTION = 'Αξονική τομογραφία θώρακος';
 
-beforeAll(async () => {
-  orthanc = await startOrthanc();
-  for (const s of await loadSamples(orthanc, ['CT_small.dcm', 'chrH31.dcm', 'chrGreek.dcm', 'chrRuss.dcm'])) {
-    uids[s.name] = s.studyInstanceUid as string;
-  }
-  const client = createDicomwebClient({ baseUrl: orthanc.dicomwebUrl, requestTimeoutMs: 5000 });
-  h = await startHarness(qidoStudySource(client));
-});
-
-afterAll(async () => {
-  await h?.close();
-  await orthanc?.stop();
-});
-
-async function pageFor(uid: string): Promise<{ token: string; page: string }> {
-  const res = await h.api('PUT', `/api/v1/studies/${uid}/token`);
-  expect(res.status).toBe(201);
-  const { token } = await readJson(res);
-  const page = await fetch(`${h.url}/token?${token}`);
-  expect(page.status).toBe(200);
-  return { token, page: await page.text() };
+interface Expected {
+  uid: string;
+  patientName: string;
+  description: string;
 }
 
-describe('study details from a real Orthanc (QIDO-RS)', () => {
+/**
+ * The study copy, the patient page and the staff search against Orthanc as Debian installs it
+ * (DefaultEncoding Latin1: its QIDO-RS labels answers ISO_IR 100 and drops what Latin-1 cannot
+ * hold) and as the project tunes it (Utf8). Expected values are pydicom's reading of the files.
+ */
+describe.each(['stock', 'tuned'] as const)('study details from a real Orthanc (%s)', (preset) => {
+  let orthanc: OrthancInstance;
+  let h: Harness;
+  let client: DicomwebClient;
+  const expected = new Map<string, Expected>();
+  const uids: Record<string, string> = {};
+
+  beforeAll(async () => {
+    orthanc = await startOrthanc({ preset });
+    for (const s of await loadSamples(orthanc, ['CT_small.dcm', 'chrGreek.dcm']))
+      uids[s.name] = s.studyInstanceUid;
+    const fresh = await uploadWithFreshUids(orthanc, CHARSET_SAMPLES);
+    const theirs = await pydicomHeaders(CHARSET_SAMPLES.map(samplePathOrThrow));
+    for (const [i, s] of fresh.entries()) {
+      const t = theirs[i];
+      if (!t) throw new Error(`pydicom cannot read ${s.name}`);
+      expected.set(s.name, {
+        uid: s.studyInstanceUid,
+        patientName: t.patientName,
+        description: t.studyDescription,
+      });
+    }
+    const dir = await mkdtemp(join(tmpdir(), 'studylink-greek-'));
+    const greek = await writeSyntheticStudy({
+      dir,
+      patientName: 'Παπαδόπουλος^Ελένη',
+      patientId: 'GR-1',
+      series: 1,
+      instancesPerSeries: 2,
+      rows: 16,
+      columns: 16,
+      studyDescription: GREEK_DESCRIPTION,
+    });
+    await uploadDirectory(orthanc, dir, 2);
+    expected.set('greek-description', {
+      uid: greek.studyInstanceUid,
+      patientName: 'Παπαδόπουλος^Ελένη',
+      description: GREEK_DESCRIPTION,
+    });
+    client = createDicomwebClient({ baseUrl: orthanc.dicomwebUrl, requestTimeoutMs: 5000 });
+    h = await startHarness(qidoStudySource(client));
+  });
+
+  afterAll(async () => {
+    await h?.close();
+    await client?.close();
+    await orthanc?.stop();
+  });
+
+  async function pageFor(uid: string): Promise<{ token: string; page: string }> {
+    const res = await h.api('PUT', `/api/v1/studies/${uid}/token`);
+    expect(res.status).toBe(201);
+    const { token } = await readJson(res);
+    const page = await fetch(`${h.url}/token?${token}`);
+    expect(page.status).toBe(200);
+    return { token, page: await page.text() };
+  }
+
+  it('the staff search shows the files’ own names, also for studies without a copy', async () => {
+    // Before any page view or token: none of these studies has a copy yet.
+    expect((await h.database.pool.query('SELECT count(*)::int AS n FROM studies')).rows[0].n).toBe(0);
+    const log = createLogger({ service: 'token-service', level: 'silent' });
+    const search = qidoStudySearch(client, 5000, { studies: h.studies, log, cacheMs: 60_000 });
+    const found = await search.search({ limit: 100, offset: 0 });
+    for (const [name, e] of expected) {
+      const row = found.find((r) => r.studyInstanceUid === e.uid);
+      expect(row?.patientName, name).toBe(e.patientName);
+      expect(row?.description, name).toBe(e.description);
+    }
+  });
+
   it('shows a CT study', async () => {
     const { page } = await pageFor(uids['CT_small.dcm'] as string);
     expect(page).toContain('CompressedSamples, CT1');
@@ -39,12 +111,22 @@ describe('study details from a real Orthanc (QIDO-RS)', () => {
     expect(page).toContain('1 series, 1 image');
   });
 
-  it('keeps Japanese, Greek and Russian names intact', async () => {
-    expect((await pageFor(uids['chrH31.dcm'] as string)).page).toContain(
-      'Yamada, Tarou (山田 太郎 / やまだ たろう)',
-    );
-    expect((await pageFor(uids['chrGreek.dcm'] as string)).page).toContain('Διονυσιος');
-    expect((await pageFor(uids['chrRuss.dcm'] as string)).page).toContain('Люкceмбypг');
+  it('every character-set sample and the Greek-description study: the copy and the page have the files’ own names', async () => {
+    for (const [name, e] of expected) {
+      const { page } = await pageFor(e.uid);
+      const { rows } = await h.database.pool.query(
+        'SELECT patient_name, description, text_source FROM studies WHERE study_instance_uid = $1',
+        [e.uid],
+      );
+      expect(rows[0]?.patient_name, name).toBe(e.patientName);
+      expect(rows[0]?.description, name).toBe(e.description);
+      expect(page, name).toContain(formatPersonName(e.patientName).replaceAll('&', '&amp;'));
+      if (e.description) expect(page, name).toContain(e.description);
+      // Where the store's QIDO-RS answer lost or garbled text, the names are the file's.
+      if (name === 'chrH32.dcm' || (preset === 'stock' && name === 'chrGreek.dcm'))
+        expect(rows[0]?.text_source, name).toBe('instance');
+      if (name === 'chrGerm.dcm') expect(rows[0]?.text_source, name).toBe('qido');
+    }
   });
 
   it('refuses a UID the store does not have, and a revoked token at once', async () => {
@@ -57,6 +139,7 @@ describe('study details from a real Orthanc (QIDO-RS)', () => {
 
   it('answers 503 when the store is down and keeps showing the copy', async () => {
     const uid = uids['chrGreek.dcm'] as string;
+    await pageFor(uid);
     const { token } = await readJson(await h.api('GET', `/api/v1/studies/${uid}/token`));
     await h.database.pool.query("UPDATE studies SET refreshed_at = now() - interval '1 hour'");
     await orthanc.stop();

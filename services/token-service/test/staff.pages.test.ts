@@ -240,7 +240,7 @@ describe('a study’s link', () => {
     const handout = await staff.get(`/staff/studies/${JOHN}/handout`);
     expect(handout.text).toContain(url);
     expect(handout.text).toContain('<svg class="qr"');
-    expect(handout.text).toContain('Zip file of the study');
+    expect(handout.text).toContain('Your imaging study online');
     expect(handout.text).toContain('St. Example Hospital · Radiology');
   });
 

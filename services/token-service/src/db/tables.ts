@@ -1,5 +1,8 @@
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
 
+/** The second factor a link asks for (migrations/0006). */
+export type Verification = 'none' | 'birth-date' | 'pin';
+
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 
 export interface ServerConfigTable {
@@ -14,6 +17,8 @@ export interface ServerConfigTable {
   zip_content: 'as-stored' | 'jpeg-lossless';
   viewer_url: string;
   default_expiry_days: number | null;
+  default_verification: Generated<Verification>;
+  default_language: Generated<string>;
   updated_at: Timestamp;
 }
 
@@ -26,6 +31,16 @@ export interface TokenTable {
   expires_at: Date | null;
   revoked_at: Date | null;
   created_by: string;
+  // Link trust (migrations/0006)
+  verification: Generated<Verification>;
+  pin_ciphertext: Buffer | null;
+  max_downloads: number | null;
+  allow_download: Generated<boolean>;
+  downloads_used: Generated<number>;
+  failed_streak: Generated<number>;
+  failed_total: Generated<number>;
+  locked_until: Date | null;
+  locked_at: Date | null;
 }
 
 export interface StudyTable {
@@ -41,8 +56,15 @@ export interface StudyTable {
   series_count: number | null;
   instance_count: number | null;
   institution_name: string;
+  /** DICOM DA (YYYYMMDD) or ''; compared with a birth-date answer, never logged. */
+  patient_birth_date: Generated<string>;
   last_export_bytes: number | null;
   refreshed_at: Timestamp;
+  text_source: ColumnType<'qido' | 'instance', 'qido' | 'instance' | undefined, 'qido' | 'instance'>;
+  qido_text_digest: ColumnType<string | null, string | null | undefined, string | null>;
+  refresh_attempted_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  refresh_failed_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  refresh_error: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface ApiKeyTable {
@@ -81,6 +103,13 @@ export interface InvalidTokenAttemptsTable {
   refusal_logged: Generated<boolean>;
 }
 
+/** A granted download of a limited link that is not over yet (migrations/0006). */
+export interface DownloadLeaseTable {
+  id: string;
+  token_id: number;
+  expires_at: Date;
+}
+
 export interface DB {
   server_config: ServerConfigTable;
   tokens: TokenTable;
@@ -88,6 +117,7 @@ export interface DB {
   api_keys: ApiKeyTable;
   access_log: AccessLogTable;
   invalid_token_attempts: InvalidTokenAttemptsTable;
+  download_leases: DownloadLeaseTable;
 }
 
 export type ServerConfigRow = Selectable<ServerConfigTable>;

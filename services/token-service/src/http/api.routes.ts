@@ -53,7 +53,12 @@ export function apiRoutes(deps: ApiDeps): Router {
           : body.expiresAt === null
             ? null
             : new Date(body.expiresAt);
-    const { created, token } = await deps.tokens.issue(studyInstanceUid, actor(ctx), { expiresAt });
+    const { created, token } = await deps.tokens.issue(studyInstanceUid, actor(ctx), {
+      expiresAt,
+      verification: body.verification,
+      maxDownloads: body.maxDownloads,
+      allowDownload: body.allowDownload,
+    });
     ctx.status = created ? 201 : 200;
     ctx.body = token;
   });
@@ -61,6 +66,12 @@ export function apiRoutes(deps: ApiDeps): Router {
   router.get('/studies/:studyInstanceUid/token', ...key, requireScope('tokens'), async (ctx) => {
     const { studyInstanceUid } = parseOrThrow(studyParamsSchema, ctx.params, 'study UID');
     ctx.body = await deps.tokens.getActiveOrThrow(studyInstanceUid, actor(ctx));
+  });
+
+  router.post('/studies/:studyInstanceUid/token/unlock', ...key, requireScope('tokens'), async (ctx) => {
+    const { studyInstanceUid } = parseOrThrow(studyParamsSchema, ctx.params, 'study UID');
+    await deps.tokens.unlockOrThrow(studyInstanceUid, actor(ctx));
+    ctx.status = 204;
   });
 
   router.delete('/studies/:studyInstanceUid/token', ...key, requireScope('tokens'), async (ctx) => {

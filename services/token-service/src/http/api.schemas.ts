@@ -6,6 +6,8 @@ import { serverConfigSchema, serverConfigUpdateSchema } from '../server-config/s
 /** DICOM UID: digits and dots, at most 64 characters (the contract both services share). */
 export { studyUidSchema };
 
+export const verificationSchema = z.enum(['none', 'birth-date', 'pin']);
+
 export const studyParamsSchema = z.object({ studyInstanceUid: studyUidSchema });
 
 export const issueTokenBodySchema = z
@@ -18,6 +20,25 @@ export const issueTokenBodySchema = z
       .optional()
       .describe('When the link stops working (in the future); null for never.'),
     expiresInDays: z.number().int().min(1).max(36500).optional().describe('Alternative to expiresAt.'),
+    verification: verificationSchema
+      .optional()
+      .describe(
+        "The second factor the patient gives before seeing anything: the patient's birth date, a PIN (returned as `pin`), or none. Default: the server setup's defaultVerification.",
+      ),
+    maxDownloads: z
+      .number()
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .nullable()
+      .optional()
+      .describe('Completed zip downloads the link allows; null (the default) for no limit.'),
+    allowDownload: z
+      .boolean()
+      .optional()
+      .describe(
+        'false makes a view-only link: the page and the viewer work, the zip is refused. Default true.',
+      ),
   })
   .strict()
   .refine(
@@ -31,6 +52,24 @@ export const tokenResponseSchema = z.object({
   url: z.string().describe('The fully qualified link to send to the patient.'),
   createdAt: z.string(),
   expiresAt: z.string().nullable(),
+  verification: verificationSchema,
+  pin: z
+    .string()
+    .regex(/^[0-9]{6,}$/)
+    .optional()
+    .describe(
+      'PIN links only: the PIN to give the patient (apart from the link). Each answer with it is logged.',
+    ),
+  maxDownloads: z.number().int().min(1).nullable(),
+  allowDownload: z.boolean(),
+  downloadsUsed: z.number().int().min(0).describe('Completed downloads so far; aborted ones do not count.'),
+  locked: z.boolean().describe('Wrong birth dates or PINs locked the link (see lockedUntil).'),
+  lockedUntil: z
+    .string()
+    .nullable()
+    .describe(
+      'End of a short lock; null with locked true: locked until staff unlock it (POST .../token/unlock).',
+    ),
 });
 
 export const accessLogQuerySchema = z

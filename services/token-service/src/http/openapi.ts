@@ -29,7 +29,8 @@ const ERROR_TEXT: Record<number, string> = {
   401: 'Missing or unknown API key.',
   403: 'The key lacks the scope this needs (see the operation’s security).',
   404: 'Not found.',
-  409: 'The active token cannot be shown again: it was encrypted with a key that is no longer configured.',
+  409: 'The active token cannot be shown again (its key is gone: token_not_displayable), or it has other verification, maxDownloads or allowDownload than asked for (token_settings_conflict).',
+  422: 'verification "birth-date" for a study whose Patient\'s Birth Date is empty (birth_date_missing).',
   503: 'The database or the DICOMweb store is not answering; retry after Retry-After seconds.',
 };
 
@@ -87,7 +88,7 @@ export function openApiDocument(): object {
           responses: {
             '200': { description: 'The existing active token.', content: content(tokenResponseSchema) },
             '201': { description: 'A new token was made.', content: content(tokenResponseSchema) },
-            ...errors(400, 401, 403, 404, 409, 503),
+            ...errors(400, 401, 403, 404, 409, 422, 503),
           },
         },
         get: {
@@ -102,6 +103,13 @@ export function openApiDocument(): object {
           summary: 'Revoke the active token; page and download refuse it at once',
           ...scopes('tokens'),
           responses: { '204': { description: 'Revoked.' }, ...errors(400, 401, 403, 404, 503) },
+        },
+      },
+      '/studies/{studyInstanceUid}/token/unlock': {
+        parameters: [studyParam],
+        post: {
+          summary: 'Lift the lock that wrong birth dates or PINs put on the active token',
+          responses: { '204': { description: 'Unlocked.' }, ...errors(400, 401, 403, 404, 503) },
         },
       },
       '/server-config': {

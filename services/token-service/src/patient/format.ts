@@ -52,8 +52,37 @@ export function formatDicomTime(tm: string): string {
   return [m[1], m[2] ?? '00', m[3]].filter(Boolean).join(':');
 }
 
-/** Bytes for humans: `1536` → `1.5 KB` (decimal units, as file managers show them). */
-export function formatBytes(n: number): string {
+/** A DICOM DA as a UTC midnight Date, for Intl formatting; null when it is not a valid date. */
+export function dicomDateAsDate(da: string): Date | null {
+  const m = /^(\d{4})(\d{2})(\d{2})$/.exec(da.trim());
+  if (!m) return null;
+  const d = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
+  return d.getUTCDate() === Number(m[3]) && d.getUTCMonth() === Number(m[2]) - 1 ? d : null;
+}
+
+const BYTE_UNITS = ['byte', 'kilobyte', 'megabyte', 'gigabyte', 'terabyte'] as const;
+
+/**
+ * Bytes for humans: `1536` → `1.5 KB` (decimal units, as file managers show them); with a
+ * translator, in its language through Intl (`1,5 ko` in French).
+ */
+export function formatBytes(
+  n: number,
+  t?: { number(n: number, o?: Intl.NumberFormatOptions): string },
+): string {
+  if (t) {
+    let v = n;
+    let i = 0;
+    while (v >= 1000 && i < BYTE_UNITS.length - 1) {
+      v /= 1000;
+      i += 1;
+    }
+    return t.number(v, {
+      style: 'unit',
+      unit: BYTE_UNITS[i],
+      maximumFractionDigits: v >= 100 || i === 0 ? 0 : 1,
+    });
+  }
   const units = ['bytes', 'KB', 'MB', 'GB', 'TB'];
   let v = n;
   let i = 0;

@@ -1,13 +1,46 @@
 import { DOWNLOAD_PATH, VIEWER_PATH } from '@studylink/contracts';
+import { LANGUAGES, languageName, type Translator } from '@studylink/i18n';
 import { html, pageLayout as layout, type SafeHtml } from '@studylink/service-kit';
-import type { StudyRow } from '../db/tables.js';
+import type { StudyRow, Verification } from '../db/tables.js';
 import type { ServerConfig } from '../server-config/server-config.schema.js';
-import { formatBytes, formatDicomDate, formatDicomTime, formatPersonName } from './format.js';
+import { dicomDateAsDate, formatBytes, formatDicomTime, formatPersonName } from './format.js';
+import type { LinkUse } from './link-history.js';
 
 export { DOWNLOAD_PATH };
 
 function row(label: string, value: string | null | undefined): SafeHtml | string {
   return value ? html`<div class="row"><dt>${label}</dt><dd>${value}</dd></div>` : '';
+}
+
+/**
+ * The language switcher: a POST to the page's own address, so no new URL ever holds the token.
+ * The choice is kept in a cookie (Path=/token) that error pages and the zip's README read too.
+ */
+function languageSwitcher(t: Translator, action: string): SafeHtml {
+  return html`<form class="lang" method="post" action="${action}">
+  <label for="lang">${t.t('page.language')}</label>
+  <select id="lang" name="lang">${LANGUAGES.map(
+    (l) =>
+      html`<option value="${l}" lang="${l}"${l === t.lang ? html` selected` : ''}>${languageName(l)}</option>`,
+  )}</select>
+  <button type="submit">${t.t('page.changeLanguage')}</button>
+</form>`;
+}
+
+// Stands for a value inside a translated sentence that the page wraps in its own markup.
+const MARK = '\u0001';
+
+/** A translated sentence with MARK replaced by markup (the rest of the sentence stays escaped). */
+function withSpan(sentence: string, markup: SafeHtml): SafeHtml {
+  const [before = '', after = ''] = sentence.split(MARK);
+  return html`${before}${markup}${after}`;
+}
+
+/** What the page says about downloading: the button, or why there is none and whom to ask. */
+export interface DownloadState {
+  allowDownload: boolean;
+  maxDownloads: number | null;
+  downloadsUsed: number;
 }
 
 /** The patient's study page. Everything from DICOM is escaped by the `html` tag. */
@@ -16,48 +49,122 @@ export function renderStudyPage(p: {
   study: StudyRow | undefined;
   config: ServerConfig;
   clientIp: string;
+  t: Translator;
+  download: DownloadState;
+  history: LinkUse[];
 }): string {
-  const s = p.study;
+  const { t, study: s } = p;
   const org = [p.config.institution || s?.institution_name, p.config.department].filter(Boolean).join(' · ');
   const counts =
     s && s.series_count !== null && s.instance_count !== null
-      ? `${s.series_count} series, ${s.instance_count} ${s.instance_count === 1 ? 'image' : 'images'}`
+      ? t.t('page.counts', { series: s.series_count, images: s.instance_count })
       : null;
+  const date = s ? dicomDateAsDate(s.study_date) : null;
   const when = s
-    ? [formatDicomDate(s.study_date), formatDicomTime(s.study_time)].filter(Boolean).join(', ')
+    ? [date ? t.date(date, { timeZone: 'UTC' }) : s.study_date.trim(), formatDicomTime(s.study_time)]
+        .filter(Boolean)
+        .join(', ')
     : '';
   const viewer = p.config.viewerUrl;
+  const d = p.download;
+  const left = d.maxDownloads === null ? null : Math.max(0, d.maxDownloads - d.downloadsUsed);
+  const refusal = !d.allowDownload ? t.t('page.viewOnly') : left === 0 ? t.t('page.limitReached') : null;
+  const action = `/token?${p.token}`;
   return layout(
-    'Your imaging study',
+    t.t('page.title'),
     html`<header>
   ${org ? html`<p class="org">${org}</p>` : ''}
-  <h1>Your imaging study</h1>
+  <h1>${t.t('page.title')}</h1>
 </header>
 ${
   s
     ? html`<dl class="details">
-  ${row('Patient', formatPersonName(s.patient_name))}
-  ${row('Study', s.description)}
-  ${row('Date', when)}
-  ${row('Modalities', s.modalities.join(', '))}
-  ${row('Series and images', counts)}
-  ${row('Study ID', s.study_id)}
-  ${row('Download size', s.last_export_bytes ? `about ${formatBytes(s.last_export_bytes)}` : null)}
+  ${row(t.t('page.patient'), formatPersonName(s.patient_name))}
+  ${row(t.t('page.study'), s.description)}
+  ${row(t.t('page.date'), when)}
+  ${row(t.t('page.modalities'), s.modalities.join(', '))}
+  ${row(t.t('page.seriesAndImages'), counts)}
+  ${row(t.t('page.studyId'), s.study_id)}
+  ${row(t.t('page.downloadSize'), s.last_export_bytes ? t.t('page.aboutSize', { size: formatBytes(s.last_export_bytes, t) }) : null)}
 </dl>`
-    : html`<p class="notice">The study details cannot be shown right now; the download below still works when the archive is back.</p>`
+    : html`<p class="notice">${t.t('page.detailsUnavailable')}</p>`
 }
-<p class="download"><a class="button" href="${VIEWER_PATH}?${p.token}">View images</a> <a class="button" href="${DOWNLOAD_PATH}?${p.token}" download>Zip file of the study</a></p>
+<p class="view"><a class="button" href="${VIEWER_PATH}?${p.token}">View images</a></p>
+${
+  refusal
+    ? html`<p class="notice refusal">${refusal} ${t.t('page.whomToAsk')}</p>`
+    : html`<p class="download"><a class="button" href="${DOWNLOAD_PATH}?${p.token}" download>${t.t('page.downloadButton')}</a></p>
+${left !== null ? html`<p class="allowance">${t.t('page.downloadsLeft', { left })}</p>` : ''}`
+}
 <section>
-  <h2>How to look at your images</h2>
+  <h2>${t.t('page.howTo')}</h2>
   <ol>
-    <li>Install a free DICOM viewer${viewer ? html`, for example <a href="${viewer}" rel="noopener noreferrer" target="_blank">this free DICOM viewer</a>` : ''}.</li>
-    <li>Download the <strong>Zip file of the study</strong> with the button above.</li>
-    <li>Unzip it, then open the folder (or its <code>DICOMDIR</code> file) in the viewer.</li>
+    <li>${t.t('page.step1')}${viewer ? html` <a href="${viewer}" rel="noopener noreferrer" target="_blank">${t.t('page.viewerLink')}</a>` : ''}</li>
+    ${
+      refusal
+        ? ''
+        : html`<li>${t.t('page.step2')}</li>
+    <li>${t.t('page.step3')}</li>`
+    }
   </ol>
 </section>
+${renderHistory(t, p.history)}
 <footer>
-  <p>You are connecting from <span class="ip">${p.clientIp}</span>.</p>
-  <p>Keep this link private: anyone who has it can download these images.</p>
+  <p>${withSpan(t.t('page.clientIp', { ip: MARK }), html`<span class="ip">${p.clientIp}</span>`)}</p>
+  <p>${t.t('page.keepPrivate')}</p>
+  ${languageSwitcher(t, action)}
 </footer>`,
+    t,
+  );
+}
+
+function renderHistory(t: Translator, uses: LinkUse[]): SafeHtml | string {
+  if (uses.length === 0) return '';
+  return html`<section class="history">
+  <h2>${t.t('history.title')}</h2>
+  <p>${t.t('history.intro', { count: uses.length })}</p>
+  <table>
+    <thead><tr><th scope="col">${t.t('history.when')}</th><th scope="col">${t.t('history.what')}</th><th scope="col">${t.t('history.from')}</th></tr></thead>
+    <tbody>${uses.map(
+      (u) =>
+        html`<tr><td><time datetime="${u.at.toISOString()}">${t.date(u.at, { withTime: true, timeZone: 'UTC' })} UTC</time></td><td>${t.t(u.what)}</td><td class="ip">${u.clientIp ?? ''}</td></tr>`,
+    )}</tbody>
+  </table>
+</section>`;
+}
+
+/** The short form a link with a second factor shows first: no study data at all. */
+export function renderVerificationForm(p: {
+  token: string;
+  config: ServerConfig;
+  verification: Exclude<Verification, 'none'>;
+  t: Translator;
+  /** What to tell the patient about the last answer: wrong, or not written the way it must be. */
+  message: 'verify.wrong' | 'verify.dateFormat' | 'verify.pinFormat' | null;
+}): string {
+  const { t } = p;
+  const action = `/token?${p.token}`;
+  const org = [p.config.institution, p.config.department].filter(Boolean).join(' · ');
+  const field =
+    p.verification === 'birth-date'
+      ? html`<label for="answer">${t.t('verify.birthDate')}</label>
+  <input id="answer" name="birthDate" type="date" required autocomplete="bday" min="1880-01-01" max="2100-12-31">`
+      : html`<label for="answer">${t.t('verify.pin')}</label>
+  <input id="answer" name="pin" type="text" inputmode="numeric" pattern="[0-9 ]{6,12}" required autocomplete="one-time-code" maxlength="12">`;
+  return layout(
+    t.t('verify.title'),
+    html`<header>
+  ${org ? html`<p class="org">${org}</p>` : ''}
+  <h1>${t.t('verify.title')}</h1>
+</header>
+<p>${p.verification === 'birth-date' ? t.t('verify.birthDateIntro') : t.t('verify.pinIntro')}</p>
+${p.message ? html`<p class="notice error" role="alert">${t.t(p.message)}</p>` : ''}
+<form class="verify" method="post" action="${action}">
+  ${field}
+  <button class="button" type="submit">${t.t('verify.submit')}</button>
+</form>
+<p class="hint">${t.t('verify.lockNote')}</p>
+<footer>${languageSwitcher(t, action)}</footer>`,
+    t,
   );
 }

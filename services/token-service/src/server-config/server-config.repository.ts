@@ -1,3 +1,4 @@
+import { isLanguage } from '@studylink/i18n';
 import type { Db } from '../db/database.js';
 import type { ServerConfigRow } from '../db/tables.js';
 import type { ServerConfig } from './server-config.schema.js';
@@ -36,6 +37,8 @@ function toColumns(c: ServerConfig) {
     zip_content: c.zipContent,
     viewer_url: c.viewerUrl,
     default_expiry_days: c.defaultExpiryDays,
+    default_verification: c.defaultVerification,
+    default_language: c.defaultLanguage,
   };
 }
 
@@ -51,5 +54,7 @@ export function rowToServerConfig(r: ServerConfigRow): ServerConfig {
     zipContent: r.zip_content,
     viewerUrl: r.viewer_url,
     defaultExpiryDays: r.default_expiry_days,
+    defaultVerification: r.default_verification,
+    defaultLanguage: isLanguage(r.default_language) ? r.default_language : 'en',
   };
 }

@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { LANGUAGES } from '@studylink/i18n';
 import { z } from 'zod';
 
 // RFC 1123 host name: dot-separated labels of letters, digits and inner hyphens.
@@ -43,6 +44,14 @@ export const serverConfigSchema = z
       'must be an http(s) URL',
     ),
     defaultExpiryDays: z.number().int().min(1).max(36500).nullable(),
+    defaultVerification: z
+      .enum(['none', 'birth-date', 'pin'])
+      .default('none')
+      .describe('The second factor of new links when the request names none.'),
+    defaultLanguage: z
+      .enum(LANGUAGES)
+      .default('en')
+      .describe("Patient pages' language when the browser asks for none of ours."),
   })
   .refine((c) => c.serverName !== '' || c.publicAddress !== '', {
     message: 'either serverName or publicAddress must be set: links need a host',
@@ -64,6 +73,8 @@ export const serverConfigUpdateSchema = z
     zipContent: z.enum(['as-stored', 'jpeg-lossless']),
     viewerUrl: z.string(),
     defaultExpiryDays: z.number().nullable(),
+    defaultVerification: z.enum(['none', 'birth-date', 'pin']),
+    defaultLanguage: z.string(),
   })
   .partial()
   .strict();

@@ -23,6 +23,8 @@ export const SETUP_ENV: Readonly<Record<SetupField, string>> = Object.freeze({
   zipContent: 'ZIP_CONTENT',
   viewerUrl: 'VIEWER_URL',
   defaultExpiryDays: 'DEFAULT_EXPIRY_DAYS',
+  defaultVerification: 'DEFAULT_VERIFICATION',
+  defaultLanguage: 'DEFAULT_LANGUAGE',
 });
 
 export type SetupSource = 'environment' | 'stored' | 'default';

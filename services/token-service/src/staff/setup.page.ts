@@ -1,3 +1,4 @@
+import { LANGUAGES, languageName } from '@studylink/i18n';
 import { html, type SafeHtml } from '@studylink/service-kit';
 import { baseUrl, type ServerConfig } from '../server-config/server-config.schema.js';
 import { csrfField, errorSummary, inputField, staffPage } from './staff.layout.js';
@@ -16,6 +17,8 @@ export interface SetupForm {
   zipContent: string;
   viewerUrl: string;
   defaultExpiryDays: string;
+  defaultVerification: string;
+  defaultLanguage: string;
 }
 
 export function setupFormOf(c: ServerConfig): SetupForm {
@@ -30,6 +33,8 @@ export function setupFormOf(c: ServerConfig): SetupForm {
     zipContent: c.zipContent,
     viewerUrl: c.viewerUrl,
     defaultExpiryDays: c.defaultExpiryDays === null ? '' : String(c.defaultExpiryDays),
+    defaultVerification: c.defaultVerification,
+    defaultLanguage: c.defaultLanguage,
   };
 }
 
@@ -44,6 +49,8 @@ export const SETUP_LABELS: Record<string, string> = {
   zipContent: 'Zip content',
   viewerUrl: 'Viewer link',
   defaultExpiryDays: 'Default expiry',
+  defaultVerification: 'Default patient check',
+  defaultLanguage: 'Default language',
 };
 
 /** Why a link looks the way it does; the page script says the same as fields change. */
@@ -215,6 +222,29 @@ ${errorSummary(e, SETUP_LABELS)}
       )}
       ${e?.zipContent ? html`<p class="error-text">${e.zipContent}</p>` : ''}
     </fieldset>
+    <fieldset${e?.defaultVerification ? html` aria-invalid="true"` : ''}>
+      <legend>Default patient check of new links</legend>
+      ${l?.defaultVerification ? html`<p class="hint" data-set-by-environment="${l.defaultVerification}">Set by the environment (${l.defaultVerification}); change it there and restart.</p>` : ''}
+      ${radio('defaultVerification', 'none', f.defaultVerification, 'None', 'The link alone opens the page.', Boolean(l?.defaultVerification))}
+      ${radio('defaultVerification', 'birth-date', f.defaultVerification, 'Date of birth', 'The patient types the date of birth the archive holds.', Boolean(l?.defaultVerification))}
+      ${radio('defaultVerification', 'pin', f.defaultVerification, 'PIN', 'A 6-digit PIN, given to the patient apart from the link.', Boolean(l?.defaultVerification))}
+      ${e?.defaultVerification ? html`<p class="error-text">${e.defaultVerification}</p>` : ''}
+    </fieldset>
+    <div class="field">
+      <label for="f-defaultLanguage">Default language</label>
+      <select id="f-defaultLanguage" name="defaultLanguage" aria-describedby="f-defaultLanguage-hint"${
+        l?.defaultLanguage ? html` disabled data-set-by-environment="${l.defaultLanguage}"` : ''
+      }>${LANGUAGES.map(
+        (lang) =>
+          html`<option value="${lang}"${lang === f.defaultLanguage ? html` selected` : ''}>${languageName(lang)}</option>`,
+      )}</select>
+      ${e?.defaultLanguage ? html`<p class="error-text">${e.defaultLanguage}</p>` : ''}
+      <p class="hint" id="f-defaultLanguage-hint">${
+        l?.defaultLanguage
+          ? `Set by the environment (${l.defaultLanguage}); change it there and restart. `
+          : ''
+      }Patient pages, the zip's README and handouts use it when the browser asks for none of the languages offered.</p>
+    </div>
   </section>
   <div class="actions"><button class="button" type="submit">Save setup</button> <a class="button secondary" href="/staff/setup">Discard changes</a></div>
 </form>`,

@@ -1,4 +1,5 @@
 import type Router from '@koa/router';
+import { LANGUAGES } from '@studylink/i18n';
 import { ValidationError } from '@studylink/service-kit';
 import { z } from 'zod';
 import { appendAccessEvent } from '../access-log/access-log.repository.js';
@@ -34,6 +35,19 @@ const setupFormSchema = z.object({
       .regex(/^(\d{1,5})?$/, 'enter a number of days, or leave it blank')
       .transform((v) => (v === '' ? null : Number(v))),
   ),
+  // Absent (an older form): left as they are.
+  defaultVerification: field.pipe(
+    z.union([
+      z.literal('').transform(() => undefined),
+      z.enum(['none', 'birth-date', 'pin'], { message: 'choose the default patient check' }),
+    ]),
+  ),
+  defaultLanguage: field.pipe(
+    z.union([
+      z.literal('').transform(() => undefined),
+      z.enum(LANGUAGES, { message: 'choose a language from the list' }),
+    ]),
+  ),
 });
 
 function rawForm(body: Record<string, string>): SetupForm {
@@ -49,6 +63,8 @@ function rawForm(body: Record<string, string>): SetupForm {
     zipContent: s('zipContent'),
     viewerUrl: s('viewerUrl'),
     defaultExpiryDays: s('defaultExpiryDays'),
+    defaultVerification: s('defaultVerification'),
+    defaultLanguage: s('defaultLanguage'),
   };
 }
 
@@ -111,9 +127,15 @@ export function setupRoutes(router: Router, deps: StaffRouteDeps): void {
     if (!parsed.ok) return rerender(parsed.errors);
     let after: ServerConfig;
     try {
+      // Fields set in the environment are shown read-only and left alone; a blank default patient
+      // check or language (an older form) is left as it is.
       const fixed = new Set(deps.serverConfig.environmentFields());
       after = await deps.serverConfig.update(
-        Object.fromEntries(Object.entries(parsed.data).filter(([k]) => !fixed.has(k as keyof ServerConfig))),
+        Object.fromEntries(
+          Object.entries(parsed.data).filter(
+            ([k, v]) => !fixed.has(k as keyof ServerConfig) && v !== undefined,
+          ),
+        ),
       );
     } catch (err) {
       if (err instanceof ValidationError && Array.isArray(err.details)) {

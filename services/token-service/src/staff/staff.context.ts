@@ -48,6 +48,7 @@ const FLASH = {
   revoked: 'The link was revoked: it no longer works.',
   reissued: 'The old link was revoked and a new one made. Give the patient the new link.',
   expiry: 'The expiry date was saved.',
+  unlocked: 'The link was unlocked: the patient can try the birth date or PIN again.',
   setup: 'The server setup was saved.',
   'user-created': 'The user was created.',
   'user-disabled': 'The user was disabled and signed out.',

@@ -1,8 +1,10 @@
 import type Router from '@koa/router';
+import { isLanguage } from '@studylink/i18n';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import { appendAccessEvent } from '../access-log/access-log.repository.js';
 import {
+  BirthDateMissingError,
   StoreUnavailableError,
   StudyNotFoundError,
   StudyTokenNotFoundError,
@@ -11,7 +13,7 @@ import {
 import { studyParamsSchema } from '../http/api.schemas.js';
 import { parseOrThrow } from '../http/validate.js';
 import { findStudy } from '../studies/study.repository.js';
-import type { IssuedToken } from '../tokens/token.service.js';
+import type { IssuedToken, LinkOptions } from '../tokens/token.service.js';
 import { actorOf, flashOf, redirectDone, type StaffRouteDeps, sendPage } from './staff.context.js';
 import { readForm } from './staff.form.js';
 import { checkbox, type FieldErrors, field, optionalIsoDate, parseForm } from './staff.schemas.js';
@@ -93,6 +95,50 @@ const expirySchema = z
   })
   .transform((v) => (v.never || !v.expires ? null : new Date(`${v.expires}T23:59:59.999Z`)));
 
+/** Second factor, download limit and view-only of a new link (issue 12). */
+const linkOptionsSchema = z
+  .object({
+    // Absent: the setup's defaultVerification.
+    verification: field.pipe(
+      z.union([
+        z.literal('').transform(() => undefined),
+        z.enum(['none', 'birth-date', 'pin'], { message: 'choose how the patient confirms the link' }),
+      ]),
+    ),
+    maxDownloads: field.pipe(
+      z
+        .string()
+        .trim()
+        .regex(/^(\d{1,6})?$/, 'enter a number of downloads, or leave it blank')
+        .transform((v) => (v === '' ? null : Number(v)))
+        .refine((v) => v === null || v >= 1, 'allow at least 1 download, or leave it blank'),
+    ),
+    viewOnly: checkbox,
+  })
+  .transform(
+    (v): Omit<LinkOptions, 'expiresAt'> => ({
+      ...(v.verification ? { verification: v.verification } : {}),
+      maxDownloads: v.maxDownloads,
+      allowDownload: !v.viewOnly,
+    }),
+  );
+
+const BIRTH_DATE_MISSING = 'the archive has no date of birth for this patient: choose a PIN instead';
+
+/** A link form: expiry plus the link's options, with every field's error at once. */
+function parseLinkForm(
+  form: Record<string, string>,
+): { ok: true; data: LinkOptions } | { ok: false; errors: FieldErrors } {
+  const expiry = parseForm(expirySchema, form);
+  const options = parseForm(linkOptionsSchema, form);
+  if (!expiry.ok || !options.ok)
+    return {
+      ok: false,
+      errors: { ...(expiry.ok ? {} : expiry.errors), ...(options.ok ? {} : options.errors) },
+    };
+  return { ok: true, data: { expiresAt: expiry.data, ...options.data } };
+}
+
 function studyFromCopy(row: NonNullable<Awaited<ReturnType<typeof findStudy>>>): StudySummary {
   return {
     studyInstanceUid: row.study_instance_uid,
@@ -129,9 +175,14 @@ export function studiesRoutes(router: Router, deps: StaffRouteDeps): void {
   }
 
   /** The study's link, null when there is none, 'undisplayable' when its key is gone. */
-  async function activeToken(ctx: Context, uid: string): Promise<IssuedToken | null | 'undisplayable'> {
+  async function activeToken(
+    ctx: Context,
+    uid: string,
+    withPin = false,
+  ): Promise<IssuedToken | null | 'undisplayable'> {
     try {
-      return await deps.tokens.getActiveOrThrow(uid, actorOf(ctx, deps.trustedProxies));
+      // The PIN only when asked for: each showing is logged (pin_displayed).
+      return await deps.tokens.getActiveOrThrow(uid, actorOf(ctx, deps.trustedProxies), { withPin });
     } catch (err) {
       if (err instanceof StudyTokenNotFoundError) return null;
       if (err instanceof TokenNotDisplayableError) return 'undisplayable';
@@ -139,9 +190,9 @@ export function studiesRoutes(router: Router, deps: StaffRouteDeps): void {
     }
   }
 
-  async function showStudy(ctx: Context, uid: string, status = 200, errors?: FieldErrors) {
+  async function showStudy(ctx: Context, uid: string, status = 200, errors?: FieldErrors, withPin = false) {
     const view = await loadStudy(uid);
-    const [active, config] = await Promise.all([activeToken(ctx, uid), deps.serverConfig.get()]);
+    const [active, config] = await Promise.all([activeToken(ctx, uid, withPin), deps.serverConfig.get()]);
     const token = active === 'undisplayable' ? null : active;
     const qrSvg = token ? await qrCodeSvg(token.url, 'QR code of the link for the patient') : null;
     sendPage(
@@ -234,11 +285,28 @@ export function studiesRoutes(router: Router, deps: StaffRouteDeps): void {
     await showStudy(ctx, uidOf(ctx));
   });
 
+  // The PIN of a PIN link, shown again on request (and logged as pin_displayed).
+  router.get('/studies/:studyInstanceUid/pin', requireSignedIn, async (ctx) => {
+    await showStudy(ctx, uidOf(ctx), 200, undefined, true);
+  });
+
+  router.post('/studies/:studyInstanceUid/unlock', requireSignedIn, async (ctx) => {
+    const uid = uidOf(ctx);
+    await deps.tokens.unlockOrThrow(uid, actorOf(ctx, deps.trustedProxies));
+    redirectDone(ctx, `/staff/studies/${uid}`, 'unlocked');
+  });
+
   router.post('/studies/:studyInstanceUid/token', requireSignedIn, async (ctx) => {
     const uid = uidOf(ctx);
-    const parsed = parseForm(expirySchema, await readForm(ctx));
+    const parsed = parseLinkForm(await readForm(ctx));
     if (!parsed.ok) return showStudy(ctx, uid, 400, parsed.errors);
-    await deps.tokens.issue(uid, actorOf(ctx, deps.trustedProxies), { expiresAt: parsed.data });
+    try {
+      await deps.tokens.issue(uid, actorOf(ctx, deps.trustedProxies), parsed.data, { withPin: false });
+    } catch (err) {
+      if (err instanceof BirthDateMissingError)
+        return showStudy(ctx, uid, 422, { verification: BIRTH_DATE_MISSING });
+      throw err;
+    }
     redirectDone(ctx, `/staff/studies/${uid}`, 'issued');
   });
 
@@ -278,6 +346,7 @@ export function studiesRoutes(router: Router, deps: StaffRouteDeps): void {
           view: await loadStudy(uid),
           action,
           expiresAt: defaultExpiry(config),
+          config,
         }),
       );
     });
@@ -296,8 +365,8 @@ export function studiesRoutes(router: Router, deps: StaffRouteDeps): void {
 
   router.post('/studies/:studyInstanceUid/reissue', requireSignedIn, async (ctx) => {
     const uid = uidOf(ctx);
-    const parsed = parseForm(expirySchema, await readForm(ctx));
-    if (!parsed.ok) {
+    const parsed = parseLinkForm(await readForm(ctx));
+    const refuse = async (errors: FieldErrors, status: number) =>
       sendPage(
         ctx,
         renderConfirmPage({
@@ -305,21 +374,30 @@ export function studiesRoutes(router: Router, deps: StaffRouteDeps): void {
           view: await loadStudy(uid),
           action: 'reissue',
           expiresAt: null,
-          errors: parsed.errors,
+          config: await deps.serverConfig.get(),
+          errors,
         }),
-        400,
+        status,
       );
-      return;
+    if (!parsed.ok) return refuse(parsed.errors, 400);
+    // One transaction, options checked first: if the new link cannot be made, the old one still works.
+    try {
+      await deps.tokens.replace(uid, actorOf(ctx, deps.trustedProxies), parsed.data, { withPin: false });
+    } catch (err) {
+      if (err instanceof BirthDateMissingError) return refuse({ verification: BIRTH_DATE_MISSING }, 422);
+      throw err;
     }
-    // One transaction: if the new link cannot be made, the old one still works.
-    await deps.tokens.replace(uid, actorOf(ctx, deps.trustedProxies), { expiresAt: parsed.data });
     redirectDone(ctx, `/staff/studies/${uid}`, 'reissued');
   });
 
   router.get('/studies/:studyInstanceUid/handout', requireSignedIn, async (ctx) => {
     const uid = uidOf(ctx);
     const view = await loadStudy(uid);
-    const token = await activeToken(ctx, uid);
+    // Staff pick the handout's language and whether it prints the PIN (or it is told by phone).
+    const config = await deps.serverConfig.get();
+    const lang = isLanguage(ctx.query.lang) ? ctx.query.lang : config.defaultLanguage;
+    const printPin = ctx.query.pin === '1';
+    const token = await activeToken(ctx, uid, printPin);
     if (!token || token === 'undisplayable') {
       ctx.status = 303;
       ctx.redirect(`/staff/studies/${uid}`);
@@ -332,7 +410,9 @@ export function studiesRoutes(router: Router, deps: StaffRouteDeps): void {
         view,
         token,
         qrSvg: await qrCodeSvg(token.url, 'QR code of the link'),
-        config: await deps.serverConfig.get(),
+        config,
+        lang,
+        printPin,
       }),
     );
   });

@@ -19,6 +19,11 @@ export function generateToken(): string {
   return out;
 }
 
+/** The additional data a link's PIN is encrypted with: bound to its link, it cannot be moved to another row. */
+export function pinAad(tokenHash: Buffer): Buffer {
+  return Buffer.concat([tokenHash, Buffer.from('pin')]);
+}
+
 /** The lookup key stored in the database: SHA-256 of the token. */
 export function hashToken(token: string): Buffer {
   return createHash('sha256').update(token, 'utf8').digest();

@@ -1,5 +1,7 @@
+import { randomUUID } from 'node:crypto';
+import { type Kysely, sql } from 'kysely';
 import type { Db } from '../db/database.js';
-import type { NewToken, TokenRow } from '../db/tables.js';
+import type { DB, NewToken, TokenRow } from '../db/tables.js';
 
 export function findTokenByHash(db: Db, hash: Buffer): Promise<TokenRow | undefined> {
   return db.selectFrom('tokens').selectAll().where('token_hash', '=', hash).executeTakeFirst();
@@ -40,6 +42,148 @@ export function listTokensForReencryption(db: Db, afterId: number, limit: number
   return db.selectFrom('tokens').selectAll().where('id', '>', afterId).orderBy('id').limit(limit).execute();
 }
 
-export async function updateCiphertext(db: Db, id: number, ciphertext: Buffer): Promise<void> {
-  await db.updateTable('tokens').set({ token_ciphertext: ciphertext }).where('id', '=', id).execute();
+/** New ciphertexts of a token (and of its PIN, for PIN links) after a key rotation. */
+export async function updateCiphertext(
+  db: Db,
+  id: number,
+  ciphertext: Buffer,
+  pinCiphertext?: Buffer | null,
+): Promise<void> {
+  await db
+    .updateTable('tokens')
+    .set({ token_ciphertext: ciphertext, ...(pinCiphertext ? { pin_ciphertext: pinCiphertext } : {}) })
+    .where('id', '=', id)
+    .execute();
+}
+
+/** Wrong answers before a short lock, its length, and the total before a lock only staff lift. */
+export const LOCKOUT = { streak: 5, minutes: 15, total: 20 } as const;
+
+export interface LockState {
+  locked_until: Date | null;
+  locked_at: Date | null;
+}
+
+/**
+ * Counts a wrong birth date or PIN, unless the link is locked; locks it for LOCKOUT.minutes at the
+ * LOCKOUT.streak-th wrong answer in a row and for good at the LOCKOUT.total-th since the last
+ * unlock. One statement, so concurrent guesses are counted one by one. undefined: it was locked.
+ */
+export async function recordWrongAnswer(db: Db, id: number): Promise<LockState | undefined> {
+  return db
+    .updateTable('tokens')
+    .set({
+      failed_total: sql`failed_total + 1`,
+      failed_streak: sql`CASE WHEN failed_streak + 1 >= ${LOCKOUT.streak}::int THEN 0 ELSE failed_streak + 1 END`,
+      locked_until: sql`CASE WHEN failed_streak + 1 >= ${LOCKOUT.streak}::int
+        THEN now() + make_interval(mins => ${LOCKOUT.minutes}::int) ELSE locked_until END`,
+      locked_at: sql`CASE WHEN failed_total + 1 >= ${LOCKOUT.total}::int THEN now() ELSE locked_at END`,
+    })
+    .where('id', '=', id)
+    .where('locked_at', 'is', null)
+    .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<=', sql<Date>`now()`)]))
+    .returning(['locked_until', 'locked_at'])
+    .executeTakeFirst();
+}
+
+/** A right answer ends the streak of wrong ones, unless the link is locked (undefined then). */
+export async function recordRightAnswer(db: Db, id: number): Promise<{ id: number } | undefined> {
+  return db
+    .updateTable('tokens')
+    .set({ failed_streak: 0 })
+    .where('id', '=', id)
+    .where('locked_at', 'is', null)
+    .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<=', sql<Date>`now()`)]))
+    .returning('id')
+    .executeTakeFirst();
+}
+
+/** Staff lift a lock: both counters start again. */
+export async function unlockToken(db: Db, id: number): Promise<void> {
+  await db
+    .updateTable('tokens')
+    .set({ failed_streak: 0, failed_total: 0, locked_until: null, locked_at: null })
+    .where('id', '=', id)
+    .execute();
+}
+
+/** A completed download counts against the link's maxDownloads. */
+export async function countDownload(db: Db, id: number): Promise<void> {
+  await db
+    .updateTable('tokens')
+    .set({ downloads_used: sql`downloads_used + 1` })
+    .where('id', '=', id)
+    .execute();
+}
+
+/**
+ * True unless an earlier download_complete of this link named the same download (the export
+ * service's request id): a retried report must not use up a second download. Call after the
+ * event is appended. Without an id (an older export service) every report counts.
+ */
+export async function isFirstReport(db: Db, tokenId: number, downloadId: string | null): Promise<boolean> {
+  if (downloadId === null) return true;
+  const row = await db
+    .selectFrom('access_log')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('token_id', '=', tokenId)
+    .where('event', '=', 'download_complete')
+    .where(sql<string>`detail->>'downloadId'`, '=', downloadId)
+    .executeTakeFirstOrThrow();
+  return Number(row.n) <= 1;
+}
+
+/** How long a granted download may take to start streaming, and then to finish. */
+export const LEASE = { startMinutes: 2, runMinutes: 6 * 60 } as const;
+
+/**
+ * Reserves one of a limited link's downloads: completed ones plus those granted and not over stay
+ * within maxDownloads, however many start at once (the link's row is locked meanwhile). The lease's
+ * id names the download in its access events; null when the allowance is used up.
+ */
+export async function reserveDownload(db: Kysely<DB>, tokenId: number): Promise<string | null> {
+  return db.transaction().execute(async (trx) => {
+    const link = await trx
+      .selectFrom('tokens')
+      .select(['max_downloads', 'downloads_used'])
+      .where('id', '=', tokenId)
+      .forUpdate()
+      .executeTakeFirst();
+    if (!link || link.max_downloads === null) return null;
+    await trx
+      .deleteFrom('download_leases')
+      .where('token_id', '=', tokenId)
+      .where('expires_at', '<=', sql<Date>`now()`)
+      .execute();
+    const { n } = await trx
+      .selectFrom('download_leases')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('token_id', '=', tokenId)
+      .executeTakeFirstOrThrow();
+    if (link.downloads_used + Number(n) >= link.max_downloads) return null;
+    const id = randomUUID();
+    await trx
+      .insertInto('download_leases')
+      .values({
+        id,
+        token_id: tokenId,
+        expires_at: sql<Date>`now() + make_interval(mins => ${LEASE.startMinutes}::int)`,
+      })
+      .execute();
+    return id;
+  });
+}
+
+/** The download began streaming: its lease now lasts as long as a download may. */
+export async function extendLease(db: Db, id: string): Promise<void> {
+  await db
+    .updateTable('download_leases')
+    .set({ expires_at: sql<Date>`now() + make_interval(mins => ${LEASE.runMinutes}::int)` })
+    .where('id', '=', id)
+    .execute();
+}
+
+/** The download is over (complete or stopped): its reservation ends. */
+export async function endLease(db: Db, id: string): Promise<void> {
+  await db.deleteFrom('download_leases').where('id', '=', id).execute();
 }

@@ -1,13 +1,35 @@
+import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { appendAccessEvent } from '../access-log/access-log.repository.js';
+import { type AccessEntry, appendAccessEvent } from '../access-log/access-log.repository.js';
 import type { Db } from '../db/database.js';
-import type { DB, StudyRow, TokenRow } from '../db/tables.js';
-import { StudyTokenNotFoundError, TokenNotDisplayableError, TokenNotFoundError } from '../errors.js';
+import type { DB, StudyRow, TokenRow, Verification } from '../db/tables.js';
+import {
+  BirthDateMissingError,
+  LinkLockedError,
+  PinUnreadableError,
+  StudyTokenNotFoundError,
+  TokenNotDisplayableError,
+  TokenNotFoundError,
+  TokenSettingsConflictError,
+} from '../errors.js';
 import { tokenUrl } from '../server-config/server-config.schema.js';
 import type { ServerConfigService } from '../server-config/server-config.service.js';
 import type { StudyService } from '../studies/study.service.js';
-import { generateToken, hashToken, TOKEN_PATTERN, type TokenCipher } from './token.crypto.js';
-import { findActiveTokenForStudy, findTokenByHash, insertToken, revokeToken } from './token.repository.js';
+import { generateToken, hashToken, pinAad, TOKEN_PATTERN, type TokenCipher } from './token.crypto.js';
+import {
+  findActiveTokenForStudy,
+  findTokenByHash,
+  insertToken,
+  LOCKOUT,
+  recordRightAnswer,
+  recordWrongAnswer,
+  revokeToken,
+  unlockToken,
+} from './token.repository.js';
+import { type CookieSubject, VerificationCookies } from './verification.cookie.js';
+
+/** Digits in a link's PIN: 10^6 values against at most LOCKOUT.total guesses per unlock. */
+export const PIN_DIGITS = 6;
 
 export interface IssuedToken {
   studyInstanceUid: string;
@@ -15,6 +37,24 @@ export interface IssuedToken {
   url: string;
   createdAt: string;
   expiresAt: string | null;
+  verification: Verification;
+  /** Present for PIN links only; every answer that carries it is logged as pin_displayed. */
+  pin?: string;
+  maxDownloads: number | null;
+  allowDownload: boolean;
+  downloadsUsed: number;
+  /** Wrong answers locked the link: until lockedUntil, or (lockedUntil null) until staff unlock it. */
+  locked: boolean;
+  lockedUntil: string | null;
+}
+
+/** How a link is made: expiry, second factor, download limit, view-only. */
+export interface LinkOptions {
+  expiresAt?: Date | null;
+  /** Absent: the server setup's defaultVerification. */
+  verification?: Verification;
+  maxDownloads?: number | null;
+  allowDownload?: boolean;
 }
 
 /** Who asked, for the access log: an API key or a staff user, and from where. */
@@ -24,11 +64,20 @@ export interface Actor {
   userAgent: string;
 }
 
-export interface Grant {
+export interface Grant extends CookieSubject {
   tokenId: number;
   studyInstanceUid: string;
   expiresAt: Date | null;
+  verification: Verification;
+  allowDownload: boolean;
+  maxDownloads: number | null;
+  downloadsUsed: number;
+  lockedUntil: Date | null;
+  lockedAt: Date | null;
 }
+
+/** A birth date (`YYYY-MM-DD`) or a PIN, as the patient typed it. */
+export type VerificationAnswer = { birthDate: string } | { pin: string };
 
 export class TokenService {
   constructor(
@@ -36,7 +85,13 @@ export class TokenService {
     private readonly cipher: TokenCipher,
     private readonly studies: StudyService,
     private readonly serverConfig: ServerConfigService,
-  ) {}
+    /** The key verification cookies are signed with (main: derived from TOKEN_ENCRYPTION_KEY). */
+    cookieSecret: Buffer = randomBytes(32),
+  ) {
+    this.cookies = new VerificationCookies(cookieSecret);
+  }
+
+  private readonly cookies: VerificationCookies;
 
   /**
    * The study's active token, made if there is none. An expired one is retired and replaced.
@@ -45,31 +100,43 @@ export class TokenService {
   async issue(
     uid: string,
     who: Actor,
-    opts: { expiresAt?: Date | null } = {},
+    opts: LinkOptions = {},
+    /** false: the answer leaves the PIN out (the staff page shows it on request), and nothing is logged for it. */
+    { withPin = true }: { withPin?: boolean } = {},
   ): Promise<{ created: boolean; token: IssuedToken }> {
     const existing = await this.activeOrRetire(uid, who);
-    if (existing) return { created: false, token: await this.display(existing, who, 'token_displayed') };
+    if (existing) {
+      assertSameSettingsOrThrow(existing, opts);
+      return { created: false, token: await this.display(existing, who, 'token_displayed', withPin) };
+    }
 
-    await this.studies.forIssueOrThrow(uid);
-    const config = await this.serverConfig.get();
-    const made = await this.db.transaction().execute((trx) => this.insertLogged(trx, uid, who, opts, config));
+    const { config, verification } = await this.checkLinkOptionsOrThrow(uid, opts);
+    const made = await this.db
+      .transaction()
+      .execute((trx) => this.insertLogged(trx, uid, who, { ...opts, verification }, config));
     if (!made) {
       // Another request made one at the same moment: that one is the study's token.
       const winner = await findActiveTokenForStudy(this.db, uid);
       if (!winner) throw new Error('token insert lost a race but no active token exists');
-      return { created: false, token: await this.display(winner, who, 'token_displayed') };
+      return { created: false, token: await this.display(winner, who, 'token_displayed', withPin) };
     }
-    return { created: true, token: this.toIssued(made.row, made.token, config) };
+    return { created: true, token: await this.issued(made, who, config, withPin) };
   }
 
   /**
    * Replaces the study's link in one transaction: the old token is revoked and the new one made
    * together, so when the new one cannot be made (the database fails midway) the old one still
-   * works. The study comes from the store, or from its stored copy while the store is down.
+   * works. The study comes from the store, or from its stored copy while the store is down. The
+   * options are checked first (a birth-date link needs a birth date), so a refusal leaves the old
+   * link working too.
    */
-  async replace(uid: string, who: Actor, opts: { expiresAt?: Date | null } = {}): Promise<IssuedToken> {
-    await this.studies.forIssueOrThrow(uid);
-    const config = await this.serverConfig.get();
+  async replace(
+    uid: string,
+    who: Actor,
+    opts: LinkOptions = {},
+    { withPin = true }: { withPin?: boolean } = {},
+  ): Promise<IssuedToken> {
+    const { config, verification } = await this.checkLinkOptionsOrThrow(uid, opts);
     const made = await this.db.transaction().execute(async (trx) => {
       const old = await trx
         .selectFrom('tokens')
@@ -91,11 +158,22 @@ export class TokenService {
           detail: { replaced: true },
         });
       }
-      const fresh = await this.insertLogged(trx, uid, who, opts, config);
+      const fresh = await this.insertLogged(trx, uid, who, { ...opts, verification }, config);
       if (!fresh) throw new Error('a token was made for the study while it was being replaced');
       return fresh;
     });
-    return this.toIssued(made.row, made.token, config);
+    return this.issued(made, who, config, withPin);
+  }
+
+  /** A just-made link as its answer shows it; showing a PIN is logged. */
+  private async issued(
+    made: { row: TokenRow; token: string; pin: string | null },
+    who: Actor,
+    config: Parameters<typeof tokenUrl>[0],
+    withPin: boolean,
+  ): Promise<IssuedToken> {
+    if (made.pin !== null && withPin) await this.logPinShown(made.row, who);
+    return this.toIssued(made.row, made.token, config, withPin ? made.pin : null);
   }
 
   /** Inserts a new token and its token_issued event in the caller's transaction; null if one exists. */
@@ -103,9 +181,9 @@ export class TokenService {
     trx: Db,
     uid: string,
     who: Actor,
-    opts: { expiresAt?: Date | null },
+    opts: LinkOptions & { verification: Verification },
     config: { defaultExpiryDays: number | null },
-  ): Promise<{ row: TokenRow; token: string } | null> {
+  ): Promise<{ row: TokenRow; token: string; pin: string | null } | null> {
     const expiresAt =
       opts.expiresAt !== undefined
         ? opts.expiresAt
@@ -114,12 +192,17 @@ export class TokenService {
           : null;
     const token = generateToken();
     const hash = hashToken(token);
+    const pin = opts.verification === 'pin' ? generatePin() : null;
     const row = await insertToken(trx, {
       study_instance_uid: uid,
       token_hash: hash,
       token_ciphertext: this.cipher.encrypt(token, hash),
       expires_at: expiresAt,
       created_by: who.actor,
+      verification: opts.verification,
+      pin_ciphertext: pin === null ? null : this.cipher.encrypt(pin, pinAad(hash)),
+      max_downloads: opts.maxDownloads ?? null,
+      allow_download: opts.allowDownload ?? true,
     });
     if (!row) return null;
     await appendAccessEvent(trx, {
@@ -130,15 +213,36 @@ export class TokenService {
       actor: who.actor,
       clientIp: who.clientIp,
       userAgent: who.userAgent,
+      detail: {
+        verification: opts.verification,
+        maxDownloads: row.max_downloads,
+        allowDownload: row.allow_download,
+        expiresAt: row.expires_at?.toISOString() ?? null,
+      },
     });
-    return { row, token };
+    return { row, token, pin };
+  }
+
+  /**
+   * Reads the study from the store, or its copy while the store is down (StudyNotFoundError,
+   * StoreUnavailableError), and checks that a
+   * link with these options can be made: a birth-date link needs the study's Patient's Birth Date
+   * (BirthDateMissingError). Replacing a link calls it before revoking the old one.
+   */
+  async checkLinkOptionsOrThrow(uid: string, opts: LinkOptions) {
+    const study = await this.studies.forIssueOrThrow(uid);
+    const config = await this.serverConfig.get();
+    const verification = opts.verification ?? config.defaultVerification;
+    if (verification === 'birth-date' && normaliseDate(study.patient_birth_date) === '')
+      throw new BirthDateMissingError();
+    return { config, verification };
   }
 
   /** The study's active token for display; 404 when there is none. */
-  async getActiveOrThrow(uid: string, who: Actor): Promise<IssuedToken> {
+  async getActiveOrThrow(uid: string, who: Actor, opts: { withPin?: boolean } = {}): Promise<IssuedToken> {
     const row = await this.activeOrRetire(uid, who);
     if (!row) throw new StudyTokenNotFoundError();
-    return this.display(row, who, 'token_displayed');
+    return this.display(row, who, 'token_displayed', opts.withPin ?? true);
   }
 
   /** Revokes at once: page and download refuse the old token from the next request on. */
@@ -167,7 +271,119 @@ export class TokenService {
     if (!TOKEN_PATTERN.test(token)) throw new TokenNotFoundError();
     const row = await findTokenByHash(this.db, hashToken(token));
     if (!row || row.revoked_at || isExpired(row)) throw new TokenNotFoundError();
-    return { tokenId: row.id, studyInstanceUid: row.study_instance_uid, expiresAt: row.expires_at };
+    return toGrant(row);
+  }
+
+  /** The link locked by wrong answers: seconds until it opens again, or null until staff unlock it. */
+  lockOf(grant: Grant): { retryAfterSeconds: number | null } | null {
+    if (grant.lockedAt) return { retryAfterSeconds: null };
+    const left = grant.lockedUntil ? grant.lockedUntil.getTime() - Date.now() : 0;
+    return left > 0 ? { retryAfterSeconds: Math.ceil(left / 1000) } : null;
+  }
+
+  /** True when the link needs no second factor, or the browser holds this link's cookie. */
+  isVerified(grant: Grant, cookie: string | null | undefined): boolean {
+    return grant.verification === 'none' || this.cookies.verify(grant, cookie);
+  }
+
+  /**
+   * Checks a birth date or PIN against the link, counting wrong answers per link (locks after
+   * LOCKOUT.streak in a row, for good after LOCKOUT.total). Every attempt is in the access log;
+   * the answer never is. Throws LinkLockedError while locked, the right answer included.
+   * Returns the cookie to set on a right answer, null on a wrong one.
+   */
+  async checkAnswerOrThrow(
+    grant: Grant,
+    answer: VerificationAnswer,
+    who: { clientIp: string; userAgent: string },
+  ): Promise<{ value: string; maxAgeSeconds: number } | null> {
+    const base = verificationEvent(grant, who);
+    const locked = this.lockOf(grant);
+    if (locked) {
+      await appendAccessEvent(this.db, { ...base, outcome: 'locked' });
+      throw new LinkLockedError(locked.retryAfterSeconds);
+    }
+    const right = await this.isRightAnswer(grant, answer);
+    if (right) {
+      if (!(await recordRightAnswer(this.db, grant.tokenId))) return this.lockedMeanwhile(grant, base);
+      await appendAccessEvent(this.db, { ...base, outcome: 'ok' });
+      return this.cookies.issue(grant, grant.expiresAt);
+    }
+    const state = await recordWrongAnswer(this.db, grant.tokenId);
+    if (!state) return this.lockedMeanwhile(grant, base);
+    const nowLocked = state.locked_at ? 'until_unlocked' : state.locked_until ? 'for_a_while' : null;
+    await appendAccessEvent(this.db, {
+      ...base,
+      outcome: 'wrong',
+      detail: { method: grant.verification, ...(nowLocked ? { locked: nowLocked } : {}) },
+    });
+    if (state.locked_at) throw new LinkLockedError(null);
+    if (state.locked_until && state.locked_until.getTime() > Date.now())
+      throw new LinkLockedError(Math.ceil((state.locked_until.getTime() - Date.now()) / 1000));
+    return null;
+  }
+
+  /**
+   * An answer that cannot be one (a date not written YYYY-MM-DD, a PIN that is not PIN_DIGITS
+   * digits): logged, not counted against the link, so a browser without a date picker costs the
+   * patient no attempt. Throws LinkLockedError while the link is locked.
+   */
+  async recordMalformedAnswerOrThrow(
+    grant: Grant,
+    who: { clientIp: string; userAgent: string },
+  ): Promise<void> {
+    const base = verificationEvent(grant, who);
+    const locked = this.lockOf(grant);
+    await appendAccessEvent(this.db, { ...base, outcome: locked ? 'locked' : 'malformed' });
+    if (locked) throw new LinkLockedError(locked.retryAfterSeconds);
+  }
+
+  /** Staff lift a lock caused by wrong answers. */
+  async unlockOrThrow(uid: string, who: Actor): Promise<void> {
+    const row = await findActiveTokenForStudy(this.db, uid);
+    if (!row) throw new StudyTokenNotFoundError();
+    await this.db.transaction().execute(async (trx) => {
+      await unlockToken(trx, row.id);
+      await appendAccessEvent(trx, {
+        event: 'token_unlocked',
+        outcome: 'ok',
+        tokenId: row.id,
+        studyInstanceUid: uid,
+        actor: who.actor,
+        clientIp: who.clientIp,
+        userAgent: who.userAgent,
+      });
+    });
+  }
+
+  private async lockedMeanwhile(grant: Grant, base: AccessEntry): Promise<never> {
+    const row = await findTokenByHash(this.db, grant.tokenHash);
+    await appendAccessEvent(this.db, { ...base, outcome: 'locked' });
+    const lock = row ? this.lockOf(toGrant(row)) : null;
+    throw new LinkLockedError(lock?.retryAfterSeconds ?? LOCKOUT.minutes * 60);
+  }
+
+  private async isRightAnswer(grant: Grant, answer: VerificationAnswer): Promise<boolean> {
+    if (grant.verification === 'birth-date' && 'birthDate' in answer) {
+      const study = await this.studies.forPage(grant.studyInstanceUid);
+      const stored = normaliseDate(study?.patient_birth_date ?? '');
+      const given = /^\d{4}-\d{2}-\d{2}$/.test(answer.birthDate) ? answer.birthDate.replaceAll('-', '') : '';
+      return sameSecret(stored, given) && stored !== '';
+    }
+    if (grant.verification === 'pin' && 'pin' in answer) {
+      const row = await findTokenByHash(this.db, grant.tokenHash);
+      if (!row?.pin_ciphertext) return false;
+      let pin: string;
+      try {
+        pin = this.cipher.decrypt(row.pin_ciphertext, pinAad(row.token_hash));
+      } catch {
+        // Its key is gone (TOKEN_ENCRYPTION_KEY changed without the previous one): nobody can
+        // check this PIN, and counting the answer as wrong would lock the patient out.
+        throw new PinUnreadableError();
+      }
+      return sameSecret(pin, answer.pin.replace(/[\s-]/g, ''));
+    }
+    return false;
   }
 
   async studyForPage(grant: Grant): Promise<StudyRow | undefined> {
@@ -197,13 +413,26 @@ export class TokenService {
     return row;
   }
 
-  private async display(row: TokenRow, who: Actor, event: 'token_displayed'): Promise<IssuedToken> {
+  /** The token for display; the PIN too unless `withPin` is false (a staff page that shows it on request). */
+  private async display(
+    row: TokenRow,
+    who: Actor,
+    event: 'token_displayed',
+    withPin = true,
+  ): Promise<IssuedToken> {
     let token: string;
     try {
       token = this.cipher.decrypt(row.token_ciphertext, row.token_hash);
     } catch {
       // Encrypted under a key this service no longer has (TOKEN_ENCRYPTION_KEY changed without
       // TOKEN_ENCRYPTION_KEYS_PREVIOUS): the link still works, but nobody can show it again.
+      throw new TokenNotDisplayableError();
+    }
+    let pin: string | null = null;
+    try {
+      if (withPin && row.pin_ciphertext)
+        pin = this.cipher.decrypt(row.pin_ciphertext, pinAad(row.token_hash));
+    } catch {
       throw new TokenNotDisplayableError();
     }
     await appendAccessEvent(this.db, {
@@ -215,20 +444,123 @@ export class TokenService {
       clientIp: who.clientIp,
       userAgent: who.userAgent,
     });
-    return this.toIssued(row, token, await this.serverConfig.get());
+    if (pin !== null) await this.logPinShown(row, who);
+    return this.toIssued(row, token, await this.serverConfig.get(), pin);
   }
 
-  private toIssued(row: TokenRow, token: string, config: Parameters<typeof tokenUrl>[0]): IssuedToken {
+  /** The PIN left the server (API answer, staff page, handout): the event, never the value. */
+  private async logPinShown(row: TokenRow, who: Actor): Promise<void> {
+    await appendAccessEvent(this.db, {
+      event: 'pin_displayed',
+      outcome: 'ok',
+      tokenId: row.id,
+      studyInstanceUid: row.study_instance_uid,
+      actor: who.actor,
+      clientIp: who.clientIp,
+      userAgent: who.userAgent,
+    });
+  }
+
+  private toIssued(
+    row: TokenRow,
+    token: string,
+    config: Parameters<typeof tokenUrl>[0],
+    pin: string | null,
+  ): IssuedToken {
+    const lock = this.lockOf(toGrant(row));
     return {
       studyInstanceUid: row.study_instance_uid,
       token,
       url: tokenUrl(config, token),
       createdAt: row.created_at.toISOString(),
       expiresAt: row.expires_at ? row.expires_at.toISOString() : null,
+      verification: row.verification,
+      ...(pin !== null ? { pin } : {}),
+      maxDownloads: row.max_downloads,
+      allowDownload: row.allow_download,
+      downloadsUsed: row.downloads_used,
+      locked: lock !== null,
+      lockedUntil: lock?.retryAfterSeconds && row.locked_until ? row.locked_until.toISOString() : null,
     };
   }
 }
 
+function toGrant(row: TokenRow): Grant {
+  return {
+    tokenId: row.id,
+    tokenHash: row.token_hash,
+    studyInstanceUid: row.study_instance_uid,
+    expiresAt: row.expires_at,
+    verification: row.verification,
+    allowDownload: row.allow_download,
+    maxDownloads: row.max_downloads,
+    downloadsUsed: row.downloads_used,
+    lockedUntil: row.locked_until,
+    lockedAt: row.locked_at,
+  };
+}
+
+/** The access event of an answer to a link's second factor; the outcome is added by the caller. */
+function verificationEvent(grant: Grant, who: { clientIp: string; userAgent: string }): AccessEntry {
+  return {
+    event: 'verification',
+    tokenId: grant.tokenId,
+    studyInstanceUid: grant.studyInstanceUid,
+    ...who,
+    detail: { method: grant.verification },
+  };
+}
+
+/** A PUT for a study that has a link may not silently get other settings than it asked for. */
+function assertSameSettingsOrThrow(row: TokenRow, opts: LinkOptions): void {
+  const differ: string[] = [];
+  if (opts.verification !== undefined && opts.verification !== row.verification) differ.push('verification');
+  if (opts.maxDownloads !== undefined && opts.maxDownloads !== row.max_downloads) differ.push('maxDownloads');
+  if (opts.allowDownload !== undefined && opts.allowDownload !== row.allow_download)
+    differ.push('allowDownload');
+  if (differ.length) throw new TokenSettingsConflictError(differ);
+}
+
+/** PIN_DIGITS digits from the CSPRNG (randomInt has no modulo bias). */
+export function generatePin(): string {
+  let pin = '';
+  for (let i = 0; i < PIN_DIGITS; i++) pin += String(randomInt(10));
+  return pin;
+}
+
+/** A DICOM DA (`YYYYMMDD`, or the old `YYYY.MM.DD`) as 8 digits, '' when it is not a date. */
+function normaliseDate(da: string): string {
+  const digits = da.trim().replaceAll('.', '');
+  return /^\d{8}$/.test(digits) ? digits : '';
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const da = createHash('sha256').update(a).digest();
+  const db = createHash('sha256').update(b).digest();
+  return timingSafeEqual(da, db) && a.length === b.length;
+}
+
 function isExpired(row: TokenRow): boolean {
   return row.expires_at !== null && row.expires_at.getTime() <= Date.now();
+}
+
+/**
+ * Why an answer cannot be right whatever the link: the catalogue key of the hint to show, or null
+ * for a well-formed answer (YYYY-MM-DD that is a real date; PIN_DIGITS digits, spaces and dashes
+ * allowed between them).
+ */
+export function answerFormatProblem(
+  answer: VerificationAnswer,
+): 'verify.dateFormat' | 'verify.pinFormat' | null {
+  if ('birthDate' in answer) {
+    const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(answer.birthDate.trim());
+    if (!m) return 'verify.dateFormat';
+    const d = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
+    return d.getUTCMonth() === Number(m[2]) - 1 && d.getUTCDate() === Number(m[3])
+      ? null
+      : 'verify.dateFormat';
+  }
+  return new RegExp(`^\\d{${PIN_DIGITS}}$`).test(answer.pin.replace(/[\s-]/g, ''))
+    ? null
+    : 'verify.pinFormat';
 }

@@ -1,9 +1,12 @@
 import type Router from '@koa/router';
-import { VIEWER_PATH } from '@studylink/contracts';
+import { tokenFromQuery, VIEWER_PATH } from '@studylink/contracts';
 import { createRouter, ServiceUnavailableError, setPatientHeaders } from '@studylink/service-kit';
 import type { Context } from 'koa';
 import { appendAccessEvent } from '../access-log/access-log.repository.js';
-import { type PatientDeps, resolvePatientLinkOrThrow } from '../patient/patient.routes.js';
+import { TokenNotFoundError } from '../errors.js';
+import { type PatientDeps, requestClientIp } from '../patient/patient.routes.js';
+import type { TokenService } from '../tokens/token.service.js';
+import { cookieValue, VERIFICATION_COOKIE } from '../tokens/verification.cookie.js';
 import { VIEWER_ASSET_PREFIX, type ViewerAssets } from './viewer.assets.js';
 import { renderViewerPage, VIEWER_CSP } from './viewer.page.js';
 
@@ -24,8 +27,31 @@ export function viewerRoutes(deps: ViewerDeps): Router {
   const router = createRouter();
   router.get(VIEWER_PATH, async (ctx: Context) => {
     setPatientHeaders(ctx);
-    // The same checks as the page, in the same place (verification and view-only rules go there too).
-    const { token, who, grant } = await resolvePatientLinkOrThrow(ctx, deps);
+    // The same checks as the page: tracking parameters are not part of the token, the guessing limit
+    // first, a miss logged and counted against the client.
+    const token = tokenFromQuery(ctx.querystring);
+    const who = { clientIp: requestClientIp(ctx, deps.trustedProxies), userAgent: ctx.get('user-agent') };
+    await deps.invalidTokens.checkOrThrow(who);
+    let grant: Awaited<ReturnType<TokenService['resolveOrThrow']>>;
+    try {
+      grant = await deps.tokens.resolveOrThrow(token);
+    } catch (err) {
+      if (err instanceof TokenNotFoundError) {
+        await appendAccessEvent(deps.db, { event: 'invalid_token', outcome: 'not_found', ...who });
+        // Throws the 429 instead when this guess is the one over the allowance.
+        await deps.invalidTokens.recordInvalid(who);
+      }
+      throw err;
+    }
+    // A link with a second factor shows nothing before it is answered: the page asks for it.
+    if (
+      grant.verification !== 'none' &&
+      !deps.tokens.isVerified(grant, cookieValue(ctx.get('cookie'), VERIFICATION_COOKIE))
+    ) {
+      ctx.status = 303;
+      ctx.redirect(`/token?${token}`);
+      return;
+    }
     if (!deps.viewerAssets)
       throw new ServiceUnavailableError(
         'the image viewer is not installed on this server',

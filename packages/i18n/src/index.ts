@@ -1,0 +1,143 @@
+import { IntlMessageFormat } from 'intl-messageformat';
+import ar from './messages/ar.json' with { type: 'json' };
+import de from './messages/de.json' with { type: 'json' };
+import el from './messages/el.json' with { type: 'json' };
+import en from './messages/en.json' with { type: 'json' };
+import es from './messages/es.json' with { type: 'json' };
+import fr from './messages/fr.json' with { type: 'json' };
+import it from './messages/it.json' with { type: 'json' };
+import nl from './messages/nl.json' with { type: 'json' };
+import pl from './messages/pl.json' with { type: 'json' };
+import pt from './messages/pt.json' with { type: 'json' };
+import tr from './messages/tr.json' with { type: 'json' };
+
+/** English is the reference catalogue: every other one has exactly its keys (a test checks). */
+export type MessageKey = keyof typeof en;
+export type Catalogue = Record<MessageKey, string>;
+
+/** The languages patient pages, error pages, the zip's README and the handout are written in. */
+export const LANGUAGES = ['en', 'fr', 'de', 'es', 'it', 'pt', 'nl', 'pl', 'tr', 'el', 'ar'] as const;
+export type Language = (typeof LANGUAGES)[number];
+
+const CATALOGUES: Record<Language, Record<string, string>> = { en, fr, de, es, it, pt, nl, pl, tr, el, ar };
+const RTL: ReadonlySet<Language> = new Set(['ar']);
+
+/** The raw catalogue of one language (ICU MessageFormat strings by key). */
+export function catalogue(lang: Language): Readonly<Record<string, string>> {
+  return CATALOGUES[lang];
+}
+
+export function isLanguage(value: unknown): value is Language {
+  return typeof value === 'string' && (LANGUAGES as readonly string[]).includes(value);
+}
+
+/**
+ * The best of our languages for an `Accept-Language` header (RFC 9110 §12.5.4: quality values, then
+ * order; `fr-CH` matches `fr`), else `fallback`.
+ * @example negotiateLanguage('de-CH,de;q=0.9,en;q=0.8', 'en') === 'de'
+ */
+export function negotiateLanguage(acceptLanguage: string | null | undefined, fallback: Language): Language {
+  if (!acceptLanguage) return fallback;
+  const ranges = acceptLanguage
+    .slice(0, 1000)
+    .split(',')
+    .map((part, index) => {
+      const [tag = '', ...params] = part.trim().split(';');
+      const q = params.map((p) => /^\s*q=([01](?:\.\d{0,3})?)\s*$/.exec(p)?.[1]).find(Boolean);
+      return { tag: tag.trim().toLowerCase(), q: q === undefined ? 1 : Number(q), index };
+    })
+    .filter((r) => r.tag !== '' && r.q > 0)
+    .sort((a, b) => b.q - a.q || a.index - b.index);
+  for (const r of ranges) {
+    if (r.tag === '*') return fallback;
+    const primary = r.tag.split('-')[0];
+    if (isLanguage(primary)) return primary;
+  }
+  return fallback;
+}
+
+/**
+ * The patient's language: an explicit choice (the page's switcher) when it is one of ours, else
+ * the best match for `Accept-Language`, else `fallback` (the server setup's default).
+ * @example pickLanguage({ chosen: undefined, acceptLanguage: 'ar-EG,ar;q=0.9', fallback: 'en' }) === 'ar'
+ */
+export function pickLanguage(p: {
+  chosen?: string | null | undefined;
+  acceptLanguage?: string | null | undefined;
+  fallback: Language;
+}): Language {
+  return isLanguage(p.chosen) ? p.chosen : negotiateLanguage(p.acceptLanguage, p.fallback);
+}
+
+/** Values a message may take: numbers are formatted (and pluralised) in the message's language. */
+export type MessageValues = Record<string, string | number | Date>;
+
+/** Formats messages, dates and numbers in one language. */
+export interface Translator {
+  readonly lang: Language;
+  /** `rtl` for Arabic, `ltr` otherwise: for `<html dir>`. */
+  readonly dir: 'ltr' | 'rtl';
+  /** A message with its ICU placeholders, plurals and selects filled in. */
+  t(key: MessageKey, values?: MessageValues): string;
+  /** A date (and time, with `withTime`) the way this language writes it. */
+  date(d: Date, opts?: { withTime?: boolean; timeZone?: string }): string;
+  number(n: number, opts?: Intl.NumberFormatOptions): string;
+}
+
+const formatters = new Map<string, IntlMessageFormat>();
+const translators = new Map<Language, Translator>();
+
+/**
+ * The translator for `lang`; a key missing from its catalogue (never in a tested build) falls back
+ * to English rather than failing a patient's page.
+ * @example translator('fr').t('study.images', { count: 3 }) === '3 images'
+ */
+export function translator(lang: Language): Translator {
+  const cached = translators.get(lang);
+  if (cached) return cached;
+  const messages = CATALOGUES[lang];
+  // English dates as hospitals outside the US write them (21 January 2021): unambiguous, day first.
+  const intlLocale = lang === 'en' ? 'en-GB' : lang;
+  const t: Translator = {
+    lang,
+    dir: RTL.has(lang) ? 'rtl' : 'ltr',
+    t(key, values) {
+      const id = `${lang}\u0000${key}`;
+      let f = formatters.get(id);
+      if (!f) {
+        const source = messages[key] ?? (en as Record<string, string>)[key] ?? key;
+        f = new IntlMessageFormat(source, lang, undefined, { ignoreTag: true });
+        formatters.set(id, f);
+      }
+      return String(f.format(values));
+    },
+    date(d, opts = {}) {
+      return new Intl.DateTimeFormat(intlLocale, {
+        dateStyle: 'long',
+        ...(opts.withTime ? { timeStyle: 'short' } : {}),
+        ...(opts.timeZone ? { timeZone: opts.timeZone } : {}),
+      }).format(d);
+    },
+    number(n, opts) {
+      return new Intl.NumberFormat(intlLocale, opts).format(n);
+    },
+  };
+  translators.set(lang, t);
+  return t;
+}
+
+/**
+ * The messages whose keys start with `prefix`, for browser code that formats them itself with
+ * intl-messageformat (the viewer's controls: add `viewer.*` keys to every catalogue, serve
+ * `messagesWithPrefix(grant.language, 'viewer.')` with the page, and set `<html lang dir>`).
+ * @example messagesWithPrefix('fr', 'history.')['history.when'] === 'Quand'
+ */
+export function messagesWithPrefix(lang: Language, prefix: string): Record<string, string> {
+  return Object.fromEntries(Object.entries(CATALOGUES[lang]).filter(([k]) => k.startsWith(prefix)));
+}
+
+/** The language names as each language writes its own, for a language switcher. */
+export function languageName(lang: Language): string {
+  const name = new Intl.DisplayNames([lang], { type: 'language' }).of(lang) ?? lang;
+  return name.charAt(0).toLocaleUpperCase(lang) + name.slice(1);
+}
