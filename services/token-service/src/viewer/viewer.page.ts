@@ -30,6 +30,8 @@ export function renderViewerPage(p: {
   studyInstanceUid: string;
   study: StudyRow | undefined;
   assets: ViewerAssets;
+  /** False for a view-only or spent link: no zip link anywhere on the page. */
+  canDownload: boolean;
 }): string {
   const s = p.study;
   const name = s ? formatPersonName(s.patient_name) : '';
@@ -53,7 +55,7 @@ export function renderViewerPage(p: {
     <h1 id="patient">${name || 'Your images'}</h1>
     <p id="study-meta">${meta}</p>
   </div>
-  <a class="zip" href="${DOWNLOAD_PATH}?${p.token}" download>Zip file</a>
+  ${p.canDownload ? html`<a class="zip" href="${DOWNLOAD_PATH}?${p.token}" download>Zip file</a>` : ''}
 </header>
 <nav class="strip" id="series" aria-label="Series"></nav>
 <main class="stage" id="stage">
@@ -73,7 +75,7 @@ export function renderViewerPage(p: {
   <button type="button" id="invert" aria-pressed="false">Invert</button>
   <button type="button" id="reset">Reset</button>
 </div>
-<noscript><p class="status">The image viewer needs JavaScript. You can still download the <a href="${DOWNLOAD_PATH}?${p.token}">zip file of the study</a>.</p></noscript>
+<noscript><p class="status">The image viewer needs JavaScript.${p.canDownload ? html` You can still download the <a href="${DOWNLOAD_PATH}?${p.token}">zip file of the study</a>.` : ''}</p></noscript>
 </div>
 </body>
 </html>

@@ -73,6 +73,8 @@ export function viewerRoutes(deps: ViewerDeps): Router {
       studyInstanceUid: grant.studyInstanceUid,
       study,
       assets: deps.viewerAssets,
+      canDownload:
+        grant.allowDownload && (grant.maxDownloads === null || grant.downloadsUsed < grant.maxDownloads),
     });
   });
 
