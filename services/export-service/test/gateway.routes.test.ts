@@ -234,6 +234,39 @@ describe('viewer DICOMweb gateway against Orthanc', () => {
     expect(ok.status).toBe(200);
   });
 
+  it('a link with a second factor: the confirmation cookie goes to the token service, which decides; unconfirmed is 403', async () => {
+    const pinToken = token();
+    tokens.grants.set(pinToken, ct.studyInstanceUid);
+    // Unconfirmed: the token service refuses (403 verification_required) and so does the gateway.
+    tokens.refusals.set(pinToken, { status: 403, code: 'verification_required' });
+    const refused = await fetch(`${base}/studies/${ct.studyInstanceUid}/series`, {
+      headers: { authorization: `Bearer ${pinToken}` },
+    });
+    expect(refused.status).toBe(403);
+    expect(await errorCode(refused)).toBe('verification_required');
+    expect(tokens.lastGrantRequest).toMatchObject({ token: pinToken, purpose: 'view' });
+    expect(tokens.lastGrantRequest?.verificationCookie ?? null).toBeNull();
+    // With the cookie its right answer earned (Path=/token, so the browser sends it here too).
+    tokens.refusals.delete(pinToken);
+    const ok = await fetch(`${base}/studies/${ct.studyInstanceUid}/series`, {
+      headers: { authorization: `Bearer ${pinToken}`, cookie: 'studylink_verified=earned.cookie.value' },
+    });
+    expect(ok.status).toBe(200);
+    await ok.arrayBuffer();
+    expect(tokens.lastGrantRequest).toMatchObject({
+      token: pinToken,
+      purpose: 'view',
+      verificationCookie: 'earned.cookie.value',
+    });
+    // A grant won with the cookie is not reused for a request without it (the cache is keyed by both).
+    tokens.refusals.set(pinToken, { status: 403, code: 'verification_required' });
+    const without = await fetch(`${base}/studies/${ct.studyInstanceUid}/series`, {
+      headers: { authorization: `Bearer ${pinToken}` },
+    });
+    expect(without.status).toBe(403);
+    await without.arrayBuffer();
+  });
+
   it('is read-only: every method but GET and HEAD is 405', async () => {
     for (const method of ['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']) {
       for (const path of [`studies/${ct.studyInstanceUid}/series`, `${ctInstance()}/frames/1`]) {

@@ -136,3 +136,41 @@ describe('GET /assets/viewer/<hash>/<file>', () => {
     }
   });
 });
+
+describe('the viewer and link trust', () => {
+  const PIN_UID = '1.2.826.0.1.3680043.8.498.12';
+
+  it('a PIN link shows no viewer before its right answer: back to the form; with the cookie it opens', async () => {
+    (h.source as FakeStudySource).add({
+      studyInstanceUid: PIN_UID,
+      patientName: 'Pin^Patient',
+      description: 'MR KNEE',
+    });
+    const json = await readJson(
+      await h.api('PUT', `/api/v1/studies/${PIN_UID}/token`, { verification: 'pin', allowDownload: false }),
+    );
+    const token = json.token as string;
+    issued.push(token);
+    const before = await fetch(`${h.url}/token/viewer?${token}`, { redirect: 'manual' });
+    expect(before.status).toBe(303);
+    expect(before.headers.get('location')).toBe(`/token?${token}`);
+    expect(await before.text()).not.toContain('Pin');
+    // The right PIN earns the cookie, which opens the viewer, without a zip link (view-only).
+    const answer = await fetch(`${h.url}/token?${token}`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'same-origin' },
+      body: new URLSearchParams({ pin: json.pin as string }).toString(),
+    });
+    expect(answer.status).toBe(303);
+    const cookie = (
+      answer.headers.getSetCookie().find((c) => c.startsWith('studylink_verified=')) ?? ''
+    ).split(';')[0] as string;
+    expect(cookie).toMatch(/^studylink_verified=./);
+    const viewer = await fetch(`${h.url}/token/viewer?${token}`, { headers: { cookie } });
+    expect(viewer.status).toBe(200);
+    const html = await viewer.text();
+    expect(html).toContain('Pin');
+    expect(html).not.toContain('/token/study.zip');
+  });
+});

@@ -75,7 +75,7 @@ export function renderViewerPage(p: {
   <button type="button" id="invert" aria-pressed="false">Invert</button>
   <button type="button" id="reset">Reset</button>
 </div>
-<noscript><p class="status">The image viewer needs JavaScript. You can still download the <a href="${DOWNLOAD_PATH}?${p.token}">zip file of the study</a>.</p></noscript>
+<noscript><p class="status">The image viewer needs JavaScript.${p.download === false ? '' : html` You can still download the <a href="${DOWNLOAD_PATH}?${p.token}">zip file of the study</a>.`}</p></noscript>
 </div>
 </body>
 </html>
