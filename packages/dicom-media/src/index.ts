@@ -9,7 +9,6 @@ export { assertValidFileId, fileIdFor, MAX_FILE_ID_NUMBER, zipEntryNameFor } fro
 export { type InstanceHeader, MAX_HEADER_LENGTH, parseInstanceHeader } from './instance-header.parser.js';
 export { type InstanceHeaderRead, readInstanceHeader } from './instance-header.reader.js';
 export { InvalidDicomError, MAX_META_LENGTH, type Part10Meta, readPart10Meta } from './part10-meta.parser.js';
-export { createMetaSniffer, Part10MetaSniffer } from './part10-meta.sniffer.js';
 export { buildReadme, type ReadmeInput } from './readme.builder.js';
 export {
   assertValidEntryName,

@@ -7,10 +7,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import {
   buildDicomdir,
   buildReadme,
-  createMetaSniffer,
   createStudyZip,
   type DicomdirInstance,
   fileIdFor,
+  readInstanceHeader,
   safeZipFilename,
   zipEntryNameFor,
 } from './index.js';
@@ -21,7 +21,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('a study zip as the export service builds it', () => {
   it('opens as DICOM media: DICOMDIR, PS3.10 files under their file IDs, README', async () => {
-    // Two "series" of real files, streamed in as the store would send them, each through a sniffer.
+    // Two "series" of real files, streamed in as the store would send them, each header read as it passes.
     const series = [
       ['CT_small.dcm', 'JPEG2000.dcm'],
       ['MR_small.dcm', 'image_dfl.dcm', 'ExplVR_BigEnd.dcm'],
@@ -35,12 +35,13 @@ describe('a study zip as the export service builds it', () => {
       recorded[s] = [];
       for (const [i, file] of files.entries()) {
         const fileId = fileIdFor(s, i);
-        const sniffer = createMetaSniffer();
-        const reading = pipeline(createReadStream(join(TEST_FILES, file), { highWaterMark: 4096 }), sniffer);
-        await zip.addFile(zipEntryNameFor(fileId), sniffer);
-        await reading;
-        const meta = await sniffer.meta;
-        recorded[s]?.push({ fileId, ...meta, instanceNumber: i + 1 });
+        const { header, body } = await readInstanceHeader(
+          createReadStream(join(TEST_FILES, file), { highWaterMark: 4096 }),
+        );
+        if (header instanceof Error) throw header;
+        await zip.addFile(zipEntryNameFor(fileId), body);
+        const { sopClassUid, sopInstanceUid, transferSyntaxUid } = header.meta;
+        recorded[s]?.push({ fileId, sopClassUid, sopInstanceUid, transferSyntaxUid, instanceNumber: i + 1 });
       }
     }
     const dicomdir = buildDicomdir({
