@@ -1,5 +1,5 @@
 // One machine is not the limit: two replicas of each service behind one nginx, sharing PostgreSQL.
-// The guessing limit holds across replicas (counted in PostgreSQL), a setup change made through one
+// The guessing limit and a PIN link's lockout hold across replicas (counted in PostgreSQL), a setup change made through one
 // token replica shows in links built by the other within SERVER_CONFIG_CACHE_MS, and when one
 // replica of each is killed mid-download, the downloads it served are cut (never a complete-looking
 // zip) while the others finish and new page views and downloads go on.
@@ -89,6 +89,51 @@ describe('two replicas of each service behind nginx', () => {
       );
     expect(statuses.slice(0, LIMIT)).toEqual(Array(LIMIT).fill(404));
     expect(statuses.slice(LIMIT)).toEqual(Array(10).fill(429));
+  });
+
+  it('a PIN link locks across replicas: 5 wrong PINs sent to either replica lock it on both, the right PIN included', async () => {
+    const pinStudy = await writeSyntheticStudy({
+      dir: join(work, 'pin-study'),
+      patientName: 'Replica^Pin',
+      patientId: 'REPLICA-2',
+      series: 1,
+      instancesPerSeries: 1,
+      rows: 64,
+      columns: 64,
+    });
+    await uploadDirectory(s.orthanc, join(work, 'pin-study'), 1);
+    const issued = await s.api('PUT', `/api/v1/studies/${pinStudy.studyInstanceUid}/token`, {
+      verification: 'pin',
+    });
+    expect(issued.status).toBe(201);
+    const pinToken = issued.json.token as string;
+    const pin = issued.json.pin as string;
+    const wrong = pin === '000000' ? '111111' : '000000';
+    const answer = (port: number, value: string, ip: string) =>
+      fetch(`http://127.0.0.1:${port}/token?${pinToken}`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          'sec-fetch-site': 'same-origin',
+          // Each answer from another address: the count is the link's, whoever sends it.
+          'x-real-ip': ip,
+        },
+        body: new URLSearchParams({ pin: value }).toString(),
+      });
+    const replicas = [s.stack.tokenPort, replicaTokenPort];
+    for (let i = 0; i < 5; i++) {
+      const res = await answer(replicas[i % 2] as number, wrong, `198.51.100.${70 + i}`);
+      await res.arrayBuffer();
+      // The form again, with a plain message; the fifth wrong answer locks the link at once.
+      expect(res.status, `wrong PIN ${i + 1}`).toBe(i < 4 ? 200 : 429);
+    }
+    for (const port of replicas) {
+      const res = await answer(port, pin, '198.51.100.99');
+      await res.arrayBuffer();
+      expect(res.status, `right PIN on replica port ${port}`).toBe(429);
+      expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
+    }
   });
 
   it(`a setup change through one replica shows in the other's links within ${CACHE_MS} ms`, async () => {
