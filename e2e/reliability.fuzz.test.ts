@@ -470,10 +470,12 @@ describe('fuzzing every public route', () => {
   it('afterwards: every line of every service and nginx log is one JSON object of its own kind', async () => {
     const problems = await malformedLogLines(s.logDir);
     expect(problems).toEqual([]);
-    // The fuzz reached every log: at least a line per download request for the export service.
+    // The fuzz reached every log. About half of the 1,000 download requests go straight to the
+    // export service; of those through nginx, some nginx answers itself (a request line it refuses,
+    // its rate limit), so a quarter is the floor that still shows the log was written throughout.
     for (const file of Object.keys(JSON_LOGS)) {
       const text = await readFile(join(s.logDir, file), 'utf8');
-      expect(text.split('\n').length, file).toBeGreaterThan(runs(1000) / 2);
+      expect(text.split('\n').length, file).toBeGreaterThan(runs(1000) / 4);
     }
   });
 
