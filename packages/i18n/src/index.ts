@@ -1,4 +1,4 @@
-import { IntlMessageFormat } from 'intl-messageformat';
+import { formatMessage, type MessageValues } from './format.js';
 import ar from './messages/ar.json' with { type: 'json' };
 import de from './messages/de.json' with { type: 'json' };
 import el from './messages/el.json' with { type: 'json' };
@@ -69,8 +69,7 @@ export function pickLanguage(p: {
   return isLanguage(p.chosen) ? p.chosen : negotiateLanguage(p.acceptLanguage, p.fallback);
 }
 
-/** Values a message may take: numbers are formatted (and pluralised) in the message's language. */
-export type MessageValues = Record<string, string | number | Date>;
+export type { MessageValues } from './format.js';
 
 /** Formats messages, dates and numbers in one language. */
 export interface Translator {
@@ -84,7 +83,6 @@ export interface Translator {
   number(n: number, opts?: Intl.NumberFormatOptions): string;
 }
 
-const formatters = new Map<string, IntlMessageFormat>();
 const translators = new Map<Language, Translator>();
 
 /**
@@ -102,14 +100,7 @@ export function translator(lang: Language): Translator {
     lang,
     dir: RTL.has(lang) ? 'rtl' : 'ltr',
     t(key, values) {
-      const id = `${lang}\u0000${key}`;
-      let f = formatters.get(id);
-      if (!f) {
-        const source = messages[key] ?? (en as Record<string, string>)[key] ?? key;
-        f = new IntlMessageFormat(source, lang, undefined, { ignoreTag: true });
-        formatters.set(id, f);
-      }
-      return String(f.format(values));
+      return formatMessage('patient', lang, messages, en, key, values);
     },
     date(d, opts = {}) {
       return new Intl.DateTimeFormat(intlLocale, {
@@ -141,3 +132,12 @@ export function languageName(lang: Language): string {
   const name = new Intl.DisplayNames([lang], { type: 'language' }).of(lang) ?? lang;
   return name.charAt(0).toLocaleUpperCase(lang) + name.slice(1);
 }
+
+export {
+  STAFF_LANGUAGES,
+  type StaffLanguage,
+  type StaffMessageKey,
+  type StaffTranslator,
+  staffCatalogue,
+  staffTranslator,
+} from './staff.js';

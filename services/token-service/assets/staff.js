@@ -1,7 +1,15 @@
 (() => {
-  function show(status, text, ok) {
+  // Every word this script shows comes from the staff catalogue, through the page (staff.layout.ts).
+  let text = {};
+  try {
+    text = JSON.parse(document.body.getAttribute('data-staff-text') || '{}');
+  } catch {
+    text = {};
+  }
+
+  function show(status, message, ok) {
     if (!status) return;
-    status.textContent = text;
+    status.textContent = message;
     status.className = `copy-status ${ok ? 'ok' : 'fail'}`;
   }
 
@@ -11,11 +19,7 @@
     input.focus();
     input.select();
     input.setSelectionRange(0, input.value.length);
-    show(
-      status,
-      'Copying is not allowed here: the link is selected, press Ctrl+C (Cmd+C on a Mac) to copy it.',
-      false,
-    );
+    show(status, text.copyManual || '', false);
   }
 
   function withTimeout(promise, ms) {
@@ -42,7 +46,7 @@
       }
       withTimeout(clipboard.writeText(input.value), 3000).then(
         () => {
-          show(status, button.getAttribute('data-done') || 'Copied to the clipboard.', true);
+          show(status, button.getAttribute('data-done') || text.copied || '', true);
         },
         () => {
           selectForManualCopy(input, status);
@@ -94,22 +98,18 @@
       const port = Number(value('port'));
       const host = name || (address.indexOf(':') >= 0 ? `[${address}]` : address);
       if (!host) {
-        out.textContent = '(no address: set the server name or the public IP address)';
-        why.textContent = 'Links need a host: a server name or the public IP address.';
+        out.textContent = text.noHost || '';
+        why.textContent = text.noHostWhy || '';
         return;
       }
       const defaultPort = ssl ? 443 : 80;
       const portPart = port && port !== defaultPort ? `:${port}` : '';
       out.textContent = `${ssl ? 'https' : 'http'}://${host}${portPart}/token?\u2026`;
-      why.textContent = name
-        ? 'It uses the web server name, because one is set.'
-        : 'It uses the public IP address, because the web server name is blank.';
-      why.textContent += ssl
-        ? ' SSL is on, so it starts with https.'
-        : ' SSL is off, so it starts with http.';
-      why.textContent += portPart
-        ? ` The port is shown because it is not the default for ${ssl ? 'https' : 'http'}.`
-        : ' The port is left out because it is the default.';
+      why.textContent = [
+        name ? text.byName : text.byAddress,
+        ssl ? text.sslOn : text.sslOff,
+        portPart ? (ssl ? text.portShownHttps : text.portShownHttp) : text.portOmitted,
+      ].join(' ');
     };
     form.addEventListener('input', update);
     form.addEventListener('change', update);

@@ -1,6 +1,7 @@
 import { LANGUAGES, languageName } from '@studylink/i18n';
 import { html, type SafeHtml } from '@studylink/service-kit';
 import { baseUrl, type ServerConfig } from '../server-config/server-config.schema.js';
+import { st } from './staff.i18n.js';
 import { csrfField, errorSummary, inputField, staffPage } from './staff.layout.js';
 import type { FieldErrors } from './staff.schemas.js';
 import type { StaffSession } from './staff-session.service.js';
@@ -58,13 +59,9 @@ export function linkExplanation(c: Pick<ServerConfig, 'serverName' | 'ssl' | 'po
   const scheme = c.ssl ? 'https' : 'http';
   const defaultPort = c.ssl ? 443 : 80;
   return [
-    c.serverName
-      ? 'It uses the web server name, because one is set.'
-      : 'It uses the public IP address, because the web server name is blank.',
-    c.ssl ? 'SSL is on, so it starts with https.' : 'SSL is off, so it starts with http.',
-    c.port === defaultPort
-      ? 'The port is left out because it is the default.'
-      : `The port is shown because it is not the default for ${scheme}.`,
+    c.serverName ? st.t('setup.preview.byName') : st.t('setup.preview.byAddress'),
+    c.ssl ? st.t('setup.preview.sslOn') : st.t('setup.preview.sslOff'),
+    c.port === defaultPort ? st.t('setup.preview.portOmitted') : st.t('setup.preview.portShown', { scheme }),
   ].join(' ');
 }
 

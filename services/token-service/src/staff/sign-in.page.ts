@@ -1,11 +1,9 @@
 import { html } from '@studylink/service-kit';
+import { st } from './staff.i18n.js';
 import { errorSummary, inputField, staffPage } from './staff.layout.js';
 import type { FieldErrors } from './staff.schemas.js';
 
-const REASONS: Record<string, string> = {
-  expired: 'Your session has ended. Please sign in again.',
-  'signed-out': 'You have signed out.',
-};
+const REASONS = { expired: 'signIn.reason.expired', 'signed-out': 'signIn.reason.signedOut' } as const;
 
 export function renderSignInPage(p: {
   csrf: string;
@@ -14,21 +12,24 @@ export function renderSignInPage(p: {
   reason?: string | undefined;
   errors?: FieldErrors;
 }): string {
-  const notice = p.reason ? REASONS[p.reason] : undefined;
+  const notice =
+    p.reason && Object.hasOwn(REASONS, p.reason)
+      ? st.t(REASONS[p.reason as keyof typeof REASONS])
+      : undefined;
   return staffPage({
-    title: 'Sign in',
+    title: st.t('signIn.title'),
     session: null,
     body: html`<div class="card signin">
-  <h1>Sign in</h1>
-  <p class="muted">Staff interface for sharing imaging studies with patients.</p>
+  <h1>${st.t('signIn.title')}</h1>
+  <p class="muted">${st.t('signIn.lead')}</p>
   ${notice ? html`<p class="flash" role="status">${notice}</p>` : ''}
-  ${errorSummary(p.errors, { username: 'User name', password: 'Password' })}
+  ${errorSummary(p.errors, { username: st.t('signIn.username'), password: st.t('signIn.password') })}
   <form class="stack" method="post" action="/staff/sign-in" novalidate>
     <input type="hidden" name="_csrf" value="${p.csrf}">
     <input type="hidden" name="next" value="${p.next}">
     ${inputField({
       name: 'username',
-      label: 'User name',
+      label: st.t('signIn.username'),
       value: p.username ?? '',
       errors: p.errors,
       required: true,
@@ -36,13 +37,13 @@ export function renderSignInPage(p: {
     })}
     ${inputField({
       name: 'password',
-      label: 'Password',
+      label: st.t('signIn.password'),
       type: 'password',
       errors: p.errors,
       required: true,
       autocomplete: 'current-password',
     })}
-    <div class="actions"><button class="button" type="submit">Sign in</button></div>
+    <div class="actions"><button class="button" type="submit">${st.t('signIn.submit')}</button></div>
   </form>
 </div>`,
   });

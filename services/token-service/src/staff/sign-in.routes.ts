@@ -5,6 +5,7 @@ import { renderSignInPage } from './sign-in.page.js';
 import { clientOf, type StaffRouteDeps, sendPage } from './staff.context.js';
 import { CsrfError } from './staff.errors.js';
 import { readForm } from './staff.form.js';
+import { st } from './staff.i18n.js';
 import { field, parseForm } from './staff.schemas.js';
 import {
   clearStaffCookie,
@@ -18,12 +19,12 @@ import {
 } from './staff-auth.middleware.js';
 
 const PRE_SESSION_SECONDS = 60 * 60;
-const FAILED =
-  'The user name or password is wrong, or the account is locked after too many failed attempts (it unlocks after a while).';
 
 const signInForm = z.object({
-  username: field.pipe(z.string().trim().toLowerCase().min(1, 'enter your user name').max(64, 'too long')),
-  password: field.pipe(z.string().min(1, 'enter your password').max(256, 'too long')),
+  username: field.pipe(
+    z.string().trim().toLowerCase().min(1, st.t('signIn.usernameMissing')).max(64, st.t('form.tooLong')),
+  ),
+  password: field.pipe(z.string().min(1, st.t('signIn.passwordMissing')).max(256, st.t('form.tooLong'))),
   next: field,
 });
 
@@ -61,7 +62,7 @@ export function signInRoutes(router: Router, deps: StaffRouteDeps): void {
       form(ctx, 403, {
         username: body.username ?? '',
         next: body.next,
-        errors: { _form: 'The sign-in form had expired or came from another site. Please sign in again.' },
+        errors: { _form: st.t('signIn.formExpired') },
       });
       return;
     }
@@ -79,11 +80,11 @@ export function signInRoutes(router: Router, deps: StaffRouteDeps): void {
         form(ctx, 429, {
           username,
           next,
-          errors: { _form: 'Too many failed sign-ins came from your address. Please wait 15 minutes.' },
+          errors: { _form: st.t('signIn.throttled') },
         });
         return;
       }
-      form(ctx, 401, { username, next, errors: { _form: FAILED } });
+      form(ctx, 401, { username, next, errors: { _form: st.t('signIn.failed') } });
       return;
     }
     // A fresh session id on every sign-in: an id planted earlier (session fixation) is worthless.

@@ -1,3 +1,4 @@
+import type { StaffMessageKey } from '@studylink/i18n';
 import type { Logger } from '@studylink/service-kit';
 import type { Context } from 'koa';
 import type { Kysely } from 'kysely';
@@ -6,6 +7,7 @@ import type { DB } from '../db/tables.js';
 import { requestClientIp } from '../patient/patient.routes.js';
 import type { ServerConfigService } from '../server-config/server-config.service.js';
 import type { TokenService } from '../tokens/token.service.js';
+import { st } from './staff.i18n.js';
 import type { StaffDB } from './staff.tables.js';
 import type { SignInCsrf } from './staff-auth.middleware.js';
 import { sessionOrThrow } from './staff-auth.middleware.js';
@@ -44,23 +46,23 @@ export function actorOf(ctx: Context, trusted: ReadonlySet<string>): StaffActor 
 
 /** Fixed confirmations shown after a redirect (`?done=<key>`): never text from the request. */
 const FLASH = {
-  issued: 'A link was made. Copy it, or print the handout for the patient.',
-  revoked: 'The link was revoked: it no longer works.',
-  reissued: 'The old link was revoked and a new one made. Give the patient the new link.',
-  expiry: 'The expiry date was saved.',
-  unlocked: 'The link was unlocked: the patient can try the birth date or PIN again.',
-  setup: 'The server setup was saved.',
-  'user-created': 'The user was created.',
-  'user-disabled': 'The user was disabled and signed out.',
-  'user-enabled': 'The user was enabled.',
-  'password-reset': 'The password was changed; the user was signed out everywhere.',
-  'key-disabled': 'The API key was disabled.',
-} as const;
+  issued: 'flash.issued',
+  revoked: 'flash.revoked',
+  reissued: 'flash.reissued',
+  expiry: 'flash.expiry',
+  unlocked: 'flash.unlocked',
+  setup: 'flash.setup',
+  'user-created': 'flash.userCreated',
+  'user-disabled': 'flash.userDisabled',
+  'user-enabled': 'flash.userEnabled',
+  'password-reset': 'flash.passwordReset',
+  'key-disabled': 'flash.keyDisabled',
+} as const satisfies Record<string, StaffMessageKey>;
 export type FlashKey = keyof typeof FLASH;
 
 export function flashOf(ctx: Context): string | null {
   const key = ctx.query.done;
-  return typeof key === 'string' && Object.hasOwn(FLASH, key) ? FLASH[key as FlashKey] : null;
+  return typeof key === 'string' && Object.hasOwn(FLASH, key) ? st.t(FLASH[key as FlashKey]) : null;
 }
 
 /** POST → redirect → GET, with a confirmation to show. */

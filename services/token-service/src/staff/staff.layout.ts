@@ -1,16 +1,22 @@
 import { html, type SafeHtml } from '@studylink/service-kit';
+import { st } from './staff.i18n.js';
 import type { FieldErrors } from './staff.schemas.js';
 import type { StaffSession } from './staff-session.service.js';
 
 export type NavItem = 'studies' | 'access-log' | 'setup' | 'users' | 'api-keys' | null;
 
-const NAV: ReadonlyArray<{ id: Exclude<NavItem, null>; href: string; label: string; admin: boolean }> = [
-  { id: 'studies', href: '/staff/studies', label: 'Studies', admin: false },
-  { id: 'access-log', href: '/staff/access-log', label: 'Access log', admin: false },
-  { id: 'setup', href: '/staff/setup', label: 'Server setup', admin: true },
-  { id: 'users', href: '/staff/users', label: 'Users', admin: true },
-  { id: 'api-keys', href: '/staff/api-keys', label: 'API keys', admin: true },
-];
+const NAV = [
+  { id: 'studies', href: '/staff/studies', label: 'layout.nav.studies', admin: false },
+  { id: 'access-log', href: '/staff/access-log', label: 'layout.nav.accessLog', admin: false },
+  { id: 'setup', href: '/staff/setup', label: 'layout.nav.setup', admin: true },
+  { id: 'users', href: '/staff/users', label: 'layout.nav.users', admin: true },
+  { id: 'api-keys', href: '/staff/api-keys', label: 'layout.nav.apiKeys', admin: true },
+] as const satisfies ReadonlyArray<{
+  id: Exclude<NavItem, null>;
+  href: string;
+  label: string;
+  admin: boolean;
+}>;
 
 export interface PageOptions {
   title: string;
@@ -28,36 +34,36 @@ export interface PageOptions {
 export function staffPage(p: PageOptions): string {
   const s = p.session;
   return html`<!doctype html>
-<html lang="en">
+<html lang="${st.lang}" dir="${st.dir}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex, nofollow">
 <meta name="referrer" content="no-referrer">
-<title>${p.title} · StudyLink staff</title>
+<title>${st.t('layout.titleSuffix', { title: p.title })}</title>
 <link rel="icon" href="data:,">
 <link rel="stylesheet" href="/staff/assets/staff.css">
 <script src="/staff/assets/staff.js" defer></script>
 </head>
-<body>
-<a class="skip" href="#main">Skip to main content</a>
+<body data-staff-text="${SCRIPT_TEXT()}">
+<a class="skip" href="#main">${st.t('layout.skip')}</a>
 <header class="topbar">
 <div class="wrap">
-  <a class="brand" href="/staff/studies">StudyLink<span>staff</span></a>
+  <a class="brand" href="/staff/studies">${st.t('layout.brand')}<span>${st.t('layout.brandPart')}</span></a>
   ${
     s
-      ? html`<nav aria-label="Main">
+      ? html`<nav aria-label="${st.t('layout.navLabel')}">
     <ul>
       ${NAV.filter((n) => !n.admin || s.role === 'admin').map(
         (n) =>
-          html`<li><a href="${n.href}"${n.id === p.active ? html` aria-current="page"` : ''}>${n.label}</a></li>`,
+          html`<li><a href="${n.href}"${n.id === p.active ? html` aria-current="page"` : ''}>${st.t(n.label)}</a></li>`,
       )}
     </ul>
   </nav>
   <form class="account" method="post" action="/staff/sign-out">
-    <span class="who">Signed in as <strong>${s.username}</strong> (${s.role === 'admin' ? 'administrator' : 'staff'})</span>
+    <span class="who">${st.html('layout.signedInAs', { username: html`<strong>${s.username}</strong>`, role: s.role })}</span>
     ${csrfField(s.csrfToken)}
-    <button type="submit">Sign out</button>
+    <button type="submit">${st.t('layout.signOut')}</button>
   </form>`
       : ''
   }
@@ -67,10 +73,30 @@ export function staffPage(p: PageOptions): string {
 ${p.flash ? html`<p class="flash" role="status">${p.flash}</p>` : ''}
 ${p.body}
 </main>
-<footer class="wrap"><p>StudyLink · staff interface · links are shown only to signed-in staff and every display is logged.</p></footer>
+<footer class="wrap"><p>${st.t('layout.footer')}</p></footer>
 </body>
 </html>
 `.value;
+}
+
+/**
+ * What the page script says (copy feedback, the setup page's link preview), from the catalogue,
+ * as JSON on <body>: the CSP allows no inline script, and the script formats nothing itself.
+ */
+function SCRIPT_TEXT(): string {
+  return JSON.stringify({
+    copied: st.t('script.copied'),
+    copyManual: st.t('script.copyManual'),
+    noHost: st.t('setup.preview.noHost'),
+    noHostWhy: st.t('setup.preview.noHostWhy'),
+    byName: st.t('setup.preview.byName'),
+    byAddress: st.t('setup.preview.byAddress'),
+    sslOn: st.t('setup.preview.sslOn'),
+    sslOff: st.t('setup.preview.sslOff'),
+    portOmitted: st.t('setup.preview.portOmitted'),
+    portShownHttps: st.t('setup.preview.portShown', { scheme: 'https' }),
+    portShownHttp: st.t('setup.preview.portShown', { scheme: 'http' }),
+  });
 }
 
 export function csrfField(token: string): SafeHtml {
@@ -82,10 +108,12 @@ export function errorSummary(errors: FieldErrors | undefined, labels: Record<str
   const entries = Object.entries(errors ?? {});
   if (entries.length === 0) return html``;
   return html`<div class="alert" role="alert" id="form-errors">
-  <h2>Please correct ${entries.length === 1 ? 'this problem' : `these ${entries.length} problems`}</h2>
+  <h2>${st.t('layout.errorSummary', { count: entries.length })}</h2>
   <ul>
     ${entries.map(([k, msg]) =>
-      k === '_form' ? html`<li>${msg}</li>` : html`<li><a href="#f-${k}">${labels[k] ?? k}: ${msg}</a></li>`,
+      k === '_form'
+        ? html`<li>${msg}</li>`
+        : html`<li><a href="#f-${k}">${st.t('layout.fieldError', { label: labels[k] ?? k, message: msg })}</a></li>`,
     )}
   </ul>
 </div>`;
@@ -173,7 +201,7 @@ export function postButton(o: {
 export function formatUtc(d: Date | null | undefined, withSeconds = false): string {
   if (!d) return '';
   const iso = d.toISOString();
-  return `${iso.slice(0, 10)} ${iso.slice(11, withSeconds ? 19 : 16)} UTC`;
+  return st.t('layout.utc', { date: iso.slice(0, 10), time: iso.slice(11, withSeconds ? 19 : 16) });
 }
 
 /** `2026-03-12`. */

@@ -111,7 +111,7 @@ export function createStaffModule(deps: StaffModuleDeps): StaffModule {
   const notFound = async (ctx: Context) => {
     ctx.status = 404;
     ctx.type = 'text/html; charset=utf-8';
-    ctx.body = renderStaffErrorPage(404, 'there is no such page', currentSession(ctx));
+    ctx.body = renderStaffErrorPage(404, null, currentSession(ctx));
   };
 
   // The service-kit error handler (the same mapping of errors to statuses as everywhere), with the
@@ -120,9 +120,7 @@ export function createStaffModule(deps: StaffModuleDeps): StaffModule {
     render: (ctx, status, body) => {
       setStaffHeaders(ctx);
       ctx.type = 'text/html; charset=utf-8';
-      const message =
-        status >= 500 && status !== 503 ? 'the request could not be handled' : body.error.message;
-      ctx.body = renderStaffErrorPage(status, message, currentSession(ctx));
+      ctx.body = renderStaffErrorPage(status, body.error.code, currentSession(ctx));
       return true;
     },
   });

@@ -1,26 +1,29 @@
 import { html } from '@studylink/service-kit';
+import { st } from './staff.i18n.js';
 import { staffPage } from './staff.layout.js';
 import type { StaffSession } from './staff-session.service.js';
 
-const TITLES: Record<number, string> = {
-  400: 'Request not understood',
-  403: 'Not allowed',
-  404: 'Not found',
-  405: 'Not allowed',
-  409: 'Not possible',
-  413: 'Too large',
-  415: 'Not understood',
-  429: 'Too many requests',
-  503: 'Temporarily unavailable',
-};
-
-/** An error page inside the staff layout; the message is the error's fixed text, never request data. */
-export function renderStaffErrorPage(status: number, message: string, session: StaffSession | null): string {
-  const title = TITLES[status] ?? (status >= 500 ? 'Something went wrong' : 'Request not understood');
+/**
+ * An error page inside the staff layout. Its text is the catalogue's for the error's code (or, for
+ * a code without one, for its status): never request data, never an English message from code.
+ */
+export function renderStaffErrorPage(
+  status: number,
+  code: string | null,
+  session: StaffSession | null,
+): string {
+  const byStatus = (kind: 'title' | 'text') => {
+    const key = `error.${kind}.${status}`;
+    return st.has(key) ? st.t(key) : st.t(status >= 500 ? `error.${kind}.other` : `error.${kind}.400`);
+  };
+  const codeKey = `error.code.${code}`;
+  const title = byStatus('title');
   const text =
     status >= 500 && status !== 503
-      ? 'Something went wrong on the server. Please try again; if it keeps happening, tell your administrator.'
-      : `${message.charAt(0).toUpperCase()}${message.slice(1)}.`;
+      ? st.t('error.text.other')
+      : st.has(codeKey)
+        ? st.t(codeKey)
+        : byStatus('text');
   return staffPage({
     title,
     session,
@@ -28,7 +31,7 @@ export function renderStaffErrorPage(status: number, message: string, session: S
   <h1 id="error-heading">${title}</h1>
   <p>${text}</p>
   <p><a class="button secondary" href="${session ? '/staff/studies' : '/staff/sign-in'}">${
-    session ? 'Back to the studies' : 'Go to sign-in'
+    session ? st.t('error.backToStudies') : st.t('error.toSignIn')
   }</a></p>
 </section>`,
   });

@@ -1,19 +1,20 @@
 import { z } from 'zod';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from './password.hasher.js';
+import { st } from './staff.i18n.js';
 
 /** User names: lower case letters, digits, `.`, `_`, `-`; stored lower-cased. */
 export const usernameSchema = z
   .string()
   .trim()
   .toLowerCase()
-  .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'use 1 to 64 letters, digits, dots, hyphens or underscores');
+  .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, st.t('form.usernameFormat'));
 
 export const passwordSchema = z
   .string()
-  .min(PASSWORD_MIN_LENGTH, `use at least ${PASSWORD_MIN_LENGTH} characters`)
-  .max(PASSWORD_MAX_LENGTH, `use at most ${PASSWORD_MAX_LENGTH} characters`);
+  .min(PASSWORD_MIN_LENGTH, st.t('form.passwordTooShort', { min: PASSWORD_MIN_LENGTH }))
+  .max(PASSWORD_MAX_LENGTH, st.t('form.passwordTooLong', { max: PASSWORD_MAX_LENGTH }));
 
-export const roleSchema = z.enum(['admin', 'staff'], { message: 'choose a role' });
+export const roleSchema = z.enum(['admin', 'staff'], { message: st.t('form.chooseRole') });
 
 /** A form's text field: what the browser sent, or '' when absent. */
 export const field = z
@@ -30,11 +31,11 @@ export const checkbox = z
 /** A calendar date from `<input type="date">`, YYYY-MM-DD, that really exists. */
 export const isoDate = z
   .string()
-  .regex(/^\d{4}-\d{2}-\d{2}$/, 'use the format YYYY-MM-DD')
+  .regex(/^\d{4}-\d{2}-\d{2}$/, st.t('form.dateFormat'))
   .refine((v) => {
     const d = new Date(`${v}T00:00:00Z`);
     return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === v;
-  }, 'not a valid date');
+  }, st.t('form.dateInvalid'));
 
 /** `<input type="date">` that may be left empty. */
 export const optionalIsoDate = z

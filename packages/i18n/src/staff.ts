@@ -1,0 +1,37 @@
+import { formatMessage, type MessageValues } from './format.js';
+import en from './messages/staff/en.json' with { type: 'json' };
+
+/**
+ * The staff interface's messages: ICU MessageFormat like the patient catalogues, one JSON file per
+ * language under `messages/staff/`. English is the reference and, for now, the only language staff
+ * pages are written in; a translation is one more file with exactly English's keys (a test checks)
+ * and its code in STAFF_LANGUAGES.
+ */
+export type StaffMessageKey = keyof typeof en;
+
+export const STAFF_LANGUAGES = ['en'] as const;
+export type StaffLanguage = (typeof STAFF_LANGUAGES)[number];
+
+const CATALOGUES: Record<StaffLanguage, Readonly<Record<string, string>>> = { en };
+
+export function staffCatalogue(lang: StaffLanguage): Readonly<Record<string, string>> {
+  return CATALOGUES[lang];
+}
+
+/** Formats staff messages in one language. */
+export interface StaffTranslator {
+  readonly lang: StaffLanguage;
+  readonly dir: 'ltr' | 'rtl';
+  /** A message with its ICU placeholders, plurals and selects filled in. */
+  t(key: StaffMessageKey, values?: MessageValues): string;
+}
+
+/** @example staffTranslator('en').t('layout.signOut') === 'Sign out' */
+export function staffTranslator(lang: StaffLanguage = 'en'): StaffTranslator {
+  const messages = CATALOGUES[lang];
+  return {
+    lang,
+    dir: 'ltr',
+    t: (key, values) => formatMessage('staff', lang, messages, en, key, values),
+  };
+}
