@@ -104,7 +104,7 @@ describe('headers and markup', () => {
       expect(res.text).not.toMatch(/<script(?![^>]*\ssrc=)[^>]*>/);
       expect(res.text, path).not.toMatch(/<[^>]*\s(style|on[a-z]+)=/i);
       expect(res.text).toContain('<main id="main"');
-      expect(res.text).toContain('<html lang="en">');
+      expect(res.text).toContain('<html lang="en" dir="ltr">');
     }
   });
 
