@@ -7,6 +7,9 @@ import {
   messagesWithPrefix,
   negotiateLanguage,
   pickLanguage,
+  STAFF_LANGUAGES,
+  staffCatalogue,
+  staffTranslator,
   translator,
 } from './index.js';
 
@@ -91,6 +94,35 @@ describe('message catalogues', () => {
     expect(languageName('de')).toBe('Deutsch');
     expect(languageName('el')).toBe('Ελληνικά');
     expect(languageName('ar')).toBe('العربية');
+  });
+});
+
+describe('the staff catalogue', () => {
+  const staffEnglish = staffCatalogue('en');
+
+  it('every staff language has exactly the keys English has, each message valid ICU with the same arguments', () => {
+    for (const lang of STAFF_LANGUAGES) {
+      expect(Object.keys(staffCatalogue(lang)).sort(), lang).toEqual(Object.keys(staffEnglish).sort());
+      for (const [key, message] of Object.entries(staffCatalogue(lang))) {
+        expect(argumentsOf(message, lang), `${lang} ${key}`).toEqual(
+          argumentsOf(staffEnglish[key] as string, 'en'),
+        );
+      }
+    }
+  });
+
+  it('formats placeholders, selects and plurals', () => {
+    const st = staffTranslator('en');
+    expect(st.t('layout.errorSummary', { count: 1 })).toBe('Please correct this problem');
+    expect(st.t('layout.errorSummary', { count: 3 })).toBe('Please correct these 3 problems');
+    expect(st.t('layout.signedInAs', { username: 'alice', role: 'admin' })).toBe(
+      'Signed in as alice (administrator)',
+    );
+    expect(st.t('layout.signedInAs', { username: 'bob', role: 'staff' })).toBe('Signed in as bob (staff)');
+  });
+
+  it('keeps apart from the patient catalogues (a key of one is not looked up in the other)', () => {
+    expect(Object.keys(staffEnglish).some((k) => k in english)).toBe(false);
   });
 });
 
