@@ -1,27 +1,34 @@
+import type { StaffMessageKey } from '@studylink/i18n';
 import { html, type SafeHtml } from '@studylink/service-kit';
-import { formatDicomDate, formatPersonName } from '../patient/format.js';
-import { errorSummary, formatUtc, inputField, selectField, staffPage } from './staff.layout.js';
+import { formatPersonName } from '../patient/format.js';
+import { st } from './staff.i18n.js';
+import { errorSummary, inputField, isoDay, selectField, staffPage } from './staff.layout.js';
 import type { FieldErrors } from './staff.schemas.js';
 import type { StaffSession } from './staff-session.service.js';
 import type { TokenStatus } from './staff-token.repository.js';
 import type { StudySummary } from './study-search.source.js';
 
-export const MODALITIES: ReadonlyArray<readonly [string, string]> = [
-  ['', 'Any modality'],
-  ['CT', 'CT – computed tomography'],
-  ['MR', 'MR – magnetic resonance'],
-  ['CR', 'CR – computed radiography'],
-  ['DX', 'DX – digital radiography'],
-  ['US', 'US – ultrasound'],
-  ['MG', 'MG – mammography'],
-  ['NM', 'NM – nuclear medicine'],
-  ['PT', 'PT – PET'],
-  ['XA', 'XA – angiography'],
-  ['RF', 'RF – fluoroscopy'],
-  ['OT', 'OT – other'],
-  ['SC', 'SC – secondary capture'],
-  ['SR', 'SR – structured report'],
-];
+const MODALITIES = [
+  ['', 'studies.modality.any'],
+  ['CT', 'studies.modality.CT'],
+  ['MR', 'studies.modality.MR'],
+  ['CR', 'studies.modality.CR'],
+  ['DX', 'studies.modality.DX'],
+  ['US', 'studies.modality.US'],
+  ['MG', 'studies.modality.MG'],
+  ['NM', 'studies.modality.NM'],
+  ['PT', 'studies.modality.PT'],
+  ['XA', 'studies.modality.XA'],
+  ['RF', 'studies.modality.RF'],
+  ['OT', 'studies.modality.OT'],
+  ['SC', 'studies.modality.SC'],
+  ['SR', 'studies.modality.SR'],
+] as const satisfies ReadonlyArray<readonly [string, StaffMessageKey]>;
+
+/** The modality choices: a code and its label. */
+export function modalityOptions(): ReadonlyArray<readonly [string, string]> {
+  return MODALITIES.map(([code, key]) => [code, st.t(key)] as const);
+}
 
 export interface StudySearchForm {
   patientName: string;
@@ -41,24 +48,39 @@ export const EMPTY_SEARCH: StudySearchForm = {
   modality: '',
 };
 
-const LABELS: Record<string, string> = {
-  patientName: 'Patient name',
-  patientId: 'Patient ID',
-  accession: 'Accession number',
-  from: 'Study date from',
-  to: 'Study date to',
-  modality: 'Modality',
-  page: 'Page',
-};
+/** The search fields' labels (the error summary names fields by them). */
+const labels = () =>
+  ({
+    patientName: st.t('studies.field.patientName'),
+    patientId: st.t('studies.field.patientId'),
+    accession: st.t('studies.field.accession'),
+    from: st.t('studies.field.from'),
+    to: st.t('studies.field.to'),
+    modality: st.t('studies.field.modality'),
+    page: st.t('studies.field.page'),
+  }) satisfies Record<string, string>;
+
+/**
+ * A DICOM DA as staff read it, `20210121` → `21 January 2021` (the month from the catalogue); anything
+ * else is returned trimmed, or '' when empty, as the patient pages' formatDicomDate does.
+ */
+export function formatStudyDate(da: string): string {
+  const m = /^(\d{4})(\d{2})(\d{2})$/.exec(da.trim());
+  const month = Number(m?.[2]);
+  const day = Number(m?.[3]);
+  if (!m?.[1] || month < 1 || month > 12 || day < 1 || day > 31) return da.trim();
+  return st.t('studies.studyDate', { day, month: String(month), year: m[1] });
+}
 
 /** The status of a study's link, as a badge. */
 export function linkBadge(t: TokenStatus | undefined): SafeHtml {
-  if (!t) return html`<span class="badge none">No link</span>`;
-  if (t.expiresAt && t.expiresAt.getTime() <= Date.now()) return html`<span class="badge bad">Expired</span>`;
-  return html`<span class="badge ok">Active</span>${
+  if (!t) return html`<span class="badge none">${st.t('studies.badge.none')}</span>`;
+  if (t.expiresAt && t.expiresAt.getTime() <= Date.now())
+    return html`<span class="badge bad">${st.t('studies.badge.expired')}</span>`;
+  return html`<span class="badge ok">${st.t('studies.badge.active')}</span>${
     t.expiresAt
-      ? html`<span class="sub">until ${formatUtc(t.expiresAt).slice(0, 10)}</span>`
-      : html`<span class="sub">no expiry</span>`
+      ? html`<span class="sub">${st.t('studies.badge.until', { date: isoDay(t.expiresAt) })}</span>`
+      : html`<span class="sub">${st.t('studies.badge.noExpiry')}</span>`
   }`;
 }
 
@@ -85,77 +107,80 @@ export function renderStudiesPage(p: {
   const f = p.form;
   const first = (p.page - 1) * p.pageSize + 1;
   const results = p.results;
+  const LABELS = labels();
   return staffPage({
-    title: 'Studies',
+    title: st.t('studies.title'),
     session: p.session,
     active: 'studies',
-    body: html`<h1>Studies</h1>
-<p class="lead">Search the image archive, then open a study to copy its link for the patient, print a handout, or revoke the link.</p>
+    body: html`<h1>${st.t('studies.title')}</h1>
+<p class="lead">${st.t('studies.lead')}</p>
 <section class="card" aria-labelledby="search-heading">
-  <h2 id="search-heading">Search</h2>
+  <h2 id="search-heading">${st.t('studies.search.heading')}</h2>
   ${errorSummary(p.errors, LABELS)}
-  <form method="get" action="/staff/studies" role="search" aria-label="Studies" novalidate class="stack">
+  <form method="get" action="/staff/studies" role="search" aria-label="${st.t('studies.search.formLabel')}" novalidate class="stack">
     <div class="fields">
       ${inputField({
         name: 'patientName',
-        label: 'Patient name',
+        label: LABELS.patientName,
         value: f.patientName,
         errors: p.errors,
-        hint: 'Family name first, e.g. “doe jane”. * and ? are wildcards; without them, names starting with the text match.',
+        hint: st.t('studies.field.patientNameHint'),
         autocomplete: 'off',
       })}
-      ${inputField({ name: 'patientId', label: 'Patient ID', value: f.patientId, errors: p.errors, autocomplete: 'off' })}
-      ${inputField({ name: 'accession', label: 'Accession number', value: f.accession, errors: p.errors, autocomplete: 'off' })}
-      ${inputField({ name: 'from', label: 'Study date from', type: 'date', value: f.from, errors: p.errors })}
-      ${inputField({ name: 'to', label: 'Study date to', type: 'date', value: f.to, errors: p.errors })}
-      ${selectField({ name: 'modality', label: 'Modality', value: f.modality, options: MODALITIES, errors: p.errors })}
+      ${inputField({ name: 'patientId', label: LABELS.patientId, value: f.patientId, errors: p.errors, autocomplete: 'off' })}
+      ${inputField({ name: 'accession', label: LABELS.accession, value: f.accession, errors: p.errors, autocomplete: 'off' })}
+      ${inputField({ name: 'from', label: LABELS.from, type: 'date', value: f.from, errors: p.errors })}
+      ${inputField({ name: 'to', label: LABELS.to, type: 'date', value: f.to, errors: p.errors })}
+      ${selectField({ name: 'modality', label: LABELS.modality, value: f.modality, options: modalityOptions(), errors: p.errors })}
     </div>
     <div class="actions">
-      <button class="button" type="submit">Search</button>
-      <a class="button secondary" href="/staff/studies">Clear</a>
+      <button class="button" type="submit">${st.t('studies.search.submit')}</button>
+      <a class="button secondary" href="/staff/studies">${st.t('studies.search.clear')}</a>
     </div>
   </form>
 </section>
-${
-  p.storeDown
-    ? html`<p class="alert" role="alert">The image archive is not answering right now. Please try again in a minute.</p>`
-    : ''
-}
+${p.storeDown ? html`<p class="alert" role="alert">${st.t('studies.storeDown')}</p>` : ''}
 ${
   results
     ? html`<section aria-labelledby="results-heading">
   <h2 id="results-heading">${
     results.length === 0
-      ? 'No studies found'
-      : `Studies ${first}–${first + results.length - 1}${p.hasMore ? '' : ` of ${first + results.length - 1}`}`
+      ? st.t('studies.results.none')
+      : p.hasMore
+        ? st.t('studies.results.range', { first, last: first + results.length - 1 })
+        : st.t('studies.results.rangeOf', {
+            first,
+            last: first + results.length - 1,
+            total: first + results.length - 1,
+          })
   }</h2>
   ${
     results.length === 0
-      ? html`<p class="card empty">No study matches this search. Check the spelling, or use * as a wildcard.</p>`
+      ? html`<p class="card empty">${st.t('studies.results.empty')}</p>`
       : html`<div class="table-scroll" role="region" aria-labelledby="results-heading" tabindex="0">
     <table>
       <thead><tr>
-        <th scope="col">Patient</th>
-        <th scope="col">Study date</th>
-        <th scope="col">Description</th>
-        <th scope="col">Modalities</th>
-        <th scope="col">Accession</th>
-        <th scope="col" class="nowrap num">Series / images</th>
-        <th scope="col">Link</th>
-        <th scope="col"><span class="visually-hidden">Actions</span></th>
+        <th scope="col">${st.t('studies.col.patient')}</th>
+        <th scope="col">${st.t('studies.col.date')}</th>
+        <th scope="col">${st.t('studies.col.description')}</th>
+        <th scope="col">${st.t('studies.col.modalities')}</th>
+        <th scope="col">${st.t('studies.col.accession')}</th>
+        <th scope="col" class="nowrap num">${st.t('studies.col.seriesImages')}</th>
+        <th scope="col">${st.t('studies.col.link')}</th>
+        <th scope="col"><span class="visually-hidden">${st.t('studies.col.actions')}</span></th>
       </tr></thead>
       <tbody>
         ${results.map((s) => {
-          const name = formatPersonName(s.patientName) || '(no name)';
+          const name = formatPersonName(s.patientName) || st.t('studies.noName');
           return html`<tr>
-          <td><strong>${name}</strong><span class="sub">ID ${s.patientId || '–'}</span></td>
-          <td class="nowrap">${formatDicomDate(s.studyDate) || '–'}</td>
+          <td><strong>${name}</strong><span class="sub">${st.t('studies.row.patientId', { id: s.patientId || '–' })}</span></td>
+          <td class="nowrap">${formatStudyDate(s.studyDate) || '–'}</td>
           <td>${s.description || html`<span class="muted">–</span>`}</td>
           <td>${s.modalities.join(', ') || '–'}</td>
           <td>${s.accessionNumber || '–'}</td>
           <td class="num">${s.seriesCount ?? '–'} / ${s.instanceCount ?? '–'}</td>
           <td>${linkBadge(p.tokens.get(s.studyInstanceUid))}</td>
-          <td><a class="button small secondary" href="/staff/studies/${s.studyInstanceUid}" aria-label="Open the study of ${name}, ${formatDicomDate(s.studyDate)}">Open</a></td>
+          <td><a class="button small secondary" href="/staff/studies/${s.studyInstanceUid}" aria-label="${st.t('studies.row.openLabel', { name, date: formatStudyDate(s.studyDate) })}">${st.t('studies.row.open')}</a></td>
         </tr>`;
         })}
       </tbody>
@@ -164,10 +189,10 @@ ${
   }
   ${
     p.page > 1 || p.hasMore
-      ? html`<nav class="pager" aria-label="Result pages">
-    ${p.page > 1 ? html`<a class="button secondary" href="${searchHref(f, p.page - 1)}" rel="prev">← Previous page</a>` : html`<span></span>`}
-    <span class="muted">Page ${p.page}</span>
-    ${p.hasMore ? html`<a class="button secondary" href="${searchHref(f, p.page + 1)}" rel="next">Next page →</a>` : html`<span></span>`}
+      ? html`<nav class="pager" aria-label="${st.t('studies.pager.label')}">
+    ${p.page > 1 ? html`<a class="button secondary" href="${searchHref(f, p.page - 1)}" rel="prev">${st.t('studies.pager.previous')}</a>` : html`<span></span>`}
+    <span class="muted">${st.t('studies.pager.page', { page: p.page })}</span>
+    ${p.hasMore ? html`<a class="button secondary" href="${searchHref(f, p.page + 1)}" rel="next">${st.t('studies.pager.next')}</a>` : html`<span></span>`}
   </nav>`
       : ''
   }

@@ -16,6 +16,7 @@ import { findStudy } from '../studies/study.repository.js';
 import type { IssuedToken, LinkOptions } from '../tokens/token.service.js';
 import { actorOf, flashOf, redirectDone, type StaffRouteDeps, sendPage } from './staff.context.js';
 import { readForm } from './staff.form.js';
+import { st } from './staff.i18n.js';
 import { checkbox, type FieldErrors, field, optionalIsoDate, parseForm } from './staff.schemas.js';
 import { requireSignedIn, sessionOrThrow } from './staff-auth.middleware.js';
 import {
@@ -35,13 +36,14 @@ import { qrCodeSvg } from './study-qr.js';
 import type { StudySummary } from './study-search.source.js';
 
 const PAGE_SIZE = 25;
+const MAX_PAGE = 400;
 
 const matchText = field.pipe(
   z
     .string()
     .trim()
-    .max(64, 'use at most 64 characters')
-    .regex(/^[^\p{Cc}\\]*$/u, 'remove control characters and backslashes'),
+    .max(64, st.t('studies.error.tooLong', { max: 64 }))
+    .regex(/^[^\p{Cc}\\]*$/u, st.t('studies.error.controlCharacters')),
 );
 
 const searchSchema = z
@@ -52,13 +54,18 @@ const searchSchema = z
     from: optionalIsoDate,
     to: optionalIsoDate,
     modality: field.pipe(
-      z.union([z.literal(''), z.string().regex(/^[A-Z0-9]{1,16}$/, 'choose a modality from the list')]),
+      z.union([z.literal(''), z.string().regex(/^[A-Z0-9]{1,16}$/, st.t('studies.error.modality'))]),
     ),
-    page: z.coerce.number().int('a whole number').min(1).max(400).optional(),
+    page: z.coerce
+      .number({ message: st.t('studies.error.pageWhole') })
+      .int(st.t('studies.error.pageWhole'))
+      .min(1, st.t('studies.error.pageRange', { min: 1, max: MAX_PAGE }))
+      .max(MAX_PAGE, st.t('studies.error.pageRange', { min: 1, max: MAX_PAGE }))
+      .optional(),
   })
   .superRefine((q, ctx) => {
     if (q.from && q.to && q.from > q.to)
-      ctx.addIssue({ code: 'custom', path: ['to'], message: 'the end date is before the start date' });
+      ctx.addIssue({ code: 'custom', path: ['to'], message: st.t('studies.error.dateOrder') });
   });
 
 /**
@@ -88,9 +95,9 @@ const expirySchema = z
   .superRefine((v, ctx) => {
     if (v.never) return;
     if (!v.expires) {
-      ctx.addIssue({ code: 'custom', path: ['expires'], message: 'choose a date, or tick “Never expires”' });
+      ctx.addIssue({ code: 'custom', path: ['expires'], message: st.t('study.error.expiryMissing') });
     } else if (v.expires < new Date().toISOString().slice(0, 10)) {
-      ctx.addIssue({ code: 'custom', path: ['expires'], message: 'choose today or a later day' });
+      ctx.addIssue({ code: 'custom', path: ['expires'], message: st.t('study.error.expiryPast') });
     }
   })
   .transform((v) => (v.never || !v.expires ? null : new Date(`${v.expires}T23:59:59.999Z`)));
@@ -102,16 +109,16 @@ const linkOptionsSchema = z
     verification: field.pipe(
       z.union([
         z.literal('').transform(() => undefined),
-        z.enum(['none', 'birth-date', 'pin'], { message: 'choose how the patient confirms the link' }),
+        z.enum(['none', 'birth-date', 'pin'], { message: st.t('study.error.verification') }),
       ]),
     ),
     maxDownloads: field.pipe(
       z
         .string()
         .trim()
-        .regex(/^(\d{1,6})?$/, 'enter a number of downloads, or leave it blank')
+        .regex(/^(\d{1,6})?$/, st.t('study.error.maxDownloadsFormat'))
         .transform((v) => (v === '' ? null : Number(v)))
-        .refine((v) => v === null || v >= 1, 'allow at least 1 download, or leave it blank'),
+        .refine((v) => v === null || v >= 1, st.t('study.error.maxDownloadsMin')),
     ),
     viewOnly: checkbox,
   })
@@ -123,7 +130,7 @@ const linkOptionsSchema = z
     }),
   );
 
-const BIRTH_DATE_MISSING = 'the archive has no date of birth for this patient: choose a PIN instead';
+const BIRTH_DATE_MISSING = st.t('study.error.birthDateMissing');
 
 /** A link form: expiry plus the link's options, with every field's error at once. */
 function parseLinkForm(
@@ -194,7 +201,7 @@ export function studiesRoutes(router: Router, deps: StaffRouteDeps): void {
     const view = await loadStudy(uid);
     const [active, config] = await Promise.all([activeToken(ctx, uid, withPin), deps.serverConfig.get()]);
     const token = active === 'undisplayable' ? null : active;
-    const qrSvg = token ? await qrCodeSvg(token.url, 'QR code of the link for the patient') : null;
+    const qrSvg = token ? await qrCodeSvg(token.url, st.t('study.link.qrLabel')) : null;
     sendPage(
       ctx,
       renderStudyPage({
@@ -409,7 +416,7 @@ export function studiesRoutes(router: Router, deps: StaffRouteDeps): void {
         session: sessionOrThrow(ctx),
         view,
         token,
-        qrSvg: await qrCodeSvg(token.url, 'QR code of the link'),
+        qrSvg: await qrCodeSvg(token.url, st.t('study.handout.qrLabel')),
         config,
         lang,
         printPin,

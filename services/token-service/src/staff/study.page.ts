@@ -1,11 +1,13 @@
-import { LANGUAGES, type Language, languageName, translator } from '@studylink/i18n';
+import { LANGUAGES, type Language, languageName, type StaffMessageKey, translator } from '@studylink/i18n';
 import { html, type SafeHtml } from '@studylink/service-kit';
-import { dicomDateAsDate, formatDicomDate, formatDicomTime, formatPersonName } from '../patient/format.js';
+import { dicomDateAsDate, formatDicomTime, formatPersonName } from '../patient/format.js';
 import type { ServerConfig } from '../server-config/server-config.schema.js';
 import type { IssuedToken } from '../tokens/token.service.js';
+import { st } from './staff.i18n.js';
 import { csrfField, errorSummary, formatUtc, isoDay, staffPage } from './staff.layout.js';
 import type { FieldErrors } from './staff.schemas.js';
 import type { StaffSession } from './staff-session.service.js';
+import { formatStudyDate } from './studies.page.js';
 import type { StudySummary } from './study-search.source.js';
 
 export interface StudyView {
@@ -16,7 +18,9 @@ export interface StudyView {
 }
 
 function studyTitle(v: StudyView): string {
-  return v.study ? formatPersonName(v.study.patientName) || '(no name)' : 'Study';
+  return v.study
+    ? formatPersonName(v.study.patientName) || st.t('study.noName')
+    : st.t('study.titleFallback');
 }
 
 function studyFacts(v: StudyView): SafeHtml {
@@ -24,17 +28,17 @@ function studyFacts(v: StudyView): SafeHtml {
   const row = (label: string, value: string | null | undefined) =>
     value ? html`<dt>${label}</dt><dd>${value}</dd>` : '';
   const when = s
-    ? [formatDicomDate(s.studyDate), formatDicomTime(s.studyTime)].filter(Boolean).join(', ')
+    ? [formatStudyDate(s.studyDate), formatDicomTime(s.studyTime)].filter(Boolean).join(', ')
     : '';
   return html`<dl class="facts">
-  ${s ? row('Patient', formatPersonName(s.patientName)) : ''}
-  ${s ? row('Patient ID', s.patientId) : ''}
-  ${row('Study date', when)}
-  ${s ? row('Description', s.description) : ''}
-  ${s ? row('Modalities', s.modalities.join(', ')) : ''}
-  ${s && s.seriesCount !== null ? row('Series / images', `${s.seriesCount} / ${s.instanceCount ?? '–'}`) : ''}
-  ${s ? row('Accession number', s.accessionNumber) : ''}
-  <dt>Study instance UID</dt><dd class="mono uid">${v.uid}</dd>
+  ${s ? row(st.t('study.fact.patient'), formatPersonName(s.patientName)) : ''}
+  ${s ? row(st.t('study.fact.patientId'), s.patientId) : ''}
+  ${row(st.t('study.fact.date'), when)}
+  ${s ? row(st.t('study.fact.description'), s.description) : ''}
+  ${s ? row(st.t('study.fact.modalities'), s.modalities.join(', ')) : ''}
+  ${s && s.seriesCount !== null ? row(st.t('study.fact.seriesImages'), `${s.seriesCount} / ${s.instanceCount ?? '–'}`) : ''}
+  ${s ? row(st.t('study.fact.accession'), s.accessionNumber) : ''}
+  <dt>${st.t('study.fact.uid')}</dt><dd class="mono uid">${v.uid}</dd>
 </dl>`;
 }
 
@@ -50,24 +54,24 @@ function expiryFields(o: {
   return html`<fieldset>
   <legend>${o.legend}</legend>
   <div class="field">
-    <label for="${dateId}">Last day the link works</label>
+    <label for="${dateId}">${st.t('study.expiry.dateLabel')}</label>
     <input id="${dateId}" name="expires" type="date" value="${o.expiresAt ? isoDay(o.expiresAt) : ''}" min="${isoDay(
       new Date(),
     )}" aria-describedby="${dateId}-hint${error ? ` ${dateId}-error` : ''}"${error ? html` aria-invalid="true"` : ''}>
     ${error ? html`<p class="error-text" id="${dateId}-error">${error}</p>` : ''}
-    <p class="hint" id="${dateId}-hint">The link stops working at the end of this day (23:59 UTC).</p>
+    <p class="hint" id="${dateId}-hint">${st.t('study.expiry.dateHint')}</p>
   </div>
   <label class="choice"><input type="checkbox" name="never" value="1" data-disables="${dateId}"${
     o.expiresAt ? '' : html` checked`
-  }> Never expires</label>
+  }> ${st.t('study.expiry.never')}</label>
 </fieldset>`;
 }
 
 const VERIFICATION_LABELS = {
-  none: 'None: the link alone opens the page',
-  'birth-date': "The patient's date of birth",
-  pin: 'A PIN (6 digits) given to the patient apart from the link',
-} as const;
+  none: 'study.verification.none',
+  'birth-date': 'study.verification.birthDate',
+  pin: 'study.verification.pin',
+} as const satisfies Record<string, StaffMessageKey>;
 
 /** How a new link is guarded: second factor, download limit, view-only (issue 12). */
 function linkOptionFields(o: {
@@ -78,49 +82,55 @@ function linkOptionFields(o: {
   const e = o.errors;
   const limitId = `${o.idPrefix}-max-downloads`;
   return html`<fieldset${e?.verification ? html` aria-invalid="true"` : ''}>
-  <legend>Patient check before the page opens</legend>
+  <legend>${st.t('study.options.checkLegend')}</legend>
   ${(['none', 'birth-date', 'pin'] as const).map(
     (v) =>
       html`<label class="choice"><input type="radio" name="verification" value="${v}"${
         v === o.config.defaultVerification ? html` checked` : ''
-      }> ${VERIFICATION_LABELS[v]}</label>`,
+      }> ${st.t(VERIFICATION_LABELS[v])}</label>`,
   )}
   ${e?.verification ? html`<p class="error-text" id="${o.idPrefix}-verification-error">${e.verification}</p>` : ''}
-  <p class="hint">Five wrong answers lock the link for 15 minutes; twenty lock it until you unlock it here.</p>
+  <p class="hint">${st.t('study.options.checkHint')}</p>
 </fieldset>
 <fieldset>
-  <legend>Downloads</legend>
+  <legend>${st.t('study.options.downloadsLegend')}</legend>
   <div class="field">
-    <label for="${limitId}">Download limit</label>
+    <label for="${limitId}">${st.t('study.options.limitLabel')}</label>
     <input id="${limitId}" name="maxDownloads" type="number" min="1" max="999999" inputmode="numeric" aria-describedby="${limitId}-hint${e?.maxDownloads ? ` ${limitId}-error` : ''}"${e?.maxDownloads ? html` aria-invalid="true"` : ''}>
     ${e?.maxDownloads ? html`<p class="error-text" id="${limitId}-error">${e.maxDownloads}</p>` : ''}
-    <p class="hint" id="${limitId}-hint">Completed zip downloads the link allows; a stopped one does not count. Blank: no limit.</p>
+    <p class="hint" id="${limitId}-hint">${st.t('study.options.limitHint')}</p>
   </div>
-  <label class="choice"><input type="checkbox" name="viewOnly" value="1"> View only: the page (and viewer) work, the zip is refused</label>
+  <label class="choice"><input type="checkbox" name="viewOnly" value="1"> ${st.t('study.options.viewOnly')}</label>
 </fieldset>`;
 }
 
 /** What the active link asks for and allows, its downloads, and its lock with an Unlock button. */
 function linkState(t: IssuedToken, base: string, csrf: string): SafeHtml {
   const downloads =
-    t.maxDownloads === null ? `${t.downloadsUsed} (no limit)` : `${t.downloadsUsed} of ${t.maxDownloads}`;
+    t.maxDownloads === null
+      ? st.t('study.state.downloadsUnlimited', { used: t.downloadsUsed })
+      : st.t('study.state.downloadsOf', { used: t.downloadsUsed, max: t.maxDownloads });
   return html`<dl class="facts">
-  <dt>Patient check</dt><dd>${
+  <dt>${st.t('study.state.check')}</dt><dd>${
     t.verification === 'pin'
       ? t.pin
-        ? html`PIN <strong class="mono pin">${t.pin}</strong> <span class="muted small">(this showing is logged)</span>`
-        : html`PIN <a href="${base}/pin">Show PIN</a>`
+        ? html`${st.html('study.state.pin', { pin: html`<strong class="mono pin">${t.pin}</strong>` })} <span class="muted small">${st.t('study.state.pinLogged')}</span>`
+        : st.html('study.state.pin', { pin: html`<a href="${base}/pin">${st.t('study.state.showPin')}</a>` })
       : t.verification === 'birth-date'
-        ? 'Date of birth'
-        : 'None'
+        ? st.t('study.state.checkBirthDate')
+        : st.t('study.state.checkNone')
   }</dd>
-  <dt>Zip downloads</dt><dd>${t.allowDownload ? downloads : 'View only: no download'}</dd>
+  <dt>${st.t('study.state.downloads')}</dt><dd>${t.allowDownload ? downloads : st.t('study.state.viewOnly')}</dd>
   ${
     t.locked
-      ? html`<dt>Locked</dt><dd><span class="badge bad">${
-          t.lockedUntil ? `Locked until ${formatUtc(new Date(t.lockedUntil))}` : 'Locked until unlocked'
-        }</span> after wrong answers.
-    <form class="inline" method="post" action="${base}/unlock">${csrfField(csrf)}<button class="button secondary small" type="submit">Unlock</button></form></dd>`
+      ? html`<dt>${st.t('study.state.locked')}</dt><dd>${st.html('study.state.lockedAfter', {
+          badge: html`<span class="badge bad">${
+            t.lockedUntil
+              ? st.t('study.state.lockedUntil', { date: formatUtc(new Date(t.lockedUntil)) })
+              : st.t('study.state.lockedUntilUnlocked')
+          }</span>`,
+        })}
+    <form class="inline" method="post" action="${base}/unlock">${csrfField(csrf)}<button class="button secondary small" type="submit">${st.t('study.state.unlock')}</button></form></dd>`
       : ''
   }
 </dl>`;
@@ -147,86 +157,94 @@ export function renderStudyPage(p: {
   const base = `/staff/studies/${v.uid}`;
   const s = v.study;
   return staffPage({
-    title: `${studyTitle(v)} – study`,
+    title: st.t('study.pageTitle', { name: studyTitle(v) }),
     session: p.session,
     active: 'studies',
     flash: p.flash,
-    body: html`<p class="crumbs"><a href="/staff/studies">← Studies</a></p>
+    body: html`<p class="crumbs"><a href="/staff/studies">${st.t('study.crumbStudies')}</a></p>
 <h1>${studyTitle(v)}</h1>
-<p class="lead">${[s?.description, s ? formatDicomDate(s.studyDate) : '', s?.modalities.join(', ')]
+<p class="lead">${[s?.description, s ? formatStudyDate(s.studyDate) : '', s?.modalities.join(', ')]
       .filter(Boolean)
       .join(' · ')}</p>
-${v.fromCopy ? html`<p class="notice">The image archive is not answering; these details are the last copy this service kept.</p>` : ''}
-${errorSummary(p.errors, LINK_FIELD_LABELS)}
+${v.fromCopy ? html`<p class="notice">${st.t('study.fromCopy')}</p>` : ''}
+${errorSummary(p.errors, linkFieldLabels())}
 <div class="grid-2">
   <section class="card" aria-labelledby="link-heading">
-    <h2 id="link-heading">Link for the patient</h2>
+    <h2 id="link-heading">${st.t('study.link.heading')}</h2>
     ${
       t
-        ? html`<p><span class="badge ok">Active</span> <span class="muted small">made ${formatUtc(
-            new Date(t.createdAt),
-          )} · ${t.expiresAt ? `works until ${formatUtc(new Date(t.expiresAt))}` : 'does not expire'}</span></p>
+        ? html`<p><span class="badge ok">${st.t('study.link.active')}</span> <span class="muted small">${
+            t.expiresAt
+              ? st.t('study.link.madeUntil', {
+                  made: formatUtc(new Date(t.createdAt)),
+                  until: formatUtc(new Date(t.expiresAt)),
+                })
+              : st.t('study.link.madeNoExpiry', { made: formatUtc(new Date(t.createdAt)) })
+          }</span></p>
     ${linkState(t, base, csrf)}
-    <label for="study-link">Link</label>
+    <label for="study-link">${st.t('study.link.label')}</label>
     <div class="link-box">
       <input id="study-link" type="text" readonly value="${t.url}" data-select-all aria-describedby="copy-status" spellcheck="false" autocomplete="off">
-      <button class="button" type="button" hidden data-copy="study-link" data-status="copy-status" data-done="Link copied to the clipboard.">Copy link</button>
+      <button class="button" type="button" hidden data-copy="study-link" data-status="copy-status" data-done="${st.t('study.link.copied')}">${st.t('study.link.copy')}</button>
     </div>
     <p id="copy-status" class="copy-status" role="status" aria-live="polite"></p>
     <div class="qr-wrap">
       ${p.qrSvg ?? ''}
       <div>
-        <p class="small muted">The patient can scan this code with a phone camera to open the link.</p>
+        <p class="small muted">${st.t('study.link.qrHint')}</p>
         <form class="stack" method="get" action="${base}/handout">
           <div class="field">
-            <label for="handout-lang">Language of the handout</label>
+            <label for="handout-lang">${st.t('study.handout.langLabel')}</label>
             <select id="handout-lang" name="lang">${LANGUAGES.map(
               (l) =>
                 html`<option value="${l}" lang="${l}"${l === p.config.defaultLanguage ? html` selected` : ''}>${languageName(l)}</option>`,
             )}</select>
           </div>
-          ${t.verification === 'pin' ? html`<label class="choice"><input type="checkbox" name="pin" value="1"> Print the PIN on it (otherwise tell it by phone)</label>` : ''}
-          <p><button class="button secondary" type="submit">Printable handout</button></p>
+          ${t.verification === 'pin' ? html`<label class="choice"><input type="checkbox" name="pin" value="1"> ${st.t('study.handout.printPin')}</label>` : ''}
+          <p><button class="button secondary" type="submit">${st.t('study.handout.open')}</button></p>
         </form>
       </div>
     </div>
     <form class="stack" method="post" action="${base}/expiry" novalidate>
       ${csrfField(csrf)}
-      ${expiryFields({ expiresAt: t.expiresAt ? new Date(t.expiresAt) : null, errors: p.errors, legend: 'Expiry', idPrefix: 'edit' })}
-      <div class="actions"><button class="button secondary" type="submit">Save expiry</button></div>
+      ${expiryFields({ expiresAt: t.expiresAt ? new Date(t.expiresAt) : null, errors: p.errors, legend: st.t('study.expiry.legend'), idPrefix: 'edit' })}
+      <div class="actions"><button class="button secondary" type="submit">${st.t('study.expiry.save')}</button></div>
     </form>
     <hr>
     <div class="actions">
-      <a class="button secondary" href="${base}/reissue">Replace with a new link…</a>
-      <a class="button danger" href="${base}/revoke">Revoke link…</a>
+      <a class="button secondary" href="${base}/reissue">${st.t('study.link.replace')}</a>
+      <a class="button danger" href="${base}/revoke">${st.t('study.link.revoke')}</a>
     </div>`
         : p.undisplayable
-          ? html`<p><span class="badge ok">Active</span> This study has a link that cannot be shown again: it was encrypted with a key this server no longer has.</p>
-    <p class="small muted">Replace it to get a link you can copy; the old link stops working.</p>
-    <div class="actions"><a class="button" href="${base}/reissue">Replace with a new link…</a></div>`
-          : html`<p><span class="badge none">No link</span> This study has no active link yet.</p>
+          ? html`<p><span class="badge ok">${st.t('study.link.active')}</span> ${st.t('study.link.undisplayable')}</p>
+    <p class="small muted">${st.t('study.link.undisplayableHint')}</p>
+    <div class="actions"><a class="button" href="${base}/reissue">${st.t('study.link.replace')}</a></div>`
+          : html`<p><span class="badge none">${st.t('study.link.none')}</span> ${st.t('study.link.noneYet')}</p>
     <form class="stack" method="post" action="${base}/token" novalidate>
       ${csrfField(csrf)}
-      ${expiryFields({ expiresAt: defaultExpiry(p.config), errors: p.errors, legend: 'Expiry', idPrefix: 'new' })}
+      ${expiryFields({ expiresAt: defaultExpiry(p.config), errors: p.errors, legend: st.t('study.expiry.legend'), idPrefix: 'new' })}
       ${linkOptionFields({ config: p.config, errors: p.errors, idPrefix: 'new' })}
-      <div class="actions"><button class="button" type="submit">Create link</button></div>
+      <div class="actions"><button class="button" type="submit">${st.t('study.link.create')}</button></div>
     </form>`
     }
   </section>
   <section class="card" aria-labelledby="study-heading">
-    <h2 id="study-heading">Study</h2>
+    <h2 id="study-heading">${st.t('study.facts.heading')}</h2>
     ${studyFacts(v)}
-    <p class="small"><a href="/staff/access-log?study=${v.uid}">Access log of this study</a></p>
+    <p class="small"><a href="/staff/access-log?study=${v.uid}">${st.t('study.accessLogLink')}</a></p>
   </section>
 </div>`,
   });
 }
 
-const LINK_FIELD_LABELS = {
-  expires: 'Last day the link works',
-  verification: 'Patient check',
-  maxDownloads: 'Download limit',
-};
+/** The link forms' fields by name, as the error summary names them. */
+function linkFieldLabels(): Record<string, string> {
+  return {
+    expires: st.t('study.expiry.dateLabel'),
+    verification: st.t('study.state.check'),
+    maxDownloads: st.t('study.options.limitLabel'),
+  };
+}
 
 /** The confirmation step before revoking or replacing a link. */
 export function renderConfirmPage(p: {
@@ -241,27 +259,28 @@ export function renderConfirmPage(p: {
   const name = studyTitle(v);
   const base = `/staff/studies/${v.uid}`;
   const revoke = p.action === 'revoke';
+  const title = revoke ? st.t('study.confirm.revokeTitle') : st.t('study.confirm.reissueTitle');
   return staffPage({
-    title: revoke ? 'Revoke the link?' : 'Replace the link?',
+    title,
     session: p.session,
     active: 'studies',
-    body: html`<p class="crumbs"><a href="${base}">← Back to the study</a></p>
+    body: html`<p class="crumbs"><a href="${base}">${st.t('study.confirm.back')}</a></p>
 <section class="card" aria-labelledby="confirm-heading">
-  <h1 id="confirm-heading">${revoke ? 'Revoke the link?' : 'Replace the link?'}</h1>
-  ${errorSummary(p.errors, LINK_FIELD_LABELS)}
+  <h1 id="confirm-heading">${title}</h1>
+  ${errorSummary(p.errors, linkFieldLabels())}
   <p>${
     revoke
-      ? html`The link for <strong>${name}</strong> will stop working at once: the patient will see “not found or no longer available”. You can make a new link afterwards.`
-      : html`The current link for <strong>${name}</strong> will stop working at once and a new link will be made. Give the patient the new link.`
+      ? st.html('study.confirm.revokeText', { name: html`<strong>${name}</strong>` })
+      : st.html('study.confirm.reissueText', { name: html`<strong>${name}</strong>` })
   }</p>
   ${studyFacts(v)}
   <form class="stack" method="post" action="${base}/${p.action}" novalidate>
     ${csrfField(p.session.csrfToken)}
-    ${revoke ? '' : expiryFields({ expiresAt: p.expiresAt, errors: p.errors, legend: 'Expiry of the new link', idPrefix: 'new' })}
+    ${revoke ? '' : expiryFields({ expiresAt: p.expiresAt, errors: p.errors, legend: st.t('study.confirm.newExpiryLegend'), idPrefix: 'new' })}
     ${revoke ? '' : linkOptionFields({ config: p.config, errors: p.errors, idPrefix: 'new' })}
     <div class="actions">
-      <button class="button danger" type="submit">${revoke ? 'Revoke link' : 'Replace link'}</button>
-      <a class="button secondary" href="${base}">Cancel</a>
+      <button class="button danger" type="submit">${revoke ? st.t('study.confirm.revoke') : st.t('study.confirm.reissue')}</button>
+      <a class="button secondary" href="${base}">${st.t('study.confirm.cancel')}</a>
     </div>
   </form>
 </section>`,
@@ -288,12 +307,12 @@ export function renderHandoutPage(p: {
   const studyDate = s ? dicomDateAsDate(s.studyDate) : null;
   const t = p.token;
   return staffPage({
-    title: 'Handout',
+    title: st.t('study.handout.title'),
     session: p.session,
     active: 'studies',
     body: html`<div class="print-bar no-print">
-  <button class="button" type="button" hidden data-print>Print</button>
-  <a class="button secondary" href="/staff/studies/${p.view.uid}">Back to the study</a>
+  <button class="button" type="button" hidden data-print>${st.t('study.handout.print')}</button>
+  <a class="button secondary" href="/staff/studies/${p.view.uid}">${st.t('study.handout.back')}</a>
 </div>
 <article class="handout card" aria-labelledby="handout-heading" lang="${tr.lang}" dir="${tr.dir}">
   ${org ? html`<p class="org">${org}</p>` : ''}
