@@ -1,6 +1,7 @@
 import { html } from '@studylink/service-kit';
 import { ACCESS_EVENTS } from '../access-log/access-log.repository.js';
 import type { AccessLogRow } from '../db/tables.js';
+import { st } from './staff.i18n.js';
 import { errorSummary, inputField, selectField, staffPage } from './staff.layout.js';
 import type { FieldErrors } from './staff.schemas.js';
 import type { StaffSession } from './staff-session.service.js';
@@ -12,7 +13,19 @@ export interface AccessLogForm {
   to: string;
 }
 
-const LABELS = { study: 'Study instance UID', event: 'Event', from: 'From', to: 'To', before: 'Page' };
+const LABELS = {
+  study: st.t('accessLog.label.study'),
+  event: st.t('accessLog.label.event'),
+  from: st.t('accessLog.label.from'),
+  to: st.t('accessLog.label.to'),
+  before: st.t('accessLog.label.before'),
+};
+
+/** The filter's event choices: each event's name from the catalogue (a missing one fails to compile). */
+const EVENT_OPTIONS: ReadonlyArray<readonly [string, string]> = [
+  ['', st.t('accessLog.allEvents')],
+  ...ACCESS_EVENTS.map((e) => [e, st.t(`accessLog.event.${e}`)] as const),
+];
 
 export function filterQuery(f: AccessLogForm, extra: Record<string, string> = {}): string {
   const q = new URLSearchParams();
@@ -30,31 +43,31 @@ export function renderAccessLogPage(p: {
 }): string {
   const f = p.form;
   return staffPage({
-    title: 'Access log',
+    title: st.t('accessLog.title'),
     session: p.session,
     active: 'access-log',
-    body: html`<h1>Access log</h1>
-<p class="lead">Every page view, download, link display and staff action, newest first. Times are UTC.</p>
+    body: html`<h1>${st.t('accessLog.title')}</h1>
+<p class="lead">${st.t('accessLog.lead')}</p>
 <section class="card" aria-labelledby="filter-heading">
-  <h2 id="filter-heading">Filter</h2>
+  <h2 id="filter-heading">${st.t('accessLog.filter.heading')}</h2>
   ${errorSummary(p.errors, LABELS)}
   <form method="get" action="/staff/access-log" class="stack" novalidate>
     <div class="fields">
-      ${inputField({ name: 'study', label: 'Study instance UID', value: f.study, errors: p.errors, autocomplete: 'off' })}
+      ${inputField({ name: 'study', label: LABELS.study, value: f.study, errors: p.errors, autocomplete: 'off' })}
       ${selectField({
         name: 'event',
-        label: 'Event',
+        label: LABELS.event,
         value: f.event,
-        options: [['', 'All events'], ...ACCESS_EVENTS.map((e) => [e, e.replace(/_/g, ' ')] as const)],
+        options: EVENT_OPTIONS,
         errors: p.errors,
       })}
-      ${inputField({ name: 'from', label: 'From', type: 'date', value: f.from, errors: p.errors })}
-      ${inputField({ name: 'to', label: 'To', type: 'date', value: f.to, errors: p.errors, hint: 'Including this day.' })}
+      ${inputField({ name: 'from', label: LABELS.from, type: 'date', value: f.from, errors: p.errors })}
+      ${inputField({ name: 'to', label: LABELS.to, type: 'date', value: f.to, errors: p.errors, hint: st.t('accessLog.filter.toHint') })}
     </div>
     <div class="actions">
-      <button class="button" type="submit">Filter</button>
-      <a class="button secondary" href="/staff/access-log">Clear</a>
-      ${p.rows ? html`<a class="button secondary" href="/staff/access-log.csv${filterQuery(f)}" download>Download CSV</a>` : ''}
+      <button class="button" type="submit">${st.t('accessLog.filter.submit')}</button>
+      <a class="button secondary" href="/staff/access-log">${st.t('accessLog.filter.clear')}</a>
+      ${p.rows ? html`<a class="button secondary" href="/staff/access-log.csv${filterQuery(f)}" download>${st.t('accessLog.downloadCsv')}</a>` : ''}
     </div>
   </form>
 </section>
@@ -62,10 +75,10 @@ ${
   p.rows
     ? html`<div class="table-scroll" role="region" aria-labelledby="log-caption" tabindex="0">
   <table>
-    <caption id="log-caption">${p.rows.length === 0 ? 'No entries' : `${p.rows.length} entries`}</caption>
+    <caption id="log-caption">${st.t('accessLog.caption', { count: p.rows.length })}</caption>
     <thead><tr>
-      <th scope="col">Time (UTC)</th><th scope="col">Event</th><th scope="col">Outcome</th><th scope="col">Study</th>
-      <th scope="col">Client IP</th><th scope="col">User agent</th><th scope="col">Bytes</th><th scope="col">Actor</th>
+      <th scope="col">${st.t('accessLog.column.time')}</th><th scope="col">${st.t('accessLog.column.event')}</th><th scope="col">${st.t('accessLog.column.outcome')}</th><th scope="col">${st.t('accessLog.column.study')}</th>
+      <th scope="col">${st.t('accessLog.column.clientIp')}</th><th scope="col">${st.t('accessLog.column.userAgent')}</th><th scope="col">${st.t('accessLog.column.bytes')}</th><th scope="col">${st.t('accessLog.column.actor')}</th>
     </tr></thead>
     <tbody>
       ${p.rows.map(
@@ -85,7 +98,7 @@ ${
 </div>
 ${
   p.nextCursor
-    ? html`<nav class="pager" aria-label="Log pages"><span></span><a class="button secondary" href="/staff/access-log${filterQuery(f, { before: String(p.nextCursor) })}" rel="next">Older entries →</a></nav>`
+    ? html`<nav class="pager" aria-label="${st.t('accessLog.pager.label')}"><span></span><a class="button secondary" href="/staff/access-log${filterQuery(f, { before: String(p.nextCursor) })}" rel="next">${st.t('accessLog.pager.older')}</a></nav>`
     : ''
 }`
     : ''

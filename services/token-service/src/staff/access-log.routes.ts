@@ -1,12 +1,13 @@
 import { Readable } from 'node:stream';
 import type Router from '@koa/router';
+import { STUDY_UID_MAX_LENGTH, STUDY_UID_PATTERN } from '@studylink/contracts';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import { ACCESS_EVENTS, appendAccessEvent, listAccessEvents } from '../access-log/access-log.repository.js';
-import { studyUidSchema } from '../http/api.schemas.js';
 import { csvRow } from './access-log.csv.js';
 import { type AccessLogForm, renderAccessLogPage } from './access-log.page.js';
 import { actorOf, type StaffRouteDeps, sendPage } from './staff.context.js';
+import { st } from './staff.i18n.js';
 import { field, optionalIsoDate, parseForm } from './staff.schemas.js';
 import { requireSignedIn, sessionOrThrow } from './staff-auth.middleware.js';
 
@@ -14,19 +15,29 @@ const PAGE_SIZE = 50;
 const CSV_BATCH = 1000;
 const CSV_MAX_ROWS = 100_000;
 
+// The contract's study UID rule (shared with the API, whose messages are for integrators), with the
+// page's messages from the staff catalogue.
+const studyUid = z
+  .string()
+  .max(STUDY_UID_MAX_LENGTH, st.t('accessLog.error.uidTooLong', { max: STUDY_UID_MAX_LENGTH }))
+  .regex(STUDY_UID_PATTERN, st.t('accessLog.error.uidFormat'));
+
+const pageInvalid = st.t('accessLog.error.before');
+
 const filterSchema = z
   .object({
-    study: field.pipe(z.union([z.literal(''), studyUidSchema])),
+    study: field.pipe(z.union([z.literal(''), studyUid])),
+    // The message is the union's: a value off the list fails both members.
     event: field.pipe(
-      z.union([z.literal(''), z.enum(ACCESS_EVENTS, { message: 'choose an event from the list' })]),
+      z.union([z.literal(''), z.enum(ACCESS_EVENTS)], { message: st.t('accessLog.error.event') }),
     ),
     from: optionalIsoDate,
     to: optionalIsoDate,
-    before: z.coerce.number().int().min(1).optional(),
+    before: z.coerce.number({ message: pageInvalid }).int(pageInvalid).min(1, pageInvalid).optional(),
   })
   .superRefine((q, ctx) => {
     if (q.from && q.to && q.from > q.to)
-      ctx.addIssue({ code: 'custom', path: ['to'], message: 'the end date is before the start date' });
+      ctx.addIssue({ code: 'custom', path: ['to'], message: st.t('accessLog.error.dateOrder') });
   });
 
 type Filter = z.output<typeof filterSchema>;

@@ -6,6 +6,7 @@ import { ACCESS_CHOICES, renderApiKeysPage, renderNewKeyPage, scopesOfAccess } f
 import { actorOf, flashOf, redirectDone, type StaffRouteDeps, sendPage } from './staff.context.js';
 import { ApiKeyNotFoundError } from './staff.errors.js';
 import { readForm } from './staff.form.js';
+import { st } from './staff.i18n.js';
 import { field, idParamSchema, parseForm } from './staff.schemas.js';
 import { disableApiKey, listApiKeys } from './staff-api-key.repository.js';
 import { requireAdmin, requireSignedIn, sessionOrThrow } from './staff-auth.middleware.js';
@@ -15,12 +16,12 @@ const newKeySchema = z.object({
     z
       .string()
       .trim()
-      .min(1, 'give the key a name')
-      .max(100, 'use at most 100 characters')
-      .regex(/^[^\p{Cc}]*$/u, 'remove control characters'),
+      .min(1, st.t('apiKeys.error.nameMissing'))
+      .max(100, st.t('apiKeys.error.nameTooLong', { max: 100 }))
+      .regex(/^[^\p{Cc}]*$/u, st.t('apiKeys.error.controlCharacters')),
   ),
   // `access` names the scope set; the older `role` form field (integrator/admin) still works.
-  access: field.pipe(z.enum(ACCESS_CHOICES, { message: 'choose what the key may do' })),
+  access: field.pipe(z.enum(ACCESS_CHOICES, { message: st.t('apiKeys.error.accessMissing') })),
 });
 
 function formAccess(body: Record<string, string | undefined>): string | undefined {

@@ -39,19 +39,19 @@ export function setupFormOf(c: ServerConfig): SetupForm {
   };
 }
 
-export const SETUP_LABELS: Record<string, string> = {
-  institution: 'Institution',
-  department: 'Department',
-  publicAddress: 'Public (true) IP address',
-  localAddress: 'Local IP address',
-  port: 'Web port',
-  serverName: 'Web server name',
-  ssl: 'SSL',
-  zipContent: 'Zip content',
-  viewerUrl: 'Viewer link',
-  defaultExpiryDays: 'Default expiry',
-  defaultVerification: 'Default patient check',
-  defaultLanguage: 'Default language',
+export const SETUP_LABELS: Record<keyof SetupForm, string> = {
+  institution: st.t('setup.label.institution'),
+  department: st.t('setup.label.department'),
+  publicAddress: st.t('setup.label.publicAddress'),
+  localAddress: st.t('setup.label.localAddress'),
+  port: st.t('setup.label.port'),
+  serverName: st.t('setup.label.serverName'),
+  ssl: st.t('setup.label.ssl'),
+  zipContent: st.t('setup.label.zipContent'),
+  viewerUrl: st.t('setup.label.viewerUrl'),
+  defaultExpiryDays: st.t('setup.label.defaultExpiryDays'),
+  defaultVerification: st.t('setup.label.defaultVerification'),
+  defaultLanguage: st.t('setup.label.defaultLanguage'),
 };
 
 /** Why a link looks the way it does; the page script says the same as fields change. */
@@ -79,6 +79,9 @@ function radio(
   }${locked ? html` disabled` : ''}><span>${label}<span class="hint">${hint}</span></span></label>`;
 }
 
+/** A field the environment sets: which variable to change instead. */
+const setByEnvironment = (variable: string) => st.t('setup.setByEnvironment', { variable });
+
 /** Fields the environment sets: read-only, saying which variable to change instead. */
 export type EnvLocks = Readonly<Partial<Record<keyof SetupForm, string>>>;
 
@@ -86,7 +89,7 @@ function locked(locks: EnvLocks | undefined, name: keyof SetupForm, hint: string
   const variable = locks?.[name];
   if (!variable) return { hint };
   return {
-    hint: `Set by the environment (${variable}); change it there and restart. ${hint}`,
+    hint: `${setByEnvironment(variable)} ${hint}`,
     attrs: html` readonly data-set-by-environment="${variable}"`,
   };
 }
@@ -105,130 +108,114 @@ export function renderSetupPage(p: {
   const l = p.locks;
   const preview = `${baseUrl(p.saved)}/token?…`;
   return staffPage({
-    title: 'Server setup',
+    title: st.t('setup.title'),
     session: p.session,
     active: 'setup',
     flash: p.flash,
-    body: html`<h1>HTTP server setup</h1>
-<p class="lead">What patients see on their page and how their links are built. Changes apply to links shown from now on; links already given out keep working only if the address still reaches this server.</p>
+    body: html`<h1>${st.t('setup.heading')}</h1>
+<p class="lead">${st.t('setup.lead')}</p>
 ${errorSummary(e, SETUP_LABELS)}
 <form class="stack" method="post" action="/staff/setup" data-link-preview novalidate>
   ${csrfField(p.session.csrfToken)}
   <section class="card" aria-labelledby="preview-heading">
-    <h2 id="preview-heading">A link with these values</h2>
+    <h2 id="preview-heading">${st.t('setup.preview.heading')}</h2>
     <p class="preview mono"><output id="link-preview" for="f-serverName f-publicAddress f-port f-ssl">${preview}</output></p>
     <p id="link-reason" class="muted">${linkExplanation(p.saved)}</p>
   </section>
   <section class="card" aria-labelledby="address-heading">
-    <h2 id="address-heading">Address of the links</h2>
+    <h2 id="address-heading">${st.t('setup.address.heading')}</h2>
     <div class="fields">
       ${inputField({
         name: 'serverName',
-        label: 'Web server name',
+        label: SETUP_LABELS.serverName,
         value: f.serverName,
         errors: e,
-        ...locked(
-          l,
-          'serverName',
-          'DNS name such as pacs.example.org. Leave blank to use the public IP address.',
-        ),
+        ...locked(l, 'serverName', st.t('setup.hint.serverName')),
         autocomplete: 'off',
       })}
       ${inputField({
         name: 'publicAddress',
-        label: 'Public (true) IP address',
+        label: SETUP_LABELS.publicAddress,
         value: f.publicAddress,
         errors: e,
-        ...locked(
-          l,
-          'publicAddress',
-          'The address patients reach from the internet; used when the server name is blank.',
-        ),
+        ...locked(l, 'publicAddress', st.t('setup.hint.publicAddress')),
         autocomplete: 'off',
       })}
       ${inputField({
         name: 'port',
-        label: 'Web port',
+        label: SETUP_LABELS.port,
         value: f.port,
         type: 'number',
         errors: e,
-        ...locked(l, 'port', '80 for http, 443 for https, or the port your firewall forwards.'),
+        ...locked(l, 'port', st.t('setup.hint.port')),
         attrs: html` min="1" max="65535" inputmode="numeric"${l?.port ? html` readonly data-set-by-environment="${l.port}"` : ''}`,
       })}
       ${inputField({
         name: 'localAddress',
-        label: 'Local IP address',
+        label: SETUP_LABELS.localAddress,
         value: f.localAddress,
         errors: e,
-        ...locked(
-          l,
-          'localAddress',
-          'This server on the hospital network, for reference; not used in links.',
-        ),
+        ...locked(l, 'localAddress', st.t('setup.hint.localAddress')),
         autocomplete: 'off',
       })}
     </div>
     <label class="choice" for="f-ssl"><input type="checkbox" id="f-ssl" name="ssl" value="1"${
       f.ssl ? html` checked` : ''
-    }${l?.ssl ? html` disabled data-set-by-environment="${l.ssl}"` : ''}><span>Use SSL (https) in links<span class="hint">${
-      l?.ssl ? `Set by the environment (${l.ssl}); change it there and restart. ` : ''
-    }Only when nginx or a proxy in front serves https on this port.</span></span></label>
+    }${l?.ssl ? html` disabled data-set-by-environment="${l.ssl}"` : ''}><span>${st.t('setup.ssl.label')}<span class="hint">${
+      l?.ssl ? `${setByEnvironment(l.ssl)} ` : ''
+    }${st.t('setup.ssl.hint')}</span></span></label>
   </section>
   <section class="card" aria-labelledby="page-heading">
-    <h2 id="page-heading">What the patient sees</h2>
+    <h2 id="page-heading">${st.t('setup.patientPage.heading')}</h2>
     <div class="fields">
-      ${inputField({ name: 'institution', label: 'Institution', value: f.institution, errors: e, autocomplete: 'organization', ...(l?.institution ? locked(l, 'institution', '') : {}) })}
-      ${inputField({ name: 'department', label: 'Department', value: f.department, errors: e, autocomplete: 'off', ...(l?.department ? locked(l, 'department', '') : {}) })}
+      ${inputField({ name: 'institution', label: SETUP_LABELS.institution, value: f.institution, errors: e, autocomplete: 'organization', ...(l?.institution ? locked(l, 'institution', '') : {}) })}
+      ${inputField({ name: 'department', label: SETUP_LABELS.department, value: f.department, errors: e, autocomplete: 'off', ...(l?.department ? locked(l, 'department', '') : {}) })}
       ${inputField({
         name: 'viewerUrl',
-        label: 'Viewer link',
+        label: SETUP_LABELS.viewerUrl,
         value: f.viewerUrl,
         type: 'url',
         errors: e,
-        ...locked(l, 'viewerUrl', 'A free DICOM viewer the page recommends (http or https).'),
+        ...locked(l, 'viewerUrl', st.t('setup.hint.viewerUrl')),
         wide: true,
         autocomplete: 'off',
       })}
       ${inputField({
         name: 'defaultExpiryDays',
-        label: 'Default expiry (days)',
+        label: st.t('setup.defaultExpiryDays.label'),
         value: f.defaultExpiryDays,
         type: 'number',
         errors: e,
-        ...locked(
-          l,
-          'defaultExpiryDays',
-          'New links stop working after this many days. Leave blank for links that do not expire.',
-        ),
+        ...locked(l, 'defaultExpiryDays', st.t('setup.hint.defaultExpiryDays')),
         attrs: html` min="1" max="36500" inputmode="numeric"${
           l?.defaultExpiryDays ? html` readonly data-set-by-environment="${l.defaultExpiryDays}"` : ''
         }`,
       })}
     </div>
     <fieldset${e?.zipContent ? html` aria-invalid="true"` : ''}>
-      <legend>Zip content</legend>
-      ${l?.zipContent ? html`<p class="hint" data-set-by-environment="${l.zipContent}">Set by the environment (${l.zipContent}); change it there and restart.</p>` : ''}
-      ${radio('zipContent', 'as-stored', f.zipContent, 'DICOM files as stored', 'Byte for byte what the archive holds.', Boolean(l?.zipContent))}
+      <legend>${st.t('setup.label.zipContent')}</legend>
+      ${l?.zipContent ? html`<p class="hint" data-set-by-environment="${l.zipContent}">${setByEnvironment(l.zipContent)}</p>` : ''}
+      ${radio('zipContent', 'as-stored', f.zipContent, st.t('setup.zip.asStored'), st.t('setup.zip.asStoredHint'), Boolean(l?.zipContent))}
       ${radio(
         'zipContent',
         'jpeg-lossless',
         f.zipContent,
-        'DICOM files, JPEG lossless compressed',
-        'Smaller downloads; the archive transcodes (transfer syntax 1.2.840.10008.1.2.4.70), which takes longer.',
+        st.t('setup.zip.jpegLossless'),
+        st.t('setup.zip.jpegLosslessHint', { transferSyntax: '1.2.840.10008.1.2.4.70' }),
         Boolean(l?.zipContent),
       )}
       ${e?.zipContent ? html`<p class="error-text">${e.zipContent}</p>` : ''}
     </fieldset>
     <fieldset${e?.defaultVerification ? html` aria-invalid="true"` : ''}>
-      <legend>Default patient check of new links</legend>
-      ${l?.defaultVerification ? html`<p class="hint" data-set-by-environment="${l.defaultVerification}">Set by the environment (${l.defaultVerification}); change it there and restart.</p>` : ''}
-      ${radio('defaultVerification', 'none', f.defaultVerification, 'None', 'The link alone opens the page.', Boolean(l?.defaultVerification))}
-      ${radio('defaultVerification', 'birth-date', f.defaultVerification, 'Date of birth', 'The patient types the date of birth the archive holds.', Boolean(l?.defaultVerification))}
-      ${radio('defaultVerification', 'pin', f.defaultVerification, 'PIN', 'A 6-digit PIN, given to the patient apart from the link.', Boolean(l?.defaultVerification))}
+      <legend>${st.t('setup.verification.legend')}</legend>
+      ${l?.defaultVerification ? html`<p class="hint" data-set-by-environment="${l.defaultVerification}">${setByEnvironment(l.defaultVerification)}</p>` : ''}
+      ${radio('defaultVerification', 'none', f.defaultVerification, st.t('setup.verification.none'), st.t('setup.verification.noneHint'), Boolean(l?.defaultVerification))}
+      ${radio('defaultVerification', 'birth-date', f.defaultVerification, st.t('setup.verification.birthDate'), st.t('setup.verification.birthDateHint'), Boolean(l?.defaultVerification))}
+      ${radio('defaultVerification', 'pin', f.defaultVerification, st.t('setup.verification.pin'), st.t('setup.verification.pinHint'), Boolean(l?.defaultVerification))}
       ${e?.defaultVerification ? html`<p class="error-text">${e.defaultVerification}</p>` : ''}
     </fieldset>
     <div class="field">
-      <label for="f-defaultLanguage">Default language</label>
+      <label for="f-defaultLanguage">${st.t('setup.label.defaultLanguage')}</label>
       <select id="f-defaultLanguage" name="defaultLanguage" aria-describedby="f-defaultLanguage-hint"${
         l?.defaultLanguage ? html` disabled data-set-by-environment="${l.defaultLanguage}"` : ''
       }>${LANGUAGES.map(
@@ -237,13 +224,11 @@ ${errorSummary(e, SETUP_LABELS)}
       )}</select>
       ${e?.defaultLanguage ? html`<p class="error-text">${e.defaultLanguage}</p>` : ''}
       <p class="hint" id="f-defaultLanguage-hint">${
-        l?.defaultLanguage
-          ? `Set by the environment (${l.defaultLanguage}); change it there and restart. `
-          : ''
-      }Patient pages, the zip's README and handouts use it when the browser asks for none of the languages offered.</p>
+        l?.defaultLanguage ? `${setByEnvironment(l.defaultLanguage)} ` : ''
+      }${st.t('setup.hint.defaultLanguage')}</p>
     </div>
   </section>
-  <div class="actions"><button class="button" type="submit">Save setup</button> <a class="button secondary" href="/staff/setup">Discard changes</a></div>
+  <div class="actions"><button class="button" type="submit">${st.t('setup.save')}</button> <a class="button secondary" href="/staff/setup">${st.t('setup.discard')}</a></div>
 </form>`,
   });
 }

@@ -1,5 +1,5 @@
 import type Router from '@koa/router';
-import { LANGUAGES } from '@studylink/i18n';
+import { LANGUAGES, type StaffMessageKey } from '@studylink/i18n';
 import { ValidationError } from '@studylink/service-kit';
 import { z } from 'zod';
 import { appendAccessEvent } from '../access-log/access-log.repository.js';
@@ -8,6 +8,7 @@ import { SETUP_ENV } from '../server-config/server-config.service.js';
 import { type EnvLocks, renderSetupPage, type SetupForm, setupFormOf } from './setup.page.js';
 import { actorOf, flashOf, redirectDone, type StaffRouteDeps, sendPage } from './staff.context.js';
 import { readForm } from './staff.form.js';
+import { st } from './staff.i18n.js';
 import { checkbox, type FieldErrors, field, issuesToFieldErrors, parseForm } from './staff.schemas.js';
 import { requireAdmin, requireSignedIn, sessionOrThrow } from './staff-auth.middleware.js';
 
@@ -21,34 +22,71 @@ const setupFormSchema = z.object({
     z
       .string()
       .trim()
-      .regex(/^\d{1,5}$/, 'enter a port number from 1 to 65535')
+      .regex(/^\d{1,5}$/, st.t('setup.error.port'))
       .transform(Number),
   ),
   serverName: field,
   ssl: checkbox,
-  zipContent: field.pipe(z.enum(['as-stored', 'jpeg-lossless'], { message: 'choose what the zip contains' })),
+  zipContent: field.pipe(z.enum(['as-stored', 'jpeg-lossless'], { message: st.t('setup.error.zipContent') })),
   viewerUrl: field,
   defaultExpiryDays: field.pipe(
     z
       .string()
       .trim()
-      .regex(/^(\d{1,5})?$/, 'enter a number of days, or leave it blank')
+      .regex(/^(\d{1,5})?$/, st.t('setup.error.defaultExpiryDays'))
       .transform((v) => (v === '' ? null : Number(v))),
   ),
-  // Absent (an older form): left as they are.
+  // Absent (an older form): left as they are. The message is the union's: a value that is neither
+  // blank nor one of the list fails both members, and zod reports that as the union's issue.
   defaultVerification: field.pipe(
-    z.union([
-      z.literal('').transform(() => undefined),
-      z.enum(['none', 'birth-date', 'pin'], { message: 'choose the default patient check' }),
-    ]),
+    z.union([z.literal('').transform(() => undefined), z.enum(['none', 'birth-date', 'pin'])], {
+      message: st.t('setup.error.defaultVerification'),
+    }),
   ),
   defaultLanguage: field.pipe(
-    z.union([
-      z.literal('').transform(() => undefined),
-      z.enum(LANGUAGES, { message: 'choose a language from the list' }),
-    ]),
+    z.union([z.literal('').transform(() => undefined), z.enum(LANGUAGES)], {
+      message: st.t('setup.error.defaultLanguage'),
+    }),
   ),
 });
+
+/**
+ * ServerConfigService's messages are the API's (English, for integrators); the page says the same
+ * from the staff catalogue. A rule the map does not know gets a generic message rather than English
+ * from the service or zod.
+ */
+const SERVICE_MESSAGES: Readonly<Record<string, StaffMessageKey>> = {
+  'must not contain control characters': 'setup.error.controlCharacters',
+  'must be an address without a zone id (%interface)': 'setup.error.zoneId',
+  'must be an IPv4 or IPv6 address': 'setup.error.ipAddress',
+  'must be a DNS host name': 'setup.error.hostName',
+  'must be an http(s) URL': 'setup.error.viewerUrl',
+  'either serverName or publicAddress must be set: links need a host': 'setup.error.noHost',
+};
+
+interface ServiceIssue {
+  path: PropertyKey[];
+  message: string;
+  code?: string;
+  origin?: string;
+  maximum?: number | bigint;
+  minimum?: number | bigint;
+}
+
+function setupIssueText(issue: ServiceIssue): string {
+  const known = SERVICE_MESSAGES[issue.message];
+  if (known) return st.t(known);
+  const field = String(issue.path[0] ?? '');
+  if (issue.code === 'set_by_environment' && Object.hasOwn(SETUP_ENV, field))
+    return st.t('setup.error.setByEnvironment', { variable: SETUP_ENV[field as keyof typeof SETUP_ENV] });
+  if (issue.code === 'too_big' && issue.maximum !== undefined)
+    return issue.origin === 'string'
+      ? st.t('setup.error.tooLong', { max: Number(issue.maximum) })
+      : st.t('setup.error.tooLarge', { max: Number(issue.maximum) });
+  if (issue.code === 'too_small' && issue.minimum !== undefined)
+    return st.t('setup.error.tooSmall', { min: Number(issue.minimum) });
+  return st.t('setup.error.invalid');
+}
 
 function rawForm(body: Record<string, string>): SetupForm {
   const s = (k: string) => body[k] ?? '';
@@ -139,7 +177,10 @@ export function setupRoutes(router: Router, deps: StaffRouteDeps): void {
       );
     } catch (err) {
       if (err instanceof ValidationError && Array.isArray(err.details)) {
-        return rerender(issuesToFieldErrors(err.details as Array<{ path: PropertyKey[]; message: string }>));
+        const issues = err.details as ServiceIssue[];
+        return rerender(
+          issuesToFieldErrors(issues.map((i) => ({ path: i.path, message: setupIssueText(i) }))),
+        );
       }
       throw err;
     }

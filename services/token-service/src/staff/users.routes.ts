@@ -5,6 +5,7 @@ import { parseOrThrow } from '../http/validate.js';
 import { actorOf, flashOf, redirectDone, type StaffRouteDeps, sendPage } from './staff.context.js';
 import { UsernameTakenError } from './staff.errors.js';
 import { readForm } from './staff.form.js';
+import { st } from './staff.i18n.js';
 import {
   field,
   idParamSchema,
@@ -53,7 +54,8 @@ export function usersRoutes(router: Router, deps: StaffRouteDeps): void {
     try {
       await deps.users.create(parsed.data, actorOf(ctx, deps.trustedProxies));
     } catch (err) {
-      if (err instanceof UsernameTakenError) return rerender({ username: 'this name is taken already' }, 409);
+      if (err instanceof UsernameTakenError)
+        return rerender({ username: st.t('users.error.usernameTaken') }, 409);
       throw err;
     }
     redirectDone(ctx, '/staff/users', 'user-created');
