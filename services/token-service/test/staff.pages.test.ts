@@ -483,7 +483,7 @@ describe('access log', () => {
     expect(res.status).toBe(200);
     expect(res.text).toContain('token_issued');
     expect(res.text).toContain('staff:bob');
-    expect(res.text).toContain('1 entries');
+    expect(res.text).toContain('1 entry');
     const none = await admin.get('/staff/access-log?from=2001-01-01&to=2001-01-02');
     expect(none.text).toContain('No entries');
     expect((await admin.get('/staff/access-log?event=nope')).status).toBe(400);

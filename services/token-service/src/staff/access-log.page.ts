@@ -1,4 +1,4 @@
-import { html } from '@studylink/service-kit';
+import { html, type SafeHtml } from '@studylink/service-kit';
 import { ACCESS_EVENTS } from '../access-log/access-log.repository.js';
 import type { AccessLogRow } from '../db/tables.js';
 import { st } from './staff.i18n.js';
@@ -20,6 +20,19 @@ const LABELS = {
   to: st.t('accessLog.label.to'),
   before: st.t('accessLog.label.before'),
 };
+
+/** An event's name from the catalogue; one it lacks (from a newer release's rows) as its code. */
+function eventName(code: string): SafeHtml | string {
+  const key = `accessLog.event.${code}`;
+  return st.has(key) ? st.t(key) : html`<code>${code}</code>`;
+}
+
+/** An outcome's name from the catalogue; the rarer ones (and a detail code) as the code itself. */
+function outcomeName(code: string): SafeHtml | string {
+  if (!code) return '';
+  const key = `accessLog.outcome.${code}`;
+  return st.has(key) ? st.t(key) : html`<code>${code}</code>`;
+}
 
 /** The filter's event choices: each event's name from the catalogue (a missing one fails to compile). */
 const EVENT_OPTIONS: ReadonlyArray<readonly [string, string]> = [
@@ -84,8 +97,8 @@ ${
       ${p.rows.map(
         (r) => html`<tr>
         <td class="nowrap">${r.at.toISOString().slice(0, 10)}<span class="sub">${r.at.toISOString().slice(11, 19)}</span></td>
-        <td class="nowrap">${r.event}</td>
-        <td>${r.outcome}</td>
+        <td class="nowrap">${eventName(r.event)}</td>
+        <td>${outcomeName(r.outcome)}</td>
         <td class="uid mono">${r.study_instance_uid ? html`<a href="/staff/access-log${filterQuery({ ...f, study: r.study_instance_uid })}">${r.study_instance_uid}</a>` : ''}</td>
         <td class="nowrap">${r.client_ip ?? ''}</td>
         <td class="ua">${r.user_agent ?? ''}</td>

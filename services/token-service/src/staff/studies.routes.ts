@@ -107,10 +107,9 @@ const linkOptionsSchema = z
   .object({
     // Absent: the setup's defaultVerification.
     verification: field.pipe(
-      z.union([
-        z.literal('').transform(() => undefined),
-        z.enum(['none', 'birth-date', 'pin'], { message: st.t('study.error.verification') }),
-      ]),
+      z.union([z.literal('').transform(() => undefined), z.enum(['none', 'birth-date', 'pin'])], {
+        message: st.t('study.error.verification'),
+      }),
     ),
     maxDownloads: field.pipe(
       z
