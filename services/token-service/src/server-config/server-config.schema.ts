@@ -6,6 +6,19 @@ import { z } from 'zod';
 const HOSTNAME =
   /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 
+/**
+ * The setup's own rules, as the API words them for integrators; the staff page says each one from
+ * its catalogue, keyed by these (setup.routes.ts), so rewording one here cannot leave the page behind.
+ */
+export const SETUP_RULES = {
+  controlCharacters: 'must not contain control characters',
+  zoneId: 'must be an address without a zone id (%interface)',
+  ipAddress: 'must be an IPv4 or IPv6 address',
+  hostName: 'must be a DNS host name',
+  viewerUrl: 'must be an http(s) URL',
+  noHost: 'either serverName or publicAddress must be set: links need a host',
+} as const;
+
 // Control characters (NUL above all: PostgreSQL cannot store it in text) have no place in setup text.
 const CONTROL = /\p{Cc}/u;
 const text = (max: number) =>
@@ -13,15 +26,15 @@ const text = (max: number) =>
     .string()
     .trim()
     .max(max)
-    .refine((v) => !CONTROL.test(v), 'must not contain control characters');
+    .refine((v) => !CONTROL.test(v), SETUP_RULES.controlCharacters);
 
 const ipAddress = z
   .string()
   .trim()
   .transform((v) => v.replace(/^\[(.*)\]$/, '$1'))
   // A zone id (fe80::1%eth0) names an interface of this host, which no patient's browser shares.
-  .refine((v) => !v.includes('%'), 'must be an address without a zone id (%interface)')
-  .refine((v) => v === '' || isIP(v) !== 0, 'must be an IPv4 or IPv6 address');
+  .refine((v) => !v.includes('%'), SETUP_RULES.zoneId)
+  .refine((v) => v === '' || isIP(v) !== 0, SETUP_RULES.ipAddress);
 
 export const serverConfigSchema = z
   .object({
@@ -35,13 +48,13 @@ export const serverConfigSchema = z
     serverName: z
       .string()
       .trim()
-      .refine((v) => v === '' || HOSTNAME.test(v), 'must be a DNS host name')
+      .refine((v) => v === '' || HOSTNAME.test(v), SETUP_RULES.hostName)
       .describe('The web server DNS name; links use it when set.'),
     ssl: z.boolean().describe('Links use https when true.'),
     zipContent: z.enum(['as-stored', 'jpeg-lossless']),
     viewerUrl: text(2000).refine(
       (v) => v === '' || /^https?:\/\/[^\s"'<>\p{Cc}]+$/u.test(v),
-      'must be an http(s) URL',
+      SETUP_RULES.viewerUrl,
     ),
     defaultExpiryDays: z.number().int().min(1).max(36500).nullable(),
     defaultVerification: z
@@ -54,7 +67,7 @@ export const serverConfigSchema = z
       .describe("Patient pages' language when the browser asks for none of ours."),
   })
   .refine((c) => c.serverName !== '' || c.publicAddress !== '', {
-    message: 'either serverName or publicAddress must be set: links need a host',
+    message: SETUP_RULES.noHost,
     path: ['publicAddress'],
   });
 

@@ -3,7 +3,7 @@ import { LANGUAGES, type StaffMessageKey } from '@studylink/i18n';
 import { ValidationError } from '@studylink/service-kit';
 import { z } from 'zod';
 import { appendAccessEvent } from '../access-log/access-log.repository.js';
-import type { ServerConfig } from '../server-config/server-config.schema.js';
+import { SETUP_RULES, type ServerConfig } from '../server-config/server-config.schema.js';
 import { SETUP_ENV } from '../server-config/server-config.service.js';
 import { type EnvLocks, renderSetupPage, type SetupForm, setupFormOf } from './setup.page.js';
 import { actorOf, flashOf, redirectDone, type StaffRouteDeps, sendPage } from './staff.context.js';
@@ -56,13 +56,13 @@ const setupFormSchema = z.object({
  * from the service or zod.
  */
 const SERVICE_MESSAGES: Readonly<Record<string, StaffMessageKey>> = {
-  'must not contain control characters': 'setup.error.controlCharacters',
-  'must be an address without a zone id (%interface)': 'setup.error.zoneId',
-  'must be an IPv4 or IPv6 address': 'setup.error.ipAddress',
-  'must be a DNS host name': 'setup.error.hostName',
-  'must be an http(s) URL': 'setup.error.viewerUrl',
-  'either serverName or publicAddress must be set: links need a host': 'setup.error.noHost',
-};
+  [SETUP_RULES.controlCharacters]: 'setup.error.controlCharacters',
+  [SETUP_RULES.zoneId]: 'setup.error.zoneId',
+  [SETUP_RULES.ipAddress]: 'setup.error.ipAddress',
+  [SETUP_RULES.hostName]: 'setup.error.hostName',
+  [SETUP_RULES.viewerUrl]: 'setup.error.viewerUrl',
+  [SETUP_RULES.noHost]: 'setup.error.noHost',
+} satisfies Record<(typeof SETUP_RULES)[keyof typeof SETUP_RULES], StaffMessageKey>;
 
 interface ServiceIssue {
   path: PropertyKey[];
