@@ -24,14 +24,23 @@ export interface StaffTranslator {
   readonly dir: 'ltr' | 'rtl';
   /** A message with its ICU placeholders, plurals and selects filled in. */
   t(key: StaffMessageKey, values?: MessageValues): string;
+  /** A calendar date the way this language writes it, through Intl (`5 January 2024`). */
+  date(d: Date, opts?: { timeZone?: string }): string;
 }
 
 /** @example staffTranslator('en').t('layout.signOut') === 'Sign out' */
 export function staffTranslator(lang: StaffLanguage = 'en'): StaffTranslator {
   const messages = CATALOGUES[lang];
+  // English as hospitals outside the US write dates: day first, unambiguous.
+  const intlLocale = lang === 'en' ? 'en-GB' : lang;
   return {
     lang,
     dir: 'ltr',
     t: (key, values) => formatMessage('staff', lang, messages, en, key, values),
+    date: (d, opts = {}) =>
+      new Intl.DateTimeFormat(intlLocale, {
+        dateStyle: 'long',
+        ...(opts.timeZone ? { timeZone: opts.timeZone } : {}),
+      }).format(d),
   };
 }

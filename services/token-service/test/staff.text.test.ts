@@ -12,7 +12,14 @@ import {
 vi.mock('../src/staff/staff.i18n.js', async (importOriginal) => {
   const real = await importOriginal<typeof import('../src/staff/staff.i18n.js')>();
   const en = staffTranslator('en');
-  return { ...real, st: real.staffText({ ...en, t: (key, values) => `⟦${en.t(key, values)}⟧` }) };
+  return {
+    ...real,
+    st: real.staffText({
+      ...en,
+      t: (key, values) => `⟦${en.t(key, values)}⟧`,
+      date: (d, opts) => `⟦${en.date(d, opts)}⟧`,
+    }),
+  };
 });
 
 const JANE = '1.2.826.0.1.3680043.8.498.200';

@@ -6,6 +6,7 @@ import {
   staffTranslator,
 } from '@studylink/i18n';
 import { escapeHtml, SafeHtml } from '@studylink/service-kit';
+import { dicomDateAsDate } from '../patient/format.js';
 
 /** Values of a message that is put into markup: SafeHtml values (a link, a <strong>) go in as they are. */
 export type HtmlMessageValues = Record<string, string | number | Date | SafeHtml>;
@@ -18,6 +19,8 @@ export interface StaffText {
   t(key: StaffMessageKey, values?: MessageValues): string;
   /** A message as markup: the text escaped, SafeHtml values inserted as they are. */
   html(key: StaffMessageKey, values: HtmlMessageValues): SafeHtml;
+  /** A DICOM date (DA, `YYYYMMDD`) through Intl in the staff language; anything else as it is. */
+  dicomDate(da: string): string;
   /** Whether the catalogue has `key` (for keys built from codes, such as `error.<code>`). */
   has(key: string): key is StaffMessageKey;
 }
@@ -42,6 +45,10 @@ export function staffText(tr: StaffTranslator): StaffText {
       }
       const text = escapeHtml(tr.t(key, plain));
       return new SafeHtml(text.replace(/\uE000(\d+)\uE001/g, (_, i) => markup[Number(i)]?.value ?? ''));
+    },
+    dicomDate(da) {
+      const d = dicomDateAsDate(da);
+      return d ? tr.date(d, { timeZone: 'UTC' }) : da.trim();
     },
     has: (key): key is StaffMessageKey => Object.hasOwn(messages, key),
   };

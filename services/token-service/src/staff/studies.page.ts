@@ -60,18 +60,6 @@ const labels = () =>
     page: st.t('studies.field.page'),
   }) satisfies Record<string, string>;
 
-/**
- * A DICOM DA as staff read it, `20210121` → `21 January 2021` (the month from the catalogue); anything
- * else is returned trimmed, or '' when empty, as the patient pages' formatDicomDate does.
- */
-export function formatStudyDate(da: string): string {
-  const m = /^(\d{4})(\d{2})(\d{2})$/.exec(da.trim());
-  const month = Number(m?.[2]);
-  const day = Number(m?.[3]);
-  if (!m?.[1] || month < 1 || month > 12 || day < 1 || day > 31) return da.trim();
-  return st.t('studies.studyDate', { day, month: String(month), year: m[1] });
-}
-
 /** The status of a study's link, as a badge. */
 export function linkBadge(t: TokenStatus | undefined): SafeHtml {
   if (!t) return html`<span class="badge none">${st.t('studies.badge.none')}</span>`;
@@ -174,13 +162,13 @@ ${
           const name = formatPersonName(s.patientName) || st.t('studies.noName');
           return html`<tr>
           <td><strong>${name}</strong><span class="sub">${st.t('studies.row.patientId', { id: s.patientId || '–' })}</span></td>
-          <td class="nowrap">${formatStudyDate(s.studyDate) || '–'}</td>
+          <td class="nowrap">${st.dicomDate(s.studyDate) || '–'}</td>
           <td>${s.description || html`<span class="muted">–</span>`}</td>
           <td>${s.modalities.join(', ') || '–'}</td>
           <td>${s.accessionNumber || '–'}</td>
           <td class="num">${s.seriesCount ?? '–'} / ${s.instanceCount ?? '–'}</td>
           <td>${linkBadge(p.tokens.get(s.studyInstanceUid))}</td>
-          <td><a class="button small secondary" href="/staff/studies/${s.studyInstanceUid}" aria-label="${st.t('studies.row.openLabel', { name, date: formatStudyDate(s.studyDate) })}">${st.t('studies.row.open')}</a></td>
+          <td><a class="button small secondary" href="/staff/studies/${s.studyInstanceUid}" aria-label="${st.t('studies.row.openLabel', { name, date: st.dicomDate(s.studyDate) })}">${st.t('studies.row.open')}</a></td>
         </tr>`;
         })}
       </tbody>

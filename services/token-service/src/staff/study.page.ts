@@ -7,7 +7,6 @@ import { st } from './staff.i18n.js';
 import { csrfField, errorSummary, formatUtc, isoDay, staffPage } from './staff.layout.js';
 import type { FieldErrors } from './staff.schemas.js';
 import type { StaffSession } from './staff-session.service.js';
-import { formatStudyDate } from './studies.page.js';
 import type { StudySummary } from './study-search.source.js';
 
 export interface StudyView {
@@ -27,9 +26,7 @@ function studyFacts(v: StudyView): SafeHtml {
   const s = v.study;
   const row = (label: string, value: string | null | undefined) =>
     value ? html`<dt>${label}</dt><dd>${value}</dd>` : '';
-  const when = s
-    ? [formatStudyDate(s.studyDate), formatDicomTime(s.studyTime)].filter(Boolean).join(', ')
-    : '';
+  const when = s ? [st.dicomDate(s.studyDate), formatDicomTime(s.studyTime)].filter(Boolean).join(', ') : '';
   return html`<dl class="facts">
   ${s ? row(st.t('study.fact.patient'), formatPersonName(s.patientName)) : ''}
   ${s ? row(st.t('study.fact.patientId'), s.patientId) : ''}
@@ -163,7 +160,7 @@ export function renderStudyPage(p: {
     flash: p.flash,
     body: html`<p class="crumbs"><a href="/staff/studies">${st.t('study.crumbStudies')}</a></p>
 <h1>${studyTitle(v)}</h1>
-<p class="lead">${[s?.description, s ? formatStudyDate(s.studyDate) : '', s?.modalities.join(', ')]
+<p class="lead">${[s?.description, s ? st.dicomDate(s.studyDate) : '', s?.modalities.join(', ')]
       .filter(Boolean)
       .join(' · ')}</p>
 ${v.fromCopy ? html`<p class="notice">${st.t('study.fromCopy')}</p>` : ''}
