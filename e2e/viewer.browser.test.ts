@@ -263,6 +263,69 @@ describe('viewer on a desktop', () => {
   });
 });
 
+describe("the viewer in the patient's language", () => {
+  it('French by Accept-Language: status, series, counts, counter, presets; Arabic by the cookie: right to left', async () => {
+    const [stack, sr] = await Promise.all([
+      uploadCtStack(s.orthanc, 3),
+      uploadWithNewUids(s.orthanc, 'test-SR.dcm'),
+    ]);
+    const token = await issue(stack.studyInstanceUid);
+    const srToken = await issue(sr.studyInstanceUid);
+
+    const fr = await browser.newContext({
+      viewport: PHONE,
+      extraHTTPHeaders: { 'accept-language': 'fr-FR,fr;q=0.9,en;q=0.5' },
+    });
+    fr.setDefaultTimeout(20_000);
+    const { page, problems } = await openViewer(fr, token);
+    expect(await page.getAttribute('html', 'lang')).toBe('fr');
+    expect(await page.getAttribute('html', 'dir')).toBe('ltr');
+    await expect.poll(() => page.textContent('#counter')).toBe('image 1 sur 3');
+    expect(await page.textContent('#series button span')).toBe('CT série 1');
+    expect(await page.textContent('#series button small')).toBe('3 images');
+    expect(await page.locator('#preset option').allTextContents()).toEqual([
+      "D'origine",
+      'Tissus mous',
+      'Poumon',
+      'Os',
+      'Cerveau',
+    ]);
+    expect(await page.textContent('#tool-pan')).toBe('Déplacer');
+    expect(problems).toEqual([]);
+    await page.close();
+    // A status line the script writes, with its link to the zip.
+    const nothing = await openViewer(fr, srToken);
+    expect(await nothing.page.textContent('#status')).toBe(
+      "Cet examen ne contient aucune image pouvant être affichée dans le navigateur. Télécharger le fichier zip de l'examen",
+    );
+    expect(nothing.problems).toEqual([]);
+    await fr.close();
+
+    const ar = await browser.newContext({ viewport: PHONE });
+    ar.setDefaultTimeout(20_000);
+    await ar.addCookies([
+      { name: 'studylink_lang', value: 'ar', domain: new URL(s.url).hostname, path: '/token' },
+    ]);
+    const rtl = await openViewer(ar, token);
+    expect(await rtl.page.getAttribute('html', 'lang')).toBe('ar');
+    expect(await rtl.page.getAttribute('html', 'dir')).toBe('rtl');
+    await expect.poll(() => rtl.page.textContent('#counter')).toBe('الصورة 1 من 3');
+    expect(await rtl.page.textContent('#series button span')).toBe('CT السلسلة 1');
+    expect(await rtl.page.textContent('#series button small')).toBe('3 صور');
+    // Mirrored: the counter sits at the image's right (its inline start); the left arrow goes forward.
+    const box = async (sel: string) =>
+      (await rtl.page.locator(sel).boundingBox()) as { x: number; width: number };
+    const [counter, viewport] = [await box('#counter'), await box('#viewport')];
+    expect(counter.x + counter.width).toBeGreaterThan(viewport.x + viewport.width * 0.75);
+    await rtl.page.focus('#viewport');
+    await rtl.page.keyboard.press('ArrowLeft');
+    await expect.poll(() => rtl.page.textContent('#counter')).toBe('الصورة 2 من 3');
+    await screenshot(rtl.page, 'viewer-phone-ar');
+    expect(rtl.problems).toEqual([]);
+    await ar.close();
+  });
+});
+
 /**
  * pydicom's samples, one study each. `path` is how the viewer got the pixels: `wadors` (decoded in
  * the browser from the frames as stored), `instance` (the whole file as stored, parsed and decoded in

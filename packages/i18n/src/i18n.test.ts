@@ -15,10 +15,22 @@ import {
 
 const english = catalogue('en');
 
-// Words that are the same in a language and in English (and were checked to be right there).
+// Words that are the same in a language and in English (and were checked to be right there): the
+// viewer's "Images" title and "1 image / 2 images" in French, its "Zoom" tool in French, German and
+// Italian, "Contrast" in Dutch.
 const SAME_AS_ENGLISH: Record<string, string[]> = {
-  fr: ['page.patient', 'page.date', 'readme.patient', 'readme.description'],
-  de: ['page.patient', 'readme.patient'],
+  fr: [
+    'page.patient',
+    'page.date',
+    'readme.patient',
+    'readme.description',
+    'viewer.title',
+    'viewer.zoom',
+    'viewer.imageCount',
+  ],
+  de: ['page.patient', 'readme.patient', 'viewer.zoom'],
+  it: ['viewer.zoom'],
+  nl: ['viewer.contrast'],
 };
 
 /** Argument names used anywhere in a message (placeholders, plural and select arguments). */
@@ -71,6 +83,16 @@ describe('message catalogues', () => {
     expect(translator('fr').t('page.counts', { series: 1, images: 0 })).toBe('1 série, 0 image');
     // Numbers in the language's own digits and separators.
     expect(translator('de').t('page.counts', { series: 1, images: 1234 })).toBe('1 Serie, 1.234 Bilder');
+  });
+
+  it('the viewer formats its counts and counter in the language', () => {
+    expect(translator('pl').t('viewer.imageCount', { count: 1 })).toBe('1 obraz');
+    expect(translator('pl').t('viewer.imageCount', { count: 3 })).toBe('3 obrazy');
+    expect(translator('pl').t('viewer.imageCount', { count: 12 })).toBe('12 obrazów');
+    expect(translator('ar').t('viewer.imageCount', { count: 2 })).toBe('صورتان');
+    expect(translator('ar').t('viewer.imageCount', { count: 5 })).toBe('5 صور');
+    expect(translator('fr').t('viewer.counter', { index: 3, total: 1200 })).toBe('image 3 sur 1\u202f200');
+    expect(translator('en').t('viewer.counter', { index: 1, total: 120 })).toBe('image 1 / 120');
   });
 
   it('dates through Intl in the language', () => {

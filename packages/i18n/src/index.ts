@@ -119,8 +119,8 @@ export function translator(lang: Language): Translator {
 
 /**
  * The messages whose keys start with `prefix`, for browser code that formats them itself with
- * intl-messageformat (the viewer's controls: add `viewer.*` keys to every catalogue, serve
- * `messagesWithPrefix(grant.language, 'viewer.')` with the page, and set `<html lang dir>`).
+ * intl-messageformat (the viewer: its page hands `messagesWithPrefix(t.lang, 'viewer.')` to the
+ * script in `data-messages`, packages/patient-viewer/src/messages.ts formats them).
  * @example messagesWithPrefix('fr', 'history.')['history.when'] === 'Quand'
  */
 export function messagesWithPrefix(lang: Language, prefix: string): Record<string, string> {

@@ -20,9 +20,10 @@ import {
 } from '@cornerstonejs/tools';
 import { GatewayClient, LinkGoneError } from './gateway.client.js';
 import { instanceImageId, registerInstanceLoader } from './instance.loader.js';
+import { formatter, imageCounter, parseMessages, seriesLabel } from './messages.js';
 import { presetsFor, voiRange } from './presets.js';
 import { registerRenderedLoader, renderedImageId } from './rendered.loader.js';
-import { buildSeries, type DicomJson, imageCounter, loadOrder, type ViewerSeries } from './study.model.js';
+import { buildSeries, type DicomJson, loadOrder, type ViewerSeries } from './study.model.js';
 import { decodePathFor } from './transfer-syntax.js';
 
 const TOKEN = /^[A-Za-z0-9]{64}$/;
@@ -39,6 +40,8 @@ const stripEl = $('series');
 const progressEl = $('progress');
 const progressBar = $('progress-bar');
 const presetSelect = $<HTMLSelectElement>('preset');
+// The page's language and its `viewer.*` messages (ICU MessageFormat), from the server.
+const t = formatter(app.dataset.lang ?? document.documentElement.lang, parseMessages(app.dataset.messages));
 
 /** What the page shows in its status line; `state` is also on <body data-state> for tests and styling. */
 function setStatus(text: string, state: 'loading' | 'ready' | 'error' | 'gone', link = false): void {
@@ -52,7 +55,7 @@ function setStatus(text: string, state: 'loading' | 'ready' | 'error' | 'gone', 
     if (zip) {
       const a = document.createElement('a');
       a.href = zip.href;
-      a.textContent = 'Download the zip file of the study';
+      a.textContent = t('viewer.downloadZip');
       a.setAttribute('download', '');
       statusEl.append(' ', a);
     }
@@ -74,7 +77,7 @@ gateway.onLinkGone = () => {
   if (gone) return;
   gone = true;
   imageLoader.cancelLoadAll();
-  setStatus('This link is no longer available. Please contact the department that gave it to you.', 'gone');
+  setStatus(t('viewer.linkGone'), 'gone');
   viewportEl.hidden = true;
   progressEl.hidden = true;
 };
@@ -127,10 +130,10 @@ function registerMetadata(s: ViewerSeries): void {
 
 async function start(): Promise<void> {
   if (!TOKEN.test(token) || !studyUid) {
-    setStatus('This address is not a valid link to images.', 'error');
+    setStatus(t('viewer.invalidLink'), 'error');
     return;
   }
-  setStatus('Loading images…', 'loading');
+  setStatus(t('viewer.loading'), 'loading');
   // Asked for before Cornerstone starts (WebGL, workers): the answers arrive while it does.
   const seriesAnswer = gateway.json<DicomJson[]>(`studies/${studyUid}/series`);
   const bySeriesNumber = (a: DicomJson, b: DicomJson) =>
@@ -223,7 +226,7 @@ async function start(): Promise<void> {
         paths.set(s.seriesInstanceUid, next);
         return show(index, imageIndex);
       }
-      setStatus('This image cannot be shown in the browser.', 'error', true);
+      setStatus(t('viewer.cannotShowImage'), 'error', true);
     }
     void prefetch(s, viewport.getCurrentImageIdIndex());
   };
@@ -237,8 +240,8 @@ async function start(): Promise<void> {
   const fillPresets = (modality: string) => {
     const presets = presetsFor(modality);
     presetSelect.replaceChildren(
-      new Option('As stored', 'default'),
-      ...presets.map((p) => new Option(p.label, p.id)),
+      new Option(t('viewer.asStored'), 'default'),
+      ...presets.map((p) => new Option(t(`viewer.preset.${p.id}`), p.id)),
     );
     if (!presets.some((p) => p.id === state.preset)) state.preset = 'default';
     presetSelect.value = state.preset;
@@ -290,7 +293,7 @@ async function start(): Promise<void> {
 
   viewportEl.addEventListener(Enums.Events.STACK_NEW_IMAGE, () => {
     const i = viewport.getCurrentImageIdIndex();
-    counterEl.textContent = imageCounter(i, viewport.getImageIds().length);
+    counterEl.textContent = imageCounter(t, i, viewport.getImageIds().length);
     app.dataset.imageIndex = String(i);
   });
 
@@ -317,11 +320,13 @@ async function start(): Promise<void> {
   viewportEl.addEventListener('keydown', (e) => {
     const n = viewport.getImageIds().length;
     const i = viewport.getCurrentImageIdIndex();
+    // Left and right follow the reading direction: the next image is to the left in Arabic.
+    const forward = document.documentElement.dir === 'rtl' ? -1 : 1;
     const step: Record<string, number> = {
       ArrowDown: 1,
-      ArrowRight: 1,
+      ArrowRight: forward,
       ArrowUp: -1,
-      ArrowLeft: -1,
+      ArrowLeft: -forward,
       PageDown: 10,
       PageUp: -10,
       Home: -n,
@@ -350,7 +355,7 @@ async function start(): Promise<void> {
     if (state.active === -1 && series.length > before) await show(0);
   }
   if (series.length === 0) {
-    setStatus('This study has no images that can be shown in the browser.', 'error', true);
+    setStatus(t('viewer.nothingToShow'), 'error', true);
     return;
   }
   app.dataset.ready = 'true';
@@ -434,9 +439,9 @@ function renderStrip(series: ViewerSeries[], onPick: (index: number) => void): v
       canvas.height = 96;
       canvas.setAttribute('aria-hidden', 'true');
       const label = document.createElement('span');
-      label.textContent = `${s.modality} ${s.description || `series ${s.seriesNumber}`}`.trim();
+      label.textContent = seriesLabel(t, s);
       const count = document.createElement('small');
-      count.textContent = `${s.images.length} ${s.images.length === 1 ? 'image' : 'images'}`;
+      count.textContent = t('viewer.imageCount', { count: s.images.length });
       b.append(canvas, label, count);
       b.setAttribute('aria-pressed', 'false');
     }
@@ -489,5 +494,5 @@ async function drawThumbnail(canvas: HTMLCanvasElement, imageId: string): Promis
 start().catch((err: unknown) => {
   if (gone || err instanceof LinkGoneError) return;
   console.error(err);
-  setStatus('The images cannot be shown right now. Please try again later.', 'error', true);
+  setStatus(t('viewer.unavailable'), 'error', true);
 });

@@ -1,17 +1,19 @@
-/** A window (VOI) as radiologists name it: width and centre (level) in the image's output units (HU for CT). */
+/**
+ * A window (VOI) as radiologists name it: width and centre (level) in the image's output units (HU for
+ * CT). Its label is the message `viewer.preset.<id>`, in the page's language.
+ */
 export interface WindowPreset {
   id: string;
-  label: string;
   width: number;
   center: number;
 }
 
-/** The CT presets patients are shown by radiologists; "As stored" (the file's own window) comes first in the menu. */
+/** The CT presets patients are shown by radiologists; "As stored" (`viewer.asStored`, the file's own window) comes first in the menu. */
 export const CT_PRESETS: readonly WindowPreset[] = Object.freeze([
-  { id: 'soft-tissue', label: 'Soft tissue', width: 400, center: 40 },
-  { id: 'lung', label: 'Lung', width: 1500, center: -600 },
-  { id: 'bone', label: 'Bone', width: 1800, center: 400 },
-  { id: 'brain', label: 'Brain', width: 80, center: 40 },
+  { id: 'soft-tissue', width: 400, center: 40 },
+  { id: 'lung', width: 1500, center: -600 },
+  { id: 'bone', width: 1800, center: 400 },
+  { id: 'brain', width: 80, center: 40 },
 ]);
 
 /**

@@ -92,11 +92,6 @@ function sortInstances(list: ViewerInstance[]): ViewerInstance[] {
     .map((x) => x.i);
 }
 
-/** "12 / 100": the counter under the image (1-based). */
-export function imageCounter(index: number, total: number): string {
-  return total > 0 ? `image ${index + 1} / ${total}` : '';
-}
-
 /**
  * The order images load in: the visible one, then outwards from it (next, previous, next...), so
  * scrolling from where the patient is finds images ready.

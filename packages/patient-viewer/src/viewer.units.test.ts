@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { formatter, imageCounter } from './messages.js';
 import { CT_PRESETS, presetsFor, voiRange } from './presets.js';
-import { buildSeries, type DicomJson, imageCounter, loadOrder } from './study.model.js';
+import { buildSeries, type DicomJson, loadOrder } from './study.model.js';
 import { decodePathFor } from './transfer-syntax.js';
 
 const ds = (tags: Record<string, unknown>): DicomJson =>
@@ -51,7 +52,8 @@ describe('loading order and counter', () => {
     expect(loadOrder(0, 0)).toEqual([]);
   });
   it('counts from 1', () => {
-    expect(imageCounter(11, 100)).toBe('image 12 / 100');
+    expect(imageCounter(formatter('en', {}), 11, 100)).toBe('image 12 / 100');
+    expect(imageCounter(formatter('en', {}), 0, 0)).toBe('');
   });
 });
 

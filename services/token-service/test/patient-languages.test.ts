@@ -1,6 +1,10 @@
-import { catalogue, LANGUAGES } from '@studylink/i18n';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { catalogue, LANGUAGES, type Language, messagesWithPrefix } from '@studylink/i18n';
 import { escapeHtml } from '@studylink/service-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadViewerAssets } from '../src/viewer/viewer.assets.js';
 import { FakeStudySource, type Harness, readJson, startHarness } from './harness.js';
 
 const PLAIN = '1.2.826.0.1.3680043.8.498.13.1';
@@ -10,11 +14,24 @@ let h: Harness;
 let plain: string;
 let pin: string;
 
+/** A viewer bundle as `make build` lays it out, with made-up contents (the page is what is tested). */
+async function fakeViewerBundle(): Promise<string> {
+  const dist = await mkdtemp(join(tmpdir(), 'viewer-dist-'));
+  await mkdir(join(dist, 'langs2026'));
+  await writeFile(join(dist, 'langs2026', 'viewer.js'), '\n');
+  await writeFile(join(dist, 'langs2026', 'viewer-style.css'), '\n');
+  await writeFile(
+    join(dist, 'manifest.json'),
+    JSON.stringify({ hash: 'langs2026', script: 'viewer.js', style: 'viewer-style.css' }),
+  );
+  return dist;
+}
+
 beforeAll(async () => {
   const source = new FakeStudySource();
   source.add({ studyInstanceUid: PLAIN, patientName: 'MÜLLER^ANNA' });
   source.add({ studyInstanceUid: PIN });
-  h = await startHarness(source);
+  h = await startHarness(source, { viewerAssets: await loadViewerAssets(await fakeViewerBundle()) });
   plain = (await readJson(await h.api('PUT', `/api/v1/studies/${PLAIN}/token`))).token;
   pin = (await readJson(await h.api('PUT', `/api/v1/studies/${PIN}/token`, { verification: 'pin' }))).token;
 });
@@ -43,6 +60,37 @@ function get(token: string, headers: Record<string, string>) {
   return fetch(`${h.url}/token?${token}`, { headers });
 }
 
+function viewer(token: string, headers: Record<string, string>) {
+  return fetch(`${h.url}/token/viewer?${token}`, { headers });
+}
+
+const unescapeHtml = (s: string) =>
+  s
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
+
+/**
+ * The viewer's own English words left in its chrome, however short ("Zoom", "Study page"): each text
+ * of the page (text between tags, parts of the title, aria-labels) that is an English `viewer.*`
+ * message the language does not share. Longer English sentences are caught by ENGLISH_RUNS.
+ */
+function englishViewerWords(html: string, lang: Language): string[] {
+  const english = new Map(
+    Object.entries(messagesWithPrefix('en', 'viewer.')).map(([key, message]) => [message, key]),
+  );
+  const texts = [
+    ...html.split(/<[^>]+>/).flatMap((t) => unescapeHtml(t).split(' · ')),
+    ...[...html.matchAll(/aria-label="([^"]*)"/g)].map((m) => unescapeHtml(m[1] ?? '')),
+  ].map((t) => t.trim());
+  return texts.filter((t) => {
+    const key = english.get(t);
+    return key !== undefined && catalogue(lang)[key] !== t;
+  });
+}
+
 describe('every patient-facing page in every language', () => {
   for (const lang of LANGUAGES) {
     it(`${lang}: study page, verification form and error page fully translated, lang and dir set`, async () => {
@@ -66,6 +114,50 @@ describe('every patient-facing page in every language', () => {
       expect(pages.form).toContain(escapeHtml(catalogue(lang)['verify.pinIntro'] ?? '-'));
     });
   }
+
+  for (const lang of LANGUAGES) {
+    it(`${lang}: the viewer page fully translated, lang and dir set, its script's messages in the page`, async () => {
+      const res = await viewer(plain, { 'accept-language': `${lang};q=0.9, en;q=0.1` });
+      expect(res.status).toBe(200);
+      const html = await res.text();
+      expect(html).toContain(`<html lang="${lang}" dir="${lang === 'ar' ? 'rtl' : 'ltr'}">`);
+      expect(html).toContain(`data-lang="${lang}"`);
+      // The script's messages: this language's viewer.*, every one English has.
+      const attr = /data-messages="([^"]*)"/.exec(html)?.[1];
+      expect(attr, lang).toBeDefined();
+      const messages = JSON.parse(unescapeHtml(attr ?? '{}')) as Record<string, string>;
+      expect(messages).toEqual(messagesWithPrefix(lang, 'viewer.'));
+      expect(Object.keys(messages).sort()).toEqual(Object.keys(messagesWithPrefix('en', 'viewer.')).sort());
+      expect(html).toContain('MÜLLER, ANNA');
+      expect(html).toContain(escapeHtml(catalogue(lang)['viewer.backToStudy'] ?? '-'));
+      expect(html).toContain(escapeHtml(catalogue(lang)['viewer.viewport'] ?? '-'));
+      if (lang === 'en') return;
+      // What is left once the data attribute is out: nothing English but the names (patient, study).
+      const page = html.replace(/data-messages="[^"]*"/, '');
+      const leftovers = ENGLISH_RUNS.filter((run) => visibleText(page).includes(run));
+      expect(leftovers, `${lang} viewer`).toEqual([]);
+      expect(englishViewerWords(page, lang), `${lang} viewer`).toEqual([]);
+    });
+  }
+
+  it('the leftover check on the viewer page sees a single English word', () => {
+    const page = '<title>Images · X</title><button>Zoom</button><nav aria-label="Image series"></nav>';
+    expect(englishViewerWords(page, 'de')).toEqual(['Images', 'Image series']);
+    expect(englishViewerWords(page, 'fr')).toEqual(['Image series']);
+  });
+
+  it('the viewer follows the switcher cookie and writes its date in the language', async () => {
+    const el = await (await viewer(plain, { cookie: 'studylink_lang=el', 'accept-language': 'de' })).text();
+    expect(el).toContain('<html lang="el" dir="ltr">');
+    expect(el).toContain('data-lang="el"');
+    const de = await (await viewer(plain, { 'accept-language': 'de' })).text();
+    expect(de).toContain('21. Januar 2021 · CT CHEST');
+    const ar = await (await viewer(plain, { cookie: 'studylink_lang=ar' })).text();
+    expect(ar).toContain('<html lang="ar" dir="rtl">');
+    // An error page on the viewer's address is in the language too.
+    const gone = await (await viewer('C'.repeat(64), { 'accept-language': 'pl' })).text();
+    expect(gone).toContain('<html lang="pl" dir="ltr">');
+  });
 
   it('the switcher is a POST to the same address: a cookie, no new URL with the token', async () => {
     const res = await fetch(`${h.url}/token?${plain}`, {
@@ -99,5 +191,18 @@ describe('every patient-facing page in every language', () => {
   it('dates on the page are written the way the language writes them', async () => {
     expect(await (await get(plain, { 'accept-language': 'de' })).text()).toContain('21. Januar 2021');
     expect(await (await get(plain, { 'accept-language': 'fr' })).text()).toContain('21 janvier 2021');
+  });
+
+  it("without a cookie or Accept-Language the viewer is in the server's default language", async () => {
+    expect((await h.api('PUT', '/api/v1/server-config', { defaultLanguage: 'nl' })).status).toBe(200);
+    try {
+      const page = await (await viewer(plain, {})).text();
+      expect(page).toContain('<html lang="nl" dir="ltr">');
+      expect(page).toContain(escapeHtml(catalogue('nl')['viewer.loading'] ?? '-'));
+      const error = await (await viewer('D'.repeat(64), {})).text();
+      expect(error).toContain('<html lang="nl" dir="ltr">');
+    } finally {
+      await h.api('PUT', '/api/v1/server-config', { defaultLanguage: 'en' });
+    }
   });
 });

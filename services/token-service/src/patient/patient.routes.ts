@@ -96,6 +96,8 @@ function setPatientCookie(
  * unknown, malformed, revoked or expired one is logged and counted against the client.
  */
 export async function resolvePatientLinkOrThrow(ctx: Context, deps: PatientDeps) {
+  // Its pages and error pages fall back to the server setup's language, as the study page's do.
+  ctx.state.defaultLanguage = (await deps.serverConfig.get()).defaultLanguage;
   // Tracking parameters a mail system appended (`&utm_source=...`) are not part of the token.
   const token = tokenFromQuery(ctx.querystring);
   const who = { clientIp: requestClientIp(ctx, deps.trustedProxies), userAgent: ctx.get('user-agent') };

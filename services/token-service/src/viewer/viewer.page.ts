@@ -1,7 +1,8 @@
 import { DICOMWEB_GATEWAY_PREFIX, DOWNLOAD_PATH } from '@studylink/contracts';
+import { messagesWithPrefix, type Translator } from '@studylink/i18n';
 import { html } from '@studylink/service-kit';
 import type { StudyRow } from '../db/tables.js';
-import { formatDicomDate, formatPersonName } from '../patient/format.js';
+import { dicomDateAsDate, formatPersonName } from '../patient/format.js';
 import type { ViewerAssets } from './viewer.assets.js';
 
 /** The viewer page's CSP: scripts and workers from this origin only, WebAssembly for the codecs. */
@@ -24,58 +25,64 @@ export const VIEWER_CSP = [
  * The viewer's page: the header (from the token service's copy of the study details, escaped), the
  * chrome the script fills in, and the script itself. The token is in the page's own URL, where the
  * script reads it; the only links carrying it are the same-origin ones back to the page and to the zip.
+ * Everything is in the patient's language (`t`); the script gets its own messages (`viewer.*`) from
+ * `data-messages` on `#app` (the CSP allows no inline script) and formats them in `data-lang`.
  */
 export function renderViewerPage(p: {
   token: string;
   studyInstanceUid: string;
   study: StudyRow | undefined;
   assets: ViewerAssets;
+  t: Translator;
   /** Offer the zip (false for view-only links and links past their download limit). */
   download?: boolean;
 }): string {
-  const s = p.study;
+  const { t, study: s } = p;
   const name = s ? formatPersonName(s.patient_name) : '';
-  const meta = s ? [formatDicomDate(s.study_date), s.description].filter(Boolean).join(' · ') : '';
+  const date = s ? dicomDateAsDate(s.study_date) : null;
+  const when = s ? (date ? t.date(date, { timeZone: 'UTC' }) : s.study_date.trim()) : '';
+  const meta = s ? [when, s.description].filter(Boolean).join(' · ') : '';
+  const messages = JSON.stringify(messagesWithPrefix(t.lang, 'viewer.'));
   return html`<!doctype html>
-<html lang="en">
+<html lang="${t.lang}" dir="${t.dir}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1, viewport-fit=cover">
 <meta name="robots" content="noindex, nofollow">
 <meta name="referrer" content="no-referrer">
-<title>Images${name ? ` · ${name}` : ''}</title>
+<title>${t.t('viewer.title')}${name ? ` · ${name}` : ''}</title>
 <link rel="stylesheet" href="${p.assets.styleUrl}">
 <script type="module" src="${p.assets.scriptUrl}"></script>
 </head>
 <body>
-<div class="app" id="app" data-study="${p.studyInstanceUid}" data-gateway="${DICOMWEB_GATEWAY_PREFIX}" data-assets="${p.assets.base}">
+<div class="app" id="app" data-study="${p.studyInstanceUid}" data-gateway="${DICOMWEB_GATEWAY_PREFIX}" data-assets="${p.assets.base}" data-lang="${t.lang}" data-messages="${messages}">
 <header class="bar">
-  <a class="back" href="/token?${p.token}">Study page</a>
+  <a class="back" href="/token?${p.token}">${t.t('viewer.backToStudy')}</a>
   <div class="who">
-    <h1 id="patient">${name || 'Your images'}</h1>
+    <h1 id="patient">${name || t.t('viewer.yourImages')}</h1>
     <p id="study-meta">${meta}</p>
   </div>
-  ${p.download === false ? '' : html`<a class="zip" href="${DOWNLOAD_PATH}?${p.token}" download>Zip file</a>`}
+  ${p.download === false ? '' : html`<a class="zip" href="${DOWNLOAD_PATH}?${p.token}" download>${t.t('viewer.zip')}</a>`}
 </header>
-<nav class="strip" id="series" aria-label="Series"></nav>
+<nav class="strip" id="series" aria-label="${t.t('viewer.seriesList')}"></nav>
 <main class="stage" id="stage">
-  <div class="viewport" id="viewport" tabindex="0" role="img" aria-label="Image viewer: use the arrow keys to move through the images"></div>
+  <div class="viewport" id="viewport" tabindex="0" role="img" aria-label="${t.t('viewer.viewport')}"></div>
   <p class="counter" id="counter" aria-live="polite"></p>
-  <p class="status" id="status" role="status">Loading images…</p>
-  <div class="progress" id="progress" role="progressbar" aria-label="Loading the series" aria-valuemin="0" aria-valuemax="100" aria-valuenow="0" hidden><div class="progress-bar" id="progress-bar"></div></div>
+  <p class="status" id="status" role="status">${t.t('viewer.loading')}</p>
+  <div class="progress" id="progress" role="progressbar" aria-label="${t.t('viewer.progress')}" aria-valuemin="0" aria-valuemax="100" aria-valuenow="0" hidden><div class="progress-bar" id="progress-bar"></div></div>
 </main>
-<div class="tools" id="tools" role="toolbar" aria-label="Image tools">
-  <label class="preset">Window <select id="preset" aria-label="Window preset">
-    <option value="default">As stored</option>
+<div class="tools" id="tools" role="toolbar" aria-label="${t.t('viewer.tools')}">
+  <label class="preset">${t.t('viewer.window')} <select id="preset" aria-label="${t.t('viewer.windowPreset')}">
+    <option value="default">${t.t('viewer.asStored')}</option>
   </select></label>
-  <button type="button" id="tool-scroll" aria-pressed="false">Scroll</button>
-  <button type="button" id="tool-wl" aria-pressed="true">Contrast</button>
-  <button type="button" id="tool-pan" aria-pressed="false">Move</button>
-  <button type="button" id="tool-zoom" aria-pressed="false">Zoom</button>
-  <button type="button" id="invert" aria-pressed="false">Invert</button>
-  <button type="button" id="reset">Reset</button>
+  <button type="button" id="tool-scroll" aria-pressed="false">${t.t('viewer.scroll')}</button>
+  <button type="button" id="tool-wl" aria-pressed="true">${t.t('viewer.contrast')}</button>
+  <button type="button" id="tool-pan" aria-pressed="false">${t.t('viewer.move')}</button>
+  <button type="button" id="tool-zoom" aria-pressed="false">${t.t('viewer.zoom')}</button>
+  <button type="button" id="invert" aria-pressed="false">${t.t('viewer.invert')}</button>
+  <button type="button" id="reset">${t.t('viewer.reset')}</button>
 </div>
-<noscript><p class="status">The image viewer needs JavaScript.${p.download === false ? '' : html` You can still download the <a href="${DOWNLOAD_PATH}?${p.token}">zip file of the study</a>.`}</p></noscript>
+<noscript><p class="status">${t.t('viewer.needsJavaScript')}${p.download === false ? '' : html` <a href="${DOWNLOAD_PATH}?${p.token}">${t.t('viewer.downloadZip')}</a>`}</p></noscript>
 </div>
 </body>
 </html>

@@ -3,6 +3,7 @@ import { VERIFICATION_COOKIE, VIEWER_PATH } from '@studylink/contracts';
 import {
   cookieValue,
   createRouter,
+  patientTranslator,
   ServiceUnavailableError,
   setPatientHeaders,
 } from '@studylink/service-kit';
@@ -68,6 +69,8 @@ export function viewerRoutes(deps: ViewerDeps): Router {
       studyInstanceUid: grant.studyInstanceUid,
       study,
       assets: deps.viewerAssets,
+      // The page's language: the switcher's cookie, Accept-Language, the server's default.
+      t: patientTranslator(ctx),
       // View-only links and links past their download limit: the viewer works, without a zip link.
       download:
         grant.allowDownload && (grant.maxDownloads === null || grant.downloadsUsed < grant.maxDownloads),

@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+// What the page hands the script: messagesWithPrefix(lang, 'viewer.') of the catalogues.
+import ar from '../../i18n/src/messages/ar.json' with { type: 'json' };
+import de from '../../i18n/src/messages/de.json' with { type: 'json' };
+import fr from '../../i18n/src/messages/fr.json' with { type: 'json' };
+import pl from '../../i18n/src/messages/pl.json' with { type: 'json' };
+import { formatter, imageCounter, parseMessages, seriesLabel } from './messages.js';
+import { CT_PRESETS } from './presets.js';
+
+const viewerOnly = (catalogue: Record<string, string>) =>
+  Object.fromEntries(Object.entries(catalogue).filter(([k]) => k.startsWith('viewer.')));
+
+describe('the viewer formats its messages in the page language', () => {
+  it('Polish plurals: one, few, many', () => {
+    const t = formatter('pl', viewerOnly(pl));
+    const count = (n: number) => t('viewer.imageCount', { count: n });
+    expect([1, 2, 4, 5, 12, 22, 25, 101].map(count)).toEqual([
+      '1 obraz',
+      '2 obrazy',
+      '4 obrazy',
+      '5 obrazów',
+      '12 obrazów',
+      '22 obrazy',
+      '25 obrazów',
+      '101 obrazów',
+    ]);
+    expect(imageCounter(t, 0, 120)).toBe('obraz 1 z 120');
+  });
+
+  it('Arabic plurals: zero, one, two, few, many, other', () => {
+    const t = formatter('ar', viewerOnly(ar));
+    const count = (n: number) => t('viewer.imageCount', { count: n });
+    expect([0, 1, 2, 3, 10, 11, 99, 100].map(count)).toEqual([
+      'لا صور',
+      'صورة واحدة',
+      'صورتان',
+      '3 صور',
+      '10 صور',
+      '11 صورة',
+      '99 صورة',
+      '100 صورة',
+    ]);
+    expect(imageCounter(t, 4, 20)).toBe('الصورة 5 من 20');
+  });
+
+  it('numbers with the language’s separators, series labels, presets', () => {
+    const t = formatter('de', viewerOnly(de));
+    expect(t('viewer.imageCount', { count: 1234 })).toBe('1.234 Bilder');
+    expect(imageCounter(t, 999, 1200)).toBe('Bild 1.000 von 1.200');
+    expect(seriesLabel(t, { modality: 'CT', description: '', seriesNumber: 3 })).toBe('CT Serie 3');
+    expect(seriesLabel(t, { modality: 'MR', description: 'T2 axial', seriesNumber: 3 })).toBe('MR T2 axial');
+    expect(t('viewer.preset.lung')).toBe('Lunge');
+    expect(formatter('fr', viewerOnly(fr))('viewer.imageCount', { count: 0 })).toBe('0 image');
+  });
+
+  it('every window preset has a label message', () => {
+    const t = formatter('en', {});
+    for (const p of CT_PRESETS) expect(t(`viewer.preset.${p.id}`), p.id).not.toBe(`viewer.preset.${p.id}`);
+    expect(t('viewer.preset.soft-tissue')).toBe('Soft tissue');
+  });
+});
+
+describe('a missing or broken message never throws', () => {
+  it('falls back to English, then to the key', () => {
+    const t = formatter('fr', {
+      'viewer.loading': 'Chargement des images…',
+      'viewer.imageCount': '{count, plural,',
+    });
+    expect(t('viewer.loading')).toBe('Chargement des images…');
+    // Not sent by the page: the English message.
+    expect(t('viewer.linkGone')).toMatch(/^This link is no longer available/);
+    // Does not parse: the English message, still formatted.
+    expect(t('viewer.imageCount', { count: 2 })).toBe('2 images');
+    // A value the message needs is missing, or the key is unknown: never an exception.
+    expect(() => t('viewer.counter')).not.toThrow();
+    expect(t('viewer.nonexistent')).toBe('viewer.nonexistent');
+  });
+
+  it('takes an unknown or malformed language as English, and bad page data as no messages', () => {
+    expect(formatter('not a tag!', {})('viewer.imageCount', { count: 1 })).toBe('1 image');
+    expect(formatter(undefined, {})('viewer.counter', { index: 2, total: 3 })).toBe('image 2 / 3');
+    expect(parseMessages('{not json')).toEqual({});
+    expect(parseMessages(undefined)).toEqual({});
+    expect(parseMessages('["x"]')).toEqual({});
+    expect(parseMessages('{"viewer.a":"A","viewer.b":3}')).toEqual({ 'viewer.a': 'A' });
+  });
+});
