@@ -63,6 +63,8 @@ describe('making a link with options', () => {
     expect(plain.text).toContain('lang="fr"');
     expect(plain.text).toContain('Un code PIN vous sera communiqué par téléphone.');
     expect(plain.text).not.toContain(pin);
+    // The sheet's QR code is labelled in the sheet's language for screen readers.
+    expect(plain.text).toContain('aria-label="Code QR du lien"');
     const withPin = await staff.get(`/staff/studies/${PIN_STUDY}/handout?lang=ar&pin=1`);
     expect(withPin.text).toContain('dir="rtl"');
     expect(withPin.text).toContain(`رمزك السري: ${pin}`);

@@ -1,5 +1,5 @@
 import type Router from '@koa/router';
-import { isLanguage } from '@studylink/i18n';
+import { isLanguage, translator } from '@studylink/i18n';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import { appendAccessEvent } from '../access-log/access-log.repository.js';
@@ -415,7 +415,8 @@ export function studiesRoutes(router: Router, deps: StaffRouteDeps): void {
         session: sessionOrThrow(ctx),
         view,
         token,
-        qrSvg: await qrCodeSvg(token.url, st.t('study.handout.qrLabel')),
+        // The sheet is in the patient's language, its code's label too.
+        qrSvg: await qrCodeSvg(token.url, translator(lang).t('handout.qrLabel')),
         config,
         lang,
         printPin,
