@@ -9,12 +9,7 @@ const createdKeys: string[] = [];
 
 beforeAll(async () => {
   h = await startStaffHarness();
-  await h.addUser('alice', 'admin');
-  await h.addUser('bob', 'staff');
-  admin = h.client();
-  await admin.signInOrThrow('alice');
-  staff = h.client();
-  await staff.signInOrThrow('bob');
+  ({ admin, staff } = await h.signedInPair());
 });
 afterAll(async () => {
   const all = h.logs.join('\n');

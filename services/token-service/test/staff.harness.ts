@@ -95,6 +95,8 @@ export interface StaffHarness {
   ): Promise<{ username: string; password: string }>;
   /** A browser-like client with its own cookie jar. */
   client(opts?: { clientIp?: string; https?: boolean }): StaffClient;
+  /** An administrator `alice` and a staff user `bob`, each made and signed in with a client of their own. */
+  signedInPair(): Promise<{ admin: StaffClient; staff: StaffClient }>;
   close(): Promise<void>;
 }
 
@@ -189,6 +191,16 @@ export async function startStaffHarness(
       return { username, password };
     },
     client: (o = {}) => new StaffClient(url, o),
+    async signedInPair() {
+      const actor = { actor: 'test', clientIp: '', userAgent: '' };
+      await staff.users.create({ username: 'alice', role: 'admin', password: DEFAULT_PASSWORD }, actor);
+      await staff.users.create({ username: 'bob', role: 'staff', password: DEFAULT_PASSWORD }, actor);
+      const admin = new StaffClient(url, {});
+      await admin.signInOrThrow('alice');
+      const bob = new StaffClient(url, {});
+      await bob.signInOrThrow('bob');
+      return { admin, staff: bob };
+    },
     async close() {
       await Promise.all([http.close(1000), internal.close(1000)]);
       await database.close();

@@ -46,12 +46,7 @@ beforeAll(async () => {
       studyDate: '20220101',
     });
   }
-  await h.addUser('alice', 'admin');
-  await h.addUser('bob', 'staff');
-  admin = h.client();
-  await admin.signInOrThrow('alice');
-  staff = h.client();
-  await staff.signInOrThrow('bob');
+  ({ admin, staff } = await h.signedInPair());
 });
 afterAll(async () => {
   const all = h.logs.join('\n');

@@ -118,12 +118,7 @@ beforeAll(async () => {
     description: 'Chest CT',
   });
   h.source.add({ studyInstanceUid: EMPTY, patientName: 'DOE^JANE', patientId: 'P-200', studyDate: '' });
-  await h.addUser('alice', 'admin');
-  await h.addUser('bob', 'staff');
-  admin = h.client();
-  await admin.signInOrThrow('alice');
-  staff = h.client();
-  await staff.signInOrThrow('bob');
+  ({ admin, staff } = await h.signedInPair());
 });
 afterAll(async () => {
   await h?.close();
