@@ -72,11 +72,13 @@ async function openViewer(
   const pageUrl = `${s.url}/token/viewer?${token}`;
   page.on('request', (req) => {
     // allHeaders() includes what the network stack adds, Referer among them.
-    void req
-      .allHeaders()
-      .then((h) =>
-        allRequests.push({ url: req.url(), method: req.method(), referer: h.referer, page: pageUrl }),
-      );
+    // A request still open when its page closes has no full headers: the ones Playwright saw.
+    const push = (referer: string | undefined) =>
+      allRequests.push({ url: req.url(), method: req.method(), referer, page: pageUrl });
+    void req.allHeaders().then(
+      (h) => push(h.referer),
+      () => push(req.headers().referer),
+    );
   });
   if (process.env.VIEWER_DEBUG) page.on('console', (m) => console.log(`[${m.type()}] ${m.text()}`));
   await page.goto(pageUrl);

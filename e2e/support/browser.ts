@@ -43,7 +43,8 @@ export function recordRequests(page: Page): RecordedRequest[] {
     // allHeaders() includes what the network stack adds, Referer among them.
     void req.allHeaders().then(
       (h) => seen.push({ url: req.url(), method: req.method(), referer: h.referer }),
-      () => seen.push({ url: req.url(), method: req.method(), referer: undefined }),
+      // A request still open when its page closes has no full headers: the ones Playwright saw.
+      () => seen.push({ url: req.url(), method: req.method(), referer: req.headers().referer }),
     );
   });
   return seen;
