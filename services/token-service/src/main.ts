@@ -5,6 +5,7 @@ import { createApp, createTokenInternalApp } from './app.js';
 import { loadConfig, type TokenServiceConfig } from './config.js';
 import { createDatabase } from './db/database.js';
 import { InvalidTokenLimiter } from './rate-limit/invalid-token.limiter.js';
+import { readLogoFileOrThrow } from './server-config/logo.js';
 import { SETUP_ENV, ServerConfigService } from './server-config/server-config.service.js';
 import { createStaffModule } from './staff/staff.module.js';
 import { qidoStudySearch } from './staff/study-search.source.js';
@@ -35,6 +36,7 @@ export async function startTokenService(
   const serverConfig = new ServerConfigService(database.db, config.seed, {
     fromEnv: config.setupFromEnv,
     cacheMs: config.serverConfigCacheMs,
+    logoFromEnv: config.logoFile ? readLogoFileOrThrow(config.logoFile) : null,
   });
   const studies = new StudyService(database.db, qidoStudySource(dicomweb), log.child({ module: 'studies' }), {
     storeMs: config.storeTimeoutMs,

@@ -6,15 +6,14 @@ import { ApiKeyService } from '../src/api-keys/api-key.service.js';
 import { createApp, createTokenInternalApp } from '../src/app.js';
 import { createDatabase, type Database } from '../src/db/database.js';
 import { InvalidTokenLimiter } from '../src/rate-limit/invalid-token.limiter.js';
-import type { ServerConfig } from '../src/server-config/server-config.schema.js';
-import { ServerConfigService } from '../src/server-config/server-config.service.js';
+import { type ServerConfigSeed, ServerConfigService } from '../src/server-config/server-config.service.js';
 import { StudyService } from '../src/studies/study.service.js';
 import type { StudyDetails, StudySource } from '../src/studies/study.source.js';
 import { TokenCipher } from '../src/tokens/token.crypto.js';
 import { TokenService } from '../src/tokens/token.service.js';
 import type { ViewerAssets } from '../src/viewer/viewer.assets.js';
 
-export const SEED: ServerConfig = {
+export const SEED = {
   institution: 'St. Example Hospital',
   department: 'Radiology',
   publicAddress: '203.0.113.10',
@@ -27,7 +26,7 @@ export const SEED: ServerConfig = {
   defaultExpiryDays: null,
   defaultVerification: 'none',
   defaultLanguage: 'en',
-};
+} satisfies ServerConfigSeed;
 
 /** A store with a fixed set of studies, that can be switched off. */
 export class FakeStudySource implements StudySource {

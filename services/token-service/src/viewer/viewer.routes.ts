@@ -12,6 +12,7 @@ import { appendAccessEvent } from '../access-log/access-log.repository.js';
 import { type PatientDeps, resolvePatientLinkOrThrow } from '../patient/patient.routes.js';
 import { VIEWER_ASSET_PREFIX, type ViewerAssets } from './viewer.assets.js';
 import { renderViewerPage, VIEWER_CSP } from './viewer.page.js';
+import { senderOf } from '../patient/sender.js';
 
 export { VIEWER_PATH };
 
@@ -74,6 +75,7 @@ export function viewerRoutes(deps: ViewerDeps): Router {
       // View-only links and links past their download limit: the viewer works, without a zip link.
       download:
         grant.allowDownload && (grant.maxDownloads === null || grant.downloadsUsed < grant.maxDownloads),
+      sender: senderOf(await deps.serverConfig.get(), study?.institution_name),
     });
   });
 
