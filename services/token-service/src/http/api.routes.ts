@@ -9,10 +9,10 @@ import type { DB } from '../db/tables.js';
 import { requestClientIp } from '../patient/patient.routes.js';
 import { LOGO_MAX_BYTES } from '../server-config/logo.js';
 import type { ServerConfigService } from '../server-config/server-config.service.js';
-import { readRawBodyOrThrow } from './raw-body.js';
 import type { Actor, TokenService } from '../tokens/token.service.js';
 import { accessLogQuerySchema, issueTokenBodySchema, studyParamsSchema } from './api.schemas.js';
 import { openApiDocument } from './openapi.js';
+import { readRawBodyOrThrow } from './raw-body.js';
 import { parseOrThrow } from './validate.js';
 
 export interface ApiDeps {

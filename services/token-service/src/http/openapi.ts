@@ -139,7 +139,7 @@ export function openApiDocument(): object {
           summary: 'Set the logo patient pages, forms and the handout show (admin keys only)',
           description:
             'PNG or JPEG, at most 200 kB (204800 bytes), recognised from its first bytes (no SVG). Served from ' +
-            'this origin at the setup\'s logoUrl. Refused (400) while LOGO_FILE sets it.',
+            "this origin at the setup's logoUrl. Refused (400) while LOGO_FILE sets it.",
           ...scopes(),
           requestBody: {
             required: true,

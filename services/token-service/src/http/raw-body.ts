@@ -9,7 +9,11 @@ export class PayloadTooLargeError extends AppError {
 
 export class UnsupportedBodyTypeError extends AppError {
   constructor(types: readonly string[]) {
-    super(415, 'unsupported_media_type', `the body must be sent as ${types.join(' or ')}, without a Content-Encoding`);
+    super(
+      415,
+      'unsupported_media_type',
+      `the body must be sent as ${types.join(' or ')}, without a Content-Encoding`,
+    );
   }
 }
 
@@ -18,7 +22,11 @@ export class UnsupportedBodyTypeError extends AppError {
  * when Content-Length says so) or when its Content-Type is not one of `types`.
  * @example const pdf = await readRawBodyOrThrow(ctx, ['application/pdf'], 20 * 1024 * 1024);
  */
-export async function readRawBodyOrThrow(ctx: Context, types: readonly string[], limit: number): Promise<Buffer> {
+export async function readRawBodyOrThrow(
+  ctx: Context,
+  types: readonly string[],
+  limit: number,
+): Promise<Buffer> {
   if (!ctx.is(...types)) throw new UnsupportedBodyTypeError(types);
   const encoding = ctx.get('content-encoding').trim().toLowerCase();
   if (encoding !== '' && encoding !== 'identity') throw new UnsupportedBodyTypeError(types);

@@ -66,7 +66,9 @@ export function readLogoFileOrThrow(path: string): Logo {
   try {
     bytes = readFileSync(path);
   } catch (err) {
-    throw new ConfigError([`LOGO_FILE: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`]);
+    throw new ConfigError([
+      `LOGO_FILE: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+    ]);
   }
   try {
     return logoOrThrow(bytes);

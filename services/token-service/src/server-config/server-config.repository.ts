@@ -37,7 +37,10 @@ export function findServerConfig(db: Db): Promise<ServerConfigFields | undefined
 }
 
 /** The logo's bytes, when its digest is still the current one. */
-export function findLogo(db: Db, sha256Prefix: string): Promise<{ logo: Buffer; logo_type: LogoType } | undefined> {
+export function findLogo(
+  db: Db,
+  sha256Prefix: string,
+): Promise<{ logo: Buffer; logo_type: LogoType } | undefined> {
   return db
     .selectFrom('server_config')
     .select(['logo', 'logo_type'])
@@ -120,6 +123,7 @@ export function rowToServerConfig(r: ServerConfigFields): ServerConfig {
     contactEmail: r.contact_email,
     timeZone: r.time_zone && isTimeZone(r.time_zone) ? r.time_zone : serverTimeZone(),
     reportsOnPage: r.reports_on_page,
-    logoUrl: r.logo_sha256 && r.logo_type ? logoUrl({ sha256: r.logo_sha256, contentType: r.logo_type }) : null,
+    logoUrl:
+      r.logo_sha256 && r.logo_type ? logoUrl({ sha256: r.logo_sha256, contentType: r.logo_type }) : null,
   };
 }

@@ -41,7 +41,8 @@ export function isTimeZone(v: string): boolean {
 // A telephone number as people write it: +33 1 23 45 67 89, (212) 555-0100; at least 3 digits.
 const PHONE = /^\+?[0-9 ()./-]{3,40}$/;
 // A plain address (no display name, no quotes): what a patient can copy into a mail program.
-const EMAIL = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
+const EMAIL =
+  /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
 
 // Control characters (NUL above all: PostgreSQL cannot store it in text) have no place in setup text.
 const CONTROL = /\p{Cc}/u;
@@ -92,7 +93,10 @@ export const serverConfigSchema = z
     contactPhone: z
       .string()
       .trim()
-      .refine((v) => v === '' || (PHONE.test(v) && (v.match(/\d/g)?.length ?? 0) >= 3), SETUP_RULES.contactPhone)
+      .refine(
+        (v) => v === '' || (PHONE.test(v) && (v.match(/\d/g)?.length ?? 0) >= 3),
+        SETUP_RULES.contactPhone,
+      )
       .default('')
       .describe('The telephone number patient pages give for questions about the link.'),
     contactEmail: z
@@ -107,7 +111,9 @@ export const serverConfigSchema = z
       .trim()
       .refine(isTimeZone, SETUP_RULES.timeZone)
       .default(serverTimeZone)
-      .describe("IANA time zone every time shown to patients and staff is written in (default: the server's)."),
+      .describe(
+        "IANA time zone every time shown to patients and staff is written in (default: the server's).",
+      ),
     reportsOnPage: z
       .boolean()
       .default(true)

@@ -103,7 +103,8 @@ export class ServerConfigService {
     this.fromEnv = Object.freeze({ ...(opts.fromEnv ?? {}) });
     this.cacheMs = opts.cacheMs ?? 0;
     this.logoFromEnv = opts.logoFromEnv ?? null;
-    if (this.logoFromEnv) this.fromEnv = Object.freeze({ ...this.fromEnv, logoUrl: logoUrl(this.logoFromEnv) });
+    if (this.logoFromEnv)
+      this.fromEnv = Object.freeze({ ...this.fromEnv, logoUrl: logoUrl(this.logoFromEnv) });
   }
 
   /** Writes the seed on first start; later starts keep what staff edited (the environment still wins). */

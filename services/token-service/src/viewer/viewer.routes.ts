@@ -10,9 +10,9 @@ import {
 import type { Context } from 'koa';
 import { appendAccessEvent } from '../access-log/access-log.repository.js';
 import { type PatientDeps, resolvePatientLinkOrThrow } from '../patient/patient.routes.js';
+import { senderOf } from '../patient/sender.js';
 import { VIEWER_ASSET_PREFIX, type ViewerAssets } from './viewer.assets.js';
 import { renderViewerPage, VIEWER_CSP } from './viewer.page.js';
-import { senderOf } from '../patient/sender.js';
 
 export { VIEWER_PATH };
 
