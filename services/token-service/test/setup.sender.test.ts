@@ -43,6 +43,18 @@ function png(w: number, h: number, pad = 0): Buffer {
   ]);
 }
 
+// The address part of the setup form, as the page sends it.
+const ADDRESS = {
+  department: '',
+  publicAddress: '203.0.113.10',
+  localAddress: '',
+  port: '3000',
+  serverName: '',
+  zipContent: 'as-stored',
+  viewerUrl: '',
+  defaultExpiryDays: '',
+};
+
 let h: StaffHarness;
 let admin: StaffClient;
 const api = (method: string, path: string, body?: unknown, type = 'application/json') =>
@@ -183,25 +195,12 @@ describe('the staff setup', () => {
     expect(page.text).toContain('id="institution-missing"');
     const studies = await admin.get('/staff/studies');
     expect(studies.status).toBe(200);
-    const blank = await admin.post('/staff/setup', {
-      institution: ' ',
-      department: '',
-      publicAddress: '203.0.113.10',
-      localAddress: '',
-      port: '3000',
-      serverName: '',
-      zipContent: 'as-stored',
-      viewerUrl: '',
-      defaultExpiryDays: '',
-      contactPhone: 'not a phone',
-    });
+    const blank = await admin.post('/staff/setup', { ...ADDRESS, institution: ' ' });
     expect(blank.status).toBe(400);
     expect(blank.text).toMatch(/enter the institution(&#39;|')s name/);
     const badPhone = await admin.post('/staff/setup', {
+      ...ADDRESS,
       institution: 'St. Example',
-      publicAddress: '203.0.113.10',
-      port: '3000',
-      zipContent: 'as-stored',
       contactPhone: 'not a phone',
       contactEmail: 'nobody',
     });
@@ -209,15 +208,8 @@ describe('the staff setup', () => {
     expect(badPhone.text).toContain('enter a telephone number');
     expect(badPhone.text).toContain('enter an e-mail address');
     const saved = await admin.post('/staff/setup', {
+      ...ADDRESS,
       institution: 'St. Example',
-      department: '',
-      publicAddress: '203.0.113.10',
-      localAddress: '',
-      port: '3000',
-      serverName: '',
-      zipContent: 'as-stored',
-      viewerUrl: '',
-      defaultExpiryDays: '',
       contactPhone: '(212) 555-0100',
       contactEmail: 'imaging@example.org',
       timeZone: 'America/New_York',

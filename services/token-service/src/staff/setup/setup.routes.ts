@@ -1,6 +1,7 @@
 import type Router from '@koa/router';
 import { LANGUAGES, type StaffMessageKey } from '@studylink/i18n';
 import { ValidationError } from '@studylink/service-kit';
+import type { Context } from 'koa';
 import { z } from 'zod';
 import { appendAccessEvent } from '../../access-log/access-log.repository.js';
 import { InvalidLogoError } from '../../server-config/logo.js';
@@ -146,6 +147,18 @@ function changedFields(before: ServerConfig, after: ServerConfig): Array<keyof S
 
 /** GET/POST /staff/setup (admins): the server-address setup, validated by ServerConfigService. */
 export function setupRoutes(router: Router, deps: StaffRouteDeps): void {
+  /** The access log's record of a setup change, with the staff user who made it. */
+  const logChange = async (ctx: Context, detail: Record<string, unknown>) => {
+    const who = actorOf(ctx, deps.trustedProxies);
+    await appendAccessEvent(deps.db, {
+      event: 'config_changed',
+      outcome: 'ok',
+      actor: who.actor,
+      clientIp: who.clientIp,
+      userAgent: who.userAgent,
+      detail,
+    });
+  };
   const locks = (): EnvLocks =>
     Object.fromEntries(deps.serverConfig.environmentFields().map((f) => [f, SETUP_ENV[f]]));
   router.get('/setup', requireSignedIn, requireAdmin, async (ctx) => {
@@ -191,15 +204,7 @@ export function setupRoutes(router: Router, deps: StaffRouteDeps): void {
         400,
       );
     }
-    const who = actorOf(ctx, deps.trustedProxies);
-    await appendAccessEvent(deps.db, {
-      event: 'config_changed',
-      outcome: 'ok',
-      actor: who.actor,
-      clientIp: who.clientIp,
-      userAgent: who.userAgent,
-      detail: { logo: remove ? 'removed' : 'replaced' },
-    });
+    await logChange(ctx, { logo: remove ? 'removed' : 'replaced' });
     redirectDone(ctx, '/staff/setup', 'setup');
   });
 
@@ -253,17 +258,8 @@ export function setupRoutes(router: Router, deps: StaffRouteDeps): void {
       throw err;
     }
     const changed = changedFields(before, after);
-    if (changed.length > 0) {
-      const who = actorOf(ctx, deps.trustedProxies);
-      await appendAccessEvent(deps.db, {
-        event: 'config_changed',
-        outcome: 'ok',
-        actor: who.actor,
-        clientIp: who.clientIp,
-        userAgent: who.userAgent,
-        detail: Object.fromEntries(changed.map((k) => [k, { from: before[k], to: after[k] }])),
-      });
-    }
+    if (changed.length > 0)
+      await logChange(ctx, Object.fromEntries(changed.map((k) => [k, { from: before[k], to: after[k] }])));
     redirectDone(ctx, '/staff/setup', 'setup');
   });
 }
