@@ -78,6 +78,8 @@ export interface ApiKeyTable {
   created_at: Timestamp;
   created_by: string;
   disabled_at: Date | null;
+  /** Who disabled the key (migrations/0002_staff.sql). */
+  disabled_by: string | null;
   last_used_at: Date | null;
 }
 
@@ -130,6 +132,35 @@ export interface DeliveryTable {
   requested_by: string;
 }
 
+export type StaffRole = 'admin' | 'staff';
+
+/** A staff account (migrations/0002_staff.sql). */
+export interface StaffUserTable {
+  id: Generated<number>;
+  username: string;
+  role: StaffRole;
+  password_hash: string;
+  created_at: Timestamp;
+  created_by: string;
+  disabled_at: Date | null;
+  failed_attempts: Generated<number>;
+  locked_until: Date | null;
+  password_changed_at: Timestamp;
+  last_sign_in_at: Date | null;
+}
+
+/** A signed-in staff session, keyed by the hash of its cookie (migrations/0002_staff.sql). */
+export interface StaffSessionTable {
+  id_hash: Buffer;
+  user_id: number;
+  csrf_token: string;
+  created_at: Timestamp;
+  last_seen_at: Timestamp;
+  expires_at: Date;
+  client_ip: string | null;
+  user_agent: string | null;
+}
+
 export interface DB {
   server_config: ServerConfigTable;
   tokens: TokenTable;
@@ -139,6 +170,8 @@ export interface DB {
   invalid_token_attempts: InvalidTokenAttemptsTable;
   download_leases: DownloadLeaseTable;
   deliveries: DeliveryTable;
+  staff_users: StaffUserTable;
+  staff_sessions: StaffSessionTable;
 }
 
 export type ServerConfigRow = Selectable<ServerConfigTable>;
@@ -151,3 +184,5 @@ export type ApiKeyRow = Selectable<ApiKeyTable>;
 export type AccessLogRow = Selectable<AccessLogTable>;
 export type NewAccessLog = Insertable<AccessLogTable>;
 export type DeliveryRow = Selectable<DeliveryTable>;
+export type StaffUserRow = Selectable<StaffUserTable>;
+export type StaffSessionRow = Selectable<StaffSessionTable>;
