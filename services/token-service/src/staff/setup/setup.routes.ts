@@ -171,6 +171,7 @@ export function setupRoutes(router: Router, deps: StaffRouteDeps): void {
         form: setupFormOf(saved),
         flash: flashOf(ctx),
         locks: locks(),
+        delivery: deps.deliveries?.setup() ?? null,
       }),
     );
   });
@@ -193,6 +194,7 @@ export function setupRoutes(router: Router, deps: StaffRouteDeps): void {
           saved,
           form: setupFormOf(saved),
           locks: locks(),
+          delivery: deps.deliveries?.setup() ?? null,
           logoError: st.t(
             err.code === 'logo_too_large'
               ? 'setup.logo.tooLarge'
