@@ -4,6 +4,7 @@ import { ApiKeyService } from './api-keys/api-key.service.js';
 import { createApp, createTokenInternalApp } from './app.js';
 import { loadConfig, type TokenServiceConfig } from './config.js';
 import { createDatabase } from './db/database.js';
+import { LinkAccess } from './link-access/link-access.js';
 import { InvalidTokenLimiter } from './rate-limit/invalid-token.limiter.js';
 import { SETUP_ENV, ServerConfigService } from './server-config/server-config.service.js';
 import { createStaffModule } from './staff/staff.module.js';
@@ -50,6 +51,8 @@ export async function startTokenService(
     config.invalidTokenLimit,
   );
 
+  const links = new LinkAccess({ db: database.db, studies, invalidTokens, cookies: tokens.cookies });
+
   await serverConfig.ensureSeeded();
   await logStartupFacts(log, database, serverConfig);
   await apiKeys.bootstrapAdminKey(config.secrets.adminApiKey);
@@ -84,9 +87,9 @@ export async function startTokenService(
     db: database.db,
     log,
     tokens,
+    links,
     serverConfig,
     apiKeys,
-    invalidTokens,
     staff,
     trustedProxies: config.trustedProxies,
     isDraining: () => draining,
@@ -94,9 +97,8 @@ export async function startTokenService(
   const internalApp = createTokenInternalApp({
     db: database.db,
     log,
-    tokens,
+    links,
     serverConfig,
-    invalidTokens,
     internalSecrets: config.secrets.internalSecrets,
     metrics,
     publicApp: app,

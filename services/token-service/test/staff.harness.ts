@@ -12,6 +12,8 @@ import { ApiKeyService } from '../src/api-keys/api-key.service.js';
 import { createApp, createTokenInternalApp } from '../src/app.js';
 import { createDatabase, type Database } from '../src/db/database.js';
 import { StoreUnavailableError } from '../src/errors.js';
+import { LinkAccess } from '../src/link-access/link-access.js';
+import { NO_INVALID_TOKEN_LIMIT } from '../src/rate-limit/invalid-token.limiter.js';
 import type { ServerConfig } from '../src/server-config/server-config.schema.js';
 import { ServerConfigService } from '../src/server-config/server-config.service.js';
 import { createStaffModule, type StaffModule } from '../src/staff/staff.module.js';
@@ -150,10 +152,17 @@ export async function startStaffHarness(
     // Cheaper hashes keep the many sign-ins of these tests fast; the format and check are the same.
     scrypt: { log2N: 12, r: 8, p: 1 },
   });
+  const links = new LinkAccess({
+    db: database.db,
+    studies,
+    invalidTokens: NO_INVALID_TOKEN_LIMIT,
+    cookies: tokens.cookies,
+  });
   const app = createApp({
     db: database.db,
     log,
     tokens,
+    links,
     serverConfig,
     apiKeys,
     staff,
@@ -164,7 +173,7 @@ export async function startStaffHarness(
   const internalApp = createTokenInternalApp({
     db: database.db,
     log,
-    tokens,
+    links,
     serverConfig,
     internalSecrets: [internalSecret],
     metrics: createServiceMetrics({ service: 'token-service' }),

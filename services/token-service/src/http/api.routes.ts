@@ -1,12 +1,11 @@
 import type Router from '@koa/router';
-import { createRouter } from '@studylink/service-kit';
+import { createRouter, requesterOf } from '@studylink/service-kit';
 import type { Context, Next } from 'koa';
 import type { Kysely } from 'kysely';
 import { appendAccessEvent, listAccessEvents } from '../access-log/access-log.repository.js';
 import { requireAdmin, requireApiKey, requireScope } from '../api-keys/api-key.middleware.js';
 import type { ApiKeyService, ApiPrincipal } from '../api-keys/api-key.service.js';
 import type { DB } from '../db/tables.js';
-import { requestClientIp } from '../patient/patient.routes.js';
 import type { ServerConfigService } from '../server-config/server-config.service.js';
 import type { Actor, TokenService } from '../tokens/token.service.js';
 import { accessLogQuerySchema, issueTokenBodySchema, studyParamsSchema } from './api.schemas.js';
@@ -26,8 +25,7 @@ export function apiRoutes(deps: ApiDeps): Router {
   const router = createRouter({ prefix: '/api/v1' });
   const actor = (ctx: Context): Actor => ({
     actor: (ctx.state.principal as ApiPrincipal).actor,
-    clientIp: requestClientIp(ctx, deps.trustedProxies),
-    userAgent: ctx.get('user-agent'),
+    ...requesterOf(ctx, deps.trustedProxies),
   });
 
   router.get('/openapi.json', (ctx) => {

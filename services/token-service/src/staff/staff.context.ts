@@ -1,10 +1,9 @@
 import type { StaffMessageKey } from '@studylink/i18n';
-import type { Logger } from '@studylink/service-kit';
+import { type Logger, requesterOf } from '@studylink/service-kit';
 import type { Context } from 'koa';
 import type { Kysely } from 'kysely';
 import type { ApiKeyService } from '../api-keys/api-key.service.js';
 import type { DB } from '../db/tables.js';
-import { requestClientIp } from '../patient/patient.routes.js';
 import type { ServerConfigService } from '../server-config/server-config.service.js';
 import type { TokenService } from '../tokens/token.service.js';
 import { st } from './staff.i18n.js';
@@ -35,7 +34,7 @@ export function clientOf(
   ctx: Context,
   trusted: ReadonlySet<string>,
 ): { clientIp: string; userAgent: string } {
-  return { clientIp: requestClientIp(ctx, trusted), userAgent: ctx.get('user-agent') };
+  return requesterOf(ctx, trusted);
 }
 
 /** The signed-in user as the actor of an access-log event. */
