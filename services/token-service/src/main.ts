@@ -80,6 +80,7 @@ export async function startTokenService(
     trustedProxies: config.trustedProxies,
     secret: config.secrets.internalSecret,
     sessions: config.staffSessions,
+    deliveries,
   });
   if (config.secrets.staffAdmin) {
     const { username, password } = config.secrets.staffAdmin;
@@ -161,6 +162,7 @@ export function createDeliveries(
           })
         : null,
     missing: { mail: mail.missing, sms: sms.missing },
+    shown: { mail, sms },
     fallbackContact: mail.from,
     ...opts,
   });

@@ -4,6 +4,7 @@ import type { Context } from 'koa';
 import type { Kysely } from 'kysely';
 import type { ApiKeyService } from '../../api-keys/api-key.service.js';
 import type { DB } from '../../db/tables.js';
+import type { DeliveryService } from '../../deliveries/delivery.service.js';
 import type { ServerConfigService } from '../../server-config/server-config.service.js';
 import type { TokenService } from '../../tokens/token.service.js';
 import type { SignInCsrf } from '../session/staff-auth.middleware.js';
@@ -25,6 +26,8 @@ export interface StaffRouteDeps {
   sessions: StaffSessionService;
   signInCsrf: SignInCsrf;
   trustedProxies: ReadonlySet<string>;
+  /** E-mail/SMS delivery of links; absent: the study page offers none. */
+  deliveries?: DeliveryService | undefined;
 }
 
 /** The client as the access log records it. */
@@ -54,6 +57,8 @@ const FLASH = {
   'user-enabled': 'flash.userEnabled',
   'password-reset': 'flash.passwordReset',
   'key-disabled': 'flash.keyDisabled',
+  sent: 'flash.sent',
+  'sent-pin-not-sent': 'flash.sentPinNotSent',
 } as const satisfies Record<string, StaffMessageKey>;
 export type FlashKey = keyof typeof FLASH;
 
