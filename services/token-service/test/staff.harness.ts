@@ -14,6 +14,8 @@ import { createDatabase, type Database } from '../src/db/database.js';
 import type { StaffRole } from '../src/db/tables.js';
 import type { DeliveryService } from '../src/deliveries/delivery.service.js';
 import { StoreUnavailableError } from '../src/errors.js';
+import { LinkAccess } from '../src/link-access/link-access.js';
+import { NO_INVALID_TOKEN_LIMIT } from '../src/rate-limit/invalid-token.limiter.js';
 import type { ServerConfig } from '../src/server-config/server-config.schema.js';
 import { ServerConfigService } from '../src/server-config/server-config.service.js';
 import type { SessionPolicy } from '../src/staff/session/staff-session.service.js';
@@ -161,10 +163,17 @@ export async function startStaffHarness(
     scrypt: { log2N: 12, r: 8, p: 1 },
     deliveries,
   });
+  const links = new LinkAccess({
+    db: database.db,
+    studies,
+    invalidTokens: NO_INVALID_TOKEN_LIMIT,
+    cookies: tokens.cookies,
+  });
   const app = createApp({
     db: database.db,
     log,
     tokens,
+    links,
     serverConfig,
     apiKeys,
     staff,
@@ -175,7 +184,7 @@ export async function startStaffHarness(
   const internalApp = createTokenInternalApp({
     db: database.db,
     log,
-    tokens,
+    links,
     serverConfig,
     internalSecrets: [internalSecret],
     metrics: createServiceMetrics({ service: 'token-service' }),
