@@ -7,7 +7,7 @@ import { createDatabase } from './db/database.js';
 import { InvalidTokenLimiter } from './rate-limit/invalid-token.limiter.js';
 import { SETUP_ENV, ServerConfigService } from './server-config/server-config.service.js';
 import { createStaffModule } from './staff/staff.module.js';
-import { qidoStudySearch } from './staff/study-search.source.js';
+import { qidoStudySearch } from './staff/studies/study-search.source.js';
 import { StudyService } from './studies/study.service.js';
 import { qidoStudySource } from './studies/study.source.js';
 import { TokenCipher } from './tokens/token.crypto.js';

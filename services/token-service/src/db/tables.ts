@@ -78,6 +78,8 @@ export interface ApiKeyTable {
   created_at: Timestamp;
   created_by: string;
   disabled_at: Date | null;
+  /** Who disabled the key (migrations/0002_staff.sql). */
+  disabled_by: string | null;
   last_used_at: Date | null;
 }
 
@@ -110,6 +112,52 @@ export interface DownloadLeaseTable {
   expires_at: Date;
 }
 
+export type StaffRole = 'admin' | 'staff';
+
+/** A staff account (migrations/0002_staff.sql). */
+export interface StaffUserTable {
+  id: Generated<number>;
+  username: string;
+  role: StaffRole;
+  /** Null for a user from the identity provider (single sign-on, migrations/0018). */
+  password_hash: string | null;
+  created_at: Timestamp;
+  created_by: string;
+  disabled_at: Date | null;
+  failed_attempts: Generated<number>;
+  locked_until: Date | null;
+  password_changed_at: Timestamp;
+  last_sign_in_at: Date | null;
+  /** The provider's issuer and subject of a single sign-on user (migrations/0018_staff_oidc.sql). */
+  oidc_issuer: string | null;
+  oidc_subject: string | null;
+}
+
+/** A sign-in through the identity provider under way (migrations/0018_staff_oidc.sql). */
+export interface StaffOidcLoginTable {
+  id_hash: Buffer;
+  state: string;
+  nonce: string;
+  code_verifier: string;
+  redirect_uri: string;
+  next: string;
+  created_at: Timestamp;
+  expires_at: Date;
+  used_at: Date | null;
+}
+
+/** A signed-in staff session, keyed by the hash of its cookie (migrations/0002_staff.sql). */
+export interface StaffSessionTable {
+  id_hash: Buffer;
+  user_id: number;
+  csrf_token: string;
+  created_at: Timestamp;
+  last_seen_at: Timestamp;
+  expires_at: Date;
+  client_ip: string | null;
+  user_agent: string | null;
+}
+
 export interface DB {
   server_config: ServerConfigTable;
   tokens: TokenTable;
@@ -118,6 +166,9 @@ export interface DB {
   access_log: AccessLogTable;
   invalid_token_attempts: InvalidTokenAttemptsTable;
   download_leases: DownloadLeaseTable;
+  staff_users: StaffUserTable;
+  staff_sessions: StaffSessionTable;
+  staff_oidc_logins: StaffOidcLoginTable;
 }
 
 export type ServerConfigRow = Selectable<ServerConfigTable>;
@@ -129,3 +180,5 @@ export type StudyUpdate = Updateable<StudyTable>;
 export type ApiKeyRow = Selectable<ApiKeyTable>;
 export type AccessLogRow = Selectable<AccessLogTable>;
 export type NewAccessLog = Insertable<AccessLogTable>;
+export type StaffUserRow = Selectable<StaffUserTable>;
+export type StaffSessionRow = Selectable<StaffSessionTable>;

@@ -1,4 +1,5 @@
-import type { StaffDb, StaffRole, StaffUserRow } from '../staff.tables.js';
+import type { Db } from '../../db/database.js';
+import type { StaffRole, StaffUserRow } from '../../db/tables.js';
 
 export interface OidcLoginRow {
   state: string;
@@ -9,7 +10,7 @@ export interface OidcLoginRow {
   expiresAt: Date;
 }
 
-export async function insertOidcLogin(db: StaffDb, idHash: Buffer, l: OidcLoginRow): Promise<void> {
+export async function insertOidcLogin(db: Db, idHash: Buffer, l: OidcLoginRow): Promise<void> {
   await db
     .insertInto('staff_oidc_logins')
     .values({
@@ -29,7 +30,7 @@ export async function insertOidcLogin(db: StaffDb, idHash: Buffer, l: OidcLoginR
  * `used`: the row exists but was used before (a replayed callback); undefined: no such row.
  */
 export async function takeOidcLogin(
-  db: StaffDb,
+  db: Db,
   idHash: Buffer,
   now: Date,
 ): Promise<{ login: OidcLoginRow } | { used: true } | undefined> {
@@ -60,12 +61,12 @@ export async function takeOidcLogin(
 }
 
 /** Drops sign-ins that ended a while ago (kept that long so a replay is told apart from a stranger). */
-export async function deleteOldOidcLogins(db: StaffDb, before: Date): Promise<void> {
+export async function deleteOldOidcLogins(db: Db, before: Date): Promise<void> {
   await db.deleteFrom('staff_oidc_logins').where('expires_at', '<', before).execute();
 }
 
 export function findUserByOidc(
-  db: StaffDb,
+  db: Db,
   issuer: string,
   subject: string,
 ): Promise<StaffUserRow | undefined> {
@@ -77,7 +78,7 @@ export function findUserByOidc(
     .executeTakeFirst();
 }
 
-export function usernameTaken(db: StaffDb, username: string, exceptId?: number): Promise<boolean> {
+export function usernameTaken(db: Db, username: string, exceptId?: number): Promise<boolean> {
   let q = db.selectFrom('staff_users').select('id').where('username', '=', username);
   if (exceptId !== undefined) q = q.where('id', '!=', exceptId);
   return q.executeTakeFirst().then((r) => r !== undefined);
@@ -85,7 +86,7 @@ export function usernameTaken(db: StaffDb, username: string, exceptId?: number):
 
 /** A user from the provider; undefined when the name (or the link, in a race) is taken. */
 export function insertOidcUser(
-  db: StaffDb,
+  db: Db,
   u: { username: string; role: StaffRole; issuer: string; subject: string; now: Date },
 ): Promise<StaffUserRow | undefined> {
   return db
@@ -106,7 +107,7 @@ export function insertOidcUser(
 
 /** At every sign-in: the role from the group claim, the name if the provider changed it. */
 export function updateOidcUser(
-  db: StaffDb,
+  db: Db,
   id: number,
   u: { username: string; role: StaffRole; now: Date },
 ): Promise<StaffUserRow | undefined> {

@@ -3,10 +3,9 @@ import type { Logger } from '@studylink/service-kit';
 import type { Kysely } from 'kysely';
 import * as oidc from 'openid-client';
 import { appendAccessEvent } from '../../access-log/access-log.repository.js';
-import type { DB } from '../../db/tables.js';
+import type { DB, StaffRole, StaffUserRow } from '../../db/tables.js';
 import type { Actor } from '../../tokens/token.service.js';
-import type { StaffDB, StaffRole, StaffUserRow } from '../staff.tables.js';
-import { staffActor } from '../staff-user.service.js';
+import { staffActor } from '../users/staff-user.service.js';
 import type { OidcClient, OidcIdentity } from './oidc.client.js';
 import {
   OidcInvalidResponseError,
@@ -66,8 +65,7 @@ export function usernameFromProvider(name: string): string {
  */
 export class StaffOidcService {
   constructor(
-    private readonly db: Kysely<StaffDB>,
-    private readonly logDb: Kysely<DB>,
+    private readonly db: Kysely<DB>,
     private readonly client: OidcClient,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
@@ -123,7 +121,7 @@ export class StaffOidcService {
         await this.logFailure('oidc_user_disabled', who, user.username);
         throw new OidcUserDisabledError();
       }
-      await appendAccessEvent(this.logDb, {
+      await appendAccessEvent(this.db, {
         event: 'staff_sign_in',
         outcome: 'ok',
         actor: staffActor(user.username),
@@ -170,7 +168,7 @@ export class StaffOidcService {
     const row = created ?? (await findUserByOidc(this.db, identity.issuer, identity.subject));
     if (!row) throw new OidcInvalidResponseError('user link');
     if (created)
-      await appendAccessEvent(this.logDb, {
+      await appendAccessEvent(this.db, {
         event: 'user_created',
         outcome: 'ok',
         actor: 'oidc',
@@ -192,7 +190,7 @@ export class StaffOidcService {
 
   private async logFailure(outcome: string, who: Who, username: string | null, err?: unknown): Promise<void> {
     const providerError = (err as { providerError?: unknown } | undefined)?.providerError;
-    await appendAccessEvent(this.logDb, {
+    await appendAccessEvent(this.db, {
       event: 'staff_sign_in_failed',
       outcome,
       actor: username ? staffActor(username) : null,

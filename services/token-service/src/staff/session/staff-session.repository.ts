@@ -1,6 +1,7 @@
 import { redactTokens } from '@studylink/service-kit';
 import { sql } from 'kysely';
-import type { StaffDb, StaffRole } from './staff.tables.js';
+import type { Db } from '../../db/database.js';
+import type { StaffRole } from '../../db/tables.js';
 
 export interface SessionWithUser {
   idHash: Buffer;
@@ -15,7 +16,7 @@ export interface SessionWithUser {
 }
 
 export async function insertSession(
-  db: StaffDb,
+  db: Db,
   s: {
     idHash: Buffer;
     userId: number;
@@ -38,7 +39,7 @@ export async function insertSession(
     .execute();
 }
 
-export async function findSession(db: StaffDb, idHash: Buffer): Promise<SessionWithUser | undefined> {
+export async function findSession(db: Db, idHash: Buffer): Promise<SessionWithUser | undefined> {
   const row = await db
     .selectFrom('staff_sessions as s')
     .innerJoin('staff_users as u', 'u.id', 's.user_id')
@@ -69,7 +70,7 @@ export async function findSession(db: StaffDb, idHash: Buffer): Promise<SessionW
   };
 }
 
-export async function touchSession(db: StaffDb, idHash: Buffer): Promise<void> {
+export async function touchSession(db: Db, idHash: Buffer): Promise<void> {
   await db
     .updateTable('staff_sessions')
     .set({ last_seen_at: sql<Date>`now()` })
@@ -77,16 +78,16 @@ export async function touchSession(db: StaffDb, idHash: Buffer): Promise<void> {
     .execute();
 }
 
-export async function deleteSession(db: StaffDb, idHash: Buffer): Promise<void> {
+export async function deleteSession(db: Db, idHash: Buffer): Promise<void> {
   await db.deleteFrom('staff_sessions').where('id_hash', '=', idHash).execute();
 }
 
-export async function deleteSessionsOfUser(db: StaffDb, userId: number): Promise<void> {
+export async function deleteSessionsOfUser(db: Db, userId: number): Promise<void> {
   await db.deleteFrom('staff_sessions').where('user_id', '=', userId).execute();
 }
 
 /** Drops sessions past their expiry or idle limit; run now and then, not on every request. */
-export async function deleteStaleSessions(db: StaffDb, idleMs: number): Promise<void> {
+export async function deleteStaleSessions(db: Db, idleMs: number): Promise<void> {
   await db
     .deleteFrom('staff_sessions')
     .where((eb) =>

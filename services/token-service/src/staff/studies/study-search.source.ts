@@ -3,17 +3,18 @@ import {
   DicomwebArgumentError,
   type DicomwebClient,
   DicomwebNotFoundError,
-  dicomNumber,
-  dicomPersonNameGroups,
-  dicomString,
-  dicomStrings,
-  Tag,
 } from '@studylink/dicomweb';
 import type { Logger } from '@studylink/service-kit';
 import { ValidationError } from '@studylink/service-kit';
-import { StoreUnavailableError } from '../errors.js';
-import type { StudyService } from '../studies/study.service.js';
-import { qidoTextDigest, qidoTextIsPlain, readStudyText, type StudyText } from '../studies/study.source.js';
+import { StoreUnavailableError } from '../../errors.js';
+import type { StudyService } from '../../studies/study.service.js';
+import {
+  qidoTextDigest,
+  qidoTextIsPlain,
+  readStudyText,
+  type StudyText,
+  studyDetailsOf,
+} from '../../studies/study.source.js';
 
 /** What the studies page asks the store: DICOM matching keys (wildcards allowed in the name). */
 export interface StudyQuery {
@@ -174,16 +175,17 @@ function apply(summary: StudySummary, t: Pick<StudyText, 'patientName' | 'patien
 }
 
 function toSummary(o: DicomJsonObject): StudySummary {
+  const d = studyDetailsOf(o);
   return {
-    studyInstanceUid: dicomString(o, Tag.StudyInstanceUID),
-    patientName: dicomPersonNameGroups(o, Tag.PatientName),
-    patientId: dicomString(o, Tag.PatientID),
-    accessionNumber: dicomString(o, Tag.AccessionNumber),
-    studyDate: dicomString(o, Tag.StudyDate),
-    studyTime: dicomString(o, Tag.StudyTime),
-    description: dicomString(o, Tag.StudyDescription),
-    modalities: dicomStrings(o, Tag.ModalitiesInStudy),
-    seriesCount: dicomNumber(o, Tag.NumberOfStudyRelatedSeries) ?? null,
-    instanceCount: dicomNumber(o, Tag.NumberOfStudyRelatedInstances) ?? null,
+    studyInstanceUid: d.studyInstanceUid,
+    patientName: d.patientName,
+    patientId: d.patientId,
+    accessionNumber: d.accessionNumber,
+    studyDate: d.studyDate,
+    studyTime: d.studyTime,
+    description: d.description,
+    modalities: d.modalities,
+    seriesCount: d.seriesCount,
+    instanceCount: d.instanceCount,
   };
 }

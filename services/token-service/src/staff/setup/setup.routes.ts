@@ -2,15 +2,21 @@ import type Router from '@koa/router';
 import { LANGUAGES, type StaffMessageKey } from '@studylink/i18n';
 import { ValidationError } from '@studylink/service-kit';
 import { z } from 'zod';
-import { appendAccessEvent } from '../access-log/access-log.repository.js';
-import { SETUP_RULES, type ServerConfig } from '../server-config/server-config.schema.js';
-import { SETUP_ENV } from '../server-config/server-config.service.js';
+import { appendAccessEvent } from '../../access-log/access-log.repository.js';
+import { SETUP_RULES, type ServerConfig } from '../../server-config/server-config.schema.js';
+import { SETUP_ENV } from '../../server-config/server-config.service.js';
+import { requireAdmin, requireSignedIn, sessionOrThrow } from '../session/staff-auth.middleware.js';
+import { actorOf, flashOf, redirectDone, type StaffRouteDeps, sendPage } from '../shared/staff.context.js';
+import { readForm } from '../shared/staff.form.js';
+import { st } from '../shared/staff.i18n.js';
+import {
+  checkbox,
+  type FieldErrors,
+  field,
+  issuesToFieldErrors,
+  parseForm,
+} from '../shared/staff.schemas.js';
 import { type EnvLocks, renderSetupPage, type SetupForm, setupFormOf } from './setup.page.js';
-import { actorOf, flashOf, redirectDone, type StaffRouteDeps, sendPage } from './staff.context.js';
-import { readForm } from './staff.form.js';
-import { st } from './staff.i18n.js';
-import { checkbox, type FieldErrors, field, issuesToFieldErrors, parseForm } from './staff.schemas.js';
-import { requireAdmin, requireSignedIn, sessionOrThrow } from './staff-auth.middleware.js';
 
 /** Form strings to the shapes ServerConfigService.update validates; the rules live there. */
 const setupFormSchema = z.object({

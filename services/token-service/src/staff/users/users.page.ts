@@ -1,6 +1,8 @@
 import { html } from '@studylink/service-kit';
-import { PASSWORD_MIN_LENGTH } from './password.hasher.js';
-import { st } from './staff.i18n.js';
+import type { StaffUserRow } from '../../db/tables.js';
+import { PASSWORD_MIN_LENGTH } from '../session/password.hasher.js';
+import type { StaffSession } from '../session/staff-session.service.js';
+import { st } from '../shared/staff.i18n.js';
 import {
   csrfField,
   errorSummary,
@@ -9,10 +11,8 @@ import {
   postButton,
   selectField,
   staffPage,
-} from './staff.layout.js';
-import type { FieldErrors } from './staff.schemas.js';
-import type { StaffUserRow } from './staff.tables.js';
-import type { StaffSession } from './staff-session.service.js';
+} from '../shared/staff.layout.js';
+import type { FieldErrors } from '../shared/staff.schemas.js';
 
 const roleName = (role: string) => st.t('users.roleName', { role });
 

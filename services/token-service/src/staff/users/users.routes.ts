@@ -1,11 +1,12 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
-import { parseOrThrow } from '../http/validate.js';
-import { actorOf, flashOf, redirectDone, type StaffRouteDeps, sendPage } from './staff.context.js';
-import { UsernameTakenError } from './staff.errors.js';
-import { readForm } from './staff.form.js';
-import { st } from './staff.i18n.js';
+import { parseOrThrow } from '../../http/validate.js';
+import { requireAdmin, requireSignedIn, sessionOrThrow } from '../session/staff-auth.middleware.js';
+import { actorOf, flashOf, redirectDone, type StaffRouteDeps, sendPage } from '../shared/staff.context.js';
+import { UsernameTakenError } from '../shared/staff.errors.js';
+import { readForm } from '../shared/staff.form.js';
+import { st } from '../shared/staff.i18n.js';
 import {
   field,
   idParamSchema,
@@ -13,8 +14,7 @@ import {
   passwordSchema,
   roleSchema,
   usernameSchema,
-} from './staff.schemas.js';
-import { requireAdmin, requireSignedIn, sessionOrThrow } from './staff-auth.middleware.js';
+} from '../shared/staff.schemas.js';
 import { renderPasswordPage, renderUsersPage } from './users.page.js';
 
 const newUserSchema = z.object({

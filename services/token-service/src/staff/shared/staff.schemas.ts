@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from './password.hasher.js';
+import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../session/password.hasher.js';
 import { st } from './staff.i18n.js';
 
 /** User names: lower case letters, digits, `.`, `_`, `-`; stored lower-cased. */

@@ -1,15 +1,15 @@
 import type Router from '@koa/router';
 import { z } from 'zod';
-import { appendAccessEvent } from '../access-log/access-log.repository.js';
-import { parseOrThrow } from '../http/validate.js';
+import { appendAccessEvent } from '../../access-log/access-log.repository.js';
+import { disableApiKey, listApiKeys } from '../../api-keys/api-key.repository.js';
+import { parseOrThrow } from '../../http/validate.js';
+import { requireAdmin, requireSignedIn, sessionOrThrow } from '../session/staff-auth.middleware.js';
+import { actorOf, flashOf, redirectDone, type StaffRouteDeps, sendPage } from '../shared/staff.context.js';
+import { ApiKeyNotFoundError } from '../shared/staff.errors.js';
+import { readForm } from '../shared/staff.form.js';
+import { st } from '../shared/staff.i18n.js';
+import { field, idParamSchema, parseForm } from '../shared/staff.schemas.js';
 import { ACCESS_CHOICES, renderApiKeysPage, renderNewKeyPage, scopesOfAccess } from './api-keys.page.js';
-import { actorOf, flashOf, redirectDone, type StaffRouteDeps, sendPage } from './staff.context.js';
-import { ApiKeyNotFoundError } from './staff.errors.js';
-import { readForm } from './staff.form.js';
-import { st } from './staff.i18n.js';
-import { field, idParamSchema, parseForm } from './staff.schemas.js';
-import { disableApiKey, listApiKeys } from './staff-api-key.repository.js';
-import { requireAdmin, requireSignedIn, sessionOrThrow } from './staff-auth.middleware.js';
 
 const newKeySchema = z.object({
   name: field.pipe(
@@ -38,7 +38,7 @@ export function apiKeysRoutes(router: Router, deps: StaffRouteDeps): void {
       ctx,
       renderApiKeysPage({
         session: sessionOrThrow(ctx),
-        keys: await listApiKeys(deps.staffDb),
+        keys: await listApiKeys(deps.db),
         flash: flashOf(ctx),
       }),
     );
@@ -52,7 +52,7 @@ export function apiKeysRoutes(router: Router, deps: StaffRouteDeps): void {
         ctx,
         renderApiKeysPage({
           session: sessionOrThrow(ctx),
-          keys: await listApiKeys(deps.staffDb),
+          keys: await listApiKeys(deps.db),
           form: { name: body.name ?? '', access: formAccess(body) ?? 'tokens' },
           errors: parsed.errors,
         }),
@@ -87,7 +87,7 @@ export function apiKeysRoutes(router: Router, deps: StaffRouteDeps): void {
   router.post('/api-keys/:id/disable', requireSignedIn, requireAdmin, async (ctx) => {
     const { id } = parseOrThrow(idParamSchema, ctx.params, 'key id');
     const who = actorOf(ctx, deps.trustedProxies);
-    const key = await disableApiKey(deps.staffDb, id, who.actor);
+    const key = await disableApiKey(deps.db, id, who.actor);
     if (!key) throw new ApiKeyNotFoundError();
     if (!key.alreadyDisabled) {
       await appendAccessEvent(deps.db, {

@@ -1,12 +1,12 @@
 import { LANGUAGES, type Language, languageName, type StaffMessageKey, translator } from '@studylink/i18n';
 import { html, type SafeHtml } from '@studylink/service-kit';
-import { dicomDateAsDate, formatDicomTime, formatPersonName } from '../patient/format.js';
-import type { ServerConfig } from '../server-config/server-config.schema.js';
-import type { IssuedToken } from '../tokens/token.service.js';
-import { st } from './staff.i18n.js';
-import { csrfField, errorSummary, formatUtc, isoDay, staffPage } from './staff.layout.js';
-import type { FieldErrors } from './staff.schemas.js';
-import type { StaffSession } from './staff-session.service.js';
+import { dicomDateAsDate, formatDicomTime, formatPersonName } from '../../patient/format.js';
+import type { ServerConfig } from '../../server-config/server-config.schema.js';
+import type { IssuedToken } from '../../tokens/token.service.js';
+import type { StaffSession } from '../session/staff-session.service.js';
+import { st } from '../shared/staff.i18n.js';
+import { csrfField, errorSummary, formatUtc, isoDay, staffPage } from '../shared/staff.layout.js';
+import type { FieldErrors } from '../shared/staff.schemas.js';
 import type { StudySummary } from './study-search.source.js';
 
 export interface StudyView {

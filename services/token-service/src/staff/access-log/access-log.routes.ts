@@ -3,13 +3,17 @@ import type Router from '@koa/router';
 import { STUDY_UID_MAX_LENGTH, STUDY_UID_PATTERN } from '@studylink/contracts';
 import type { Context } from 'koa';
 import { z } from 'zod';
-import { ACCESS_EVENTS, appendAccessEvent, listAccessEvents } from '../access-log/access-log.repository.js';
+import {
+  ACCESS_EVENTS,
+  appendAccessEvent,
+  listAccessEvents,
+} from '../../access-log/access-log.repository.js';
+import { requireSignedIn, sessionOrThrow } from '../session/staff-auth.middleware.js';
+import { actorOf, type StaffRouteDeps, sendPage } from '../shared/staff.context.js';
+import { st } from '../shared/staff.i18n.js';
+import { field, optionalIsoDate, parseForm } from '../shared/staff.schemas.js';
 import { csvRow } from './access-log.csv.js';
 import { type AccessLogForm, renderAccessLogPage } from './access-log.page.js';
-import { actorOf, type StaffRouteDeps, sendPage } from './staff.context.js';
-import { st } from './staff.i18n.js';
-import { field, optionalIsoDate, parseForm } from './staff.schemas.js';
-import { requireSignedIn, sessionOrThrow } from './staff-auth.middleware.js';
 
 const PAGE_SIZE = 50;
 const CSV_BATCH = 1000;

@@ -6,7 +6,7 @@ import {
   staffTranslator,
 } from '@studylink/i18n';
 import { escapeHtml, SafeHtml } from '@studylink/service-kit';
-import { dicomDateAsDate } from '../patient/format.js';
+import { dicomDateAsDate } from '../../patient/format.js';
 
 /** Values of a message that is put into markup: SafeHtml values (a link, a <strong>) go in as they are. */
 export type HtmlMessageValues = Record<string, string | number | Date | SafeHtml>;

@@ -1,7 +1,7 @@
 import { html } from '@studylink/service-kit';
-import { st } from './staff.i18n.js';
-import { errorSummary, inputField, staffPage } from './staff.layout.js';
-import type { FieldErrors } from './staff.schemas.js';
+import { st } from '../shared/staff.i18n.js';
+import { errorSummary, inputField, staffPage } from '../shared/staff.layout.js';
+import type { FieldErrors } from '../shared/staff.schemas.js';
 
 const REASONS = { expired: 'signIn.reason.expired', 'signed-out': 'signIn.reason.signedOut' } as const;
 

@@ -1,7 +1,7 @@
 import { html } from '@studylink/service-kit';
+import type { StaffSession } from '../session/staff-session.service.js';
 import { st } from './staff.i18n.js';
 import { staffPage } from './staff.layout.js';
-import type { StaffSession } from './staff-session.service.js';
 
 /**
  * An error page inside the staff layout. Its text is the catalogue's for the error's code (or, for

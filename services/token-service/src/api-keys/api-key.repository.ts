@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { StaffDb } from './staff.tables.js';
+import type { Db } from '../db/database.js';
 
 export interface ApiKeyListItem {
   id: number;
@@ -14,7 +14,7 @@ export interface ApiKeyListItem {
   lastUsedAt: Date | null;
 }
 
-export async function listApiKeys(db: StaffDb): Promise<ApiKeyListItem[]> {
+export async function listApiKeys(db: Db): Promise<ApiKeyListItem[]> {
   const rows = await db
     .selectFrom('api_keys')
     .select([
@@ -48,7 +48,7 @@ export async function listApiKeys(db: StaffDb): Promise<ApiKeyListItem[]> {
 
 /** Disables a key at once (the API refuses it from the next request); undefined if none such. */
 export async function disableApiKey(
-  db: StaffDb,
+  db: Db,
   id: number,
   by: string,
 ): Promise<{ name: string; alreadyDisabled: boolean } | undefined> {

@@ -2,28 +2,28 @@ import type Router from '@koa/router';
 import { isLanguage, translator } from '@studylink/i18n';
 import type { Context } from 'koa';
 import { z } from 'zod';
-import { appendAccessEvent } from '../access-log/access-log.repository.js';
+import { appendAccessEvent } from '../../access-log/access-log.repository.js';
 import {
   BirthDateMissingError,
   StoreUnavailableError,
   StudyNotFoundError,
   StudyTokenNotFoundError,
   TokenNotDisplayableError,
-} from '../errors.js';
-import { studyParamsSchema } from '../http/api.schemas.js';
-import { parseOrThrow } from '../http/validate.js';
-import { findStudy } from '../studies/study.repository.js';
-import type { IssuedToken, LinkOptions } from '../tokens/token.service.js';
-import { actorOf, flashOf, redirectDone, type StaffRouteDeps, sendPage } from './staff.context.js';
-import { readForm } from './staff.form.js';
-import { st } from './staff.i18n.js';
-import { checkbox, type FieldErrors, field, optionalIsoDate, parseForm } from './staff.schemas.js';
-import { requireSignedIn, sessionOrThrow } from './staff-auth.middleware.js';
+} from '../../errors.js';
+import { studyParamsSchema } from '../../http/api.schemas.js';
+import { parseOrThrow } from '../../http/validate.js';
+import { findStudy } from '../../studies/study.repository.js';
 import {
   activeTokensForStudies,
   type TokenStatus,
   updateActiveTokenExpiry,
-} from './staff-token.repository.js';
+} from '../../tokens/token.repository.js';
+import type { IssuedToken, LinkOptions } from '../../tokens/token.service.js';
+import { requireSignedIn, sessionOrThrow } from '../session/staff-auth.middleware.js';
+import { actorOf, flashOf, redirectDone, type StaffRouteDeps, sendPage } from '../shared/staff.context.js';
+import { readForm } from '../shared/staff.form.js';
+import { st } from '../shared/staff.i18n.js';
+import { checkbox, type FieldErrors, field, optionalIsoDate, parseForm } from '../shared/staff.schemas.js';
 import { renderStudiesPage, type StudySearchForm } from './studies.page.js';
 import {
   defaultExpiry,

@@ -1,21 +1,22 @@
 import { sql } from 'kysely';
-import type { StaffDb, StaffRole, StaffUserRow } from './staff.tables.js';
+import type { Db } from '../../db/database.js';
+import type { StaffRole, StaffUserRow } from '../../db/tables.js';
 
-export function findUserByUsername(db: StaffDb, username: string): Promise<StaffUserRow | undefined> {
+export function findUserByUsername(db: Db, username: string): Promise<StaffUserRow | undefined> {
   return db.selectFrom('staff_users').selectAll().where('username', '=', username).executeTakeFirst();
 }
 
-export function findUserById(db: StaffDb, id: number): Promise<StaffUserRow | undefined> {
+export function findUserById(db: Db, id: number): Promise<StaffUserRow | undefined> {
   return db.selectFrom('staff_users').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-export function listUsers(db: StaffDb): Promise<StaffUserRow[]> {
+export function listUsers(db: Db): Promise<StaffUserRow[]> {
   return db.selectFrom('staff_users').selectAll().orderBy('username').execute();
 }
 
 /** Inserts unless the name is taken; undefined then. */
 export function insertUser(
-  db: StaffDb,
+  db: Db,
   u: { username: string; role: StaffRole; password_hash: string; created_by: string },
 ): Promise<StaffUserRow | undefined> {
   return db
@@ -26,7 +27,7 @@ export function insertUser(
     .executeTakeFirst();
 }
 
-export async function countActiveAdmins(db: StaffDb, exceptId?: number): Promise<number> {
+export async function countActiveAdmins(db: Db, exceptId?: number): Promise<number> {
   let q = db
     .selectFrom('staff_users')
     .select((eb) => eb.fn.countAll<string>().as('n'))
@@ -41,7 +42,7 @@ export async function countActiveAdmins(db: StaffDb, exceptId?: number): Promise
  * Counts an attempt before the password is checked, so a burst of parallel guesses cannot get
  * past the limit. Returns the attempt's number, or null while the account is locked.
  */
-export async function reserveSignInAttempt(db: StaffDb, id: number): Promise<number | null> {
+export async function reserveSignInAttempt(db: Db, id: number): Promise<number | null> {
   const row = await db
     .updateTable('staff_users')
     .set((eb) => ({ failed_attempts: eb('failed_attempts', '+', 1) }))
@@ -52,7 +53,7 @@ export async function reserveSignInAttempt(db: StaffDb, id: number): Promise<num
   return row ? row.failed_attempts : null;
 }
 
-export async function recordSignInSuccess(db: StaffDb, id: number): Promise<void> {
+export async function recordSignInSuccess(db: Db, id: number): Promise<void> {
   await db
     .updateTable('staff_users')
     .set({ failed_attempts: 0, locked_until: null, last_sign_in_at: sql<Date>`now()` })
@@ -61,7 +62,7 @@ export async function recordSignInSuccess(db: StaffDb, id: number): Promise<void
 }
 
 /** Locks the account for `minutes` and starts counting afresh for the time after the lock. */
-export async function lockUser(db: StaffDb, id: number, minutes: number): Promise<void> {
+export async function lockUser(db: Db, id: number, minutes: number): Promise<void> {
   await db
     .updateTable('staff_users')
     .set({
@@ -72,7 +73,7 @@ export async function lockUser(db: StaffDb, id: number, minutes: number): Promis
     .execute();
 }
 
-export async function setUserDisabled(db: StaffDb, id: number, disabled: boolean): Promise<boolean> {
+export async function setUserDisabled(db: Db, id: number, disabled: boolean): Promise<boolean> {
   const r = await db
     .updateTable('staff_users')
     .set({ disabled_at: disabled ? sql<Date>`now()` : null })
@@ -82,7 +83,7 @@ export async function setUserDisabled(db: StaffDb, id: number, disabled: boolean
 }
 
 /** A new password also lifts a lockout. */
-export async function setUserPassword(db: StaffDb, id: number, passwordHash: string): Promise<boolean> {
+export async function setUserPassword(db: Db, id: number, passwordHash: string): Promise<boolean> {
   const r = await db
     .updateTable('staff_users')
     .set({

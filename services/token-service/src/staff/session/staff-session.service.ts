@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import type { StaffDB, StaffRole } from './staff.tables.js';
+import type { DB, StaffRole } from '../../db/tables.js';
 import {
   deleteSession,
   deleteSessionsOfUser,
@@ -40,7 +40,7 @@ function hashId(id: string): Buffer {
 /** Sessions in PostgreSQL; the cookie carries a random id, the table only its SHA-256. */
 export class StaffSessionService {
   constructor(
-    private readonly db: Kysely<StaffDB>,
+    private readonly db: Kysely<DB>,
     private readonly policy: SessionPolicy,
   ) {}
 

@@ -1,7 +1,7 @@
 import { html, type SafeHtml } from '@studylink/service-kit';
+import type { StaffSession } from '../session/staff-session.service.js';
 import { st } from './staff.i18n.js';
 import type { FieldErrors } from './staff.schemas.js';
-import type { StaffSession } from './staff-session.service.js';
 
 export type NavItem = 'studies' | 'access-log' | 'setup' | 'users' | 'api-keys' | null;
 

@@ -1,7 +1,7 @@
 import { createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Context, Next } from 'koa';
-import { CsrfError, StaffForbiddenError } from './staff.errors.js';
-import { readForm } from './staff.form.js';
+import { CsrfError, StaffForbiddenError } from '../shared/staff.errors.js';
+import { readForm } from '../shared/staff.form.js';
 import type { StaffSession, StaffSessionService } from './staff-session.service.js';
 
 export const SESSION_COOKIE = 'studylink_staff';

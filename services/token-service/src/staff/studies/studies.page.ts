@@ -1,11 +1,11 @@
 import type { StaffMessageKey } from '@studylink/i18n';
 import { html, type SafeHtml } from '@studylink/service-kit';
-import { formatPersonName } from '../patient/format.js';
-import { st } from './staff.i18n.js';
-import { errorSummary, inputField, isoDay, selectField, staffPage } from './staff.layout.js';
-import type { FieldErrors } from './staff.schemas.js';
-import type { StaffSession } from './staff-session.service.js';
-import type { TokenStatus } from './staff-token.repository.js';
+import { formatPersonName } from '../../patient/format.js';
+import type { TokenStatus } from '../../tokens/token.repository.js';
+import type { StaffSession } from '../session/staff-session.service.js';
+import { st } from '../shared/staff.i18n.js';
+import { errorSummary, inputField, isoDay, selectField, staffPage } from '../shared/staff.layout.js';
+import type { FieldErrors } from '../shared/staff.schemas.js';
 import type { StudySummary } from './study-search.source.js';
 
 const MODALITIES = [

@@ -1,10 +1,10 @@
 import { html, type SafeHtml } from '@studylink/service-kit';
-import { ACCESS_EVENTS } from '../access-log/access-log.repository.js';
-import type { AccessLogRow } from '../db/tables.js';
-import { st } from './staff.i18n.js';
-import { errorSummary, inputField, selectField, staffPage } from './staff.layout.js';
-import type { FieldErrors } from './staff.schemas.js';
-import type { StaffSession } from './staff-session.service.js';
+import { ACCESS_EVENTS } from '../../access-log/access-log.repository.js';
+import type { AccessLogRow } from '../../db/tables.js';
+import type { StaffSession } from '../session/staff-session.service.js';
+import { st } from '../shared/staff.i18n.js';
+import { errorSummary, inputField, selectField, staffPage } from '../shared/staff.layout.js';
+import type { FieldErrors } from '../shared/staff.schemas.js';
 
 export interface AccessLogForm {
   study: string;

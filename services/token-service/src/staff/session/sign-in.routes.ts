@@ -1,12 +1,12 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
+import { clientOf, type StaffRouteDeps, sendPage } from '../shared/staff.context.js';
+import { CsrfError } from '../shared/staff.errors.js';
+import { readForm } from '../shared/staff.form.js';
+import { st } from '../shared/staff.i18n.js';
+import { field, parseForm } from '../shared/staff.schemas.js';
 import { renderSignInPage } from './sign-in.page.js';
-import { clientOf, type StaffRouteDeps, sendPage } from './staff.context.js';
-import { CsrfError } from './staff.errors.js';
-import { readForm } from './staff.form.js';
-import { st } from './staff.i18n.js';
-import { field, parseForm } from './staff.schemas.js';
 import {
   clearStaffCookie,
   currentSession,

@@ -1,6 +1,8 @@
 import { html } from '@studylink/service-kit';
-import type { ApiScope } from '../api-keys/api-key.service.js';
-import { st } from './staff.i18n.js';
+import type { ApiKeyListItem } from '../../api-keys/api-key.repository.js';
+import type { ApiScope } from '../../api-keys/api-key.service.js';
+import type { StaffSession } from '../session/staff-session.service.js';
+import { st } from '../shared/staff.i18n.js';
 import {
   csrfField,
   errorSummary,
@@ -9,10 +11,8 @@ import {
   postButton,
   selectField,
   staffPage,
-} from './staff.layout.js';
-import type { FieldErrors } from './staff.schemas.js';
-import type { ApiKeyListItem } from './staff-api-key.repository.js';
-import type { StaffSession } from './staff-session.service.js';
+} from '../shared/staff.layout.js';
+import type { FieldErrors } from '../shared/staff.schemas.js';
 
 /** The scope sets a key can be made with, as the form offers them. */
 export const ACCESS_CHOICES = ['tokens', 'audit', 'tokens-audit', 'admin'] as const;

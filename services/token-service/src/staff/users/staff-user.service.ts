@@ -1,24 +1,23 @@
 import { rateLimitKey } from '@studylink/service-kit';
 import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
-import { appendAccessEvent } from '../access-log/access-log.repository.js';
-import type { DB } from '../db/tables.js';
-import type { Actor } from '../tokens/token.service.js';
+import { appendAccessEvent } from '../../access-log/access-log.repository.js';
+import type { DB, StaffRole, StaffUserRow } from '../../db/tables.js';
+import type { Actor } from '../../tokens/token.service.js';
 import {
   DEFAULT_SCRYPT,
   dummyHash,
   hashPassword,
   type ScryptParams,
   verifyPassword,
-} from './password.hasher.js';
+} from '../session/password.hasher.js';
+import { deleteSessionsOfUser } from '../session/staff-session.repository.js';
 import {
   LastAdminError,
   SelfDisableError,
   StaffUserNotFoundError,
   UsernameTakenError,
-} from './staff.errors.js';
-import type { StaffDB, StaffRole, StaffUserRow } from './staff.tables.js';
-import { deleteSessionsOfUser } from './staff-session.repository.js';
+} from '../shared/staff.errors.js';
 import {
   countActiveAdmins,
   findUserById,
@@ -68,8 +67,7 @@ export class StaffUserService {
   private dummy: Promise<string> | undefined;
 
   constructor(
-    private readonly db: Kysely<StaffDB>,
-    private readonly logDb: Kysely<DB>,
+    private readonly db: Kysely<DB>,
     private readonly policy: SignInPolicy = DEFAULT_SIGN_IN_POLICY,
     private readonly scrypt: ScryptParams = DEFAULT_SCRYPT,
     /** The password check; tests count its calls. */
@@ -147,7 +145,7 @@ export class StaffUserService {
            AND ${this.sameClient(clientIp)}
            AND at > now() - make_interval(mins => ${this.policy.ipWindowMinutes})
          LIMIT ${this.policy.maxFailuresPerIp}
-      ) AS recent`.execute(this.logDb);
+      ) AS recent`.execute(this.db);
     return (rows[0]?.n ?? 0) >= this.policy.maxFailuresPerIp;
   }
 
@@ -157,7 +155,7 @@ export class StaffUserService {
    * address take turns on an advisory lock, so exactly one of them writes.
    */
   private async logThrottledOnce(who: Omit<Actor, 'actor'>): Promise<void> {
-    await this.logDb.transaction().execute(async (trx) => {
+    await this.db.transaction().execute(async (trx) => {
       await sql`SELECT pg_advisory_xact_lock(727274002, hashtext(${rateLimitKey(who.clientIp)}))`.execute(
         trx,
       );
@@ -199,7 +197,7 @@ export class StaffUserService {
       created_by: by.actor,
     });
     if (!row) throw new UsernameTakenError();
-    await appendAccessEvent(this.logDb, {
+    await appendAccessEvent(this.db, {
       event: 'user_created',
       outcome: 'ok',
       actor: by.actor,
@@ -229,7 +227,7 @@ export class StaffUserService {
       .where('id', '=', existing.id)
       .execute();
     await setUserPassword(this.db, existing.id, await hashPassword(password, this.scrypt));
-    await appendAccessEvent(this.logDb, {
+    await appendAccessEvent(this.db, {
       event: 'user_password_reset',
       outcome: 'ok',
       actor: by.actor,
@@ -249,7 +247,7 @@ export class StaffUserService {
       await setUserDisabled(trx, id, disabled);
       if (disabled) await deleteSessionsOfUser(trx, id);
     });
-    await appendAccessEvent(this.logDb, {
+    await appendAccessEvent(this.db, {
       event: disabled ? 'user_disabled' : 'user_enabled',
       outcome: 'ok',
       actor: by.actor,
@@ -268,7 +266,7 @@ export class StaffUserService {
       await setUserPassword(trx, id, hash);
       await deleteSessionsOfUser(trx, id);
     });
-    await appendAccessEvent(this.logDb, {
+    await appendAccessEvent(this.db, {
       event: 'user_password_reset',
       outcome: 'ok',
       actor: by.actor,
@@ -280,7 +278,7 @@ export class StaffUserService {
   }
 
   async logSignOut(username: string, who: Omit<Actor, 'actor'>): Promise<void> {
-    await appendAccessEvent(this.logDb, {
+    await appendAccessEvent(this.db, {
       event: 'staff_sign_out',
       outcome: 'ok',
       actor: staffActor(username),
@@ -296,7 +294,7 @@ export class StaffUserService {
     user: StaffUserRow | null,
     detail: Record<string, unknown> | null,
   ): Promise<void> {
-    await appendAccessEvent(this.logDb, {
+    await appendAccessEvent(this.db, {
       event,
       outcome,
       actor: user ? staffActor(user.username) : null,

@@ -1,10 +1,10 @@
 import { LANGUAGES, languageName } from '@studylink/i18n';
 import { html, type SafeHtml } from '@studylink/service-kit';
-import { baseUrl, type ServerConfig } from '../server-config/server-config.schema.js';
-import { st } from './staff.i18n.js';
-import { csrfField, errorSummary, inputField, staffPage } from './staff.layout.js';
-import type { FieldErrors } from './staff.schemas.js';
-import type { StaffSession } from './staff-session.service.js';
+import { baseUrl, type ServerConfig } from '../../server-config/server-config.schema.js';
+import type { StaffSession } from '../session/staff-session.service.js';
+import { st } from '../shared/staff.i18n.js';
+import { csrfField, errorSummary, inputField, staffPage } from '../shared/staff.layout.js';
+import type { FieldErrors } from '../shared/staff.schemas.js';
 
 /** The values as the form shows them: strings, as typed. */
 export interface SetupForm {

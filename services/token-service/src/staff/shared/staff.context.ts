@@ -2,23 +2,21 @@ import type { StaffMessageKey } from '@studylink/i18n';
 import type { Logger } from '@studylink/service-kit';
 import type { Context } from 'koa';
 import type { Kysely } from 'kysely';
-import type { ApiKeyService } from '../api-keys/api-key.service.js';
-import type { DB } from '../db/tables.js';
-import { requestClientIp } from '../patient/patient.routes.js';
-import type { ServerConfigService } from '../server-config/server-config.service.js';
-import type { TokenService } from '../tokens/token.service.js';
+import type { ApiKeyService } from '../../api-keys/api-key.service.js';
+import type { DB } from '../../db/tables.js';
+import { requestClientIp } from '../../patient/patient.routes.js';
+import type { ServerConfigService } from '../../server-config/server-config.service.js';
+import type { TokenService } from '../../tokens/token.service.js';
+import type { SignInCsrf } from '../session/staff-auth.middleware.js';
+import { sessionOrThrow } from '../session/staff-auth.middleware.js';
+import type { StaffSessionService } from '../session/staff-session.service.js';
+import type { StudySearch } from '../studies/study-search.source.js';
+import { type StaffActor, type StaffUserService, staffActor } from '../users/staff-user.service.js';
 import { st } from './staff.i18n.js';
-import type { StaffDB } from './staff.tables.js';
-import type { SignInCsrf } from './staff-auth.middleware.js';
-import { sessionOrThrow } from './staff-auth.middleware.js';
-import type { StaffSessionService } from './staff-session.service.js';
-import { type StaffActor, type StaffUserService, staffActor } from './staff-user.service.js';
-import type { StudySearch } from './study-search.source.js';
 
 /** Everything the staff routes use, built once in createStaffModule. */
 export interface StaffRouteDeps {
   db: Kysely<DB>;
-  staffDb: Kysely<StaffDB>;
   log: Logger;
   tokens: TokenService;
   serverConfig: ServerConfigService;
