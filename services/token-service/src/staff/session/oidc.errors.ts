@@ -14,7 +14,11 @@ export class OidcLoginUnknownError extends AppError {
 /** The callback's `state` is not the one this browser's sign-in sent: a forged or crossed answer. */
 export class OidcStateMismatchError extends AppError {
   constructor() {
-    super(400, 'oidc_state_mismatch', 'the answer from the identity provider does not belong to this sign-in');
+    super(
+      400,
+      'oidc_state_mismatch',
+      'the answer from the identity provider does not belong to this sign-in',
+    );
   }
 }
 

@@ -65,11 +65,7 @@ export async function deleteOldOidcLogins(db: Db, before: Date): Promise<void> {
   await db.deleteFrom('staff_oidc_logins').where('expires_at', '<', before).execute();
 }
 
-export function findUserByOidc(
-  db: Db,
-  issuer: string,
-  subject: string,
-): Promise<StaffUserRow | undefined> {
+export function findUserByOidc(db: Db, issuer: string, subject: string): Promise<StaffUserRow | undefined> {
   return db
     .selectFrom('staff_users')
     .selectAll()

@@ -106,14 +106,18 @@ export class StaffOidcService {
     who: Who,
   ): Promise<{ user: StaffUserRow; next: string }> {
     try {
-      const taken = loginId && LOGIN_ID.test(loginId) ? await takeOidcLogin(this.db, hashId(loginId), new Date(this.now())) : undefined;
+      const taken =
+        loginId && LOGIN_ID.test(loginId)
+          ? await takeOidcLogin(this.db, hashId(loginId), new Date(this.now()))
+          : undefined;
       if (!taken) throw new OidcLoginUnknownError();
       if ('used' in taken) throw new OidcReplayedError();
       const { login } = taken;
       if (login.expiresAt.getTime() <= this.now()) throw new OidcLoginUnknownError();
       // An error answer creates no session, whatever its state: say what the provider said.
       const error = query.get('error');
-      if (error !== null) throw new OidcProviderRefusedError(/^[\w.-]{1,64}$/.test(error) ? error : 'invalid');
+      if (error !== null)
+        throw new OidcProviderRefusedError(/^[\w.-]{1,64}$/.test(error) ? error : 'invalid');
       if (!sameString(query.get('state') ?? '', login.state)) throw new OidcStateMismatchError();
       const identity = await this.client.exchange(login.redirectUri, query, login);
       const { user, previousRole } = await this.linkUser(identity);
@@ -163,7 +167,13 @@ export class StaffOidcService {
         previousRole: existing.role !== role ? existing.role : null,
       };
     }
-    const created = await insertOidcUser(this.db, { username, role, issuer: identity.issuer, subject: identity.subject, now });
+    const created = await insertOidcUser(this.db, {
+      username,
+      role,
+      issuer: identity.issuer,
+      subject: identity.subject,
+      now,
+    });
     // Made by a concurrent callback of the same user a moment ago.
     const row = created ?? (await findUserByOidc(this.db, identity.issuer, identity.subject));
     if (!row) throw new OidcInvalidResponseError('user link');
@@ -184,7 +194,10 @@ export class StaffOidcService {
   private async freeUsername(identity: OidcIdentity, exceptId: number | undefined): Promise<string> {
     const wanted = usernameFromProvider(identity.name);
     if (!(await usernameTaken(this.db, wanted, exceptId))) return wanted;
-    const tag = createHash('sha256').update(`${identity.issuer}\n${identity.subject}`).digest('hex').slice(0, 8);
+    const tag = createHash('sha256')
+      .update(`${identity.issuer}\n${identity.subject}`)
+      .digest('hex')
+      .slice(0, 8);
     return `${wanted.slice(0, 110)}-${tag}`;
   }
 
@@ -206,7 +219,10 @@ function describe(err: unknown): { name?: string; code?: string } {
   const e = err as { name?: unknown; code?: unknown; cause?: { code?: unknown } } | null;
   return {
     ...(typeof e?.name === 'string' ? { name: e.name } : {}),
-    ...(typeof e?.code === 'string' ? { code: e.code } : typeof e?.cause?.code === 'string' ? { code: e.cause.code } : {}),
+    ...(typeof e?.code === 'string'
+      ? { code: e.code }
+      : typeof e?.cause?.code === 'string'
+        ? { code: e.cause.code }
+        : {}),
   };
 }
-
