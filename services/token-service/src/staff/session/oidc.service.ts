@@ -25,6 +25,7 @@ import {
   updateOidcUser,
   usernameTaken,
 } from './oidc.repository.js';
+import { sameSecret } from './staff-auth.middleware.js';
 
 /** How long a sign-in may take at the provider (login, second factor) before its callback is refused. */
 export const OIDC_LOGIN_TTL_MS = 10 * 60_000;
@@ -37,13 +38,6 @@ type Who = Omit<Actor, 'actor'>;
 
 function hashId(id: string): Buffer {
   return createHash('sha256').update(id, 'utf8').digest();
-}
-
-/** Two strings equal, in time that does not depend on where they differ. */
-function sameString(a: string, b: string): boolean {
-  const da = createHash('sha256').update(a).digest();
-  const db = createHash('sha256').update(b).digest();
-  return da.equals(db) && a.length === b.length;
 }
 
 /** A provider's name as a staff user name (the column's rule): lower case, `[a-z0-9._@+-]`. */
@@ -118,7 +112,7 @@ export class StaffOidcService {
       const error = query.get('error');
       if (error !== null)
         throw new OidcProviderRefusedError(/^[\w.-]{1,64}$/.test(error) ? error : 'invalid');
-      if (!sameString(query.get('state') ?? '', login.state)) throw new OidcStateMismatchError();
+      if (!sameSecret(query.get('state') ?? '', login.state)) throw new OidcStateMismatchError();
       const identity = await this.client.exchange(login.redirectUri, query, login);
       const { user, previousRole } = await this.linkUser(identity);
       if (user.disabled_at) {

@@ -63,31 +63,26 @@ function localForm(p: Parameters<typeof renderSignInPage>[0]): SafeHtml {
   </form>`;
 }
 
-/** After a sign-in through the provider: moves on to `next` (a same-site navigation, see oidc.routes.ts). */
-export function renderSignedInPage(next: string): string {
+/**
+ * A page that moves on by itself (a meta refresh) with a link for the same: after a sign-in through
+ * the provider, to `next` (a same-site navigation, see oidc.routes.ts); after signing out here, to
+ * the provider's end-session endpoint (a redirect of the sign-out form's POST to another site would
+ * be stopped by the pages' CSP, form-action 'self').
+ */
+function onwardPage(title: string, linkText: string, to: string): string {
   return staffPage({
-    title: st.t('signIn.signedIn'),
+    title,
     session: null,
-    refreshTo: next,
+    refreshTo: to,
     body: html`<div class="card signin">
-  <h1>${st.t('signIn.signedIn')}</h1>
-  <p><a class="button" href="${next}">${st.t('signIn.continue')}</a></p>
+  <h1>${title}</h1>
+  <p><a class="button" href="${to}">${linkText}</a></p>
 </div>`,
   });
 }
 
-/**
- * Signed out here; on to the provider's end-session endpoint by a meta refresh: a redirect of the
- * sign-out form's POST to another site would be stopped by the pages' CSP (form-action 'self').
- */
-export function renderSignedOutPage(providerUrl: string): string {
-  return staffPage({
-    title: st.t('signIn.reason.signedOut'),
-    session: null,
-    refreshTo: providerUrl,
-    body: html`<div class="card signin">
-  <h1>${st.t('signIn.reason.signedOut')}</h1>
-  <p><a class="button" href="${providerUrl}">${st.t('signIn.providerSignOut')}</a></p>
-</div>`,
-  });
-}
+export const renderSignedInPage = (next: string): string =>
+  onwardPage(st.t('signIn.signedIn'), st.t('signIn.continue'), next);
+
+export const renderSignedOutPage = (providerUrl: string): string =>
+  onwardPage(st.t('signIn.reason.signedOut'), st.t('signIn.providerSignOut'), providerUrl);
