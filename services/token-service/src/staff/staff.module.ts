@@ -5,12 +5,14 @@ import type { Kysely } from 'kysely';
 import type { ApiKeyService } from '../api-keys/api-key.service.js';
 import { isDatabaseUnavailable } from '../db/database.js';
 import type { DB } from '../db/tables.js';
+import type { DeliveryService } from '../deliveries/delivery.service.js';
 import { DatabaseUnavailableError } from '../errors.js';
 import type { ServerConfigService } from '../server-config/server-config.service.js';
 import { STAFF_CSS, STAFF_JS } from '../static-assets.js';
 import type { TokenService } from '../tokens/token.service.js';
 import { accessLogRoutes } from './access-log/access-log.routes.js';
 import { apiKeysRoutes } from './api-keys/api-keys.routes.js';
+import { linksRoutes } from './links/links.routes.js';
 import { OidcClient, type OidcSettings } from './session/oidc.client.js';
 import { oidcRoutes } from './session/oidc.routes.js';
 import { StaffOidcService } from './session/oidc.service.js';
@@ -44,6 +46,8 @@ export interface StaffModuleDeps {
   signInMethods?: { local: boolean; oidc: { settings: OidcSettings; clientSecret: string } | null };
   /** The clock of the single sign-on's checks (the ID token's times, a sign-in's 10 minutes). */
   now?: () => number;
+  /** E-mail/SMS delivery of links (the study page's "Send to the patient"). */
+  deliveries?: DeliveryService | undefined;
 }
 
 export interface StaffModule {
@@ -103,6 +107,7 @@ export function createStaffModule(deps: StaffModuleDeps): StaffModule {
     signInCsrf: new SignInCsrf(deps.secret),
     trustedProxies: deps.trustedProxies,
     signInMethods: { local, oidc },
+    deliveries: deps.deliveries,
   };
 
   const router = createRouter({ prefix: '/staff' });
@@ -117,6 +122,7 @@ export function createStaffModule(deps: StaffModuleDeps): StaffModule {
   signInRoutes(router, routeDeps);
   oidcRoutes(router, routeDeps);
   studiesRoutes(router, routeDeps);
+  linksRoutes(router, routeDeps);
   accessLogRoutes(router, routeDeps);
   setupRoutes(router, routeDeps);
   usersRoutes(router, routeDeps);
