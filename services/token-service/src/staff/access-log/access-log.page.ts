@@ -3,7 +3,7 @@ import { ACCESS_EVENTS } from '../../access-log/access-log.repository.js';
 import type { AccessLogRow } from '../../db/tables.js';
 import type { StaffSession } from '../session/staff-session.service.js';
 import { st } from '../shared/staff.i18n.js';
-import { errorSummary, inputField, selectField, staffPage } from '../shared/staff.layout.js';
+import { errorSummary, formatTime, inputField, selectField, staffPage } from '../shared/staff.layout.js';
 import type { FieldErrors } from '../shared/staff.schemas.js';
 
 export interface AccessLogForm {
@@ -49,6 +49,8 @@ export function filterQuery(f: AccessLogForm, extra: Record<string, string> = {}
 
 export function renderAccessLogPage(p: {
   session: StaffSession;
+  /** The setup\'s zone: every time on the page is in it. */
+  timeZone: string;
   form: AccessLogForm;
   rows: AccessLogRow[] | null;
   nextCursor: number | null;
@@ -96,7 +98,7 @@ ${
     <tbody>
       ${p.rows.map(
         (r) => html`<tr>
-        <td class="nowrap">${r.at.toISOString().slice(0, 10)}<span class="sub">${r.at.toISOString().slice(11, 19)}</span></td>
+        <td class="nowrap"><time datetime="${r.at.toISOString()}">${formatTime(r.at, p.timeZone, true)}</time></td>
         <td class="nowrap">${eventName(r.event)}</td>
         <td>${outcomeName(r.outcome)}</td>
         <td class="uid mono">${r.study_instance_uid ? html`<a href="/staff/access-log${filterQuery({ ...f, study: r.study_instance_uid })}">${r.study_instance_uid}</a>` : ''}</td>

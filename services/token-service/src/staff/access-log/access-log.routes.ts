@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import type Router from '@koa/router';
 import { STUDY_UID_MAX_LENGTH, STUDY_UID_PATTERN } from '@studylink/contracts';
+import { endOfDayInZone, wallTimeInZone } from '@studylink/i18n';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import {
@@ -9,7 +10,7 @@ import {
   listAccessEvents,
 } from '../../access-log/access-log.repository.js';
 import { requireSignedIn, sessionOrThrow } from '../session/staff-auth.middleware.js';
-import { actorOf, type StaffRouteDeps, sendPage } from '../shared/staff.context.js';
+import { actorOf, type StaffRouteDeps, sendPage, timeZoneOf } from '../shared/staff.context.js';
 import { st } from '../shared/staff.i18n.js';
 import { field, optionalIsoDate, parseForm } from '../shared/staff.schemas.js';
 import { csvRow } from './access-log.csv.js';
@@ -46,13 +47,17 @@ const filterSchema = z
 
 type Filter = z.output<typeof filterSchema>;
 
-function repositoryFilter(f: Filter) {
+/** The filter's days are the setup zone's, as the page shows times: "to" includes its day. */
+function repositoryFilter(f: Filter, timeZone: string) {
+  const startOf = (day: string) => {
+    const [year = 0, month = 1, d = 1] = day.split('-').map(Number);
+    return wallTimeInZone({ year, month, day: d }, timeZone);
+  };
   return {
     study: f.study || undefined,
     event: f.event || undefined,
-    from: f.from ? new Date(`${f.from}T00:00:00Z`) : undefined,
-    // "To" includes its day.
-    to: f.to ? new Date(new Date(`${f.to}T00:00:00Z`).getTime() + 86_400_000) : undefined,
+    from: f.from ? startOf(f.from) : undefined,
+    to: f.to ? new Date(endOfDayInZone(f.to, timeZone).getTime() + 1) : undefined,
   };
 }
 
@@ -84,6 +89,7 @@ export function accessLogRoutes(router: Router, deps: StaffRouteDeps): void {
         ctx,
         renderAccessLogPage({
           session,
+          timeZone: await timeZoneOf(deps),
           form: rawForm(ctx),
           rows: null,
           nextCursor: null,
@@ -94,7 +100,7 @@ export function accessLogRoutes(router: Router, deps: StaffRouteDeps): void {
       return;
     }
     const rows = await listAccessEvents(deps.db, {
-      ...repositoryFilter(parsed.data),
+      ...repositoryFilter(parsed.data, await timeZoneOf(deps)),
       before: parsed.data.before,
       limit: PAGE_SIZE,
     });
@@ -103,6 +109,7 @@ export function accessLogRoutes(router: Router, deps: StaffRouteDeps): void {
       ctx,
       renderAccessLogPage({
         session,
+        timeZone: await timeZoneOf(deps),
         form,
         rows,
         nextCursor: rows.length === PAGE_SIZE ? (rows.at(-1)?.id ?? null) : null,
@@ -117,6 +124,7 @@ export function accessLogRoutes(router: Router, deps: StaffRouteDeps): void {
         ctx,
         renderAccessLogPage({
           session: sessionOrThrow(ctx),
+          timeZone: await timeZoneOf(deps),
           form: rawForm(ctx),
           rows: null,
           nextCursor: null,
@@ -126,7 +134,7 @@ export function accessLogRoutes(router: Router, deps: StaffRouteDeps): void {
       );
       return;
     }
-    const filter = repositoryFilter(parsed.data);
+    const filter = repositoryFilter(parsed.data, await timeZoneOf(deps));
     const who = actorOf(ctx, deps.trustedProxies);
     await appendAccessEvent(deps.db, {
       event: 'access_log_exported',
