@@ -21,6 +21,7 @@ export { safeZipFilename, type ZipFilenameInput } from './zip-filename.builder.j
 export {
   buildZipLayout,
   type InstanceFacts,
+  layoutReadme,
   measure,
   readInstanceFacts,
   type ZipLayout,

@@ -5,6 +5,7 @@ import { buildDicomdir, type DicomdirInstance, type DicomdirSeries } from './dic
 import { fileIdFor, zipEntryNameFor } from './file-id.scheme.js';
 import type { InstanceHeader } from './instance-header.parser.js';
 import { readInstanceHeader } from './instance-header.reader.js';
+import { buildReadme } from './readme.builder.js';
 import { planZip, type ZipPlan, type ZipPlanEntry } from './zip-plan.js';
 
 /**
@@ -250,4 +251,15 @@ export function zipPlanFor(layout: ZipLayout, readme: Buffer): ZipPlan {
     fi += 1;
   });
   return planZip(entries, new Date(layout.date));
+}
+
+/**
+ * The README.txt of a layout's zip for one patient: what the layout says and where it is read.
+ * @example const readme = layoutReadme(layout, { institution: 'St Elsewhere', viewerUrl: '', language: 'fr' });
+ */
+export function layoutReadme(
+  layout: Pick<ZipLayout, 'readme'>,
+  where: { institution: string; viewerUrl: string; language: string },
+): Buffer {
+  return Buffer.from(buildReadme({ ...layout.readme, ...where }), 'utf8');
 }

@@ -26,6 +26,7 @@ import { PATIENT_CSS } from './static-assets.js';
 import type { TokenService } from './tokens/token.service.js';
 import type { ViewerAssets } from './viewer/viewer.assets.js';
 import { viewerRoutes } from './viewer/viewer.routes.js';
+import type { ZipLayoutService } from './zip-layouts/zip-layout.service.js';
 
 export interface AppDeps {
   db: Kysely<DB>;
@@ -50,6 +51,8 @@ export interface InternalAppDeps {
   db: Kysely<DB>;
   log: Logger;
   tokens: TokenService;
+  /** Absent (tests without a store): downloads stream without a fixed layout. */
+  layouts?: ZipLayoutService;
   serverConfig: ServerConfigService;
   invalidTokens?: InvalidTokenGuard;
   /** The shared secret and, during a rotation, the previous one. */
@@ -146,6 +149,8 @@ export function createTokenInternalApp(deps: InternalAppDeps): Koa {
     secrets: deps.internalSecrets,
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
     middleware: [mapInfrastructureErrors],
+    // The export service sends the zip layouts it made while streaming (about 300 bytes an instance).
+    jsonLimit: '64mb',
     ...(deps.publicApp ? { publicApp: deps.publicApp } : {}),
     routers: [internalRoutes({ ...deps, invalidTokens })],
   });

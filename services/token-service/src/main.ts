@@ -13,6 +13,7 @@ import { qidoStudySource } from './studies/study.source.js';
 import { TokenCipher } from './tokens/token.crypto.js';
 import { TokenService } from './tokens/token.service.js';
 import { defaultViewerDistDir, loadViewerAssets } from './viewer/viewer.assets.js';
+import { ZipLayoutService } from './zip-layouts/zip-layout.service.js';
 
 /** The composition root: config in, a started service out. Nothing else builds the pool. */
 export async function startTokenService(
@@ -42,7 +43,15 @@ export async function startTokenService(
     refreshIntervalMs: config.studyRefreshIntervalMs,
   });
   const cipher = new TokenCipher(config.secrets.tokenKey, config.secrets.previousTokenKeys);
-  const tokens = new TokenService(database.db, cipher, studies, serverConfig, config.secrets.tokenKey);
+  const layouts = new ZipLayoutService(
+    database.db,
+    dicomweb,
+    serverConfig,
+    log.child({ module: 'zip-layouts' }),
+  );
+  const tokens = new TokenService(database.db, cipher, studies, serverConfig, config.secrets.tokenKey, {
+    linkIssued: (uid) => layouts.schedule(uid, { force: true }),
+  });
   const apiKeys = new ApiKeyService(database.db);
   const invalidTokens = new InvalidTokenLimiter(
     database.db,
@@ -95,6 +104,7 @@ export async function startTokenService(
     db: database.db,
     log,
     tokens,
+    layouts,
     serverConfig,
     invalidTokens,
     internalSecrets: config.secrets.internalSecrets,
@@ -114,6 +124,7 @@ export async function startTokenService(
       draining = true;
       // The export service may still report the outcome of downloads cut by its own shutdown.
       await Promise.all([http.close(config.shutdownGraceMs), internal.close(config.shutdownGraceMs)]);
+      await layouts.stop();
       await database.close();
     },
   };

@@ -110,6 +110,31 @@ export interface DownloadLeaseTable {
   expires_at: Date;
 }
 
+/** A study's fixed zip layout (migrations/0011). */
+export interface ZipLayoutTable {
+  study_instance_uid: string;
+  zip_content: 'as-stored' | 'jpeg-lossless';
+  id: string;
+  body: string;
+  base_length: number;
+  readme: ColumnType<ZipLayoutReadme, string, string>;
+  made_at: Timestamp;
+}
+export interface ZipLayoutReadme {
+  patientName: string;
+  studyDate: string;
+  studyDescription: string;
+  instanceCount: number;
+  seriesCount: number;
+}
+
+/** Downloads counted against maxDownloads, by layout (migrations/0012). */
+export interface CountedDownloadTable {
+  token_id: number;
+  layout_id: string;
+  counted_at: Timestamp;
+}
+
 export interface DB {
   server_config: ServerConfigTable;
   tokens: TokenTable;
@@ -118,6 +143,8 @@ export interface DB {
   access_log: AccessLogTable;
   invalid_token_attempts: InvalidTokenAttemptsTable;
   download_leases: DownloadLeaseTable;
+  zip_layouts: ZipLayoutTable;
+  counted_downloads: CountedDownloadTable;
 }
 
 export type ServerConfigRow = Selectable<ServerConfigTable>;
