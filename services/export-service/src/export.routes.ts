@@ -234,7 +234,11 @@ export function exportRoutes(deps: ExportDeps): Router {
             prefetch: deps.prefetch ?? 3,
             onStale: onStale(layoutId),
           });
-          exp = { ...fe, done: fe.done.then(() => ({})) };
+          const counts = {
+            instances: fixed.layout.readme.instanceCount,
+            series: fixed.layout.readme.seriesCount,
+          };
+          exp = { ...fe, done: fe.done.then(() => counts) };
           sent = { status: range.kind === 'single' ? 206 : 200, start: first, end: last };
         } catch (err) {
           // Changed before the first byte: this download streams as before, and its layout is kept.

@@ -34,6 +34,8 @@ export interface AppDeps {
   tokens: TokenService;
   serverConfig: ServerConfigService;
   apiKeys: ApiKeyService;
+  /** Study zip layouts: the page shows the exact size once one is made. */
+  layouts?: ZipLayoutService;
   /** The guessing limit for page and download; absent (tests that do not need one): no limit. */
   invalidTokens?: InvalidTokenGuard;
   trustedProxies: ReadonlySet<string>;

@@ -95,6 +95,7 @@ export async function startTokenService(
     tokens,
     serverConfig,
     apiKeys,
+    layouts,
     invalidTokens,
     staff,
     trustedProxies: config.trustedProxies,

@@ -1,5 +1,6 @@
 import type Router from '@koa/router';
 import { tokenFromQuery } from '@studylink/contracts';
+import { layoutReadme } from '@studylink/dicom-media';
 import { isLanguage } from '@studylink/i18n';
 import {
   AppError,
@@ -12,9 +13,10 @@ import {
 import type { Context } from 'koa';
 import type { Kysely } from 'kysely';
 import { appendAccessEvent } from '../access-log/access-log.repository.js';
-import type { DB } from '../db/tables.js';
+import type { DB, StudyRow } from '../db/tables.js';
 import { LinkLockedError, TokenNotFoundError } from '../errors.js';
 import type { InvalidTokenGuard, Requester } from '../rate-limit/invalid-token.limiter.js';
+import type { ServerConfig } from '../server-config/server-config.schema.js';
 import type { ServerConfigService } from '../server-config/server-config.service.js';
 import { readForm } from '../staff/staff.form.js';
 import { cameOverHttps } from '../staff/staff-auth.middleware.js';
@@ -25,6 +27,7 @@ import {
   type VerificationAnswer,
 } from '../tokens/token.service.js';
 import { cookieValue, VERIFICATION_COOKIE } from '../tokens/verification.cookie.js';
+import type { ZipLayoutService } from '../zip-layouts/zip-layout.service.js';
 import { linkHistory } from './link-history.js';
 import { renderStudyPage, renderVerificationForm } from './patient.page.js';
 
@@ -34,6 +37,28 @@ export interface PatientDeps {
   serverConfig: ServerConfigService;
   invalidTokens: InvalidTokenGuard;
   trustedProxies: ReadonlySet<string>;
+  layouts?: ZipLayoutService;
+}
+
+/**
+ * The exact size of the zip this patient would get (its README follows the page's language), once
+ * the study's layout is made; null before.
+ */
+async function exactZipSize(
+  deps: PatientDeps,
+  study: StudyRow | undefined,
+  config: ServerConfig,
+  language: string,
+): Promise<number | null> {
+  if (!deps.layouts || !study) return null;
+  const row = await deps.layouts.summary(study.study_instance_uid, config.zipContent);
+  if (!row) return null;
+  const readme = layoutReadme(row, {
+    institution: config.institution || study.institution_name || '',
+    viewerUrl: config.viewerUrl,
+    language,
+  });
+  return deps.layouts.lengthWith(row, readme);
 }
 
 export function requestClientIp(ctx: Context, trusted: ReadonlySet<string>): string {
@@ -181,7 +206,9 @@ export function patientRoutes(deps: PatientDeps): Router {
     const study = await deps.tokens.studyForPage(grant);
     await appendAccessEvent(deps.db, { event: 'page_view', outcome: head ? 'head' : 'ok', ...base });
     const history = head ? [] : await linkHistory(deps.db, grant.tokenId);
+    const zipSize = head ? null : await exactZipSize(deps, study, config, t.lang);
     ctx.body = renderStudyPage({
+      zipSize,
       token,
       study,
       config,
