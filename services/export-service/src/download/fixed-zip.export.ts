@@ -98,6 +98,8 @@ export interface FixedExportOptions {
   /** Instances up to this size are checked before any of their bytes is sent. */
   holdBackBytes: number;
   prefetch: number;
+  /** An instance request without an answer for this long fails (the body has the client's own stall timeout). */
+  stallMs: number;
   /** The store's study differs from the layout (told once). */
   onStale(err: ZipSourceChangedError): void;
 }
@@ -110,17 +112,26 @@ async function openInstance(
   layout: ZipLayout,
   i: number,
   signal: AbortSignal,
+  stallMs: number,
 ): Promise<Opened> {
   const [series, sop] = layout.instances[i] as ZipLayout['instances'][number];
   let parts: AsyncGenerator<{ body: Readable }>;
+  // Until the store answers: a store that hangs is found within stallMs, as one that hangs mid-body.
+  const answered = new AbortController();
+  const timer = setTimeout(
+    () => answered.abort(new DicomwebUnavailableError('the store did not answer', { retryable: false })),
+    stallMs,
+  );
   try {
     ({ parts } = await client.retrieveInstance(layout.studyInstanceUid, series, sop, {
       transferSyntax: layout.transferSyntax,
-      signal,
+      signal: AbortSignal.any([signal, answered.signal]),
     }));
   } catch (err) {
     if (err instanceof DicomwebNotFoundError) throw new ZipSourceChangedError(`instance ${i} is gone`);
     throw err;
+  } finally {
+    clearTimeout(timer);
   }
   const first = await parts.next().catch(async (err) => {
     await parts.return(undefined).catch(() => {});
@@ -168,7 +179,7 @@ export async function prepareFixedExportOrThrow(
   );
   let first: Promise<Opened> | null = null;
   if (firstSource && 'source' in firstSource) {
-    const opened = await retry(() => openInstance(client, layout, firstSource.source, signal), {
+    const opened = await retry(() => openInstance(client, layout, firstSource.source, signal, opts.stallMs), {
       ...opts.retry,
       signal,
       isRetryable: isTransient,
@@ -188,12 +199,15 @@ export async function prepareFixedExportOrThrow(
 
   let bytes = 0;
   let stale = false;
+  let failDone: (err: Error) => void = () => {};
   const cut = (err: Error) => {
     if (err instanceof ZipSourceChangedError && !stale) {
       stale = true;
       opts.onStale(err);
     }
-    output.destroy(err);
+    // `done` fails first, so the caller learns why before it sees the connection close.
+    failDone(err);
+    setImmediate(() => output.destroy(err));
   };
   const chunks = readZipRange(fixed.plan, start, end, {
     open: (i, s) => {
@@ -202,7 +216,7 @@ export async function prepareFixedExportOrThrow(
         first = null;
         return p;
       }
-      return openInstance(client, layout, i, s);
+      return openInstance(client, layout, i, s, opts.stallMs);
     },
     signal,
     holdBackBytes: opts.holdBackBytes,
@@ -218,8 +232,8 @@ export async function prepareFixedExportOrThrow(
   source.on('error', cut);
   source.pipe(output);
   const done = new Promise<void>((resolve, reject) => {
+    failDone = reject;
     source.once('end', resolve);
-    source.once('error', reject);
     output.once('close', () => {
       if (!source.readableEnded) {
         source.destroy();
