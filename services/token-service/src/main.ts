@@ -7,6 +7,7 @@ import { createDatabase } from './db/database.js';
 import { DeliveryService } from './deliveries/delivery.service.js';
 import { smtpMailSender } from './deliveries/mail.sender.js';
 import { messagesApiSmsSender } from './deliveries/sms.sender.js';
+import { LinkAccess } from './link-access/link-access.js';
 import { InvalidTokenLimiter } from './rate-limit/invalid-token.limiter.js';
 import { SETUP_ENV, ServerConfigService } from './server-config/server-config.service.js';
 import { createStaffModule } from './staff/staff.module.js';
@@ -69,6 +70,15 @@ export async function startTokenService(
     config.invalidTokenLimit,
   );
 
+  const links = new LinkAccess({
+    db: database.db,
+    studies,
+    invalidTokens,
+    cookies: tokens.cookies,
+    zipLayoutIdOf: async (uid) =>
+      (await layouts.summary(uid, (await serverConfig.get()).zipContent))?.id ?? null,
+  });
+
   await serverConfig.ensureSeeded();
   await logStartupFacts(log, database, serverConfig);
   await apiKeys.bootstrapAdminKey(config.secrets.adminApiKey);
@@ -86,6 +96,7 @@ export async function startTokenService(
     trustedProxies: config.trustedProxies,
     secret: config.secrets.internalSecret,
     sessions: config.staffSessions,
+    deliveries,
   });
   if (config.secrets.staffAdmin) {
     const { username, password } = config.secrets.staffAdmin;
@@ -103,10 +114,10 @@ export async function startTokenService(
     db: database.db,
     log,
     tokens,
+    links,
     serverConfig,
     apiKeys,
     layouts,
-    invalidTokens,
     staff,
     deliveries,
     trustedProxies: config.trustedProxies,
@@ -115,10 +126,9 @@ export async function startTokenService(
   const internalApp = createTokenInternalApp({
     db: database.db,
     log,
-    tokens,
+    links,
     layouts,
     serverConfig,
-    invalidTokens,
     internalSecrets: config.secrets.internalSecrets,
     metrics,
     publicApp: app,
@@ -171,6 +181,7 @@ export function createDeliveries(
           })
         : null,
     missing: { mail: mail.missing, sms: sms.missing },
+    shown: { mail, sms },
     fallbackContact: mail.from,
     ...opts,
   });

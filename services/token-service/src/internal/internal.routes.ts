@@ -7,7 +7,6 @@ import {
   INTERNAL_ZIP_LAYOUT_STALE_PATH,
   INTERNAL_ZIP_LAYOUTS_PATH,
   LAYOUT_ID_PATTERN,
-  layoutIdOfEtag,
   staleLayoutSchema,
 } from '@studylink/contracts';
 import { pickLanguage } from '@studylink/i18n';
@@ -15,36 +14,23 @@ import { createRouter, requireSharedSecret } from '@studylink/service-kit';
 import type { Kysely } from 'kysely';
 import { appendAccessEvent } from '../access-log/access-log.repository.js';
 import type { DB } from '../db/tables.js';
-import {
-  completedDownloadOf,
-  countsAgainstLimit,
-  isCountedWithinWindow,
-  recordCounted,
-} from '../downloads/download.counting.js';
-import { DownloadRefusedError, TokenNotFoundError, VerificationRequiredError } from '../errors.js';
+import { completedDownloadOf, countsAgainstLimit, recordCounted } from '../downloads/download.counting.js';
 import { parseOrThrow } from '../http/validate.js';
-import type { InvalidTokenGuard } from '../rate-limit/invalid-token.limiter.js';
+import type { LinkAccess } from '../link-access/link-access.js';
+import { toWireGrant } from '../link-access/wire-grant.js';
 import type { ServerConfigService } from '../server-config/server-config.service.js';
 import { recordExportSize } from '../studies/study.repository.js';
-import {
-  countDownload,
-  endLease,
-  extendLease,
-  isFirstReport,
-  reserveDownload,
-} from '../tokens/token.repository.js';
+import { countDownload, endLease, extendLease, isFirstReport } from '../tokens/token.repository.js';
+import type { ZipLayoutService } from '../zip-layouts/zip-layout.service.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-import type { TokenService } from '../tokens/token.service.js';
-import type { ZipLayoutService } from '../zip-layouts/zip-layout.service.js';
-
 export interface InternalDeps {
   db: Kysely<DB>;
-  tokens: TokenService;
+  links: LinkAccess;
+  /** Absent (tests without a store): downloads stream without a fixed layout. */
   layouts?: ZipLayoutService;
   serverConfig: ServerConfigService;
-  invalidTokens: InvalidTokenGuard;
   /** The shared secret and, during a rotation, the previous one. */
   internalSecrets: readonly string[];
 }
@@ -57,86 +43,19 @@ export function internalRoutes(deps: InternalDeps): Router {
   const router = createRouter();
   const secret = requireSharedSecret(deps.internalSecrets);
 
+  // The zip and the gateway: the link gate decides, the wire grant is its answer.
   router.post(INTERNAL_GRANTS_PATH, secret, async (ctx) => {
     const { token, client, verificationCookie, purpose, reserve, range, acceptLanguage, languageCookie } =
       parseOrThrow(grantRequestSchema, ctx.request.body, 'grant request');
     const who = client ? { clientIp: client.ip, userAgent: client.userAgent } : null;
-    if (who) await deps.invalidTokens.checkOrThrow(who);
-    let grant: Awaited<ReturnType<TokenService['resolveOrThrow']>>;
-    try {
-      grant = await deps.tokens.resolveOrThrow(token ?? '');
-    } catch (err) {
-      if (who && err instanceof TokenNotFoundError) await deps.invalidTokens.recordInvalid(who);
-      throw err;
-    }
-    const refuse = async (outcome: string, err: Error): Promise<never> => {
-      await appendAccessEvent(deps.db, {
-        event: 'download_refused',
-        outcome,
-        tokenId: grant.tokenId,
-        studyInstanceUid: grant.studyInstanceUid,
-        clientIp: who?.clientIp ?? null,
-        userAgent: who?.userAgent ?? null,
-        detail: { purpose },
-      });
-      throw err;
-    };
-    // The token service decides: a link with a second factor needs this link's cookie, for the
-    // zip and the viewer alike.
-    const verified = deps.tokens.isVerified(grant, verificationCookie);
-    if (!verified) await refuse('not_verified', new VerificationRequiredError());
-    const downloadsRemaining =
-      grant.maxDownloads === null ? null : Math.max(0, grant.maxDownloads - grant.downloadsUsed);
+    const opened = await deps.links.open(token ?? '', who, { purpose, verificationCookie, reserve, range });
     const config = await deps.serverConfig.get();
-    const layout =
-      purpose === 'download' && deps.layouts
-        ? await deps.layouts.summary(grant.studyInstanceUid, config.zipContent)
-        : null;
-    // A ranged request of the layout this link completed a download of within 24 hours resumes that
-    // download: past the limit, without a reservation, never counted again.
-    const resume =
-      purpose === 'download' &&
-      range !== null &&
-      layout !== null &&
-      (range.ifRange === null || layoutIdOfEtag(range.ifRange) === layout.id) &&
-      (await isCountedWithinWindow(deps.db, grant.tokenId, layout.id, new Date()));
-    if (purpose === 'download') {
-      if (!grant.allowDownload) await refuse('view_only', new DownloadRefusedError('view_only'));
-      if (downloadsRemaining === 0 && !resume)
-        await refuse('limit_reached', new DownloadRefusedError('limit_reached'));
-    }
-    // Completed downloads and those under way together stay within the limit.
-    let downloadId: string | null = null;
-    if (purpose === 'download' && reserve && grant.maxDownloads !== null && !resume) {
-      downloadId = await reserveDownload(deps.db, grant.tokenId);
-      if (!downloadId) await refuse('limit_reached', new DownloadRefusedError('limit_reached'));
-    }
-    const study = await deps.db
-      .selectFrom('studies')
-      .selectAll()
-      .where('study_instance_uid', '=', grant.studyInstanceUid)
-      .executeTakeFirst();
-    ctx.body = {
-      tokenId: grant.tokenId,
-      studyInstanceUid: grant.studyInstanceUid,
-      zipContent: config.zipContent,
-      institution: config.institution || study?.institution_name || '',
-      viewerUrl: config.viewerUrl,
-      language: pickLanguage({ chosen: languageCookie, acceptLanguage, fallback: config.defaultLanguage }),
-      verification: grant.verification,
-      verified,
-      allowDownload: grant.allowDownload && (downloadsRemaining !== 0 || resume),
-      downloadsRemaining,
-      downloadId,
-      zipLayoutId: layout?.id ?? null,
-      resume,
-      study: {
-        patientName: study?.patient_name ?? '',
-        studyDate: study?.study_date ?? '',
-        description: study?.description ?? '',
-        modalities: study?.modalities ?? [],
-      },
-    };
+    const language = pickLanguage({
+      chosen: languageCookie,
+      acceptLanguage,
+      fallback: config.defaultLanguage,
+    });
+    ctx.body = toWireGrant(opened, config, language);
   });
 
   router.post(INTERNAL_ACCESS_EVENTS_PATH, secret, async (ctx) => {
@@ -153,6 +72,8 @@ export function internalRoutes(deps: InternalDeps): Router {
       else if (e.event === 'download_complete' || e.event === 'download_abort')
         await endLease(deps.db, download);
     }
+    // A ranged request counts only when it completed the file, and not again when this link completed
+    // a download of the same layout within 24 hours (download.counting.ts).
     if (e.event === 'download_complete' && e.tokenId) {
       const now = new Date();
       const done = completedDownloadOf(e.detail);
