@@ -127,6 +127,8 @@ export interface StaffUserTable {
   locked_until: Date | null;
   password_changed_at: Timestamp;
   last_sign_in_at: Date | null;
+  /** The staff pages' language for this account (migrations/0017); null: the browser's. */
+  language: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 /** A signed-in staff session, keyed by the hash of its cookie (migrations/0002_staff.sql). */
@@ -141,6 +143,32 @@ export interface StaffSessionTable {
   user_agent: string | null;
 }
 
+/** The staff search's index of the studies the store holds (migrations/0017). */
+export interface StudyIndexTable {
+  study_instance_uid: string;
+  patient_name: string;
+  patient_id: string;
+  /** DICOM DA or ''; never logged. */
+  patient_birth_date: string;
+  accession_number: string;
+  study_date: string;
+  study_time: string;
+  description: string;
+  modalities: string[];
+  series_count: number | null;
+  instance_count: number | null;
+  name_sort: string;
+  text_source: 'qido' | 'instance';
+  qido_text_digest: string | null;
+  seen_at: Timestamp;
+}
+
+/** The folded words of each indexed study's name (migrations/0017). */
+export interface StudyIndexWordTable {
+  word: string;
+  study_instance_uid: string;
+}
+
 export interface DB {
   server_config: ServerConfigTable;
   tokens: TokenTable;
@@ -151,6 +179,8 @@ export interface DB {
   download_leases: DownloadLeaseTable;
   staff_users: StaffUserTable;
   staff_sessions: StaffSessionTable;
+  study_index: StudyIndexTable;
+  study_index_words: StudyIndexWordTable;
 }
 
 export type ServerConfigRow = Selectable<ServerConfigTable>;
@@ -164,3 +194,4 @@ export type AccessLogRow = Selectable<AccessLogTable>;
 export type NewAccessLog = Insertable<AccessLogTable>;
 export type StaffUserRow = Selectable<StaffUserTable>;
 export type StaffSessionRow = Selectable<StaffSessionTable>;
+export type StudyIndexRow = Selectable<StudyIndexTable>;

@@ -19,6 +19,7 @@ import { setupRoutes } from './setup/setup.routes.js';
 import type { StaffRouteDeps } from './shared/staff.context.js';
 import { renderStaffErrorPage } from './shared/staff.page-errors.js';
 import { studiesRoutes } from './studies/studies.routes.js';
+import { StudyFinder } from './studies/study-finder.service.js';
 import type { StudySearch } from './studies/study-search.source.js';
 import { DEFAULT_SIGN_IN_POLICY, type SignInPolicy, StaffUserService } from './users/staff-user.service.js';
 import { usersRoutes } from './users/users.routes.js';
@@ -41,6 +42,8 @@ export interface StaffModuleDeps {
 
 export interface StaffModule {
   users: StaffUserService;
+  /** The staff search and its index (main walks the store on a timer with it). */
+  finder: StudyFinder;
   sessions: StaffSessionService;
   /** Serves everything under /staff; passes every other path on. */
   middleware: Middleware;
@@ -74,6 +77,7 @@ function asset(router: Router, path: string, type: string, body: string): void {
 export function createStaffModule(deps: StaffModuleDeps): StaffModule {
   const users = new StaffUserService(deps.db, deps.signIn ?? DEFAULT_SIGN_IN_POLICY, deps.scrypt);
   const sessions = new StaffSessionService(deps.db, deps.sessions);
+  const finder = new StudyFinder(deps.db, deps.studySearch, deps.log.child({ module: 'study-index' }));
   const routeDeps: StaffRouteDeps = {
     db: deps.db,
     log: deps.log,
@@ -81,6 +85,7 @@ export function createStaffModule(deps: StaffModuleDeps): StaffModule {
     serverConfig: deps.serverConfig,
     apiKeys: deps.apiKeys,
     studySearch: deps.studySearch,
+    finder,
     users,
     sessions,
     signInCsrf: new SignInCsrf(deps.secret),
@@ -138,5 +143,5 @@ export function createStaffModule(deps: StaffModuleDeps): StaffModule {
     });
   };
 
-  return { users, sessions, middleware, router };
+  return { users, finder, sessions, middleware, router };
 }
