@@ -9,12 +9,21 @@ import {
   searchIndex,
   upsertIndexRows,
 } from './study-index.repository.js';
-import type { KnownText, StudyQuery, StudySearch, StudySummary } from './study-search.source.js';
+import {
+  type KnownText,
+  MAX_FILE_READS,
+  type StudyQuery,
+  type StudySearch,
+  type StudySummary,
+} from './study-search.source.js';
 
 /** Rows one search asks the store for to bring the index up to date before answering from it. */
-export const FRESHEN_LIMIT = 100;
-/** Rows per request when walking the whole store, and the most requests one walk makes. */
-const WALK_PAGE = 100;
+export const FRESHEN_LIMIT = MAX_FILE_READS;
+/**
+ * Rows per request when walking the whole store (no more than the search reads files for in one
+ * request, so every row of a page gets its names checked), and the most requests one walk makes.
+ */
+const WALK_PAGE = MAX_FILE_READS;
 const WALK_MAX_PAGES = 20_000;
 
 export interface FindResult {

@@ -16,12 +16,17 @@ export interface IndexFilter {
   modality?: string;
 }
 
+/** The existing value when the new row's text was not checked against a file and the old one was. */
+const keepChecked = (column: 'patient_name' | 'patient_id' | 'description' | 'name_sort' | 'text_source') =>
+  sql<never>`CASE WHEN excluded.qido_text_digest IS NULL AND study_index.qido_text_digest IS NOT NULL
+    THEN study_index.${sql.ref(column)} ELSE excluded.${sql.ref(column)} END`;
+
 /** Keeps what the store said about these studies (names as checked against a file), seen now. */
 export async function upsertIndexRows(db: Db, rows: readonly StudySummary[], seenAt: Date): Promise<void> {
   const unique = [...new Map(rows.map((r) => [r.studyInstanceUid, r])).values()];
   if (unique.length === 0) return;
   await db.transaction().execute(async (trx) => {
-    await trx
+    const kept = await trx
       .insertInto('study_index')
       .values(
         unique.map((r) => ({
@@ -44,27 +49,31 @@ export async function upsertIndexRows(db: Db, rows: readonly StudySummary[], see
       )
       .onConflict((oc) =>
         oc.column('study_instance_uid').doUpdateSet((eb) => ({
-          patient_name: eb.ref('excluded.patient_name'),
-          patient_id: eb.ref('excluded.patient_id'),
+          // Names not checked against a file (digest null) never replace names that were.
+          patient_name: keepChecked('patient_name'),
+          patient_id: keepChecked('patient_id'),
           patient_birth_date: eb.ref('excluded.patient_birth_date'),
           accession_number: eb.ref('excluded.accession_number'),
           study_date: eb.ref('excluded.study_date'),
           study_time: eb.ref('excluded.study_time'),
-          description: eb.ref('excluded.description'),
+          description: keepChecked('description'),
           modalities: eb.ref('excluded.modalities'),
           series_count: eb.ref('excluded.series_count'),
           instance_count: eb.ref('excluded.instance_count'),
-          name_sort: eb.ref('excluded.name_sort'),
-          text_source: eb.ref('excluded.text_source'),
-          qido_text_digest: eb.ref('excluded.qido_text_digest'),
+          name_sort: keepChecked('name_sort'),
+          text_source: keepChecked('text_source'),
+          qido_text_digest: sql<
+            string | null
+          >`coalesce(excluded.qido_text_digest, study_index.qido_text_digest)`,
           seen_at: eb.ref('excluded.seen_at'),
         })),
       )
+      .returning(['study_instance_uid', 'patient_name'])
       .execute();
     const uids = unique.map((r) => r.studyInstanceUid);
     await trx.deleteFrom('study_index_words').where('study_instance_uid', 'in', uids).execute();
-    const words = unique.flatMap((r) =>
-      nameWords(r.patientName).map((word) => ({ word, study_instance_uid: r.studyInstanceUid })),
+    const words = kept.flatMap((r) =>
+      nameWords(r.patient_name).map((word) => ({ word, study_instance_uid: r.study_instance_uid })),
     );
     if (words.length > 0)
       await trx

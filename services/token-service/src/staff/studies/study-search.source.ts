@@ -93,8 +93,8 @@ export interface SearchTextOptions {
   cacheMs: number;
 }
 
-// Studies whose file one search reads at most, and how many at once.
-const MAX_FILE_READS = 50;
+// Studies whose file one search reads at most (the index's walk pages by it), and how many at once.
+export const MAX_FILE_READS = 50;
 const FILE_READ_CONCURRENCY = 4;
 const MAX_CACHED = 10_000;
 
