@@ -112,6 +112,26 @@ export interface DownloadLeaseTable {
   expires_at: Date;
 }
 
+/** A message to the patient with the link or its PIN, queued until sent (migrations/0015). */
+export interface DeliveryTable {
+  id: Generated<number>;
+  token_id: number;
+  channel: 'email' | 'sms';
+  content: 'link' | 'pin';
+  pin_apart: Generated<boolean>;
+  recipient_ciphertext: Buffer;
+  recipient_masked: string;
+  language: string;
+  status: Generated<'queued' | 'sent' | 'failed'>;
+  attempts: Generated<number>;
+  created_at: Date;
+  next_attempt_at: Date;
+  lease_until: Date | null;
+  sent_at: Date | null;
+  last_error: string | null;
+  requested_by: string;
+}
+
 export type StaffRole = 'admin' | 'staff';
 
 /** A staff account (migrations/0002_staff.sql). */
@@ -177,6 +197,7 @@ export interface DB {
   access_log: AccessLogTable;
   invalid_token_attempts: InvalidTokenAttemptsTable;
   download_leases: DownloadLeaseTable;
+  deliveries: DeliveryTable;
   staff_users: StaffUserTable;
   staff_sessions: StaffSessionTable;
   study_index: StudyIndexTable;
@@ -192,6 +213,7 @@ export type StudyUpdate = Updateable<StudyTable>;
 export type ApiKeyRow = Selectable<ApiKeyTable>;
 export type AccessLogRow = Selectable<AccessLogTable>;
 export type NewAccessLog = Insertable<AccessLogTable>;
+export type DeliveryRow = Selectable<DeliveryTable>;
 export type StaffUserRow = Selectable<StaffUserTable>;
 export type StaffSessionRow = Selectable<StaffSessionTable>;
 export type StudyIndexRow = Selectable<StudyIndexTable>;

@@ -5,12 +5,14 @@ import type { Kysely } from 'kysely';
 import type { ApiKeyService } from '../api-keys/api-key.service.js';
 import { isDatabaseUnavailable } from '../db/database.js';
 import type { DB } from '../db/tables.js';
+import type { DeliveryService } from '../deliveries/delivery.service.js';
 import { DatabaseUnavailableError } from '../errors.js';
 import type { ServerConfigService } from '../server-config/server-config.service.js';
 import { STAFF_CSS, STAFF_JS } from '../static-assets.js';
 import type { TokenService } from '../tokens/token.service.js';
 import { accessLogRoutes } from './access-log/access-log.routes.js';
 import { apiKeysRoutes } from './api-keys/api-keys.routes.js';
+import { linksRoutes } from './links/links.routes.js';
 import type { ScryptParams } from './session/password.hasher.js';
 import { signInRoutes } from './session/sign-in.routes.js';
 import { currentSession, loadSession, SignInCsrf } from './session/staff-auth.middleware.js';
@@ -38,6 +40,8 @@ export interface StaffModuleDeps {
   signIn?: SignInPolicy;
   /** The scrypt cost of new password hashes (default N = 2^15, r = 8, p = 1); tests lower it. */
   scrypt?: ScryptParams;
+  /** E-mail/SMS delivery of links (the study page's "Send to the patient"). */
+  deliveries?: DeliveryService | undefined;
 }
 
 export interface StaffModule {
@@ -90,6 +94,7 @@ export function createStaffModule(deps: StaffModuleDeps): StaffModule {
     sessions,
     signInCsrf: new SignInCsrf(deps.secret),
     trustedProxies: deps.trustedProxies,
+    deliveries: deps.deliveries,
   };
 
   const router = createRouter({ prefix: '/staff' });
@@ -103,6 +108,7 @@ export function createStaffModule(deps: StaffModuleDeps): StaffModule {
   router.get('/', home);
   signInRoutes(router, routeDeps);
   studiesRoutes(router, routeDeps);
+  linksRoutes(router, routeDeps);
   accessLogRoutes(router, routeDeps);
   setupRoutes(router, routeDeps);
   usersRoutes(router, routeDeps);

@@ -1,5 +1,6 @@
 import { LANGUAGES, languageName } from '@studylink/i18n';
 import { html, type SafeHtml } from '@studylink/service-kit';
+import type { DeliverySetup } from '../../deliveries/delivery.service.js';
 import { baseUrl, type ServerConfig } from '../../server-config/server-config.schema.js';
 import type { StaffSession } from '../session/staff-session.service.js';
 import { st } from '../shared/staff.i18n.js';
@@ -102,6 +103,8 @@ export function renderSetupPage(p: {
   flash?: string | null;
   /** Fields set in the environment, with their variable. */
   locks?: EnvLocks;
+  /** E-mail and SMS delivery as the environment sets them (read-only here). */
+  delivery?: DeliverySetup | null;
 }): string {
   const f = p.form;
   const e = p.errors;
@@ -229,6 +232,32 @@ ${errorSummary(e, SETUP_LABELS)}
     </div>
   </section>
   <div class="actions"><button class="button" type="submit">${st.t('setup.save')}</button> <a class="button secondary" href="/staff/setup">${st.t('setup.discard')}</a></div>
-</form>`,
+</form>
+${p.delivery ? deliverySetupCard(p.delivery) : ''}`,
   });
+}
+
+/** Delivery settings come from the environment only (SMTP_URL, SMS_*): shown, never edited here. */
+function deliverySetupCard(d: DeliverySetup): SafeHtml {
+  const row = (label: string, variable: string, value: string | null) =>
+    html`<dt>${label} <span class="muted small mono">${variable}</span></dt><dd>${value ?? html`<span class="muted">${st.t('setup.delivery.unset')}</span>`}</dd>`;
+  const state = (missing: readonly string[]) =>
+    missing.length === 0
+      ? html`<span class="badge ok">${st.t('setup.delivery.on')}</span>`
+      : html`<span class="badge none">${st.t('setup.delivery.off', { vars: missing.join(', ') })}</span>`;
+  return html`<section class="card" aria-labelledby="delivery-heading" id="delivery-setup">
+  <h2 id="delivery-heading">${st.t('setup.delivery.heading')}</h2>
+  <p class="hint">${st.t('setup.delivery.hint')}</p>
+  <h3>${st.t('delivery.channel.email')} ${state(d.mail.missing)}</h3>
+  <dl class="facts">
+    ${row(st.t('setup.delivery.smtp'), 'SMTP_URL', d.mail.server)}
+    ${row(st.t('setup.delivery.mailFrom'), 'MAIL_FROM', d.mail.from)}
+  </dl>
+  <h3>${st.t('delivery.channel.sms')} ${state(d.sms.missing)}</h3>
+  <dl class="facts">
+    ${row(st.t('setup.delivery.smsApi'), 'SMS_API_URL', d.sms.apiUrl)}
+    ${row(st.t('setup.delivery.smsAccount'), 'SMS_ACCOUNT_SID', d.sms.accountSid)}
+    ${row(st.t('setup.delivery.smsFrom'), 'SMS_FROM', d.sms.from)}
+  </dl>
+</section>`;
 }

@@ -140,6 +140,7 @@ export function setupRoutes(router: Router, deps: StaffRouteDeps): void {
         form: setupFormOf(saved),
         flash: flashOf(ctx),
         locks: locks(),
+        delivery: deps.deliveries?.setup() ?? null,
       }),
     );
   });

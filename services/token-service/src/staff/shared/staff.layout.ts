@@ -3,10 +3,11 @@ import type { StaffSession } from '../session/staff-session.service.js';
 import { st } from './staff.i18n.js';
 import type { FieldErrors } from './staff.schemas.js';
 
-export type NavItem = 'studies' | 'access-log' | 'setup' | 'users' | 'api-keys' | null;
+export type NavItem = 'studies' | 'links' | 'access-log' | 'setup' | 'users' | 'api-keys' | null;
 
 const NAV = [
   { id: 'studies', href: '/staff/studies', label: 'layout.nav.studies', admin: false },
+  { id: 'links', href: '/staff/links', label: 'layout.nav.links', admin: false },
   { id: 'access-log', href: '/staff/access-log', label: 'layout.nav.accessLog', admin: false },
   { id: 'setup', href: '/staff/setup', label: 'layout.nav.setup', admin: true },
   { id: 'users', href: '/staff/users', label: 'layout.nav.users', admin: true },

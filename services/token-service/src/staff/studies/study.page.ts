@@ -144,6 +144,8 @@ export function renderStudyPage(p: {
   /** The study has an active link that cannot be shown: it was encrypted with a key that is gone. */
   undisplayable?: boolean;
   qrSvg: SafeHtml | null;
+  /** "Send to the patient" and the link's deliveries (study-delivery.page.ts), beside the link. */
+  delivery?: SafeHtml | null;
   config: ServerConfig;
   errors?: FieldErrors;
   flash?: string | null;
@@ -230,6 +232,7 @@ ${errorSummary(p.errors, linkFieldLabels())}
     ${studyFacts(v)}
     <p class="small"><a href="/staff/access-log?study=${v.uid}">${st.t('study.accessLogLink')}</a></p>
   </section>
+  ${p.delivery ?? ''}
 </div>`,
   });
 }
