@@ -123,12 +123,9 @@ export async function startTokenService(
     port: config.internalPort,
   });
   log.info({ host: config.host, port: http.port, internalPort: internal.port }, 'token service listening');
-<<<<<<< HEAD
   const walker =
     config.studyIndexWalkIntervalMs > 0 ? staff.finder.startWalking(config.studyIndexWalkIntervalMs) : null;
-=======
   deliveries.start(config.delivery.pollMs);
->>>>>>> main
   return {
     port: http.port,
     internalPort: internal.port,
