@@ -139,7 +139,8 @@ export interface StaffUserTable {
   id: Generated<number>;
   username: string;
   role: StaffRole;
-  password_hash: string;
+  /** Null for a user from the identity provider (single sign-on, migrations/0018). */
+  password_hash: string | null;
   created_at: Timestamp;
   created_by: string;
   disabled_at: Date | null;
@@ -149,6 +150,22 @@ export interface StaffUserTable {
   last_sign_in_at: Date | null;
   /** The staff pages' language for this account (migrations/0017); null: the browser's. */
   language: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The provider's issuer and subject of a single sign-on user (migrations/0018_staff_oidc.sql). */
+  oidc_issuer: string | null;
+  oidc_subject: string | null;
+}
+
+/** A sign-in through the identity provider under way (migrations/0018_staff_oidc.sql). */
+export interface StaffOidcLoginTable {
+  id_hash: Buffer;
+  state: string;
+  nonce: string;
+  code_verifier: string;
+  redirect_uri: string;
+  next: string;
+  created_at: Timestamp;
+  expires_at: Date;
+  used_at: Date | null;
 }
 
 /** A signed-in staff session, keyed by the hash of its cookie (migrations/0002_staff.sql). */
@@ -202,6 +219,7 @@ export interface DB {
   staff_sessions: StaffSessionTable;
   study_index: StudyIndexTable;
   study_index_words: StudyIndexWordTable;
+  staff_oidc_logins: StaffOidcLoginTable;
 }
 
 export type ServerConfigRow = Selectable<ServerConfigTable>;
