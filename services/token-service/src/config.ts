@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { LANGUAGES } from '@studylink/i18n';
 import { ConfigError, parseConfig, portField, sharedEnvFields } from '@studylink/service-kit';
 import { z } from 'zod';
+import { isTimeZone, serverTimeZone } from './server-config/server-config.schema.js';
 import { issuerAllowsHttp, type OidcSettings } from './staff/session/oidc.client.js';
 import { parseKey } from './tokens/token.crypto.js';
 
@@ -74,6 +75,13 @@ const envSchema = z.object({
   // Link trust (issue 12): the second factor of new links, and patient pages' fallback language.
   DEFAULT_VERIFICATION: z.enum(['none', 'birth-date', 'pin']).default('none'),
   DEFAULT_LANGUAGE: z.enum(LANGUAGES).default('en'),
+  // Who sent the link (issue 20): the contact patient pages give, the zone times are shown in,
+  // whether reports show by default, and a PNG/JPEG logo file (at most 200 kB) read at start.
+  CONTACT_PHONE: z.string().default(''),
+  CONTACT_EMAIL: z.string().default(''),
+  TIME_ZONE: z.string().refine(isTimeZone, 'must be an IANA time zone name, e.g. Europe/Paris').optional(),
+  REPORTS_ON_PAGE: bool.default(true),
+  LOGO_FILE: z.string().min(1).optional(),
   // Staff web interface: the first admin (made on start while no active admin exists), sessions.
   STAFF_ADMIN_USERNAME: z
     .string()
@@ -167,6 +175,11 @@ const SETUP_VARS = [
   'DEFAULT_EXPIRY_DAYS',
   'DEFAULT_VERIFICATION',
   'DEFAULT_LANGUAGE',
+  'CONTACT_PHONE',
+  'CONTACT_EMAIL',
+  'TIME_ZONE',
+  'REPORTS_ON_PAGE',
+  'LOGO_FILE',
 ] as const;
 
 /** Sign-in variables: empty (compose's `${X:-}`) counts as not set too. */
@@ -212,6 +225,10 @@ export function loadConfig(rawEnv: Record<string, string | undefined>) {
     ...(set('DEFAULT_EXPIRY_DAYS') ? { defaultExpiryDays: e.DEFAULT_EXPIRY_DAYS ?? null } : {}),
     ...(set('DEFAULT_VERIFICATION') ? { defaultVerification: e.DEFAULT_VERIFICATION } : {}),
     ...(set('DEFAULT_LANGUAGE') ? { defaultLanguage: e.DEFAULT_LANGUAGE } : {}),
+    ...(set('CONTACT_PHONE') ? { contactPhone: e.CONTACT_PHONE } : {}),
+    ...(set('CONTACT_EMAIL') ? { contactEmail: e.CONTACT_EMAIL } : {}),
+    ...(set('TIME_ZONE') && e.TIME_ZONE ? { timeZone: e.TIME_ZONE } : {}),
+    ...(set('REPORTS_ON_PAGE') ? { reportsOnPage: e.REPORTS_ON_PAGE } : {}),
   });
   if ((e.STAFF_ADMIN_USERNAME === undefined) !== (e.STAFF_ADMIN_PASSWORD === undefined))
     throw new ConfigError(['STAFF_ADMIN_USERNAME and STAFF_ADMIN_PASSWORD: set both, or neither']);
@@ -277,7 +294,14 @@ export function loadConfig(rawEnv: Record<string, string | undefined>) {
       defaultExpiryDays: e.DEFAULT_EXPIRY_DAYS ?? null,
       defaultVerification: e.DEFAULT_VERIFICATION,
       defaultLanguage: e.DEFAULT_LANGUAGE,
+      contactPhone: e.CONTACT_PHONE,
+      contactEmail: e.CONTACT_EMAIL,
+      timeZone: e.TIME_ZONE ?? serverTimeZone(),
+      reportsOnPage: e.REPORTS_ON_PAGE,
+      logoUrl: null,
     }),
+    /** LOGO_FILE: main reads and checks it; the logo then wins over a stored one. */
+    logoFile: e.LOGO_FILE ?? null,
     /** The setup fields set in the environment: they win over the stored setup. */
     setupFromEnv: fromEnv,
     serverConfigCacheMs: e.SERVER_CONFIG_CACHE_MS,

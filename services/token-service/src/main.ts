@@ -9,6 +9,7 @@ import { smtpMailSender } from './deliveries/mail.sender.js';
 import { messagesApiSmsSender } from './deliveries/sms.sender.js';
 import { LinkAccess } from './link-access/link-access.js';
 import { InvalidTokenLimiter } from './rate-limit/invalid-token.limiter.js';
+import { readLogoFileOrThrow } from './server-config/logo.js';
 import { SETUP_ENV, ServerConfigService } from './server-config/server-config.service.js';
 import { createStaffModule } from './staff/staff.module.js';
 import { indexedText } from './staff/studies/study-index.repository.js';
@@ -40,6 +41,7 @@ export async function startTokenService(
   const serverConfig = new ServerConfigService(database.db, config.seed, {
     fromEnv: config.setupFromEnv,
     cacheMs: config.serverConfigCacheMs,
+    logoFromEnv: config.logoFile ? readLogoFileOrThrow(config.logoFile) : null,
   });
   const studies = new StudyService(database.db, qidoStudySource(dicomweb), log.child({ module: 'studies' }), {
     storeMs: config.storeTimeoutMs,

@@ -19,6 +19,13 @@ export interface ServerConfigTable {
   default_expiry_days: number | null;
   default_verification: Generated<Verification>;
   default_language: Generated<string>;
+  contact_phone: Generated<string>;
+  contact_email: Generated<string>;
+  time_zone: string | null;
+  reports_on_page: Generated<boolean>;
+  logo: Buffer | null;
+  logo_type: 'image/png' | 'image/jpeg' | null;
+  logo_sha256: string | null;
   updated_at: Timestamp;
 }
 
