@@ -7,10 +7,12 @@ export {
   type ExportEvent,
 } from './access-events.contract.js';
 export {
+  BROWSER_COOKIE,
   type Grant,
   type GrantRequest,
   grantRequestSchema,
   grantSchema,
+  isBrowserRequest,
   LANGUAGE_COOKIE,
   VERIFICATION_COOKIE,
 } from './grant.contract.js';

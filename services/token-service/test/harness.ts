@@ -64,6 +64,14 @@ export class FakeStudySource implements StudySource {
   }
 }
 
+/** Builds the e-mail/SMS sender on a harness's database, cipher and setup (issue 21). */
+export type DeliveriesFactory = (deps: {
+  db: Database['db'];
+  cipher: TokenCipher;
+  serverConfig: ServerConfigService;
+  log: ReturnType<typeof createLogger>;
+}) => DeliveryService;
+
 export interface Harness {
   url: string;
   adminKey: string;
@@ -93,12 +101,7 @@ export async function startHarness(
     invalidTokenLimit?: { limit: number; windowSeconds: number };
     viewerAssets?: ViewerAssets | null;
     /** E-mail/SMS delivery, built on the harness's database and cipher. */
-    deliveries?: (deps: {
-      db: Database['db'];
-      cipher: TokenCipher;
-      serverConfig: ServerConfigService;
-      log: ReturnType<typeof createLogger>;
-    }) => DeliveryService;
+    deliveries?: DeliveriesFactory;
   } = {},
 ): Promise<Harness> {
   const testDb = await createTestDatabase();

@@ -25,6 +25,7 @@ import {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
+import { scannerRefusal } from '../tokens/scanner.rule.js';
 import type { TokenService } from '../tokens/token.service.js';
 
 export interface InternalDeps {
@@ -45,7 +46,7 @@ export function internalRoutes(deps: InternalDeps): Router {
   const secret = requireSharedSecret(deps.internalSecrets);
 
   router.post(INTERNAL_GRANTS_PATH, secret, async (ctx) => {
-    const { token, client, verificationCookie, purpose, reserve, acceptLanguage, languageCookie } =
+    const { token, client, verificationCookie, purpose, reserve, acceptLanguage, languageCookie, browser } =
       parseOrThrow(grantRequestSchema, ctx.request.body, 'grant request');
     const who = client ? { clientIp: client.ip, userAgent: client.userAgent } : null;
     if (who) await deps.invalidTokens.checkOrThrow(who);
@@ -78,6 +79,9 @@ export function internalRoutes(deps: InternalDeps): Router {
       if (!grant.allowDownload) await refuse('view_only', new DownloadRefusedError('view_only'));
       if (downloadsRemaining === 0) await refuse('limit_reached', new DownloadRefusedError('limit_reached'));
     }
+    // A link scanner's GET spends no download: it is sent to the page.
+    const scanner = scannerRefusal({ purpose, reserve, browser, maxDownloads: grant.maxDownloads });
+    if (scanner) await refuse('not_a_browser', scanner);
     // Completed downloads and those under way together stay within the limit.
     let downloadId: string | null = null;
     if (purpose === 'download' && reserve && grant.maxDownloads !== null) {

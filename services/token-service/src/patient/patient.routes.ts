@@ -24,7 +24,7 @@ import {
   type TokenService,
   type VerificationAnswer,
 } from '../tokens/token.service.js';
-import { cookieValue, VERIFICATION_COOKIE } from '../tokens/verification.cookie.js';
+import { BROWSER_COOKIE, cookieValue, VERIFICATION_COOKIE } from '../tokens/verification.cookie.js';
 import { linkHistory } from './link-history.js';
 import { renderStudyPage, renderVerificationForm } from './patient.page.js';
 
@@ -179,7 +179,9 @@ export function patientRoutes(deps: PatientDeps): Router {
       return;
     }
     const study = await deps.tokens.studyForPage(grant);
-    await appendAccessEvent(deps.db, { event: 'page_view', outcome: head ? 'head' : 'ok', ...base });
+    // A bare GET is what a mail system's link scanner makes too: `fetched`, not opened. The page's
+    // script reports the opening (POST /token/opened), as do the form, the viewer and a download.
+    await appendAccessEvent(deps.db, { event: 'page_view', outcome: head ? 'head' : 'fetched', ...base });
     const history = head ? [] : await linkHistory(deps.db, grant.tokenId);
     ctx.body = renderStudyPage({
       token,
@@ -190,6 +192,23 @@ export function patientRoutes(deps: PatientDeps): Router {
       download: grant,
       history,
     });
+  });
+
+  // The page's own script, once the page has loaded in a browser: the link was opened. Same-origin
+  // only; it also marks this browser (a cookie) so its click on the zip link is known for one.
+  router.post('/token/opened', async (ctx) => {
+    setPatientHeaders(ctx);
+    const token = tokenFromQuery(ctx.querystring);
+    const requester = who(ctx);
+    const grant = await resolve(ctx, token, requester);
+    const base = { tokenId: grant.tokenId, studyInstanceUid: grant.studyInstanceUid, ...requester };
+    if (!isSameOriginPost(ctx)) {
+      await appendAccessEvent(deps.db, { event: 'link_opened', outcome: 'cross_origin', ...base });
+      throw new CrossOriginFormError();
+    }
+    await appendAccessEvent(deps.db, { event: 'link_opened', outcome: 'ok', ...base });
+    setPatientCookie(ctx, deps.trustedProxies, BROWSER_COOKIE, '1', ONE_YEAR_SECONDS, 'Lax');
+    ctx.status = 204;
   });
 
   router.post('/token', async (ctx) => {
