@@ -8,6 +8,8 @@ export {
 } from './access-events.contract.js';
 export {
   BROWSER_COOKIE,
+  DOWNLOAD_REFUSAL_CODES,
+  type DownloadRefusalCode,
   type Grant,
   type GrantRequest,
   grantRequestSchema,

@@ -7,6 +7,7 @@ import { createDatabase } from './db/database.js';
 import { DeliveryService } from './deliveries/delivery.service.js';
 import { smtpMailSender } from './deliveries/mail.sender.js';
 import { messagesApiSmsSender } from './deliveries/sms.sender.js';
+import { LinkAccess } from './link-access/link-access.js';
 import { InvalidTokenLimiter } from './rate-limit/invalid-token.limiter.js';
 import { SETUP_ENV, ServerConfigService } from './server-config/server-config.service.js';
 import { createStaffModule } from './staff/staff.module.js';
@@ -60,6 +61,8 @@ export async function startTokenService(
     config.invalidTokenLimit,
   );
 
+  const links = new LinkAccess({ db: database.db, studies, invalidTokens, cookies: tokens.cookies });
+
   await serverConfig.ensureSeeded();
   await logStartupFacts(log, database, serverConfig);
   await apiKeys.bootstrapAdminKey(config.secrets.adminApiKey);
@@ -95,9 +98,9 @@ export async function startTokenService(
     db: database.db,
     log,
     tokens,
+    links,
     serverConfig,
     apiKeys,
-    invalidTokens,
     staff,
     deliveries,
     trustedProxies: config.trustedProxies,
@@ -106,9 +109,8 @@ export async function startTokenService(
   const internalApp = createTokenInternalApp({
     db: database.db,
     log,
-    tokens,
+    links,
     serverConfig,
-    invalidTokens,
     internalSecrets: config.secrets.internalSecrets,
     metrics,
     publicApp: app,

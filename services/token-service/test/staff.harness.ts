@@ -13,6 +13,8 @@ import { createApp, createTokenInternalApp } from '../src/app.js';
 import { createDatabase, type Database } from '../src/db/database.js';
 import type { StaffRole } from '../src/db/tables.js';
 import { StoreUnavailableError } from '../src/errors.js';
+import { LinkAccess } from '../src/link-access/link-access.js';
+import { NO_INVALID_TOKEN_LIMIT } from '../src/rate-limit/invalid-token.limiter.js';
 import type { ServerConfig } from '../src/server-config/server-config.schema.js';
 import { ServerConfigService } from '../src/server-config/server-config.service.js';
 import type { SessionPolicy } from '../src/staff/session/staff-session.service.js';
@@ -155,10 +157,17 @@ export async function startStaffHarness(
     scrypt: { log2N: 12, r: 8, p: 1 },
     deliveries,
   });
+  const links = new LinkAccess({
+    db: database.db,
+    studies,
+    invalidTokens: NO_INVALID_TOKEN_LIMIT,
+    cookies: tokens.cookies,
+  });
   const app = createApp({
     db: database.db,
     log,
     tokens,
+    links,
     serverConfig,
     apiKeys,
     staff,
@@ -169,7 +178,7 @@ export async function startStaffHarness(
   const internalApp = createTokenInternalApp({
     db: database.db,
     log,
-    tokens,
+    links,
     serverConfig,
     internalSecrets: [internalSecret],
     metrics: createServiceMetrics({ service: 'token-service' }),

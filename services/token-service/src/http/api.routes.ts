@@ -1,5 +1,5 @@
 import type Router from '@koa/router';
-import { createRouter } from '@studylink/service-kit';
+import { createRouter, requesterOf } from '@studylink/service-kit';
 import type { Context, Next } from 'koa';
 import type { Kysely } from 'kysely';
 import { appendAccessEvent, listAccessEvents } from '../access-log/access-log.repository.js';
@@ -7,7 +7,6 @@ import { requireAdmin, requireApiKey, requireScope } from '../api-keys/api-key.m
 import type { ApiKeyService, ApiPrincipal } from '../api-keys/api-key.service.js';
 import type { DB } from '../db/tables.js';
 import { ChannelNotConfiguredError, type DeliveryService } from '../deliveries/delivery.service.js';
-import { requestClientIp } from '../patient/patient.routes.js';
 import type { ServerConfigService } from '../server-config/server-config.service.js';
 import type { Actor, TokenService } from '../tokens/token.service.js';
 import {
@@ -34,8 +33,7 @@ export function apiRoutes(deps: ApiDeps): Router {
   const router = createRouter({ prefix: '/api/v1' });
   const actor = (ctx: Context): Actor => ({
     actor: (ctx.state.principal as ApiPrincipal).actor,
-    clientIp: requestClientIp(ctx, deps.trustedProxies),
-    userAgent: ctx.get('user-agent'),
+    ...requesterOf(ctx, deps.trustedProxies),
   });
 
   router.get('/openapi.json', (ctx) => {

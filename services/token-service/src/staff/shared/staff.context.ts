@@ -1,11 +1,10 @@
 import type { StaffMessageKey } from '@studylink/i18n';
-import type { Logger } from '@studylink/service-kit';
+import { type Logger, requesterOf } from '@studylink/service-kit';
 import type { Context } from 'koa';
 import type { Kysely } from 'kysely';
 import type { ApiKeyService } from '../../api-keys/api-key.service.js';
 import type { DB } from '../../db/tables.js';
 import type { DeliveryService } from '../../deliveries/delivery.service.js';
-import { requestClientIp } from '../../patient/patient.routes.js';
 import type { ServerConfigService } from '../../server-config/server-config.service.js';
 import type { TokenService } from '../../tokens/token.service.js';
 import type { SignInCsrf } from '../session/staff-auth.middleware.js';
@@ -36,7 +35,7 @@ export function clientOf(
   ctx: Context,
   trusted: ReadonlySet<string>,
 ): { clientIp: string; userAgent: string } {
-  return { clientIp: requestClientIp(ctx, trusted), userAgent: ctx.get('user-agent') };
+  return requesterOf(ctx, trusted);
 }
 
 /** The signed-in user as the actor of an access-log event. */
