@@ -9,6 +9,7 @@ import { smtpMailSender } from './deliveries/mail.sender.js';
 import { messagesApiSmsSender } from './deliveries/sms.sender.js';
 import { LinkAccess } from './link-access/link-access.js';
 import { InvalidTokenLimiter } from './rate-limit/invalid-token.limiter.js';
+import { readLogoFileOrThrow } from './server-config/logo.js';
 import { SETUP_ENV, ServerConfigService } from './server-config/server-config.service.js';
 import { createStaffModule } from './staff/staff.module.js';
 import { qidoStudySearch } from './staff/studies/study-search.source.js';
@@ -39,6 +40,7 @@ export async function startTokenService(
   const serverConfig = new ServerConfigService(database.db, config.seed, {
     fromEnv: config.setupFromEnv,
     cacheMs: config.serverConfigCacheMs,
+    logoFromEnv: config.logoFile ? readLogoFileOrThrow(config.logoFile) : null,
   });
   const studies = new StudyService(database.db, qidoStudySource(dicomweb), log.child({ module: 'studies' }), {
     storeMs: config.storeTimeoutMs,
@@ -80,8 +82,24 @@ export async function startTokenService(
     trustedProxies: config.trustedProxies,
     secret: config.secrets.internalSecret,
     sessions: config.staffSessions,
+    signInMethods: {
+      local: config.staffSignIn.local,
+      oidc:
+        config.staffSignIn.oidc && config.secrets.staffOidcClientSecret
+          ? { settings: config.staffSignIn.oidc, clientSecret: config.secrets.staffOidcClientSecret }
+          : null,
+    },
     deliveries,
   });
+  log.info(
+    {
+      localPasswords: config.staffSignIn.local,
+      singleSignOn: config.staffSignIn.oidc
+        ? { issuer: config.staffSignIn.oidc.issuer, adminGroup: config.staffSignIn.oidc.adminGroup }
+        : null,
+    },
+    'staff sign-in methods',
+  );
   if (config.secrets.staffAdmin) {
     const { username, password } = config.secrets.staffAdmin;
     const outcome = await staff.users.bootstrapAdmin(username, password);
