@@ -12,6 +12,7 @@ import { InvalidTokenLimiter } from './rate-limit/invalid-token.limiter.js';
 import { readLogoFileOrThrow } from './server-config/logo.js';
 import { SETUP_ENV, ServerConfigService } from './server-config/server-config.service.js';
 import { createStaffModule } from './staff/staff.module.js';
+import { indexedText } from './staff/studies/study-index.repository.js';
 import { qidoStudySearch } from './staff/studies/study-search.source.js';
 import { StudyService } from './studies/study.service.js';
 import { qidoStudySource } from './studies/study.source.js';
@@ -76,6 +77,7 @@ export async function startTokenService(
     apiKeys,
     studySearch: qidoStudySearch(dicomweb, config.storeTimeoutMs, {
       studies,
+      known: (uids) => indexedText(database.db, uids),
       log: log.child({ module: 'study-search' }),
       cacheMs: config.studyRefreshIntervalMs,
     }),
@@ -139,12 +141,15 @@ export async function startTokenService(
     port: config.internalPort,
   });
   log.info({ host: config.host, port: http.port, internalPort: internal.port }, 'token service listening');
+  const walker =
+    config.studyIndexWalkIntervalMs > 0 ? staff.finder.startWalking(config.studyIndexWalkIntervalMs) : null;
   deliveries.start(config.delivery.pollMs);
   return {
     port: http.port,
     internalPort: internal.port,
     async stop() {
       draining = true;
+      walker?.stop();
       // The export service may still report the outcome of downloads cut by its own shutdown.
       await Promise.all([http.close(config.shutdownGraceMs), internal.close(config.shutdownGraceMs)]);
       await deliveries.stop();
