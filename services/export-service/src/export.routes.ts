@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import type Router from '@koa/router';
 import {
   DOWNLOAD_PATH,
+  isBrowserRequest,
   LANGUAGE_COOKIE,
   TOKEN_PATTERN,
   tokenFromQuery,
@@ -142,6 +143,8 @@ export function exportRoutes(deps: ExportDeps): Router {
       reserve: ctx.method === 'GET',
       // A single Range may resume a download this link already completed (never counted again).
       range: ctx.method === 'GET' && isSingleRange(rangeHeader) ? { ifRange } : null,
+      // A link scanner's GET (no browser signs) is sent to the page like an unconfirmed link.
+      browser: isBrowserRequest((name) => ctx.get(name)),
     };
     const grant = await deps.tokens
       .grantOrThrow(wellFormed ? token : null, undefined, who, context)

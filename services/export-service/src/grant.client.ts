@@ -45,6 +45,8 @@ export interface GrantContext {
   reserve?: boolean;
   /** A GET with a single Range, and its If-Range (a resume, perhaps of a counted download). */
   range?: { ifRange: string | null } | null;
+  /** The request shows a browser's signs (isBrowserRequest); the token service decides. */
+  browser?: boolean;
 }
 
 /** Who presented a token, so downloads count against the client's invalid-token allowance. */

@@ -24,7 +24,7 @@ import type { LinkAccess } from './link-access/link-access.js';
 import { patientRoutes } from './patient/patient.routes.js';
 import { senderOf } from './patient/sender.js';
 import type { ServerConfigService } from './server-config/server-config.service.js';
-import { PATIENT_CSS } from './static-assets.js';
+import { PATIENT_CSS, PATIENT_OPENED_JS } from './static-assets.js';
 import type { TokenService } from './tokens/token.service.js';
 import type { ViewerAssets } from './viewer/viewer.assets.js';
 import { viewerRoutes } from './viewer/viewer.routes.js';
@@ -161,6 +161,12 @@ export function createApp(deps: AppDeps): Koa {
     ctx.set('cache-control', 'public, max-age=3600');
     ctx.set('x-content-type-options', 'nosniff');
     ctx.body = PATIENT_CSS;
+  });
+  health.get('/assets/patient-opened.js', (ctx) => {
+    ctx.type = 'text/javascript; charset=utf-8';
+    ctx.set('cache-control', 'public, max-age=3600');
+    ctx.set('x-content-type-options', 'nosniff');
+    ctx.body = PATIENT_OPENED_JS;
   });
 
   if (deps.staff) {

@@ -45,10 +45,25 @@ export function internalRoutes(deps: InternalDeps): Router {
 
   // The zip and the gateway: the link gate decides, the wire grant is its answer.
   router.post(INTERNAL_GRANTS_PATH, secret, async (ctx) => {
-    const { token, client, verificationCookie, purpose, reserve, range, acceptLanguage, languageCookie } =
-      parseOrThrow(grantRequestSchema, ctx.request.body, 'grant request');
+    const {
+      token,
+      client,
+      verificationCookie,
+      purpose,
+      reserve,
+      range,
+      acceptLanguage,
+      languageCookie,
+      browser,
+    } = parseOrThrow(grantRequestSchema, ctx.request.body, 'grant request');
     const who = client ? { clientIp: client.ip, userAgent: client.userAgent } : null;
-    const opened = await deps.links.open(token ?? '', who, { purpose, verificationCookie, reserve, range });
+    const opened = await deps.links.open(token ?? '', who, {
+      purpose,
+      verificationCookie,
+      reserve,
+      range,
+      browser,
+    });
     const config = await deps.serverConfig.get();
     const language = pickLanguage({
       chosen: languageCookie,

@@ -9,6 +9,9 @@ import { senderOf } from './sender.js';
 
 export { DOWNLOAD_PATH };
 
+/** A static same-origin file (the CSP allows no inline script): says a browser loaded the page. */
+const OPENED_SCRIPT = html`<script src="/assets/patient-opened.js" defer></script>`;
+
 function row(label: string, value: string | null | undefined): SafeHtml | string {
   return value ? html`<div class="row"><dt>${label}</dt><dd>${value}</dd></div>` : '';
 }
@@ -122,6 +125,7 @@ ${left !== null ? html`<p class="allowance">${t.t('page.downloadsLeft', { left }
   </ol>
 </section>
 ${renderHistory(t, p.history)}
+${OPENED_SCRIPT}
 <footer>
   <p>${withSpan(t.t('page.clientIp', { ip: MARK }), html`<span class="ip">${p.clientIp}</span>`)}</p>
   <p>${t.t('page.keepPrivate')}</p>
@@ -176,6 +180,7 @@ ${p.message ? html`<p class="notice error" role="alert">${t.t(p.message)}</p>` :
   <button class="button" type="submit">${t.t('verify.submit')}</button>
 </form>
 <p class="hint">${t.t('verify.lockNote')}</p>
+${OPENED_SCRIPT}
 <footer>${languageSwitcher(t, action)}</footer>`,
     t,
     senderOf(p.config),
