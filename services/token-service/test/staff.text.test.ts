@@ -42,6 +42,7 @@ const DATA = [
   'CT CHEST',
   'CT',
   'MR',
+  'cli:test',
   'alice',
   'bob',
   'carol',
