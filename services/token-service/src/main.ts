@@ -80,8 +80,24 @@ export async function startTokenService(
     trustedProxies: config.trustedProxies,
     secret: config.secrets.internalSecret,
     sessions: config.staffSessions,
+    signInMethods: {
+      local: config.staffSignIn.local,
+      oidc:
+        config.staffSignIn.oidc && config.secrets.staffOidcClientSecret
+          ? { settings: config.staffSignIn.oidc, clientSecret: config.secrets.staffOidcClientSecret }
+          : null,
+    },
     deliveries,
   });
+  log.info(
+    {
+      localPasswords: config.staffSignIn.local,
+      singleSignOn: config.staffSignIn.oidc
+        ? { issuer: config.staffSignIn.oidc.issuer, adminGroup: config.staffSignIn.oidc.adminGroup }
+        : null,
+    },
+    'staff sign-in methods',
+  );
   if (config.secrets.staffAdmin) {
     const { username, password } = config.secrets.staffAdmin;
     const outcome = await staff.users.bootstrapAdmin(username, password);

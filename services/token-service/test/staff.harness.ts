@@ -19,7 +19,7 @@ import { NO_INVALID_TOKEN_LIMIT } from '../src/rate-limit/invalid-token.limiter.
 import type { ServerConfig } from '../src/server-config/server-config.schema.js';
 import { ServerConfigService } from '../src/server-config/server-config.service.js';
 import type { SessionPolicy } from '../src/staff/session/staff-session.service.js';
-import { createStaffModule, type StaffModule } from '../src/staff/staff.module.js';
+import { createStaffModule, type StaffModule, type StaffModuleDeps } from '../src/staff/staff.module.js';
 import type { StudySearch, StudySummary } from '../src/staff/studies/study-search.source.js';
 import type { SignInPolicy } from '../src/staff/users/staff-user.service.js';
 import { StudyService } from '../src/studies/study.service.js';
@@ -112,6 +112,12 @@ export async function startStaffHarness(
     signIn?: SignInPolicy;
     /** Setup fields as if set in the environment (they win over the stored setup). */
     setupFromEnv?: Partial<ServerConfig>;
+    /** Local passwords and single sign-on (default: local passwords only). */
+    signInMethods?: StaffModuleDeps['signInMethods'];
+    /** The single sign-on's clock. */
+    now?: () => number;
+    /** The port to listen on (default: any free one). */
+    port?: number;
     /** E-mail/SMS delivery, built on the harness's database and cipher. */
     deliveries?: (deps: {
       db: Database['db'];
@@ -161,6 +167,8 @@ export async function startStaffHarness(
     ...(opts.signIn ? { signIn: opts.signIn } : {}),
     // Cheaper hashes keep the many sign-ins of these tests fast; the format and check are the same.
     scrypt: { log2N: 12, r: 8, p: 1 },
+    ...(opts.signInMethods ? { signInMethods: opts.signInMethods } : {}),
+    ...(opts.now ? { now: opts.now } : {}),
     deliveries,
   });
   const links = new LinkAccess({
@@ -190,7 +198,7 @@ export async function startStaffHarness(
     metrics: createServiceMetrics({ service: 'token-service' }),
     publicApp: app,
   });
-  const http = await listen(app.callback(), { host: '127.0.0.1', port: 0 });
+  const http = await listen(app.callback(), { host: '127.0.0.1', port: opts.port ?? 0 });
   const internal = await listen(internalApp.callback(), { host: '127.0.0.1', port: 0 });
   const url = `http://127.0.0.1:${http.port}`;
   return {

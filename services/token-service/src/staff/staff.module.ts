@@ -13,6 +13,9 @@ import type { TokenService } from '../tokens/token.service.js';
 import { accessLogRoutes } from './access-log/access-log.routes.js';
 import { apiKeysRoutes } from './api-keys/api-keys.routes.js';
 import { linksRoutes } from './links/links.routes.js';
+import { OidcClient, type OidcSettings } from './session/oidc.client.js';
+import { oidcRoutes } from './session/oidc.routes.js';
+import { StaffOidcService } from './session/oidc.service.js';
 import type { ScryptParams } from './session/password.hasher.js';
 import { signInRoutes } from './session/sign-in.routes.js';
 import { currentSession, loadSession, SignInCsrf } from './session/staff-auth.middleware.js';
@@ -39,6 +42,10 @@ export interface StaffModuleDeps {
   signIn?: SignInPolicy;
   /** The scrypt cost of new password hashes (default N = 2^15, r = 8, p = 1); tests lower it. */
   scrypt?: ScryptParams;
+  /** Local passwords (default on) and single sign-on through an OpenID provider (default none). */
+  signInMethods?: { local: boolean; oidc: { settings: OidcSettings; clientSecret: string } | null };
+  /** The clock of the single sign-on's checks (the ID token's times, a sign-in's 10 minutes). */
+  now?: () => number;
   /** E-mail/SMS delivery of links (the study page's "Send to the patient"). */
   deliveries?: DeliveryService | undefined;
 }
@@ -77,7 +84,17 @@ function asset(router: Router, path: string, type: string, body: string): void {
 /** The staff web interface under /staff: sign-in, studies and links, setup, users, API keys, log. */
 export function createStaffModule(deps: StaffModuleDeps): StaffModule {
   const users = new StaffUserService(deps.db, deps.signIn ?? DEFAULT_SIGN_IN_POLICY, deps.scrypt);
-  const sessions = new StaffSessionService(deps.db, deps.sessions);
+  const local = deps.signInMethods?.local ?? true;
+  const sessions = new StaffSessionService(deps.db, deps.sessions, local);
+  const oidcDeps = deps.signInMethods?.oidc;
+  const oidc = oidcDeps
+    ? new StaffOidcService(
+        deps.db,
+        new OidcClient(oidcDeps.settings, oidcDeps.clientSecret, deps.now),
+        deps.log,
+        deps.now,
+      )
+    : null;
   const routeDeps: StaffRouteDeps = {
     db: deps.db,
     log: deps.log,
@@ -89,6 +106,7 @@ export function createStaffModule(deps: StaffModuleDeps): StaffModule {
     sessions,
     signInCsrf: new SignInCsrf(deps.secret),
     trustedProxies: deps.trustedProxies,
+    signInMethods: { local, oidc },
     deliveries: deps.deliveries,
   };
 
@@ -102,6 +120,7 @@ export function createStaffModule(deps: StaffModuleDeps): StaffModule {
   };
   router.get('/', home);
   signInRoutes(router, routeDeps);
+  oidcRoutes(router, routeDeps);
   studiesRoutes(router, routeDeps);
   linksRoutes(router, routeDeps);
   accessLogRoutes(router, routeDeps);

@@ -26,6 +26,8 @@ export interface PageOptions {
   body: SafeHtml;
   /** A confirmation of what the previous request did (from a fixed list, never request text). */
   flash?: string | null | undefined;
+  /** A same-site path the page moves on to by itself (a meta refresh: no script needed). */
+  refreshTo?: string;
 }
 
 /**
@@ -41,7 +43,12 @@ export function staffPage(p: PageOptions): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex, nofollow">
 <meta name="referrer" content="no-referrer">
-<title>${st.t('layout.titleSuffix', { title: p.title })}</title>
+${
+  p.refreshTo
+    ? html`<meta http-equiv="refresh" content="0;url=${p.refreshTo}">
+`
+    : ''
+}<title>${st.t('layout.titleSuffix', { title: p.title })}</title>
 <link rel="icon" href="data:,">
 <link rel="stylesheet" href="/staff/assets/staff.css">
 <script src="/staff/assets/staff.js" defer></script>
