@@ -5,8 +5,8 @@
 --    back-dated row (`INSERT ... at = '2020-01-01'`) is refused with permission denied.
 -- 2. `actor` is what the service itself writes: NULL for what patients do (page views, downloads,
 --    the viewer, second-factor answers, invalid links) and `<kind>:<who>` for what staff, API keys,
---    the CLI and the environment do (`staff:alice`, `api-key:3:ris`, `cli:create-admin`,
---    `env:STAFF_ADMIN_USERNAME`). Checked for the application role only; the owner (migrations,
+--    the CLI, the environment and single sign-on do (`staff:alice`, `api-key:3:ris`,
+--    `cli:create-admin`, `env:STAFF_ADMIN_USERNAME`, `oidc`). Checked for the application role only; the owner (migrations,
 --    purge-access-log) is not held to it.
 
 REVOKE INSERT ON access_log FROM studylink_app;
@@ -26,8 +26,8 @@ BEGIN
     RAISE EXCEPTION 'access_log: a patient-side event (%) has no actor', NEW.event
       USING ERRCODE = 'insufficient_privilege';
   END IF;
-  IF NEW.actor IS NOT NULL AND NEW.actor !~ '^[a-z][a-z-]{1,20}:[^[:cntrl:]]{1,255}$' THEN
-    RAISE EXCEPTION 'access_log: an actor is written <kind>:<who> (staff:, api-key:, cli:, env:)'
+  IF NEW.actor IS NOT NULL AND NEW.actor !~ '^[a-z][a-z-]{1,20}(:[^[:cntrl:]]{1,255})?$' THEN
+    RAISE EXCEPTION 'access_log: an actor is written <kind>[:<who>] (staff:, api-key:, cli:, env:, oidc)'
       USING ERRCODE = 'insufficient_privilege';
   END IF;
   RETURN NEW;

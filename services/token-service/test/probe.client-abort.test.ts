@@ -26,7 +26,7 @@ async function until(check: () => boolean, what: string): Promise<void> {
 }
 
 const lines = () =>
-  h.logs.map((l) => JSON.parse(l) as { level: number; msg: string; path?: string; method?: string });
+  h.logs.map((l) => JSON.parse(l) as { level: string; msg: string; path?: string; method?: string });
 
 describe.each([
   ['the second-factor form', 'POST', () => `/token?${token}`, 'application/x-www-form-urlencoded', 'pi'],

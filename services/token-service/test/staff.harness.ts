@@ -215,12 +215,12 @@ export async function startStaffHarness(
     queries,
     adminKey,
     async addUser(username, role, password = DEFAULT_PASSWORD) {
-      await staff.users.create({ username, role, password }, { actor: 'cli:test', clientIp: '', userAgent: '' });
+      await staff.users.create({ username, role, password }, { actor: 'test', clientIp: '', userAgent: '' });
       return { username, password };
     },
     client: (o = {}) => new StaffClient(url, o),
     async signedInPair() {
-      const actor = { actor: 'cli:test', clientIp: '', userAgent: '' };
+      const actor = { actor: 'test', clientIp: '', userAgent: '' };
       await staff.users.create({ username: 'alice', role: 'admin', password: DEFAULT_PASSWORD }, actor);
       await staff.users.create({ username: 'bob', role: 'staff', password: DEFAULT_PASSWORD }, actor);
       const admin = new StaffClient(url, {});

@@ -42,7 +42,6 @@ const DATA = [
   'CT CHEST',
   'CT',
   'MR',
-  'cli:test',
   'alice',
   'bob',
   'carol',
