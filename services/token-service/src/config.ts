@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { LANGUAGES } from '@studylink/i18n';
 import { ConfigError, parseConfig, portField, sharedEnvFields } from '@studylink/service-kit';
 import { z } from 'zod';
+import { isTimeZone, serverTimeZone } from './server-config/server-config.schema.js';
 import { issuerAllowsHttp, type OidcSettings } from './staff/session/oidc.client.js';
 import { parseKey } from './tokens/token.crypto.js';
 
@@ -44,6 +45,8 @@ const envSchema = z.object({
   PAGE_REFRESH_TIMEOUT_MS: z.coerce.number().int().min(50).default(1_500),
   // A study copy is refreshed from the store in the background at most this often.
   STUDY_REFRESH_INTERVAL_MS: z.coerce.number().int().min(1_000).default(60_000),
+  // The staff search's index walks the whole store this often (0: never; searches still add to it).
+  STUDY_INDEX_WALK_INTERVAL_MS: z.coerce.number().int().min(0).default(900_000),
   DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).default(5_000),
   TOKEN_SERVICE_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).optional(),
   // The old name, read when the new one is not set.
@@ -72,6 +75,13 @@ const envSchema = z.object({
   // Link trust (issue 12): the second factor of new links, and patient pages' fallback language.
   DEFAULT_VERIFICATION: z.enum(['none', 'birth-date', 'pin']).default('none'),
   DEFAULT_LANGUAGE: z.enum(LANGUAGES).default('en'),
+  // Who sent the link (issue 20): the contact patient pages give, the zone times are shown in,
+  // whether reports show by default, and a PNG/JPEG logo file (at most 200 kB) read at start.
+  CONTACT_PHONE: z.string().default(''),
+  CONTACT_EMAIL: z.string().default(''),
+  TIME_ZONE: z.string().refine(isTimeZone, 'must be an IANA time zone name, e.g. Europe/Paris').optional(),
+  REPORTS_ON_PAGE: bool.default(true),
+  LOGO_FILE: z.string().min(1).optional(),
   // Staff web interface: the first admin (made on start while no active admin exists), sessions.
   STAFF_ADMIN_USERNAME: z
     .string()
@@ -165,6 +175,11 @@ const SETUP_VARS = [
   'DEFAULT_EXPIRY_DAYS',
   'DEFAULT_VERIFICATION',
   'DEFAULT_LANGUAGE',
+  'CONTACT_PHONE',
+  'CONTACT_EMAIL',
+  'TIME_ZONE',
+  'REPORTS_ON_PAGE',
+  'LOGO_FILE',
 ] as const;
 
 /** Sign-in variables: empty (compose's `${X:-}`) counts as not set too. */
@@ -210,6 +225,10 @@ export function loadConfig(rawEnv: Record<string, string | undefined>) {
     ...(set('DEFAULT_EXPIRY_DAYS') ? { defaultExpiryDays: e.DEFAULT_EXPIRY_DAYS ?? null } : {}),
     ...(set('DEFAULT_VERIFICATION') ? { defaultVerification: e.DEFAULT_VERIFICATION } : {}),
     ...(set('DEFAULT_LANGUAGE') ? { defaultLanguage: e.DEFAULT_LANGUAGE } : {}),
+    ...(set('CONTACT_PHONE') ? { contactPhone: e.CONTACT_PHONE } : {}),
+    ...(set('CONTACT_EMAIL') ? { contactEmail: e.CONTACT_EMAIL } : {}),
+    ...(set('TIME_ZONE') && e.TIME_ZONE ? { timeZone: e.TIME_ZONE } : {}),
+    ...(set('REPORTS_ON_PAGE') ? { reportsOnPage: e.REPORTS_ON_PAGE } : {}),
   });
   if ((e.STAFF_ADMIN_USERNAME === undefined) !== (e.STAFF_ADMIN_PASSWORD === undefined))
     throw new ConfigError(['STAFF_ADMIN_USERNAME and STAFF_ADMIN_PASSWORD: set both, or neither']);
@@ -248,6 +267,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined>) {
     storeTimeoutMs: e.STORE_TIMEOUT_MS,
     pageRefreshTimeoutMs: e.PAGE_REFRESH_TIMEOUT_MS,
     studyRefreshIntervalMs: e.STUDY_REFRESH_INTERVAL_MS,
+    studyIndexWalkIntervalMs: e.STUDY_INDEX_WALK_INTERVAL_MS,
     dbStatementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
     shutdownGraceMs: e.TOKEN_SERVICE_SHUTDOWN_GRACE_MS ?? e.SHUTDOWN_GRACE_MS ?? 10_000,
     staffSessions: Object.freeze({
@@ -274,7 +294,14 @@ export function loadConfig(rawEnv: Record<string, string | undefined>) {
       defaultExpiryDays: e.DEFAULT_EXPIRY_DAYS ?? null,
       defaultVerification: e.DEFAULT_VERIFICATION,
       defaultLanguage: e.DEFAULT_LANGUAGE,
+      contactPhone: e.CONTACT_PHONE,
+      contactEmail: e.CONTACT_EMAIL,
+      timeZone: e.TIME_ZONE ?? serverTimeZone(),
+      reportsOnPage: e.REPORTS_ON_PAGE,
+      logoUrl: null,
     }),
+    /** LOGO_FILE: main reads and checks it; the logo then wins over a stored one. */
+    logoFile: e.LOGO_FILE ?? null,
     /** The setup fields set in the environment: they win over the stored setup. */
     setupFromEnv: fromEnv,
     serverConfigCacheMs: e.SERVER_CONFIG_CACHE_MS,

@@ -8,15 +8,14 @@ import { createDatabase, type Database } from '../src/db/database.js';
 import type { DeliveryService } from '../src/deliveries/delivery.service.js';
 import { LinkAccess } from '../src/link-access/link-access.js';
 import { InvalidTokenLimiter, NO_INVALID_TOKEN_LIMIT } from '../src/rate-limit/invalid-token.limiter.js';
-import type { ServerConfig } from '../src/server-config/server-config.schema.js';
-import { ServerConfigService } from '../src/server-config/server-config.service.js';
+import { type ServerConfigSeed, ServerConfigService } from '../src/server-config/server-config.service.js';
 import { StudyService } from '../src/studies/study.service.js';
 import type { StudyDetails, StudySource } from '../src/studies/study.source.js';
 import { TokenCipher } from '../src/tokens/token.crypto.js';
 import { TokenService } from '../src/tokens/token.service.js';
 import type { ViewerAssets } from '../src/viewer/viewer.assets.js';
 
-export const SEED: ServerConfig = {
+export const SEED = {
   institution: 'St. Example Hospital',
   department: 'Radiology',
   publicAddress: '203.0.113.10',
@@ -29,7 +28,7 @@ export const SEED: ServerConfig = {
   defaultExpiryDays: null,
   defaultVerification: 'none',
   defaultLanguage: 'en',
-};
+} satisfies ServerConfigSeed;
 
 /** A store with a fixed set of studies, that can be switched off. */
 export class FakeStudySource implements StudySource {

@@ -50,6 +50,7 @@ export class FakeStudySearch implements StudySearch {
       if (q.patientId && s.patientId !== q.patientId) return false;
       if (q.accessionNumber && s.accessionNumber !== q.accessionNumber) return false;
       if (q.modality && !s.modalities.includes(q.modality)) return false;
+      if (q.patientBirthDate && s.patientBirthDate !== q.patientBirthDate) return false;
       if (q.studyDate) {
         const [from = '', to = ''] = q.studyDate.includes('-')
           ? q.studyDate.split('-')
@@ -70,6 +71,7 @@ export class FakeStudySearch implements StudySearch {
       modalities: s.modalities,
       seriesCount: s.seriesCount,
       instanceCount: s.instanceCount,
+      patientBirthDate: s.patientBirthDate,
     }));
   }
 }
@@ -118,6 +120,8 @@ export async function startStaffHarness(
     now?: () => number;
     /** The port to listen on (default: any free one). */
     port?: number;
+    /** A real store's search instead of the fake one (the fake is still `search`, unused then). */
+    studySearch?: (studies: StudyService, db: Database) => StudySearch;
     /** E-mail/SMS delivery, built on the harness's database and cipher. */
     deliveries?: (deps: {
       db: Database['db'];
@@ -160,7 +164,7 @@ export async function startStaffHarness(
     tokens,
     serverConfig,
     apiKeys,
-    studySearch: search,
+    studySearch: opts.studySearch ? opts.studySearch(studies, database) : search,
     trustedProxies,
     secret: randomBytes(32).toString('hex'),
     sessions: { absoluteMs: 3_600_000, idleMs: 1_800_000, ...opts.sessions },

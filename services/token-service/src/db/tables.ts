@@ -19,6 +19,13 @@ export interface ServerConfigTable {
   default_expiry_days: number | null;
   default_verification: Generated<Verification>;
   default_language: Generated<string>;
+  contact_phone: Generated<string>;
+  contact_email: Generated<string>;
+  time_zone: string | null;
+  reports_on_page: Generated<boolean>;
+  logo: Buffer | null;
+  logo_type: 'image/png' | 'image/jpeg' | null;
+  logo_sha256: string | null;
   updated_at: Timestamp;
 }
 
@@ -148,6 +155,8 @@ export interface StaffUserTable {
   locked_until: Date | null;
   password_changed_at: Timestamp;
   last_sign_in_at: Date | null;
+  /** The staff pages' language for this account (migrations/0017); null: the browser's. */
+  language: ColumnType<string | null, string | null | undefined, string | null>;
   /** The provider's issuer and subject of a single sign-on user (migrations/0018_staff_oidc.sql). */
   oidc_issuer: string | null;
   oidc_subject: string | null;
@@ -178,6 +187,32 @@ export interface StaffSessionTable {
   user_agent: string | null;
 }
 
+/** The staff search's index of the studies the store holds (migrations/0017). */
+export interface StudyIndexTable {
+  study_instance_uid: string;
+  patient_name: string;
+  patient_id: string;
+  /** DICOM DA or ''; never logged. */
+  patient_birth_date: string;
+  accession_number: string;
+  study_date: string;
+  study_time: string;
+  description: string;
+  modalities: string[];
+  series_count: number | null;
+  instance_count: number | null;
+  name_sort: string;
+  text_source: 'qido' | 'instance';
+  qido_text_digest: string | null;
+  seen_at: Timestamp;
+}
+
+/** The folded words of each indexed study's name (migrations/0017). */
+export interface StudyIndexWordTable {
+  word: string;
+  study_instance_uid: string;
+}
+
 export interface DB {
   server_config: ServerConfigTable;
   tokens: TokenTable;
@@ -189,6 +224,8 @@ export interface DB {
   deliveries: DeliveryTable;
   staff_users: StaffUserTable;
   staff_sessions: StaffSessionTable;
+  study_index: StudyIndexTable;
+  study_index_words: StudyIndexWordTable;
   staff_oidc_logins: StaffOidcLoginTable;
 }
 
@@ -204,3 +241,4 @@ export type NewAccessLog = Insertable<AccessLogTable>;
 export type DeliveryRow = Selectable<DeliveryTable>;
 export type StaffUserRow = Selectable<StaffUserTable>;
 export type StaffSessionRow = Selectable<StaffSessionTable>;
+export type StudyIndexRow = Selectable<StudyIndexTable>;

@@ -131,7 +131,7 @@ export interface InputOptions {
   name: string;
   label: string;
   value?: string | number | null | undefined;
-  type?: 'text' | 'password' | 'number' | 'date' | 'url' | 'search';
+  type?: 'text' | 'password' | 'number' | 'date' | 'url' | 'search' | 'tel' | 'email';
   hint?: string | SafeHtml;
   errors?: FieldErrors | undefined;
   required?: boolean;
