@@ -16,6 +16,7 @@ import type { Kysely } from 'kysely';
 import type { ApiKeyService } from './api-keys/api-key.service.js';
 import { isDatabaseUnavailable } from './db/database.js';
 import type { DB } from './db/tables.js';
+import type { DeliveryService } from './deliveries/delivery.service.js';
 import { DatabaseUnavailableError } from './errors.js';
 import { apiRoutes } from './http/api.routes.js';
 import { internalRoutes } from './internal/internal.routes.js';
@@ -44,6 +45,8 @@ export interface AppDeps {
   metrics?: ServiceMetrics;
   /** The built patient viewer (viewer/viewer.assets.ts); absent or null: /token/viewer is a 503. */
   viewerAssets?: ViewerAssets | null;
+  /** E-mail/SMS delivery of links (deliveries/); absent: the API's deliveries answer 409. */
+  deliveries?: DeliveryService;
 }
 
 export interface InternalAppDeps {

@@ -5,6 +5,7 @@ import { createTestDatabase, type TestDatabase } from '@studylink/testkit';
 import { ApiKeyService } from '../src/api-keys/api-key.service.js';
 import { createApp, createTokenInternalApp } from '../src/app.js';
 import { createDatabase, type Database } from '../src/db/database.js';
+import type { DeliveryService } from '../src/deliveries/delivery.service.js';
 import { InvalidTokenLimiter } from '../src/rate-limit/invalid-token.limiter.js';
 import type { ServerConfig } from '../src/server-config/server-config.schema.js';
 import { ServerConfigService } from '../src/server-config/server-config.service.js';
@@ -74,6 +75,9 @@ export interface Harness {
   internalUrl: string;
   source: StudySource;
   studies: StudyService;
+  /** Present when the harness was given `deliveries`. */
+  deliveries?: DeliveryService;
+  cipher: TokenCipher;
   /** Every SQL statement run so far. */
   queries: string[];
   close(): Promise<void>;
@@ -88,6 +92,13 @@ export async function startHarness(
     refreshIntervalMs?: number;
     invalidTokenLimit?: { limit: number; windowSeconds: number };
     viewerAssets?: ViewerAssets | null;
+    /** E-mail/SMS delivery, built on the harness's database and cipher. */
+    deliveries?: (deps: {
+      db: Database['db'];
+      cipher: TokenCipher;
+      serverConfig: ServerConfigService;
+      log: ReturnType<typeof createLogger>;
+    }) => DeliveryService;
   } = {},
 ): Promise<Harness> {
   const testDb = await createTestDatabase();
@@ -111,7 +122,9 @@ export async function startHarness(
     pageMs: 1000,
     refreshIntervalMs: opts.refreshIntervalMs,
   });
-  const tokens = new TokenService(database.db, new TokenCipher(randomBytes(32)), studies, serverConfig);
+  const cipher = new TokenCipher(randomBytes(32));
+  const tokens = new TokenService(database.db, cipher, studies, serverConfig);
+  const deliveries = opts.deliveries?.({ db: database.db, cipher, serverConfig, log });
   const apiKeys = new ApiKeyService(database.db);
   const adminKey = `slk_${randomBytes(32).toString('base64url')}`;
   const internalSecret = randomBytes(32).toString('hex');
@@ -129,6 +142,7 @@ export async function startHarness(
       ? { invalidTokens: new InvalidTokenLimiter(database.db, log, opts.invalidTokenLimit) }
       : {}),
     viewerAssets: opts.viewerAssets ?? null,
+    ...(deliveries ? { deliveries } : {}),
   });
   const internalApp = createTokenInternalApp({
     db: database.db,
@@ -150,6 +164,8 @@ export async function startHarness(
     internalUrl: `http://127.0.0.1:${internal.port}`,
     source,
     studies,
+    cipher,
+    ...(deliveries ? { deliveries } : {}),
     queries,
     async close() {
       await Promise.all([http.close(1000), internal.close(1000)]);

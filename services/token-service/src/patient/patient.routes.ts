@@ -16,8 +16,8 @@ import type { DB } from '../db/tables.js';
 import { LinkLockedError, TokenNotFoundError } from '../errors.js';
 import type { InvalidTokenGuard, Requester } from '../rate-limit/invalid-token.limiter.js';
 import type { ServerConfigService } from '../server-config/server-config.service.js';
-import { readForm } from '../staff/staff.form.js';
-import { cameOverHttps } from '../staff/staff-auth.middleware.js';
+import { cameOverHttps } from '../staff/session/staff-auth.middleware.js';
+import { readForm } from '../staff/shared/staff.form.js';
 import {
   answerFormatProblem,
   type Grant,
