@@ -7,6 +7,7 @@ import {
   type Logger,
   mountRouters,
   patientErrorPages,
+  readinessRoute,
   recordRoutes,
   requestContext,
   type ServiceMetrics,
@@ -18,6 +19,7 @@ import { isDatabaseUnavailable } from './db/database.js';
 import type { DB } from './db/tables.js';
 import type { DeliveryService } from './deliveries/delivery.service.js';
 import { DatabaseUnavailableError } from './errors.js';
+import { createReadiness, type Readiness } from './health/readiness.js';
 import { apiRoutes } from './http/api.routes.js';
 import { internalRoutes } from './internal/internal.routes.js';
 import { patientRoutes } from './patient/patient.routes.js';
@@ -39,6 +41,8 @@ export interface AppDeps {
   trustedProxies: ReadonlySet<string>;
   /** True once SIGTERM arrived: readiness fails so the proxy stops sending new work. */
   isDraining: () => boolean;
+  /** /readyz (health/readiness.ts); absent: the database and draining only. */
+  readiness?: () => Promise<Readiness>;
   /** The staff web interface under /staff (staff/staff.module.ts); absent: /staff is not served. */
   staff?: { middleware: Middleware; router: Router };
   /** Prometheus metrics: counted here, served by the internal app (main.ts always gives them). */
@@ -57,9 +61,13 @@ export interface InternalAppDeps {
   invalidTokens?: InvalidTokenGuard;
   /** The shared secret and, during a rotation, the previous one. */
   internalSecrets: readonly string[];
+  /** METRICS_TOKEN: what /metrics takes (null: refused). */
+  metricsToken?: string | null;
   metrics?: ServiceMetrics;
   /** The public app, whose routes the internal listener lists for route walks. */
   publicApp?: Koa;
+  /** /readyz on the internal port too (compose's health check and depends_on use it). */
+  readiness?: () => Promise<Readiness>;
 }
 
 /** Page routes answer errors with the plain HTML page; everything else with JSON. */
@@ -103,19 +111,9 @@ export function createApp(deps: AppDeps): Koa {
   health.get('/livez', (ctx) => {
     ctx.body = { status: 'ok' };
   });
-  health.get('/readyz', async (ctx) => {
-    const checks: Record<string, string> = { draining: deps.isDraining() ? 'yes' : 'no' };
-    try {
-      await deps.db.selectNoFrom((eb) => eb.val(1).as('one')).execute();
-      checks.database = 'ok';
-    } catch {
-      checks.database = 'down';
-    }
-    const ready = checks.database === 'ok' && !deps.isDraining();
-    ctx.status = ready ? 200 : 503;
-    ctx.set('cache-control', 'no-store');
-    ctx.body = { status: ready ? 'ready' : 'not ready', checks };
-  });
+  const readiness =
+    deps.readiness ?? createReadiness({ db: deps.db, expected: null, isDraining: deps.isDraining });
+  health.get('/readyz', readinessRoute(readiness));
   health.get('/assets/patient.css', (ctx) => {
     ctx.type = 'text/css; charset=utf-8';
     ctx.set('cache-control', 'public, max-age=3600');
@@ -147,6 +145,8 @@ export function createTokenInternalApp(deps: InternalAppDeps): Koa {
   return createInternalApp({
     log: deps.log,
     secrets: deps.internalSecrets,
+    metricsToken: deps.metricsToken ?? null,
+    ...(deps.readiness ? { readiness: deps.readiness } : {}),
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
     middleware: [mapInfrastructureErrors],
     ...(deps.publicApp ? { publicApp: deps.publicApp } : {}),

@@ -161,7 +161,13 @@ export interface StaffSessionTable {
   user_agent: string | null;
 }
 
+/** migrations/migrate.mjs's record of the files it applied (the services may only read it). */
+export interface SchemaMigrationTable {
+  name: string;
+}
+
 export interface DB {
+  schema_migrations: SchemaMigrationTable;
   server_config: ServerConfigTable;
   tokens: TokenTable;
   studies: StudyTable;
