@@ -66,6 +66,14 @@ COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo docker compose
 export DOCKER_BUILDKIT := 1
 export COMPOSE_DOCKER_CLI_BUILD := 1
 
+.PHONY: test-docker
+test-docker: build ## Build the images (stand-in bases from Debian) and run the compose stack for real: links, zip, viewer, operations, upgrade; prints figures
+	node --enable-source-maps scripts/docker/test-docker.mjs
+
+.PHONY: images
+images: ## Build the product images and write them to build/images/*.tar with their digests (STANDINS=1: on the stand-in bases)
+	node scripts/docker/images.mjs
+
 .PHONY: standins
 standins: ## Build stand-in base images (node, postgres, nginx, orthanc) from Debian packages; prints the .env lines
 	bash deploy/standins/build.sh
