@@ -60,7 +60,7 @@ async function active(token: string): Promise<boolean> {
     },
     body: new URLSearchParams({ token }).toString(),
   });
-  return res.ok && (await res.json()).active === true;
+  return res.ok && ((await res.json()) as { active?: boolean }).active === true;
 }
 
 beforeAll(async () => {
