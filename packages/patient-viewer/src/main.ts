@@ -21,6 +21,7 @@ import {
 import { GatewayClient, LinkGoneError } from './gateway.client.js';
 import { instanceImageId, registerInstanceLoader } from './instance.loader.js';
 import { formatter, imageCounter, parseMessages, seriesLabel } from './messages.js';
+import { nextPixelPath, type PixelPath } from './pixel-path.js';
 import { presetsFor, voiRange } from './presets.js';
 import { registerRenderedLoader, renderedImageId } from './rendered.loader.js';
 import { buildSeries, type DicomJson, loadOrder, type ViewerSeries } from './study.model.js';
@@ -85,18 +86,8 @@ gateway.onLinkGone = () => {
 const framePath = (s: ViewerSeries, sop: string, frame: number) =>
   `studies/${studyUid}/series/${s.seriesInstanceUid}/instances/${sop}/frames/${frame}`;
 
-/**
- * How a series' pixels reach the screen, tried in this order when one fails: `wadors` (its frames as
- * stored, decoded here), `instance` (each file whole, as stored, parsed and decoded here: for files
- * whose frames the store cannot cut out, such as Orthanc with big endian and deflated ones),
- * `rendered` (the store's own rendering of each frame, a PNG: for what the browser cannot decode).
- */
-type PixelPath = 'wadors' | 'instance' | 'rendered';
-const NEXT_PATH: Record<PixelPath, PixelPath | null> = {
-  wadors: 'instance',
-  instance: 'rendered',
-  rendered: null,
-};
+// Whole instances only when the link may receive original files (the gateway refuses them otherwise).
+const originalFiles = app.dataset.originalFiles !== 'no';
 
 /** Cornerstone image ids of a series along one path. */
 function imageIdsOf(s: ViewerSeries, path: PixelPath): string[] {
@@ -221,7 +212,7 @@ async function start(): Promise<void> {
         `viewer: ${path} could not show series ${s.seriesNumber}`,
         err instanceof Error ? err.stack : JSON.stringify(err),
       );
-      const next = NEXT_PATH[path];
+      const next = nextPixelPath(path, originalFiles);
       if (next) {
         paths.set(s.seriesInstanceUid, next);
         return show(index, imageIndex);
@@ -463,7 +454,11 @@ async function makeThumbnails(
     registerMetadata(s);
     // The thumbnail is the series' middle image, along the first path that works (the series keeps it).
     let ok = false;
-    for (let path: PixelPath | null = pathOf(s); path && !ok && !gone; path = NEXT_PATH[path]) {
+    for (
+      let path: PixelPath | null = pathOf(s);
+      path && !ok && !gone;
+      path = nextPixelPath(path, originalFiles)
+    ) {
       const ids = imageIdsOf(s, path);
       try {
         await drawThumbnail(canvas, ids[Math.floor(ids.length / 2)] as string);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatter, imageCounter } from './messages.js';
+import { nextPixelPath } from './pixel-path.js';
 import { CT_PRESETS, presetsFor, voiRange } from './presets.js';
 import { buildSeries, type DicomJson, loadOrder } from './study.model.js';
 import { decodePathFor } from './transfer-syntax.js';
@@ -82,5 +83,15 @@ describe('decode path per transfer syntax', () => {
     ['1.2.840.10008.1.2.4.102', 'rendered'],
   ])('%s → %s', (uid, path) => {
     expect(decodePathFor(uid)).toBe(path);
+  });
+});
+
+describe('nextPixelPath', () => {
+  it('falls back frames → whole instance → rendered, and skips whole instances when the link may not have files', () => {
+    expect(nextPixelPath('wadors', true)).toBe('instance');
+    expect(nextPixelPath('instance', true)).toBe('rendered');
+    expect(nextPixelPath('rendered', true)).toBeNull();
+    expect(nextPixelPath('wadors', false)).toBe('rendered');
+    expect(nextPixelPath('rendered', false)).toBeNull();
   });
 });

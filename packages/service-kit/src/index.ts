@@ -1,4 +1,4 @@
-export { clientIp } from './client-ip.js';
+export { clientIp, type Requester, requesterOf, USER_AGENT_MAX } from './client-ip.js';
 export { rateLimitKey } from './client-key.js';
 export { ConfigError, parseConfig } from './config.parser.js';
 export { cookieValue } from './cookie-value.js';
@@ -36,6 +36,7 @@ export {
   renderErrorPage,
   writeErrorPage,
 } from './patient-pages.js';
+export { type PatientSender, senderContact, senderHeader } from './patient-sender.js';
 export { redactTokens } from './redact.js';
 export { type ErrorBody, errorHandler, type RequestState, requestContext } from './request.middleware.js';
 export {

@@ -22,8 +22,9 @@ import { DatabaseUnavailableError } from './errors.js';
 import { createReadiness, type Readiness } from './health/readiness.js';
 import { apiRoutes } from './http/api.routes.js';
 import { internalRoutes } from './internal/internal.routes.js';
+import type { LinkAccess } from './link-access/link-access.js';
 import { patientRoutes } from './patient/patient.routes.js';
-import { type InvalidTokenGuard, NO_INVALID_TOKEN_LIMIT } from './rate-limit/invalid-token.limiter.js';
+import { senderOf } from './patient/sender.js';
 import type { ServerConfigService } from './server-config/server-config.service.js';
 import { PATIENT_CSS } from './static-assets.js';
 import type { TokenService } from './tokens/token.service.js';
@@ -34,10 +35,10 @@ export interface AppDeps {
   db: Kysely<DB>;
   log: Logger;
   tokens: TokenService;
+  /** The link gate: page, form, viewer and grants all open links through it. */
+  links: LinkAccess;
   serverConfig: ServerConfigService;
   apiKeys: ApiKeyService;
-  /** The guessing limit for page and download; absent (tests that do not need one): no limit. */
-  invalidTokens?: InvalidTokenGuard;
   trustedProxies: ReadonlySet<string>;
   /** True once SIGTERM arrived: readiness fails so the proxy stops sending new work. */
   isDraining: () => boolean;
@@ -56,9 +57,8 @@ export interface AppDeps {
 export interface InternalAppDeps {
   db: Kysely<DB>;
   log: Logger;
-  tokens: TokenService;
+  links: LinkAccess;
   serverConfig: ServerConfigService;
-  invalidTokens?: InvalidTokenGuard;
   /** The shared secret and, during a rotation, the previous one. */
   internalSecrets: readonly string[];
   /** METRICS_TOKEN: what /metrics takes (null: refused). */
@@ -73,6 +73,24 @@ export interface InternalAppDeps {
 /** Page routes answer errors with the plain HTML page; everything else with JSON. */
 function isPageRoute(path: string): boolean {
   return path === '/token' || path.startsWith('/token/') || path.startsWith('/assets/');
+}
+
+/**
+ * Patient pages, error pages included, name who sent the link: the setup's sender is put on
+ * `ctx.state.patientSender` before any route runs, so a refusal's page carries it too. Without the
+ * database (a 503 on its way) the pages go without.
+ */
+function patientSenderFor(serverConfig: ServerConfigService) {
+  return async (ctx: Context, next: Next) => {
+    if (ctx.path === '/token' || ctx.path.startsWith('/token/')) {
+      try {
+        ctx.state.patientSender = senderOf(await serverConfig.get());
+      } catch {
+        ctx.state.patientSender = null;
+      }
+    }
+    await next();
+  };
 }
 
 /** The database being down is a 503 wherever it surfaces, never a 500. */
@@ -98,6 +116,7 @@ export function createApp(deps: AppDeps): Koa {
     }),
   );
   app.use(mapInfrastructureErrors);
+  app.use(patientSenderFor(deps.serverConfig));
   app.use(
     bodyParser({
       enableTypes: ['json'],
@@ -114,6 +133,22 @@ export function createApp(deps: AppDeps): Koa {
   const readiness =
     deps.readiness ?? createReadiness({ db: deps.db, expected: null, isDraining: deps.isDraining });
   health.get('/readyz', readinessRoute(readiness));
+  health.get('/assets/logo/:file', async (ctx) => {
+    const m = /^([0-9a-f]{32})\.(png|jpg)$/.exec(ctx.params.file ?? '');
+    const logo = m?.[1] ? await deps.serverConfig.logoFile(m[1]) : undefined;
+    if (!logo || (m?.[2] === 'png') !== (logo.logo_type === 'image/png')) {
+      ctx.status = 404;
+      ctx.type = 'text/plain; charset=utf-8';
+      ctx.body = 'not found';
+      return;
+    }
+    ctx.type = logo.logo_type;
+    // The digest is in the name: a new logo is a new URL.
+    ctx.set('cache-control', 'public, max-age=31536000, immutable');
+    ctx.set('x-content-type-options', 'nosniff');
+    ctx.set('content-security-policy', "default-src 'none'");
+    ctx.body = logo.logo;
+  });
   health.get('/assets/patient.css', (ctx) => {
     ctx.type = 'text/css; charset=utf-8';
     ctx.set('cache-control', 'public, max-age=3600');
@@ -125,11 +160,10 @@ export function createApp(deps: AppDeps): Koa {
     app.use(deps.staff.middleware);
     recordRoutes(app, [deps.staff.router]);
   }
-  const invalidTokens = deps.invalidTokens ?? NO_INVALID_TOKEN_LIMIT;
   mountRouters(app, [
     health,
-    patientRoutes({ ...deps, invalidTokens }),
-    viewerRoutes({ ...deps, invalidTokens, viewerAssets: deps.viewerAssets ?? null }),
+    patientRoutes(deps),
+    viewerRoutes({ ...deps, viewerAssets: deps.viewerAssets ?? null }),
     apiRoutes(deps),
   ]);
   app.use(pages.notFound);
@@ -141,7 +175,6 @@ export function createApp(deps: AppDeps): Koa {
  * and /metrics; its own port, every route behind the shared secret.
  */
 export function createTokenInternalApp(deps: InternalAppDeps): Koa {
-  const invalidTokens = deps.invalidTokens ?? NO_INVALID_TOKEN_LIMIT;
   return createInternalApp({
     log: deps.log,
     secrets: deps.internalSecrets,
@@ -150,6 +183,6 @@ export function createTokenInternalApp(deps: InternalAppDeps): Koa {
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
     middleware: [mapInfrastructureErrors],
     ...(deps.publicApp ? { publicApp: deps.publicApp } : {}),
-    routers: [internalRoutes({ ...deps, invalidTokens })],
+    routers: [internalRoutes(deps)],
   });
 }

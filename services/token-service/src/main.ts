@@ -8,7 +8,9 @@ import { DeliveryService } from './deliveries/delivery.service.js';
 import { smtpMailSender } from './deliveries/mail.sender.js';
 import { messagesApiSmsSender } from './deliveries/sms.sender.js';
 import { createReadiness, defaultMigrationsDir, expectedMigrations } from './health/readiness.js';
+import { LinkAccess } from './link-access/link-access.js';
 import { InvalidTokenLimiter } from './rate-limit/invalid-token.limiter.js';
+import { readLogoFileOrThrow } from './server-config/logo.js';
 import { SETUP_ENV, ServerConfigService } from './server-config/server-config.service.js';
 import { createStaffModule } from './staff/staff.module.js';
 import { qidoStudySearch } from './staff/studies/study-search.source.js';
@@ -38,6 +40,7 @@ export async function startTokenService(
   const serverConfig = new ServerConfigService(database.db, config.seed, {
     fromEnv: config.setupFromEnv,
     cacheMs: config.serverConfigCacheMs,
+    logoFromEnv: config.logoFile ? readLogoFileOrThrow(config.logoFile) : null,
   });
   const studies = new StudyService(database.db, qidoStudySource(dicomweb), log.child({ module: 'studies' }), {
     storeMs: config.storeTimeoutMs,
@@ -60,6 +63,8 @@ export async function startTokenService(
     config.invalidTokenLimit,
   );
 
+  const links = new LinkAccess({ db: database.db, studies, invalidTokens, cookies: tokens.cookies });
+
   await serverConfig.ensureSeeded();
   await logStartupFacts(log, database, serverConfig);
   await apiKeys.bootstrapAdminKey(config.secrets.adminApiKey);
@@ -77,7 +82,24 @@ export async function startTokenService(
     trustedProxies: config.trustedProxies,
     secret: config.secrets.internalSecret,
     sessions: config.staffSessions,
+    signInMethods: {
+      local: config.staffSignIn.local,
+      oidc:
+        config.staffSignIn.oidc && config.secrets.staffOidcClientSecret
+          ? { settings: config.staffSignIn.oidc, clientSecret: config.secrets.staffOidcClientSecret }
+          : null,
+    },
+    deliveries,
   });
+  log.info(
+    {
+      localPasswords: config.staffSignIn.local,
+      singleSignOn: config.staffSignIn.oidc
+        ? { issuer: config.staffSignIn.oidc.issuer, adminGroup: config.staffSignIn.oidc.adminGroup }
+        : null,
+    },
+    'staff sign-in methods',
+  );
   if (config.secrets.staffAdmin) {
     const { username, password } = config.secrets.staffAdmin;
     const outcome = await staff.users.bootstrapAdmin(username, password);
@@ -99,9 +121,9 @@ export async function startTokenService(
     db: database.db,
     log,
     tokens,
+    links,
     serverConfig,
     apiKeys,
-    invalidTokens,
     staff,
     deliveries,
     trustedProxies: config.trustedProxies,
@@ -111,9 +133,8 @@ export async function startTokenService(
   const internalApp = createTokenInternalApp({
     db: database.db,
     log,
-    tokens,
+    links,
     serverConfig,
-    invalidTokens,
     internalSecrets: config.secrets.internalSecrets,
     metricsToken: config.secrets.metricsToken,
     readiness,
@@ -167,6 +188,7 @@ export function createDeliveries(
           })
         : null,
     missing: { mail: mail.missing, sms: sms.missing },
+    shown: { mail, sms },
     fallbackContact: mail.from,
     ...opts,
   });

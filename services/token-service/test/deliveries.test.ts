@@ -1,11 +1,7 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import { connect } from 'node:net';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { createLogger } from '@studylink/service-kit';
 import { freePort } from '@studylink/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,12 +11,11 @@ import { smtpMailSender } from '../src/deliveries/mail.sender.js';
 import { maskRecipient, redactRecipients } from '../src/deliveries/recipient.js';
 import { messagesApiSmsSender } from '../src/deliveries/sms.sender.js';
 import { ServerConfigService } from '../src/server-config/server-config.service.js';
+import { MessagesApi, SmtpSink } from './delivery.fixtures.js';
 import { FakeStudySource, type Harness, type Json, readJson, SEED, startHarness } from './harness.js';
 
 // Issue 21: the link by e-mail, its PIN by SMS, through a real SMTP server (aiosmtpd) and a local
 // Messages API; queued in PostgreSQL, retried, sent once by two replicas.
-const PYTHON = process.env.PYTHON3 ?? '/usr/bin/python3';
-const SINK = fileURLToPath(new URL('./fixtures/smtp-sink.py', import.meta.url));
 const PATIENT = 'SECRETNAME^PATIENT';
 const SID = 'AC0123456789abcdef';
 const AUTH = 'sms-auth-token-not-logged';
@@ -32,77 +27,6 @@ const RETRY_STUDY = '1.2.826.0.1.3680043.8.498.21.3';
 const REPLICA_STUDY = '1.2.826.0.1.3680043.8.498.21.4';
 const REFUSED_STUDY = '1.2.826.0.1.3680043.8.498.21.5';
 const GIVE_UP_STUDY = '1.2.826.0.1.3680043.8.498.21.6';
-
-/** A real SMTP server writing each message it receives as JSON into a folder. */
-class SmtpSink {
-  proc: ChildProcess | null = null;
-  constructor(
-    readonly port: number,
-    readonly dir: string,
-  ) {}
-  async start(): Promise<void> {
-    const proc = spawn(PYTHON, [SINK, String(this.port), this.dir], { stdio: ['ignore', 'pipe', 'inherit'] });
-    this.proc = proc;
-    await new Promise<void>((resolve, reject) => {
-      proc.once('exit', (code) => reject(new Error(`smtp sink exited with ${code}`)));
-      proc.stdout?.on('data', (d: Buffer) => {
-        if (d.toString().includes('ready')) resolve();
-      });
-    });
-    // Accepting connections (the controller says ready once it has probed itself).
-    await new Promise<void>((resolve, reject) => {
-      const s = connect(this.port, '127.0.0.1', () => {
-        s.end();
-        resolve();
-      });
-      s.once('error', reject);
-    });
-  }
-  async stop(): Promise<void> {
-    const proc = this.proc;
-    if (!proc || proc.exitCode !== null) return;
-    await new Promise<void>((resolve) => {
-      proc.removeAllListeners('exit');
-      proc.once('exit', () => resolve());
-      proc.kill('SIGTERM');
-    });
-    this.proc = null;
-  }
-  async messages(): Promise<Json[]> {
-    const files = (await readdir(this.dir)).filter((f) => f.endsWith('.json')).sort();
-    return Promise.all(files.map(async (f) => JSON.parse(await readFile(join(this.dir, f), 'utf8')) as Json));
-  }
-  async clear(): Promise<void> {
-    for (const f of await readdir(this.dir)) await rm(join(this.dir, f));
-  }
-}
-
-/** A Twilio-shaped Messages API: records what it is sent, answers as told. */
-class MessagesApi {
-  readonly requests: { path: string; authorization: string; form: URLSearchParams }[] = [];
-  answer: { status: number; body: unknown } = { status: 201, body: { sid: 'SM1', status: 'queued' } };
-  server: Server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => {
-      body += c;
-    });
-    req.on('end', () => {
-      this.requests.push({
-        path: req.url ?? '',
-        authorization: req.headers.authorization ?? '',
-        form: new URLSearchParams(body),
-      });
-      res.writeHead(this.answer.status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(this.answer.body));
-    });
-  });
-  url = '';
-  async start(): Promise<void> {
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
-    const a = this.server.address();
-    this.url = `http://127.0.0.1:${typeof a === 'object' && a ? a.port : 0}`;
-  }
-}
 
 let h: Harness;
 let smtp: SmtpSink;

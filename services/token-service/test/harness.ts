@@ -6,16 +6,16 @@ import { ApiKeyService } from '../src/api-keys/api-key.service.js';
 import { createApp, createTokenInternalApp } from '../src/app.js';
 import { createDatabase, type Database } from '../src/db/database.js';
 import type { DeliveryService } from '../src/deliveries/delivery.service.js';
-import { InvalidTokenLimiter } from '../src/rate-limit/invalid-token.limiter.js';
-import type { ServerConfig } from '../src/server-config/server-config.schema.js';
-import { ServerConfigService } from '../src/server-config/server-config.service.js';
+import { LinkAccess } from '../src/link-access/link-access.js';
+import { InvalidTokenLimiter, NO_INVALID_TOKEN_LIMIT } from '../src/rate-limit/invalid-token.limiter.js';
+import { type ServerConfigSeed, ServerConfigService } from '../src/server-config/server-config.service.js';
 import { StudyService } from '../src/studies/study.service.js';
 import type { StudyDetails, StudySource } from '../src/studies/study.source.js';
 import { TokenCipher } from '../src/tokens/token.crypto.js';
 import { TokenService } from '../src/tokens/token.service.js';
 import type { ViewerAssets } from '../src/viewer/viewer.assets.js';
 
-export const SEED: ServerConfig = {
+export const SEED = {
   institution: 'St. Example Hospital',
   department: 'Radiology',
   publicAddress: '203.0.113.10',
@@ -28,7 +28,7 @@ export const SEED: ServerConfig = {
   defaultExpiryDays: null,
   defaultVerification: 'none',
   defaultLanguage: 'en',
-};
+} satisfies ServerConfigSeed;
 
 /** A store with a fixed set of studies, that can be switched off. */
 export class FakeStudySource implements StudySource {
@@ -92,6 +92,8 @@ export async function startHarness(
     refreshIntervalMs?: number;
     invalidTokenLimit?: { limit: number; windowSeconds: number };
     viewerAssets?: ViewerAssets | null;
+    /** How long the setup may be answered from memory (main: SERVER_CONFIG_CACHE_MS, 2 s); 0 here by default. */
+    serverConfigCacheMs?: number;
     /** E-mail/SMS delivery, built on the harness's database and cipher. */
     deliveries?: (deps: {
       db: Database['db'];
@@ -116,7 +118,7 @@ export async function startHarness(
     statementTimeoutMs: 5000,
     onQuery: (sql) => queries.push(sql),
   });
-  const serverConfig = new ServerConfigService(database.db, SEED);
+  const serverConfig = new ServerConfigService(database.db, SEED, { cacheMs: opts.serverConfigCacheMs ?? 0 });
   const studies = new StudyService(database.db, source, log, {
     storeMs: opts.storeMs ?? 5000,
     pageMs: 1000,
@@ -130,24 +132,26 @@ export async function startHarness(
   const internalSecret = randomBytes(32).toString('hex');
   await serverConfig.ensureSeeded();
   await apiKeys.bootstrapAdminKey(adminKey);
+  const invalidTokens = opts.invalidTokenLimit
+    ? new InvalidTokenLimiter(database.db, log, opts.invalidTokenLimit)
+    : NO_INVALID_TOKEN_LIMIT;
+  const links = new LinkAccess({ db: database.db, studies, invalidTokens, cookies: tokens.cookies });
   const app = createApp({
     db: database.db,
     log,
     tokens,
+    links,
     serverConfig,
     apiKeys,
     trustedProxies: new Set(['127.0.0.1', '::1']),
     isDraining: () => false,
-    ...(opts.invalidTokenLimit
-      ? { invalidTokens: new InvalidTokenLimiter(database.db, log, opts.invalidTokenLimit) }
-      : {}),
     viewerAssets: opts.viewerAssets ?? null,
     ...(deliveries ? { deliveries } : {}),
   });
   const internalApp = createTokenInternalApp({
     db: database.db,
     log,
-    tokens,
+    links,
     serverConfig,
     internalSecrets: [internalSecret],
   });

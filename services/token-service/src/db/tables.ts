@@ -19,6 +19,13 @@ export interface ServerConfigTable {
   default_expiry_days: number | null;
   default_verification: Generated<Verification>;
   default_language: Generated<string>;
+  contact_phone: Generated<string>;
+  contact_email: Generated<string>;
+  time_zone: string | null;
+  reports_on_page: Generated<boolean>;
+  logo: Buffer | null;
+  logo_type: 'image/png' | 'image/jpeg' | null;
+  logo_sha256: string | null;
   updated_at: Timestamp;
 }
 
@@ -139,7 +146,8 @@ export interface StaffUserTable {
   id: Generated<number>;
   username: string;
   role: StaffRole;
-  password_hash: string;
+  /** Null for a user from the identity provider (single sign-on, migrations/0018). */
+  password_hash: string | null;
   created_at: Timestamp;
   created_by: string;
   disabled_at: Date | null;
@@ -147,6 +155,22 @@ export interface StaffUserTable {
   locked_until: Date | null;
   password_changed_at: Timestamp;
   last_sign_in_at: Date | null;
+  /** The provider's issuer and subject of a single sign-on user (migrations/0018_staff_oidc.sql). */
+  oidc_issuer: string | null;
+  oidc_subject: string | null;
+}
+
+/** A sign-in through the identity provider under way (migrations/0018_staff_oidc.sql). */
+export interface StaffOidcLoginTable {
+  id_hash: Buffer;
+  state: string;
+  nonce: string;
+  code_verifier: string;
+  redirect_uri: string;
+  next: string;
+  created_at: Timestamp;
+  expires_at: Date;
+  used_at: Date | null;
 }
 
 /** A signed-in staff session, keyed by the hash of its cookie (migrations/0002_staff.sql). */
@@ -178,6 +202,7 @@ export interface DB {
   deliveries: DeliveryTable;
   staff_users: StaffUserTable;
   staff_sessions: StaffSessionTable;
+  staff_oidc_logins: StaffOidcLoginTable;
 }
 
 export type ServerConfigRow = Selectable<ServerConfigTable>;

@@ -83,6 +83,12 @@ export const DEFAULT_TIMING: DeliveryTiming = {
   batch: 10,
 };
 
+/** The delivery settings as the setup page shows them, read-only: no password, no auth token. */
+export interface DeliverySetup {
+  mail: { server: string | null; from: string | null; missing: readonly string[] };
+  sms: { apiUrl: string; accountSid: string | null; from: string | null; missing: readonly string[] };
+}
+
 export interface DeliveryDeps {
   db: Kysely<DB>;
   cipher: TokenCipher;
@@ -92,6 +98,8 @@ export interface DeliveryDeps {
   sms: SmsSender | null;
   /** The variables each channel lacks (config.delivery): a channel with any missing is off. */
   missing: { mail: readonly string[]; sms: readonly string[] };
+  /** What the setup page shows of the environment's delivery settings (no secrets). */
+  shown?: DeliverySetup;
   /** Whom the patient may ask, when the setup names nobody (the mail's sender address). */
   fallbackContact?: string | null;
   now?: () => Date;
@@ -197,6 +205,11 @@ export class DeliveryService {
   async listForStudy(uid: string): Promise<DeliveryView[]> {
     const token = await findActiveTokenForStudy(this.deps.db, uid);
     return token ? (await listDeliveriesForToken(this.deps.db, token.id)).map(toView) : [];
+  }
+
+  /** The environment's delivery settings for the setup page, null when not given. */
+  setup(): DeliverySetup | null {
+    return this.deps.shown ?? null;
   }
 
   /** The channels that can be used, and what the others lack. */

@@ -5,6 +5,7 @@ import type { StudyRow, Verification } from '../db/tables.js';
 import type { ServerConfig } from '../server-config/server-config.schema.js';
 import { dicomDateAsDate, formatBytes, formatDicomTime, formatPersonName } from './format.js';
 import type { LinkUse } from './link-history.js';
+import { senderOf } from './sender.js';
 
 export { DOWNLOAD_PATH };
 
@@ -38,9 +39,9 @@ function withSpan(sentence: string, markup: SafeHtml): SafeHtml {
 
 /** What the page says about downloading: the button, or why there is none and whom to ask. */
 export interface DownloadState {
-  allowDownload: boolean;
-  maxDownloads: number | null;
-  downloadsUsed: number;
+  /** Why there is no zip, as the link gate decided it; null when there is one. */
+  downloadRefusal: 'view_only' | 'limit_reached' | null;
+  downloadsRemaining: number | null;
 }
 
 /** The patient's study page. Everything from DICOM is escaped by the `html` tag. */
@@ -54,7 +55,6 @@ export function renderStudyPage(p: {
   history: LinkUse[];
 }): string {
   const { t, study: s } = p;
-  const org = [p.config.institution || s?.institution_name, p.config.department].filter(Boolean).join(' · ');
   const counts =
     s && s.series_count !== null && s.instance_count !== null
       ? t.t('page.counts', { series: s.series_count, images: s.instance_count })
@@ -67,13 +67,17 @@ export function renderStudyPage(p: {
     : '';
   const viewer = p.config.viewerUrl;
   const d = p.download;
-  const left = d.maxDownloads === null ? null : Math.max(0, d.maxDownloads - d.downloadsUsed);
-  const refusal = !d.allowDownload ? t.t('page.viewOnly') : left === 0 ? t.t('page.limitReached') : null;
+  const left = d.downloadsRemaining;
+  const refusal =
+    d.downloadRefusal === 'view_only'
+      ? t.t('page.viewOnly')
+      : d.downloadRefusal === 'limit_reached'
+        ? t.t('page.limitReached')
+        : null;
   const action = `/token?${p.token}`;
   return layout(
     t.t('page.title'),
     html`<header>
-  ${org ? html`<p class="org">${org}</p>` : ''}
   <h1>${t.t('page.title')}</h1>
 </header>
 ${
@@ -115,6 +119,7 @@ ${renderHistory(t, p.history)}
   ${languageSwitcher(t, action)}
 </footer>`,
     t,
+    senderOf(p.config, s?.institution_name),
   );
 }
 
@@ -144,7 +149,6 @@ export function renderVerificationForm(p: {
 }): string {
   const { t } = p;
   const action = `/token?${p.token}`;
-  const org = [p.config.institution, p.config.department].filter(Boolean).join(' · ');
   const field =
     p.verification === 'birth-date'
       ? html`<label for="answer">${t.t('verify.birthDate')}</label>
@@ -154,7 +158,6 @@ export function renderVerificationForm(p: {
   return layout(
     t.t('verify.title'),
     html`<header>
-  ${org ? html`<p class="org">${org}</p>` : ''}
   <h1>${t.t('verify.title')}</h1>
 </header>
 <p>${p.verification === 'birth-date' ? t.t('verify.birthDateIntro') : t.t('verify.pinIntro')}</p>
@@ -166,5 +169,6 @@ ${p.message ? html`<p class="notice error" role="alert">${t.t(p.message)}</p>` :
 <p class="hint">${t.t('verify.lockNote')}</p>
 <footer>${languageSwitcher(t, action)}</footer>`,
     t,
+    senderOf(p.config),
   );
 }

@@ -5,12 +5,17 @@ import type { Kysely } from 'kysely';
 import type { ApiKeyService } from '../api-keys/api-key.service.js';
 import { isDatabaseUnavailable } from '../db/database.js';
 import type { DB } from '../db/tables.js';
+import type { DeliveryService } from '../deliveries/delivery.service.js';
 import { DatabaseUnavailableError } from '../errors.js';
 import type { ServerConfigService } from '../server-config/server-config.service.js';
 import { STAFF_CSS, STAFF_JS } from '../static-assets.js';
 import type { TokenService } from '../tokens/token.service.js';
 import { accessLogRoutes } from './access-log/access-log.routes.js';
 import { apiKeysRoutes } from './api-keys/api-keys.routes.js';
+import { linksRoutes } from './links/links.routes.js';
+import { OidcClient, type OidcSettings } from './session/oidc.client.js';
+import { oidcRoutes } from './session/oidc.routes.js';
+import { StaffOidcService } from './session/oidc.service.js';
 import type { ScryptParams } from './session/password.hasher.js';
 import { signInRoutes } from './session/sign-in.routes.js';
 import { currentSession, loadSession, SignInCsrf } from './session/staff-auth.middleware.js';
@@ -37,6 +42,12 @@ export interface StaffModuleDeps {
   signIn?: SignInPolicy;
   /** The scrypt cost of new password hashes (default N = 2^15, r = 8, p = 1); tests lower it. */
   scrypt?: ScryptParams;
+  /** Local passwords (default on) and single sign-on through an OpenID provider (default none). */
+  signInMethods?: { local: boolean; oidc: { settings: OidcSettings; clientSecret: string } | null };
+  /** The clock of the single sign-on's checks (the ID token's times, a sign-in's 10 minutes). */
+  now?: () => number;
+  /** E-mail/SMS delivery of links (the study page's "Send to the patient"). */
+  deliveries?: DeliveryService | undefined;
 }
 
 export interface StaffModule {
@@ -73,7 +84,17 @@ function asset(router: Router, path: string, type: string, body: string): void {
 /** The staff web interface under /staff: sign-in, studies and links, setup, users, API keys, log. */
 export function createStaffModule(deps: StaffModuleDeps): StaffModule {
   const users = new StaffUserService(deps.db, deps.signIn ?? DEFAULT_SIGN_IN_POLICY, deps.scrypt);
-  const sessions = new StaffSessionService(deps.db, deps.sessions);
+  const local = deps.signInMethods?.local ?? true;
+  const sessions = new StaffSessionService(deps.db, deps.sessions, local);
+  const oidcDeps = deps.signInMethods?.oidc;
+  const oidc = oidcDeps
+    ? new StaffOidcService(
+        deps.db,
+        new OidcClient(oidcDeps.settings, oidcDeps.clientSecret, deps.now),
+        deps.log,
+        deps.now,
+      )
+    : null;
   const routeDeps: StaffRouteDeps = {
     db: deps.db,
     log: deps.log,
@@ -85,6 +106,8 @@ export function createStaffModule(deps: StaffModuleDeps): StaffModule {
     sessions,
     signInCsrf: new SignInCsrf(deps.secret),
     trustedProxies: deps.trustedProxies,
+    signInMethods: { local, oidc },
+    deliveries: deps.deliveries,
   };
 
   const router = createRouter({ prefix: '/staff' });
@@ -97,7 +120,9 @@ export function createStaffModule(deps: StaffModuleDeps): StaffModule {
   };
   router.get('/', home);
   signInRoutes(router, routeDeps);
+  oidcRoutes(router, routeDeps);
   studiesRoutes(router, routeDeps);
+  linksRoutes(router, routeDeps);
   accessLogRoutes(router, routeDeps);
   setupRoutes(router, routeDeps);
   usersRoutes(router, routeDeps);

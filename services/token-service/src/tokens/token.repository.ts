@@ -1,10 +1,38 @@
 import { randomUUID } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
 import type { Db } from '../db/database.js';
-import type { DB, NewToken, TokenRow } from '../db/tables.js';
+import type { DB, NewToken, StudyRow, TokenRow } from '../db/tables.js';
 
 export function findTokenByHash(db: Db, hash: Buffer): Promise<TokenRow | undefined> {
   return db.selectFrom('tokens').selectAll().where('token_hash', '=', hash).executeTakeFirst();
+}
+
+/**
+ * A link by its token's hash, with its study's stored copy, in one statement (the link gate's one
+ * lookup per request). The copy travels as JSON: its timestamp columns (named `*_at`, as every one
+ * of the schema's is) come back as Dates.
+ */
+export async function findLinkWithStudyByHash(
+  db: Db,
+  hash: Buffer,
+): Promise<{ row: TokenRow; study: StudyRow | undefined } | undefined> {
+  const found = await db
+    .selectFrom('tokens')
+    .leftJoin('studies', 'studies.study_instance_uid', 'tokens.study_instance_uid')
+    .selectAll('tokens')
+    .select(sql<Record<string, unknown> | null>`to_jsonb(studies.*)`.as('study_copy'))
+    .where('tokens.token_hash', '=', hash)
+    .executeTakeFirst();
+  if (!found) return undefined;
+  const { study_copy, ...row } = found;
+  return { row: row as TokenRow, study: study_copy ? reviveStudy(study_copy) : undefined };
+}
+
+function reviveStudy(json: Record<string, unknown>): StudyRow {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(json))
+    out[k] = k.endsWith('_at') && typeof v === 'string' ? new Date(v) : v;
+  return out as unknown as StudyRow;
 }
 
 /** The study's token that is not revoked (it may have expired; the caller decides). */

@@ -1,12 +1,13 @@
 import type { StaffMessageKey } from '@studylink/i18n';
-import type { Logger } from '@studylink/service-kit';
+import { type Logger, requesterOf } from '@studylink/service-kit';
 import type { Context } from 'koa';
 import type { Kysely } from 'kysely';
 import type { ApiKeyService } from '../../api-keys/api-key.service.js';
 import type { DB } from '../../db/tables.js';
-import { requestClientIp } from '../../patient/patient.routes.js';
+import type { DeliveryService } from '../../deliveries/delivery.service.js';
 import type { ServerConfigService } from '../../server-config/server-config.service.js';
 import type { TokenService } from '../../tokens/token.service.js';
+import type { StaffOidcService } from '../session/oidc.service.js';
 import type { SignInCsrf } from '../session/staff-auth.middleware.js';
 import { sessionOrThrow } from '../session/staff-auth.middleware.js';
 import type { StaffSessionService } from '../session/staff-session.service.js';
@@ -26,6 +27,10 @@ export interface StaffRouteDeps {
   sessions: StaffSessionService;
   signInCsrf: SignInCsrf;
   trustedProxies: ReadonlySet<string>;
+  /** How staff sign in: local passwords (STAFF_LOCAL_SIGN_IN), single sign-on (STAFF_OIDC_*). */
+  signInMethods: { local: boolean; oidc: StaffOidcService | null };
+  /** E-mail/SMS delivery of links; absent: the study page offers none. */
+  deliveries?: DeliveryService | undefined;
 }
 
 /** The client as the access log records it. */
@@ -33,7 +38,7 @@ export function clientOf(
   ctx: Context,
   trusted: ReadonlySet<string>,
 ): { clientIp: string; userAgent: string } {
-  return { clientIp: requestClientIp(ctx, trusted), userAgent: ctx.get('user-agent') };
+  return requesterOf(ctx, trusted);
 }
 
 /** The signed-in user as the actor of an access-log event. */
@@ -55,6 +60,8 @@ const FLASH = {
   'user-enabled': 'flash.userEnabled',
   'password-reset': 'flash.passwordReset',
   'key-disabled': 'flash.keyDisabled',
+  sent: 'flash.sent',
+  'sent-pin-not-sent': 'flash.sentPinNotSent',
 } as const satisfies Record<string, StaffMessageKey>;
 export type FlashKey = keyof typeof FLASH;
 

@@ -32,6 +32,8 @@ import {
   renderStudyPage,
   type StudyView,
 } from './study.page.js';
+import { deliveryCard } from './study-delivery.page.js';
+import { studyDeliveryRoutes } from './study-delivery.routes.js';
 import { qrCodeSvg } from './study-qr.js';
 import type { StudySummary } from './study-search.source.js';
 
@@ -201,6 +203,17 @@ export function studiesRoutes(router: Router, deps: StaffRouteDeps): void {
     const [active, config] = await Promise.all([activeToken(ctx, uid, withPin), deps.serverConfig.get()]);
     const token = active === 'undisplayable' ? null : active;
     const qrSvg = token ? await qrCodeSvg(token.url, st.t('study.link.qrLabel')) : null;
+    const delivery =
+      token && deps.deliveries
+        ? deliveryCard({
+            base: `/staff/studies/${uid}`,
+            csrf: sessionOrThrow(ctx).csrfToken,
+            channels: deps.deliveries.channels(),
+            deliveries: await deps.deliveries.listForStudy(uid),
+            defaultLanguage: config.defaultLanguage,
+            errors,
+          })
+        : null;
     sendPage(
       ctx,
       renderStudyPage({
@@ -209,6 +222,7 @@ export function studiesRoutes(router: Router, deps: StaffRouteDeps): void {
         token,
         undisplayable: active === 'undisplayable',
         qrSvg,
+        delivery,
         config,
         flash: flashOf(ctx),
         ...(errors ? { errors } : {}),
@@ -286,6 +300,8 @@ export function studiesRoutes(router: Router, deps: StaffRouteDeps): void {
       storeDown ? 503 : 200,
     );
   });
+
+  studyDeliveryRoutes(router, deps, showStudy);
 
   router.get('/studies/:studyInstanceUid', requireSignedIn, async (ctx) => {
     await showStudy(ctx, uidOf(ctx));

@@ -1,6 +1,7 @@
 import { LANGUAGES, type Language, languageName, type StaffMessageKey, translator } from '@studylink/i18n';
-import { html, type SafeHtml } from '@studylink/service-kit';
+import { html, type SafeHtml, senderContact, senderHeader } from '@studylink/service-kit';
 import { dicomDateAsDate, formatDicomTime, formatPersonName } from '../../patient/format.js';
+import { senderOf } from '../../patient/sender.js';
 import type { ServerConfig } from '../../server-config/server-config.schema.js';
 import type { IssuedToken } from '../../tokens/token.service.js';
 import type { StaffSession } from '../session/staff-session.service.js';
@@ -144,6 +145,8 @@ export function renderStudyPage(p: {
   /** The study has an active link that cannot be shown: it was encrypted with a key that is gone. */
   undisplayable?: boolean;
   qrSvg: SafeHtml | null;
+  /** "Send to the patient" and the link's deliveries (study-delivery.page.ts), beside the link. */
+  delivery?: SafeHtml | null;
   config: ServerConfig;
   errors?: FieldErrors;
   flash?: string | null;
@@ -230,6 +233,7 @@ ${errorSummary(p.errors, linkFieldLabels())}
     ${studyFacts(v)}
     <p class="small"><a href="/staff/access-log?study=${v.uid}">${st.t('study.accessLogLink')}</a></p>
   </section>
+  ${p.delivery ?? ''}
 </div>`,
   });
 }
@@ -299,7 +303,7 @@ export function renderHandoutPage(p: {
 }): string {
   const tr = translator(p.lang);
   const s = p.view.study;
-  const org = [p.config.institution, p.config.department].filter(Boolean).join(' · ');
+  const sender = senderOf(p.config);
   const viewer = p.config.viewerUrl;
   const studyDate = s ? dicomDateAsDate(s.studyDate) : null;
   const t = p.token;
@@ -312,7 +316,7 @@ export function renderHandoutPage(p: {
   <a class="button secondary" href="/staff/studies/${p.view.uid}">${st.t('study.handout.back')}</a>
 </div>
 <article class="handout card" aria-labelledby="handout-heading" lang="${tr.lang}" dir="${tr.dir}">
-  ${org ? html`<p class="org">${org}</p>` : ''}
+  ${senderHeader(sender)}
   <h1 id="handout-heading">${tr.t('handout.title')}</h1>
   ${
     s
@@ -339,6 +343,7 @@ export function renderHandoutPage(p: {
     <li>${tr.t('page.step1')}${viewer ? html` <span class="mono" dir="ltr">${viewer}</span>` : ''}</li>
   </ol>
   <p>${t.expiresAt ? html`<strong>${tr.t('handout.expires', { date: tr.date(new Date(t.expiresAt), { timeZone: 'UTC' }) })}</strong> ` : ''}${tr.t('handout.keepPrivate')}</p>
+  ${senderContact(tr, sender)}
 </article>`,
   });
 }
