@@ -26,10 +26,11 @@ import type { LinkAccess } from './link-access/link-access.js';
 import { patientRoutes } from './patient/patient.routes.js';
 import { senderOf } from './patient/sender.js';
 import type { ServerConfigService } from './server-config/server-config.service.js';
-import { PATIENT_CSS } from './static-assets.js';
+import { PATIENT_CSS, PATIENT_OPENED_JS } from './static-assets.js';
 import type { TokenService } from './tokens/token.service.js';
 import type { ViewerAssets } from './viewer/viewer.assets.js';
 import { viewerRoutes } from './viewer/viewer.routes.js';
+import type { ZipLayoutService } from './zip-layouts/zip-layout.service.js';
 
 export interface AppDeps {
   db: Kysely<DB>;
@@ -39,6 +40,8 @@ export interface AppDeps {
   links: LinkAccess;
   serverConfig: ServerConfigService;
   apiKeys: ApiKeyService;
+  /** Study zip layouts: the page shows the exact size once one is made. */
+  layouts?: ZipLayoutService;
   trustedProxies: ReadonlySet<string>;
   /** True once SIGTERM arrived: readiness fails so the proxy stops sending new work. */
   isDraining: () => boolean;
@@ -58,6 +61,8 @@ export interface InternalAppDeps {
   db: Kysely<DB>;
   log: Logger;
   links: LinkAccess;
+  /** Absent (tests without a store): downloads stream without a fixed layout. */
+  layouts?: ZipLayoutService;
   serverConfig: ServerConfigService;
   /** The shared secret and, during a rotation, the previous one. */
   internalSecrets: readonly string[];
@@ -155,6 +160,12 @@ export function createApp(deps: AppDeps): Koa {
     ctx.set('x-content-type-options', 'nosniff');
     ctx.body = PATIENT_CSS;
   });
+  health.get('/assets/patient-opened.js', (ctx) => {
+    ctx.type = 'text/javascript; charset=utf-8';
+    ctx.set('cache-control', 'public, max-age=3600');
+    ctx.set('x-content-type-options', 'nosniff');
+    ctx.body = PATIENT_OPENED_JS;
+  });
 
   if (deps.staff) {
     app.use(deps.staff.middleware);
@@ -182,6 +193,8 @@ export function createTokenInternalApp(deps: InternalAppDeps): Koa {
     ...(deps.readiness ? { readiness: deps.readiness } : {}),
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
     middleware: [mapInfrastructureErrors],
+    // The export service sends the zip layouts it made while streaming (about 300 bytes an instance).
+    jsonLimit: '64mb',
     ...(deps.publicApp ? { publicApp: deps.publicApp } : {}),
     routers: [internalRoutes(deps)],
   });

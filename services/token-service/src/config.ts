@@ -52,6 +52,8 @@ const envSchema = z.object({
   PAGE_REFRESH_TIMEOUT_MS: z.coerce.number().int().min(50).default(1_500),
   // A study copy is refreshed from the store in the background at most this often.
   STUDY_REFRESH_INTERVAL_MS: z.coerce.number().int().min(1_000).default(60_000),
+  // The staff search's index walks the whole store this often (0: never; searches still add to it).
+  STUDY_INDEX_WALK_INTERVAL_MS: z.coerce.number().int().min(0).default(900_000),
   DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).default(5_000),
   TOKEN_SERVICE_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).optional(),
   // The old name, read when the new one is not set.
@@ -272,6 +274,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined>) {
     storeTimeoutMs: e.STORE_TIMEOUT_MS,
     pageRefreshTimeoutMs: e.PAGE_REFRESH_TIMEOUT_MS,
     studyRefreshIntervalMs: e.STUDY_REFRESH_INTERVAL_MS,
+    studyIndexWalkIntervalMs: e.STUDY_INDEX_WALK_INTERVAL_MS,
     dbStatementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
     shutdownGraceMs: e.TOKEN_SERVICE_SHUTDOWN_GRACE_MS ?? e.SHUTDOWN_GRACE_MS ?? 10_000,
     staffSessions: Object.freeze({
