@@ -454,6 +454,30 @@ describe('a store that sends neither frames nor files', () => {
   });
 });
 
+describe('a view-only link (issue 17: no original files)', () => {
+  it("shows a big endian file by the store's rendered frames, never asking for the whole file", async () => {
+    const [mr] = (await loadSamples(s.orthanc, ['MR_small_bigendian.dcm'], { uids: 'unique' })) as [
+      LoadedSample,
+    ];
+    const r = await s.api('PUT', `/api/v1/studies/${mr.studyInstanceUid}/token`, { allowDownload: false });
+    expect(r.status).toBe(201);
+    const token = r.json.token as string;
+    tokensSeen.push(token);
+    const { page, problems } = await openViewer(phone, token);
+    expect(await page.evaluate(() => (globalThis as Dom).document.body.dataset.state)).toBe('ready');
+    expect(await state(page, 'decodePath')).toBe('rendered');
+    expect(await page.locator('a.zip').count()).toBe(0);
+    expect((await canvasStats(page)).distinct).toBeGreaterThan(8);
+    const wholeFiles = allRequests.filter(
+      (q) => q.page.endsWith(token) && /\/token\/dicomweb\/.*\/instances\/[0-9.]+$/.test(q.url),
+    );
+    expect(wholeFiles).toEqual([]);
+    // The frames the store cannot cut out of this file (Orthanc: 500 for big endian) start the fallback.
+    expect(problems.filter((p) => !/^502 |^XMLHttpRequest$/.test(p))).toEqual([]);
+    await page.close();
+  });
+});
+
 describe('a study with nothing to show', () => {
   it('says so plainly and links the zip', async () => {
     const [sr] = (await loadSamples(s.orthanc, ['test-SR.dcm'])) as [LoadedSample];

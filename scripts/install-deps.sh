@@ -7,7 +7,7 @@ set -euo pipefail
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
-packages=(postgresql nginx-light orthanc orthanc-dicomweb dcmtk dicom3tools chromium python3-pydicom unzip curl docker-compose gettext-base openssl)
+packages=(postgresql nginx-light orthanc orthanc-dicomweb dcmtk dicom3tools chromium python3-pydicom python3-aiosmtpd unzip curl docker-compose gettext-base openssl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -35,6 +35,12 @@ export const ACCESS_EVENTS = [
   // An expired token retired when its study's link is next asked for; cli.js purge-access-log.
   'token_expired',
   'access_log_purged',
+  // Issue 21: the link or its PIN sent to the patient (queued, sent, failed: outcome retrying or
+  // failed); the patient's own browser opening the page (a bare GET is page_view `fetched`).
+  'delivery_queued',
+  'delivery_sent',
+  'delivery_failed',
+  'link_opened',
 ] as const;
 export type AccessEvent = (typeof ACCESS_EVENTS)[number];
 

@@ -17,9 +17,9 @@ export const grantRequestSchema = z
     // decides whether it opens a link with a second factor (403 verification_required if not).
     verificationCookie: z.string().max(256).nullable().optional(),
     // 'download' (the zip) is also refused for view-only links and links past maxDownloads (410
-    // download_not_allowed / download_limit_reached); 'view' (the viewer's gateway) is not.
-    // Absent: 'view'. The second factor is enforced either way (fail closed); only the zip route,
-    // which always says 'download', is held to allowDownload and maxDownloads.
+    // download_not_allowed / download_limit_reached); 'view' (the viewer's gateway) is not, but its
+    // grant's `may.viewFiles` is false for them and the gateway serves no original file (403).
+    // Absent: 'view'. The second factor is enforced either way (fail closed).
     purpose: z.enum(['download', 'view']).default('view'),
     // A GET of the zip: a link with maxDownloads reserves one of its downloads for it (a HEAD
     // does not), named by the grant's `downloadId`.
@@ -31,6 +31,10 @@ export const grantRequestSchema = z
   })
   .strict();
 export type GrantRequest = z.infer<typeof grantRequestSchema>;
+
+/** The error codes of a refused zip or original file: a view-only link, one whose downloads are used up. */
+export const DOWNLOAD_REFUSAL_CODES = ['download_not_allowed', 'download_limit_reached'] as const;
+export type DownloadRefusalCode = (typeof DOWNLOAD_REFUSAL_CODES)[number];
 
 /** What the token service answers: the one study the token grants, and how to pack it. */
 export const grantSchema = z.object({
@@ -47,6 +51,18 @@ export const grantSchema = z.object({
   verified: z.boolean().default(true),
   allowDownload: z.boolean().default(true),
   downloadsRemaining: z.number().int().min(0).nullable().default(null),
+  /**
+   * What the link lets this requester do, decided by the token service's link gate. `viewFiles`:
+   * original DICOM files (whole instances, series and study retrieve as application/dicom); a
+   * view-only or spent link gets frames, rendered images and metadata only. Absent: nothing but
+   * frames (fail closed).
+   */
+  may: z
+    .object({ viewFrames: z.boolean(), viewFiles: z.boolean(), download: z.boolean(), share: z.boolean() })
+    .strict()
+    .default({ viewFrames: true, viewFiles: false, download: false, share: false }),
+  /** Why viewFiles/download are refused: the error code to answer with (as the zip's 410 says it). */
+  downloadRefusal: z.enum(DOWNLOAD_REFUSAL_CODES).nullable().default(null),
   /** The reserved download of a limited link: report it in download_start/complete/abort `detail.downloadId`. */
   downloadId: z.string().max(64).nullable().default(null),
   study: z.object({

@@ -7,6 +7,8 @@ export {
   type ExportEvent,
 } from './access-events.contract.js';
 export {
+  DOWNLOAD_REFUSAL_CODES,
+  type DownloadRefusalCode,
   type Grant,
   type GrantRequest,
   grantRequestSchema,

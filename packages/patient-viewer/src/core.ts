@@ -23,6 +23,7 @@ import {
 import { letterbox } from './canvas.js';
 import { LinkGoneError } from './gateway.client.js';
 import { instanceImageId, registerInstanceLoader } from './instance.loader.js';
+import { nextPixelPath, type PixelPath } from './pixel-path.js';
 import { presetsFor, voiRange } from './presets.js';
 import { registerRenderedLoader, renderedImageId } from './rendered.loader.js';
 import type { CoreContext, FullFidelity, PrimaryTool } from './stage.types.js';
@@ -35,23 +36,11 @@ const TOOL_GROUP_ID = 'main';
 /** Frames fetched at once: what a browser opens to one origin over HTTP/1.1. */
 const PARALLEL = 6;
 
-/**
- * How a series' pixels reach the screen, tried in this order when one fails: `wadors` (its frames as
- * stored, decoded here), `instance` (each file whole, as stored, parsed and decoded here: for files
- * whose frames the store cannot cut out, such as Orthanc with big endian and deflated ones; a
- * view-only link may be refused them), `rendered` (the store's own rendering of each frame, a PNG:
- * for what the browser cannot decode).
- */
-type PixelPath = 'wadors' | 'instance' | 'rendered';
-const NEXT_PATH: Record<PixelPath, PixelPath | null> = {
-  wadors: 'instance',
-  instance: 'rendered',
-  rendered: null,
-};
-
 /** Starts Cornerstone on the page's viewport element and returns the page's handle on it. */
 export async function startCore(ctx: CoreContext): Promise<FullFidelity> {
   const { gateway, studyUid, app } = ctx;
+  // Whole instances only when the link may receive original files (the gateway refuses them otherwise).
+  const originalFiles = app.dataset.originalFiles !== 'no';
   const framePath = (s: ViewerSeries, sop: string, frame: number) =>
     `studies/${studyUid}/series/${s.seriesInstanceUid}/instances/${sop}/frames/${frame}`;
 
@@ -162,7 +151,7 @@ export async function startCore(ctx: CoreContext): Promise<FullFidelity> {
           continue;
         }
         if (confirmed.has(s.seriesInstanceUid)) return false;
-        const next = NEXT_PATH[path];
+        const next = nextPixelPath(path, originalFiles);
         // Another frame of the series may have moved it on already.
         if (pathOf(s) !== path) continue;
         console.info(
@@ -391,7 +380,7 @@ export async function startCore(ctx: CoreContext): Promise<FullFidelity> {
           return true;
         } catch {
           if (confirmed.has(s.seriesInstanceUid)) return false;
-          const next = NEXT_PATH[path];
+          const next = nextPixelPath(path, originalFiles);
           if (!next) return false;
           if (pathOf(s) === path) paths.set(s.seriesInstanceUid, next);
         }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatter, imageCounter } from './messages.js';
+import { nextPixelPath } from './pixel-path.js';
 import { CT_PRESETS, presetsFor, voiRange } from './presets.js';
 import { buildSeries, type DicomJson, loadOrder, otherSeries } from './study.model.js';
 import { decodePathFor } from './transfer-syntax.js';
@@ -107,5 +108,15 @@ describe('otherSeries', () => {
       ['1.5', 'DOC', ''],
       ['1.6', 'other', ''],
     ]);
+  });
+});
+
+describe('nextPixelPath', () => {
+  it('falls back frames → whole instance → rendered, and skips whole instances when the link may not have files', () => {
+    expect(nextPixelPath('wadors', true)).toBe('instance');
+    expect(nextPixelPath('instance', true)).toBe('rendered');
+    expect(nextPixelPath('rendered', true)).toBeNull();
+    expect(nextPixelPath('wadors', false)).toBe('rendered');
+    expect(nextPixelPath('rendered', false)).toBeNull();
   });
 });

@@ -1,4 +1,4 @@
-export { clientIp } from './client-ip.js';
+export { clientIp, type Requester, requesterOf, USER_AGENT_MAX } from './client-ip.js';
 export { rateLimitKey } from './client-key.js';
 export { ConfigError, parseConfig } from './config.parser.js';
 export { cookieValue } from './cookie-value.js';

@@ -280,6 +280,11 @@ export class FakeTokenService {
   readonly jpegLossless = new Set<string>();
   /** Tokens the fake refuses as the real one does for link trust: status and error code. */
   readonly refusals = new Map<string, { status: number; code: string }>();
+  /**
+   * Tokens whose link hands out no original files (view-only, or downloads used up): the grant's
+   * `may.viewFiles`/`may.download` are false and `downloadRefusal` names the code.
+   */
+  readonly noFiles = new Map<string, 'download_not_allowed' | 'download_limit_reached'>();
   /** The body of the last grant request (purpose, verificationCookie). */
   lastGrantRequest: Record<string, unknown> | null = null;
   /** The token id a token's grant carries (default 7). */
@@ -332,6 +337,13 @@ export class FakeTokenService {
             zipContent: this.jpegLossless.has(body.token) ? 'jpeg-lossless' : 'as-stored',
             institution: 'Fake Hospital',
             viewerUrl: '',
+            may: {
+              viewFrames: true,
+              viewFiles: !this.noFiles.has(body.token),
+              download: !this.noFiles.has(body.token),
+              share: true,
+            },
+            downloadRefusal: this.noFiles.get(body.token) ?? null,
             study: {
               patientName: 'Fake^Patient',
               studyDate: '20040119',

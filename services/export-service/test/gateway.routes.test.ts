@@ -143,6 +143,69 @@ describe('viewer DICOMweb gateway against Orthanc', () => {
     expect(head.status).toBe(200);
   });
 
+  it("a link that may download: the study, a series and an instance as stored (the viewer's whole-file path)", async () => {
+    for (const path of [`studies/${ct.studyInstanceUid}`, ctSeries(), ctInstance()]) {
+      const res = await get(path, {
+        accept: 'multipart/related; type="application/dicom"; transfer-syntax=*',
+      });
+      expect(res.status, path).toBe(200);
+      expect(res.headers.get('content-type'), path).toMatch(/^multipart\/related/);
+      const bytes = Buffer.from(await res.arrayBuffer());
+      expect(bytes.includes(ct.bytes.subarray(128, 1024)), path).toBe(true);
+    }
+  });
+
+  it("view-only and spent links: frames, rendered, thumbnail, metadata and series search, but no original file at any level (403 with the zip's code)", async () => {
+    const viewOnly = token();
+    const spent = token();
+    for (const [t, code] of [
+      [viewOnly, 'download_not_allowed'],
+      [spent, 'download_limit_reached'],
+    ] as const) {
+      tokens.grants.set(t, ct.studyInstanceUid);
+      tokens.noFiles.set(t, code);
+      for (const path of [`studies/${ct.studyInstanceUid}`, ctSeries(), ctInstance()]) {
+        for (const accept of [
+          'multipart/related; type="application/dicom"; transfer-syntax=*',
+          'multipart/related; type="application/dicom"',
+          '*/*',
+        ]) {
+          for (const method of ['GET', 'HEAD']) {
+            const res = await get(path, { token: t, accept, method });
+            expect(res.status, `${method} ${path} ${accept}`).toBe(403);
+            expect(res.headers.get('cache-control')).toBe('no-store');
+            if (method === 'GET') expect(await errorCode(res)).toBe(code);
+          }
+        }
+      }
+      for (const [path, accept] of [
+        [`studies/${ct.studyInstanceUid}/series`, 'application/dicom+json'],
+        [`studies/${ct.studyInstanceUid}/metadata`, 'application/dicom+json'],
+        [`${ctSeries()}/metadata`, 'application/dicom+json'],
+        [`${ctInstance()}/frames/1`, 'multipart/related; type="application/octet-stream"; transfer-syntax=*'],
+        [`${ctInstance()}/rendered`, 'image/png'],
+        [`${ctInstance()}/frames/1/rendered`, 'image/png'],
+      ] as const) {
+        const res = await get(path, { token: t, accept });
+        expect(res.status, path).toBe(200);
+        const body = Buffer.from(await res.arrayBuffer());
+        // Frames come as pixel data only: never a Part 10 file (its preamble's DICM marker).
+        expect(body.includes(Buffer.from('DICM')), path).toBe(false);
+      }
+      // This Orthanc has no thumbnails (404 from the store): whatever it says, the gate did not refuse it.
+      expect((await get(`${ctInstance()}/thumbnail`, { token: t, accept: 'image/jpeg' })).status).not.toBe(
+        403,
+      );
+      // Frames asked for as application/dicom get the default (octet-stream), never a file.
+      const asDicom = await get(`${ctInstance()}/frames/1`, {
+        token: t,
+        accept: 'multipart/related; type="application/dicom"; transfer-syntax=*',
+      });
+      expect(asDicom.status).toBe(200);
+      expect(await asDicom.text()).not.toContain('DICM');
+    }
+  });
+
   it("refuses another study's UID, and another study's series or instance under the granted path", async () => {
     const refused = [
       `studies/${mr.studyInstanceUid}/series`,
@@ -168,7 +231,6 @@ describe('viewer DICOMweb gateway against Orthanc', () => {
 
   it('names nothing but validated UIDs and the standard words', async () => {
     for (const path of [
-      `studies/${ct.studyInstanceUid}`,
       `studies/${ct.studyInstanceUid}/series/`,
       `studies/${ct.studyInstanceUid}/SERIES`,
       `studies/${ct.studyInstanceUid}x/series`,

@@ -16,11 +16,12 @@ import type { Kysely } from 'kysely';
 import type { ApiKeyService } from './api-keys/api-key.service.js';
 import { isDatabaseUnavailable } from './db/database.js';
 import type { DB } from './db/tables.js';
+import type { DeliveryService } from './deliveries/delivery.service.js';
 import { DatabaseUnavailableError } from './errors.js';
 import { apiRoutes } from './http/api.routes.js';
 import { internalRoutes } from './internal/internal.routes.js';
+import type { LinkAccess } from './link-access/link-access.js';
 import { patientRoutes } from './patient/patient.routes.js';
-import { type InvalidTokenGuard, NO_INVALID_TOKEN_LIMIT } from './rate-limit/invalid-token.limiter.js';
 import type { ServerConfigService } from './server-config/server-config.service.js';
 import { PATIENT_CSS } from './static-assets.js';
 import type { TokenService } from './tokens/token.service.js';
@@ -31,10 +32,10 @@ export interface AppDeps {
   db: Kysely<DB>;
   log: Logger;
   tokens: TokenService;
+  /** The link gate: page, form, viewer and grants all open links through it. */
+  links: LinkAccess;
   serverConfig: ServerConfigService;
   apiKeys: ApiKeyService;
-  /** The guessing limit for page and download; absent (tests that do not need one): no limit. */
-  invalidTokens?: InvalidTokenGuard;
   trustedProxies: ReadonlySet<string>;
   /** True once SIGTERM arrived: readiness fails so the proxy stops sending new work. */
   isDraining: () => boolean;
@@ -44,14 +45,15 @@ export interface AppDeps {
   metrics?: ServiceMetrics;
   /** The built patient viewer (viewer/viewer.assets.ts); absent or null: /token/viewer is a 503. */
   viewerAssets?: ViewerAssets | null;
+  /** E-mail/SMS delivery of links (deliveries/); absent: the API's deliveries answer 409. */
+  deliveries?: DeliveryService;
 }
 
 export interface InternalAppDeps {
   db: Kysely<DB>;
   log: Logger;
-  tokens: TokenService;
+  links: LinkAccess;
   serverConfig: ServerConfigService;
-  invalidTokens?: InvalidTokenGuard;
   /** The shared secret and, during a rotation, the previous one. */
   internalSecrets: readonly string[];
   metrics?: ServiceMetrics;
@@ -124,11 +126,10 @@ export function createApp(deps: AppDeps): Koa {
     app.use(deps.staff.middleware);
     recordRoutes(app, [deps.staff.router]);
   }
-  const invalidTokens = deps.invalidTokens ?? NO_INVALID_TOKEN_LIMIT;
   mountRouters(app, [
     health,
-    patientRoutes({ ...deps, invalidTokens }),
-    viewerRoutes({ ...deps, invalidTokens, viewerAssets: deps.viewerAssets ?? null }),
+    patientRoutes(deps),
+    viewerRoutes({ ...deps, viewerAssets: deps.viewerAssets ?? null }),
     apiRoutes(deps),
   ]);
   app.use(pages.notFound);
@@ -140,13 +141,12 @@ export function createApp(deps: AppDeps): Koa {
  * and /metrics; its own port, every route behind the shared secret.
  */
 export function createTokenInternalApp(deps: InternalAppDeps): Koa {
-  const invalidTokens = deps.invalidTokens ?? NO_INVALID_TOKEN_LIMIT;
   return createInternalApp({
     log: deps.log,
     secrets: deps.internalSecrets,
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
     middleware: [mapInfrastructureErrors],
     ...(deps.publicApp ? { publicApp: deps.publicApp } : {}),
-    routers: [internalRoutes({ ...deps, invalidTokens })],
+    routers: [internalRoutes(deps)],
   });
 }

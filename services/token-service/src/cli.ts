@@ -15,10 +15,9 @@ import { isEntryPoint, ValidationError } from '@studylink/service-kit';
 import type { z } from 'zod';
 import { maintainAccessLog } from './access-log/access-log.maintenance.js';
 import { createDatabase } from './db/database.js';
-import { passwordSchema, usernameSchema } from './staff/staff.schemas.js';
-import { withStaffTables } from './staff/staff.tables.js';
-import { findUserByUsername } from './staff/staff-user.repository.js';
-import { StaffUserService } from './staff/staff-user.service.js';
+import { passwordSchema, usernameSchema } from './staff/shared/staff.schemas.js';
+import { findUserByUsername } from './staff/users/staff-user.repository.js';
+import { StaffUserService } from './staff/users/staff-user.service.js';
 
 const USAGE = `usage: cli.js <command> [--username <name>]
 
@@ -123,14 +122,13 @@ export async function main(
 
   const database = createDatabase({ url, max: 1 });
   try {
-    const staffDb = withStaffTables(database.db);
-    const users = new StaffUserService(staffDb, database.db);
+    const users = new StaffUserService(database.db);
     const by = { actor: `cli:${command}`, clientIp: '', userAgent: '' };
     if (command === 'create-admin') {
       await users.create({ username, role: 'admin', password }, by);
       io.stdout.write(`administrator ${username} created\n`);
     } else {
-      const user = await findUserByUsername(staffDb, username);
+      const user = await findUserByUsername(database.db, username);
       if (!user) throw new UsageError(`no user named ${username}`);
       await users.resetPassword(user.id, password, by);
       io.stdout.write(`password of ${username} changed; their sessions were ended\n`);

@@ -84,7 +84,48 @@ const envSchema = z.object({
   // How long a replica answers from its in-process copy of the setup: a change made through another
   // replica shows in this one's links within this bound.
   SERVER_CONFIG_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(2_000),
+  // Delivery of links to patients (issue 21). E-mail: both SMTP_URL and MAIL_FROM; SMS (a
+  // Twilio-shaped Messages API): SMS_ACCOUNT_SID, SMS_AUTH_TOKEN and SMS_FROM.
+  SMTP_URL: z
+    .string()
+    .refine(isSmtpUrl, 'must be smtp://host:port or smtps://user:password@host:465')
+    .optional(),
+  MAIL_FROM: z.string().trim().min(3).max(320).optional(),
+  SMS_API_URL: z
+    .string()
+    .regex(/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/, 'must be an http(s) URL')
+    .default('https://api.twilio.com'),
+  SMS_ACCOUNT_SID: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, - and _')
+    .optional(),
+  SMS_AUTH_TOKEN: z.string().min(1).optional(),
+  SMS_FROM: z.string().trim().min(1).max(64).optional(),
+  // How often each replica looks for deliveries that are due (a new one is sent at once).
+  DELIVERY_POLL_MS: z.coerce.number().int().min(100).max(600_000).default(5_000),
 });
+
+/** `smtp://host:port` or `smtps://user:password@host:465`: a host is required, nothing after the port. */
+function isSmtpUrl(raw: string): boolean {
+  try {
+    const u = new URL(raw);
+    return (
+      (u.protocol === 'smtp:' || u.protocol === 'smtps:') && u.hostname !== '' && /^\/?$/.test(u.pathname)
+    );
+  } catch {
+    return false;
+  }
+}
+
+/** Variables that may be set empty (compose's `${X:-}`): empty counts as not set. */
+const DELIVERY_VARS = [
+  'SMTP_URL',
+  'MAIL_FROM',
+  'SMS_API_URL',
+  'SMS_ACCOUNT_SID',
+  'SMS_AUTH_TOKEN',
+  'SMS_FROM',
+] as const;
 
 /** The setup's variables: an empty value (compose's `${X:-}`) counts as not set. */
 const SETUP_VARS = [
@@ -103,11 +144,20 @@ const SETUP_VARS = [
 ] as const;
 
 export type TokenServiceConfig = ReturnType<typeof loadConfig>;
+export type DeliveryConfig = TokenServiceConfig['delivery'];
+
+/** The SMTP server as the setup page shows it: scheme, user, host and port, never the password. */
+function smtpServerShown(raw: string): string {
+  const u = new URL(raw);
+  const port = u.port || (u.protocol === 'smtps:' ? '465' : '25');
+  const user = u.username ? `${decodeURIComponent(u.username)}@` : '';
+  return `${u.protocol}//${user}${u.hostname}:${port}`;
+}
 
 /** Reads and validates the token service's environment once, failing with every problem listed. */
 export function loadConfig(rawEnv: Record<string, string | undefined>) {
   const env = { ...rawEnv };
-  for (const k of SETUP_VARS) if (env[k]?.trim() === '') delete env[k];
+  for (const k of [...SETUP_VARS, ...DELIVERY_VARS]) if (env[k]?.trim() === '') delete env[k];
   const e = parseConfig(envSchema, env);
   const set = (k: (typeof SETUP_VARS)[number]) => env[k] !== undefined;
   const fromEnv = Object.freeze({
@@ -167,6 +217,25 @@ export function loadConfig(rawEnv: Record<string, string | undefined>) {
     /** The setup fields set in the environment: they win over the stored setup. */
     setupFromEnv: fromEnv,
     serverConfigCacheMs: e.SERVER_CONFIG_CACHE_MS,
+    /** What the setup page shows of delivery (no password, no auth token); `missing`: unset variables. */
+    delivery: Object.freeze({
+      mail: Object.freeze({
+        server: e.SMTP_URL ? smtpServerShown(e.SMTP_URL) : null,
+        from: e.MAIL_FROM ?? null,
+        missing: [...(e.SMTP_URL ? [] : ['SMTP_URL']), ...(e.MAIL_FROM ? [] : ['MAIL_FROM'])],
+      }),
+      sms: Object.freeze({
+        apiUrl: e.SMS_API_URL.replace(/\/+$/, ''),
+        accountSid: e.SMS_ACCOUNT_SID ?? null,
+        from: e.SMS_FROM ?? null,
+        missing: [
+          ...(e.SMS_ACCOUNT_SID ? [] : ['SMS_ACCOUNT_SID']),
+          ...(e.SMS_AUTH_TOKEN ? [] : ['SMS_AUTH_TOKEN']),
+          ...(e.SMS_FROM ? [] : ['SMS_FROM']),
+        ],
+      }),
+      pollMs: e.DELIVERY_POLL_MS,
+    }),
     // Secrets kept apart from the rest so nothing logs them with the config.
     secrets: Object.freeze({
       tokenKey: e.TOKEN_ENCRYPTION_KEY,
@@ -174,6 +243,9 @@ export function loadConfig(rawEnv: Record<string, string | undefined>) {
       adminApiKey: e.ADMIN_API_KEY ?? null,
       internalSecret: e.INTERNAL_SECRET,
       dicomwebAuthorization: e.DICOMWEB_AUTHORIZATION ?? null,
+      /** May carry a user and password. */
+      smtpUrl: e.SMTP_URL ?? null,
+      smsAuthToken: e.SMS_AUTH_TOKEN ?? null,
       internalSecrets: [
         e.INTERNAL_SECRET,
         ...(e.INTERNAL_SECRET_PREVIOUS ? [e.INTERNAL_SECRET_PREVIOUS] : []),

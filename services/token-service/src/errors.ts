@@ -120,3 +120,21 @@ export class PinUnreadableError extends ServiceUnavailableError {
     );
   }
 }
+
+/** Original DICOM files (whole instances, series, study) asked for with a view-only or spent link. */
+export class OriginalFilesRefusedError extends AppError {
+  constructor(readonly reason: 'view_only' | 'limit_reached') {
+    super(
+      403,
+      reason === 'view_only' ? 'download_not_allowed' : 'download_limit_reached',
+      'this link shows the images but does not hand out the original files',
+    );
+  }
+}
+
+/** A form posted from another site (or a sandboxed frame): refused before anything is counted. */
+export class CrossOriginFormError extends AppError {
+  constructor() {
+    super(403, 'cross_origin_form', 'this form can only be sent from the page of the link');
+  }
+}

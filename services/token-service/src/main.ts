@@ -4,10 +4,14 @@ import { ApiKeyService } from './api-keys/api-key.service.js';
 import { createApp, createTokenInternalApp } from './app.js';
 import { loadConfig, type TokenServiceConfig } from './config.js';
 import { createDatabase } from './db/database.js';
+import { DeliveryService } from './deliveries/delivery.service.js';
+import { smtpMailSender } from './deliveries/mail.sender.js';
+import { messagesApiSmsSender } from './deliveries/sms.sender.js';
+import { LinkAccess } from './link-access/link-access.js';
 import { InvalidTokenLimiter } from './rate-limit/invalid-token.limiter.js';
 import { SETUP_ENV, ServerConfigService } from './server-config/server-config.service.js';
 import { createStaffModule } from './staff/staff.module.js';
-import { qidoStudySearch } from './staff/study-search.source.js';
+import { qidoStudySearch } from './staff/studies/study-search.source.js';
 import { StudyService } from './studies/study.service.js';
 import { qidoStudySource } from './studies/study.source.js';
 import { TokenCipher } from './tokens/token.crypto.js';
@@ -44,11 +48,20 @@ export async function startTokenService(
   const cipher = new TokenCipher(config.secrets.tokenKey, config.secrets.previousTokenKeys);
   const tokens = new TokenService(database.db, cipher, studies, serverConfig, config.secrets.tokenKey);
   const apiKeys = new ApiKeyService(database.db);
+  const deliveries = createDeliveries(
+    config,
+    database.db,
+    cipher,
+    serverConfig,
+    log.child({ module: 'deliveries' }),
+  );
   const invalidTokens = new InvalidTokenLimiter(
     database.db,
     log.child({ module: 'rate-limit' }),
     config.invalidTokenLimit,
   );
+
+  const links = new LinkAccess({ db: database.db, studies, invalidTokens, cookies: tokens.cookies });
 
   await serverConfig.ensureSeeded();
   await logStartupFacts(log, database, serverConfig);
@@ -67,6 +80,7 @@ export async function startTokenService(
     trustedProxies: config.trustedProxies,
     secret: config.secrets.internalSecret,
     sessions: config.staffSessions,
+    deliveries,
   });
   if (config.secrets.staffAdmin) {
     const { username, password } = config.secrets.staffAdmin;
@@ -84,19 +98,19 @@ export async function startTokenService(
     db: database.db,
     log,
     tokens,
+    links,
     serverConfig,
     apiKeys,
-    invalidTokens,
     staff,
+    deliveries,
     trustedProxies: config.trustedProxies,
     isDraining: () => draining,
   });
   const internalApp = createTokenInternalApp({
     db: database.db,
     log,
-    tokens,
+    links,
     serverConfig,
-    invalidTokens,
     internalSecrets: config.secrets.internalSecrets,
     metrics,
     publicApp: app,
@@ -107,6 +121,7 @@ export async function startTokenService(
     port: config.internalPort,
   });
   log.info({ host: config.host, port: http.port, internalPort: internal.port }, 'token service listening');
+  deliveries.start(config.delivery.pollMs);
   return {
     port: http.port,
     internalPort: internal.port,
@@ -114,9 +129,43 @@ export async function startTokenService(
       draining = true;
       // The export service may still report the outcome of downloads cut by its own shutdown.
       await Promise.all([http.close(config.shutdownGraceMs), internal.close(config.shutdownGraceMs)]);
+      await deliveries.stop();
       await database.close();
     },
   };
+}
+
+/** The e-mail and SMS senders the environment configures (a channel with a variable missing is off). */
+export function createDeliveries(
+  config: TokenServiceConfig,
+  db: ReturnType<typeof createDatabase>['db'],
+  cipher: TokenCipher,
+  serverConfig: ServerConfigService,
+  log: ReturnType<typeof createLogger>,
+  opts: Pick<ConstructorParameters<typeof DeliveryService>[0], 'now' | 'timing'> = {},
+): DeliveryService {
+  const { mail, sms } = config.delivery;
+  const { smtpUrl, smsAuthToken } = config.secrets;
+  return new DeliveryService({
+    db,
+    cipher,
+    serverConfig,
+    log,
+    mail: smtpUrl && mail.from ? smtpMailSender(smtpUrl, mail.from) : null,
+    sms:
+      sms.accountSid && smsAuthToken && sms.from
+        ? messagesApiSmsSender({
+            apiUrl: sms.apiUrl,
+            accountSid: sms.accountSid,
+            authToken: smsAuthToken,
+            from: sms.from,
+          })
+        : null,
+    missing: { mail: mail.missing, sms: sms.missing },
+    shown: { mail, sms },
+    fallbackContact: mail.from,
+    ...opts,
+  });
 }
 
 /** Says where each setup value came from, and warns loudly when the role could change the log. */

@@ -5,7 +5,9 @@ import { createTestDatabase, type TestDatabase } from '@studylink/testkit';
 import { ApiKeyService } from '../src/api-keys/api-key.service.js';
 import { createApp, createTokenInternalApp } from '../src/app.js';
 import { createDatabase, type Database } from '../src/db/database.js';
-import { InvalidTokenLimiter } from '../src/rate-limit/invalid-token.limiter.js';
+import type { DeliveryService } from '../src/deliveries/delivery.service.js';
+import { LinkAccess } from '../src/link-access/link-access.js';
+import { InvalidTokenLimiter, NO_INVALID_TOKEN_LIMIT } from '../src/rate-limit/invalid-token.limiter.js';
 import type { ServerConfig } from '../src/server-config/server-config.schema.js';
 import { ServerConfigService } from '../src/server-config/server-config.service.js';
 import { StudyService } from '../src/studies/study.service.js';
@@ -74,6 +76,9 @@ export interface Harness {
   internalUrl: string;
   source: StudySource;
   studies: StudyService;
+  /** Present when the harness was given `deliveries`. */
+  deliveries?: DeliveryService;
+  cipher: TokenCipher;
   /** Every SQL statement run so far. */
   queries: string[];
   close(): Promise<void>;
@@ -88,6 +93,15 @@ export async function startHarness(
     refreshIntervalMs?: number;
     invalidTokenLimit?: { limit: number; windowSeconds: number };
     viewerAssets?: ViewerAssets | null;
+    /** How long the setup may be answered from memory (main: SERVER_CONFIG_CACHE_MS, 2 s); 0 here by default. */
+    serverConfigCacheMs?: number;
+    /** E-mail/SMS delivery, built on the harness's database and cipher. */
+    deliveries?: (deps: {
+      db: Database['db'];
+      cipher: TokenCipher;
+      serverConfig: ServerConfigService;
+      log: ReturnType<typeof createLogger>;
+    }) => DeliveryService;
   } = {},
 ): Promise<Harness> {
   const testDb = await createTestDatabase();
@@ -105,35 +119,40 @@ export async function startHarness(
     statementTimeoutMs: 5000,
     onQuery: (sql) => queries.push(sql),
   });
-  const serverConfig = new ServerConfigService(database.db, SEED);
+  const serverConfig = new ServerConfigService(database.db, SEED, { cacheMs: opts.serverConfigCacheMs ?? 0 });
   const studies = new StudyService(database.db, source, log, {
     storeMs: opts.storeMs ?? 5000,
     pageMs: 1000,
     refreshIntervalMs: opts.refreshIntervalMs,
   });
-  const tokens = new TokenService(database.db, new TokenCipher(randomBytes(32)), studies, serverConfig);
+  const cipher = new TokenCipher(randomBytes(32));
+  const tokens = new TokenService(database.db, cipher, studies, serverConfig);
+  const deliveries = opts.deliveries?.({ db: database.db, cipher, serverConfig, log });
   const apiKeys = new ApiKeyService(database.db);
   const adminKey = `slk_${randomBytes(32).toString('base64url')}`;
   const internalSecret = randomBytes(32).toString('hex');
   await serverConfig.ensureSeeded();
   await apiKeys.bootstrapAdminKey(adminKey);
+  const invalidTokens = opts.invalidTokenLimit
+    ? new InvalidTokenLimiter(database.db, log, opts.invalidTokenLimit)
+    : NO_INVALID_TOKEN_LIMIT;
+  const links = new LinkAccess({ db: database.db, studies, invalidTokens, cookies: tokens.cookies });
   const app = createApp({
     db: database.db,
     log,
     tokens,
+    links,
     serverConfig,
     apiKeys,
     trustedProxies: new Set(['127.0.0.1', '::1']),
     isDraining: () => false,
-    ...(opts.invalidTokenLimit
-      ? { invalidTokens: new InvalidTokenLimiter(database.db, log, opts.invalidTokenLimit) }
-      : {}),
     viewerAssets: opts.viewerAssets ?? null,
+    ...(deliveries ? { deliveries } : {}),
   });
   const internalApp = createTokenInternalApp({
     db: database.db,
     log,
-    tokens,
+    links,
     serverConfig,
     internalSecrets: [internalSecret],
   });
@@ -150,6 +169,8 @@ export async function startHarness(
     internalUrl: `http://127.0.0.1:${internal.port}`,
     source,
     studies,
+    cipher,
+    ...(deliveries ? { deliveries } : {}),
     queries,
     async close() {
       await Promise.all([http.close(1000), internal.close(1000)]);

@@ -16,7 +16,7 @@ import {
 } from '@studylink/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatPersonName } from '../src/patient/format.js';
-import { qidoStudySearch } from '../src/staff/study-search.source.js';
+import { qidoStudySearch } from '../src/staff/studies/study-search.source.js';
 import { qidoStudySource } from '../src/studies/study.source.js';
 import { type Harness, readJson, startHarness } from './harness.js';
 

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { withStaffTables } from '../src/staff/staff.tables.js';
 import { DEFAULT_PASSWORD, type StaffClient, type StaffHarness, startStaffHarness } from './staff.harness.js';
 
 let h: StaffHarness;
@@ -17,7 +16,7 @@ afterAll(async () => {
   await h.close();
 });
 
-const staffDb = () => withStaffTables(h.database.db);
+const staffDb = () => h.database.db;
 const lastEvent = (event: string) =>
   h.database.db
     .selectFrom('access_log')

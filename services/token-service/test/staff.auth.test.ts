@@ -2,9 +2,8 @@ import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { verifyPassword } from '../src/staff/password.hasher.js';
-import { withStaffTables } from '../src/staff/staff.tables.js';
-import { StaffUserService } from '../src/staff/staff-user.service.js';
+import { verifyPassword } from '../src/staff/session/password.hasher.js';
+import { StaffUserService } from '../src/staff/users/staff-user.service.js';
 import { DEFAULT_PASSWORD, type StaffHarness, startStaffHarness } from './staff.harness.js';
 
 let h: StaffHarness;
@@ -21,7 +20,7 @@ afterAll(async () => {
   await h.close();
 });
 
-const staffDb = () => withStaffTables(h.database.db);
+const staffDb = () => h.database.db;
 
 async function events(event: string) {
   return h.database.db
@@ -336,7 +335,6 @@ describe('the work behind each refusal', () => {
       return verifyPassword(password, hash);
     };
     const users = new StaffUserService(
-      withStaffTables(h.database.db),
       h.database.db,
       { maxFailures: 2, lockMinutes: 15, maxFailuresPerIp: 6, ipWindowMinutes: 15 },
       { log2N: 12, r: 8, p: 1 },

@@ -4,9 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CliIo, main, UsageError } from '../src/cli.js';
 import { loadConfig } from '../src/config.js';
 import { createDatabase, type Database } from '../src/db/database.js';
-import { verifyPassword } from '../src/staff/password.hasher.js';
-import { withStaffTables } from '../src/staff/staff.tables.js';
-import { StaffUserService } from '../src/staff/staff-user.service.js';
+import { verifyPassword } from '../src/staff/session/password.hasher.js';
+import { StaffUserService } from '../src/staff/users/staff-user.service.js';
 
 let testDb: TestDatabase;
 let database: Database;
@@ -33,11 +32,7 @@ function io(env: Record<string, string>, stdinText?: string) {
 }
 
 const user = (username: string) =>
-  withStaffTables(database.db)
-    .selectFrom('staff_users')
-    .selectAll()
-    .where('username', '=', username)
-    .executeTakeFirst();
+  database.db.selectFrom('staff_users').selectAll().where('username', '=', username).executeTakeFirst();
 
 describe('cli.js create-admin / reset-password', () => {
   it('creates an admin with the password from STAFF_ADMIN_PASSWORD, never printing it', async () => {
@@ -87,7 +82,7 @@ describe('cli.js create-admin / reset-password', () => {
   });
 
   it('resets a password, lifting a lockout and ending sessions', async () => {
-    await withStaffTables(database.db)
+    await database.db
       .updateTable('staff_users')
       .set({ locked_until: new Date(Date.now() + 600_000), failed_attempts: 3 })
       .where('username', '=', 'piped')
@@ -133,10 +128,10 @@ describe('STAFF_ADMIN_USERNAME / STAFF_ADMIN_PASSWORD', () => {
     const db = await createTestDatabase();
     const d = createDatabase({ url: db.url });
     try {
-      const users = new StaffUserService(withStaffTables(d.db), d.db, undefined, { log2N: 10, r: 8, p: 1 });
+      const users = new StaffUserService(d.db, undefined, { log2N: 10, r: 8, p: 1 });
       expect(await users.bootstrapAdmin('boss', 'first password 1')).toBe('created');
       expect(await users.bootstrapAdmin('boss', 'other password 2')).toBe('exists');
-      const sdb = withStaffTables(d.db);
+      const sdb = d.db;
       const row = await sdb
         .selectFrom('staff_users')
         .selectAll()

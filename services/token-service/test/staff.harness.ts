@@ -11,14 +11,17 @@ import { createTestDatabase, type TestDatabase } from '@studylink/testkit';
 import { ApiKeyService } from '../src/api-keys/api-key.service.js';
 import { createApp, createTokenInternalApp } from '../src/app.js';
 import { createDatabase, type Database } from '../src/db/database.js';
+import type { StaffRole } from '../src/db/tables.js';
+import type { DeliveryService } from '../src/deliveries/delivery.service.js';
 import { StoreUnavailableError } from '../src/errors.js';
+import { LinkAccess } from '../src/link-access/link-access.js';
+import { NO_INVALID_TOKEN_LIMIT } from '../src/rate-limit/invalid-token.limiter.js';
 import type { ServerConfig } from '../src/server-config/server-config.schema.js';
 import { ServerConfigService } from '../src/server-config/server-config.service.js';
+import type { SessionPolicy } from '../src/staff/session/staff-session.service.js';
 import { createStaffModule, type StaffModule } from '../src/staff/staff.module.js';
-import type { StaffRole } from '../src/staff/staff.tables.js';
-import type { SessionPolicy } from '../src/staff/staff-session.service.js';
-import type { SignInPolicy } from '../src/staff/staff-user.service.js';
-import type { StudySearch, StudySummary } from '../src/staff/study-search.source.js';
+import type { StudySearch, StudySummary } from '../src/staff/studies/study-search.source.js';
+import type { SignInPolicy } from '../src/staff/users/staff-user.service.js';
 import { StudyService } from '../src/studies/study.service.js';
 import { TokenCipher } from '../src/tokens/token.crypto.js';
 import { TokenService } from '../src/tokens/token.service.js';
@@ -109,6 +112,13 @@ export async function startStaffHarness(
     signIn?: SignInPolicy;
     /** Setup fields as if set in the environment (they win over the stored setup). */
     setupFromEnv?: Partial<ServerConfig>;
+    /** E-mail/SMS delivery, built on the harness's database and cipher. */
+    deliveries?: (deps: {
+      db: Database['db'];
+      cipher: TokenCipher;
+      serverConfig: ServerConfigService;
+      log: ReturnType<typeof createLogger>;
+    }) => DeliveryService;
   } = {},
 ): Promise<StaffHarness> {
   const testDb = await createTestDatabase();
@@ -130,7 +140,9 @@ export async function startStaffHarness(
   const search = new FakeStudySearch(source);
   const serverConfig = new ServerConfigService(database.db, SEED, { fromEnv: opts.setupFromEnv ?? {} });
   const studies = new StudyService(database.db, source, log, { storeMs: 5000, pageMs: 1000 });
-  const tokens = new TokenService(database.db, new TokenCipher(randomBytes(32)), studies, serverConfig);
+  const cipher = new TokenCipher(randomBytes(32));
+  const tokens = new TokenService(database.db, cipher, studies, serverConfig);
+  const deliveries = opts.deliveries?.({ db: database.db, cipher, serverConfig, log });
   const apiKeys = new ApiKeyService(database.db);
   const adminKey = `slk_${randomBytes(32).toString('base64url')}`;
   await serverConfig.ensureSeeded();
@@ -149,11 +161,19 @@ export async function startStaffHarness(
     ...(opts.signIn ? { signIn: opts.signIn } : {}),
     // Cheaper hashes keep the many sign-ins of these tests fast; the format and check are the same.
     scrypt: { log2N: 12, r: 8, p: 1 },
+    deliveries,
+  });
+  const links = new LinkAccess({
+    db: database.db,
+    studies,
+    invalidTokens: NO_INVALID_TOKEN_LIMIT,
+    cookies: tokens.cookies,
   });
   const app = createApp({
     db: database.db,
     log,
     tokens,
+    links,
     serverConfig,
     apiKeys,
     staff,
@@ -164,7 +184,7 @@ export async function startStaffHarness(
   const internalApp = createTokenInternalApp({
     db: database.db,
     log,
-    tokens,
+    links,
     serverConfig,
     internalSecrets: [internalSecret],
     metrics: createServiceMetrics({ service: 'token-service' }),

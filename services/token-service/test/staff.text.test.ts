@@ -9,8 +9,8 @@ import {
 
 // A pseudo-locale: every message the staff catalogue gives is wrapped in ⟦ ⟧. Any word a page shows
 // outside the brackets did not come from the catalogue (or is data: names, UIDs, addresses).
-vi.mock('../src/staff/staff.i18n.js', async (importOriginal) => {
-  const real = await importOriginal<typeof import('../src/staff/staff.i18n.js')>();
+vi.mock('../src/staff/shared/staff.i18n.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../src/staff/shared/staff.i18n.js')>();
   const en = staffTranslator('en');
   return {
     ...real,

@@ -15,6 +15,8 @@ export function gatewayRouteTemplates(): Router {
   const study = `${GATEWAY_PREFIX}studies/:studyInstanceUid`;
   const instance = `${study}/series/:series/instances/:instance`;
   for (const path of [
+    study,
+    `${study}/series/:series`,
     `${study}/series`,
     `${study}/metadata`,
     `${study}/series/:series/metadata`,
@@ -33,10 +35,22 @@ export type GatewayResourceKind =
   | 'series_search'
   | 'study_metadata'
   | 'series_metadata'
+  | 'study_retrieve'
+  | 'series_retrieve'
   | 'instance'
   | 'frames'
   | 'rendered'
   | 'thumbnail';
+
+/**
+ * The resources answered with original DICOM files (`application/dicom`, as stored): only for a link
+ * whose grant says `may.viewFiles`; a view-only or spent link gets 403 for each of them.
+ */
+export const ORIGINAL_FILE_KINDS: ReadonlySet<GatewayResourceKind> = new Set([
+  'study_retrieve',
+  'series_retrieve',
+  'instance',
+]);
 
 /** One request of the gateway, parsed from its path: UIDs validated, frame numbers bounded. */
 export interface GatewayResource {
@@ -64,6 +78,7 @@ export function parseGatewayPath(rest: string): GatewayResource | null {
   const s = rest.split('/');
   if (s[0] !== 'studies' || !isDicomUid(s[1])) return null;
   const study = s[1];
+  if (s.length === 2) return { kind: 'study_retrieve', study, storePath: `/studies/${study}` };
   if (s.length === 3) {
     if (s[2] === 'series') return { kind: 'series_search', study, storePath: `/studies/${study}/series` };
     if (s[2] === 'metadata')
@@ -73,6 +88,7 @@ export function parseGatewayPath(rest: string): GatewayResource | null {
   if (s[2] !== 'series' || !isDicomUid(s[3])) return null;
   const series = s[3];
   const seriesPath = `/studies/${study}/series/${series}`;
+  if (s.length === 4) return { kind: 'series_retrieve', study, series, storePath: seriesPath };
   if (s.length === 5) {
     return s[4] === 'metadata'
       ? { kind: 'series_metadata', study, series, storePath: `${seriesPath}/metadata` }

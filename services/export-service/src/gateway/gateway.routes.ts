@@ -30,6 +30,7 @@ import {
   GATEWAY_PREFIX,
   type GatewayResource,
   type GatewayResourceKind,
+  ORIGINAL_FILE_KINDS,
   parseGatewayPath,
 } from './gateway.paths.js';
 
@@ -219,7 +220,8 @@ export function gatewayMiddleware(deps: GatewayDeps): Middleware {
   }
 
   async function relay(ctx: Context, r: GatewayResource, key: string, controller: AbortController) {
-    const kind = r.kind as keyof typeof DEFAULT_ACCEPT;
+    // Study and series retrieves answer what an instance does, for every instance in them.
+    const kind = (ORIGINAL_FILE_KINDS.has(r.kind) ? 'instance' : r.kind) as keyof typeof DEFAULT_ACCEPT;
     const asked = ctx.get('accept').trim();
     const fits = kind === 'frames' ? FRAMES_ACCEPT : kind === 'instance' ? INSTANCE_ACCEPT : IMAGE_ACCEPT;
     const accept = fits.test(asked) ? asked : DEFAULT_ACCEPT[kind];
@@ -319,6 +321,13 @@ export function gatewayMiddleware(deps: GatewayDeps): Middleware {
         if (!ctx.res.writableFinished) controller.abort(new Error('client disconnected'));
       });
       await checkMembershipOrThrow(r, grant, controller.signal);
+      // The link gate decided what "view" includes: a view-only or spent link gets no original file.
+      if (ORIGINAL_FILE_KINDS.has(r.kind) && !grant.may.viewFiles)
+        throw new GatewayError(
+          403,
+          grant.downloadRefusal ?? 'download_not_allowed',
+          'this link shows the images but does not hand out the original files',
+        );
       if (r.kind === 'series_search' || r.kind === 'study_metadata' || r.kind === 'series_metadata')
         await answerJson(ctx, r, controller.signal);
       else await relay(ctx, r, who.clientIp, controller);

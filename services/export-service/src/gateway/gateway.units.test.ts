@@ -22,17 +22,27 @@ describe('parseGatewayPath', () => {
     expect(parseGatewayPath('studies/1.2/series/3.4/instances/5.6/thumbnail')?.kind).toBe('thumbnail');
   });
 
+  it('names the study and series retrieves (original files, like an instance)', () => {
+    expect(parseGatewayPath('studies/1.2')).toMatchObject({
+      kind: 'study_retrieve',
+      storePath: '/studies/1.2',
+    });
+    expect(parseGatewayPath('studies/1.2/series/3.4')).toMatchObject({
+      kind: 'series_retrieve',
+      series: '3.4',
+      storePath: '/studies/1.2/series/3.4',
+    });
+  });
+
   it('names nothing for anything else', () => {
     for (const p of [
       '',
       'studies',
-      'studies/1.2',
       'studies/1.2/',
       'Studies/1.2/series',
       'studies/1..2/series',
       'studies/.1/series',
       'studies/1.2/series/',
-      'studies/1.2/series/3.4',
       'studies/1.2/series/3.4/instances',
       'studies/1.2/series/3.4/instances/5.6/frames',
       'studies/1.2/series/3.4/instances/5.6/frames/01',

@@ -78,6 +78,8 @@ export interface ApiKeyTable {
   created_at: Timestamp;
   created_by: string;
   disabled_at: Date | null;
+  /** Who disabled the key (migrations/0002_staff.sql). */
+  disabled_by: string | null;
   last_used_at: Date | null;
 }
 
@@ -110,6 +112,55 @@ export interface DownloadLeaseTable {
   expires_at: Date;
 }
 
+/** A message to the patient with the link or its PIN, queued until sent (migrations/0015). */
+export interface DeliveryTable {
+  id: Generated<number>;
+  token_id: number;
+  channel: 'email' | 'sms';
+  content: 'link' | 'pin';
+  pin_apart: Generated<boolean>;
+  recipient_ciphertext: Buffer;
+  recipient_masked: string;
+  language: string;
+  status: Generated<'queued' | 'sent' | 'failed'>;
+  attempts: Generated<number>;
+  created_at: Date;
+  next_attempt_at: Date;
+  lease_until: Date | null;
+  sent_at: Date | null;
+  last_error: string | null;
+  requested_by: string;
+}
+
+export type StaffRole = 'admin' | 'staff';
+
+/** A staff account (migrations/0002_staff.sql). */
+export interface StaffUserTable {
+  id: Generated<number>;
+  username: string;
+  role: StaffRole;
+  password_hash: string;
+  created_at: Timestamp;
+  created_by: string;
+  disabled_at: Date | null;
+  failed_attempts: Generated<number>;
+  locked_until: Date | null;
+  password_changed_at: Timestamp;
+  last_sign_in_at: Date | null;
+}
+
+/** A signed-in staff session, keyed by the hash of its cookie (migrations/0002_staff.sql). */
+export interface StaffSessionTable {
+  id_hash: Buffer;
+  user_id: number;
+  csrf_token: string;
+  created_at: Timestamp;
+  last_seen_at: Timestamp;
+  expires_at: Date;
+  client_ip: string | null;
+  user_agent: string | null;
+}
+
 export interface DB {
   server_config: ServerConfigTable;
   tokens: TokenTable;
@@ -118,6 +169,9 @@ export interface DB {
   access_log: AccessLogTable;
   invalid_token_attempts: InvalidTokenAttemptsTable;
   download_leases: DownloadLeaseTable;
+  deliveries: DeliveryTable;
+  staff_users: StaffUserTable;
+  staff_sessions: StaffSessionTable;
 }
 
 export type ServerConfigRow = Selectable<ServerConfigTable>;
@@ -129,3 +183,6 @@ export type StudyUpdate = Updateable<StudyTable>;
 export type ApiKeyRow = Selectable<ApiKeyTable>;
 export type AccessLogRow = Selectable<AccessLogTable>;
 export type NewAccessLog = Insertable<AccessLogTable>;
+export type DeliveryRow = Selectable<DeliveryTable>;
+export type StaffUserRow = Selectable<StaffUserTable>;
+export type StaffSessionRow = Selectable<StaffSessionTable>;

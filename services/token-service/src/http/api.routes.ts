@@ -1,15 +1,20 @@
 import type Router from '@koa/router';
-import { createRouter } from '@studylink/service-kit';
+import { createRouter, requesterOf } from '@studylink/service-kit';
 import type { Context, Next } from 'koa';
 import type { Kysely } from 'kysely';
 import { appendAccessEvent, listAccessEvents } from '../access-log/access-log.repository.js';
 import { requireAdmin, requireApiKey, requireScope } from '../api-keys/api-key.middleware.js';
 import type { ApiKeyService, ApiPrincipal } from '../api-keys/api-key.service.js';
 import type { DB } from '../db/tables.js';
-import { requestClientIp } from '../patient/patient.routes.js';
+import { ChannelNotConfiguredError, type DeliveryService } from '../deliveries/delivery.service.js';
 import type { ServerConfigService } from '../server-config/server-config.service.js';
 import type { Actor, TokenService } from '../tokens/token.service.js';
-import { accessLogQuerySchema, issueTokenBodySchema, studyParamsSchema } from './api.schemas.js';
+import {
+  accessLogQuerySchema,
+  deliveryRequestSchema,
+  issueTokenBodySchema,
+  studyParamsSchema,
+} from './api.schemas.js';
 import { openApiDocument } from './openapi.js';
 import { parseOrThrow } from './validate.js';
 
@@ -19,6 +24,8 @@ export interface ApiDeps {
   serverConfig: ServerConfigService;
   apiKeys: ApiKeyService;
   trustedProxies: ReadonlySet<string>;
+  /** E-mail/SMS delivery of links; absent: POST .../deliveries is a 409. */
+  deliveries?: DeliveryService;
 }
 
 /** The versioned REST API for PACS/RIS integrators: `/api/v1`, JSON, Bearer API keys. */
@@ -26,8 +33,7 @@ export function apiRoutes(deps: ApiDeps): Router {
   const router = createRouter({ prefix: '/api/v1' });
   const actor = (ctx: Context): Actor => ({
     actor: (ctx.state.principal as ApiPrincipal).actor,
-    clientIp: requestClientIp(ctx, deps.trustedProxies),
-    userAgent: ctx.get('user-agent'),
+    ...requesterOf(ctx, deps.trustedProxies),
   });
 
   router.get('/openapi.json', (ctx) => {
@@ -65,7 +71,17 @@ export function apiRoutes(deps: ApiDeps): Router {
 
   router.get('/studies/:studyInstanceUid/token', ...key, requireScope('tokens'), async (ctx) => {
     const { studyInstanceUid } = parseOrThrow(studyParamsSchema, ctx.params, 'study UID');
-    ctx.body = await deps.tokens.getActiveOrThrow(studyInstanceUid, actor(ctx));
+    const token = await deps.tokens.getActiveOrThrow(studyInstanceUid, actor(ctx));
+    ctx.body = { ...token, deliveries: (await deps.deliveries?.listForStudy(studyInstanceUid)) ?? [] };
+  });
+
+  router.post('/studies/:studyInstanceUid/token/deliveries', ...key, requireScope('tokens'), async (ctx) => {
+    const { studyInstanceUid } = parseOrThrow(studyParamsSchema, ctx.params, 'study UID');
+    const body = parseOrThrow(deliveryRequestSchema, ctx.request.body ?? {}, 'request body');
+    if (!deps.deliveries)
+      throw new ChannelNotConfiguredError(body.email ? 'email' : 'sms', ['(not available)']);
+    ctx.body = await deps.deliveries.requestOrThrow(studyInstanceUid, body, actor(ctx));
+    ctx.status = 202;
   });
 
   router.post('/studies/:studyInstanceUid/token/unlock', ...key, requireScope('tokens'), async (ctx) => {

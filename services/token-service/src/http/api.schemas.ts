@@ -1,6 +1,8 @@
 import { studyUidSchema } from '@studylink/contracts';
+import { LANGUAGES } from '@studylink/i18n';
 import { z } from 'zod';
 import { ACCESS_EVENTS } from '../access-log/access-log.repository.js';
+import { emailAddressSchema, phoneNumberSchema } from '../deliveries/recipient.js';
 import { serverConfigSchema, serverConfigUpdateSchema } from '../server-config/server-config.schema.js';
 
 /** DICOM UID: digits and dots, at most 64 characters (the contract both services share). */
@@ -46,6 +48,44 @@ export const issueTokenBodySchema = z
     'give expiresAt or expiresInDays, not both',
   );
 
+export const deliveryRequestSchema = z
+  .object({
+    email: emailAddressSchema.optional().describe("The patient's e-mail address: the link goes there."),
+    phone: phoneNumberSchema
+      .optional()
+      .describe(
+        "The patient's mobile number (E.164). With an email too, the PIN of a PIN link goes here, apart from the link; alone, the link goes here.",
+      ),
+    language: z
+      .enum(LANGUAGES)
+      .optional()
+      .describe("The messages' language; default the setup's defaultLanguage."),
+  })
+  .strict()
+  .refine((b) => b.email !== undefined || b.phone !== undefined, 'give an email, a phone, or both');
+
+export const deliverySchema = z.object({
+  id: z.number().int(),
+  channel: z.enum(['email', 'sms']),
+  content: z
+    .enum(['link', 'pin'])
+    .describe('What the message carries: the link, or the PIN of a link sent by e-mail.'),
+  to: z.string().describe('The address or number, masked.'),
+  status: z.enum(['queued', 'sent', 'failed']).describe('queued: waiting or being retried (see error).'),
+  at: z.string().describe('When it was sent; otherwise when it was asked for.'),
+  attempts: z.number().int().min(0),
+  error: z.string().optional().describe('The last failure (addresses masked).'),
+});
+
+export const deliveryResponseSchema = z.object({
+  deliveries: z.array(deliverySchema),
+  pin: z
+    .enum(['sms', 'not_sent', 'no_pin'])
+    .describe(
+      'Where the PIN of a PIN link went: by SMS apart from the e-mailed link; not_sent (one channel given: give the PIN to the patient in person); no_pin (the link has none). The PIN never travels with the link.',
+    ),
+});
+
 export const tokenResponseSchema = z.object({
   studyInstanceUid: z.string(),
   token: z.string().regex(/^[A-Za-z0-9]{64}$/),
@@ -70,6 +110,10 @@ export const tokenResponseSchema = z.object({
     .describe(
       'End of a short lock; null with locked true: locked until staff unlock it (POST .../token/unlock).',
     ),
+  deliveries: z
+    .array(deliverySchema)
+    .optional()
+    .describe('GET: the link sent to the patient by e-mail or SMS.'),
 });
 
 export const accessLogQuerySchema = z

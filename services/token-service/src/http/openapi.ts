@@ -2,6 +2,8 @@ import { z } from 'zod';
 import {
   accessLogPageSchema,
   accessLogQuerySchema,
+  deliveryRequestSchema,
+  deliveryResponseSchema,
   errorSchema,
   issueTokenBodySchema,
   serverConfigSchema,
@@ -103,6 +105,24 @@ export function openApiDocument(): object {
           summary: 'Revoke the active token; page and download refuse it at once',
           ...scopes('tokens'),
           responses: { '204': { description: 'Revoked.' }, ...errors(400, 401, 403, 404, 503) },
+        },
+      },
+      '/studies/{studyInstanceUid}/token/deliveries': {
+        parameters: [studyParam],
+        post: {
+          summary: 'Send the active link to the patient by e-mail and/or SMS',
+          description:
+            'Queues the messages and answers at once; GET .../token lists them with their status. The PIN of a PIN ' +
+            'link never travels with the link: given both, the link goes by e-mail and the PIN by SMS; given one, ' +
+            'the PIN is not sent (`pin: "not_sent"`: give it in person). No message names the patient or the study. ' +
+            'A channel whose variables are not set is a 409 naming them (SMTP_URL, MAIL_FROM; SMS_ACCOUNT_SID, ' +
+            'SMS_AUTH_TOKEN, SMS_FROM).',
+          ...scopes('tokens'),
+          requestBody: { required: true, content: content(deliveryRequestSchema, 'input') },
+          responses: {
+            '202': { description: 'Queued.', content: content(deliveryResponseSchema) },
+            ...errors(400, 401, 403, 404, 409, 503),
+          },
         },
       },
       '/studies/{studyInstanceUid}/token/unlock': {

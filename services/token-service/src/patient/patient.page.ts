@@ -38,9 +38,9 @@ function withSpan(sentence: string, markup: SafeHtml): SafeHtml {
 
 /** What the page says about downloading: the button, or why there is none and whom to ask. */
 export interface DownloadState {
-  allowDownload: boolean;
-  maxDownloads: number | null;
-  downloadsUsed: number;
+  /** Why there is no zip, as the link gate decided it; null when there is one. */
+  downloadRefusal: 'view_only' | 'limit_reached' | null;
+  downloadsRemaining: number | null;
 }
 
 /** The patient's study page. Everything from DICOM is escaped by the `html` tag. */
@@ -67,8 +67,13 @@ export function renderStudyPage(p: {
     : '';
   const viewer = p.config.viewerUrl;
   const d = p.download;
-  const left = d.maxDownloads === null ? null : Math.max(0, d.maxDownloads - d.downloadsUsed);
-  const refusal = !d.allowDownload ? t.t('page.viewOnly') : left === 0 ? t.t('page.limitReached') : null;
+  const left = d.downloadsRemaining;
+  const refusal =
+    d.downloadRefusal === 'view_only'
+      ? t.t('page.viewOnly')
+      : d.downloadRefusal === 'limit_reached'
+        ? t.t('page.limitReached')
+        : null;
   const action = `/token?${p.token}`;
   return layout(
     t.t('page.title'),

@@ -1,6 +1,6 @@
 import type { Context } from 'koa';
 import { describe, expect, it } from 'vitest';
-import { isSameOriginPost } from './patient.routes.js';
+import { isSameOriginPost } from './same-origin.js';
 
 function ctx(headers: Record<string, string>): Context {
   return { get: (name: string) => headers[name.toLowerCase()] ?? '' } as unknown as Context;

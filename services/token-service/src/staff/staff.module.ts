@@ -5,24 +5,25 @@ import type { Kysely } from 'kysely';
 import type { ApiKeyService } from '../api-keys/api-key.service.js';
 import { isDatabaseUnavailable } from '../db/database.js';
 import type { DB } from '../db/tables.js';
+import type { DeliveryService } from '../deliveries/delivery.service.js';
 import { DatabaseUnavailableError } from '../errors.js';
 import type { ServerConfigService } from '../server-config/server-config.service.js';
 import { STAFF_CSS, STAFF_JS } from '../static-assets.js';
 import type { TokenService } from '../tokens/token.service.js';
-import { accessLogRoutes } from './access-log.routes.js';
-import { apiKeysRoutes } from './api-keys.routes.js';
-import type { ScryptParams } from './password.hasher.js';
-import { setupRoutes } from './setup.routes.js';
-import { signInRoutes } from './sign-in.routes.js';
-import type { StaffRouteDeps } from './staff.context.js';
-import { renderStaffErrorPage } from './staff.page-errors.js';
-import { withStaffTables } from './staff.tables.js';
-import { currentSession, loadSession, SignInCsrf } from './staff-auth.middleware.js';
-import { type SessionPolicy, StaffSessionService } from './staff-session.service.js';
-import { DEFAULT_SIGN_IN_POLICY, type SignInPolicy, StaffUserService } from './staff-user.service.js';
-import { studiesRoutes } from './studies.routes.js';
-import type { StudySearch } from './study-search.source.js';
-import { usersRoutes } from './users.routes.js';
+import { accessLogRoutes } from './access-log/access-log.routes.js';
+import { apiKeysRoutes } from './api-keys/api-keys.routes.js';
+import { linksRoutes } from './links/links.routes.js';
+import type { ScryptParams } from './session/password.hasher.js';
+import { signInRoutes } from './session/sign-in.routes.js';
+import { currentSession, loadSession, SignInCsrf } from './session/staff-auth.middleware.js';
+import { type SessionPolicy, StaffSessionService } from './session/staff-session.service.js';
+import { setupRoutes } from './setup/setup.routes.js';
+import type { StaffRouteDeps } from './shared/staff.context.js';
+import { renderStaffErrorPage } from './shared/staff.page-errors.js';
+import { studiesRoutes } from './studies/studies.routes.js';
+import type { StudySearch } from './studies/study-search.source.js';
+import { DEFAULT_SIGN_IN_POLICY, type SignInPolicy, StaffUserService } from './users/staff-user.service.js';
+import { usersRoutes } from './users/users.routes.js';
 
 export interface StaffModuleDeps {
   db: Kysely<DB>;
@@ -38,6 +39,8 @@ export interface StaffModuleDeps {
   signIn?: SignInPolicy;
   /** The scrypt cost of new password hashes (default N = 2^15, r = 8, p = 1); tests lower it. */
   scrypt?: ScryptParams;
+  /** E-mail/SMS delivery of links (the study page's "Send to the patient"). */
+  deliveries?: DeliveryService | undefined;
 }
 
 export interface StaffModule {
@@ -73,12 +76,10 @@ function asset(router: Router, path: string, type: string, body: string): void {
 
 /** The staff web interface under /staff: sign-in, studies and links, setup, users, API keys, log. */
 export function createStaffModule(deps: StaffModuleDeps): StaffModule {
-  const staffDb = withStaffTables(deps.db);
-  const users = new StaffUserService(staffDb, deps.db, deps.signIn ?? DEFAULT_SIGN_IN_POLICY, deps.scrypt);
-  const sessions = new StaffSessionService(staffDb, deps.sessions);
+  const users = new StaffUserService(deps.db, deps.signIn ?? DEFAULT_SIGN_IN_POLICY, deps.scrypt);
+  const sessions = new StaffSessionService(deps.db, deps.sessions);
   const routeDeps: StaffRouteDeps = {
     db: deps.db,
-    staffDb,
     log: deps.log,
     tokens: deps.tokens,
     serverConfig: deps.serverConfig,
@@ -88,6 +89,7 @@ export function createStaffModule(deps: StaffModuleDeps): StaffModule {
     sessions,
     signInCsrf: new SignInCsrf(deps.secret),
     trustedProxies: deps.trustedProxies,
+    deliveries: deps.deliveries,
   };
 
   const router = createRouter({ prefix: '/staff' });
@@ -101,6 +103,7 @@ export function createStaffModule(deps: StaffModuleDeps): StaffModule {
   router.get('/', home);
   signInRoutes(router, routeDeps);
   studiesRoutes(router, routeDeps);
+  linksRoutes(router, routeDeps);
   accessLogRoutes(router, routeDeps);
   setupRoutes(router, routeDeps);
   usersRoutes(router, routeDeps);

@@ -63,9 +63,10 @@ export class StudyService {
    * answered at once, and refreshed in the background when it is older than the refresh interval
    * (one refresh per study at a time across replicas, a failed one remembered for an interval too).
    * Without one (a token issued before copies were kept), the store is asked within a short timeout.
+   * `known`: the copy as the caller already read it (the link gate reads it with the link).
    */
-  async forPage(uid: string): Promise<StudyRow | undefined> {
-    const copy = await findStudy(this.db, uid);
+  async forPage(uid: string, known?: { copy: StudyRow | undefined }): Promise<StudyRow | undefined> {
+    const copy = known ? known.copy : await findStudy(this.db, uid);
     if (copy) {
       if (this.#isStale(copy)) this.refreshInBackground(uid);
       return copy;

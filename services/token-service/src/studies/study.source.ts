@@ -149,7 +149,7 @@ export function qidoStudySource(client: DicomwebClient): StudySource {
         );
         const obj = found.find((o) => dicomString(o, Tag.StudyInstanceUID) === uid);
         if (!obj) return null;
-        const details = toDetails(obj, uid);
+        const details = studyDetailsOf(obj);
         details.qidoTextDigest = qidoTextDigest(obj);
         if (hint && hint.qidoTextDigest === details.qidoTextDigest) {
           return hint.textSource === 'instance'
@@ -193,9 +193,10 @@ export function qidoStudySource(client: DicomwebClient): StudySource {
   };
 }
 
-function toDetails(obj: DicomJsonObject, uid: string): StudyDetails {
+/** The one mapping of a QIDO-RS study object (the patient page's lookup and the staff search). */
+export function studyDetailsOf(obj: DicomJsonObject): StudyDetails {
   return {
-    studyInstanceUid: uid,
+    studyInstanceUid: dicomString(obj, Tag.StudyInstanceUID),
     patientName: dicomPersonNameGroups(obj, Tag.PatientName),
     patientId: dicomString(obj, Tag.PatientID),
     studyId: dicomString(obj, Tag.StudyID),

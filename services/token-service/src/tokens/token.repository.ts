@@ -1,10 +1,38 @@
 import { randomUUID } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
 import type { Db } from '../db/database.js';
-import type { DB, NewToken, TokenRow } from '../db/tables.js';
+import type { DB, NewToken, StudyRow, TokenRow } from '../db/tables.js';
 
 export function findTokenByHash(db: Db, hash: Buffer): Promise<TokenRow | undefined> {
   return db.selectFrom('tokens').selectAll().where('token_hash', '=', hash).executeTakeFirst();
+}
+
+/**
+ * A link by its token's hash, with its study's stored copy, in one statement (the link gate's one
+ * lookup per request). The copy travels as JSON: its timestamp columns (named `*_at`, as every one
+ * of the schema's is) come back as Dates.
+ */
+export async function findLinkWithStudyByHash(
+  db: Db,
+  hash: Buffer,
+): Promise<{ row: TokenRow; study: StudyRow | undefined } | undefined> {
+  const found = await db
+    .selectFrom('tokens')
+    .leftJoin('studies', 'studies.study_instance_uid', 'tokens.study_instance_uid')
+    .selectAll('tokens')
+    .select(sql<Record<string, unknown> | null>`to_jsonb(studies.*)`.as('study_copy'))
+    .where('tokens.token_hash', '=', hash)
+    .executeTakeFirst();
+  if (!found) return undefined;
+  const { study_copy, ...row } = found;
+  return { row: row as TokenRow, study: study_copy ? reviveStudy(study_copy) : undefined };
+}
+
+function reviveStudy(json: Record<string, unknown>): StudyRow {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(json))
+    out[k] = k.endsWith('_at') && typeof v === 'string' ? new Date(v) : v;
+  return out as unknown as StudyRow;
 }
 
 /** The study's token that is not revoked (it may have expired; the caller decides). */
@@ -186,4 +214,52 @@ export async function extendLease(db: Db, id: string): Promise<void> {
 /** The download is over (complete or stopped): its reservation ends. */
 export async function endLease(db: Db, id: string): Promise<void> {
   await db.deleteFrom('download_leases').where('id', '=', id).execute();
+}
+
+export interface TokenStatus {
+  studyInstanceUid: string;
+  createdAt: Date;
+  expiresAt: Date | null;
+}
+
+/** The not-revoked tokens of a page of studies, in one query. */
+export async function activeTokensForStudies(
+  db: Db,
+  uids: readonly string[],
+): Promise<Map<string, TokenStatus>> {
+  if (uids.length === 0) return new Map();
+  const rows = await db
+    .selectFrom('tokens')
+    .select(['study_instance_uid', 'created_at', 'expires_at'])
+    .where('study_instance_uid', 'in', [...uids])
+    .where('revoked_at', 'is', null)
+    .execute();
+  return new Map(
+    rows.map((r) => [
+      r.study_instance_uid,
+      { studyInstanceUid: r.study_instance_uid, createdAt: r.created_at, expiresAt: r.expires_at },
+    ]),
+  );
+}
+
+/**
+ * Sets the expiry of the study's active token; an expired token stays expired (its id is not
+ * returned), so a dead link cannot be brought back.
+ */
+export async function updateActiveTokenExpiry(
+  db: Db,
+  uid: string,
+  expiresAt: Date | null,
+): Promise<{ id: number; previous: Date | null } | undefined> {
+  const current = await db
+    .selectFrom('tokens')
+    .select(['id', 'expires_at'])
+    .where('study_instance_uid', '=', uid)
+    .where('revoked_at', 'is', null)
+    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', sql<Date>`now()`)]))
+    .forUpdate()
+    .executeTakeFirst();
+  if (!current) return undefined;
+  await db.updateTable('tokens').set({ expires_at: expiresAt }).where('id', '=', current.id).execute();
+  return { id: current.id, previous: current.expires_at };
 }

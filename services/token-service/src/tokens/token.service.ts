@@ -2,20 +2,20 @@ import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto
 import type { Kysely } from 'kysely';
 import { type AccessEntry, appendAccessEvent } from '../access-log/access-log.repository.js';
 import type { Db } from '../db/database.js';
-import type { DB, StudyRow, TokenRow, Verification } from '../db/tables.js';
+import type { DB, TokenRow, Verification } from '../db/tables.js';
 import {
   BirthDateMissingError,
   LinkLockedError,
   PinUnreadableError,
   StudyTokenNotFoundError,
   TokenNotDisplayableError,
-  TokenNotFoundError,
   TokenSettingsConflictError,
 } from '../errors.js';
+import { isGone, type LinkRecord, lockOf, toLinkRecord } from '../link-access/link.rules.js';
 import { tokenUrl } from '../server-config/server-config.schema.js';
 import type { ServerConfigService } from '../server-config/server-config.service.js';
 import type { StudyService } from '../studies/study.service.js';
-import { generateToken, hashToken, pinAad, TOKEN_PATTERN, type TokenCipher } from './token.crypto.js';
+import { generateToken, hashToken, pinAad, type TokenCipher } from './token.crypto.js';
 import {
   findActiveTokenForStudy,
   findTokenByHash,
@@ -26,7 +26,7 @@ import {
   revokeToken,
   unlockToken,
 } from './token.repository.js';
-import { type CookieSubject, VerificationCookies } from './verification.cookie.js';
+import { VerificationCookies } from './verification.cookie.js';
 
 /** Digits in a link's PIN: 10^6 values against at most LOCKOUT.total guesses per unlock. */
 export const PIN_DIGITS = 6;
@@ -64,18 +64,6 @@ export interface Actor {
   userAgent: string;
 }
 
-export interface Grant extends CookieSubject {
-  tokenId: number;
-  studyInstanceUid: string;
-  expiresAt: Date | null;
-  verification: Verification;
-  allowDownload: boolean;
-  maxDownloads: number | null;
-  downloadsUsed: number;
-  lockedUntil: Date | null;
-  lockedAt: Date | null;
-}
-
 /** A birth date (`YYYY-MM-DD`) or a PIN, as the patient typed it. */
 export type VerificationAnswer = { birthDate: string } | { pin: string };
 
@@ -91,7 +79,8 @@ export class TokenService {
     this.cookies = new VerificationCookies(cookieSecret);
   }
 
-  private readonly cookies: VerificationCookies;
+  /** Signs the cookie a right answer earns; the link gate checks it (main passes it to LinkAccess). */
+  readonly cookies: VerificationCookies;
 
   /**
    * The study's active token, made if there is none. An expired one is retired and replaced.
@@ -263,27 +252,9 @@ export class TokenService {
     });
   }
 
-  /**
-   * What a presented token grants. The format is checked before any query; unknown, revoked and
-   * expired tokens all throw the same TokenNotFoundError.
-   */
-  async resolveOrThrow(token: string): Promise<Grant> {
-    if (!TOKEN_PATTERN.test(token)) throw new TokenNotFoundError();
-    const row = await findTokenByHash(this.db, hashToken(token));
-    if (!row || row.revoked_at || isExpired(row)) throw new TokenNotFoundError();
-    return toGrant(row);
-  }
-
   /** The link locked by wrong answers: seconds until it opens again, or null until staff unlock it. */
-  lockOf(grant: Grant): { retryAfterSeconds: number | null } | null {
-    if (grant.lockedAt) return { retryAfterSeconds: null };
-    const left = grant.lockedUntil ? grant.lockedUntil.getTime() - Date.now() : 0;
-    return left > 0 ? { retryAfterSeconds: Math.ceil(left / 1000) } : null;
-  }
-
-  /** True when the link needs no second factor, or the browser holds this link's cookie. */
-  isVerified(grant: Grant, cookie: string | null | undefined): boolean {
-    return grant.verification === 'none' || this.cookies.verify(grant, cookie);
+  lockOf(link: LinkRecord): { retryAfterSeconds: number | null } | null {
+    return lockOf(link, Date.now());
   }
 
   /**
@@ -293,7 +264,7 @@ export class TokenService {
    * Returns the cookie to set on a right answer, null on a wrong one.
    */
   async checkAnswerOrThrow(
-    grant: Grant,
+    grant: LinkRecord,
     answer: VerificationAnswer,
     who: { clientIp: string; userAgent: string },
   ): Promise<{ value: string; maxAgeSeconds: number } | null> {
@@ -329,7 +300,7 @@ export class TokenService {
    * patient no attempt. Throws LinkLockedError while the link is locked.
    */
   async recordMalformedAnswerOrThrow(
-    grant: Grant,
+    grant: LinkRecord,
     who: { clientIp: string; userAgent: string },
   ): Promise<void> {
     const base = verificationEvent(grant, who);
@@ -356,14 +327,14 @@ export class TokenService {
     });
   }
 
-  private async lockedMeanwhile(grant: Grant, base: AccessEntry): Promise<never> {
+  private async lockedMeanwhile(grant: LinkRecord, base: AccessEntry): Promise<never> {
     const row = await findTokenByHash(this.db, grant.tokenHash);
     await appendAccessEvent(this.db, { ...base, outcome: 'locked' });
-    const lock = row ? this.lockOf(toGrant(row)) : null;
+    const lock = row ? this.lockOf(toLinkRecord(row)) : null;
     throw new LinkLockedError(lock?.retryAfterSeconds ?? LOCKOUT.minutes * 60);
   }
 
-  private async isRightAnswer(grant: Grant, answer: VerificationAnswer): Promise<boolean> {
+  private async isRightAnswer(grant: LinkRecord, answer: VerificationAnswer): Promise<boolean> {
     if (grant.verification === 'birth-date' && 'birthDate' in answer) {
       const study = await this.studies.forPage(grant.studyInstanceUid);
       const stored = normaliseDate(study?.patient_birth_date ?? '');
@@ -384,10 +355,6 @@ export class TokenService {
       return sameSecret(pin, answer.pin.replace(/[\s-]/g, ''));
     }
     return false;
-  }
-
-  async studyForPage(grant: Grant): Promise<StudyRow | undefined> {
-    return this.studies.forPage(grant.studyInstanceUid);
   }
 
   /** The study's active token; an expired one is retired (revoked, and logged as token_expired). */
@@ -467,7 +434,7 @@ export class TokenService {
     config: Parameters<typeof tokenUrl>[0],
     pin: string | null,
   ): IssuedToken {
-    const lock = this.lockOf(toGrant(row));
+    const lock = this.lockOf(toLinkRecord(row));
     return {
       studyInstanceUid: row.study_instance_uid,
       token,
@@ -485,23 +452,8 @@ export class TokenService {
   }
 }
 
-function toGrant(row: TokenRow): Grant {
-  return {
-    tokenId: row.id,
-    tokenHash: row.token_hash,
-    studyInstanceUid: row.study_instance_uid,
-    expiresAt: row.expires_at,
-    verification: row.verification,
-    allowDownload: row.allow_download,
-    maxDownloads: row.max_downloads,
-    downloadsUsed: row.downloads_used,
-    lockedUntil: row.locked_until,
-    lockedAt: row.locked_at,
-  };
-}
-
 /** The access event of an answer to a link's second factor; the outcome is added by the caller. */
-function verificationEvent(grant: Grant, who: { clientIp: string; userAgent: string }): AccessEntry {
+function verificationEvent(grant: LinkRecord, who: { clientIp: string; userAgent: string }): AccessEntry {
   return {
     event: 'verification',
     tokenId: grant.tokenId,
@@ -541,7 +493,7 @@ function sameSecret(a: string, b: string): boolean {
 }
 
 function isExpired(row: TokenRow): boolean {
-  return row.expires_at !== null && row.expires_at.getTime() <= Date.now();
+  return isGone({ revokedAt: null, expiresAt: row.expires_at }, Date.now());
 }
 
 /**

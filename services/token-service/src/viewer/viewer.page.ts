@@ -36,6 +36,8 @@ export function renderViewerPage(p: {
   t: Translator;
   /** Offer the zip (false for view-only links and links past their download limit). */
   download?: boolean;
+  /** Whole instances may be fetched (false: the gateway refuses them; the viewer uses rendered frames). */
+  originalFiles?: boolean;
 }): string {
   const { t, study: s } = p;
   const name = s ? formatPersonName(s.patient_name) : '';
@@ -55,7 +57,7 @@ export function renderViewerPage(p: {
 <script type="module" src="${p.assets.scriptUrl}"></script>
 </head>
 <body>
-<div class="app" id="app" data-study="${p.studyInstanceUid}" data-gateway="${DICOMWEB_GATEWAY_PREFIX}" data-assets="${p.assets.base}" data-lang="${t.lang}" data-messages="${messages}">
+<div class="app" id="app" data-study="${p.studyInstanceUid}" data-gateway="${DICOMWEB_GATEWAY_PREFIX}" data-assets="${p.assets.base}" data-lang="${t.lang}" data-original-files="${p.originalFiles === false ? 'no' : 'yes'}" data-messages="${messages}">
 <header class="bar">
   <a class="back" href="/token?${p.token}">${t.t('viewer.backToStudy')}</a>
   <div class="who">

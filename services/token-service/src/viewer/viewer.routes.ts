@@ -1,21 +1,26 @@
 import type Router from '@koa/router';
-import { VERIFICATION_COOKIE, VIEWER_PATH } from '@studylink/contracts';
+import { tokenFromQuery, VERIFICATION_COOKIE, VIEWER_PATH } from '@studylink/contracts';
 import {
   cookieValue,
   createRouter,
   patientTranslator,
+  requesterOf,
   ServiceUnavailableError,
   setPatientHeaders,
 } from '@studylink/service-kit';
 import type { Context } from 'koa';
-import { appendAccessEvent } from '../access-log/access-log.repository.js';
-import { type PatientDeps, resolvePatientLinkOrThrow } from '../patient/patient.routes.js';
+import { VerificationRequiredError } from '../errors.js';
+import type { LinkAccess, OpenedLink } from '../link-access/link-access.js';
+import type { ServerConfigService } from '../server-config/server-config.service.js';
 import { VIEWER_ASSET_PREFIX, type ViewerAssets } from './viewer.assets.js';
 import { renderViewerPage, VIEWER_CSP } from './viewer.page.js';
 
 export { VIEWER_PATH };
 
-export interface ViewerDeps extends PatientDeps {
+export interface ViewerDeps {
+  links: LinkAccess;
+  serverConfig: ServerConfigService;
+  trustedProxies: ReadonlySet<string>;
   /** The built viewer; null when `make build` did not make one (the page is then a 503). */
   viewerAssets: ViewerAssets | null;
 }
@@ -30,20 +35,20 @@ export function viewerRoutes(deps: ViewerDeps): Router {
   const router = createRouter();
   router.get(VIEWER_PATH, async (ctx: Context) => {
     setPatientHeaders(ctx);
-    // The same checks as the page, in the same place (verification and view-only rules go there too).
-    const { token, who, grant } = await resolvePatientLinkOrThrow(ctx, deps);
-    // A link with a second factor shows nothing before its right answer: back to its form.
-    if (
-      grant.verification !== 'none' &&
-      !deps.tokens.isVerified(grant, cookieValue(ctx.get('cookie'), VERIFICATION_COOKIE))
-    ) {
-      await appendAccessEvent(deps.db, {
-        event: 'viewer_opened',
-        outcome: 'verification_required',
-        tokenId: grant.tokenId,
-        studyInstanceUid: grant.studyInstanceUid,
-        ...who,
+    const config = await deps.serverConfig.get();
+    // Its pages and error pages fall back to the server setup's language, as the study page's do.
+    ctx.state.defaultLanguage = config.defaultLanguage;
+    const token = tokenFromQuery(ctx.querystring);
+    let opened: OpenedLink;
+    try {
+      opened = await deps.links.open(token, requesterOf(ctx, deps.trustedProxies), {
+        purpose: 'viewer',
+        verificationCookie: cookieValue(ctx.get('cookie'), VERIFICATION_COOKIE),
+        head: ctx.method === 'HEAD',
       });
+    } catch (err) {
+      // A link with a second factor shows nothing before its right answer: back to its form.
+      if (!(err instanceof VerificationRequiredError)) throw err;
       ctx.status = 303;
       ctx.redirect(`/token?${token}`);
       return;
@@ -54,26 +59,19 @@ export function viewerRoutes(deps: ViewerDeps): Router {
         60,
         'viewer_missing',
       );
-    const study = await deps.tokens.studyForPage(grant);
-    await appendAccessEvent(deps.db, {
-      event: 'viewer_opened',
-      outcome: ctx.method === 'HEAD' ? 'head' : 'ok',
-      tokenId: grant.tokenId,
-      studyInstanceUid: grant.studyInstanceUid,
-      ...who,
-    });
     ctx.set('content-security-policy', VIEWER_CSP);
     ctx.type = 'text/html; charset=utf-8';
     ctx.body = renderViewerPage({
       token,
-      studyInstanceUid: grant.studyInstanceUid,
-      study,
+      studyInstanceUid: opened.link.studyInstanceUid,
+      study: opened.study,
       assets: deps.viewerAssets,
       // The page's language: the switcher's cookie, Accept-Language, the server's default.
       t: patientTranslator(ctx),
-      // View-only links and links past their download limit: the viewer works, without a zip link.
-      download:
-        grant.allowDownload && (grant.maxDownloads === null || grant.downloadsUsed < grant.maxDownloads),
+      // View-only links and links past their download limit: the viewer works, without a zip link
+      // and without asking for whole instances (the gateway refuses them).
+      download: opened.may.download,
+      originalFiles: opened.may.viewFiles,
     });
   });
 

@@ -1,0 +1,247 @@
+/**
+ * The link gate: every way into a patient link asks `LinkAccess.open` once, and nothing else decides
+ * what a link allows. It checks, in this order: the token's format (before any query), the
+ * requester's invalid-link allowance, the lookup (the link and its study's copy in one statement),
+ * revocation and expiry, the second factor (the verification cookie) and the lockout, view-only and
+ * the download limit (and, for a zip, reserves one download); it writes the access events of what
+ * it decided; it answers what this requester may do, or throws one domain error.
+ *
+ * Purposes (who asks):
+ * - `page`       GET/HEAD /token?T. Unanswered second factor: `verified: false` (show the form).
+ * - `answer`     POST /token?T (the second-factor form). Opened unverified; the answer itself is
+ *                checked by TokenService.checkAnswerOrThrow. `crossOrigin`: refused and logged.
+ * - `viewer`     GET /token/viewer?T.
+ * - `view`       the export service's grant for the viewer's gateway (frames, rendered, metadata;
+ *                `may.viewFiles` says whether whole instances / series / study too).
+ * - `view_files` original DICOM files asked for outright.
+ * - `download`   the export service's grant for the zip (`reserve`: one of a limited link's downloads).
+ * - `share`      sharing the link onward (child links).
+ *
+ * Outcomes (`may` on a verified link): page, viewFrames and share always; viewFiles and download
+ * unless the link is view-only or its downloads are used up (`downloadRefusal` says which).
+ * Errors: TooManyInvalidTokensError 429 (over the allowance, before any lookup), TokenNotFoundError
+ * 404 (malformed, unknown, revoked, expired), LinkLockedError 429 (page only: unanswered and locked),
+ * VerificationRequiredError 403 (viewer, view, view_files, download, share without the cookie),
+ * DownloadRefusedError 410 (download), OriginalFilesRefusedError 403 (view_files),
+ * CrossOriginFormError 403 (answer posted from another site).
+ *
+ * Extending it: a new rule is a small pure function over LinkRecord (link.rules.ts) called from
+ * `decide` below, with its row in the gate's table test (test/link-access.gate.test.ts).
+ */
+import type { Requester } from '@studylink/service-kit';
+import type { Kysely } from 'kysely';
+import { appendAccessEvent } from '../access-log/access-log.repository.js';
+import type { DB, StudyRow } from '../db/tables.js';
+import {
+  CrossOriginFormError,
+  DownloadRefusedError,
+  LinkLockedError,
+  OriginalFilesRefusedError,
+  TokenNotFoundError,
+  VerificationRequiredError,
+} from '../errors.js';
+import type { InvalidTokenGuard } from '../rate-limit/invalid-token.limiter.js';
+import type { StudyService } from '../studies/study.service.js';
+import { hashToken, TOKEN_PATTERN } from '../tokens/token.crypto.js';
+import { findLinkWithStudyByHash, reserveDownload } from '../tokens/token.repository.js';
+import type { VerificationCookies } from '../tokens/verification.cookie.js';
+import {
+  downloadRefusal,
+  downloadsRemaining,
+  isGone,
+  type LinkRecord,
+  lockOf,
+  toLinkRecord,
+} from './link.rules.js';
+
+export type { LinkRecord };
+
+export const LINK_PURPOSES = ['page', 'answer', 'viewer', 'view', 'view_files', 'download', 'share'] as const;
+export type LinkPurpose = (typeof LINK_PURPOSES)[number];
+
+/** What this requester may do with the link. */
+export interface LinkPermissions {
+  /** The study page (false: the second-factor form instead). */
+  page: boolean;
+  /** Frames, rendered images, thumbnails, metadata, series search. */
+  viewFrames: boolean;
+  /** Original DICOM files (whole instances, series, study retrieve as application/dicom). */
+  viewFiles: boolean;
+  /** The zip. */
+  download: boolean;
+  /** Making child links to share onward. */
+  share: boolean;
+}
+
+export interface OpenOptions {
+  purpose: LinkPurpose;
+  /** The value of the browser's verification cookie, if any. */
+  verificationCookie?: string | null | undefined;
+  /** `download` only: reserve one of a limited link's downloads (a GET of the zip, not a HEAD). */
+  reserve?: boolean;
+  /** A HEAD request (link scanners): logged as such. */
+  head?: boolean;
+  /** `answer` only: the form was posted from another site. */
+  crossOrigin?: boolean;
+}
+
+/** The gate's answer: the link, and what this requester may do with it. */
+export interface OpenedLink {
+  purpose: LinkPurpose;
+  link: LinkRecord;
+  requester: Requester | null;
+  /** False only for `page` and `answer` while the second factor is unanswered. */
+  verified: boolean;
+  may: LinkPermissions;
+  /** Why viewFiles and download are false on a verified link; null when they are not. */
+  downloadRefusal: 'view_only' | 'limit_reached' | null;
+  downloadsRemaining: number | null;
+  /** The reserved download (purpose `download` with `reserve` on a limited link); null otherwise. */
+  downloadId: string | null;
+  /** The study's stored copy (for `page` and `viewer`, from the store when there is none yet). */
+  study: StudyRow | undefined;
+}
+
+export interface LinkAccessDeps {
+  db: Kysely<DB>;
+  studies: StudyService;
+  invalidTokens: InvalidTokenGuard;
+  cookies: VerificationCookies;
+  now?: () => number;
+}
+
+/** Purposes whose invalid tokens the token service logs itself (the export service reports its own). */
+const LOGS_INVALID = new Set<LinkPurpose>(['page', 'answer', 'viewer', 'share']);
+const NOTHING: LinkPermissions = {
+  page: false,
+  viewFrames: false,
+  viewFiles: false,
+  download: false,
+  share: false,
+};
+
+export class LinkAccess {
+  private readonly now: () => number;
+
+  constructor(private readonly deps: LinkAccessDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  /** A wrong second-factor answer also counts toward the requester's invalid-link allowance. */
+  async countWrongAnswer(requester: Requester): Promise<void> {
+    await this.deps.invalidTokens.recordInvalid(requester);
+  }
+
+  /**
+   * Opens `token` for `requester` (null: not known, e.g. an internal caller without a client; no
+   * allowance is counted then) for one purpose. See the module comment for purposes and outcomes.
+   * @example const opened = await links.open(token, requesterOf(ctx, trusted), { purpose: 'page', verificationCookie });
+   */
+  async open(token: string, requester: Requester | null, opts: OpenOptions): Promise<OpenedLink> {
+    const { db } = this.deps;
+    // A client over its invalid-token allowance learns nothing more, not even about a valid token.
+    if (requester) await this.deps.invalidTokens.checkOrThrow(requester);
+    const found = TOKEN_PATTERN.test(token) ? await findLinkWithStudyByHash(db, hashToken(token)) : undefined;
+    const link = found ? toLinkRecord(found.row) : undefined;
+    if (!found || !link || isGone(link, this.now())) {
+      if (requester) {
+        if (LOGS_INVALID.has(opts.purpose))
+          await appendAccessEvent(db, { event: 'invalid_token', outcome: 'not_found', ...requester });
+        // Throws the 429 instead when this guess is the one over the allowance.
+        await this.deps.invalidTokens.recordInvalid(requester);
+      }
+      throw new TokenNotFoundError();
+    }
+    const base = {
+      tokenId: link.tokenId,
+      studyInstanceUid: link.studyInstanceUid,
+      clientIp: requester?.clientIp ?? null,
+      userAgent: requester?.userAgent ?? null,
+    };
+    const verified = link.verification === 'none' || this.deps.cookies.verify(link, opts.verificationCookie);
+    const refusal = downloadRefusal(link);
+    const opened: OpenedLink = {
+      purpose: opts.purpose,
+      link,
+      requester,
+      verified,
+      may: verified
+        ? {
+            page: true,
+            viewFrames: true,
+            viewFiles: refusal === null,
+            download: refusal === null,
+            share: true,
+          }
+        : NOTHING,
+      downloadRefusal: refusal,
+      downloadsRemaining: downloadsRemaining(link),
+      downloadId: null,
+      study: found.study,
+    };
+    // Grants for the export service: refused with one download_refused event, the purpose in detail.
+    const refuse = async (outcome: string, err: Error): Promise<never> => {
+      await appendAccessEvent(db, {
+        event: 'download_refused',
+        outcome,
+        ...base,
+        detail: { purpose: opts.purpose },
+      });
+      throw err;
+    };
+
+    switch (opts.purpose) {
+      case 'page': {
+        const outcome = opts.head ? 'head' : undefined;
+        if (!verified) {
+          const lock = lockOf(link, this.now());
+          await appendAccessEvent(db, {
+            event: 'page_view',
+            outcome: outcome ?? (lock ? 'locked' : 'form'),
+            ...base,
+          });
+          if (lock) throw new LinkLockedError(lock.retryAfterSeconds);
+          return opened;
+        }
+        opened.study = await this.deps.studies.forPage(link.studyInstanceUid, { copy: found.study });
+        await appendAccessEvent(db, { event: 'page_view', outcome: outcome ?? 'ok', ...base });
+        return opened;
+      }
+      case 'answer':
+        if (opts.crossOrigin) {
+          // Refused and logged, but not counted against the link: another site cannot lock it.
+          await appendAccessEvent(db, { event: 'verification', outcome: 'cross_origin', ...base });
+          throw new CrossOriginFormError();
+        }
+        return opened;
+      case 'viewer':
+        if (!verified) {
+          await appendAccessEvent(db, { event: 'viewer_opened', outcome: 'verification_required', ...base });
+          throw new VerificationRequiredError();
+        }
+        opened.study = await this.deps.studies.forPage(link.studyInstanceUid, { copy: found.study });
+        await appendAccessEvent(db, { event: 'viewer_opened', outcome: opts.head ? 'head' : 'ok', ...base });
+        return opened;
+      case 'share':
+        if (!verified) throw new VerificationRequiredError();
+        return opened;
+      case 'view':
+        if (!verified) await refuse('not_verified', new VerificationRequiredError());
+        return opened;
+      case 'view_files':
+        if (!verified) await refuse('not_verified', new VerificationRequiredError());
+        if (refusal) await refuse(refusal, new OriginalFilesRefusedError(refusal));
+        return opened;
+      case 'download': {
+        if (!verified) await refuse('not_verified', new VerificationRequiredError());
+        if (refusal) await refuse(refusal, new DownloadRefusedError(refusal));
+        // Completed downloads and those under way together stay within the limit.
+        if (opts.reserve && link.maxDownloads !== null) {
+          opened.downloadId = await reserveDownload(db, link.tokenId);
+          if (!opened.downloadId) await refuse('limit_reached', new DownloadRefusedError('limit_reached'));
+        }
+        return opened;
+      }
+    }
+  }
+}

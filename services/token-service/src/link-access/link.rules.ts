@@ -1,0 +1,63 @@
+import type { TokenRow, Verification } from '../db/tables.js';
+import type { CookieSubject } from '../tokens/verification.cookie.js';
+
+/** A link as its rules see it: the token's row without its secrets. */
+export interface LinkRecord extends CookieSubject {
+  tokenId: number;
+  studyInstanceUid: string;
+  expiresAt: Date | null;
+  revokedAt: Date | null;
+  verification: Verification;
+  allowDownload: boolean;
+  maxDownloads: number | null;
+  downloadsUsed: number;
+  lockedUntil: Date | null;
+  lockedAt: Date | null;
+}
+
+export function toLinkRecord(row: TokenRow): LinkRecord {
+  return {
+    tokenId: row.id,
+    tokenHash: row.token_hash,
+    studyInstanceUid: row.study_instance_uid,
+    expiresAt: row.expires_at,
+    revokedAt: row.revoked_at,
+    verification: row.verification,
+    allowDownload: row.allow_download,
+    maxDownloads: row.max_downloads,
+    downloadsUsed: row.downloads_used,
+    lockedUntil: row.locked_until,
+    lockedAt: row.locked_at,
+  };
+}
+
+/** Revoked, or past its expiry: the link answers like an unknown one. */
+export function isGone(link: Pick<LinkRecord, 'revokedAt' | 'expiresAt'>, nowMs: number): boolean {
+  return link.revokedAt !== null || (link.expiresAt !== null && link.expiresAt.getTime() <= nowMs);
+}
+
+/** The link locked by wrong answers: seconds until it opens again, or null until staff unlock it. */
+export function lockOf(
+  link: Pick<LinkRecord, 'lockedAt' | 'lockedUntil'>,
+  nowMs: number,
+): { retryAfterSeconds: number | null } | null {
+  if (link.lockedAt) return { retryAfterSeconds: null };
+  const left = link.lockedUntil ? link.lockedUntil.getTime() - nowMs : 0;
+  return left > 0 ? { retryAfterSeconds: Math.ceil(left / 1000) } : null;
+}
+
+/** Downloads left under maxDownloads (null: no limit). */
+export function downloadsRemaining(link: Pick<LinkRecord, 'maxDownloads' | 'downloadsUsed'>): number | null {
+  return link.maxDownloads === null ? null : Math.max(0, link.maxDownloads - link.downloadsUsed);
+}
+
+/**
+ * Why the original files (the zip, whole instances) are refused: a view-only link, or one whose
+ * downloads are used up; null when they are not.
+ */
+export function downloadRefusal(
+  link: Pick<LinkRecord, 'allowDownload' | 'maxDownloads' | 'downloadsUsed'>,
+): 'view_only' | 'limit_reached' | null {
+  if (!link.allowDownload) return 'view_only';
+  return downloadsRemaining(link) === 0 ? 'limit_reached' : null;
+}

@@ -1,0 +1,54 @@
+import { html } from '@studylink/service-kit';
+import { formatPersonName } from '../../patient/format.js';
+import type { ActiveLinkRow } from '../../tokens/active-links.repository.js';
+import type { StaffSession } from '../session/staff-session.service.js';
+import { st } from '../shared/staff.i18n.js';
+import { formatUtc, staffPage } from '../shared/staff.layout.js';
+
+export type LinksFilter = 'all' | 'expiring' | 'unopened';
+
+/** The active links: which expire soon, which no browser has opened yet. */
+export function renderLinksPage(p: {
+  session: StaffSession;
+  rows: ActiveLinkRow[];
+  filter: LinksFilter;
+  soonDays: number;
+  soon: Date;
+}): string {
+  const filters: [LinksFilter, string][] = [
+    ['all', st.t('links.filter.all')],
+    ['expiring', st.t('links.filter.expiring')],
+    ['unopened', st.t('links.filter.unopened')],
+  ];
+  return staffPage({
+    title: st.t('links.title'),
+    session: p.session,
+    active: 'links',
+    body: html`<h1>${st.t('links.title')}</h1>
+<p class="lead">${st.t('links.intro', { days: p.soonDays })}</p>
+<nav class="filters" aria-label="${st.t('links.title')}"><ul class="inline-list">${filters.map(
+      ([id, label]) =>
+        html`<li><a href="/staff/links${id === 'all' ? '' : `?filter=${id}`}"${id === p.filter ? html` aria-current="page"` : ''}>${label}</a></li>`,
+    )}</ul></nav>
+${
+  p.rows.length === 0
+    ? html`<p class="notice">${st.t('links.none')}</p>`
+    : html`<table class="links">
+  <thead><tr><th scope="col">${st.t('links.column.study')}</th><th scope="col">${st.t('links.column.created')}</th><th scope="col">${st.t('links.column.expires')}</th><th scope="col">${st.t('links.column.opened')}</th><th scope="col">${st.t('links.column.sent')}</th></tr></thead>
+  <tbody>${p.rows.map(
+    (r) => html`<tr data-link="${r.id}">
+    <td><a href="/staff/studies/${r.study_instance_uid}">${formatPersonName(r.patient_name ?? '') || r.study_instance_uid}</a></td>
+    <td>${formatUtc(r.created_at)}</td>
+    <td>${r.expires_at ? formatUtc(r.expires_at) : st.t('links.noExpiry')}${
+      r.expires_at && r.expires_at <= p.soon
+        ? html` <span class="badge warn">${st.t('links.expiringBadge')}</span>`
+        : ''
+    }</td>
+    <td>${r.opened_at ? formatUtc(r.opened_at) : html`<span class="badge none">${st.t('links.unopenedBadge')}</span>`}</td>
+    <td>${r.deliveries_sent}${r.deliveries_failed ? html` <span class="badge bad">${r.deliveries_failed} ${st.t('delivery.status.failed')}</span>` : ''}</td>
+  </tr>`,
+  )}</tbody>
+</table>`
+}`,
+  });
+}
