@@ -331,7 +331,10 @@ async function start(): Promise<void> {
     seriesProgress();
   };
   rebuild();
-  // The series with images, in order; each one's metadata, then its previews, then the next.
+  // The series with images, in order: each one's metadata and thumbnail as soon as they can be had;
+  // their previews one series after the other (the first series' first), each followed by its
+  // frames at full fidelity.
+  let previewChain = Promise.resolve();
   for (const q of ordered) {
     const uid = q['0020000E']?.Value?.[0];
     const modality = q['00080060']?.Value?.[0];
@@ -346,17 +349,21 @@ async function start(): Promise<void> {
       await previews.one(s, 0);
       void loadCore();
     }
-    await previews.all(s, s === series[active] ? index : 0);
     void thumbnail(s);
-    void loadCore().then((f) => f?.queue(s, s === series[active]));
+    previewChain = previewChain
+      .then(() => previews.all(s, s === series[active] ? index : 0))
+      .then(() => loadCore())
+      .then((f) => f?.queue(s, s === series[active]));
   }
   if (series.length === 0) {
     setStatus(t('viewer.nothingToShow'), 'error', true);
     return;
   }
+  // Every series is in the strip.
   app.dataset.ready = 'true';
   await Promise.all(series.map((s) => thumbnail(s)));
   document.body.dataset.thumbnails = 'ready';
+  await previewChain;
 }
 
 // Scrolling is the page's own, the same for previews and full images: the wheel, a drag with the
