@@ -1,44 +1,34 @@
 // The viewer's gateway as a standard DICOMweb service: dicomweb-client (the library OHIF uses, from
 // npm, not written here) runs in Chromium against the token-scoped gateway through nginx, on the CT
-// stack and the multi-syntax demo study. Every call answers, or a 4xx with a reason where the store
+// stack and the multi-syntax study. Every call answers, or a 4xx with a reason where the store
 // cannot produce the object; never a 5xx. The token goes in the Authorization header only.
 import { createRequire } from 'node:module';
-import { loadDemoData, newUid } from '@studylink/testkit';
+import { newUid } from '@studylink/testkit';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from './support/browser.js';
 import { type E2EStack, startE2EStack } from './support/e2e-stack.js';
-import { uploadCtStack } from './support/viewer-samples.js';
+import { uploadCtStack, uploadMultiSyntaxStudy } from './support/viewer-samples.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: the e2e project is compiled without DOM types
 type Dom = any;
 
 const require = createRequire(import.meta.url);
 const CLIENT_BUNDLE = require.resolve('dicomweb-client/build/dicomweb-client.js');
-/** The demo study's samples (deploy/demo-study.mjs): plain, JPEG 2000, non-Latin names, next to a synthetic CT. */
-const DEMO_SAMPLES = [
-  'CT_small.dcm',
-  'MR_small.dcm',
-  'JPEG2000.dcm',
-  'chrH31.dcm',
-  'chrGreek.dcm',
-  'chrRuss.dcm',
-];
 
 let s: E2EStack;
 let browser: Browser;
-const studies: Record<'ct' | 'demo', { uid: string; token: string }> = {
+const studies: Record<'ct' | 'multi', { uid: string; token: string }> = {
   ct: { uid: '', token: '' },
-  demo: { uid: '', token: '' },
+  multi: { uid: '', token: '' },
 };
 
 beforeAll(async () => {
   [s, browser] = await Promise.all([startE2EStack('dicomweb-client'), launchChromium()]);
   const ct = await uploadCtStack(s.orthanc, 4, 2);
-  const demo = newUid();
-  await loadDemoData(s.orthanc, { studyInstanceUid: demo, samples: DEMO_SAMPLES });
+  const multi = await uploadMultiSyntaxStudy(s.orthanc);
   studies.ct = { uid: ct.studyInstanceUid, token: (await s.issueToken(ct.studyInstanceUid)).token };
-  studies.demo = { uid: demo, token: (await s.issueToken(demo)).token };
+  studies.multi = { uid: multi, token: (await s.issueToken(multi)).token };
 });
 
 afterAll(async () => {
@@ -177,7 +167,7 @@ describe('dicomweb-client against the gateway through nginx', () => {
 
   it('the multi-syntax study: every call answers, or a 4xx with a reason where the store cannot produce the object', async () => {
     const page = await clientPage();
-    const results = await runClient(page, studies.demo);
+    const results = await runClient(page, studies.multi);
     expect(results.filter((r) => r.call.startsWith('searchForSeries'))[0]?.status).toBe(200);
     expect(results.filter((r) => r.call.startsWith('searchForInstances')).length).toBeGreaterThanOrEqual(3);
     for (const r of results) {

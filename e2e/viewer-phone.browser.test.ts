@@ -1,33 +1,24 @@
 // The viewer on phones, in Debian's Chromium against the real stack: it fits every phone width in
-// both orientations (a CT, the multi-syntax demo study, a study with a 200-character description,
+// both orientations (a CT, the multi-syntax study, a study with a 200-character description,
 // a very long name and many series, some without images); the first series' previews are labelled,
 // replaced by full quality, and still step through every image once the connection is cut (a TCP
 // proxy between the browser and nginx goes silent); presets follow a manual window; data-light.
 import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadDemoData, newUid, uploadDirectory, writeSyntheticStudy } from '@studylink/testkit';
+import { uploadDirectory, writeSyntheticStudy } from '@studylink/testkit';
 import type { Browser, BrowserContext, Page, Route } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../scripts/stack.mjs';
 import { launchChromium, recordPageProblems, screenshot } from './support/browser.js';
 import { type E2EStack, startE2EStack } from './support/e2e-stack.js';
 import { type FaultProxy, startFaultProxy } from './support/fault-proxy.js';
-import { uploadCtStack, uploadNonImageSeries } from './support/viewer-samples.js';
+import { uploadCtStack, uploadMultiSyntaxStudy, uploadNonImageSeries } from './support/viewer-samples.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: the e2e project is compiled without DOM types
 type Dom = any;
 
 const SLICES = 60;
-/** The demo study's samples (deploy/demo-study.mjs): plain, JPEG 2000, non-Latin names, next to a synthetic CT. */
-const DEMO_SAMPLES = [
-  'CT_small.dcm',
-  'MR_small.dcm',
-  'JPEG2000.dcm',
-  'chrH31.dcm',
-  'chrGreek.dcm',
-  'chrRuss.dcm',
-];
 const SIZES = [320, 360, 390, 412].flatMap((w) => {
   const h = { 320: 568, 360: 740, 390: 844, 412: 915 }[w] as number;
   return [
@@ -44,7 +35,7 @@ const LONG_DESCRIPTION =
 let s: E2EStack;
 let browser: Browser;
 let proxy: FaultProxy;
-const tokens: Record<'ct' | 'demo' | 'long', string> = { ct: '', demo: '', long: '' };
+const tokens: Record<'ct' | 'multi' | 'long', string> = { ct: '', multi: '', long: '' };
 let ct: { studyInstanceUid: string; seriesInstanceUids: string[] };
 
 beforeAll(async () => {
@@ -54,8 +45,7 @@ beforeAll(async () => {
   ]);
   proxy = await startFaultProxy(Number(new URL(s.url).port));
   ct = await uploadCtStack(s.orthanc, SLICES, 2);
-  const demo = newUid();
-  await loadDemoData(s.orthanc, { studyInstanceUid: demo, samples: DEMO_SAMPLES });
+  const multi = await uploadMultiSyntaxStudy(s.orthanc);
   const dir = await mkdtemp(join(tmpdir(), 'studylink-long-'));
   const long = await writeSyntheticStudy({
     dir,
@@ -76,7 +66,7 @@ beforeAll(async () => {
     firstSeriesNumber: 7,
   });
   tokens.ct = (await s.issueToken(ct.studyInstanceUid)).token;
-  tokens.demo = (await s.issueToken(demo)).token;
+  tokens.multi = (await s.issueToken(multi)).token;
   tokens.long = (await s.issueToken(long.studyInstanceUid)).token;
 });
 
@@ -104,7 +94,7 @@ async function open(context: BrowserContext, token: string, base = s.url): Promi
 }
 
 describe('fits every phone', () => {
-  it.each(['ct', 'demo', 'long'] as const)(
+  it.each(['ct', 'multi', 'long'] as const)(
     '%s study: no horizontal scroll at 320, 360, 390, 412 px, portrait and landscape; every control on screen',
     async (study) => {
       for (const size of SIZES) {
@@ -135,7 +125,13 @@ describe('fits every phone', () => {
         }
         if (study === 'long' && size.width === 390) await screenshot(page, 'viewer-phone-long');
         if (study === 'long' && size.height === 390) await screenshot(page, 'viewer-phone-long-landscape');
-        expect(problems, at).toEqual([]);
+        // The fallbacks the multi-syntax study starts from: Orthanc cannot cut out big endian
+        // frames (502, the viewer then reads the file) nor render JPEG 2000 (406: no preview).
+        const fallback = /^(502 .*\/frames\/1|406 .*\/frames\/1\/rendered|XMLHttpRequest)$/;
+        expect(
+          problems.filter((p) => !(study === 'multi' && fallback.test(p))),
+          at,
+        ).toEqual([]);
         await context.close();
       }
     },
@@ -234,7 +230,13 @@ describe('previews', () => {
       if (/\/frames\/[0-9,]+$/.test(r.url())) frames.push(r.url());
     });
     await page.goto(`${s.url}/token/viewer?${tokens.ct}`);
-    await page.waitForFunction(() => (globalThis as Dom).document.getElementById('app').dataset.previews);
+    await page.waitForFunction(
+      () => (globalThis as Dom).document.getElementById('app').dataset.previews,
+      null,
+      {
+        timeout: 60_000,
+      },
+    );
     expect(await page.getAttribute('#data-light', 'aria-pressed')).toBe('true');
     expect(await data(page, 'quality')).toBe('preview');
     await page.waitForFunction(

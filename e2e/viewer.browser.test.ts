@@ -237,6 +237,10 @@ describe('viewer on a phone (390 × 844)', () => {
     await page.waitForFunction(
       () => (globalThis as Dom).document.getElementById('app').dataset.core === 'ready',
     );
+    // Every preview in: nothing more is asked for until the patient asks.
+    await page.waitForFunction(
+      () => (globalThis as Dom).document.getElementById('app').dataset.seriesReady === '2/2',
+    );
     expect(await page.evaluate(() => (globalThis as Dom).document.body.dataset.state)).toBe('ready');
     expect((await s.api('DELETE', `/api/v1/studies/${study.studyInstanceUid}/token`)).status).toBe(204);
     const revokedAt = Date.now();

@@ -122,3 +122,52 @@ export async function uploadNonImageSeries(
   }
   return out;
 }
+
+/** pydicom's samples in as many transfer syntaxes as the viewer reads, for one multi-syntax study. */
+export const MULTI_SYNTAX_SAMPLES = [
+  'CT_small.dcm',
+  'MR_small_implicit.dcm',
+  'MR_small_bigendian.dcm',
+  'SC_rgb_jpeg_dcmtk.dcm',
+  'MR_small_jpeg_ls_lossless.dcm',
+  'JPEG2000.dcm',
+  'MR_small_RLE.dcm',
+  'SC_rgb_rle_2frame.dcm',
+];
+
+/**
+ * One study holding a series per sample of MULTI_SYNTAX_SAMPLES (explicit and implicit little
+ * endian, big endian, JPEG baseline, JPEG-LS, JPEG 2000, RLE, a multi-frame RLE), rewritten by dcmtk's
+ * dcmodify onto one patient and study with fresh series and instance UIDs. Returns the study UID.
+ */
+export async function uploadMultiSyntaxStudy(orthanc: Pick<OrthancInstance, 'upload'>): Promise<string> {
+  const study = newUid();
+  const dir = mkdtempSync(join(tmpdir(), 'studylink-multi-'));
+  try {
+    for (const [i, name] of MULTI_SYNTAX_SAMPLES.entries()) {
+      const file = join(dir, name);
+      writeFileSync(file, readFileSync(samplePathOrThrow(name)));
+      execFileSync('dcmodify', [
+        '-nb',
+        '-q',
+        '-i',
+        `(0020,000d)=${study}`,
+        '-i',
+        `(0020,000e)=${newUid()}`,
+        '-i',
+        `(0008,0018)=${newUid()}`,
+        '-i',
+        '(0010,0020)=MULTI-0001',
+        '-i',
+        '(0010,0010)=MULTI^Syntax',
+        '-i',
+        `(0020,0011)=${i + 1}`,
+        file,
+      ]);
+      await orthanc.upload(readFileSync(file));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return study;
+}
