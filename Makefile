@@ -55,6 +55,10 @@ bench: build ## Measure export throughput, memory and page latency, then the vie
 	node --enable-source-maps scripts/bench.mjs
 	node --enable-source-maps scripts/bench-viewer.mjs
 
+.PHONY: bench-staff-search
+bench-staff-search: build ## Measure the staff search's index on a stock Orthanc: walks of the store, a search page
+	node --enable-source-maps scripts/bench-staff-search.mjs
+
 .PHONY: bench-viewer
 bench-viewer: build ## Measure the viewer: time to first image and to the whole series, export memory with 10 viewers
 	node --enable-source-maps scripts/bench-viewer.mjs

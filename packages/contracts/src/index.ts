@@ -7,12 +7,14 @@ export {
   type ExportEvent,
 } from './access-events.contract.js';
 export {
+  BROWSER_COOKIE,
   DOWNLOAD_REFUSAL_CODES,
   type DownloadRefusalCode,
   type Grant,
   type GrantRequest,
   grantRequestSchema,
   grantSchema,
+  isBrowserRequest,
   LANGUAGE_COOKIE,
   VERIFICATION_COOKIE,
 } from './grant.contract.js';

@@ -35,6 +35,7 @@ export {
   renderErrorPage,
   writeErrorPage,
 } from './patient-pages.js';
+export { type PatientSender, senderContact, senderHeader } from './patient-sender.js';
 export { redactTokens } from './redact.js';
 export { type ErrorBody, errorHandler, type RequestState, requestContext } from './request.middleware.js';
 export {

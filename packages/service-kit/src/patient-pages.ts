@@ -3,6 +3,7 @@ import { isLanguage, type Language, pickLanguage, type Translator, translator } 
 import type { Context } from 'koa';
 import { html, type SafeHtml } from './html.js';
 import { setPatientHeaders } from './patient-headers.js';
+import { type PatientSender, senderContact, senderHeader } from './patient-sender.js';
 
 export { LANGUAGE_COOKIE };
 
@@ -22,11 +23,15 @@ export function patientTranslator(ctx: Context, fallback?: Language): Translator
   );
 }
 
-/** The wrapper of every patient-facing page: no scripts, one same-origin stylesheet, `lang` and `dir` set. */
+/**
+ * The wrapper of every patient-facing page: no scripts, one same-origin stylesheet, `lang` and `dir`
+ * set; with a sender, its logo and name on top and its contact at the end.
+ */
 export function pageLayout(
   title: string,
   body: SafeHtml,
-  i18n: Pick<Translator, 'lang' | 'dir'> = translator('en'),
+  i18n: Translator = translator('en'),
+  sender?: PatientSender | null,
 ): string {
   return html`<!doctype html>
 <html lang="${i18n.lang}" dir="${i18n.dir}">
@@ -40,7 +45,9 @@ export function pageLayout(
 </head>
 <body>
 <main class="card">
+${senderHeader(sender)}
 ${body}
+${senderContact(i18n, sender)}
 </main>
 </body>
 </html>
@@ -95,9 +102,10 @@ export function renderErrorPage(
   status: number,
   t: Translator = translator('en'),
   c: ErrorPageContext = {},
+  sender?: PatientSender | null,
 ): string {
   const m = errorText(t, status, c);
-  return pageLayout(m.title, html`<h1>${m.title}</h1><p>${m.text}</p>`, t);
+  return pageLayout(m.title, html`<h1>${m.title}</h1><p>${m.text}</p>`, t, sender);
 }
 
 /**
@@ -109,10 +117,16 @@ export function writeErrorPage(ctx: Context, status: number, code?: string): voi
   setPatientHeaders(ctx);
   ctx.type = 'text/html; charset=utf-8';
   const retryAfter = Number(ctx.response.get('retry-after'));
-  ctx.body = renderErrorPage(status, patientTranslator(ctx), {
-    code,
-    retryAfterSeconds: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined,
-  });
+  ctx.body = renderErrorPage(
+    status,
+    patientTranslator(ctx),
+    {
+      code,
+      retryAfterSeconds: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined,
+    },
+    // Set by the app (the token service from its setup) before any route ran.
+    (ctx.state.patientSender as PatientSender | undefined) ?? null,
+  );
 }
 
 /**

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type Router from '@koa/router';
 import {
   DOWNLOAD_PATH,
+  isBrowserRequest,
   LANGUAGE_COOKIE,
   TOKEN_PATTERN,
   tokenFromQuery,
@@ -116,6 +117,8 @@ export function exportRoutes(deps: ExportDeps): Router {
       acceptLanguage: ctx.get('accept-language').slice(0, 1000),
       languageCookie: (cookieValue(ctx.get('cookie'), LANGUAGE_COOKIE) ?? '').slice(0, 16),
       reserve: ctx.method === 'GET',
+      // A link scanner's GET (no browser signs) is sent to the page like an unconfirmed link.
+      browser: isBrowserRequest((name) => ctx.get(name)),
     };
     const grant = await deps.tokens
       .grantOrThrow(wellFormed ? token : null, undefined, who, context)

@@ -39,6 +39,8 @@ export interface GrantContext {
   languageCookie?: string;
   /** A GET of the zip (not a HEAD): reserve one of a limited link's downloads. */
   reserve?: boolean;
+  /** The request shows a browser's signs (isBrowserRequest); the token service decides. */
+  browser?: boolean;
 }
 
 /** Who presented a token, so downloads count against the client's invalid-token allowance. */

@@ -22,8 +22,9 @@ import { apiRoutes } from './http/api.routes.js';
 import { internalRoutes } from './internal/internal.routes.js';
 import type { LinkAccess } from './link-access/link-access.js';
 import { patientRoutes } from './patient/patient.routes.js';
+import { senderOf } from './patient/sender.js';
 import type { ServerConfigService } from './server-config/server-config.service.js';
-import { PATIENT_CSS } from './static-assets.js';
+import { PATIENT_CSS, PATIENT_OPENED_JS } from './static-assets.js';
 import type { TokenService } from './tokens/token.service.js';
 import type { ViewerAssets } from './viewer/viewer.assets.js';
 import { viewerRoutes } from './viewer/viewer.routes.js';
@@ -66,6 +67,24 @@ function isPageRoute(path: string): boolean {
   return path === '/token' || path.startsWith('/token/') || path.startsWith('/assets/');
 }
 
+/**
+ * Patient pages, error pages included, name who sent the link: the setup's sender is put on
+ * `ctx.state.patientSender` before any route runs, so a refusal's page carries it too. Without the
+ * database (a 503 on its way) the pages go without.
+ */
+function patientSenderFor(serverConfig: ServerConfigService) {
+  return async (ctx: Context, next: Next) => {
+    if (ctx.path === '/token' || ctx.path.startsWith('/token/')) {
+      try {
+        ctx.state.patientSender = senderOf(await serverConfig.get());
+      } catch {
+        ctx.state.patientSender = null;
+      }
+    }
+    await next();
+  };
+}
+
 /** The database being down is a 503 wherever it surfaces, never a 500. */
 async function mapInfrastructureErrors(_ctx: Context, next: Next) {
   try {
@@ -89,6 +108,7 @@ export function createApp(deps: AppDeps): Koa {
     }),
   );
   app.use(mapInfrastructureErrors);
+  app.use(patientSenderFor(deps.serverConfig));
   app.use(
     bodyParser({
       enableTypes: ['json'],
@@ -115,11 +135,33 @@ export function createApp(deps: AppDeps): Koa {
     ctx.set('cache-control', 'no-store');
     ctx.body = { status: ready ? 'ready' : 'not ready', checks };
   });
+  health.get('/assets/logo/:file', async (ctx) => {
+    const m = /^([0-9a-f]{32})\.(png|jpg)$/.exec(ctx.params.file ?? '');
+    const logo = m?.[1] ? await deps.serverConfig.logoFile(m[1]) : undefined;
+    if (!logo || (m?.[2] === 'png') !== (logo.logo_type === 'image/png')) {
+      ctx.status = 404;
+      ctx.type = 'text/plain; charset=utf-8';
+      ctx.body = 'not found';
+      return;
+    }
+    ctx.type = logo.logo_type;
+    // The digest is in the name: a new logo is a new URL.
+    ctx.set('cache-control', 'public, max-age=31536000, immutable');
+    ctx.set('x-content-type-options', 'nosniff');
+    ctx.set('content-security-policy', "default-src 'none'");
+    ctx.body = logo.logo;
+  });
   health.get('/assets/patient.css', (ctx) => {
     ctx.type = 'text/css; charset=utf-8';
     ctx.set('cache-control', 'public, max-age=3600');
     ctx.set('x-content-type-options', 'nosniff');
     ctx.body = PATIENT_CSS;
+  });
+  health.get('/assets/patient-opened.js', (ctx) => {
+    ctx.type = 'text/javascript; charset=utf-8';
+    ctx.set('cache-control', 'public, max-age=3600');
+    ctx.set('x-content-type-options', 'nosniff');
+    ctx.body = PATIENT_OPENED_JS;
   });
 
   if (deps.staff) {

@@ -2,6 +2,8 @@ import { isIP } from 'node:net';
 import { LANGUAGES } from '@studylink/i18n';
 import { ConfigError, parseConfig, portField, sharedEnvFields } from '@studylink/service-kit';
 import { z } from 'zod';
+import { isTimeZone, serverTimeZone } from './server-config/server-config.schema.js';
+import { issuerAllowsHttp, type OidcSettings } from './staff/session/oidc.client.js';
 import { parseKey } from './tokens/token.crypto.js';
 
 const bool = z
@@ -43,6 +45,8 @@ const envSchema = z.object({
   PAGE_REFRESH_TIMEOUT_MS: z.coerce.number().int().min(50).default(1_500),
   // A study copy is refreshed from the store in the background at most this often.
   STUDY_REFRESH_INTERVAL_MS: z.coerce.number().int().min(1_000).default(60_000),
+  // The staff search's index walks the whole store this often (0: never; searches still add to it).
+  STUDY_INDEX_WALK_INTERVAL_MS: z.coerce.number().int().min(0).default(900_000),
   DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).default(5_000),
   TOKEN_SERVICE_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).optional(),
   // The old name, read when the new one is not set.
@@ -71,6 +75,13 @@ const envSchema = z.object({
   // Link trust (issue 12): the second factor of new links, and patient pages' fallback language.
   DEFAULT_VERIFICATION: z.enum(['none', 'birth-date', 'pin']).default('none'),
   DEFAULT_LANGUAGE: z.enum(LANGUAGES).default('en'),
+  // Who sent the link (issue 20): the contact patient pages give, the zone times are shown in,
+  // whether reports show by default, and a PNG/JPEG logo file (at most 200 kB) read at start.
+  CONTACT_PHONE: z.string().default(''),
+  CONTACT_EMAIL: z.string().default(''),
+  TIME_ZONE: z.string().refine(isTimeZone, 'must be an IANA time zone name, e.g. Europe/Paris').optional(),
+  REPORTS_ON_PAGE: bool.default(true),
+  LOGO_FILE: z.string().min(1).optional(),
   // Staff web interface: the first admin (made on start while no active admin exists), sessions.
   STAFF_ADMIN_USERNAME: z
     .string()
@@ -81,6 +92,29 @@ const envSchema = z.object({
   STAFF_ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters').max(256).optional(),
   STAFF_SESSION_HOURS: z.coerce.number().min(0.01).max(168).default(12),
   STAFF_IDLE_MINUTES: z.coerce.number().min(1).max(1440).default(30),
+  // Staff single sign-on (OpenID Connect): issuer, client id and secret together, or none of them.
+  STAFF_OIDC_ISSUER: z
+    .url({ protocol: /^https?$/ })
+    .refine(
+      (v) => v.startsWith('https://') || issuerAllowsHttp(v),
+      'must be an https URL (http only for a provider on this machine)',
+    )
+    .optional(),
+  STAFF_OIDC_CLIENT_ID: z.string().min(1).max(512).optional(),
+  STAFF_OIDC_CLIENT_SECRET: z.string().min(1).max(4096).optional(),
+  // A value of the group claim that makes an administrator; every other user is staff.
+  STAFF_OIDC_ADMIN_GROUP: z.string().min(1).max(512).optional(),
+  STAFF_OIDC_GROUPS_CLAIM: z
+    .string()
+    .regex(/^[A-Za-z0-9_:-]+(\.[A-Za-z0-9_:-]+)*$/, 'a claim name, or a dotted path (realm_access.roles)')
+    .default('groups'),
+  STAFF_OIDC_SCOPES: z
+    .string()
+    .regex(/(^|\s)openid(\s|$)/, 'must include openid')
+    .default('openid profile email'),
+  // Default: the setup's public address + /staff/sign-in/oidc/callback.
+  STAFF_OIDC_REDIRECT_URI: z.url({ protocol: /^https?$/ }).optional(),
+  STAFF_LOCAL_SIGN_IN: bool.default(true),
   // How long a replica answers from its in-process copy of the setup: a change made through another
   // replica shows in this one's links within this bound.
   SERVER_CONFIG_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(2_000),
@@ -141,6 +175,23 @@ const SETUP_VARS = [
   'DEFAULT_EXPIRY_DAYS',
   'DEFAULT_VERIFICATION',
   'DEFAULT_LANGUAGE',
+  'CONTACT_PHONE',
+  'CONTACT_EMAIL',
+  'TIME_ZONE',
+  'REPORTS_ON_PAGE',
+  'LOGO_FILE',
+] as const;
+
+/** Sign-in variables: empty (compose's `${X:-}`) counts as not set too. */
+const SIGN_IN_VARS = [
+  'STAFF_OIDC_ISSUER',
+  'STAFF_OIDC_CLIENT_ID',
+  'STAFF_OIDC_CLIENT_SECRET',
+  'STAFF_OIDC_ADMIN_GROUP',
+  'STAFF_OIDC_GROUPS_CLAIM',
+  'STAFF_OIDC_SCOPES',
+  'STAFF_OIDC_REDIRECT_URI',
+  'STAFF_LOCAL_SIGN_IN',
 ] as const;
 
 export type TokenServiceConfig = ReturnType<typeof loadConfig>;
@@ -157,7 +208,8 @@ function smtpServerShown(raw: string): string {
 /** Reads and validates the token service's environment once, failing with every problem listed. */
 export function loadConfig(rawEnv: Record<string, string | undefined>) {
   const env = { ...rawEnv };
-  for (const k of [...SETUP_VARS, ...DELIVERY_VARS]) if (env[k]?.trim() === '') delete env[k];
+  for (const k of [...SETUP_VARS, ...DELIVERY_VARS, ...SIGN_IN_VARS])
+    if (env[k]?.trim() === '') delete env[k];
   const e = parseConfig(envSchema, env);
   const set = (k: (typeof SETUP_VARS)[number]) => env[k] !== undefined;
   const fromEnv = Object.freeze({
@@ -173,9 +225,35 @@ export function loadConfig(rawEnv: Record<string, string | undefined>) {
     ...(set('DEFAULT_EXPIRY_DAYS') ? { defaultExpiryDays: e.DEFAULT_EXPIRY_DAYS ?? null } : {}),
     ...(set('DEFAULT_VERIFICATION') ? { defaultVerification: e.DEFAULT_VERIFICATION } : {}),
     ...(set('DEFAULT_LANGUAGE') ? { defaultLanguage: e.DEFAULT_LANGUAGE } : {}),
+    ...(set('CONTACT_PHONE') ? { contactPhone: e.CONTACT_PHONE } : {}),
+    ...(set('CONTACT_EMAIL') ? { contactEmail: e.CONTACT_EMAIL } : {}),
+    ...(set('TIME_ZONE') && e.TIME_ZONE ? { timeZone: e.TIME_ZONE } : {}),
+    ...(set('REPORTS_ON_PAGE') ? { reportsOnPage: e.REPORTS_ON_PAGE } : {}),
   });
   if ((e.STAFF_ADMIN_USERNAME === undefined) !== (e.STAFF_ADMIN_PASSWORD === undefined))
     throw new ConfigError(['STAFF_ADMIN_USERNAME and STAFF_ADMIN_PASSWORD: set both, or neither']);
+  const oidcSet = [e.STAFF_OIDC_ISSUER, e.STAFF_OIDC_CLIENT_ID, e.STAFF_OIDC_CLIENT_SECRET].filter(
+    (v) => v !== undefined,
+  ).length;
+  if (oidcSet !== 0 && oidcSet !== 3)
+    throw new ConfigError([
+      'STAFF_OIDC_ISSUER, STAFF_OIDC_CLIENT_ID and STAFF_OIDC_CLIENT_SECRET: set all three, or none',
+    ]);
+  if (!e.STAFF_LOCAL_SIGN_IN && !e.STAFF_OIDC_ISSUER)
+    throw new ConfigError([
+      'STAFF_LOCAL_SIGN_IN=false needs single sign-on (STAFF_OIDC_ISSUER...): nobody could sign in',
+    ]);
+  const oidc: OidcSettings | null =
+    e.STAFF_OIDC_ISSUER && e.STAFF_OIDC_CLIENT_ID
+      ? Object.freeze({
+          issuer: e.STAFF_OIDC_ISSUER,
+          clientId: e.STAFF_OIDC_CLIENT_ID,
+          adminGroup: e.STAFF_OIDC_ADMIN_GROUP ?? null,
+          groupsClaim: e.STAFF_OIDC_GROUPS_CLAIM,
+          redirectUri: e.STAFF_OIDC_REDIRECT_URI ?? null,
+          scopes: e.STAFF_OIDC_SCOPES.trim().split(/\s+/).join(' '),
+        })
+      : null;
   return Object.freeze({
     databaseUrl: e.DATABASE_URL,
     dicomwebUrl: e.DICOMWEB_URL.replace(/\/+$/, ''),
@@ -189,6 +267,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined>) {
     storeTimeoutMs: e.STORE_TIMEOUT_MS,
     pageRefreshTimeoutMs: e.PAGE_REFRESH_TIMEOUT_MS,
     studyRefreshIntervalMs: e.STUDY_REFRESH_INTERVAL_MS,
+    studyIndexWalkIntervalMs: e.STUDY_INDEX_WALK_INTERVAL_MS,
     dbStatementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
     shutdownGraceMs: e.TOKEN_SERVICE_SHUTDOWN_GRACE_MS ?? e.SHUTDOWN_GRACE_MS ?? 10_000,
     staffSessions: Object.freeze({
@@ -199,6 +278,8 @@ export function loadConfig(rawEnv: Record<string, string | undefined>) {
       limit: e.INVALID_TOKEN_LIMIT,
       windowSeconds: e.INVALID_TOKEN_WINDOW_SECONDS,
     }),
+    /** How staff sign in: local passwords (on unless STAFF_LOCAL_SIGN_IN=false), single sign-on. */
+    staffSignIn: Object.freeze({ local: e.STAFF_LOCAL_SIGN_IN, oidc }),
     viewerDistDir: e.VIEWER_DIST_DIR ?? null,
     seed: Object.freeze({
       institution: e.INSTITUTION,
@@ -213,7 +294,14 @@ export function loadConfig(rawEnv: Record<string, string | undefined>) {
       defaultExpiryDays: e.DEFAULT_EXPIRY_DAYS ?? null,
       defaultVerification: e.DEFAULT_VERIFICATION,
       defaultLanguage: e.DEFAULT_LANGUAGE,
+      contactPhone: e.CONTACT_PHONE,
+      contactEmail: e.CONTACT_EMAIL,
+      timeZone: e.TIME_ZONE ?? serverTimeZone(),
+      reportsOnPage: e.REPORTS_ON_PAGE,
+      logoUrl: null,
     }),
+    /** LOGO_FILE: main reads and checks it; the logo then wins over a stored one. */
+    logoFile: e.LOGO_FILE ?? null,
     /** The setup fields set in the environment: they win over the stored setup. */
     setupFromEnv: fromEnv,
     serverConfigCacheMs: e.SERVER_CONFIG_CACHE_MS,
@@ -250,6 +338,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined>) {
         e.INTERNAL_SECRET,
         ...(e.INTERNAL_SECRET_PREVIOUS ? [e.INTERNAL_SECRET_PREVIOUS] : []),
       ],
+      staffOidcClientSecret: e.STAFF_OIDC_CLIENT_SECRET ?? null,
       staffAdmin:
         e.STAFF_ADMIN_USERNAME && e.STAFF_ADMIN_PASSWORD
           ? Object.freeze({ username: e.STAFF_ADMIN_USERNAME, password: e.STAFF_ADMIN_PASSWORD })

@@ -9,8 +9,10 @@ import { smtpMailSender } from './deliveries/mail.sender.js';
 import { messagesApiSmsSender } from './deliveries/sms.sender.js';
 import { LinkAccess } from './link-access/link-access.js';
 import { InvalidTokenLimiter } from './rate-limit/invalid-token.limiter.js';
+import { readLogoFileOrThrow } from './server-config/logo.js';
 import { SETUP_ENV, ServerConfigService } from './server-config/server-config.service.js';
 import { createStaffModule } from './staff/staff.module.js';
+import { indexedText } from './staff/studies/study-index.repository.js';
 import { qidoStudySearch } from './staff/studies/study-search.source.js';
 import { StudyService } from './studies/study.service.js';
 import { qidoStudySource } from './studies/study.source.js';
@@ -39,6 +41,7 @@ export async function startTokenService(
   const serverConfig = new ServerConfigService(database.db, config.seed, {
     fromEnv: config.setupFromEnv,
     cacheMs: config.serverConfigCacheMs,
+    logoFromEnv: config.logoFile ? readLogoFileOrThrow(config.logoFile) : null,
   });
   const studies = new StudyService(database.db, qidoStudySource(dicomweb), log.child({ module: 'studies' }), {
     storeMs: config.storeTimeoutMs,
@@ -74,14 +77,31 @@ export async function startTokenService(
     apiKeys,
     studySearch: qidoStudySearch(dicomweb, config.storeTimeoutMs, {
       studies,
+      known: (uids) => indexedText(database.db, uids),
       log: log.child({ module: 'study-search' }),
       cacheMs: config.studyRefreshIntervalMs,
     }),
     trustedProxies: config.trustedProxies,
     secret: config.secrets.internalSecret,
     sessions: config.staffSessions,
+    signInMethods: {
+      local: config.staffSignIn.local,
+      oidc:
+        config.staffSignIn.oidc && config.secrets.staffOidcClientSecret
+          ? { settings: config.staffSignIn.oidc, clientSecret: config.secrets.staffOidcClientSecret }
+          : null,
+    },
     deliveries,
   });
+  log.info(
+    {
+      localPasswords: config.staffSignIn.local,
+      singleSignOn: config.staffSignIn.oidc
+        ? { issuer: config.staffSignIn.oidc.issuer, adminGroup: config.staffSignIn.oidc.adminGroup }
+        : null,
+    },
+    'staff sign-in methods',
+  );
   if (config.secrets.staffAdmin) {
     const { username, password } = config.secrets.staffAdmin;
     const outcome = await staff.users.bootstrapAdmin(username, password);
@@ -121,12 +141,15 @@ export async function startTokenService(
     port: config.internalPort,
   });
   log.info({ host: config.host, port: http.port, internalPort: internal.port }, 'token service listening');
+  const walker =
+    config.studyIndexWalkIntervalMs > 0 ? staff.finder.startWalking(config.studyIndexWalkIntervalMs) : null;
   deliveries.start(config.delivery.pollMs);
   return {
     port: http.port,
     internalPort: internal.port,
     async stop() {
       draining = true;
+      walker?.stop();
       // The export service may still report the outcome of downloads cut by its own shutdown.
       await Promise.all([http.close(config.shutdownGraceMs), internal.close(config.shutdownGraceMs)]);
       await deliveries.stop();

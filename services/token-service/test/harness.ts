@@ -8,15 +8,14 @@ import { createDatabase, type Database } from '../src/db/database.js';
 import type { DeliveryService } from '../src/deliveries/delivery.service.js';
 import { LinkAccess } from '../src/link-access/link-access.js';
 import { InvalidTokenLimiter, NO_INVALID_TOKEN_LIMIT } from '../src/rate-limit/invalid-token.limiter.js';
-import type { ServerConfig } from '../src/server-config/server-config.schema.js';
-import { ServerConfigService } from '../src/server-config/server-config.service.js';
+import { type ServerConfigSeed, ServerConfigService } from '../src/server-config/server-config.service.js';
 import { StudyService } from '../src/studies/study.service.js';
 import type { StudyDetails, StudySource } from '../src/studies/study.source.js';
 import { TokenCipher } from '../src/tokens/token.crypto.js';
 import { TokenService } from '../src/tokens/token.service.js';
 import type { ViewerAssets } from '../src/viewer/viewer.assets.js';
 
-export const SEED: ServerConfig = {
+export const SEED = {
   institution: 'St. Example Hospital',
   department: 'Radiology',
   publicAddress: '203.0.113.10',
@@ -29,7 +28,7 @@ export const SEED: ServerConfig = {
   defaultExpiryDays: null,
   defaultVerification: 'none',
   defaultLanguage: 'en',
-};
+} satisfies ServerConfigSeed;
 
 /** A store with a fixed set of studies, that can be switched off. */
 export class FakeStudySource implements StudySource {
@@ -65,6 +64,14 @@ export class FakeStudySource implements StudySource {
   }
 }
 
+/** Builds the e-mail/SMS sender on a harness's database, cipher and setup (issue 21). */
+export type DeliveriesFactory = (deps: {
+  db: Database['db'];
+  cipher: TokenCipher;
+  serverConfig: ServerConfigService;
+  log: ReturnType<typeof createLogger>;
+}) => DeliveryService;
+
 export interface Harness {
   url: string;
   adminKey: string;
@@ -96,12 +103,7 @@ export async function startHarness(
     /** How long the setup may be answered from memory (main: SERVER_CONFIG_CACHE_MS, 2 s); 0 here by default. */
     serverConfigCacheMs?: number;
     /** E-mail/SMS delivery, built on the harness's database and cipher. */
-    deliveries?: (deps: {
-      db: Database['db'];
-      cipher: TokenCipher;
-      serverConfig: ServerConfigService;
-      log: ReturnType<typeof createLogger>;
-    }) => DeliveryService;
+    deliveries?: DeliveriesFactory;
   } = {},
 ): Promise<Harness> {
   const testDb = await createTestDatabase();

@@ -137,7 +137,7 @@ describe('STAFF_ADMIN_USERNAME / STAFF_ADMIN_PASSWORD', () => {
         .selectAll()
         .where('username', '=', 'boss')
         .executeTakeFirstOrThrow();
-      expect(await verifyPassword('first password 1', row.password_hash)).toBe(true);
+      expect(await verifyPassword('first password 1', row.password_hash ?? '')).toBe(true);
       await sdb
         .updateTable('staff_users')
         .set({ disabled_at: new Date() })
@@ -150,7 +150,7 @@ describe('STAFF_ADMIN_USERNAME / STAFF_ADMIN_PASSWORD', () => {
         .where('username', '=', 'boss')
         .executeTakeFirstOrThrow();
       expect(back.disabled_at).toBeNull();
-      expect(await verifyPassword('other password 2', back.password_hash)).toBe(true);
+      expect(await verifyPassword('other password 2', back.password_hash ?? '')).toBe(true);
     } finally {
       await d.close();
       await db.drop();

@@ -12,20 +12,19 @@ import { ApiKeyService } from '../src/api-keys/api-key.service.js';
 import { createApp, createTokenInternalApp } from '../src/app.js';
 import { createDatabase, type Database } from '../src/db/database.js';
 import type { StaffRole } from '../src/db/tables.js';
-import type { DeliveryService } from '../src/deliveries/delivery.service.js';
 import { StoreUnavailableError } from '../src/errors.js';
 import { LinkAccess } from '../src/link-access/link-access.js';
 import { NO_INVALID_TOKEN_LIMIT } from '../src/rate-limit/invalid-token.limiter.js';
 import type { ServerConfig } from '../src/server-config/server-config.schema.js';
 import { ServerConfigService } from '../src/server-config/server-config.service.js';
 import type { SessionPolicy } from '../src/staff/session/staff-session.service.js';
-import { createStaffModule, type StaffModule } from '../src/staff/staff.module.js';
+import { createStaffModule, type StaffModule, type StaffModuleDeps } from '../src/staff/staff.module.js';
 import type { StudySearch, StudySummary } from '../src/staff/studies/study-search.source.js';
 import type { SignInPolicy } from '../src/staff/users/staff-user.service.js';
 import { StudyService } from '../src/studies/study.service.js';
 import { TokenCipher } from '../src/tokens/token.crypto.js';
 import { TokenService } from '../src/tokens/token.service.js';
-import { FakeStudySource, SEED } from './harness.js';
+import { type DeliveriesFactory, FakeStudySource, SEED } from './harness.js';
 
 /** The staff search over the fake store's studies: DICOM wildcards, case-insensitive names. */
 export class FakeStudySearch implements StudySearch {
@@ -50,6 +49,7 @@ export class FakeStudySearch implements StudySearch {
       if (q.patientId && s.patientId !== q.patientId) return false;
       if (q.accessionNumber && s.accessionNumber !== q.accessionNumber) return false;
       if (q.modality && !s.modalities.includes(q.modality)) return false;
+      if (q.patientBirthDate && s.patientBirthDate !== q.patientBirthDate) return false;
       if (q.studyDate) {
         const [from = '', to = ''] = q.studyDate.includes('-')
           ? q.studyDate.split('-')
@@ -70,6 +70,7 @@ export class FakeStudySearch implements StudySearch {
       modalities: s.modalities,
       seriesCount: s.seriesCount,
       instanceCount: s.instanceCount,
+      patientBirthDate: s.patientBirthDate,
     }));
   }
 }
@@ -112,13 +113,16 @@ export async function startStaffHarness(
     signIn?: SignInPolicy;
     /** Setup fields as if set in the environment (they win over the stored setup). */
     setupFromEnv?: Partial<ServerConfig>;
+    /** Local passwords and single sign-on (default: local passwords only). */
+    signInMethods?: StaffModuleDeps['signInMethods'];
+    /** The single sign-on's clock. */
+    now?: () => number;
+    /** The port to listen on (default: any free one). */
+    port?: number;
+    /** A real store's search instead of the fake one (the fake is still `search`, unused then). */
+    studySearch?: (studies: StudyService, db: Database) => StudySearch;
     /** E-mail/SMS delivery, built on the harness's database and cipher. */
-    deliveries?: (deps: {
-      db: Database['db'];
-      cipher: TokenCipher;
-      serverConfig: ServerConfigService;
-      log: ReturnType<typeof createLogger>;
-    }) => DeliveryService;
+    deliveries?: DeliveriesFactory;
   } = {},
 ): Promise<StaffHarness> {
   const testDb = await createTestDatabase();
@@ -154,13 +158,15 @@ export async function startStaffHarness(
     tokens,
     serverConfig,
     apiKeys,
-    studySearch: search,
+    studySearch: opts.studySearch ? opts.studySearch(studies, database) : search,
     trustedProxies,
     secret: randomBytes(32).toString('hex'),
     sessions: { absoluteMs: 3_600_000, idleMs: 1_800_000, ...opts.sessions },
     ...(opts.signIn ? { signIn: opts.signIn } : {}),
     // Cheaper hashes keep the many sign-ins of these tests fast; the format and check are the same.
     scrypt: { log2N: 12, r: 8, p: 1 },
+    ...(opts.signInMethods ? { signInMethods: opts.signInMethods } : {}),
+    ...(opts.now ? { now: opts.now } : {}),
     deliveries,
   });
   const links = new LinkAccess({
@@ -190,7 +196,7 @@ export async function startStaffHarness(
     metrics: createServiceMetrics({ service: 'token-service' }),
     publicApp: app,
   });
-  const http = await listen(app.callback(), { host: '127.0.0.1', port: 0 });
+  const http = await listen(app.callback(), { host: '127.0.0.1', port: opts.port ?? 0 });
   const internal = await listen(internalApp.callback(), { host: '127.0.0.1', port: 0 });
   const url = `http://127.0.0.1:${http.port}`;
   return {

@@ -19,6 +19,13 @@ export interface ServerConfigTable {
   default_expiry_days: number | null;
   default_verification: Generated<Verification>;
   default_language: Generated<string>;
+  contact_phone: Generated<string>;
+  contact_email: Generated<string>;
+  time_zone: string | null;
+  reports_on_page: Generated<boolean>;
+  logo: Buffer | null;
+  logo_type: 'image/png' | 'image/jpeg' | null;
+  logo_sha256: string | null;
   updated_at: Timestamp;
 }
 
@@ -139,7 +146,8 @@ export interface StaffUserTable {
   id: Generated<number>;
   username: string;
   role: StaffRole;
-  password_hash: string;
+  /** Null for a user from the identity provider (single sign-on, migrations/0018). */
+  password_hash: string | null;
   created_at: Timestamp;
   created_by: string;
   disabled_at: Date | null;
@@ -147,6 +155,24 @@ export interface StaffUserTable {
   locked_until: Date | null;
   password_changed_at: Timestamp;
   last_sign_in_at: Date | null;
+  /** The staff pages' language for this account (migrations/0017); null: the browser's. */
+  language: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The provider's issuer and subject of a single sign-on user (migrations/0018_staff_oidc.sql). */
+  oidc_issuer: string | null;
+  oidc_subject: string | null;
+}
+
+/** A sign-in through the identity provider under way (migrations/0018_staff_oidc.sql). */
+export interface StaffOidcLoginTable {
+  id_hash: Buffer;
+  state: string;
+  nonce: string;
+  code_verifier: string;
+  redirect_uri: string;
+  next: string;
+  created_at: Timestamp;
+  expires_at: Date;
+  used_at: Date | null;
 }
 
 /** A signed-in staff session, keyed by the hash of its cookie (migrations/0002_staff.sql). */
@@ -161,6 +187,32 @@ export interface StaffSessionTable {
   user_agent: string | null;
 }
 
+/** The staff search's index of the studies the store holds (migrations/0017). */
+export interface StudyIndexTable {
+  study_instance_uid: string;
+  patient_name: string;
+  patient_id: string;
+  /** DICOM DA or ''; never logged. */
+  patient_birth_date: string;
+  accession_number: string;
+  study_date: string;
+  study_time: string;
+  description: string;
+  modalities: string[];
+  series_count: number | null;
+  instance_count: number | null;
+  name_sort: string;
+  text_source: 'qido' | 'instance';
+  qido_text_digest: string | null;
+  seen_at: Timestamp;
+}
+
+/** The folded words of each indexed study's name (migrations/0017). */
+export interface StudyIndexWordTable {
+  word: string;
+  study_instance_uid: string;
+}
+
 export interface DB {
   server_config: ServerConfigTable;
   tokens: TokenTable;
@@ -172,6 +224,9 @@ export interface DB {
   deliveries: DeliveryTable;
   staff_users: StaffUserTable;
   staff_sessions: StaffSessionTable;
+  study_index: StudyIndexTable;
+  study_index_words: StudyIndexWordTable;
+  staff_oidc_logins: StaffOidcLoginTable;
 }
 
 export type ServerConfigRow = Selectable<ServerConfigTable>;
@@ -186,3 +241,4 @@ export type NewAccessLog = Insertable<AccessLogTable>;
 export type DeliveryRow = Selectable<DeliveryTable>;
 export type StaffUserRow = Selectable<StaffUserTable>;
 export type StaffSessionRow = Selectable<StaffSessionTable>;
+export type StudyIndexRow = Selectable<StudyIndexTable>;

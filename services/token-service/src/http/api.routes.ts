@@ -7,6 +7,7 @@ import { requireAdmin, requireApiKey, requireScope } from '../api-keys/api-key.m
 import type { ApiKeyService, ApiPrincipal } from '../api-keys/api-key.service.js';
 import type { DB } from '../db/tables.js';
 import { ChannelNotConfiguredError, type DeliveryService } from '../deliveries/delivery.service.js';
+import { LOGO_MAX_BYTES } from '../server-config/logo.js';
 import type { ServerConfigService } from '../server-config/server-config.service.js';
 import type { Actor, TokenService } from '../tokens/token.service.js';
 import {
@@ -16,6 +17,7 @@ import {
   studyParamsSchema,
 } from './api.schemas.js';
 import { openApiDocument } from './openapi.js';
+import { readRawBodyOrThrow } from './raw-body.js';
 import { parseOrThrow } from './validate.js';
 
 export interface ApiDeps {
@@ -110,6 +112,31 @@ export function apiRoutes(deps: ApiDeps): Router {
       detail: { fields: Object.keys((ctx.request.body as object | undefined) ?? {}).sort() },
     });
     ctx.body = updated;
+  });
+
+  // The logo: PNG or JPEG (checked from its first bytes), at most 200 kB; a raw body, not JSON.
+  router.put('/server-config/logo', ...key, requireAdmin, async (ctx) => {
+    // Read a little past the limit so the service says which rule failed.
+    const bytes = await readRawBodyOrThrow(ctx, ['image/png', 'image/jpeg'], LOGO_MAX_BYTES + 1);
+    const updated = await deps.serverConfig.setLogo(bytes);
+    await appendAccessEvent(deps.db, {
+      event: 'config_changed',
+      outcome: 'ok',
+      ...actor(ctx),
+      detail: { fields: ['logo'] },
+    });
+    ctx.body = updated;
+  });
+
+  router.delete('/server-config/logo', ...key, requireAdmin, async (ctx) => {
+    await deps.serverConfig.setLogo(null);
+    await appendAccessEvent(deps.db, {
+      event: 'config_changed',
+      outcome: 'ok',
+      ...actor(ctx),
+      detail: { fields: ['logo'] },
+    });
+    ctx.status = 204;
   });
 
   router.get('/access-log', ...key, requireScope('audit'), async (ctx) => {

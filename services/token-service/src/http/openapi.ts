@@ -134,7 +134,7 @@ export function openApiDocument(): object {
       },
       '/server-config': {
         get: {
-          summary: 'The server-address setup',
+          summary: 'The setup: server address, who sends the links (institution, contact, logo), time zone',
           ...scopes('audit'),
           responses: {
             '200': { description: 'The setup.', content: content(serverConfigSchema) },
@@ -152,6 +152,31 @@ export function openApiDocument(): object {
             '200': { description: 'The new setup.', content: content(serverConfigSchema) },
             ...errors(400, 401, 403, 503),
           },
+        },
+      },
+      '/server-config/logo': {
+        put: {
+          summary: 'Set the logo patient pages, forms and the handout show (admin keys only)',
+          description:
+            'PNG or JPEG, at most 200 kB (204800 bytes), recognised from its first bytes (no SVG). Served from ' +
+            "this origin at the setup's logoUrl. Refused (400) while LOGO_FILE sets it.",
+          ...scopes(),
+          requestBody: {
+            required: true,
+            content: {
+              'image/png': { schema: { type: 'string', format: 'binary' } },
+              'image/jpeg': { schema: { type: 'string', format: 'binary' } },
+            },
+          },
+          responses: {
+            '200': { description: 'The new setup, with its logoUrl.', content: content(serverConfigSchema) },
+            ...errors(400, 401, 403, 413, 415, 503),
+          },
+        },
+        delete: {
+          summary: 'Remove the logo (admin keys only)',
+          ...scopes(),
+          responses: { '204': { description: 'Removed.' }, ...errors(400, 401, 403, 503) },
         },
       },
       '/access-log': {

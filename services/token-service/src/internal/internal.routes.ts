@@ -37,10 +37,10 @@ export function internalRoutes(deps: InternalDeps): Router {
 
   // The zip and the gateway: the link gate decides, the wire grant is its answer.
   router.post(INTERNAL_GRANTS_PATH, secret, async (ctx) => {
-    const { token, client, verificationCookie, purpose, reserve, acceptLanguage, languageCookie } =
+    const { token, client, verificationCookie, purpose, reserve, acceptLanguage, languageCookie, browser } =
       parseOrThrow(grantRequestSchema, ctx.request.body, 'grant request');
     const who = client ? { clientIp: client.ip, userAgent: client.userAgent } : null;
-    const opened = await deps.links.open(token ?? '', who, { purpose, verificationCookie, reserve });
+    const opened = await deps.links.open(token ?? '', who, { purpose, verificationCookie, reserve, browser });
     const config = await deps.serverConfig.get();
     const language = pickLanguage({
       chosen: languageCookie,

@@ -16,6 +16,8 @@
  * - `view_files` original DICOM files asked for outright.
  * - `download`   the export service's grant for the zip (`reserve`: one of a limited link's downloads).
  * - `share`      sharing the link onward (child links).
+ * - `opened`     POST /token/opened?T, the page's own script once loaded in a browser: `link_opened`
+ *                (a bare GET of the page is `page_view` `fetched`). `crossOrigin`: refused and logged.
  *
  * Outcomes (`may` on a verified link): page, viewFrames and share always; viewFiles and download
  * unless the link is view-only or its downloads are used up (`downloadRefusal` says which).
@@ -42,6 +44,7 @@ import {
 } from '../errors.js';
 import type { InvalidTokenGuard } from '../rate-limit/invalid-token.limiter.js';
 import type { StudyService } from '../studies/study.service.js';
+import { scannerRefusal } from '../tokens/scanner.rule.js';
 import { hashToken, TOKEN_PATTERN } from '../tokens/token.crypto.js';
 import { findLinkWithStudyByHash, reserveDownload } from '../tokens/token.repository.js';
 import type { VerificationCookies } from '../tokens/verification.cookie.js';
@@ -56,7 +59,16 @@ import {
 
 export type { LinkRecord };
 
-export const LINK_PURPOSES = ['page', 'answer', 'viewer', 'view', 'view_files', 'download', 'share'] as const;
+export const LINK_PURPOSES = [
+  'page',
+  'answer',
+  'opened',
+  'viewer',
+  'view',
+  'view_files',
+  'download',
+  'share',
+] as const;
 export type LinkPurpose = (typeof LINK_PURPOSES)[number];
 
 /** What this requester may do with the link. */
@@ -81,8 +93,13 @@ export interface OpenOptions {
   reserve?: boolean;
   /** A HEAD request (link scanners): logged as such. */
   head?: boolean;
-  /** `answer` only: the form was posted from another site. */
+  /** `answer` and `opened`: the form or the script's post came from another site. */
   crossOrigin?: boolean;
+  /**
+   * `download`: the request shows a browser's signs (isBrowserRequest); false (a link scanner)
+   * keeps a GET from spending a limited link's download. Undefined: the caller cannot tell.
+   */
+  browser?: boolean | undefined;
 }
 
 /** The gate's answer: the link, and what this requester may do with it. */
@@ -111,7 +128,7 @@ export interface LinkAccessDeps {
 }
 
 /** Purposes whose invalid tokens the token service logs itself (the export service reports its own). */
-const LOGS_INVALID = new Set<LinkPurpose>(['page', 'answer', 'viewer', 'share']);
+const LOGS_INVALID = new Set<LinkPurpose>(['page', 'answer', 'opened', 'viewer', 'share']);
 const NOTHING: LinkPermissions = {
   page: false,
   viewFrames: false,
@@ -204,9 +221,17 @@ export class LinkAccess {
           return opened;
         }
         opened.study = await this.deps.studies.forPage(link.studyInstanceUid, { copy: found.study });
-        await appendAccessEvent(db, { event: 'page_view', outcome: outcome ?? 'ok', ...base });
+        // A bare GET is what a mail system's link scanner makes too: `fetched`, not opened.
+        await appendAccessEvent(db, { event: 'page_view', outcome: outcome ?? 'fetched', ...base });
         return opened;
       }
+      case 'opened':
+        if (opts.crossOrigin) {
+          await appendAccessEvent(db, { event: 'link_opened', outcome: 'cross_origin', ...base });
+          throw new CrossOriginFormError();
+        }
+        await appendAccessEvent(db, { event: 'link_opened', outcome: 'ok', ...base });
+        return opened;
       case 'answer':
         if (opts.crossOrigin) {
           // Refused and logged, but not counted against the link: another site cannot lock it.
@@ -235,6 +260,14 @@ export class LinkAccess {
       case 'download': {
         if (!verified) await refuse('not_verified', new VerificationRequiredError());
         if (refusal) await refuse(refusal, new DownloadRefusedError(refusal));
+        // A link scanner's GET spends no download: the export service sends it to the page.
+        const scanner = scannerRefusal({
+          purpose: opts.purpose,
+          reserve: opts.reserve ?? false,
+          browser: opts.browser,
+          maxDownloads: link.maxDownloads,
+        });
+        if (scanner) await refuse('not_a_browser', scanner);
         // Completed downloads and those under way together stay within the limit.
         if (opts.reserve && link.maxDownloads !== null) {
           opened.downloadId = await reserveDownload(db, link.tokenId);

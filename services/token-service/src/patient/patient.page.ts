@@ -5,8 +5,12 @@ import type { StudyRow, Verification } from '../db/tables.js';
 import type { ServerConfig } from '../server-config/server-config.schema.js';
 import { dicomDateAsDate, formatBytes, formatDicomTime, formatPersonName } from './format.js';
 import type { LinkUse } from './link-history.js';
+import { senderOf } from './sender.js';
 
 export { DOWNLOAD_PATH };
+
+/** A static same-origin file (the CSP allows no inline script): says a browser loaded the page. */
+const OPENED_SCRIPT = html`<script src="/assets/patient-opened.js" defer></script>`;
 
 function row(label: string, value: string | null | undefined): SafeHtml | string {
   return value ? html`<div class="row"><dt>${label}</dt><dd>${value}</dd></div>` : '';
@@ -54,7 +58,6 @@ export function renderStudyPage(p: {
   history: LinkUse[];
 }): string {
   const { t, study: s } = p;
-  const org = [p.config.institution || s?.institution_name, p.config.department].filter(Boolean).join(' · ');
   const counts =
     s && s.series_count !== null && s.instance_count !== null
       ? t.t('page.counts', { series: s.series_count, images: s.instance_count })
@@ -78,7 +81,6 @@ export function renderStudyPage(p: {
   return layout(
     t.t('page.title'),
     html`<header>
-  ${org ? html`<p class="org">${org}</p>` : ''}
   <h1>${t.t('page.title')}</h1>
 </header>
 ${
@@ -114,12 +116,14 @@ ${left !== null ? html`<p class="allowance">${t.t('page.downloadsLeft', { left }
   </ol>
 </section>
 ${renderHistory(t, p.history)}
+${OPENED_SCRIPT}
 <footer>
   <p>${withSpan(t.t('page.clientIp', { ip: MARK }), html`<span class="ip">${p.clientIp}</span>`)}</p>
   <p>${t.t('page.keepPrivate')}</p>
   ${languageSwitcher(t, action)}
 </footer>`,
     t,
+    senderOf(p.config, s?.institution_name),
   );
 }
 
@@ -149,7 +153,6 @@ export function renderVerificationForm(p: {
 }): string {
   const { t } = p;
   const action = `/token?${p.token}`;
-  const org = [p.config.institution, p.config.department].filter(Boolean).join(' · ');
   const field =
     p.verification === 'birth-date'
       ? html`<label for="answer">${t.t('verify.birthDate')}</label>
@@ -159,7 +162,6 @@ export function renderVerificationForm(p: {
   return layout(
     t.t('verify.title'),
     html`<header>
-  ${org ? html`<p class="org">${org}</p>` : ''}
   <h1>${t.t('verify.title')}</h1>
 </header>
 <p>${p.verification === 'birth-date' ? t.t('verify.birthDateIntro') : t.t('verify.pinIntro')}</p>
@@ -169,7 +171,9 @@ ${p.message ? html`<p class="notice error" role="alert">${t.t(p.message)}</p>` :
   <button class="button" type="submit">${t.t('verify.submit')}</button>
 </form>
 <p class="hint">${t.t('verify.lockNote')}</p>
+${OPENED_SCRIPT}
 <footer>${languageSwitcher(t, action)}</footer>`,
     t,
+    senderOf(p.config),
   );
 }

@@ -17,7 +17,7 @@ import type { ServerConfigService } from '../server-config/server-config.service
 import { cameOverHttps } from '../staff/session/staff-auth.middleware.js';
 import { readForm } from '../staff/shared/staff.form.js';
 import { answerFormatProblem, type TokenService, type VerificationAnswer } from '../tokens/token.service.js';
-import { VERIFICATION_COOKIE } from '../tokens/verification.cookie.js';
+import { BROWSER_COOKIE, VERIFICATION_COOKIE } from '../tokens/verification.cookie.js';
 import { linkHistory } from './link-history.js';
 import { renderStudyPage, renderVerificationForm } from './patient.page.js';
 import { isSameOriginPost } from './same-origin.js';
@@ -92,6 +92,21 @@ export function patientRoutes(deps: PatientDeps): Router {
       download: opened,
       history,
     });
+  });
+
+  // The page's own script, once the page has loaded in a browser: the link was opened (a bare GET,
+  // a link scanner's too, is only `fetched`). Same-origin only; it also marks this browser with a
+  // cookie, so its click on a limited link's zip is known for one.
+  router.post('/token/opened', async (ctx) => {
+    setPatientHeaders(ctx);
+    ctx.state.defaultLanguage = (await deps.serverConfig.get()).defaultLanguage;
+    const token = tokenFromQuery(ctx.querystring);
+    await deps.links.open(token, requesterOf(ctx, deps.trustedProxies), {
+      purpose: 'opened',
+      crossOrigin: !isSameOriginPost(ctx),
+    });
+    setPatientCookie(ctx, deps.trustedProxies, BROWSER_COOKIE, '1', ONE_YEAR_SECONDS, 'Lax');
+    ctx.status = 204;
   });
 
   router.post('/token', async (ctx) => {

@@ -1,10 +1,67 @@
 import { isLanguage } from '@studylink/i18n';
 import type { Db } from '../db/database.js';
 import type { ServerConfigRow } from '../db/tables.js';
-import type { ServerConfig } from './server-config.schema.js';
+import { type Logo, type LogoType, logoUrl } from './logo.js';
+import { isTimeZone, type ServerConfig, serverTimeZone } from './server-config.schema.js';
 
-export function findServerConfig(db: Db): Promise<ServerConfigRow | undefined> {
-  return db.selectFrom('server_config').selectAll().where('id', '=', 1).executeTakeFirst();
+/** The setup row without the logo's bytes (pages need its digest, not the image). */
+export type ServerConfigFields = Omit<ServerConfigRow, 'logo'>;
+
+export function findServerConfig(db: Db): Promise<ServerConfigFields | undefined> {
+  return db
+    .selectFrom('server_config')
+    .select([
+      'id',
+      'institution',
+      'department',
+      'public_address',
+      'local_address',
+      'port',
+      'server_name',
+      'ssl',
+      'zip_content',
+      'viewer_url',
+      'default_expiry_days',
+      'default_verification',
+      'default_language',
+      'contact_phone',
+      'contact_email',
+      'time_zone',
+      'reports_on_page',
+      'logo_type',
+      'logo_sha256',
+      'updated_at',
+    ])
+    .where('id', '=', 1)
+    .executeTakeFirst();
+}
+
+/** The logo's bytes, when its digest is still the current one. */
+export function findLogo(
+  db: Db,
+  sha256Prefix: string,
+): Promise<{ logo: Buffer; logo_type: LogoType } | undefined> {
+  return db
+    .selectFrom('server_config')
+    .select(['logo', 'logo_type'])
+    .where('id', '=', 1)
+    .where('logo_sha256', 'like', `${sha256Prefix.replace(/[^0-9a-f]/g, '')}%`)
+    .executeTakeFirst()
+    .then((r) => (r?.logo && r.logo_type ? { logo: r.logo, logo_type: r.logo_type } : undefined));
+}
+
+/** Replaces (or with null removes) the logo. */
+export async function saveLogo(db: Db, logo: Logo | null): Promise<void> {
+  await db
+    .updateTable('server_config')
+    .set({
+      logo: logo?.bytes ?? null,
+      logo_type: logo?.contentType ?? null,
+      logo_sha256: logo?.sha256 ?? null,
+      updated_at: new Date(),
+    })
+    .where('id', '=', 1)
+    .execute();
 }
 
 /** Inserts the seed row unless one exists: the environment seeds the first start only. */
@@ -16,13 +73,15 @@ export async function seedServerConfig(db: Db, c: ServerConfig): Promise<void> {
     .execute();
 }
 
-export async function saveServerConfig(db: Db, c: ServerConfig): Promise<ServerConfigRow> {
-  return db
+export async function saveServerConfig(db: Db, c: ServerConfig): Promise<ServerConfigFields> {
+  await db
     .updateTable('server_config')
     .set({ ...toColumns(c), updated_at: new Date() })
     .where('id', '=', 1)
-    .returningAll()
-    .executeTakeFirstOrThrow();
+    .execute();
+  const row = await findServerConfig(db);
+  if (!row) throw new Error('server_config row vanished');
+  return row;
 }
 
 function toColumns(c: ServerConfig) {
@@ -39,10 +98,14 @@ function toColumns(c: ServerConfig) {
     default_expiry_days: c.defaultExpiryDays,
     default_verification: c.defaultVerification,
     default_language: c.defaultLanguage,
+    contact_phone: c.contactPhone,
+    contact_email: c.contactEmail,
+    time_zone: c.timeZone,
+    reports_on_page: c.reportsOnPage,
   };
 }
 
-export function rowToServerConfig(r: ServerConfigRow): ServerConfig {
+export function rowToServerConfig(r: ServerConfigFields): ServerConfig {
   return {
     institution: r.institution,
     department: r.department,
@@ -56,5 +119,11 @@ export function rowToServerConfig(r: ServerConfigRow): ServerConfig {
     defaultExpiryDays: r.default_expiry_days,
     defaultVerification: r.default_verification,
     defaultLanguage: isLanguage(r.default_language) ? r.default_language : 'en',
+    contactPhone: r.contact_phone,
+    contactEmail: r.contact_email,
+    timeZone: r.time_zone && isTimeZone(r.time_zone) ? r.time_zone : serverTimeZone(),
+    reportsOnPage: r.reports_on_page,
+    logoUrl:
+      r.logo_sha256 && r.logo_type ? logoUrl({ sha256: r.logo_sha256, contentType: r.logo_type }) : null,
   };
 }

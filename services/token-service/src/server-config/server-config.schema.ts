@@ -17,7 +17,32 @@ export const SETUP_RULES = {
   hostName: 'must be a DNS host name',
   viewerUrl: 'must be an http(s) URL',
   noHost: 'either serverName or publicAddress must be set: links need a host',
+  contactPhone: 'must be a telephone number: digits, spaces, + ( ) . - /',
+  contactEmail: 'must be an e-mail address',
+  timeZone: 'must be an IANA time zone name, e.g. Europe/Paris',
 } as const;
+
+/** The server's own time zone: the default of `timeZone`. */
+export function serverTimeZone(): string {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+}
+
+/** True for an IANA zone name this runtime knows (`Asia/Tokyo`, `UTC`); offsets (`+01:00`) are not names. */
+export function isTimeZone(v: string): boolean {
+  if (!/^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)*$/.test(v)) return false;
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: v });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// A telephone number as people write it: +33 1 23 45 67 89, (212) 555-0100; at least 3 digits.
+const PHONE = /^\+?[0-9 ()./-]{3,40}$/;
+// A plain address (no display name, no quotes): what a patient can copy into a mail program.
+const EMAIL =
+  /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
 
 // Control characters (NUL above all: PostgreSQL cannot store it in text) have no place in setup text.
 const CONTROL = /\p{Cc}/u;
@@ -65,6 +90,39 @@ export const serverConfigSchema = z
       .enum(LANGUAGES)
       .default('en')
       .describe("Patient pages' language when the browser asks for none of ours."),
+    contactPhone: z
+      .string()
+      .trim()
+      .refine(
+        (v) => v === '' || (PHONE.test(v) && (v.match(/\d/g)?.length ?? 0) >= 3),
+        SETUP_RULES.contactPhone,
+      )
+      .default('')
+      .describe('The telephone number patient pages give for questions about the link.'),
+    contactEmail: z
+      .string()
+      .trim()
+      .max(254)
+      .refine((v) => v === '' || EMAIL.test(v), SETUP_RULES.contactEmail)
+      .default('')
+      .describe('The e-mail address patient pages give for questions about the link.'),
+    timeZone: z
+      .string()
+      .trim()
+      .refine(isTimeZone, SETUP_RULES.timeZone)
+      .default(serverTimeZone)
+      .describe(
+        "IANA time zone every time shown to patients and staff is written in (default: the server's).",
+      ),
+    reportsOnPage: z
+      .boolean()
+      .default(true)
+      .describe("New links show the study's report unless the request says includeReport: false."),
+    logoUrl: z
+      .string()
+      .nullable()
+      .default(null)
+      .describe('Read-only: where pages load the logo (PUT/DELETE /api/v1/server-config/logo change it).'),
   })
   .refine((c) => c.serverName !== '' || c.publicAddress !== '', {
     message: SETUP_RULES.noHost,
@@ -88,6 +146,12 @@ export const serverConfigUpdateSchema = z
     defaultExpiryDays: z.number().nullable(),
     defaultVerification: z.enum(['none', 'birth-date', 'pin']),
     defaultLanguage: z.string(),
+    contactPhone: z.string(),
+    contactEmail: z.string(),
+    timeZone: z.string(),
+    reportsOnPage: z.boolean(),
+    // Accepted so a client may PUT back what it GOT; the logo itself has its own path.
+    logoUrl: z.string().nullable(),
   })
   .partial()
   .strict();

@@ -1,13 +1,22 @@
 import { ValidationError } from '@studylink/service-kit';
 import type { Kysely } from 'kysely';
+import type { z } from 'zod';
 import type { DB } from '../db/tables.js';
+import { type Logo, type LogoType, logoOrThrow, logoUrl } from './logo.js';
 import {
+  findLogo,
   findServerConfig,
   rowToServerConfig,
+  saveLogo,
   saveServerConfig,
   seedServerConfig,
 } from './server-config.repository.js';
-import { type ServerConfig, serverConfigSchema, serverConfigUpdateSchema } from './server-config.schema.js';
+import {
+  type ServerConfig,
+  serverConfigSchema,
+  serverConfigUpdateSchema,
+  serverTimeZone,
+} from './server-config.schema.js';
 
 export type SetupField = keyof ServerConfig;
 
@@ -25,7 +34,23 @@ export const SETUP_ENV: Readonly<Record<SetupField, string>> = Object.freeze({
   defaultExpiryDays: 'DEFAULT_EXPIRY_DAYS',
   defaultVerification: 'DEFAULT_VERIFICATION',
   defaultLanguage: 'DEFAULT_LANGUAGE',
+  contactPhone: 'CONTACT_PHONE',
+  contactEmail: 'CONTACT_EMAIL',
+  timeZone: 'TIME_ZONE',
+  reportsOnPage: 'REPORTS_ON_PAGE',
+  logoUrl: 'LOGO_FILE',
 });
+
+/** The first start's setup: fields with a default may be left out. */
+export type ServerConfigSeed = z.input<typeof serverConfigSchema>;
+
+const SEED_DEFAULTS = {
+  contactPhone: '',
+  contactEmail: '',
+  timeZone: serverTimeZone(),
+  reportsOnPage: true,
+  logoUrl: null,
+};
 
 export type SetupSource = 'environment' | 'stored' | 'default';
 
@@ -41,6 +66,8 @@ export interface ServerConfigOptions {
    * change made through this replica shows at once; through another one within this bound.
    */
   cacheMs?: number;
+  /** The logo from LOGO_FILE: stored on every start, read-only like the other environment fields. */
+  logoFromEnv?: Logo | null;
 }
 
 /** A change to fields the environment sets: 400, naming the variables to change instead. */
@@ -61,19 +88,47 @@ export class ServerConfigService {
   private readonly fromEnv: Partial<ServerConfig>;
   private readonly cacheMs: number;
   private cached: { value: ServerConfig; at: number } | null = null;
+  private readonly logoFromEnv: Logo | null;
+
+  private readonly seed: ServerConfig;
 
   constructor(
     private readonly db: Kysely<DB>,
-    private readonly seed: ServerConfig,
+    seed: ServerConfigSeed,
     opts: ServerConfigOptions = {},
   ) {
+    // The newer fields' defaults (contact, time zone, reports) filled in; validated by ensureSeeded.
+    const parsed = serverConfigSchema.safeParse(seed);
+    this.seed = parsed.success ? parsed.data : ({ ...SEED_DEFAULTS, ...seed } as ServerConfig);
     this.fromEnv = Object.freeze({ ...(opts.fromEnv ?? {}) });
     this.cacheMs = opts.cacheMs ?? 0;
+    this.logoFromEnv = opts.logoFromEnv ?? null;
+    if (this.logoFromEnv)
+      this.fromEnv = Object.freeze({ ...this.fromEnv, logoUrl: logoUrl(this.logoFromEnv) });
   }
 
   /** Writes the seed on first start; later starts keep what staff edited (the environment still wins). */
   async ensureSeeded(): Promise<void> {
     await seedServerConfig(this.db, serverConfigSchema.parse({ ...this.seed, ...this.fromEnv }));
+    if (this.logoFromEnv) await saveLogo(this.db, this.logoFromEnv);
+  }
+
+  /**
+   * Replaces the logo (null removes it): PNG or JPEG by its first bytes, at most 200 kB.
+   * Refused while LOGO_FILE sets it.
+   */
+  async setLogo(bytes: Uint8Array | null): Promise<ServerConfig> {
+    if (this.logoFromEnv) throw new SetByEnvironmentError(['logoUrl']);
+    const logo = bytes === null ? null : logoOrThrow(bytes);
+    await this.ensureSeeded();
+    await saveLogo(this.db, logo);
+    this.cached = null;
+    return this.get();
+  }
+
+  /** The logo's bytes for `/assets/logo/<digest>.<ext>`; undefined once it was replaced. */
+  logoFile(sha256Prefix: string): Promise<{ logo: Buffer; logo_type: LogoType } | undefined> {
+    return findLogo(this.db, sha256Prefix);
   }
 
   /** The setup links are built with: the stored one, with the environment's fields on top. */
@@ -113,8 +168,15 @@ export class ServerConfigService {
       (f) => f in this.fromEnv && !sameValue(this.fromEnv[f], parsedPatch.data[f], f),
     );
     if (fixed.length > 0) throw new SetByEnvironmentError(fixed);
+    if (parsedPatch.data.logoUrl !== undefined && !(('logoUrl' as SetupField) in this.fromEnv)) {
+      const current = (await this.get()).logoUrl;
+      if (parsedPatch.data.logoUrl !== current)
+        throw new ValidationError('logoUrl is read-only: PUT or DELETE /api/v1/server-config/logo', [
+          { path: ['logoUrl'], code: 'read_only', message: 'change the logo at /api/v1/server-config/logo' },
+        ]);
+    }
     const storable = Object.fromEntries(
-      Object.entries(parsedPatch.data).filter(([f]) => !(f in this.fromEnv)),
+      Object.entries(parsedPatch.data).filter(([f]) => !(f in this.fromEnv) && f !== 'logoUrl'),
     ) as Partial<ServerConfig>;
     const saved = await this.db.transaction().execute(async (trx) => {
       const current = await findServerConfig(trx);

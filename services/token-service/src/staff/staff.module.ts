@@ -13,6 +13,9 @@ import type { TokenService } from '../tokens/token.service.js';
 import { accessLogRoutes } from './access-log/access-log.routes.js';
 import { apiKeysRoutes } from './api-keys/api-keys.routes.js';
 import { linksRoutes } from './links/links.routes.js';
+import { OidcClient, type OidcSettings } from './session/oidc.client.js';
+import { oidcRoutes } from './session/oidc.routes.js';
+import { StaffOidcService } from './session/oidc.service.js';
 import type { ScryptParams } from './session/password.hasher.js';
 import { signInRoutes } from './session/sign-in.routes.js';
 import { currentSession, loadSession, SignInCsrf } from './session/staff-auth.middleware.js';
@@ -21,6 +24,7 @@ import { setupRoutes } from './setup/setup.routes.js';
 import type { StaffRouteDeps } from './shared/staff.context.js';
 import { renderStaffErrorPage } from './shared/staff.page-errors.js';
 import { studiesRoutes } from './studies/studies.routes.js';
+import { StudyFinder } from './studies/study-finder.service.js';
 import type { StudySearch } from './studies/study-search.source.js';
 import { DEFAULT_SIGN_IN_POLICY, type SignInPolicy, StaffUserService } from './users/staff-user.service.js';
 import { usersRoutes } from './users/users.routes.js';
@@ -39,12 +43,18 @@ export interface StaffModuleDeps {
   signIn?: SignInPolicy;
   /** The scrypt cost of new password hashes (default N = 2^15, r = 8, p = 1); tests lower it. */
   scrypt?: ScryptParams;
+  /** Local passwords (default on) and single sign-on through an OpenID provider (default none). */
+  signInMethods?: { local: boolean; oidc: { settings: OidcSettings; clientSecret: string } | null };
+  /** The clock of the single sign-on's checks (the ID token's times, a sign-in's 10 minutes). */
+  now?: () => number;
   /** E-mail/SMS delivery of links (the study page's "Send to the patient"). */
   deliveries?: DeliveryService | undefined;
 }
 
 export interface StaffModule {
   users: StaffUserService;
+  /** The staff search and its index (main walks the store on a timer with it). */
+  finder: StudyFinder;
   sessions: StaffSessionService;
   /** Serves everything under /staff; passes every other path on. */
   middleware: Middleware;
@@ -77,7 +87,18 @@ function asset(router: Router, path: string, type: string, body: string): void {
 /** The staff web interface under /staff: sign-in, studies and links, setup, users, API keys, log. */
 export function createStaffModule(deps: StaffModuleDeps): StaffModule {
   const users = new StaffUserService(deps.db, deps.signIn ?? DEFAULT_SIGN_IN_POLICY, deps.scrypt);
-  const sessions = new StaffSessionService(deps.db, deps.sessions);
+  const local = deps.signInMethods?.local ?? true;
+  const sessions = new StaffSessionService(deps.db, deps.sessions, local);
+  const oidcDeps = deps.signInMethods?.oidc;
+  const oidc = oidcDeps
+    ? new StaffOidcService(
+        deps.db,
+        new OidcClient(oidcDeps.settings, oidcDeps.clientSecret, deps.now),
+        deps.log,
+        deps.now,
+      )
+    : null;
+  const finder = new StudyFinder(deps.db, deps.studySearch, deps.log.child({ module: 'study-index' }));
   const routeDeps: StaffRouteDeps = {
     db: deps.db,
     log: deps.log,
@@ -85,10 +106,12 @@ export function createStaffModule(deps: StaffModuleDeps): StaffModule {
     serverConfig: deps.serverConfig,
     apiKeys: deps.apiKeys,
     studySearch: deps.studySearch,
+    finder,
     users,
     sessions,
     signInCsrf: new SignInCsrf(deps.secret),
     trustedProxies: deps.trustedProxies,
+    signInMethods: { local, oidc },
     deliveries: deps.deliveries,
   };
 
@@ -102,6 +125,7 @@ export function createStaffModule(deps: StaffModuleDeps): StaffModule {
   };
   router.get('/', home);
   signInRoutes(router, routeDeps);
+  oidcRoutes(router, routeDeps);
   studiesRoutes(router, routeDeps);
   linksRoutes(router, routeDeps);
   accessLogRoutes(router, routeDeps);
@@ -144,5 +168,5 @@ export function createStaffModule(deps: StaffModuleDeps): StaffModule {
     });
   };
 
-  return { users, sessions, middleware, router };
+  return { users, finder, sessions, middleware, router };
 }

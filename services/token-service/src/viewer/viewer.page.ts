@@ -1,6 +1,6 @@
 import { DICOMWEB_GATEWAY_PREFIX, DOWNLOAD_PATH } from '@studylink/contracts';
 import { messagesWithPrefix, type Translator } from '@studylink/i18n';
-import { html } from '@studylink/service-kit';
+import { html, type PatientSender, type SafeHtml } from '@studylink/service-kit';
 import type { StudyRow } from '../db/tables.js';
 import { dicomDateAsDate, formatPersonName } from '../patient/format.js';
 import type { ViewerAssets } from './viewer.assets.js';
@@ -36,6 +36,8 @@ export function renderViewerPage(p: {
   t: Translator;
   /** Offer the zip (false for view-only links and links past their download limit). */
   download?: boolean;
+  /** Who sent the link: logo, institution and contact in the header. */
+  sender?: PatientSender | null;
   /** Whole instances may be fetched (false: the gateway refuses them; the viewer uses rendered frames). */
   originalFiles?: boolean;
 }): string {
@@ -63,6 +65,7 @@ export function renderViewerPage(p: {
   <div class="who">
     <h1 id="patient">${name || t.t('viewer.yourImages')}</h1>
     <p id="study-meta">${meta}</p>
+    ${viewerSender(t, p.sender)}
   </div>
   ${p.download === false ? '' : html`<a class="zip" href="${DOWNLOAD_PATH}?${p.token}" download>${t.t('viewer.zip')}</a>`}
 </header>
@@ -94,4 +97,15 @@ export function renderViewerPage(p: {
 </body>
 </html>
 `.value;
+}
+
+/** The sender's line in the viewer's header: logo, institution, and the first way to reach them. */
+function viewerSender(t: Translator, s: PatientSender | null | undefined): SafeHtml | '' {
+  if (!s || (!s.institution && !s.logoUrl && !s.phone && !s.email)) return '';
+  const reach = s.phone
+    ? html` · <a class="contact" href="tel:${s.phone.replace(/[^0-9+]/g, '')}" dir="ltr" aria-label="${t.t('sender.phone')} ${s.phone}">${s.phone}</a>`
+    : s.email
+      ? html` · <a class="contact" href="mailto:${s.email}" dir="ltr" aria-label="${t.t('sender.email')} ${s.email}">${s.email}</a>`
+      : '';
+  return html`<p class="sender" id="sender">${s.logoUrl ? html`<img class="logo" src="${s.logoUrl}" alt="" height="20">` : ''}${s.institution}${reach}</p>`;
 }

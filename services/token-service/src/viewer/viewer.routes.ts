@@ -11,6 +11,7 @@ import {
 import type { Context } from 'koa';
 import { VerificationRequiredError } from '../errors.js';
 import type { LinkAccess, OpenedLink } from '../link-access/link-access.js';
+import { senderOf } from '../patient/sender.js';
 import type { ServerConfigService } from '../server-config/server-config.service.js';
 import { VIEWER_ASSET_PREFIX, type ViewerAssets } from './viewer.assets.js';
 import { renderViewerPage, VIEWER_CSP } from './viewer.page.js';
@@ -72,6 +73,7 @@ export function viewerRoutes(deps: ViewerDeps): Router {
       // and without asking for whole instances (the gateway refuses them).
       download: opened.may.download,
       originalFiles: opened.may.viewFiles,
+      sender: senderOf(config, opened.study?.institution_name),
     });
   });
 

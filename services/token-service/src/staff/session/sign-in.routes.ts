@@ -6,7 +6,9 @@ import { CsrfError } from '../shared/staff.errors.js';
 import { readForm } from '../shared/staff.form.js';
 import { st } from '../shared/staff.i18n.js';
 import { field, parseForm } from '../shared/staff.schemas.js';
-import { renderSignInPage } from './sign-in.page.js';
+import { LocalSignInOffError } from './oidc.errors.js';
+import { oidcRedirectUri, POST_LOGOUT_PATH } from './oidc.routes.js';
+import { renderSignedOutPage, renderSignInPage } from './sign-in.page.js';
 import {
   clearStaffCookie,
   currentSession,
@@ -28,7 +30,7 @@ const signInForm = z.object({
   next: field,
 });
 
-/** GET/POST /staff/sign-in and POST /staff/sign-out. */
+/** GET/POST /staff/sign-in and POST /staff/sign-out (single sign-on's own routes: oidc.routes.ts). */
 export function signInRoutes(router: Router, deps: StaffRouteDeps): void {
   const form = (ctx: Context, status: number, extra: Partial<Parameters<typeof renderSignInPage>[0]>) => {
     const pre = deps.signInCsrf.preSession(ctx);
@@ -40,6 +42,8 @@ export function signInRoutes(router: Router, deps: StaffRouteDeps): void {
         csrf: deps.signInCsrf.tokenFor(pre.id),
         next: safeNext(extra.next ?? (typeof ctx.query.next === 'string' ? ctx.query.next : undefined)),
         reason,
+        local: deps.signInMethods.local,
+        singleSignOn: deps.signInMethods.oidc !== null,
         ...extra,
       }),
       status,
@@ -56,6 +60,8 @@ export function signInRoutes(router: Router, deps: StaffRouteDeps): void {
   });
 
   router.post('/sign-in', async (ctx) => {
+    // STAFF_LOCAL_SIGN_IN=false: no password is even looked at.
+    if (!deps.signInMethods.local) throw new LocalSignInOffError();
     const body = await readForm(ctx);
     if (!deps.signInCsrf.verify(ctx, body._csrf)) {
       // Refused (403), with a fresh form so a user whose page sat open too long can simply retry.
@@ -98,13 +104,23 @@ export function signInRoutes(router: Router, deps: StaffRouteDeps): void {
 
   router.post('/sign-out', async (ctx) => {
     const session = currentSession(ctx);
+    let provider: string | null = null;
     if (session) {
       const body = await readForm(ctx);
       if (!body._csrf || !sameSecret(body._csrf, session.csrfToken)) throw new CsrfError();
       await deps.sessions.end(readCookie(ctx, SESSION_COOKIE));
       await deps.users.logSignOut(session.username, clientOf(ctx, deps.trustedProxies));
+      // Signed in through the provider: its session ends too, where it offers an end-session endpoint.
+      if (session.singleSignOn && deps.signInMethods.oidc) {
+        const back = new URL(POST_LOGOUT_PATH, await oidcRedirectUri(deps)).toString();
+        provider = await deps.signInMethods.oidc.endSessionUrl(back);
+      }
     }
     clearStaffCookie(ctx, deps.trustedProxies, SESSION_COOKIE);
+    if (provider) {
+      sendPage(ctx, renderSignedOutPage(provider));
+      return;
+    }
     ctx.status = 303;
     ctx.redirect('/staff/sign-in?reason=signed-out');
   });

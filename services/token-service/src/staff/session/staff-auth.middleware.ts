@@ -18,6 +18,8 @@ export function cameOverHttps(ctx: Context, trustedProxies: ReadonlySet<string>)
 /**
  * Sets a staff cookie: HttpOnly, SameSite=Strict, path /staff, Secure when the request came over
  * https. Written by hand: koa's cookie helper refuses Secure behind a proxy it does not trust.
+ * `lax` (path and SameSite=Lax) is for the single sign-on's cookie, which must come back with the
+ * provider's redirect to the callback: a navigation from another site.
  */
 export function setStaffCookie(
   ctx: Context,
@@ -25,8 +27,11 @@ export function setStaffCookie(
   name: string,
   value: string,
   maxAgeSeconds?: number,
+  lax?: { path: string },
 ): void {
-  const parts = [`${name}=${value}`, `Path=${COOKIE_PATH}`, 'HttpOnly', 'SameSite=Strict'];
+  const parts = lax
+    ? [`${name}=${value}`, `Path=${lax.path}`, 'HttpOnly', 'SameSite=Lax']
+    : [`${name}=${value}`, `Path=${COOKIE_PATH}`, 'HttpOnly', 'SameSite=Strict'];
   if (maxAgeSeconds !== undefined) parts.push(`Max-Age=${maxAgeSeconds}`);
   if (cameOverHttps(ctx, trustedProxies)) parts.push('Secure');
   ctx.append('set-cookie', parts.join('; '));

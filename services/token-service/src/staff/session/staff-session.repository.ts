@@ -13,6 +13,8 @@ export interface SessionWithUser {
   username: string;
   role: StaffRole;
   disabledAt: Date | null;
+  /** The user signs in through the identity provider (and has no local password). */
+  singleSignOn: boolean;
 }
 
 export async function insertSession(
@@ -53,6 +55,7 @@ export async function findSession(db: Db, idHash: Buffer): Promise<SessionWithUs
       'u.username',
       'u.role',
       'u.disabled_at',
+      'u.oidc_subject',
     ])
     .where('s.id_hash', '=', idHash)
     .executeTakeFirst();
@@ -67,6 +70,7 @@ export async function findSession(db: Db, idHash: Buffer): Promise<SessionWithUs
     username: row.username,
     role: row.role,
     disabledAt: row.disabled_at,
+    singleSignOn: row.oidc_subject !== null,
   };
 }
 

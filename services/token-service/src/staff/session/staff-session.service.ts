@@ -24,6 +24,8 @@ export interface StaffSession {
   role: StaffRole;
   csrfToken: string;
   expiresAt: Date;
+  /** Signed in through the identity provider: sign-out goes on to its end-session endpoint. */
+  singleSignOn: boolean;
 }
 
 export type ResumeResult = { status: 'ok'; session: StaffSession } | { status: 'expired' | 'none' };
@@ -42,6 +44,8 @@ export class StaffSessionService {
   constructor(
     private readonly db: Kysely<DB>,
     private readonly policy: SessionPolicy,
+    /** False (STAFF_LOCAL_SIGN_IN=false): sessions of local-password users end at their next request. */
+    private readonly localSignIn = true,
   ) {}
 
   /** A new session (a new id on every sign-in, so an id planted before sign-in is worthless). */
@@ -70,9 +74,10 @@ export class StaffSessionService {
     const s = await findSession(this.db, idHash);
     if (!s) return { status: 'none' };
     const now = Date.now();
-    if (s.disabledAt || s.expiresAt.getTime() <= now || now - s.lastSeenAt.getTime() > this.policy.idleMs) {
+    const refused = s.disabledAt !== null || (!this.localSignIn && !s.singleSignOn);
+    if (refused || s.expiresAt.getTime() <= now || now - s.lastSeenAt.getTime() > this.policy.idleMs) {
       await deleteSession(this.db, idHash);
-      return { status: s.disabledAt ? 'none' : 'expired' };
+      return { status: refused ? 'none' : 'expired' };
     }
     if (now - s.lastSeenAt.getTime() > TOUCH_EVERY_MS) await touchSession(this.db, idHash);
     return {
@@ -83,6 +88,7 @@ export class StaffSessionService {
         role: s.role,
         csrfToken: s.csrfToken,
         expiresAt: s.expiresAt,
+        singleSignOn: s.singleSignOn,
       },
     };
   }

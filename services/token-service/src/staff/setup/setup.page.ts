@@ -21,6 +21,10 @@ export interface SetupForm {
   defaultExpiryDays: string;
   defaultVerification: string;
   defaultLanguage: string;
+  contactPhone: string;
+  contactEmail: string;
+  timeZone: string;
+  reportsOnPage: boolean;
 }
 
 export function setupFormOf(c: ServerConfig): SetupForm {
@@ -37,6 +41,10 @@ export function setupFormOf(c: ServerConfig): SetupForm {
     defaultExpiryDays: c.defaultExpiryDays === null ? '' : String(c.defaultExpiryDays),
     defaultVerification: c.defaultVerification,
     defaultLanguage: c.defaultLanguage,
+    contactPhone: c.contactPhone,
+    contactEmail: c.contactEmail,
+    timeZone: c.timeZone,
+    reportsOnPage: c.reportsOnPage,
   };
 }
 
@@ -53,6 +61,10 @@ export const SETUP_LABELS: Record<keyof SetupForm, string> = {
   defaultExpiryDays: st.t('setup.label.defaultExpiryDays'),
   defaultVerification: st.t('setup.label.defaultVerification'),
   defaultLanguage: st.t('setup.label.defaultLanguage'),
+  contactPhone: st.t('setup.label.contactPhone'),
+  contactEmail: st.t('setup.label.contactEmail'),
+  timeZone: st.t('setup.label.timeZone'),
+  reportsOnPage: st.t('setup.label.reportsOnPage'),
 };
 
 /** Why a link looks the way it does; the page script says the same as fields change. */
@@ -84,7 +96,7 @@ function radio(
 const setByEnvironment = (variable: string) => st.t('setup.setByEnvironment', { variable });
 
 /** Fields the environment sets: read-only, saying which variable to change instead. */
-export type EnvLocks = Readonly<Partial<Record<keyof SetupForm, string>>>;
+export type EnvLocks = Readonly<Partial<Record<keyof SetupForm | 'logoUrl', string>>>;
 
 function locked(locks: EnvLocks | undefined, name: keyof SetupForm, hint: string) {
   const variable = locks?.[name];
@@ -103,6 +115,8 @@ export function renderSetupPage(p: {
   flash?: string | null;
   /** Fields set in the environment, with their variable. */
   locks?: EnvLocks;
+  /** Why the last logo was refused. */
+  logoError?: string | null;
   /** E-mail and SMS delivery as the environment sets them (read-only here). */
   delivery?: DeliverySetup | null;
 }): string {
@@ -117,6 +131,7 @@ export function renderSetupPage(p: {
     flash: p.flash,
     body: html`<h1>${st.t('setup.heading')}</h1>
 <p class="lead">${st.t('setup.lead')}</p>
+${p.saved.institution ? '' : html`<p class="notice" role="alert" id="institution-missing">${st.t('setup.institutionMissing')}</p>`}
 ${errorSummary(e, SETUP_LABELS)}
 <form class="stack" method="post" action="/staff/setup" data-link-preview novalidate>
   ${csrfField(p.session.csrfToken)}
@@ -171,8 +186,20 @@ ${errorSummary(e, SETUP_LABELS)}
   <section class="card" aria-labelledby="page-heading">
     <h2 id="page-heading">${st.t('setup.patientPage.heading')}</h2>
     <div class="fields">
-      ${inputField({ name: 'institution', label: SETUP_LABELS.institution, value: f.institution, errors: e, autocomplete: 'organization', ...(l?.institution ? locked(l, 'institution', '') : {}) })}
+      ${inputField({ name: 'institution', label: SETUP_LABELS.institution, value: f.institution, errors: e, autocomplete: 'organization', required: true, ...locked(l, 'institution', st.t('setup.hint.institution')) })}
       ${inputField({ name: 'department', label: SETUP_LABELS.department, value: f.department, errors: e, autocomplete: 'off', ...(l?.department ? locked(l, 'department', '') : {}) })}
+      ${inputField({ name: 'contactPhone', label: SETUP_LABELS.contactPhone, value: f.contactPhone, type: 'tel', errors: e, autocomplete: 'off', ...locked(l, 'contactPhone', st.t('setup.hint.contactPhone')) })}
+      ${inputField({ name: 'contactEmail', label: SETUP_LABELS.contactEmail, value: f.contactEmail, type: 'email', errors: e, autocomplete: 'off', ...locked(l, 'contactEmail', st.t('setup.hint.contactEmail')) })}
+      ${inputField({
+        name: 'timeZone',
+        label: SETUP_LABELS.timeZone,
+        value: f.timeZone,
+        errors: e,
+        autocomplete: 'off',
+        ...locked(l, 'timeZone', st.t('setup.hint.timeZone')),
+        attrs: html` list="time-zones" spellcheck="false"${l?.timeZone ? html` readonly data-set-by-environment="${l.timeZone}"` : ''}`,
+      })}
+      <datalist id="time-zones">${TIME_ZONES.map((z) => html`<option value="${z}">`)}</datalist>
       ${inputField({
         name: 'viewerUrl',
         label: SETUP_LABELS.viewerUrl,
@@ -230,9 +257,16 @@ ${errorSummary(e, SETUP_LABELS)}
         l?.defaultLanguage ? `${setByEnvironment(l.defaultLanguage)} ` : ''
       }${st.t('setup.hint.defaultLanguage')}</p>
     </div>
+    <input type="hidden" name="reportsOnPageShown" value="1">
+    <label class="choice" for="f-reportsOnPage"><input type="checkbox" id="f-reportsOnPage" name="reportsOnPage" value="1"${
+      f.reportsOnPage ? html` checked` : ''
+    }${l?.reportsOnPage ? html` disabled data-set-by-environment="${l.reportsOnPage}"` : ''}><span>${st.t('setup.reportsOnPage.label')}<span class="hint">${
+      l?.reportsOnPage ? `${setByEnvironment(l.reportsOnPage)} ` : ''
+    }${st.t('setup.reportsOnPage.hint')}</span></span></label>
   </section>
   <div class="actions"><button class="button" type="submit">${st.t('setup.save')}</button> <a class="button secondary" href="/staff/setup">${st.t('setup.discard')}</a></div>
 </form>
+${logoForm(p.session, p.saved, p.logoError ?? null, l?.logoUrl)}
 ${p.delivery ? deliverySetupCard(p.delivery) : ''}`,
   });
 }
@@ -261,3 +295,43 @@ function deliverySetupCard(d: DeliverySetup): SafeHtml {
   </dl>
 </section>`;
 }
+
+/** The logo has its own form: a file, sent as multipart/form-data. */
+function logoForm(
+  session: StaffSession,
+  saved: ServerConfig,
+  error: string | null,
+  envVariable?: string,
+): SafeHtml {
+  return html`<section class="card" aria-labelledby="logo-heading" id="logo">
+  <h2 id="logo-heading">${st.t('setup.logo.heading')}</h2>
+  ${saved.logoUrl ? html`<p><img class="setup-logo" src="${saved.logoUrl}" alt="${st.t('setup.logo.current')}" height="48"></p>` : html`<p class="muted">${st.t('setup.logo.none')}</p>`}
+  ${
+    envVariable
+      ? html`<p class="hint" data-set-by-environment="${envVariable}">${setByEnvironment(envVariable)}</p>`
+      : html`<form class="stack" method="post" action="/staff/setup/logo" enctype="multipart/form-data">
+    ${csrfField(session.csrfToken)}
+    <div class="field">
+      <label for="f-logo">${st.t('setup.logo.file')}</label>
+      <input id="f-logo" name="logo" type="file" accept="image/png,image/jpeg" aria-describedby="f-logo-hint${error ? ' f-logo-error' : ''}"${error ? html` aria-invalid="true"` : ''}>
+      ${error ? html`<p class="error-text" id="f-logo-error">${error}</p>` : ''}
+      <p class="hint" id="f-logo-hint">${st.t('setup.logo.hint')}</p>
+    </div>
+    <div class="actions"><button class="button" type="submit" name="action" value="upload">${st.t('setup.logo.upload')}</button>${
+      saved.logoUrl
+        ? html` <button class="button secondary" type="submit" name="action" value="remove">${st.t('setup.logo.remove')}</button>`
+        : ''
+    }</div>
+  </form>`
+  }
+</section>`;
+}
+
+/** The zone names this runtime knows, offered while typing (any IANA name is accepted). */
+const TIME_ZONES: readonly string[] = (() => {
+  try {
+    return Intl.supportedValuesOf('timeZone');
+  } catch {
+    return [];
+  }
+})();

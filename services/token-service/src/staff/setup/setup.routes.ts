@@ -1,13 +1,15 @@
 import type Router from '@koa/router';
 import { LANGUAGES, type StaffMessageKey } from '@studylink/i18n';
 import { ValidationError } from '@studylink/service-kit';
+import type { Context } from 'koa';
 import { z } from 'zod';
 import { appendAccessEvent } from '../../access-log/access-log.repository.js';
+import { InvalidLogoError } from '../../server-config/logo.js';
 import { SETUP_RULES, type ServerConfig } from '../../server-config/server-config.schema.js';
 import { SETUP_ENV } from '../../server-config/server-config.service.js';
 import { requireAdmin, requireSignedIn, sessionOrThrow } from '../session/staff-auth.middleware.js';
 import { actorOf, flashOf, redirectDone, type StaffRouteDeps, sendPage } from '../shared/staff.context.js';
-import { readForm } from '../shared/staff.form.js';
+import { formFiles, readForm } from '../shared/staff.form.js';
 import { st } from '../shared/staff.i18n.js';
 import {
   checkbox,
@@ -20,7 +22,8 @@ import { type EnvLocks, renderSetupPage, type SetupForm, setupFormOf } from './s
 
 /** Form strings to the shapes ServerConfigService.update validates; the rules live there. */
 const setupFormSchema = z.object({
-  institution: field,
+  // Patients are told who sent their link: the staff setup does not save without it.
+  institution: field.pipe(z.string().refine((v) => v.trim() !== '', st.t('setup.error.institutionRequired'))),
   department: field,
   publicAddress: field,
   localAddress: field,
@@ -54,6 +57,12 @@ const setupFormSchema = z.object({
       message: st.t('setup.error.defaultLanguage'),
     }),
   ),
+  // Absent (an older form): left as they are; blank clears them.
+  contactPhone: z.string().optional(),
+  contactEmail: z.string().optional(),
+  // Blank (an older form): left as it is.
+  timeZone: field.transform((v) => (v.trim() === '' ? undefined : v)),
+  reportsOnPage: checkbox,
 });
 
 /**
@@ -68,6 +77,9 @@ const SERVICE_MESSAGES: Readonly<Record<string, StaffMessageKey>> = {
   [SETUP_RULES.hostName]: 'setup.error.hostName',
   [SETUP_RULES.viewerUrl]: 'setup.error.viewerUrl',
   [SETUP_RULES.noHost]: 'setup.error.noHost',
+  [SETUP_RULES.contactPhone]: 'setup.error.contactPhone',
+  [SETUP_RULES.contactEmail]: 'setup.error.contactEmail',
+  [SETUP_RULES.timeZone]: 'setup.error.timeZone',
 } satisfies Record<(typeof SETUP_RULES)[keyof typeof SETUP_RULES], StaffMessageKey>;
 
 interface ServiceIssue {
@@ -109,15 +121,22 @@ function rawForm(body: Record<string, string>): SetupForm {
     defaultExpiryDays: s('defaultExpiryDays'),
     defaultVerification: s('defaultVerification'),
     defaultLanguage: s('defaultLanguage'),
+    contactPhone: s('contactPhone'),
+    contactEmail: s('contactEmail'),
+    timeZone: s('timeZone'),
+    reportsOnPage: body.reportsOnPage !== undefined,
   };
 }
 
-/** The form values of the fields the environment sets, as they are now (ssl aside: a checkbox). */
+/** Checkboxes (a disabled one is not sent) and the logo (its own form) are not text fields. */
+const NOT_TEXT = new Set(['ssl', 'reportsOnPage', 'logoUrl']);
+
+/** The form values of the fields the environment sets, as they are now (checkboxes aside). */
 function lockedValues(c: ServerConfig, locks: EnvLocks): Partial<Record<string, string>> {
   const form = setupFormOf(c);
   return Object.fromEntries(
     Object.keys(locks)
-      .filter((k) => k !== 'ssl')
+      .filter((k) => !NOT_TEXT.has(k))
       .map((k) => [k, String(form[k as keyof SetupForm])]),
   );
 }
@@ -128,6 +147,18 @@ function changedFields(before: ServerConfig, after: ServerConfig): Array<keyof S
 
 /** GET/POST /staff/setup (admins): the server-address setup, validated by ServerConfigService. */
 export function setupRoutes(router: Router, deps: StaffRouteDeps): void {
+  /** The access log's record of a setup change, with the staff user who made it. */
+  const logChange = async (ctx: Context, detail: Record<string, unknown>) => {
+    const who = actorOf(ctx, deps.trustedProxies);
+    await appendAccessEvent(deps.db, {
+      event: 'config_changed',
+      outcome: 'ok',
+      actor: who.actor,
+      clientIp: who.clientIp,
+      userAgent: who.userAgent,
+      detail,
+    });
+  };
   const locks = (): EnvLocks =>
     Object.fromEntries(deps.serverConfig.environmentFields().map((f) => [f, SETUP_ENV[f]]));
   router.get('/setup', requireSignedIn, requireAdmin, async (ctx) => {
@@ -143,6 +174,40 @@ export function setupRoutes(router: Router, deps: StaffRouteDeps): void {
         delivery: deps.deliveries?.setup() ?? null,
       }),
     );
+  });
+
+  // The logo's own form (multipart): upload a PNG/JPEG, or remove the current one.
+  router.post('/setup/logo', requireSignedIn, requireAdmin, async (ctx) => {
+    const body = await readForm(ctx);
+    const file = formFiles(ctx).logo;
+    const saved = await deps.serverConfig.get();
+    const remove = body.action === 'remove';
+    try {
+      if (!remove && (!file || file.bytes.length === 0)) throw new InvalidLogoError('empty');
+      await deps.serverConfig.setLogo(remove ? null : (file?.bytes ?? null));
+    } catch (err) {
+      if (!(err instanceof InvalidLogoError)) throw err;
+      return sendPage(
+        ctx,
+        renderSetupPage({
+          session: sessionOrThrow(ctx),
+          saved,
+          form: setupFormOf(saved),
+          locks: locks(),
+          delivery: deps.deliveries?.setup() ?? null,
+          logoError: st.t(
+            err.code === 'logo_too_large'
+              ? 'setup.logo.tooLarge'
+              : err.status === 400
+                ? 'setup.logo.missing'
+                : 'setup.logo.wrongType',
+          ),
+        }),
+        400,
+      );
+    }
+    await logChange(ctx, { logo: remove ? 'removed' : 'replaced' });
+    redirectDone(ctx, '/staff/setup', 'setup');
   });
 
   router.post('/setup', requireSignedIn, requireAdmin, async (ctx) => {
@@ -164,9 +229,12 @@ export function setupRoutes(router: Router, deps: StaffRouteDeps): void {
     // sent): they are taken as they are.
     const current = setupFormOf(before);
     const filled = { ...body, ...lockedValues(before, locks()) } as Record<string, string>;
-    if (locks().ssl) {
-      if (current.ssl) filled.ssl = '1';
-      else delete filled.ssl;
+    for (const box of ['ssl', 'reportsOnPage'] as const) {
+      // Locked, or a form from before the box existed (no marker): the value stays as it is.
+      if (locks()[box] || (box === 'reportsOnPage' && body.reportsOnPageShown === undefined)) {
+        if (current[box]) filled[box] = '1';
+        else delete filled[box];
+      }
     }
     const parsed = parseForm(setupFormSchema, filled);
     if (!parsed.ok) return rerender(parsed.errors);
@@ -192,17 +260,8 @@ export function setupRoutes(router: Router, deps: StaffRouteDeps): void {
       throw err;
     }
     const changed = changedFields(before, after);
-    if (changed.length > 0) {
-      const who = actorOf(ctx, deps.trustedProxies);
-      await appendAccessEvent(deps.db, {
-        event: 'config_changed',
-        outcome: 'ok',
-        actor: who.actor,
-        clientIp: who.clientIp,
-        userAgent: who.userAgent,
-        detail: Object.fromEntries(changed.map((k) => [k, { from: before[k], to: after[k] }])),
-      });
-    }
+    if (changed.length > 0)
+      await logChange(ctx, Object.fromEntries(changed.map((k) => [k, { from: before[k], to: after[k] }])));
     redirectDone(ctx, '/staff/setup', 'setup');
   });
 }

@@ -7,9 +7,11 @@ import type { DB } from '../../db/tables.js';
 import type { DeliveryService } from '../../deliveries/delivery.service.js';
 import type { ServerConfigService } from '../../server-config/server-config.service.js';
 import type { TokenService } from '../../tokens/token.service.js';
+import type { StaffOidcService } from '../session/oidc.service.js';
 import type { SignInCsrf } from '../session/staff-auth.middleware.js';
 import { sessionOrThrow } from '../session/staff-auth.middleware.js';
 import type { StaffSessionService } from '../session/staff-session.service.js';
+import type { StudyFinder } from '../studies/study-finder.service.js';
 import type { StudySearch } from '../studies/study-search.source.js';
 import { type StaffActor, type StaffUserService, staffActor } from '../users/staff-user.service.js';
 import { st } from './staff.i18n.js';
@@ -22,10 +24,13 @@ export interface StaffRouteDeps {
   serverConfig: ServerConfigService;
   apiKeys: ApiKeyService;
   studySearch: StudySearch;
+  finder: StudyFinder;
   users: StaffUserService;
   sessions: StaffSessionService;
   signInCsrf: SignInCsrf;
   trustedProxies: ReadonlySet<string>;
+  /** How staff sign in: local passwords (STAFF_LOCAL_SIGN_IN), single sign-on (STAFF_OIDC_*). */
+  signInMethods: { local: boolean; oidc: StaffOidcService | null };
   /** E-mail/SMS delivery of links; absent: the study page offers none. */
   deliveries?: DeliveryService | undefined;
 }

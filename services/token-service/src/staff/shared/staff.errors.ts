@@ -45,3 +45,10 @@ export class SelfDisableError extends AppError {
     super(409, 'self_disable', 'you cannot disable your own account');
   }
 }
+
+/** A user of the identity provider has no local password to set. */
+export class SingleSignOnUserError extends AppError {
+  constructor() {
+    super(409, 'single_sign_on_user', 'this user signs in through the identity provider');
+  }
+}

@@ -1,6 +1,7 @@
 import { LANGUAGES, type Language, languageName, type StaffMessageKey, translator } from '@studylink/i18n';
-import { html, type SafeHtml } from '@studylink/service-kit';
+import { html, type SafeHtml, senderContact, senderHeader } from '@studylink/service-kit';
 import { dicomDateAsDate, formatDicomTime, formatPersonName } from '../../patient/format.js';
+import { senderOf } from '../../patient/sender.js';
 import type { ServerConfig } from '../../server-config/server-config.schema.js';
 import type { IssuedToken } from '../../tokens/token.service.js';
 import type { StaffSession } from '../session/staff-session.service.js';
@@ -302,7 +303,7 @@ export function renderHandoutPage(p: {
 }): string {
   const tr = translator(p.lang);
   const s = p.view.study;
-  const org = [p.config.institution, p.config.department].filter(Boolean).join(' · ');
+  const sender = senderOf(p.config);
   const viewer = p.config.viewerUrl;
   const studyDate = s ? dicomDateAsDate(s.studyDate) : null;
   const t = p.token;
@@ -315,7 +316,7 @@ export function renderHandoutPage(p: {
   <a class="button secondary" href="/staff/studies/${p.view.uid}">${st.t('study.handout.back')}</a>
 </div>
 <article class="handout card" aria-labelledby="handout-heading" lang="${tr.lang}" dir="${tr.dir}">
-  ${org ? html`<p class="org">${org}</p>` : ''}
+  ${senderHeader(sender)}
   <h1 id="handout-heading">${tr.t('handout.title')}</h1>
   ${
     s
@@ -342,6 +343,7 @@ export function renderHandoutPage(p: {
     <li>${tr.t('page.step1')}${viewer ? html` <span class="mono" dir="ltr">${viewer}</span>` : ''}</li>
   </ol>
   <p>${t.expiresAt ? html`<strong>${tr.t('handout.expires', { date: tr.date(new Date(t.expiresAt), { timeZone: 'UTC' }) })}</strong> ` : ''}${tr.t('handout.keepPrivate')}</p>
+  ${senderContact(tr, sender)}
 </article>`,
   });
 }

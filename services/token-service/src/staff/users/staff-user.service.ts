@@ -15,6 +15,7 @@ import { deleteSessionsOfUser } from '../session/staff-session.repository.js';
 import {
   LastAdminError,
   SelfDisableError,
+  SingleSignOnUserError,
   StaffUserNotFoundError,
   UsernameTakenError,
 } from '../shared/staff.errors.js';
@@ -86,19 +87,27 @@ export class StaffUserService {
       return { ok: false, reason: 'throttled' };
     }
     const user = await findUserByUsername(this.db, username);
-    if (!user) {
+    if (!user || user.password_hash === null) {
+      // A user of the identity provider has no local password: refused like an unknown name.
       await this.sameWorkAsAPassword(password);
-      await this.log('staff_sign_in_failed', 'unknown_user', who, null, null);
+      await this.log(
+        'staff_sign_in_failed',
+        user ? 'single_sign_on_user' : 'unknown_user',
+        who,
+        user ?? null,
+        null,
+      );
       return { ok: false, reason: 'unknown_user' };
     }
+    const hash = user.password_hash;
     const attempt = await reserveSignInAttempt(this.db, user.id);
     if (attempt === null || attempt > this.policy.maxFailures) {
       // The real hash, as for a wrong password (its result is not used: a locked account stays locked).
-      await this.verify(password, user.password_hash);
+      await this.verify(password, hash);
       await this.log('staff_sign_in_failed', 'locked', who, user, null);
       return { ok: false, reason: 'locked' };
     }
-    const matches = await this.verify(password, user.password_hash);
+    const matches = await this.verify(password, hash);
     if (matches && !user.disabled_at) {
       await recordSignInSuccess(this.db, user.id);
       await this.log('staff_sign_in', 'ok', who, user, null);
@@ -261,6 +270,8 @@ export class StaffUserService {
   /** A new password signs the user out everywhere and lifts a lockout. */
   async resetPassword(id: number, password: string, by: Actor): Promise<StaffUserRow> {
     const user = await this.getOrThrow(id);
+    // Their password is the identity provider's business.
+    if (user.oidc_subject !== null) throw new SingleSignOnUserError();
     const hash = await hashPassword(password, this.scrypt);
     await this.db.transaction().execute(async (trx) => {
       await setUserPassword(trx, id, hash);
