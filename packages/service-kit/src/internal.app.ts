@@ -19,6 +19,8 @@ export interface InternalAppOptions {
   middleware?: Middleware[];
   /** The service's public app, whose routes `GET /internal/v1/routes` lists with the internal ones. */
   publicApp?: object;
+  /** The largest JSON body (default 64kb): a study's zip layout takes about 300 bytes per instance. */
+  jsonLimit?: string;
 }
 
 /** Where each service lists the routes its routers registered (with the secret): for route walks. */
@@ -35,7 +37,7 @@ export function createInternalApp(opts: InternalAppOptions): Koa {
   app.silent = true;
   app.use(requestContext(opts.log));
   app.use(errorHandler());
-  app.use(bodyParser({ enableTypes: ['json'], jsonLimit: '64kb', jsonStrict: true }));
+  app.use(bodyParser({ enableTypes: ['json'], jsonLimit: opts.jsonLimit ?? '64kb', jsonStrict: true }));
   for (const m of opts.middleware ?? []) app.use(m);
   const ops = createRouter();
   // Liveness for the container's health check, which may not reach the public address.

@@ -45,6 +45,7 @@ export async function startExportService(
     trustedProxies: config.trustedProxies,
     isDraining: () => draining,
     retry: { attempts: config.storeRetryAttempts, baseDelayMs: 250, maxDelayMs: 2_000 },
+    storeStallMs: config.storeStallTimeoutMs,
     clientStall: config.clientStall,
     gateway: gatewayMiddleware({
       tokens,

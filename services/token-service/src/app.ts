@@ -28,6 +28,7 @@ import { PATIENT_CSS, PATIENT_OPENED_JS } from './static-assets.js';
 import type { TokenService } from './tokens/token.service.js';
 import type { ViewerAssets } from './viewer/viewer.assets.js';
 import { viewerRoutes } from './viewer/viewer.routes.js';
+import type { ZipLayoutService } from './zip-layouts/zip-layout.service.js';
 
 export interface AppDeps {
   db: Kysely<DB>;
@@ -37,6 +38,8 @@ export interface AppDeps {
   links: LinkAccess;
   serverConfig: ServerConfigService;
   apiKeys: ApiKeyService;
+  /** Study zip layouts: the page shows the exact size once one is made. */
+  layouts?: ZipLayoutService;
   trustedProxies: ReadonlySet<string>;
   /** True once SIGTERM arrived: readiness fails so the proxy stops sending new work. */
   isDraining: () => boolean;
@@ -54,6 +57,8 @@ export interface InternalAppDeps {
   db: Kysely<DB>;
   log: Logger;
   links: LinkAccess;
+  /** Absent (tests without a store): downloads stream without a fixed layout. */
+  layouts?: ZipLayoutService;
   serverConfig: ServerConfigService;
   /** The shared secret and, during a rotation, the previous one. */
   internalSecrets: readonly string[];
@@ -188,6 +193,8 @@ export function createTokenInternalApp(deps: InternalAppDeps): Koa {
     secrets: deps.internalSecrets,
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
     middleware: [mapInfrastructureErrors],
+    // The export service sends the zip layouts it made while streaming (about 300 bytes an instance).
+    jsonLimit: '64mb',
     ...(deps.publicApp ? { publicApp: deps.publicApp } : {}),
     routers: [internalRoutes(deps)],
   });

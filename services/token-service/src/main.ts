@@ -19,6 +19,7 @@ import { qidoStudySource } from './studies/study.source.js';
 import { TokenCipher } from './tokens/token.crypto.js';
 import { TokenService } from './tokens/token.service.js';
 import { defaultViewerDistDir, loadViewerAssets } from './viewer/viewer.assets.js';
+import { ZipLayoutService } from './zip-layouts/zip-layout.service.js';
 
 /** The composition root: config in, a started service out. Nothing else builds the pool. */
 export async function startTokenService(
@@ -49,7 +50,15 @@ export async function startTokenService(
     refreshIntervalMs: config.studyRefreshIntervalMs,
   });
   const cipher = new TokenCipher(config.secrets.tokenKey, config.secrets.previousTokenKeys);
-  const tokens = new TokenService(database.db, cipher, studies, serverConfig, config.secrets.tokenKey);
+  const layouts = new ZipLayoutService(
+    database.db,
+    dicomweb,
+    serverConfig,
+    log.child({ module: 'zip-layouts' }),
+  );
+  const tokens = new TokenService(database.db, cipher, studies, serverConfig, config.secrets.tokenKey, {
+    linkIssued: (uid) => layouts.schedule(uid, { force: true }),
+  });
   const apiKeys = new ApiKeyService(database.db);
   const deliveries = createDeliveries(
     config,
@@ -64,7 +73,14 @@ export async function startTokenService(
     config.invalidTokenLimit,
   );
 
-  const links = new LinkAccess({ db: database.db, studies, invalidTokens, cookies: tokens.cookies });
+  const links = new LinkAccess({
+    db: database.db,
+    studies,
+    invalidTokens,
+    cookies: tokens.cookies,
+    zipLayoutIdOf: async (uid) =>
+      (await layouts.summary(uid, (await serverConfig.get()).zipContent))?.id ?? null,
+  });
 
   await serverConfig.ensureSeeded();
   await logStartupFacts(log, database, serverConfig);
@@ -121,6 +137,7 @@ export async function startTokenService(
     links,
     serverConfig,
     apiKeys,
+    layouts,
     staff,
     deliveries,
     trustedProxies: config.trustedProxies,
@@ -130,6 +147,7 @@ export async function startTokenService(
     db: database.db,
     log,
     links,
+    layouts,
     serverConfig,
     internalSecrets: config.secrets.internalSecrets,
     metrics,
@@ -152,6 +170,7 @@ export async function startTokenService(
       walker?.stop();
       // The export service may still report the outcome of downloads cut by its own shutdown.
       await Promise.all([http.close(config.shutdownGraceMs), internal.close(config.shutdownGraceMs)]);
+      await layouts.stop();
       await deliveries.stop();
       await database.close();
     },

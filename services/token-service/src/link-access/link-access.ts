@@ -14,7 +14,9 @@
  * - `view`       the export service's grant for the viewer's gateway (frames, rendered, metadata;
  *                `may.viewFiles` says whether whole instances / series / study too).
  * - `view_files` original DICOM files asked for outright.
- * - `download`   the export service's grant for the zip (`reserve`: one of a limited link's downloads).
+ * - `download`   the export service's grant for the zip (`reserve`: one of a limited link's downloads;
+ *                `range`: a ranged GET, which resumes a download of the same zip layout this link
+ *                completed within 24 hours: let past the limit, not reserved, never counted again).
  * - `share`      sharing the link onward (child links).
  * - `opened`     POST /token/opened?T, the page's own script once loaded in a browser: `link_opened`
  *                (a bare GET of the page is `page_view` `fetched`). `crossOrigin`: refused and logged.
@@ -30,10 +32,13 @@
  * Extending it: a new rule is a small pure function over LinkRecord (link.rules.ts) called from
  * `decide` below, with its row in the gate's table test (test/link-access.gate.test.ts).
  */
+
+import { layoutIdOfEtag } from '@studylink/contracts';
 import type { Requester } from '@studylink/service-kit';
 import type { Kysely } from 'kysely';
 import { appendAccessEvent } from '../access-log/access-log.repository.js';
 import type { DB, StudyRow } from '../db/tables.js';
+import { isCountedWithinWindow } from '../downloads/download.counting.js';
 import {
   CrossOriginFormError,
   DownloadRefusedError,
@@ -91,6 +96,8 @@ export interface OpenOptions {
   verificationCookie?: string | null | undefined;
   /** `download` only: reserve one of a limited link's downloads (a GET of the zip, not a HEAD). */
   reserve?: boolean;
+  /** `download` only: a GET with a single Range, and its If-Range (null when absent). */
+  range?: { ifRange: string | null } | null;
   /** A HEAD request (link scanners): logged as such. */
   head?: boolean;
   /** `answer` and `opened`: the form or the script's post came from another site. */
@@ -115,6 +122,10 @@ export interface OpenedLink {
   downloadsRemaining: number | null;
   /** The reserved download (purpose `download` with `reserve` on a limited link); null otherwise. */
   downloadId: string | null;
+  /** `download`: the study's fixed zip layout, when made. */
+  zipLayoutId: string | null;
+  /** `download`: a ranged resume of a download of this layout the link completed within 24 hours. */
+  resume: boolean;
   /** The study's stored copy (for `page` and `viewer`, from the store when there is none yet). */
   study: StudyRow | undefined;
 }
@@ -124,6 +135,8 @@ export interface LinkAccessDeps {
   studies: StudyService;
   invalidTokens: InvalidTokenGuard;
   cookies: VerificationCookies;
+  /** The id of the study's zip layout for the current zip content (made in the background if none). */
+  zipLayoutIdOf?: (studyInstanceUid: string) => Promise<string | null>;
   now?: () => number;
 }
 
@@ -176,7 +189,14 @@ export class LinkAccess {
       userAgent: requester?.userAgent ?? null,
     };
     const verified = link.verification === 'none' || this.deps.cookies.verify(link, opts.verificationCookie);
-    const refusal = downloadRefusal(link);
+    const zipLayoutId =
+      opts.purpose === 'download' ? ((await this.deps.zipLayoutIdOf?.(link.studyInstanceUid)) ?? null) : null;
+    const resume =
+      zipLayoutId !== null &&
+      opts.range != null &&
+      (opts.range.ifRange === null || layoutIdOfEtag(opts.range.ifRange) === zipLayoutId) &&
+      (await isCountedWithinWindow(db, link.tokenId, zipLayoutId, new Date(this.now())));
+    const refusal = downloadRefusal(link, { resume });
     const opened: OpenedLink = {
       purpose: opts.purpose,
       link,
@@ -194,6 +214,8 @@ export class LinkAccess {
       downloadRefusal: refusal,
       downloadsRemaining: downloadsRemaining(link),
       downloadId: null,
+      zipLayoutId,
+      resume,
       study: found.study,
     };
     // Grants for the export service: refused with one download_refused event, the purpose in detail.
@@ -269,7 +291,7 @@ export class LinkAccess {
         });
         if (scanner) await refuse('not_a_browser', scanner);
         // Completed downloads and those under way together stay within the limit.
-        if (opts.reserve && link.maxDownloads !== null) {
+        if (opts.reserve && link.maxDownloads !== null && !resume) {
           opened.downloadId = await reserveDownload(db, link.tokenId);
           if (!opened.downloadId) await refuse('limit_reached', new DownloadRefusedError('limit_reached'));
         }
