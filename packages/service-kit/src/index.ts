@@ -6,7 +6,9 @@ export { isEntryPoint } from './entry-point.js';
 export { portField, sharedEnvFields } from './env.fields.js';
 export {
   AppError,
+  ClientAbortedError,
   clientErrorFromLowLevel,
+  isClientAbort,
   ServiceUnavailableError,
   TooManyInvalidTokensError,
   ValidationError,

@@ -206,6 +206,28 @@ describe('viewer DICOMweb gateway against Orthanc', () => {
     }
   });
 
+  it('a frame number the instance does not have is a 404 (frame_not_found), never a 5xx', async () => {
+    for (const [path, accept] of [
+      [
+        `${ctInstance()}/frames/99999`,
+        'multipart/related; type="application/octet-stream"; transfer-syntax=*',
+      ],
+      [
+        `${ctInstance()}/frames/1,2,3`,
+        'multipart/related; type="application/octet-stream"; transfer-syntax=*',
+      ],
+      [`${ctInstance()}/frames/2`, 'multipart/related; type="application/octet-stream"'],
+      [`${ctInstance()}/frames/2/rendered`, 'image/png'],
+      [`${ctInstance()}/frames/7/thumbnail`, 'image/jpeg'],
+    ] as const) {
+      const res = await get(path, { accept });
+      expect(res.status, path).toBe(404);
+      expect(await errorCode(res), path).toBe('frame_not_found');
+    }
+    // Frame 1 of it is still there.
+    expect((await get(`${ctInstance()}/frames/1/rendered`, { accept: 'image/png' })).status).toBe(200);
+  });
+
   it("refuses another study's UID, and another study's series or instance under the granted path", async () => {
     const refused = [
       `studies/${mr.studyInstanceUid}/series`,

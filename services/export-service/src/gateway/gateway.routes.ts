@@ -25,7 +25,7 @@ import {
 } from '../grant.client.js';
 import { acceptsDicomJson, DEFAULT_ACCEPT, negotiateAccept } from './gateway.accept.js';
 import { RateLimiter, TtlCache } from './gateway.cache.js';
-import { scrubDicomJson, tagValues } from './gateway.metadata.js';
+import { frameCounts, scrubDicomJson, tagValues } from './gateway.metadata.js';
 import { reframeMultipart } from './gateway.multipart.js';
 import {
   GATEWAY_PREFIX,
@@ -117,6 +117,8 @@ export function gatewayMiddleware(deps: GatewayDeps): Middleware {
   const grants = new TtlCache<Grant>(o.grantCacheMs, 10_000, now);
   const seriesLists = new TtlCache<ReadonlySet<string>>(o.membershipCacheMs, 1_000, now);
   const instanceLists = new TtlCache<ReadonlySet<string>>(o.membershipCacheMs, 5_000, now);
+  // Frames per instance, by series: a frame number the instance does not have is the client's mistake.
+  const framesPerInstance = new TtlCache<ReadonlyMap<string, number>>(o.membershipCacheMs, 1_000, now);
   const perToken = new RateLimiter(o.perToken.rate, o.perToken.burst, now);
   const perClient = new RateLimiter(o.perClient.rate, o.perClient.burst, now);
   const inFlight = new Map<string, number>();
@@ -216,12 +218,32 @@ export function gatewayMiddleware(deps: GatewayDeps): Middleware {
     } else {
       datasets = await storeCall(() => deps.dicomweb.retrieveMetadata(r.study, r.series, { signal }));
       datasets = datasets.filter((d) => belongs(d, r));
-      if (r.series !== undefined)
+      if (r.series !== undefined) {
         instanceLists.set(`${r.study}/${r.series}`, new Set(tagValues(datasets, Tag.SOPInstanceUID)));
+        framesPerInstance.set(`${r.study}/${r.series}`, frameCounts(datasets));
+      }
     }
     ctx.status = 200;
     ctx.type = 'application/dicom+json';
     if (ctx.method !== 'HEAD') ctx.body = JSON.stringify(scrubDicomJson(datasets, deps.storeAddresses));
+  }
+
+  /** A 404 when a requested frame number is past the instance's NumberOfFrames (from the series' metadata). */
+  async function checkFramesOrThrow(r: GatewayResource, signal: AbortSignal) {
+    if (!r.frames || r.series === undefined || r.instance === undefined) return;
+    const series = r.series;
+    const counts = await storeCall(() =>
+      framesPerInstance.get(`${r.study}/${series}`, async () =>
+        frameCounts(await deps.dicomweb.retrieveMetadata(r.study, series, { signal })),
+      ),
+    );
+    const count = counts.get(r.instance);
+    if (count !== undefined && r.frames.some((f) => f > count))
+      throw new GatewayError(
+        404,
+        'frame_not_found',
+        `this image has ${count} frame${count === 1 ? '' : 's'}`,
+      );
   }
 
   async function relay(
@@ -251,6 +273,8 @@ export function gatewayMiddleware(deps: GatewayDeps): Middleware {
     const up = await storeCall(() => deps.dicomweb.relay(r.storePath, { accept, signal: controller.signal }));
     if (up.status !== 200) {
       up.body.destroy();
+      // A frame number the instance does not have is the client's mistake, whatever the store says.
+      await checkFramesOrThrow(r, controller.signal);
       if (up.status === 404) throw notFound();
       if (up.status === 429 || up.status === 503)
         throw new ServiceUnavailableError('the image archive is busy; try again shortly', 5, 'store_busy');
