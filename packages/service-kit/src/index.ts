@@ -6,7 +6,9 @@ export { isEntryPoint } from './entry-point.js';
 export { metricsTokenOf, portField, sharedEnvFields, storeAuthOf } from './env.fields.js';
 export {
   AppError,
+  ClientAbortedError,
   clientErrorFromLowLevel,
+  isClientAbort,
   ServiceUnavailableError,
   TooManyInvalidTokensError,
   ValidationError,

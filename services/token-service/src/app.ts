@@ -4,6 +4,7 @@ import {
   createInternalApp,
   createRouter,
   errorHandler,
+  isClientAbort,
   type Logger,
   mountRouters,
   patientErrorPages,
@@ -98,12 +99,12 @@ function patientSenderFor(serverConfig: ServerConfigService) {
   };
 }
 
-/** The database being down is a 503 wherever it surfaces, never a 500. */
+/** The database being down is a 503 wherever it surfaces, never a 500; a client that left is not that. */
 async function mapInfrastructureErrors(_ctx: Context, next: Next) {
   try {
     await next();
   } catch (err) {
-    if (isDatabaseUnavailable(err)) throw new DatabaseUnavailableError();
+    if (!isClientAbort(err) && isDatabaseUnavailable(err)) throw new DatabaseUnavailableError();
     throw err;
   }
 }
