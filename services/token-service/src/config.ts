@@ -1,6 +1,13 @@
 import { isIP } from 'node:net';
 import { LANGUAGES } from '@studylink/i18n';
-import { ConfigError, parseConfig, portField, sharedEnvFields } from '@studylink/service-kit';
+import {
+  ConfigError,
+  metricsTokenOf,
+  parseConfig,
+  portField,
+  sharedEnvFields,
+  storeAuthOf,
+} from '@studylink/service-kit';
 import { z } from 'zod';
 import { isTimeZone, serverTimeZone } from './server-config/server-config.schema.js';
 import { issuerAllowsHttp, type OidcSettings } from './staff/session/oidc.client.js';
@@ -45,6 +52,8 @@ const envSchema = z.object({
   PAGE_REFRESH_TIMEOUT_MS: z.coerce.number().int().min(50).default(1_500),
   // A study copy is refreshed from the store in the background at most this often.
   STUDY_REFRESH_INTERVAL_MS: z.coerce.number().int().min(1_000).default(60_000),
+  // The staff search's index walks the whole store this often (0: never; searches still add to it).
+  STUDY_INDEX_WALK_INTERVAL_MS: z.coerce.number().int().min(0).default(900_000),
   DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).default(5_000),
   TOKEN_SERVICE_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).optional(),
   // The old name, read when the new one is not set.
@@ -265,6 +274,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined>) {
     storeTimeoutMs: e.STORE_TIMEOUT_MS,
     pageRefreshTimeoutMs: e.PAGE_REFRESH_TIMEOUT_MS,
     studyRefreshIntervalMs: e.STUDY_REFRESH_INTERVAL_MS,
+    studyIndexWalkIntervalMs: e.STUDY_INDEX_WALK_INTERVAL_MS,
     dbStatementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
     shutdownGraceMs: e.TOKEN_SERVICE_SHUTDOWN_GRACE_MS ?? e.SHUTDOWN_GRACE_MS ?? 10_000,
     staffSessions: Object.freeze({
@@ -327,7 +337,10 @@ export function loadConfig(rawEnv: Record<string, string | undefined>) {
       previousTokenKeys: e.TOKEN_ENCRYPTION_KEYS_PREVIOUS,
       adminApiKey: e.ADMIN_API_KEY ?? null,
       internalSecret: e.INTERNAL_SECRET,
+      metricsToken: metricsTokenOf(e),
       dicomwebAuthorization: e.DICOMWEB_AUTHORIZATION ?? null,
+      /** How the store is authenticated to (a header, OAuth 2.0 client credentials, a Google key). */
+      storeAuth: storeAuthOf(e),
       /** May carry a user and password. */
       smtpUrl: e.SMTP_URL ?? null,
       smsAuthToken: e.SMS_AUTH_TOKEN ?? null,

@@ -12,7 +12,6 @@ import { ApiKeyService } from '../src/api-keys/api-key.service.js';
 import { createApp, createTokenInternalApp } from '../src/app.js';
 import { createDatabase, type Database } from '../src/db/database.js';
 import type { StaffRole } from '../src/db/tables.js';
-import type { DeliveryService } from '../src/deliveries/delivery.service.js';
 import { StoreUnavailableError } from '../src/errors.js';
 import { LinkAccess } from '../src/link-access/link-access.js';
 import { NO_INVALID_TOKEN_LIMIT } from '../src/rate-limit/invalid-token.limiter.js';
@@ -25,7 +24,7 @@ import type { SignInPolicy } from '../src/staff/users/staff-user.service.js';
 import { StudyService } from '../src/studies/study.service.js';
 import { TokenCipher } from '../src/tokens/token.crypto.js';
 import { TokenService } from '../src/tokens/token.service.js';
-import { FakeStudySource, SEED } from './harness.js';
+import { type DeliveriesFactory, FakeStudySource, SEED } from './harness.js';
 
 /** The staff search over the fake store's studies: DICOM wildcards, case-insensitive names. */
 export class FakeStudySearch implements StudySearch {
@@ -50,6 +49,7 @@ export class FakeStudySearch implements StudySearch {
       if (q.patientId && s.patientId !== q.patientId) return false;
       if (q.accessionNumber && s.accessionNumber !== q.accessionNumber) return false;
       if (q.modality && !s.modalities.includes(q.modality)) return false;
+      if (q.patientBirthDate && s.patientBirthDate !== q.patientBirthDate) return false;
       if (q.studyDate) {
         const [from = '', to = ''] = q.studyDate.includes('-')
           ? q.studyDate.split('-')
@@ -70,6 +70,7 @@ export class FakeStudySearch implements StudySearch {
       modalities: s.modalities,
       seriesCount: s.seriesCount,
       instanceCount: s.instanceCount,
+      patientBirthDate: s.patientBirthDate,
     }));
   }
 }
@@ -118,13 +119,10 @@ export async function startStaffHarness(
     now?: () => number;
     /** The port to listen on (default: any free one). */
     port?: number;
+    /** A real store's search instead of the fake one (the fake is still `search`, unused then). */
+    studySearch?: (studies: StudyService, db: Database) => StudySearch;
     /** E-mail/SMS delivery, built on the harness's database and cipher. */
-    deliveries?: (deps: {
-      db: Database['db'];
-      cipher: TokenCipher;
-      serverConfig: ServerConfigService;
-      log: ReturnType<typeof createLogger>;
-    }) => DeliveryService;
+    deliveries?: DeliveriesFactory;
   } = {},
 ): Promise<StaffHarness> {
   const testDb = await createTestDatabase();
@@ -160,7 +158,7 @@ export async function startStaffHarness(
     tokens,
     serverConfig,
     apiKeys,
-    studySearch: search,
+    studySearch: opts.studySearch ? opts.studySearch(studies, database) : search,
     trustedProxies,
     secret: randomBytes(32).toString('hex'),
     sessions: { absoluteMs: 3_600_000, idleMs: 1_800_000, ...opts.sessions },

@@ -119,6 +119,31 @@ export interface DownloadLeaseTable {
   expires_at: Date;
 }
 
+/** A study's fixed zip layout (migrations/0011). */
+export interface ZipLayoutTable {
+  study_instance_uid: string;
+  zip_content: 'as-stored' | 'jpeg-lossless';
+  id: string;
+  body: string;
+  base_length: number;
+  readme: ColumnType<ZipLayoutReadme, string, string>;
+  made_at: Timestamp;
+}
+export interface ZipLayoutReadme {
+  patientName: string;
+  studyDate: string;
+  studyDescription: string;
+  instanceCount: number;
+  seriesCount: number;
+}
+
+/** Downloads counted against maxDownloads, by layout (migrations/0012). */
+export interface CountedDownloadTable {
+  token_id: number;
+  layout_id: string;
+  counted_at: Timestamp;
+}
+
 /** A message to the patient with the link or its PIN, queued until sent (migrations/0015). */
 export interface DeliveryTable {
   id: Generated<number>;
@@ -155,6 +180,8 @@ export interface StaffUserTable {
   locked_until: Date | null;
   password_changed_at: Timestamp;
   last_sign_in_at: Date | null;
+  /** The staff pages' language for this account (migrations/0017); null: the browser's. */
+  language: ColumnType<string | null, string | null | undefined, string | null>;
   /** The provider's issuer and subject of a single sign-on user (migrations/0018_staff_oidc.sql). */
   oidc_issuer: string | null;
   oidc_subject: string | null;
@@ -185,7 +212,39 @@ export interface StaffSessionTable {
   user_agent: string | null;
 }
 
+/** migrations/migrate.mjs's record of the files it applied (the services may only read it). */
+export interface SchemaMigrationTable {
+  name: string;
+}
+
+/** The staff search's index of the studies the store holds (migrations/0017). */
+export interface StudyIndexTable {
+  study_instance_uid: string;
+  patient_name: string;
+  patient_id: string;
+  /** DICOM DA or ''; never logged. */
+  patient_birth_date: string;
+  accession_number: string;
+  study_date: string;
+  study_time: string;
+  description: string;
+  modalities: string[];
+  series_count: number | null;
+  instance_count: number | null;
+  name_sort: string;
+  text_source: 'qido' | 'instance';
+  qido_text_digest: string | null;
+  seen_at: Timestamp;
+}
+
+/** The folded words of each indexed study's name (migrations/0017). */
+export interface StudyIndexWordTable {
+  word: string;
+  study_instance_uid: string;
+}
+
 export interface DB {
+  schema_migrations: SchemaMigrationTable;
   server_config: ServerConfigTable;
   tokens: TokenTable;
   studies: StudyTable;
@@ -193,9 +252,13 @@ export interface DB {
   access_log: AccessLogTable;
   invalid_token_attempts: InvalidTokenAttemptsTable;
   download_leases: DownloadLeaseTable;
+  zip_layouts: ZipLayoutTable;
+  counted_downloads: CountedDownloadTable;
   deliveries: DeliveryTable;
   staff_users: StaffUserTable;
   staff_sessions: StaffSessionTable;
+  study_index: StudyIndexTable;
+  study_index_words: StudyIndexWordTable;
   staff_oidc_logins: StaffOidcLoginTable;
 }
 
@@ -211,3 +274,4 @@ export type NewAccessLog = Insertable<AccessLogTable>;
 export type DeliveryRow = Selectable<DeliveryTable>;
 export type StaffUserRow = Selectable<StaffUserTable>;
 export type StaffSessionRow = Selectable<StaffSessionTable>;
+export type StudyIndexRow = Selectable<StudyIndexTable>;

@@ -24,6 +24,7 @@ import { setupRoutes } from './setup/setup.routes.js';
 import type { StaffRouteDeps } from './shared/staff.context.js';
 import { renderStaffErrorPage } from './shared/staff.page-errors.js';
 import { studiesRoutes } from './studies/studies.routes.js';
+import { StudyFinder } from './studies/study-finder.service.js';
 import type { StudySearch } from './studies/study-search.source.js';
 import { DEFAULT_SIGN_IN_POLICY, type SignInPolicy, StaffUserService } from './users/staff-user.service.js';
 import { usersRoutes } from './users/users.routes.js';
@@ -52,6 +53,8 @@ export interface StaffModuleDeps {
 
 export interface StaffModule {
   users: StaffUserService;
+  /** The staff search and its index (main walks the store on a timer with it). */
+  finder: StudyFinder;
   sessions: StaffSessionService;
   /** Serves everything under /staff; passes every other path on. */
   middleware: Middleware;
@@ -95,6 +98,7 @@ export function createStaffModule(deps: StaffModuleDeps): StaffModule {
         deps.now,
       )
     : null;
+  const finder = new StudyFinder(deps.db, deps.studySearch, deps.log.child({ module: 'study-index' }));
   const routeDeps: StaffRouteDeps = {
     db: deps.db,
     log: deps.log,
@@ -102,6 +106,7 @@ export function createStaffModule(deps: StaffModuleDeps): StaffModule {
     serverConfig: deps.serverConfig,
     apiKeys: deps.apiKeys,
     studySearch: deps.studySearch,
+    finder,
     users,
     sessions,
     signInCsrf: new SignInCsrf(deps.secret),
@@ -163,5 +168,5 @@ export function createStaffModule(deps: StaffModuleDeps): StaffModule {
     });
   };
 
-  return { users, sessions, middleware, router };
+  return { users, finder, sessions, middleware, router };
 }

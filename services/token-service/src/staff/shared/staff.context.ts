@@ -11,6 +11,7 @@ import type { StaffOidcService } from '../session/oidc.service.js';
 import type { SignInCsrf } from '../session/staff-auth.middleware.js';
 import { sessionOrThrow } from '../session/staff-auth.middleware.js';
 import type { StaffSessionService } from '../session/staff-session.service.js';
+import type { StudyFinder } from '../studies/study-finder.service.js';
 import type { StudySearch } from '../studies/study-search.source.js';
 import { type StaffActor, type StaffUserService, staffActor } from '../users/staff-user.service.js';
 import { st } from './staff.i18n.js';
@@ -23,6 +24,7 @@ export interface StaffRouteDeps {
   serverConfig: ServerConfigService;
   apiKeys: ApiKeyService;
   studySearch: StudySearch;
+  finder: StudyFinder;
   users: StaffUserService;
   sessions: StaffSessionService;
   signInCsrf: SignInCsrf;

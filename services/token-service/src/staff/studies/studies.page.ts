@@ -36,6 +36,7 @@ export interface StudySearchForm {
   accession: string;
   from: string;
   to: string;
+  birthDate: string;
   modality: string;
 }
 
@@ -45,6 +46,7 @@ export const EMPTY_SEARCH: StudySearchForm = {
   accession: '',
   from: '',
   to: '',
+  birthDate: '',
   modality: '',
 };
 
@@ -56,6 +58,7 @@ const labels = () =>
     accession: st.t('studies.field.accession'),
     from: st.t('studies.field.from'),
     to: st.t('studies.field.to'),
+    birthDate: st.t('studies.field.birthDate'),
     modality: st.t('studies.field.modality'),
     page: st.t('studies.field.page'),
   }) satisfies Record<string, string>;
@@ -121,6 +124,7 @@ export function renderStudiesPage(p: {
       ${inputField({ name: 'accession', label: LABELS.accession, value: f.accession, errors: p.errors, autocomplete: 'off' })}
       ${inputField({ name: 'from', label: LABELS.from, type: 'date', value: f.from, errors: p.errors })}
       ${inputField({ name: 'to', label: LABELS.to, type: 'date', value: f.to, errors: p.errors })}
+      ${inputField({ name: 'birthDate', label: LABELS.birthDate, type: 'date', value: f.birthDate, errors: p.errors, autocomplete: 'off' })}
       ${selectField({ name: 'modality', label: LABELS.modality, value: f.modality, options: modalityOptions(), errors: p.errors })}
     </div>
     <div class="actions">
@@ -147,11 +151,13 @@ ${
   ${
     results.length === 0
       ? html`<p class="card empty">${st.t('studies.results.empty')}</p>`
-      : html`<div class="table-scroll" role="region" aria-labelledby="results-heading" tabindex="0">
+      : html`<p class="muted">${st.t('studies.results.order')}</p>
+  <div class="table-scroll" role="region" aria-labelledby="results-heading" tabindex="0">
     <table>
       <thead><tr>
         <th scope="col">${st.t('studies.col.patient')}</th>
-        <th scope="col">${st.t('studies.col.date')}</th>
+        <th scope="col" aria-sort="descending">${st.t('studies.col.date')}</th>
+        <th scope="col">${st.t('studies.col.birthDate')}</th>
         <th scope="col">${st.t('studies.col.description')}</th>
         <th scope="col">${st.t('studies.col.modalities')}</th>
         <th scope="col">${st.t('studies.col.accession')}</th>
@@ -165,6 +171,7 @@ ${
           return html`<tr>
           <td><strong>${name}</strong><span class="sub">${st.t('studies.row.patientId', { id: s.patientId || '–' })}</span></td>
           <td class="nowrap">${st.dicomDate(s.studyDate) || '–'}</td>
+          <td class="nowrap">${st.dicomDate(s.patientBirthDate) || '–'}</td>
           <td>${s.description || html`<span class="muted">–</span>`}</td>
           <td>${s.modalities.join(', ') || '–'}</td>
           <td>${s.accessionNumber || '–'}</td>

@@ -62,6 +62,7 @@ const searchSchema = z
     accession: matchText,
     from: optionalIsoDate,
     to: optionalIsoDate,
+    birthDate: optionalIsoDate,
     modality: field.pipe(
       z.union([z.literal(''), z.string().regex(/^[A-Z0-9]{1,16}$/, st.t('studies.error.modality'))]),
     ),
@@ -77,26 +78,8 @@ const searchSchema = z
       ctx.addIssue({ code: 'custom', path: ['to'], message: st.t('studies.error.dateOrder') });
   });
 
-/**
- * The patient-name matching key: `doe, jane` → `doe*jane*`. Separators typed between name parts
- * (spaces, commas, `^`) become `*`, since stores differ in how they match `^` (Orthanc 1.10 matches
- * no name given with it) and `*` spans it everywhere. Without a wildcard, names starting with the
- * text match; given wildcards are kept as they are.
- */
-export function patientNamePattern(input: string): string {
-  const name = input
-    .split(/[\s,^]+/)
-    .filter(Boolean)
-    .join('*');
-  return /[*?]/.test(input) ? name : `${name}*`;
-}
-
-function dicomDateRange(from: string, to: string): string | undefined {
-  const d = (s: string) => s.replace(/-/g, '');
-  if (!from && !to) return undefined;
-  if (from && to) return `${d(from)}-${d(to)}`;
-  return from ? `${d(from)}-` : `-${d(to)}`;
-}
+/** An ISO date of the form as DICOM DA; undefined when blank. */
+const dicomDate = (iso: string) => (iso ? iso.replace(/-/g, '') : undefined);
 
 /**
  * Expiry fields of the link forms: the last day it works, or never. The day is the setup zone's:
@@ -171,6 +154,7 @@ function studyFromCopy(row: NonNullable<Awaited<ReturnType<typeof findStudy>>>):
     modalities: row.modalities,
     seriesCount: row.series_count,
     instanceCount: row.instance_count,
+    patientBirthDate: row.patient_birth_date,
   };
 }
 
@@ -255,6 +239,7 @@ export function studiesRoutes(router: Router, deps: StaffRouteDeps): void {
         accession: raw('accession'),
         from: raw('from'),
         to: raw('to'),
+        birthDate: raw('birthDate'),
         modality: raw('modality'),
       };
       const page = renderStudiesPage({
@@ -272,25 +257,29 @@ export function studiesRoutes(router: Router, deps: StaffRouteDeps): void {
       return;
     }
     const { page: pageNumber = 1, ...form } = parsed.data;
-    const studyDate = dicomDateRange(form.from, form.to);
-    let results: StudySummary[] | null = null;
+    let shown: StudySummary[] | null = null;
+    let hasMore = false;
     let storeDown = false;
     try {
-      results = await deps.studySearch.search({
-        ...(form.patientName ? { patientName: patientNamePattern(form.patientName) } : {}),
-        ...(form.patientId ? { patientId: form.patientId } : {}),
-        ...(form.accession ? { accessionNumber: form.accession } : {}),
-        ...(studyDate ? { studyDate } : {}),
-        ...(form.modality ? { modality: form.modality } : {}),
-        limit: PAGE_SIZE + 1,
-        offset: (pageNumber - 1) * PAGE_SIZE,
-      });
+      const found = await deps.finder.find(
+        {
+          ...(form.patientName ? { patientName: form.patientName } : {}),
+          ...(form.patientId ? { patientId: form.patientId } : {}),
+          ...(form.accession ? { accessionNumber: form.accession } : {}),
+          ...(form.from ? { studyDateFrom: dicomDate(form.from) } : {}),
+          ...(form.to ? { studyDateTo: dicomDate(form.to) } : {}),
+          ...(form.birthDate ? { patientBirthDate: dicomDate(form.birthDate) } : {}),
+          ...(form.modality ? { modality: form.modality } : {}),
+        },
+        PAGE_SIZE,
+        (pageNumber - 1) * PAGE_SIZE,
+      );
+      shown = found.rows;
+      hasMore = found.hasMore;
     } catch (err) {
       if (!(err instanceof StoreUnavailableError)) throw err;
       storeDown = true;
     }
-    const hasMore = results !== null && results.length > PAGE_SIZE;
-    const shown = results?.slice(0, PAGE_SIZE) ?? null;
     // One query for the whole page: which of these studies have a link.
     const tokens: Map<string, TokenStatus> = shown
       ? await activeTokensForStudies(

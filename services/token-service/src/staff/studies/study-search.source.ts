@@ -24,6 +24,8 @@ export interface StudyQuery {
   accessionNumber?: string;
   /** `YYYYMMDD`, `YYYYMMDD-YYYYMMDD`, `YYYYMMDD-` or `-YYYYMMDD`. */
   studyDate?: string;
+  /** `YYYYMMDD`. */
+  patientBirthDate?: string;
   modality?: string;
   limit: number;
   offset: number;
@@ -41,6 +43,24 @@ export interface StudySummary {
   modalities: string[];
   seriesCount: number | null;
   instanceCount: number | null;
+  /** DICOM DA or ''; a second factor of links, so never logged. */
+  patientBirthDate: string;
+  /**
+   * The digest of the QIDO-RS answer the names were checked against (qidoTextDigest); null when
+   * they may be wrong (the answer was not plain and no file was read for it); absent from fakes.
+   */
+  qidoTextDigest?: string | null;
+  /** Where the names came from: the QIDO-RS answer, or one instance's header. */
+  textSource?: 'qido' | 'instance';
+}
+
+/** Text already checked against a file, as the study copy and the search index keep it. */
+export interface KnownText {
+  qido_text_digest: string | null;
+  text_source: 'qido' | 'instance';
+  patient_name: string;
+  patient_id: string;
+  description: string;
 }
 
 /** Where the studies page searches: QIDO-RS of the store, or a fake in tests. */
@@ -60,18 +80,21 @@ const INCLUDE = [
   'ModalitiesInStudy',
   'NumberOfStudyRelatedSeries',
   'NumberOfStudyRelatedInstances',
+  'PatientBirthDate',
 ];
 
 /** How the search puts right names a QIDO-RS answer lost or mis-decoded (see qidoTextIsPlain). */
 export interface SearchTextOptions {
   studies: StudyService;
+  /** Text the search index has checked already (consulted before the study copies). */
+  known?: (uids: readonly string[]) => Promise<Map<string, KnownText>>;
   log: Logger;
   /** How long names read from a file are reused for a study without a copy. */
   cacheMs: number;
 }
 
-// Studies whose file one search reads at most, and how many at once.
-const MAX_FILE_READS = 50;
+// Studies whose file one search reads at most (the index's walk pages by it), and how many at once.
+export const MAX_FILE_READS = 50;
 const FILE_READ_CONCURRENCY = 4;
 const MAX_CACHED = 10_000;
 
@@ -95,25 +118,37 @@ export function qidoStudySearch(
   const cache = new Map<string, { text: StudyText; digest: string; at: number }>();
   const fixText = async (rows: Row[], signal: AbortSignal) => {
     if (!text) return;
-    const copies = await text.studies.copiesOf(rows.map((r) => r.summary.studyInstanceUid));
+    const uids = rows.map((r) => r.summary.studyInstanceUid);
+    const [known, copies] = await Promise.all([
+      text.known ? text.known(uids) : new Map<string, KnownText>(),
+      text.studies.copiesOf(uids),
+    ]);
     const toRead: Row[] = [];
     for (const row of rows) {
       const uid = row.summary.studyInstanceUid;
-      const copy = copies.get(uid);
-      if (copy && copy.qido_text_digest === row.digest) {
-        if (copy.text_source === 'instance')
+      const copy = [known.get(uid), copies.get(uid)].find((c) => c && c.qido_text_digest === row.digest);
+      if (copy) {
+        if (copy.text_source === 'instance') {
           apply(row.summary, {
             patientName: copy.patient_name,
             patientId: copy.patient_id,
             description: copy.description,
           });
+          row.summary.textSource = 'instance';
+        }
+        row.summary.qidoTextDigest = row.digest;
         continue;
       }
-      if (row.plain) continue;
+      if (row.plain) {
+        row.summary.qidoTextDigest = row.digest;
+        continue;
+      }
       const cached = cache.get(uid);
-      if (cached && cached.digest === row.digest && Date.now() - cached.at < text.cacheMs)
+      if (cached && cached.digest === row.digest && Date.now() - cached.at < text.cacheMs) {
         apply(row.summary, cached.text);
-      else toRead.push(row);
+        row.summary.qidoTextDigest = row.digest;
+        row.summary.textSource = 'instance';
+      } else toRead.push(row);
     }
     const queue = toRead.slice(0, MAX_FILE_READS);
     const worker = async () => {
@@ -125,6 +160,8 @@ export function qidoStudySearch(
           if (cache.size >= MAX_CACHED) cache.delete(cache.keys().next().value as string);
           cache.set(uid, { text: read, digest: row.digest, at: Date.now() });
           apply(row.summary, read);
+          row.summary.qidoTextDigest = row.digest;
+          row.summary.textSource = 'instance';
         } catch (err) {
           // The row keeps what QIDO-RS said; the search itself still answers.
           text.log.warn(
@@ -147,6 +184,7 @@ export function qidoStudySearch(
             ...(q.patientId ? { PatientID: q.patientId } : {}),
             ...(q.accessionNumber ? { AccessionNumber: q.accessionNumber } : {}),
             ...(q.studyDate ? { StudyDate: q.studyDate } : {}),
+            ...(q.patientBirthDate ? { PatientBirthDate: q.patientBirthDate } : {}),
             ...(q.modality ? { ModalitiesInStudy: q.modality } : {}),
             limit: q.limit,
             offset: q.offset,
@@ -187,5 +225,8 @@ function toSummary(o: DicomJsonObject): StudySummary {
     modalities: d.modalities,
     seriesCount: d.seriesCount,
     instanceCount: d.instanceCount,
+    patientBirthDate: d.patientBirthDate,
+    qidoTextDigest: null,
+    textSource: 'qido',
   };
 }

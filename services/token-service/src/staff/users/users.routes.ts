@@ -11,7 +11,7 @@ import {
   sendPage,
   timeZoneOf,
 } from '../shared/staff.context.js';
-import { UsernameTakenError } from '../shared/staff.errors.js';
+import { SingleSignOnUserError, UsernameTakenError } from '../shared/staff.errors.js';
 import { readForm } from '../shared/staff.form.js';
 import { st } from '../shared/staff.i18n.js';
 import {
@@ -85,10 +85,10 @@ export function usersRoutes(router: Router, deps: StaffRouteDeps): void {
   }
 
   router.get('/users/:id/password', requireSignedIn, requireAdmin, async (ctx) => {
-    sendPage(
-      ctx,
-      renderPasswordPage({ session: sessionOrThrow(ctx), user: await deps.users.getOrThrow(idOf(ctx)) }),
-    );
+    const user = await deps.users.getOrThrow(idOf(ctx));
+    // A user of the identity provider has no password here (resetPassword refuses the POST too).
+    if (user.oidc_subject !== null) throw new SingleSignOnUserError();
+    sendPage(ctx, renderPasswordPage({ session: sessionOrThrow(ctx), user }));
   });
 
   router.post('/users/:id/password', requireSignedIn, requireAdmin, async (ctx) => {
