@@ -221,14 +221,21 @@ describe('download limit and view-only links', () => {
     const link = await issue(studies.limited, { maxDownloads: 1 });
     const zipUrl = `${s.url}/token/study.zip?${link.token}`;
     // A patient who gives up after a moment on a slow line.
-    const stopped = await curlDownload(zipUrl, { limitRate: '200K', maxTimeS: 3, from: '127.0.0.20' });
+    // A limited link's zip is spent only by a browser's request (a click on the page sends this).
+    const clicked = { 'sec-fetch-site': 'same-origin' };
+    const stopped = await curlDownload(zipUrl, {
+      limitRate: '200K',
+      maxTimeS: 3,
+      from: '127.0.0.20',
+      headers: clicked,
+    });
     expect(stopped.exitCode).not.toBe(0);
     await eventually(async () =>
       (await events('download_abort', studies.limited)).length > 0 ? true : undefined,
     );
     expect((await s.api('GET', `/api/v1/studies/${studies.limited}/token`)).json.downloadsUsed).toBe(0);
 
-    const full = await curlDownload(zipUrl, { from: '127.0.0.21' });
+    const full = await curlDownload(zipUrl, { from: '127.0.0.21', headers: clicked });
     expect(full.status).toBe(200);
     expect((await runCommand('unzip', ['-tq', full.file])).code).toBe(0);
     await eventually(async () =>

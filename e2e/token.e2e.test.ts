@@ -149,7 +149,7 @@ describe('issue a token and open the page through nginx', () => {
     for (const spoofed of ['198.51.100.66', '198.51.100.77', '10.0.0.1', '1.2.3.4'])
       expect(html).not.toContain(spoofed);
     const log = await p.s.api('GET', `/api/v1/access-log?event=page_view&study=${uid('chrGreek.dcm')}`);
-    expect(log.json.items[0]).toMatchObject({ clientIp: from, event: 'page_view', outcome: 'ok' });
+    expect(log.json.items[0]).toMatchObject({ clientIp: from, event: 'page_view', outcome: 'fetched' });
     expect(JSON.stringify(log.json)).not.toContain(token);
   });
 });

@@ -23,6 +23,8 @@ export interface CurlOptions {
   maxTimeS?: number;
   /** Called once curl runs, e.g. to watch the file grow or to kill curl (a patient who gives up). */
   onSpawn?: (file: string, curl: ChildProcess) => void;
+  /** Extra request headers, e.g. the Fetch Metadata a browser sends when the page's link is clicked. */
+  headers?: Record<string, string>;
 }
 
 /** Downloads `url` with curl into a fresh temp dir, as a patient's browser would; never throws on HTTP errors. */
@@ -43,6 +45,7 @@ export async function curlDownload(url: string, opts: CurlOptions = {}): Promise
   ];
   if (opts.limitRate) args.push('--limit-rate', opts.limitRate);
   if (opts.from) args.push('--interface', opts.from);
+  for (const [k, v] of Object.entries(opts.headers ?? {})) args.push('-H', `${k}: ${v}`);
   args.push(url);
   const started = Date.now();
   const child = spawn('curl', args, { stdio: ['ignore', 'pipe', 'pipe'] });

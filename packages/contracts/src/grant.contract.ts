@@ -24,10 +24,22 @@ export const grantRequestSchema = z
     // A GET of the zip: a link with maxDownloads reserves one of its downloads for it (a HEAD
     // does not), named by the grant's `downloadId`.
     reserve: z.boolean().default(false),
+    // A GET with a single `Range`: its `If-Range` value (null when absent). The token service lets a
+    // resume of a download this link already completed (same layout, within 24 hours) through past
+    // maxDownloads, without a reservation: it never counts again.
+    range: z
+      .object({ ifRange: z.string().max(200).nullable() })
+      .strict()
+      .nullable()
+      .default(null),
     // What the patient's browser asks for (`Accept-Language`, and the page switcher's cookie): the
     // token service answers with the `language` to write the README.txt and the viewer's controls in.
     acceptLanguage: z.string().max(1000).optional(),
     languageCookie: z.string().max(16).optional(),
+    // The request carries a browser's signs (isBrowserRequest): a GET of a limited link's zip
+    // without them (a mail system's link scanner) is sent to the page and spends no download.
+    // Absent (an older export service): not checked.
+    browser: z.boolean().optional(),
   })
   .strict();
 export type GrantRequest = z.infer<typeof grantRequestSchema>;
@@ -65,6 +77,10 @@ export const grantSchema = z.object({
   downloadRefusal: z.enum(DOWNLOAD_REFUSAL_CODES).nullable().default(null),
   /** The reserved download of a limited link: report it in download_start/complete/abort `detail.downloadId`. */
   downloadId: z.string().max(64).nullable().default(null),
+  /** The study's fixed zip layout for this zipContent, when made: its id (GET it by id). */
+  zipLayoutId: z.string().max(64).nullable().default(null),
+  /** A ranged resume of a download this link completed within 24 hours: not reserved, never counted. */
+  resume: z.boolean().default(false),
   study: z.object({
     patientName: z.string(),
     studyDate: z.string(),
@@ -79,6 +95,22 @@ export type Grant = z.infer<typeof grantSchema>;
  * token service; the export service forwards its value in the grant request.
  */
 export const VERIFICATION_COOKIE = 'studylink_verified';
+
+/** Set by the patient page's own script once it loaded in a browser (Path=/token, SameSite=Lax). */
+export const BROWSER_COOKIE = 'studylink_browser';
+
+/**
+ * True when a request shows what a browser following a link sends and a link scanner does not:
+ * `Sec-Fetch-Site: same-origin` (a click on the page), `Sec-Fetch-User: ?1` (a user's own
+ * navigation), or the cookie the page's script earned (browsers without Fetch Metadata).
+ * @example isBrowserRequest((h) => ({ 'sec-fetch-site': 'same-origin' })[h] ?? '') === true
+ */
+export function isBrowserRequest(header: (name: string) => string): boolean {
+  if (header('sec-fetch-site') === 'same-origin' || header('sec-fetch-user') === '?1') return true;
+  return header('cookie')
+    .split(';')
+    .some((c) => c.trim() === `${BROWSER_COOKIE}=1`);
+}
 
 /** The language the patient picked on the page (Path=/token); see @studylink/i18n. */
 export const LANGUAGE_COOKIE = 'studylink_lang';

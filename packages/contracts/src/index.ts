@@ -7,12 +7,14 @@ export {
   type ExportEvent,
 } from './access-events.contract.js';
 export {
+  BROWSER_COOKIE,
   DOWNLOAD_REFUSAL_CODES,
   type DownloadRefusalCode,
   type Grant,
   type GrantRequest,
   grantRequestSchema,
   grantSchema,
+  isBrowserRequest,
   LANGUAGE_COOKIE,
   VERIFICATION_COOKIE,
 } from './grant.contract.js';
@@ -30,3 +32,13 @@ export {
   tokenFromQuery,
   VIEWER_PATH,
 } from './paths.contract.js';
+export {
+  INTERNAL_ZIP_LAYOUT_STALE_PATH,
+  INTERNAL_ZIP_LAYOUTS_PATH,
+  LAYOUT_ID_PATTERN,
+  layoutIdOfEtag,
+  staleLayoutSchema,
+  type ZipLayoutBody,
+  zipEtag,
+  zipLayoutSchema,
+} from './zip-layout.contract.js';

@@ -78,6 +78,21 @@ describe('the zip route and link trust', () => {
     expect(tokens.lastGrantRequest).toMatchObject({ purpose: 'download', reserve: false });
   });
 
+  it("says whether the request shows a browser's signs, for the token service to decide (issue 21)", async () => {
+    const signs: [Record<string, string>, boolean][] = [
+      [{}, false],
+      [{ 'user-agent': 'LinkScanner/2.0', cookie: 'studylink_lang=fr' }, false],
+      [{ 'sec-fetch-site': 'cross-site' }, false],
+      [{ 'sec-fetch-site': 'same-origin' }, true],
+      [{ 'sec-fetch-site': 'none', 'sec-fetch-user': '?1' }, true],
+      [{ cookie: 'a=b; studylink_browser=1' }, true],
+    ];
+    for (const [headers, browser] of signs) {
+      await (await fetch(`${base}/token/study.zip?${fine}`, { method: 'HEAD', headers })).arrayBuffer();
+      expect(tokens.lastGrantRequest, JSON.stringify(headers)).toMatchObject({ browser });
+    }
+  });
+
   it('a link not yet confirmed is sent back to its page (and its form), not given a zip', async () => {
     const res = await fetch(`${base}/token/study.zip?${unverified}`, { redirect: 'manual' });
     expect(res.status).toBe(303);

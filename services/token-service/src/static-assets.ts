@@ -12,3 +12,5 @@ function read(name: string): string {
 export const PATIENT_CSS = read('patient.css');
 export const STAFF_CSS = read('staff.css');
 export const STAFF_JS = read('staff.js');
+/** Tells the server a browser (not a link scanner) loaded the patient page: POST /token/opened. */
+export const PATIENT_OPENED_JS = read('patient-opened.js');

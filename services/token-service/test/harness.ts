@@ -64,6 +64,14 @@ export class FakeStudySource implements StudySource {
   }
 }
 
+/** Builds the e-mail/SMS sender on a harness's database, cipher and setup (issue 21). */
+export type DeliveriesFactory = (deps: {
+  db: Database['db'];
+  cipher: TokenCipher;
+  serverConfig: ServerConfigService;
+  log: ReturnType<typeof createLogger>;
+}) => DeliveryService;
+
 export interface Harness {
   url: string;
   adminKey: string;
@@ -95,12 +103,7 @@ export async function startHarness(
     /** How long the setup may be answered from memory (main: SERVER_CONFIG_CACHE_MS, 2 s); 0 here by default. */
     serverConfigCacheMs?: number;
     /** E-mail/SMS delivery, built on the harness's database and cipher. */
-    deliveries?: (deps: {
-      db: Database['db'];
-      cipher: TokenCipher;
-      serverConfig: ServerConfigService;
-      log: ReturnType<typeof createLogger>;
-    }) => DeliveryService;
+    deliveries?: DeliveriesFactory;
   } = {},
 ): Promise<Harness> {
   const testDb = await createTestDatabase();

@@ -44,6 +44,7 @@ type State =
 const GONE: Record<LinkPurpose, Expected> = {
   page: '404 token_not_found',
   answer: '404 token_not_found',
+  opened: '404 token_not_found',
   viewer: '404 token_not_found',
   view: '404 token_not_found',
   view_files: '404 token_not_found',
@@ -53,6 +54,7 @@ const GONE: Record<LinkPurpose, Expected> = {
 const OPEN: Record<LinkPurpose, Expected> = {
   page: 'all',
   answer: 'all',
+  opened: 'all',
   viewer: 'all',
   view: 'all',
   view_files: 'all',
@@ -62,6 +64,7 @@ const OPEN: Record<LinkPurpose, Expected> = {
 const UNANSWERED: Record<LinkPurpose, Expected> = {
   page: 'form',
   answer: 'form',
+  opened: 'form',
   viewer: '403 verification_required',
   view: '403 verification_required',
   view_files: '403 verification_required',
@@ -72,6 +75,7 @@ const LOCKED: Record<LinkPurpose, Expected> = { ...UNANSWERED, page: '429 link_l
 const noFiles = (code: string): Record<LinkPurpose, Expected> => ({
   page: 'noFiles',
   answer: 'noFiles',
+  opened: 'noFiles',
   viewer: 'noFiles',
   view: 'noFiles',
   view_files: `403 ${code}`,
@@ -114,7 +118,11 @@ async function issue(
 ): Promise<{ token: string; tokenId: number }> {
   const uid = `1.2.826.0.1.3680043.8.498.17.${made.size + 1}.${Math.floor(Math.random() * 1e6)}`;
   source.add({ studyInstanceUid: uid, patientBirthDate: '19800214' });
-  const { token } = await tokens.issue(uid, { actor: 'test', clientIp: '127.0.0.1', userAgent: 't' }, opts);
+  const { token } = await tokens.issue(
+    uid,
+    { actor: 'cli:test', clientIp: '127.0.0.1', userAgent: 't' },
+    opts,
+  );
   const row = await database.db
     .selectFrom('tokens')
     .select('id')
@@ -194,8 +202,9 @@ afterAll(async () => {
 /** The access event a purpose writes for an outcome (null: none). */
 function expectedEvent(purpose: LinkPurpose, expected: Expected): string | null {
   if (expected.startsWith('404'))
-    return ['page', 'answer', 'viewer', 'share'].includes(purpose) ? 'invalid_token' : null;
+    return ['page', 'answer', 'opened', 'viewer', 'share'].includes(purpose) ? 'invalid_token' : null;
   if (purpose === 'page') return 'page_view';
+  if (purpose === 'opened') return 'link_opened';
   if (purpose === 'viewer') return 'viewer_opened';
   if (['view', 'view_files', 'download'].includes(purpose) && /^4\d\d /.test(expected))
     return 'download_refused';

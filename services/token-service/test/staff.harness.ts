@@ -12,7 +12,6 @@ import { ApiKeyService } from '../src/api-keys/api-key.service.js';
 import { createApp, createTokenInternalApp } from '../src/app.js';
 import { createDatabase, type Database } from '../src/db/database.js';
 import type { StaffRole } from '../src/db/tables.js';
-import type { DeliveryService } from '../src/deliveries/delivery.service.js';
 import { StoreUnavailableError } from '../src/errors.js';
 import { LinkAccess } from '../src/link-access/link-access.js';
 import { NO_INVALID_TOKEN_LIMIT } from '../src/rate-limit/invalid-token.limiter.js';
@@ -25,7 +24,7 @@ import type { SignInPolicy } from '../src/staff/users/staff-user.service.js';
 import { StudyService } from '../src/studies/study.service.js';
 import { TokenCipher } from '../src/tokens/token.crypto.js';
 import { TokenService } from '../src/tokens/token.service.js';
-import { FakeStudySource, SEED } from './harness.js';
+import { type DeliveriesFactory, FakeStudySource, SEED } from './harness.js';
 
 /** The staff search over the fake store's studies: DICOM wildcards, case-insensitive names. */
 export class FakeStudySearch implements StudySearch {
@@ -123,12 +122,7 @@ export async function startStaffHarness(
     /** A real store's search instead of the fake one (the fake is still `search`, unused then). */
     studySearch?: (studies: StudyService, db: Database) => StudySearch;
     /** E-mail/SMS delivery, built on the harness's database and cipher. */
-    deliveries?: (deps: {
-      db: Database['db'];
-      cipher: TokenCipher;
-      serverConfig: ServerConfigService;
-      log: ReturnType<typeof createLogger>;
-    }) => DeliveryService;
+    deliveries?: DeliveriesFactory;
   } = {},
 ): Promise<StaffHarness> {
   const testDb = await createTestDatabase();

@@ -212,5 +212,15 @@ describe('local sign-in beside single sign-on', () => {
     await expect(
       h.staff.users.resetPassword(sso.id, 'a new password 1', { actor: 'test', clientIp: '', userAgent: '' }),
     ).rejects.toMatchObject({ status: 409, code: 'single_sign_on_user' });
+    // The users page says so, and offers no password for them.
+    await h.addUser('root', 'admin');
+    const admin = h.client({ clientIp: '198.51.100.32' });
+    await admin.signInOrThrow('root');
+    const users = await admin.get('/staff/users');
+    expect(users.text).toMatch(/<strong>erin<\/strong><span class="sub">single sign-on<\/span>/);
+    expect(users.text).not.toContain(`/staff/users/${sso.id}/password`);
+    const form = await admin.get(`/staff/users/${sso.id}/password`);
+    expect(form.status).toBe(409);
+    expect(form.text).toContain('their password is set there');
   });
 });

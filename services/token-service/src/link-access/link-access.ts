@@ -14,8 +14,12 @@
  * - `view`       the export service's grant for the viewer's gateway (frames, rendered, metadata;
  *                `may.viewFiles` says whether whole instances / series / study too).
  * - `view_files` original DICOM files asked for outright.
- * - `download`   the export service's grant for the zip (`reserve`: one of a limited link's downloads).
+ * - `download`   the export service's grant for the zip (`reserve`: one of a limited link's downloads;
+ *                `range`: a ranged GET, which resumes a download of the same zip layout this link
+ *                completed within 24 hours: let past the limit, not reserved, never counted again).
  * - `share`      sharing the link onward (child links).
+ * - `opened`     POST /token/opened?T, the page's own script once loaded in a browser: `link_opened`
+ *                (a bare GET of the page is `page_view` `fetched`). `crossOrigin`: refused and logged.
  *
  * Outcomes (`may` on a verified link): page, viewFrames and share always; viewFiles and download
  * unless the link is view-only or its downloads are used up (`downloadRefusal` says which).
@@ -28,10 +32,13 @@
  * Extending it: a new rule is a small pure function over LinkRecord (link.rules.ts) called from
  * `decide` below, with its row in the gate's table test (test/link-access.gate.test.ts).
  */
+
+import { layoutIdOfEtag } from '@studylink/contracts';
 import type { Requester } from '@studylink/service-kit';
 import type { Kysely } from 'kysely';
 import { appendAccessEvent } from '../access-log/access-log.repository.js';
 import type { DB, StudyRow } from '../db/tables.js';
+import { isCountedWithinWindow } from '../downloads/download.counting.js';
 import {
   CrossOriginFormError,
   DownloadRefusedError,
@@ -42,6 +49,7 @@ import {
 } from '../errors.js';
 import type { InvalidTokenGuard } from '../rate-limit/invalid-token.limiter.js';
 import type { StudyService } from '../studies/study.service.js';
+import { scannerRefusal } from '../tokens/scanner.rule.js';
 import { hashToken, TOKEN_PATTERN } from '../tokens/token.crypto.js';
 import { findLinkWithStudyByHash, reserveDownload } from '../tokens/token.repository.js';
 import type { VerificationCookies } from '../tokens/verification.cookie.js';
@@ -56,7 +64,16 @@ import {
 
 export type { LinkRecord };
 
-export const LINK_PURPOSES = ['page', 'answer', 'viewer', 'view', 'view_files', 'download', 'share'] as const;
+export const LINK_PURPOSES = [
+  'page',
+  'answer',
+  'opened',
+  'viewer',
+  'view',
+  'view_files',
+  'download',
+  'share',
+] as const;
 export type LinkPurpose = (typeof LINK_PURPOSES)[number];
 
 /** What this requester may do with the link. */
@@ -79,10 +96,17 @@ export interface OpenOptions {
   verificationCookie?: string | null | undefined;
   /** `download` only: reserve one of a limited link's downloads (a GET of the zip, not a HEAD). */
   reserve?: boolean;
+  /** `download` only: a GET with a single Range, and its If-Range (null when absent). */
+  range?: { ifRange: string | null } | null;
   /** A HEAD request (link scanners): logged as such. */
   head?: boolean;
-  /** `answer` only: the form was posted from another site. */
+  /** `answer` and `opened`: the form or the script's post came from another site. */
   crossOrigin?: boolean;
+  /**
+   * `download`: the request shows a browser's signs (isBrowserRequest); false (a link scanner)
+   * keeps a GET from spending a limited link's download. Undefined: the caller cannot tell.
+   */
+  browser?: boolean | undefined;
 }
 
 /** The gate's answer: the link, and what this requester may do with it. */
@@ -98,6 +122,10 @@ export interface OpenedLink {
   downloadsRemaining: number | null;
   /** The reserved download (purpose `download` with `reserve` on a limited link); null otherwise. */
   downloadId: string | null;
+  /** `download`: the study's fixed zip layout, when made. */
+  zipLayoutId: string | null;
+  /** `download`: a ranged resume of a download of this layout the link completed within 24 hours. */
+  resume: boolean;
   /** The study's stored copy (for `page` and `viewer`, from the store when there is none yet). */
   study: StudyRow | undefined;
 }
@@ -107,11 +135,13 @@ export interface LinkAccessDeps {
   studies: StudyService;
   invalidTokens: InvalidTokenGuard;
   cookies: VerificationCookies;
+  /** The id of the study's zip layout for the current zip content (made in the background if none). */
+  zipLayoutIdOf?: (studyInstanceUid: string) => Promise<string | null>;
   now?: () => number;
 }
 
 /** Purposes whose invalid tokens the token service logs itself (the export service reports its own). */
-const LOGS_INVALID = new Set<LinkPurpose>(['page', 'answer', 'viewer', 'share']);
+const LOGS_INVALID = new Set<LinkPurpose>(['page', 'answer', 'opened', 'viewer', 'share']);
 const NOTHING: LinkPermissions = {
   page: false,
   viewFrames: false,
@@ -159,7 +189,14 @@ export class LinkAccess {
       userAgent: requester?.userAgent ?? null,
     };
     const verified = link.verification === 'none' || this.deps.cookies.verify(link, opts.verificationCookie);
-    const refusal = downloadRefusal(link);
+    const zipLayoutId =
+      opts.purpose === 'download' ? ((await this.deps.zipLayoutIdOf?.(link.studyInstanceUid)) ?? null) : null;
+    const resume =
+      zipLayoutId !== null &&
+      opts.range != null &&
+      (opts.range.ifRange === null || layoutIdOfEtag(opts.range.ifRange) === zipLayoutId) &&
+      (await isCountedWithinWindow(db, link.tokenId, zipLayoutId, new Date(this.now())));
+    const refusal = downloadRefusal(link, { resume });
     const opened: OpenedLink = {
       purpose: opts.purpose,
       link,
@@ -177,6 +214,8 @@ export class LinkAccess {
       downloadRefusal: refusal,
       downloadsRemaining: downloadsRemaining(link),
       downloadId: null,
+      zipLayoutId,
+      resume,
       study: found.study,
     };
     // Grants for the export service: refused with one download_refused event, the purpose in detail.
@@ -204,9 +243,17 @@ export class LinkAccess {
           return opened;
         }
         opened.study = await this.deps.studies.forPage(link.studyInstanceUid, { copy: found.study });
-        await appendAccessEvent(db, { event: 'page_view', outcome: outcome ?? 'ok', ...base });
+        // A bare GET is what a mail system's link scanner makes too: `fetched`, not opened.
+        await appendAccessEvent(db, { event: 'page_view', outcome: outcome ?? 'fetched', ...base });
         return opened;
       }
+      case 'opened':
+        if (opts.crossOrigin) {
+          await appendAccessEvent(db, { event: 'link_opened', outcome: 'cross_origin', ...base });
+          throw new CrossOriginFormError();
+        }
+        await appendAccessEvent(db, { event: 'link_opened', outcome: 'ok', ...base });
+        return opened;
       case 'answer':
         if (opts.crossOrigin) {
           // Refused and logged, but not counted against the link: another site cannot lock it.
@@ -235,8 +282,17 @@ export class LinkAccess {
       case 'download': {
         if (!verified) await refuse('not_verified', new VerificationRequiredError());
         if (refusal) await refuse(refusal, new DownloadRefusedError(refusal));
+        // A link scanner's GET spends no download: the export service sends it to the page.
+        const scanner = scannerRefusal({
+          purpose: opts.purpose,
+          // The resume of a download already counted spends nothing: no reason to turn anyone away.
+          reserve: (opts.reserve ?? false) && !resume,
+          browser: opts.browser,
+          maxDownloads: link.maxDownloads,
+        });
+        if (scanner) await refuse('not_a_browser', scanner);
         // Completed downloads and those under way together stay within the limit.
-        if (opts.reserve && link.maxDownloads !== null) {
+        if (opts.reserve && link.maxDownloads !== null && !resume) {
           opened.downloadId = await reserveDownload(db, link.tokenId);
           if (!opened.downloadId) await refuse('limit_reached', new DownloadRefusedError('limit_reached'));
         }

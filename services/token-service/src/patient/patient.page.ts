@@ -9,6 +9,9 @@ import { senderOf } from './sender.js';
 
 export { DOWNLOAD_PATH };
 
+/** A static same-origin file (the CSP allows no inline script): says a browser loaded the page. */
+const OPENED_SCRIPT = html`<script src="/assets/patient-opened.js" defer></script>`;
+
 function row(label: string, value: string | null | undefined): SafeHtml | string {
   return value ? html`<div class="row"><dt>${label}</dt><dd>${value}</dd></div>` : '';
 }
@@ -53,6 +56,8 @@ export function renderStudyPage(p: {
   t: Translator;
   download: DownloadState;
   history: LinkUse[];
+  /** The zip's exact length once the study's layout is made; null before (the last download's size shows). */
+  zipSize?: number | null;
 }): string {
   const { t, study: s } = p;
   const counts =
@@ -89,7 +94,14 @@ ${
   ${row(t.t('page.modalities'), s.modalities.join(', '))}
   ${row(t.t('page.seriesAndImages'), counts)}
   ${row(t.t('page.studyId'), s.study_id)}
-  ${row(t.t('page.downloadSize'), s.last_export_bytes ? t.t('page.aboutSize', { size: formatBytes(s.last_export_bytes, t) }) : null)}
+  ${row(
+    t.t('page.downloadSize'),
+    p.zipSize
+      ? `${formatBytes(p.zipSize, t)} (${t.number(p.zipSize, { style: 'unit', unit: 'byte', unitDisplay: 'long' })})`
+      : s.last_export_bytes
+        ? t.t('page.aboutSize', { size: formatBytes(s.last_export_bytes, t) })
+        : null,
+  )}
 </dl>`
     : html`<p class="notice">${t.t('page.detailsUnavailable')}</p>`
 }
@@ -113,6 +125,7 @@ ${left !== null ? html`<p class="allowance">${t.t('page.downloadsLeft', { left }
   </ol>
 </section>
 ${renderHistory(t, p.history)}
+${OPENED_SCRIPT}
 <footer>
   <p>${withSpan(t.t('page.clientIp', { ip: MARK }), html`<span class="ip">${p.clientIp}</span>`)}</p>
   <p>${t.t('page.keepPrivate')}</p>
@@ -167,6 +180,7 @@ ${p.message ? html`<p class="notice error" role="alert">${t.t(p.message)}</p>` :
   <button class="button" type="submit">${t.t('verify.submit')}</button>
 </form>
 <p class="hint">${t.t('verify.lockNote')}</p>
+${OPENED_SCRIPT}
 <footer>${languageSwitcher(t, action)}</footer>`,
     t,
     senderOf(p.config),

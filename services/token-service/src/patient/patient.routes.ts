@@ -1,5 +1,6 @@
 import type Router from '@koa/router';
 import { tokenFromQuery } from '@studylink/contracts';
+import { layoutReadme } from '@studylink/dicom-media';
 import { isLanguage } from '@studylink/i18n';
 import {
   cookieValue,
@@ -11,13 +12,15 @@ import {
 } from '@studylink/service-kit';
 import type { Context } from 'koa';
 import type { Kysely } from 'kysely';
-import type { DB } from '../db/tables.js';
+import type { DB, StudyRow } from '../db/tables.js';
 import type { LinkAccess } from '../link-access/link-access.js';
+import type { ServerConfig } from '../server-config/server-config.schema.js';
 import type { ServerConfigService } from '../server-config/server-config.service.js';
 import { cameOverHttps } from '../staff/session/staff-auth.middleware.js';
 import { readForm } from '../staff/shared/staff.form.js';
 import { answerFormatProblem, type TokenService, type VerificationAnswer } from '../tokens/token.service.js';
-import { VERIFICATION_COOKIE } from '../tokens/verification.cookie.js';
+import { BROWSER_COOKIE, VERIFICATION_COOKIE } from '../tokens/verification.cookie.js';
+import type { ZipLayoutService } from '../zip-layouts/zip-layout.service.js';
 import { linkHistory } from './link-history.js';
 import { renderStudyPage, renderVerificationForm } from './patient.page.js';
 import { isSameOriginPost } from './same-origin.js';
@@ -28,6 +31,28 @@ export interface PatientDeps {
   links: LinkAccess;
   serverConfig: ServerConfigService;
   trustedProxies: ReadonlySet<string>;
+  layouts?: ZipLayoutService;
+}
+
+/**
+ * The exact size of the zip this patient would get (its README follows the page's language), once
+ * the study's layout is made; null before.
+ */
+async function exactZipSize(
+  deps: PatientDeps,
+  study: StudyRow | undefined,
+  config: ServerConfig,
+  language: string,
+): Promise<number | null> {
+  if (!deps.layouts || !study) return null;
+  const row = await deps.layouts.summary(study.study_instance_uid, config.zipContent);
+  if (!row) return null;
+  const readme = layoutReadme(row, {
+    institution: config.institution || study.institution_name || '',
+    viewerUrl: config.viewerUrl,
+    language,
+  });
+  return deps.layouts.lengthWith(row, readme);
 }
 
 const ONE_YEAR_SECONDS = 365 * 86_400;
@@ -83,7 +108,9 @@ export function patientRoutes(deps: PatientDeps): Router {
       return;
     }
     const history = head ? [] : await linkHistory(deps.db, link.tokenId);
+    const zipSize = head ? null : await exactZipSize(deps, opened.study, config, t.lang);
     ctx.body = renderStudyPage({
+      zipSize,
       token,
       study: opened.study,
       config,
@@ -92,6 +119,21 @@ export function patientRoutes(deps: PatientDeps): Router {
       download: opened,
       history,
     });
+  });
+
+  // The page's own script, once the page has loaded in a browser: the link was opened (a bare GET,
+  // a link scanner's too, is only `fetched`). Same-origin only; it also marks this browser with a
+  // cookie, so its click on a limited link's zip is known for one.
+  router.post('/token/opened', async (ctx) => {
+    setPatientHeaders(ctx);
+    ctx.state.defaultLanguage = (await deps.serverConfig.get()).defaultLanguage;
+    const token = tokenFromQuery(ctx.querystring);
+    await deps.links.open(token, requesterOf(ctx, deps.trustedProxies), {
+      purpose: 'opened',
+      crossOrigin: !isSameOriginPost(ctx),
+    });
+    setPatientCookie(ctx, deps.trustedProxies, BROWSER_COOKIE, '1', ONE_YEAR_SECONDS, 'Lax');
+    ctx.status = 204;
   });
 
   router.post('/token', async (ctx) => {

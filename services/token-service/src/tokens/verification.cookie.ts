@@ -1,7 +1,7 @@
 import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 
 /** The cookie a right birth date or PIN earns: one link, one browser, for VERIFIED_FOR_SECONDS. */
-export { VERIFICATION_COOKIE } from '@studylink/contracts';
+export { BROWSER_COOKIE, VERIFICATION_COOKIE } from '@studylink/contracts';
 /** How long a right answer holds (README: "Second factor"); never past the link's own expiry. */
 export const VERIFIED_FOR_SECONDS = 12 * 3600;
 const FORMAT = /^v1\.(\d{1,15})\.(\d{1,12})\.([A-Za-z0-9_-]{43})$/;
