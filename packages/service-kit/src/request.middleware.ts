@@ -58,11 +58,12 @@ export function errorHandler(
   return async (ctx: Context, next: Next) => {
     try {
       await next();
-    } catch (err) {
+    } catch (thrown) {
       const log: Logger | undefined = ctx.state.log;
-      if (isClientAbort(err)) {
+      let err = thrown;
+      if (isClientAbort(thrown)) {
         // The client left mid-body: a client abort, at info level, never an alarm.
-        log?.info({ err: errorSummary(err) }, 'client went away before its request was read');
+        log?.info({ err: errorSummary(thrown) }, 'client went away before its request was read');
         err = new ClientAbortedError();
         if (!ctx.writable) {
           ctx.status = 400;

@@ -196,12 +196,12 @@ describe('viewer DICOMweb gateway against Orthanc', () => {
       expect((await get(`${ctInstance()}/thumbnail`, { token: t, accept: 'image/jpeg' })).status).not.toBe(
         403,
       );
-      // Frames asked for as application/dicom get the default (octet-stream), never a file.
+      // Frames asked for as application/dicom: not a type frames come in (406, PS3.18), never a file.
       const asDicom = await get(`${ctInstance()}/frames/1`, {
         token: t,
         accept: 'multipart/related; type="application/dicom"; transfer-syntax=*',
       });
-      expect(asDicom.status).toBe(200);
+      expect(asDicom.status).toBe(406);
       expect(await asDicom.text()).not.toContain('DICM');
     }
   });
@@ -258,7 +258,6 @@ describe('viewer DICOMweb gateway against Orthanc', () => {
       `studies/${ct.studyInstanceUid}x/series`,
       `studies/${ct.studyInstanceUid}%2F..%2F/series`,
       `studies/..%2f${ct.studyInstanceUid}/series`,
-      `studies/${ct.studyInstanceUid}/series/${ct.seriesInstanceUid}/instances`,
       `${ctInstance()}/frames/0`,
       `${ctInstance()}/frames/1,,2`,
       `${ctInstance()}/frames/1/bulk`,

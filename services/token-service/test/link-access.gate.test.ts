@@ -118,7 +118,11 @@ async function issue(
 ): Promise<{ token: string; tokenId: number }> {
   const uid = `1.2.826.0.1.3680043.8.498.17.${made.size + 1}.${Math.floor(Math.random() * 1e6)}`;
   source.add({ studyInstanceUid: uid, patientBirthDate: '19800214' });
-  const { token } = await tokens.issue(uid, { actor: 'cli:test', clientIp: '127.0.0.1', userAgent: 't' }, opts);
+  const { token } = await tokens.issue(
+    uid,
+    { actor: 'cli:test', clientIp: '127.0.0.1', userAgent: 't' },
+    opts,
+  );
   const row = await database.db
     .selectFrom('tokens')
     .select('id')

@@ -285,7 +285,8 @@ export class LinkAccess {
         // A link scanner's GET spends no download: the export service sends it to the page.
         const scanner = scannerRefusal({
           purpose: opts.purpose,
-          reserve: opts.reserve ?? false,
+          // The resume of a download already counted spends nothing: no reason to turn anyone away.
+          reserve: (opts.reserve ?? false) && !resume,
           browser: opts.browser,
           maxDownloads: link.maxDownloads,
         });
