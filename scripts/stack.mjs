@@ -44,6 +44,8 @@ export async function devSecrets(env, stateDir) {
     TOKEN_ENCRYPTION_KEY:
       env.TOKEN_ENCRYPTION_KEY || saved.TOKEN_ENCRYPTION_KEY || randomBytes(32).toString('hex'),
     INTERNAL_SECRET: env.INTERNAL_SECRET || saved.INTERNAL_SECRET || randomBytes(32).toString('hex'),
+    // Prometheus's own credential for /metrics (not the internal secret).
+    METRICS_TOKEN: env.METRICS_TOKEN || saved.METRICS_TOKEN || randomBytes(32).toString('hex'),
     ADMIN_API_KEY: env.ADMIN_API_KEY || saved.ADMIN_API_KEY || `slk_${randomBytes(32).toString('base64url')}`,
     // The local database's application role (DATABASE_URL), a member of studylink_app.
     APP_DATABASE_PASSWORD: saved.APP_DATABASE_PASSWORD || randomBytes(24).toString('hex'),
@@ -237,6 +239,7 @@ export async function startStack(options = {}) {
       DATABASE_URL: databaseUrl,
       DICOMWEB_URL: dicomwebUrl,
       INTERNAL_SECRET: secrets.INTERNAL_SECRET,
+      METRICS_TOKEN: secrets.METRICS_TOKEN,
       HOST: '127.0.0.1',
       TRUSTED_PROXIES: '127.0.0.1,::1',
     };
@@ -391,6 +394,7 @@ export async function startStack(options = {}) {
       dicomwebUrl,
       adminApiKey: secrets.ADMIN_API_KEY,
       internalSecret: secrets.INTERNAL_SECRET,
+      metricsToken: secrets.METRICS_TOKEN,
       secretsFile,
       tokenPort,
       exportPort,
