@@ -105,6 +105,8 @@ async function localDatabase(name, appPassword) {
   await c.end();
   const appRole = name === 'studylink' ? 'studylink_app' : `${name}_app`;
   return {
+    adminUrl: admin,
+    database: name,
     ownerUrl: `postgres://postgres@127.0.0.1:5432/${name}`,
     appUrl: `postgres://${appRole}:${appPassword}@127.0.0.1:5432/${name}`,
   };
@@ -221,7 +223,12 @@ export async function startStack(options = {}) {
     const { migrate } = await import(join(ROOT, 'migrations', 'migrate.mjs'));
     const migrationLog = (line) => process.stderr.write(`${line}\n`);
     if (ownerUrl) await migrate(ownerUrl, migrationLog, { appUrl: databaseUrl });
-    else {
+    // The local cluster trusts loopback: its application roles need their password, and reach their
+    // own database only (scripts/pg-access.mjs).
+    if (local) {
+      const { secureAppAccess } = await import(join(ROOT, 'scripts', 'pg-access.mjs'));
+      await secureAppAccess(local.adminUrl, local.database, (msg) => log(msg));
+    } else {
       log(
         'MIGRATION_DATABASE_URL is not set: migrating as DATABASE_URL, whose role can then change the access log',
       );
