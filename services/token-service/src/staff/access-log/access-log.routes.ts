@@ -7,12 +7,17 @@ import { z } from 'zod';
 import {
   ACCESS_EVENTS,
   appendAccessEvent,
-  listAccessEvents,
+  listAccessEventsWithPatients,
+  type StaffAccessLogFilter,
 } from '../../access-log/access-log.repository.js';
+import type { Db } from '../../db/database.js';
+import { formatPersonName } from '../../patient/format.js';
 import { requireSignedIn, sessionOrThrow } from '../session/staff-auth.middleware.js';
 import { actorOf, type StaffRouteDeps, sendPage, timeZoneOf } from '../shared/staff.context.js';
 import { st } from '../shared/staff.i18n.js';
-import { field, optionalIsoDate, parseForm } from '../shared/staff.schemas.js';
+import { field, optionalIsoDate, parseForm, searchText } from '../shared/staff.schemas.js';
+import { studiesMatchingName } from '../studies/study-index.repository.js';
+import { collapseRepeatedViews } from './access-log.collapse.js';
 import { csvRow } from './access-log.csv.js';
 import { type AccessLogForm, renderAccessLogPage } from './access-log.page.js';
 
@@ -32,6 +37,8 @@ const pageInvalid = st.t('accessLog.error.before');
 const filterSchema = z
   .object({
     study: field.pipe(z.union([z.literal(''), studyUid])),
+    patientName: searchText,
+    patientId: searchText,
     // The message is the union's: a value off the list fails both members.
     event: field.pipe(
       z.union([z.literal(''), z.enum(ACCESS_EVENTS)], { message: st.t('accessLog.error.event') }),
@@ -47,14 +54,23 @@ const filterSchema = z
 
 type Filter = z.output<typeof filterSchema>;
 
+/** Studies one patient-name filter may stand for at most. */
+const NAME_MATCH_LIMIT = 1000;
+
 /** The filter's days are the setup zone's, as the page shows times: "to" includes its day. */
-function repositoryFilter(f: Filter, timeZone: string) {
+async function repositoryFilter(
+  db: Db,
+  f: Filter,
+  timeZone: string,
+): Promise<Omit<StaffAccessLogFilter, 'limit'>> {
   const startOf = (day: string) => {
     const [year = 0, month = 1, d = 1] = day.split('-').map(Number);
     return wallTimeInZone({ year, month, day: d }, timeZone);
   };
   return {
     study: f.study || undefined,
+    studies: f.patientName ? await studiesMatchingName(db, f.patientName, NAME_MATCH_LIMIT) : undefined,
+    patientId: f.patientId || undefined,
     event: f.event || undefined,
     from: f.from ? startOf(f.from) : undefined,
     to: f.to ? new Date(endOfDayInZone(f.to, timeZone).getTime() + 1) : undefined,
@@ -63,7 +79,14 @@ function repositoryFilter(f: Filter, timeZone: string) {
 
 function rawForm(ctx: Context): AccessLogForm {
   const s = (k: string) => (typeof ctx.query[k] === 'string' ? (ctx.query[k] as string) : '');
-  return { study: s('study'), event: s('event'), from: s('from'), to: s('to') };
+  return {
+    study: s('study'),
+    patientName: s('patientName'),
+    patientId: s('patientId'),
+    event: s('event'),
+    from: s('from'),
+    to: s('to'),
+  };
 }
 
 const CSV_HEADER = [
@@ -72,6 +95,8 @@ const CSV_HEADER = [
   'outcome',
   'token_id',
   'study_instance_uid',
+  'patient_name',
+  'patient_id',
   'client_ip',
   'user_agent',
   'bytes',
@@ -91,7 +116,7 @@ export function accessLogRoutes(router: Router, deps: StaffRouteDeps): void {
           session,
           timeZone: await timeZoneOf(deps),
           form: rawForm(ctx),
-          rows: null,
+          entries: null,
           nextCursor: null,
           errors: parsed.errors,
         }),
@@ -99,8 +124,8 @@ export function accessLogRoutes(router: Router, deps: StaffRouteDeps): void {
       );
       return;
     }
-    const rows = await listAccessEvents(deps.db, {
-      ...repositoryFilter(parsed.data, await timeZoneOf(deps)),
+    const rows = await listAccessEventsWithPatients(deps.db, {
+      ...(await repositoryFilter(deps.db, parsed.data, await timeZoneOf(deps))),
       before: parsed.data.before,
       limit: PAGE_SIZE,
     });
@@ -111,7 +136,7 @@ export function accessLogRoutes(router: Router, deps: StaffRouteDeps): void {
         session,
         timeZone: await timeZoneOf(deps),
         form,
-        rows,
+        entries: collapseRepeatedViews(rows),
         nextCursor: rows.length === PAGE_SIZE ? (rows.at(-1)?.id ?? null) : null,
       }),
     );
@@ -126,7 +151,7 @@ export function accessLogRoutes(router: Router, deps: StaffRouteDeps): void {
           session: sessionOrThrow(ctx),
           timeZone: await timeZoneOf(deps),
           form: rawForm(ctx),
-          rows: null,
+          entries: null,
           nextCursor: null,
           errors: parsed.errors,
         }),
@@ -134,7 +159,7 @@ export function accessLogRoutes(router: Router, deps: StaffRouteDeps): void {
       );
       return;
     }
-    const filter = repositoryFilter(parsed.data, await timeZoneOf(deps));
+    const filter = await repositoryFilter(deps.db, parsed.data, await timeZoneOf(deps));
     const who = actorOf(ctx, deps.trustedProxies);
     await appendAccessEvent(deps.db, {
       event: 'access_log_exported',
@@ -144,6 +169,8 @@ export function accessLogRoutes(router: Router, deps: StaffRouteDeps): void {
       userAgent: who.userAgent,
       detail: {
         study: filter.study ?? null,
+        patientName: parsed.data.patientName || null,
+        patientId: parsed.data.patientId || null,
         event: filter.event ?? null,
         from: parsed.data.from || null,
         to: parsed.data.to || null,
@@ -155,7 +182,7 @@ export function accessLogRoutes(router: Router, deps: StaffRouteDeps): void {
       let before: number | undefined;
       let sent = 0;
       while (sent < CSV_MAX_ROWS) {
-        const rows = await listAccessEvents(db, { ...filter, before, limit: CSV_BATCH });
+        const rows = await listAccessEventsWithPatients(db, { ...filter, before, limit: CSV_BATCH });
         for (const r of rows) {
           yield csvRow([
             r.at.toISOString(),
@@ -163,6 +190,8 @@ export function accessLogRoutes(router: Router, deps: StaffRouteDeps): void {
             r.outcome,
             r.token_id,
             r.study_instance_uid,
+            r.patient_name === null ? null : formatPersonName(r.patient_name),
+            r.patient_id,
             r.client_ip,
             r.user_agent,
             r.bytes,
