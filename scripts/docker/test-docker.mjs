@@ -38,6 +38,8 @@ const say = (msg) => process.stdout.write(`[test-docker ${new Date().toISOString
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const MB = 2 ** 20;
 const PROJECT = `studylink-test-${process.pid}`;
+/** The third octet of this run's backend subnet (the edge network's is the next one). */
+const SUBNET = 100 + 2 * (process.pid % 70);
 
 const results = [];
 function check(ok, what, detail = '') {
@@ -281,12 +283,12 @@ await appendFile(
   [
     `PUBLIC_PORT=${ports[0]}`,
     ...Object.entries(bases).map(([k, v]) => `${k}=${v}`),
-    // Subnets of their own: a developer's `make up` on this machine keeps its defaults.
-    'STUDYLINK_SUBNET=172.30.157.0/24',
-    'STUDYLINK_EDGE_SUBNET=172.30.158.0/24',
-    'STUDYLINK_NGINX_IP=172.30.158.10',
-    'STUDYLINK_TOKEN_IP=172.30.158.11',
-    'STUDYLINK_EXPORT_IP=172.30.158.12',
+    // Subnets of their own (per run): a developer's `make up`, or another run, keeps its own.
+    `STUDYLINK_SUBNET=172.30.${SUBNET}.0/24`,
+    `STUDYLINK_EDGE_SUBNET=172.30.${SUBNET + 1}.0/24`,
+    `STUDYLINK_NGINX_IP=172.30.${SUBNET + 1}.10`,
+    `STUDYLINK_TOKEN_IP=172.30.${SUBNET + 1}.11`,
+    `STUDYLINK_EXPORT_IP=172.30.${SUBNET + 1}.12`,
     // nginx's per-address limits would otherwise meet this run's many downloads from 127.0.0.1.
     'NGINX_TOKEN_RATE=1000r/s',
     '',
