@@ -228,7 +228,7 @@ export async function startStack(options = {}) {
     if (local) {
       const { secureAppAccess } = await import(join(ROOT, 'scripts', 'pg-access.mjs'));
       await secureAppAccess(local.adminUrl, local.database, (msg) => log(msg));
-    } else {
+    } else if (!ownerUrl) {
       log(
         'MIGRATION_DATABASE_URL is not set: migrating as DATABASE_URL, whose role can then change the access log',
       );
