@@ -105,6 +105,8 @@ async function localDatabase(name, appPassword) {
   await c.end();
   const appRole = name === 'studylink' ? 'studylink_app' : `${name}_app`;
   return {
+    adminUrl: admin,
+    database: name,
     ownerUrl: `postgres://postgres@127.0.0.1:5432/${name}`,
     appUrl: `postgres://${appRole}:${appPassword}@127.0.0.1:5432/${name}`,
   };
@@ -226,6 +228,12 @@ export async function startStack(options = {}) {
         'MIGRATION_DATABASE_URL is not set: migrating as DATABASE_URL, whose role can then change the access log',
       );
       await migrate(databaseUrl, migrationLog);
+    }
+    // The local cluster trusts loopback: its application roles need their password, and reach their
+    // own database only (scripts/pg-access.mjs).
+    if (local) {
+      const { secureAppAccess } = await import(join(ROOT, 'scripts', 'pg-access.mjs'));
+      await secureAppAccess(local.adminUrl, local.database, (msg) => log(msg));
     }
 
     const publicPort = Number(options.publicPort ?? env.PUBLIC_PORT ?? 3000);

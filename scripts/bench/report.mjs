@@ -94,6 +94,41 @@ export function printReport(r) {
       ...memoryRows('2 GB', u.memory),
     ]);
   }
+  const layoutRows = (label, l) =>
+    l
+      ? [
+          [
+            `${label}: making the zip layout`,
+            `${f(l.ms / 1000, 2)} s`,
+            `${l.storeRequests} store request(s), ${f((l.bytesRead ?? 0) / 2 ** 20, 0)} MB read; HEAD saw it after ${f(l.seenAfterMs / 1000, 2)} s`,
+          ],
+        ]
+      : [];
+  const q = r.middleRange2g;
+  const z = r.resumes20;
+  table('Fixed zip layouts and ranges (issue 18)', [
+    ...layoutRows(`${f(r.study200.MB, 0)} MB study`, r.study200.layout),
+    ...(r.study2g ? layoutRows(`${f(r.study2g.MB, 0)} MB study`, r.study2g.layout) : []),
+    ...(q
+      ? [
+          [
+            '2 GB study: a range in the middle, first byte',
+            `${f(q.medianTtfbMs, 0)} ms`,
+            `target ≤ 300 ms (statuses ${q.statuses.join(' ')}; ${q.ttfbMs.map((x) => f(x, 0)).join(', ')} ms)`,
+          ],
+        ]
+      : []),
+    ...(z
+      ? [
+          [
+            '20 concurrent ranged resumes (200 MB study)',
+            `${z.completed} / ${z.failed}`,
+            `206 / failed, median TTFB ${f(z.medianTtfbMs, 0)} ms, wall ${f(z.wallMs / 1000)} s`,
+          ],
+          ...memoryRows('20 resumes at once', z.memory),
+        ]
+      : []),
+  ]);
   const c = r.concurrent20;
   table('20 concurrent downloads of the 200 MB study', [
     ['completed / failed', `${c.completed} / ${c.failed}`, c.failures.slice(0, 3).join('; ')],
