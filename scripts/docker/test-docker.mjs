@@ -392,19 +392,26 @@ await step('the viewer in Chromium and the staff sign-in', async () => {
       timeout: 60_000,
     });
     const state = await page.evaluate(() => document.body.dataset.state);
-    const distinct = await page.evaluate(() => {
-      const c = document.querySelector('#viewport canvas');
-      if (!c?.width) return 0;
-      const probe = document.createElement('canvas');
-      probe.width = c.width;
-      probe.height = c.height;
-      const g = probe.getContext('2d');
-      g.drawImage(c, 0, 0);
-      const d = g.getImageData(0, 0, c.width, c.height).data;
-      const seen = new Set();
-      for (let i = 0; i < d.length; i += 4) seen.add(d[i] * 65536 + d[i + 1] * 256 + d[i + 2]);
-      return seen.size;
-    });
+    // The first render after `ready` is asynchronous: poll the canvas (up to 20 s) for an image.
+    const colours = () =>
+      page.evaluate(() => {
+        const c = document.querySelector('#viewport canvas');
+        if (!c?.width) return 0;
+        const probe = document.createElement('canvas');
+        probe.width = c.width;
+        probe.height = c.height;
+        const g = probe.getContext('2d');
+        g.drawImage(c, 0, 0);
+        const d = g.getImageData(0, 0, c.width, c.height).data;
+        const seen = new Set();
+        for (let i = 0; i < d.length; i += 4) seen.add(d[i] * 65536 + d[i + 1] * 256 + d[i + 2]);
+        return seen.size;
+      });
+    let distinct = await colours();
+    for (let i = 0; i < 40 && state === 'ready' && distinct <= 20; i++) {
+      await sleep(500);
+      distinct = await colours();
+    }
     check(
       state === 'ready' && distinct > 20,
       'the viewer shows an image',
