@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LANGUAGES } from '@studylink/i18n';
 import { uploadDirectory, writeSyntheticStudy } from '@studylink/testkit';
-import type { Browser, BrowserContext } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium, recordPageProblems, screenshot, seriousAxeViolations } from './support/browser.js';
 import { type E2EStack, type Json, runCommand, startE2EStack } from './support/e2e-stack.js';
@@ -22,7 +22,7 @@ const BIRTH_DATES = ['1975-06-30', '1961-11-02'];
 const STAFF_USER = 'trustadmin';
 const STAFF_PASSWORD = 'e2e trust admin password';
 const studies: Record<
-  'alice' | 'bruno' | 'limited' | 'viewOnly' | 'locked' | 'languages' | 'switch' | 'staff',
+  'alice' | 'bruno' | 'limited' | 'viewOnly' | 'locked' | 'languages' | 'switch' | 'staff' | 'old',
   string
 > = {
   staff: '',
@@ -33,6 +33,7 @@ const studies: Record<
   locked: '',
   languages: '',
   switch: '',
+  old: '',
 };
 
 async function addStudy(patientName: string, birthDate: string, instances = 2, rows = 64): Promise<string> {
@@ -75,6 +76,14 @@ async function phone(locale = 'en-GB'): Promise<BrowserContext> {
   return context;
 }
 
+/** Types a birth date (YYYY-MM-DD) into the form's day, month and year fields, in the page's language. */
+async function fillBirthDate(page: Page, isoDate: string): Promise<void> {
+  const [year = '', month = '', day = ''] = isoDate.split('-');
+  await page.locator('#birth-day').fill(String(Number(day)));
+  await page.locator('#birth-month').fill(String(Number(month)));
+  await page.locator('#birth-year').fill(year);
+}
+
 async function events(event: string, uid: string): Promise<Json[]> {
   return (await s.api('GET', `/api/v1/access-log?event=${event}&study=${uid}`)).json.items;
 }
@@ -110,6 +119,7 @@ beforeAll(async () => {
   studies.languages = await addStudy('MÜLLER^ANNA', '1980-01-04');
   studies.switch = await addStudy('SWITCH^SAM', '1990-09-09');
   studies.staff = await addStudy('STAFFMADE^STEFAN', '1966-06-06');
+  studies.old = await addStudy('ANCIENT^ADA', '1800-01-01');
 });
 
 afterAll(async () => {
@@ -135,13 +145,13 @@ describe('a birth-date link in a phone browser', () => {
     expect(await seriousAxeViolations(page)).toEqual([]);
     await screenshot(page, 'trust-birth-date-form-phone');
 
-    await page.getByLabel('Date of birth').fill('1975-06-29');
+    await fillBirthDate(page, '1975-06-29');
     await page.getByRole('button', { name: 'Continue' }).click();
     await page.getByRole('alert').waitFor();
     expect(await page.getByRole('alert').textContent()).toContain('That did not match');
     expect(await page.locator('body').textContent()).not.toContain('TRUSTED');
 
-    await page.getByLabel('Date of birth').fill(BIRTH_DATES[0] as string);
+    await fillBirthDate(page, BIRTH_DATES[0] as string);
     await page.getByRole('button', { name: 'Continue' }).click();
     await page.getByRole('heading', { level: 1, name: 'Your imaging study' }).waitFor();
     expect(page.url()).toBe(link.link);
@@ -377,4 +387,31 @@ describe('the staff side in a browser', () => {
     expect(shown.every((e) => e.actor === `staff:${STAFF_USER}`)).toBe(true);
     await context.close();
   });
+});
+
+describe('the birth-date form in French and Arabic (issue 20)', () => {
+  for (const [locale, title, pageTitle, dir] of [
+    ['fr-FR', 'Confirmez votre identité', "Votre examen d'imagerie", 'ltr'],
+    ['ar', 'أكّد هويتك', 'فحص التصوير الخاص بك', 'rtl'],
+  ] as const) {
+    it(`${locale}: day, month and year fields take 1800-01-01 and open the page (axe clean)`, async () => {
+      const link = await issue(studies.old, { verification: 'birth-date' });
+      const context = await phone(locale);
+      const page = await context.newPage();
+      await page.goto(link.link);
+      await page.getByRole('heading', { level: 1, name: title }).waitFor();
+      expect(await page.locator('html').getAttribute('dir')).toBe(dir);
+      // Labelled fields, in the language's reading order, grouped under the form's legend.
+      const order = await page.locator('.date-fields input').evaluateAll((els) => els.map((e) => e.id));
+      expect(order).toEqual(['birth-day', 'birth-month', 'birth-year']);
+      expect(await page.getByRole('group').count()).toBeGreaterThan(0);
+      expect(await seriousAxeViolations(page)).toEqual([]);
+      await screenshot(page, `trust-birth-date-form-${locale}`);
+      await fillBirthDate(page, '1800-01-01');
+      await page.locator('form.verify button[type="submit"]').click();
+      await page.getByRole('heading', { level: 1, name: pageTitle }).waitFor();
+      expect(await page.locator('body').textContent()).toContain('ANCIENT');
+      await context.close();
+    });
+  }
 });

@@ -86,6 +86,8 @@ export interface Translator {
    */
   dateTime(d: Date, timeZone: string): string;
   number(n: number, opts?: Intl.NumberFormatOptions): string;
+  /** The order this language writes a numeric date in: `['day', 'month', 'year']` in French. */
+  readonly dateFieldOrder: ReadonlyArray<'day' | 'month' | 'year'>;
 }
 
 const translators = new Map<Language, Translator>();
@@ -128,6 +130,12 @@ export function translator(lang: Language): Translator {
     number(n, opts) {
       return new Intl.NumberFormat(intlLocale, opts).format(n);
     },
+    dateFieldOrder: new Intl.DateTimeFormat(intlLocale, { year: 'numeric', month: 'numeric', day: 'numeric' })
+      .formatToParts(new Date(Date.UTC(2000, 11, 31)))
+      .map((part) => part.type)
+      .filter(
+        (type): type is 'day' | 'month' | 'year' => type === 'day' || type === 'month' || type === 'year',
+      ),
   };
   translators.set(lang, t);
   return t;

@@ -169,8 +169,7 @@ export function renderVerificationForm(p: {
   const action = `/token?${p.token}`;
   const field =
     p.verification === 'birth-date'
-      ? html`<label for="answer">${t.t('verify.birthDate')}</label>
-  <input id="answer" name="birthDate" type="date" required autocomplete="bday" min="1880-01-01" max="2100-12-31">`
+      ? birthDateFields(t, p.message !== null)
       : html`<label for="answer">${t.t('verify.pin')}</label>
   <input id="answer" name="pin" type="text" inputmode="numeric" pattern="[0-9 ]{6,12}" required autocomplete="one-time-code" maxlength="12">`;
   return layout(
@@ -190,4 +189,27 @@ ${OPENED_SCRIPT}
     t,
     senderOf(p.config),
   );
+}
+
+const DATE_FIELDS = {
+  day: { key: 'verify.day', autocomplete: 'bday-day', size: 2, max: 31 },
+  month: { key: 'verify.month', autocomplete: 'bday-month', size: 2, max: 12 },
+  year: { key: 'verify.year', autocomplete: 'bday-year', size: 4, max: 9999 },
+} as const;
+
+/**
+ * The birth date as three numeric fields in the language's order (the accessible pattern: a
+ * fieldset, its legend, a hint, one label per field); any date a DICOM DA can hold (1800-01-01
+ * included), which a browser's date picker would not offer.
+ */
+function birthDateFields(t: Translator, invalid: boolean): SafeHtml {
+  return html`<fieldset class="date" aria-describedby="birth-date-hint">
+  <legend>${t.t('verify.birthDate')}</legend>
+  <p class="hint" id="birth-date-hint">${t.t('verify.birthDateHint')}</p>
+  <div class="date-fields" dir="ltr">${t.dateFieldOrder.map((part) => {
+    const f = DATE_FIELDS[part];
+    return html`<div class="date-field date-${part}"><label for="birth-${part}">${t.t(f.key)}</label>
+    <input id="birth-${part}" name="${part === 'day' ? 'birthDay' : part === 'month' ? 'birthMonth' : 'birthYear'}" type="text" inputmode="numeric" pattern="[0-9]*" maxlength="${f.size}" size="${f.size}" required autocomplete="${f.autocomplete}"${invalid ? html` aria-invalid="true"` : ''}></div>`;
+  })}</div>
+</fieldset>`;
 }

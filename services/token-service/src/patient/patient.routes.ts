@@ -162,7 +162,7 @@ export function patientRoutes(deps: PatientDeps): Router {
     if (verification === 'none') return back();
 
     const answer: VerificationAnswer =
-      verification === 'birth-date' ? { birthDate: form.birthDate ?? '' } : { pin: form.pin ?? '' };
+      verification === 'birth-date' ? { birthDate: birthDateOfForm(form) } : { pin: form.pin ?? '' };
     const showForm = (message: Parameters<typeof renderVerificationForm>[0]['message']) => {
       ctx.type = 'text/html; charset=utf-8';
       ctx.body = renderVerificationForm({ token, config, verification, t: patientTranslator(ctx), message });
@@ -190,4 +190,23 @@ export function patientRoutes(deps: PatientDeps): Router {
     showForm('verify.wrong');
   });
   return router;
+}
+
+/**
+ * The form's birth date as `YYYY-MM-DD`: the three fields (day, month, year) the form shows, or
+ * `birthDate` as clients that post it directly send it.
+ */
+export function birthDateOfForm(form: Record<string, string | undefined>): string {
+  const { birthDay: d, birthMonth: m, birthYear: y } = form;
+  if (d === undefined && m === undefined && y === undefined) return form.birthDate ?? '';
+  const digits = (v: string | undefined, max: number) => {
+    const s = (v ?? '').trim();
+    return /^\d+$/.test(s) && s.length <= max ? s : null;
+  };
+  const day = digits(d, 2);
+  const month = digits(m, 2);
+  const year = digits(y, 4);
+  // A year typed short (80) is not guessed: it is not a four-digit year.
+  if (!day || !month || !year || year.length !== 4) return 'invalid';
+  return `${year}-${month.padStart(2, '0')}-${day.padStart(2, '0')}`;
 }

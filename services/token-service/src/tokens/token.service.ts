@@ -484,10 +484,20 @@ export function generatePin(): string {
   return pin;
 }
 
-/** A DICOM DA (`YYYYMMDD`, or the old `YYYY.MM.DD`) as 8 digits, '' when it is not a date. */
+/**
+ * A DICOM DA (`YYYYMMDD`, or the old `YYYY.MM.DD`) as 8 digits, '' when it is not a real calendar
+ * date (`00000000`, `19800230`); any year a DA can hold counts (`18000101` is real).
+ */
 function normaliseDate(da: string): string {
   const digits = da.trim().replaceAll('.', '');
-  return /^\d{8}$/.test(digits) ? digits : '';
+  const m = /^(\d{4})(\d{2})(\d{2})$/.exec(digits);
+  if (!m) return '';
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const date = new Date(0);
+  date.setUTCFullYear(y, mo - 1, d);
+  return y >= 1 && date.getUTCFullYear() === y && date.getUTCMonth() === mo - 1 && date.getUTCDate() === d
+    ? digits
+    : '';
 }
 
 function sameSecret(a: string, b: string): boolean {
@@ -509,10 +519,8 @@ export function answerFormatProblem(
   answer: VerificationAnswer,
 ): 'verify.dateFormat' | 'verify.pinFormat' | null {
   if ('birthDate' in answer) {
-    const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(answer.birthDate.trim());
-    if (!m) return 'verify.dateFormat';
-    const d = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
-    return d.getUTCMonth() === Number(m[2]) - 1 && d.getUTCDate() === Number(m[3])
+    const given = answer.birthDate.trim();
+    return /^\d{4}-\d{2}-\d{2}$/.test(given) && normaliseDate(given.replaceAll('-', '')) !== ''
       ? null
       : 'verify.dateFormat';
   }
