@@ -11,6 +11,7 @@ import { LinkAccess } from './link-access/link-access.js';
 import { InvalidTokenLimiter } from './rate-limit/invalid-token.limiter.js';
 import { readLogoFileOrThrow } from './server-config/logo.js';
 import { SETUP_ENV, ServerConfigService } from './server-config/server-config.service.js';
+import { ShareService } from './sharing/share.service.js';
 import { createStaffModule } from './staff/staff.module.js';
 import { indexedText } from './staff/studies/study-index.repository.js';
 import { qidoStudySearch } from './staff/studies/study-search.source.js';
@@ -64,6 +65,7 @@ export async function startTokenService(
     config.invalidTokenLimit,
   );
 
+  const shares = new ShareService(database.db, cipher, serverConfig);
   const links = new LinkAccess({ db: database.db, studies, invalidTokens, cookies: tokens.cookies });
 
   await serverConfig.ensureSeeded();
@@ -92,6 +94,7 @@ export async function startTokenService(
           : null,
     },
     deliveries,
+    shares,
   });
   log.info(
     {
@@ -123,6 +126,7 @@ export async function startTokenService(
     apiKeys,
     staff,
     deliveries,
+    shares,
     trustedProxies: config.trustedProxies,
     isDraining: () => draining,
   });

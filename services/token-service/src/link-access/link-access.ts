@@ -15,7 +15,9 @@
  *                `may.viewFiles` says whether whole instances / series / study too).
  * - `view_files` original DICOM files asked for outright.
  * - `download`   the export service's grant for the zip (`reserve`: one of a limited link's downloads).
- * - `share`      sharing the link onward (child links).
+ * - `share`      sharing the link onward (child links): a study's own link only (a child cannot
+ *                share further: ShareNotAllowedError 403). A child whose parent is revoked or
+ *                expired is gone for every purpose (404), like a revoked link.
  * - `opened`     POST /token/opened?T, the page's own script once loaded in a browser: `link_opened`
  *                (a bare GET of the page is `page_view` `fetched`). `crossOrigin`: refused and logged.
  *
@@ -39,6 +41,7 @@ import {
   DownloadRefusedError,
   LinkLockedError,
   OriginalFilesRefusedError,
+  ShareNotAllowedError,
   TokenNotFoundError,
   VerificationRequiredError,
 } from '../errors.js';
@@ -52,8 +55,10 @@ import {
   downloadRefusal,
   downloadsRemaining,
   isGone,
+  isOrphaned,
   type LinkRecord,
   lockOf,
+  mayShare,
   toLinkRecord,
 } from './link.rules.js';
 
@@ -160,7 +165,7 @@ export class LinkAccess {
     if (requester) await this.deps.invalidTokens.checkOrThrow(requester);
     const found = TOKEN_PATTERN.test(token) ? await findLinkWithStudyByHash(db, hashToken(token)) : undefined;
     const link = found ? toLinkRecord(found.row) : undefined;
-    if (!found || !link || isGone(link, this.now())) {
+    if (!found || !link || isGone(link, this.now()) || isOrphaned(found.parent, this.now())) {
       if (requester) {
         if (LOGS_INVALID.has(opts.purpose))
           await appendAccessEvent(db, { event: 'invalid_token', outcome: 'not_found', ...requester });
@@ -188,7 +193,7 @@ export class LinkAccess {
             viewFrames: true,
             viewFiles: refusal === null,
             download: refusal === null,
-            share: true,
+            share: mayShare(link),
           }
         : NOTHING,
       downloadRefusal: refusal,
@@ -249,6 +254,14 @@ export class LinkAccess {
         return opened;
       case 'share':
         if (!verified) throw new VerificationRequiredError();
+        if (opts.crossOrigin) {
+          await appendAccessEvent(db, { event: 'link_shared', outcome: 'cross_origin', ...base });
+          throw new CrossOriginFormError();
+        }
+        if (!mayShare(link)) {
+          await appendAccessEvent(db, { event: 'link_shared', outcome: 'child_cannot_share', ...base });
+          throw new ShareNotAllowedError();
+        }
         return opened;
       case 'view':
         if (!verified) await refuse('not_verified', new VerificationRequiredError());

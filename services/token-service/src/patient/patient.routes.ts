@@ -14,6 +14,8 @@ import type { Kysely } from 'kysely';
 import type { DB } from '../db/tables.js';
 import type { LinkAccess } from '../link-access/link-access.js';
 import type { ServerConfigService } from '../server-config/server-config.service.js';
+import { shareSection } from '../sharing/share.page.js';
+import type { ShareService } from '../sharing/share.service.js';
 import { cameOverHttps } from '../staff/session/staff-auth.middleware.js';
 import { readForm } from '../staff/shared/staff.form.js';
 import { answerFormatProblem, type TokenService, type VerificationAnswer } from '../tokens/token.service.js';
@@ -28,6 +30,8 @@ export interface PatientDeps {
   links: LinkAccess;
   serverConfig: ServerConfigService;
   trustedProxies: ReadonlySet<string>;
+  /** Share onward (child links); absent: the page offers no sharing. */
+  shares?: ShareService | undefined;
 }
 
 const ONE_YEAR_SECONDS = 365 * 86_400;
@@ -83,7 +87,13 @@ export function patientRoutes(deps: PatientDeps): Router {
       return;
     }
     const history = head ? [] : await linkHistory(deps.db, link.tokenId);
+    const share =
+      opened.may.share && deps.shares && !head
+        ? shareSection(t, token, await deps.shares.childrenOf(link.tokenId), config.timeZone)
+        : null;
     ctx.body = renderStudyPage({
+      share,
+      sharedByPatient: link.parentId !== null,
       token,
       study: opened.study,
       config,

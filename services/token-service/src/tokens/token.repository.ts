@@ -15,17 +15,34 @@ export function findTokenByHash(db: Db, hash: Buffer): Promise<TokenRow | undefi
 export async function findLinkWithStudyByHash(
   db: Db,
   hash: Buffer,
-): Promise<{ row: TokenRow; study: StudyRow | undefined } | undefined> {
+): Promise<
+  | {
+      row: TokenRow;
+      study: StudyRow | undefined;
+      /** A child link's parent (its state ends the child); null for a study's own link. */
+      parent: { revokedAt: Date | null; expiresAt: Date | null } | null;
+    }
+  | undefined
+> {
   const found = await db
     .selectFrom('tokens')
     .leftJoin('studies', 'studies.study_instance_uid', 'tokens.study_instance_uid')
+    .leftJoin('tokens as parent', 'parent.id', 'tokens.parent_id')
     .selectAll('tokens')
     .select(sql<Record<string, unknown> | null>`to_jsonb(studies.*)`.as('study_copy'))
+    .select(['parent.revoked_at as parent_revoked_at', 'parent.expires_at as parent_expires_at'])
     .where('tokens.token_hash', '=', hash)
     .executeTakeFirst();
   if (!found) return undefined;
-  const { study_copy, ...row } = found;
-  return { row: row as TokenRow, study: study_copy ? reviveStudy(study_copy) : undefined };
+  const { study_copy, parent_revoked_at, parent_expires_at, ...row } = found;
+  return {
+    row: row as TokenRow,
+    study: study_copy ? reviveStudy(study_copy) : undefined,
+    parent:
+      row.parent_id === null
+        ? null
+        : { revokedAt: parent_revoked_at ?? null, expiresAt: parent_expires_at ?? null },
+  };
 }
 
 function reviveStudy(json: Record<string, unknown>): StudyRow {
@@ -42,6 +59,7 @@ export function findActiveTokenForStudy(db: Db, uid: string): Promise<TokenRow |
     .selectAll()
     .where('study_instance_uid', '=', uid)
     .where('revoked_at', 'is', null)
+    .where('parent_id', 'is', null)
     .executeTakeFirst();
 }
 
@@ -50,7 +68,13 @@ export function insertToken(db: Db, t: NewToken): Promise<TokenRow | undefined> 
   return db
     .insertInto('tokens')
     .values(t)
-    .onConflict((oc) => oc.column('study_instance_uid').where('revoked_at', 'is', null).doNothing())
+    .onConflict((oc) =>
+      oc
+        .column('study_instance_uid')
+        .where('revoked_at', 'is', null)
+        .where('parent_id', 'is', null)
+        .doNothing(),
+    )
     .returningAll()
     .executeTakeFirst();
 }
@@ -233,6 +257,7 @@ export async function activeTokensForStudies(
     .select(['study_instance_uid', 'created_at', 'expires_at'])
     .where('study_instance_uid', 'in', [...uids])
     .where('revoked_at', 'is', null)
+    .where('parent_id', 'is', null)
     .execute();
   return new Map(
     rows.map((r) => [
@@ -256,6 +281,7 @@ export async function updateActiveTokenExpiry(
     .select(['id', 'expires_at'])
     .where('study_instance_uid', '=', uid)
     .where('revoked_at', 'is', null)
+    .where('parent_id', 'is', null)
     .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', sql<Date>`now()`)]))
     .forUpdate()
     .executeTakeFirst();
