@@ -149,6 +149,15 @@ describe('export through nginx: the zip as the store holds it', () => {
     }
     const { token } = await p.s.issueToken(synth.studyInstanceUid);
     studies.set('synthetic', { uid: synth.studyInstanceUid, token, hashes: synthHashes.sort() });
+    // Zip layouts are made in the background, one study after the other: the last one's is there
+    // once they all are (the refusal tests count the store's retrievals).
+    await eventually(async () => {
+      const head = await httpRequest(`${p.s.url}/token/study.zip?${token}`, {
+        method: 'HEAD',
+        localAddress: client(),
+      });
+      return head.headers.etag ? true : undefined;
+    }, 60_000);
   });
   afterAll(async () => {
     await p?.stop();
@@ -319,7 +328,8 @@ describe('export through nginx: the zip as the store holds it', () => {
       const r = await httpRequest(`${base}/token/study.zip?${study.token}`);
       expect(r.status).toBe(200);
       expect(r.body.subarray(0, 4).toString('latin1')).toBe('PK\x03\x04');
-      expect(p.proxy.retrievals().length).toBe(before + 1);
+      // One study-level WADO-RS, or (with the study's fixed layout) one per instance.
+      expect(p.proxy.retrievals().length).toBeGreaterThan(before);
     });
   });
 });
@@ -463,7 +473,8 @@ describe('export under failure: limits, a stalled store, a dead store', () => {
   });
 
   it('a store that stalls mid-stream: the client sees a broken download within the stall timeout', async () => {
-    p.proxy.stallRetrievals(3_000_000);
+    // Counted over every retrieval: with the study's fixed layout, each instance is its own request.
+    p.proxy.stallRetrievals(3_000_000, { acrossResponses: true });
     try {
       const dl = await curlDownload(zipUrl(big.token), { from: client() });
       expect(dl.status).toBe(200);

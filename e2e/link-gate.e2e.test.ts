@@ -3,6 +3,7 @@
 // DICOM file at any level of the gateway (study, series, instance retrieve: 403 with the zip's error
 // code); a link that may download gets the files as stored (the viewer's path for big endian and
 // deflated files).
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,7 +50,10 @@ beforeAll(async () => {
   studies.downloading = { study: downloading, token: await issue(downloading, {}) };
 
   // The spent link's one download, through nginx, to its last byte.
-  const zip = await fetch(`${s.url}/token/study.zip?${studies.spent.token}`);
+  // As the patient's browser clicks it on the page (a link scanner's GET spends no download).
+  const zip = await fetch(`${s.url}/token/study.zip?${studies.spent.token}`, {
+    headers: { 'sec-fetch-site': 'same-origin' },
+  });
   expect(zip.status).toBe(200);
   await zip.arrayBuffer();
   // Counted when the export service's report of the completed download arrives.
@@ -159,5 +163,46 @@ describe('a link that may download', () => {
       const body = Buffer.from(await res.arrayBuffer());
       for (const file of stored) expect(body.includes(file), path).toBe(true);
     }
+  });
+});
+
+describe('the logs (issue 17, probe item 2)', () => {
+  it('hold no API key and no token, whole or split, sent in paths and headers, through nginx or straight to a service', async () => {
+    const { token } = studies.downloading;
+    // The stack's admin key (slk_ and 43 base64url characters, as the service makes keys), and an
+    // admin key of another shape, as an operator may choose one (ADMIN_API_KEY: 32+ characters).
+    const key = s.adminKey;
+    const apiKey = `Ops-Chosen_${randomBytes(24).toString('base64url')}`;
+    const halves = [token.slice(0, 32), token.slice(32)];
+    const thirds = [token.slice(0, 20), token.slice(20, 40), token.slice(40)];
+    const paths = [
+      `/api/v1/${key}`,
+      `/api/v1/${apiKey}`,
+      `/token/${key}`,
+      `/staff/${key}`,
+      `/staff/${apiKey}/x`,
+      `/token/dicomweb/${halves[0]}/${halves[1]}`,
+      `/token/dicomweb/${thirds.join('/')}`,
+      `/token/${halves[0]}%2F${halves[1]}`,
+      `/token/${halves[0]}%20${halves[1]}`,
+    ];
+    const headers = {
+      'user-agent': `probe ${halves[0]} ${halves[1]} ${key}`,
+      referer: `http://evil.example/${key}/${halves[0]}/${halves[1]}?${token}`,
+      'x-forwarded-for': key,
+    };
+    const bases = [s.url, `http://127.0.0.1:${s.stack.tokenPort}`, `http://127.0.0.1:${s.stack.exportPort}`];
+    for (const base of bases)
+      for (const path of paths) {
+        const res = await fetch(`${base}${path}`, { headers });
+        expect(res.status, `${base}${path}`).toBeLessThan(500);
+        await res.arrayBuffer();
+      }
+    // Every request above is in the logs (nginx writes its line when the answer is sent).
+    const logs = await s.allLogs();
+    expect(logs).toContain('[redacted]');
+    for (const secret of [key, apiKey, token, ...halves, ...thirds.slice(0, 2)])
+      expect(logs.includes(secret), `${secret.slice(0, 6)}… in a log`).toBe(false);
+    expect(logs).not.toMatch(/slk_[A-Za-z0-9_-]|Ops-Chosen/);
   });
 });

@@ -14,7 +14,8 @@ import { join } from 'node:path';
 import { ROOT } from './stack.mjs';
 
 const N = Number(process.env.BENCH_SEARCH_STUDIES ?? 1000);
-const say = (msg) => process.stderr.write(`[bench-search ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+const say = (msg) =>
+  process.stderr.write(`[bench-search ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 const dist = (p) => import(join(ROOT, 'services/token-service/dist', p));
 
 const testkit = await import('@studylink/testkit');
@@ -35,7 +36,8 @@ const NAMES = [
 ];
 
 const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
-const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))];
+const pct = (xs, p) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))];
 
 async function main() {
   const work = await mkdtemp(join(tmpdir(), 'studylink-bench-search-'));
@@ -62,7 +64,10 @@ async function main() {
       await rm(dir, { recursive: true, force: true });
     }
     const log = createLogger({ service: 'bench', level: 'silent' });
-    const studies = new StudyService(database.db, qidoStudySource(client), log, { storeMs: 30_000, pageMs: 5_000 });
+    const studies = new StudyService(database.db, qidoStudySource(client), log, {
+      storeMs: 30_000,
+      pageMs: 5_000,
+    });
     const search = qidoStudySearch(client, 30_000, {
       studies,
       known: (uids) => indexedText(database.db, uids),
@@ -94,10 +99,26 @@ async function main() {
     }
     const rows = [
       ['studies in the store', String(N), ''],
-      ['first walk (reads each file once)', `${(firstMs / 1000).toFixed(1)} s, ${((first.seen / firstMs) * 1000).toFixed(0)} studies/s`, '≥ 20 studies/s'],
-      ['second walk (nothing changed)', `${(secondMs / 1000).toFixed(1)} s, ${((second.seen / secondMs) * 1000).toFixed(0)} studies/s`, '≥ 200 studies/s'],
-      ['search page, median / p95 (store freshen + index)', `${pct(pages, 50).toFixed(0)} / ${pct(pages, 95).toFixed(0)} ms`, 'p95 ≤ 500 ms'],
-      ['QIDO-RS alone (ASCII name), median / p95', `${pct(qido, 50).toFixed(0)} / ${pct(qido, 95).toFixed(0)} ms`, '(for comparison)'],
+      [
+        'first walk (reads each file once)',
+        `${(firstMs / 1000).toFixed(1)} s, ${((first.seen / firstMs) * 1000).toFixed(0)} studies/s`,
+        '≥ 20 studies/s',
+      ],
+      [
+        'second walk (nothing changed)',
+        `${(secondMs / 1000).toFixed(1)} s, ${((second.seen / secondMs) * 1000).toFixed(0)} studies/s`,
+        '≥ 200 studies/s',
+      ],
+      [
+        'search page, median / p95 (store freshen + index)',
+        `${pct(pages, 50).toFixed(0)} / ${pct(pages, 95).toFixed(0)} ms`,
+        'p95 ≤ 500 ms',
+      ],
+      [
+        'QIDO-RS alone (ASCII name), median / p95',
+        `${pct(qido, 50).toFixed(0)} / ${pct(qido, 95).toFixed(0)} ms`,
+        '(for comparison)',
+      ],
     ];
     const w = [0, 1, 2].map((c) => Math.max(...rows.map((r) => r[c].length)));
     for (const r of rows) console.log(r.map((c, i) => c.padEnd(w[i])).join('  '));

@@ -20,9 +20,11 @@ export interface StoreProxy {
   retrievals(): RecordedRequest[];
   /**
    * From now on, a WADO-RS response stops being forwarded once `afterBytes` of it went through: the
-   * connection stays open and silent (a store that hangs mid-stream) until `release()`.
+   * connection stays open and silent (a store that hangs mid-stream) until `release()`. With
+   * `acrossResponses`, once `afterBytes` of all retrievals together went through (a download made
+   * of many instance-level requests).
    */
-  stallRetrievals(afterBytes: number): void;
+  stallRetrievals(afterBytes: number, opts?: { acrossResponses?: boolean }): void;
   /** Stops stalling and forwards what was held back. */
   release(): void;
   /**
@@ -67,6 +69,8 @@ export async function startStoreProxy(targetPort: number, targetHost = '127.0.0.
   const requests: RecordedRequest[] = [];
   const connections = new Set<Connection>();
   let stallAfter: number | null = null;
+  let stallAcross = false;
+  let stallTotal = 0;
 
   let delayRule: { match: (r: RecordedRequest) => boolean; ms: number } | null = null;
   let answerRule: { match: (r: RecordedRequest) => boolean; status: number } | null = null;
@@ -111,13 +115,15 @@ export async function startStoreProxy(targetPort: number, targetHost = '127.0.0.
       return;
     }
     let out = chunk;
-    if (stallAfter !== null && c.retrieval && c.responseBytes + chunk.length > stallAfter) {
-      const keep = Math.max(0, stallAfter - c.responseBytes);
+    const sent = stallAcross ? stallTotal : c.responseBytes;
+    if (stallAfter !== null && c.retrieval && sent + chunk.length > stallAfter) {
+      const keep = Math.max(0, stallAfter - sent);
       out = chunk.subarray(0, keep);
       c.held = [chunk.subarray(keep)];
       c.upstream.pause();
     }
     c.responseBytes += out.length;
+    if (c.retrieval) stallTotal += out.length;
     if (out.length > 0 && !c.client.write(out)) {
       c.upstream.pause();
       c.client.once('drain', () => {
@@ -194,8 +200,10 @@ export async function startStoreProxy(targetPort: number, targetHost = '127.0.0.
     dicomwebUrl: `http://127.0.0.1:${address.port}/dicom-web`,
     requests,
     retrievals: () => requests.filter((r) => /multipart\/related/i.test(r.accept)),
-    stallRetrievals(afterBytes) {
+    stallRetrievals(afterBytes, opts = {}) {
       stallAfter = afterBytes;
+      stallAcross = opts.acrossResponses ?? false;
+      stallTotal = 0;
     },
     release() {
       stallAfter = null;

@@ -46,14 +46,21 @@ const WASM = [
 await rm(dist, { recursive: true, force: true });
 await mkdir(staging, { recursive: true });
 
-const result = await esbuild.build({
-  entryPoints: {
-    viewer: join(here, 'src/main.ts'),
-    // dicom-image-loader starts its decoders with new Worker(new URL('./decodeImageFrameWorker.js',
-    // import.meta.url)): the worker is built under that name, next to the script.
-    decodeImageFrameWorker: join(loaderDir, 'decodeImageFrameWorker.js'),
-    'viewer-style': join(here, 'src/viewer.css'),
+// Emscripten's codec glue reaches for Node built-ins only when it runs under Node: empty here.
+const noNodeBuiltins = {
+  name: 'no-node-builtins',
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?(fs|path|crypto|module|url|worker_threads|zlib|util|os)$/ }, (a) => ({
+      path: a.path,
+      namespace: 'empty',
+    }));
+    b.onLoad({ filter: /.*/, namespace: 'empty' }, () => ({
+      contents: 'module.exports = {};',
+      loader: 'js',
+    }));
   },
+};
+const common = {
   outdir: staging,
   bundle: true,
   format: 'esm',
@@ -63,24 +70,24 @@ const result = await esbuild.build({
   legalComments: 'none',
   metafile: true,
   logLevel: 'warning',
-  // Emscripten's codec glue reaches for Node built-ins only when it runs under Node: empty here.
-  plugins: [
-    {
-      name: 'no-node-builtins',
-      setup(b) {
-        b.onResolve({ filter: /^(node:)?(fs|path|crypto|module|url|worker_threads|zlib|util|os)$/ }, (a) => ({
-          path: a.path,
-          namespace: 'empty',
-        }));
-        b.onLoad({ filter: /.*/, namespace: 'empty' }, () => ({
-          contents: 'module.exports = {};',
-          loader: 'js',
-        }));
-      },
-    },
-  ],
+  plugins: [noNodeBuiltins],
   define: { 'process.env.NODE_ENV': '"production"' },
+};
+// The page's script is split (ESM chunks): `viewer.js` (boot.ts) is small and shows the first image;
+// the interactive viewer (core.ts, Cornerstone3D: most of the code) is a chunk it imports afterwards.
+const page = await esbuild.build({
+  ...common,
+  entryPoints: { viewer: join(here, 'src/boot.ts'), 'viewer-style': join(here, 'src/viewer.css') },
+  splitting: true,
+  chunkNames: 'chunk-[hash]',
 });
+// dicom-image-loader starts its decoders with new Worker(new URL('./decodeImageFrameWorker.js',
+// import.meta.url)): the worker is built on its own (no chunks), under that name, next to the script.
+const worker = await esbuild.build({
+  ...common,
+  entryPoints: { decodeImageFrameWorker: join(loaderDir, 'decodeImageFrameWorker.js') },
+});
+const result = { metafile: { inputs: { ...page.metafile.inputs, ...worker.metafile.inputs } } };
 for (const [pkg, file] of WASM) await copyFile(join(pkgDir(pkg), file), join(staging, file.split('/').pop()));
 
 // Licences of every package that ended up in the bundle.

@@ -8,6 +8,8 @@ export const ACCESS_EVENTS = [
   'invalid_token',
   'rate_limited',
   'download_start',
+  // A ranged GET (206) of a download: the resume of one that was cut, or a part of it.
+  'download_resumed',
   'download_complete',
   'download_abort',
   'token_issued',
@@ -51,6 +53,7 @@ export type AccessEvent = (typeof ACCESS_EVENTS)[number];
 /** The events the export service reports over the internal route. */
 export const EXPORT_EVENTS = [
   'download_start',
+  'download_resumed',
   'download_complete',
   'download_abort',
   'rate_limited',

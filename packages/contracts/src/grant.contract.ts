@@ -24,6 +24,14 @@ export const grantRequestSchema = z
     // A GET of the zip: a link with maxDownloads reserves one of its downloads for it (a HEAD
     // does not), named by the grant's `downloadId`.
     reserve: z.boolean().default(false),
+    // A GET with a single `Range`: its `If-Range` value (null when absent). The token service lets a
+    // resume of a download this link already completed (same layout, within 24 hours) through past
+    // maxDownloads, without a reservation: it never counts again.
+    range: z
+      .object({ ifRange: z.string().max(200).nullable() })
+      .strict()
+      .nullable()
+      .default(null),
     // What the patient's browser asks for (`Accept-Language`, and the page switcher's cookie): the
     // token service answers with the `language` to write the README.txt and the viewer's controls in.
     acceptLanguage: z.string().max(1000).optional(),
@@ -69,6 +77,10 @@ export const grantSchema = z.object({
   downloadRefusal: z.enum(DOWNLOAD_REFUSAL_CODES).nullable().default(null),
   /** The reserved download of a limited link: report it in download_start/complete/abort `detail.downloadId`. */
   downloadId: z.string().max(64).nullable().default(null),
+  /** The study's fixed zip layout for this zipContent, when made: its id (GET it by id). */
+  zipLayoutId: z.string().max(64).nullable().default(null),
+  /** A ranged resume of a download this link completed within 24 hours: not reserved, never counted. */
+  resume: z.boolean().default(false),
   study: z.object({
     patientName: z.string(),
     studyDate: z.string(),

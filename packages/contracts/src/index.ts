@@ -32,3 +32,13 @@ export {
   tokenFromQuery,
   VIEWER_PATH,
 } from './paths.contract.js';
+export {
+  INTERNAL_ZIP_LAYOUT_STALE_PATH,
+  INTERNAL_ZIP_LAYOUTS_PATH,
+  LAYOUT_ID_PATTERN,
+  layoutIdOfEtag,
+  staleLayoutSchema,
+  type ZipLayoutBody,
+  zipEtag,
+  zipLayoutSchema,
+} from './zip-layout.contract.js';

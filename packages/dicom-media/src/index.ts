@@ -18,3 +18,24 @@ export {
   ZipEntryNameError,
 } from './study-zip.writer.js';
 export { safeZipFilename, type ZipFilenameInput } from './zip-filename.builder.js';
+export {
+  buildZipLayout,
+  type InstanceFacts,
+  layoutReadme,
+  measure,
+  readInstanceFacts,
+  STUDY_KEYS,
+  type ZipLayout,
+  ZipLayoutNotPossibleError,
+  zipLayoutId,
+  zipPlanFor,
+} from './zip-layout.js';
+export {
+  planZip,
+  readZipRange,
+  type ZipPlan,
+  type ZipPlanEntry,
+  type ZipRangeOptions,
+  type ZipSegment,
+  ZipSourceChangedError,
+} from './zip-plan.js';

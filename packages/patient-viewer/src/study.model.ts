@@ -30,7 +30,60 @@ const num = (ds: DicomJson | undefined, tag: string): number | undefined => {
 };
 
 /** Modalities that carry no image a patient could look at. */
-const NON_IMAGE = new Set(['SR', 'PR', 'KO', 'RTSTRUCT', 'RTPLAN', 'REG', 'SEG', 'DOC', 'ECG']);
+export const NON_IMAGE = new Set(['SR', 'PR', 'KO', 'RTSTRUCT', 'RTPLAN', 'REG', 'SEG', 'DOC', 'ECG']);
+
+/** What a series without images is, as the strip names it (`viewer.nonImage.<kind>`). */
+export type NonImageKind = 'SEG' | 'SR' | 'DOC' | 'KO' | 'PR' | 'other';
+
+/** A series the strip lists without images (a segmentation, a report, a PDF...), with what it is. */
+export interface OtherSeries {
+  seriesInstanceUid: string;
+  seriesNumber: number;
+  modality: string;
+  description: string;
+  kind: NonImageKind;
+}
+
+const ENCAPSULATED_PDF = '1.2.840.10008.5.1.4.1.1.104.1';
+
+/**
+ * The series of the study that have no image to show, each with what it is: those of a non-image
+ * modality, and those whose metadata (when known) holds no image; in series-number order.
+ * @example otherSeries(seriesQido, metadataBySeries) // [{ modality: 'SEG', kind: 'SEG', ... }]
+ */
+export function otherSeries(seriesQido: DicomJson[], metadata: Map<string, DicomJson[]>): OtherSeries[] {
+  const images = new Set(
+    buildSeries(seriesQido, metadata)
+      .filter((s) => s.images.length > 0)
+      .map((s) => s.seriesInstanceUid),
+  );
+  const out: OtherSeries[] = [];
+  for (const s of seriesQido) {
+    const uid = str(s, '0020000E');
+    const modality = str(s, '00080060');
+    if (!uid || images.has(uid)) continue;
+    const datasets = metadata.get(uid);
+    if (!NON_IMAGE.has(modality) && datasets === undefined) continue;
+    const pdf = datasets?.some((d) => str(d, '00080016') === ENCAPSULATED_PDF);
+    const kind: NonImageKind = pdf
+      ? 'DOC'
+      : modality === 'SEG' ||
+          modality === 'SR' ||
+          modality === 'DOC' ||
+          modality === 'KO' ||
+          modality === 'PR'
+        ? modality
+        : 'other';
+    out.push({
+      seriesInstanceUid: uid,
+      seriesNumber: num(s, '00200011') ?? 0,
+      modality,
+      description: str(s, '0008103E'),
+      kind,
+    });
+  }
+  return out.sort((a, b) => a.seriesNumber - b.seriesNumber);
+}
 
 /**
  * The series as the strip shows them (by series number), each with its instances in slice order:

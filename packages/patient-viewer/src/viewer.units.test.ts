@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { formatter, imageCounter } from './messages.js';
 import { nextPixelPath } from './pixel-path.js';
 import { CT_PRESETS, presetsFor, voiRange } from './presets.js';
-import { buildSeries, type DicomJson, loadOrder } from './study.model.js';
+import { buildSeries, type DicomJson, loadOrder, otherSeries } from './study.model.js';
 import { decodePathFor } from './transfer-syntax.js';
 
 const ds = (tags: Record<string, unknown>): DicomJson =>
@@ -83,6 +83,31 @@ describe('decode path per transfer syntax', () => {
     ['1.2.840.10008.1.2.4.102', 'rendered'],
   ])('%s → %s', (uid, path) => {
     expect(decodePathFor(uid)).toBe(path);
+  });
+});
+
+describe('otherSeries', () => {
+  it('lists the series without images with what they are: by modality, a PDF by its SOP class, in number order', () => {
+    const qido = [
+      ds({ '0020000E': '1.1', '00200011': 1, '00080060': 'CT' }),
+      ds({ '0020000E': '1.4', '00200011': 4, '00080060': 'SR', '0008103E': 'Report' }),
+      ds({ '0020000E': '1.3', '00200011': 3, '00080060': 'SEG' }),
+      ds({ '0020000E': '1.5', '00200011': 5, '00080060': 'OT' }),
+      ds({ '0020000E': '1.6', '00200011': 6, '00080060': 'OT' }),
+      ds({ '0020000E': '1.7', '00200011': 7, '00080060': 'MR' }),
+    ];
+    const metadata = new Map([
+      ['1.1', [ds({ '00080018': 'a', '00280010': 512 })]],
+      ['1.5', [ds({ '00080018': 'p', '00080016': '1.2.840.10008.5.1.4.1.1.104.1' })]],
+      ['1.6', [ds({ '00080018': 'x' })]],
+    ]);
+    // 1.7 (MR) has no metadata yet: not listed until it is known to hold no image.
+    expect(otherSeries(qido, metadata).map((o) => [o.seriesInstanceUid, o.kind, o.description])).toEqual([
+      ['1.3', 'SEG', ''],
+      ['1.4', 'SR', 'Report'],
+      ['1.5', 'DOC', ''],
+      ['1.6', 'other', ''],
+    ]);
   });
 });
 

@@ -55,3 +55,23 @@ export function clientErrorFromLowLevel(err: unknown): AppError | null {
     return new AppError(400, 'invalid_text', 'the request holds a character that cannot be stored');
   return null;
 }
+
+/**
+ * True when `err` means the client went away before its request body arrived (Node's `aborted`,
+ * raw-body's `request.aborted`): nobody is waiting for an answer and nothing is wrong here, so it is
+ * logged at info level and never mistaken for a database or store outage (both share ECONNRESET).
+ * @example if (isClientAbort(err)) log.info('client went away');
+ */
+export function isClientAbort(err: unknown): boolean {
+  const e = err as { code?: unknown; type?: unknown; message?: unknown } | null;
+  if (!e) return false;
+  if (e.type === 'request.aborted' || e.code === 'ECONNABORTED') return true;
+  return e.code === 'ECONNRESET' && e.message === 'aborted';
+}
+
+/** What a client that went away mid-request is answered (if anything still reads it). */
+export class ClientAbortedError extends AppError {
+  constructor() {
+    super(400, 'client_aborted', 'the request ended before its body arrived');
+  }
+}

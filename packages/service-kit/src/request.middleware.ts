@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import type { Logger } from 'pino';
-import { AppError, clientErrorFromLowLevel } from './errors.js';
+import { AppError, ClientAbortedError, clientErrorFromLowLevel, isClientAbort } from './errors.js';
 import { redactTokens } from './redact.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -58,8 +58,18 @@ export function errorHandler(
   return async (ctx: Context, next: Next) => {
     try {
       await next();
-    } catch (err) {
+    } catch (thrown) {
       const log: Logger | undefined = ctx.state.log;
+      let err = thrown;
+      if (isClientAbort(thrown)) {
+        // The client left mid-body: a client abort, at info level, never an alarm.
+        log?.info({ err: errorSummary(thrown) }, 'client went away before its request was read');
+        err = new ClientAbortedError();
+        if (!ctx.writable) {
+          ctx.status = 400;
+          return;
+        }
+      }
       if (ctx.headerSent || !ctx.writable) {
         log?.warn({ err: errorSummary(err) }, 'error after response started; connection cut');
         ctx.req.socket.destroy();

@@ -16,6 +16,9 @@ function setup(inFlight = 0) {
     report: async (e) => {
       reported.push(e);
     },
+    zipLayout: async () => null,
+    saveZipLayout: async () => {},
+    reportStaleZipLayout: async () => {},
   };
   return { registry, metrics, client: metrics.instrument(client), reported };
 }

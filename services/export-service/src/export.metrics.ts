@@ -69,6 +69,7 @@ export function createExportMetrics(registry: Registry, opts: { inFlight: () => 
   const count = (e: AccessEventBody) => {
     switch (e.event) {
       case 'download_start':
+      case 'download_resumed':
         started.inc();
         break;
       case 'download_complete':
@@ -89,6 +90,9 @@ export function createExportMetrics(registry: Registry, opts: { inFlight: () => 
   return {
     instrument: (client) => ({
       grantOrThrow: client.grantOrThrow.bind(client),
+      zipLayout: client.zipLayout.bind(client),
+      saveZipLayout: client.saveZipLayout.bind(client),
+      reportStaleZipLayout: client.reportStaleZipLayout.bind(client),
       report: (event) => {
         count(event);
         return client.report(event);

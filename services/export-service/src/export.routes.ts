@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import type Router from '@koa/router';
 import {
   DOWNLOAD_PATH,
@@ -8,6 +9,7 @@ import {
   tokenFromQuery,
   VERIFICATION_COOKIE,
 } from '@studylink/contracts';
+import { safeZipFilename } from '@studylink/dicom-media';
 import type { DicomwebClient } from '@studylink/dicomweb';
 import {
   clientIp,
@@ -19,6 +21,13 @@ import {
   setPatientHeaders,
 } from '@studylink/service-kit';
 import type { Context } from 'koa';
+import { isSingleRange, parseRange } from './download/byte-range.js';
+import {
+  type FixedZip,
+  prepareFixedExportOrThrow,
+  ZipLayoutCache,
+  ZipSourceChangedError,
+} from './download/fixed-zip.export.js';
 import type { ExportLimiter } from './export.limiter.js';
 import {
   type AccessEventBody,
@@ -26,7 +35,6 @@ import {
   GrantVerificationRequiredError,
   type TokenServiceClient,
 } from './grant.client.js';
-
 import { prepareExportOrThrow } from './study.export.js';
 
 export { DOWNLOAD_PATH };
@@ -47,6 +55,19 @@ export interface ExportDeps {
   retry: { attempts: number; baseDelayMs: number; maxDelayMs: number };
   /** Default: 30 s and 64 KiB. */
   clientStall?: ClientStallPolicy;
+  /** A fixed zip's instances up to this size are checked before their bytes go out (default 16 MiB). */
+  holdBackBytes?: number;
+  /** Instances asked for ahead of the one being sent (default 3). */
+  prefetch?: number;
+  /** A fixed zip's instance request that gets no answer for this long is a stalled store (default 60 s). */
+  storeStallMs?: number;
+}
+
+/** The headers of a zip whose bytes are fixed: a strong ETag, ranges, its name. */
+function setFixedHeaders(ctx: Context, fixed: FixedZip, filename: string): void {
+  ctx.set('etag', fixed.etag);
+  ctx.set('accept-ranges', 'bytes');
+  ctx.set('content-disposition', `attachment; filename="${filename}"`);
 }
 
 /**
@@ -87,6 +108,7 @@ function watchClientStall(
 export function exportRoutes(deps: ExportDeps): Router {
   const router = createRouter();
   const stallPolicy = deps.clientStall ?? { windowMs: 30_000, minBytes: 64 * 1024 };
+  const layouts = new ZipLayoutCache(deps.tokens);
   const report = (e: AccessEventBody, log: Logger) =>
     deps.tokens
       .report(e)
@@ -111,12 +133,16 @@ export function exportRoutes(deps: ExportDeps): Router {
     // token-shaped is not forwarded, but it counts against the client like an unknown token:
     // downloads and pages share one invalid-token allowance (429 once it is used up).
     const wellFormed = TOKEN_PATTERN.test(token);
+    const rangeHeader = ctx.get('range') || undefined;
+    const ifRange = ctx.get('if-range') || null;
     const context = {
       purpose: 'download' as const,
       verificationCookie: cookieValue(ctx.get('cookie'), VERIFICATION_COOKIE),
       acceptLanguage: ctx.get('accept-language').slice(0, 1000),
       languageCookie: (cookieValue(ctx.get('cookie'), LANGUAGE_COOKIE) ?? '').slice(0, 16),
       reserve: ctx.method === 'GET',
+      // A single Range may resume a download this link already completed (never counted again).
+      range: ctx.method === 'GET' && isSingleRange(rangeHeader) ? { ifRange } : null,
       // A link scanner's GET (no browser signs) is sent to the page like an unconfirmed link.
       browser: isBrowserRequest((name) => ctx.get(name)),
     };
@@ -151,35 +177,148 @@ export function exportRoutes(deps: ExportDeps): Router {
     try {
       const base = { tokenId: grant.tokenId, studyInstanceUid: grant.studyInstanceUid, ...who };
       const exportLog = log.child({ tokenId: grant.tokenId, studyInstanceUid: grant.studyInstanceUid });
+      const filename = safeZipFilename({
+        studyDate: grant.study.studyDate,
+        modalities: grant.study.modalities,
+      });
+      let fixed = await layouts.fixedZip(grant, controller.signal).catch((err: Error) => {
+        exportLog.warn({ err: err.message }, 'zip layout not read; streaming without it');
+        return null;
+      });
 
       if (ctx.method === 'HEAD') {
-        // Link checkers may HEAD the download: answer without touching the store.
+        // Link checkers and download managers may HEAD the download: answered without the store.
         ctx.type = 'application/zip';
         ctx.status = 200;
+        if (fixed) {
+          setFixedHeaders(ctx, fixed, filename);
+          ctx.length = fixed.plan.length;
+        }
+        return;
+      }
+
+      // A single range of the same bytes (If-Range naming this ETag, or none) is answered with
+      // those bytes; anything else gets the whole file.
+      const asked = fixed ? parseRange(rangeHeader, fixed.plan.length) : ({ kind: 'whole' } as const);
+      const range =
+        fixed && (ifRange === null || ifRange === fixed.etag) ? asked : ({ kind: 'whole' } as const);
+      if (fixed && range.kind === 'unsatisfiable') {
+        ctx.status = 416;
+        ctx.set('content-range', `bytes */${fixed.plan.length}`);
+        ctx.set('accept-ranges', 'bytes');
+        ctx.set('etag', fixed.etag);
+        ctx.body = '';
         return;
       }
 
       const started = Date.now();
-      const exp = await prepareExportOrThrow(grant, {
-        client: deps.dicomweb,
-        log: exportLog,
-        retry: deps.retry,
-        signal: controller.signal,
-      });
+      const onStale = (id: string) => (err: Error) => {
+        exportLog.warn(
+          { layoutId: id.slice(0, 16), reason: err.message },
+          'the study changed since its zip layout',
+        );
+        layouts.forget(id);
+        deps.tokens
+          .reportStaleZipLayout(id)
+          .catch((e: Error) => exportLog.warn({ err: e.message }, 'stale zip layout not reported'));
+      };
+      let exp: {
+        output: Readable;
+        bytesSent(): number;
+        done: Promise<Record<string, unknown>>;
+      } | null = null;
+      let sent: { status: 200 | 206; start: number; end: number } | null = null;
+      if (fixed) {
+        const first = range.kind === 'single' ? range.start : 0;
+        const last = range.kind === 'single' ? range.end : fixed.plan.length - 1;
+        const layoutId = fixed.layoutId;
+        try {
+          const fe = await prepareFixedExportOrThrow(fixed, first, last, {
+            client: deps.dicomweb,
+            log: exportLog,
+            retry: deps.retry,
+            signal: controller.signal,
+            holdBackBytes: deps.holdBackBytes ?? 16 * 1024 * 1024,
+            prefetch: deps.prefetch ?? 3,
+            stallMs: deps.storeStallMs ?? 60_000,
+            onStale: onStale(layoutId),
+          });
+          const counts = {
+            instances: fixed.layout.readme.instanceCount,
+            series: fixed.layout.readme.seriesCount,
+          };
+          exp = { ...fe, done: fe.done.then(() => counts) };
+          sent = { status: range.kind === 'single' ? 206 : 200, start: first, end: last };
+        } catch (err) {
+          // Changed before the first byte: this download streams as before, and its layout is kept.
+          if (!(err instanceof ZipSourceChangedError)) throw err;
+          onStale(layoutId)(err);
+          fixed = null;
+        }
+      }
+      if (!exp) {
+        const streamed = await prepareExportOrThrow(grant, {
+          client: deps.dicomweb,
+          log: exportLog,
+          retry: deps.retry,
+          signal: controller.signal,
+        });
+        exp = {
+          output: streamed.output,
+          bytesSent: streamed.bytesSent,
+          done: streamed.done.then(({ layout, instances, series }) => {
+            // The next downloads get a length, an ETag and ranges.
+            if (layout)
+              deps.tokens
+                .saveZipLayout(layout)
+                .catch((e: Error) => exportLog.warn({ err: e.message }, 'zip layout not kept'));
+            return { instances, series };
+          }),
+        };
+      }
+      const download = exp;
       // The store may have answered just as the client left: its request is cancelled by the abort.
       controller.signal.throwIfAborted();
       // Names this download in its events: the token service's reservation for a limited link,
       // else made here (not the request id, which a client can choose).
       const downloadId = grant.downloadId ?? randomUUID();
-      report({ event: 'download_start', outcome: 'ok', detail: { downloadId }, ...base }, exportLog);
-      exportLog.info({ zipContent: grant.zipContent }, 'export started');
+      const length = fixed?.plan.length ?? null;
+      const what = {
+        downloadId,
+        ...(fixed && sent
+          ? {
+              layoutId: fixed.layoutId,
+              ranged: sent.status === 206,
+              completesFile: sent.end === (length as number) - 1,
+              ranges: `${sent.start}-${sent.end}/${length}`,
+            }
+          : {}),
+      };
+      report(
+        {
+          event: sent?.status === 206 ? 'download_resumed' : 'download_start',
+          outcome: 'ok',
+          detail: what,
+          ...base,
+        },
+        exportLog,
+      );
+      // The layout id's first 16 digits: a 64-character run in a log line reads like a token.
+      exportLog.info(
+        {
+          zipContent: grant.zipContent,
+          ...what,
+          ...(fixed ? { layoutId: fixed.layoutId.slice(0, 16) } : {}),
+        },
+        'export started',
+      );
 
       let outcome: 'complete' | 'abort' | null = null;
       const finish = (result: 'complete' | 'abort', detail: Record<string, unknown>) => {
         if (outcome) return;
         outcome = result;
         release();
-        const bytes = exp.bytesSent();
+        const bytes = download.bytesSent();
         const durationMs = Date.now() - started;
         if (result === 'complete') {
           exportLog.info({ bytes, durationMs, ...detail }, 'export complete');
@@ -189,7 +328,7 @@ export function exportRoutes(deps: ExportDeps): Router {
               outcome: 'ok',
               bytes,
               // A report delivered twice counts once against maxDownloads.
-              detail: { durationMs, downloadId, ...detail },
+              detail: { durationMs, ...what, ...detail },
               ...base,
             },
             exportLog,
@@ -201,7 +340,7 @@ export function exportRoutes(deps: ExportDeps): Router {
               event: 'download_abort',
               outcome: String(detail.reason),
               bytes,
-              detail: { durationMs, downloadId, ...detail },
+              detail: { durationMs, ...what, ...detail },
               ...base,
             },
             exportLog,
@@ -212,7 +351,7 @@ export function exportRoutes(deps: ExportDeps): Router {
       let stalled = false;
       const stopWatch = watchClientStall(
         res,
-        () => exp.bytesSent(),
+        () => download.bytesSent(),
         stallPolicy,
         () => {
           // The client holds a slot without reading: it loses it, and the cut zip looks failed.
@@ -223,17 +362,21 @@ export function exportRoutes(deps: ExportDeps): Router {
         },
       );
       res.once('close', stopWatch);
-      exp.done.catch((err: Error) => {
+      download.done.catch((err: Error) => {
         if (stalled) return;
-        const reason = controller.signal.aborted ? 'client_disconnected' : 'upstream_error';
+        const reason = controller.signal.aborted
+          ? 'client_disconnected'
+          : err instanceof ZipSourceChangedError
+            ? 'study_changed'
+            : 'upstream_error';
         finish('abort', { reason, error: err.message });
         // Once bytes are sent there is no error page: cut the connection so the zip is visibly broken.
         res.destroy();
       });
       res.once('close', () => {
         if (res.writableFinished) {
-          exp.done.then(
-            (r) => finish('complete', { instances: r.instances, series: r.series }),
+          download.done.then(
+            (detail) => finish('complete', detail),
             () => {},
           );
         } else {
@@ -244,10 +387,15 @@ export function exportRoutes(deps: ExportDeps): Router {
         }
       });
 
-      ctx.status = 200;
       ctx.type = 'application/zip';
-      ctx.set('content-disposition', `attachment; filename="${exp.filename}"`);
-      ctx.body = exp.output;
+      ctx.set('content-disposition', `attachment; filename="${filename}"`);
+      ctx.body = download.output;
+      if (fixed && sent) {
+        setFixedHeaders(ctx, fixed, filename);
+        ctx.status = sent.status;
+        if (sent.status === 206) ctx.set('content-range', `bytes ${sent.start}-${sent.end}/${length}`);
+        ctx.length = sent.end - sent.start + 1;
+      } else ctx.status = 200;
       handedOver = true;
     } finally {
       if (!handedOver) {

@@ -5,6 +5,10 @@ import {
   INTERNAL_ACCESS_EVENTS_PATH,
   INTERNAL_GRANTS_PATH,
   INTERNAL_SECRET_HEADER,
+  INTERNAL_ZIP_LAYOUT_STALE_PATH,
+  INTERNAL_ZIP_LAYOUTS_PATH,
+  type ZipLayoutBody,
+  zipLayoutSchema,
 } from '@studylink/contracts';
 import { AppError, ServiceUnavailableError, TooManyInvalidTokensError } from '@studylink/service-kit';
 
@@ -39,6 +43,8 @@ export interface GrantContext {
   languageCookie?: string;
   /** A GET of the zip (not a HEAD): reserve one of a limited link's downloads. */
   reserve?: boolean;
+  /** A GET with a single Range, and its If-Range (a resume, perhaps of a counted download). */
+  range?: { ifRange: string | null } | null;
   /** The request shows a browser's signs (isBrowserRequest); the token service decides. */
   browser?: boolean;
 }
@@ -63,6 +69,12 @@ export interface TokenServiceClient {
     context?: GrantContext,
   ): Promise<Grant>;
   report(event: AccessEventBody): Promise<void>;
+  /** A study's zip layout by the id a grant named; null when it is gone (or cannot be read). */
+  zipLayout(id: string, signal?: AbortSignal): Promise<ZipLayoutBody | null>;
+  /** Keeps a layout made while streaming a study that had none. */
+  saveZipLayout(layout: ZipLayoutBody): Promise<void>;
+  /** The store's study differs from this layout: the token service makes it again. */
+  reportStaleZipLayout(id: string): Promise<void>;
 }
 
 /** The HTTP client main builds: also lets shutdown wait for access events still on their way. */
@@ -190,6 +202,40 @@ export function createTokenServiceClient(opts: {
       const parsed = grantSchema.safeParse(await res.json().catch(() => null));
       if (!parsed.success) throw new ServiceUnavailableError('the token service answered unexpectedly', 5);
       return parsed.data;
+    },
+    async zipLayout(id, signal) {
+      const res = await fetch(`${opts.baseUrl}${INTERNAL_ZIP_LAYOUTS_PATH}/${encodeURIComponent(id)}`, {
+        headers,
+        signal: signal
+          ? AbortSignal.any([signal, AbortSignal.timeout(opts.timeoutMs)])
+          : AbortSignal.timeout(opts.timeoutMs),
+      }).catch(() => null);
+      if (!res?.ok) {
+        await res?.body?.cancel();
+        return null;
+      }
+      const parsed = zipLayoutSchema.safeParse(await res.json().catch(() => null));
+      return parsed.success ? parsed.data : null;
+    },
+    async saveZipLayout(layout) {
+      const res = await fetch(`${opts.baseUrl}${INTERNAL_ZIP_LAYOUTS_PATH}`, {
+        method: 'PUT',
+        headers,
+        body: JSON.stringify(layout),
+        signal: AbortSignal.timeout(opts.timeoutMs * 4),
+      });
+      await res.body?.cancel();
+      if (!res.ok) throw new Error(`zip layout refused with ${res.status}`);
+    },
+    async reportStaleZipLayout(id) {
+      const res = await fetch(`${opts.baseUrl}${INTERNAL_ZIP_LAYOUT_STALE_PATH}`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ id }),
+        signal: AbortSignal.timeout(opts.timeoutMs),
+      });
+      await res.body?.cancel();
+      if (!res.ok) throw new Error(`stale zip layout refused with ${res.status}`);
     },
     report(event) {
       const giveUp = new AbortController();

@@ -3,13 +3,19 @@ import { type Readable, Transform } from 'node:stream';
 import {
   buildDicomdir,
   buildReadme,
+  buildZipLayout,
   createStudyZip,
   type DicomdirInstance,
   type DicomdirSeries,
   fileIdFor,
+  type InstanceFacts,
   type InstanceHeader,
+  measure,
   readInstanceHeader,
+  STUDY_KEYS,
   safeZipFilename,
+  type ZipLayout,
+  ZipLayoutNotPossibleError,
   zipEntryNameFor,
 } from '@studylink/dicom-media';
 import {
@@ -37,6 +43,8 @@ export interface ExportResult {
   series: number;
   /** Bytes of the zip handed to the client socket. */
   bytes: number;
+  /** The study's fixed layout, worked out from what passed (null when it cannot have one). */
+  layout: ZipLayout | null;
 }
 
 export interface PreparedExport {
@@ -74,7 +82,7 @@ export async function prepareExportOrThrow(grant: Grant, opts: ExportOptions): P
         try {
           const first = await parts.next();
           if (first.done) throw new StudyGoneError();
-          return { parts, first: first.value };
+          return { parts, first: first.value, transferSyntax: syntax };
         } catch (err) {
           await parts.return(undefined).catch(() => {});
           throw err;
@@ -124,7 +132,7 @@ export async function prepareExportOrThrow(grant: Grant, opts: ExportOptions): P
   zip.output.on('error', (err) => counter.destroy(err));
 
   const done = writeZip(grant, opened, zip, log).then(
-    (r) => ({ ...r, bytes }),
+    ({ facts, ...r }) => ({ ...r, bytes, layout: layoutOf(grant, opened.transferSyntax, facts, log) }),
     (err: Error) => {
       zip.abort(err);
       throw err;
@@ -138,6 +146,32 @@ export async function prepareExportOrThrow(grant: Grant, opts: ExportOptions): P
     done,
     bytesSent: () => bytes,
   };
+}
+
+/** The fixed layout of what was streamed, for the next downloads; null when the study cannot have one. */
+function layoutOf(
+  grant: Grant,
+  transferSyntax: string,
+  facts: InstanceFacts[],
+  log: Logger,
+): ZipLayout | null {
+  try {
+    return buildZipLayout({
+      studyInstanceUid: grant.studyInstanceUid,
+      zipContent: grant.zipContent,
+      transferSyntax,
+      instances: facts,
+      fallback: {
+        patientName: grant.study.patientName,
+        studyDate: grant.study.studyDate,
+        studyDescription: grant.study.description,
+      },
+    });
+  } catch (err) {
+    if (!(err instanceof ZipLayoutNotPossibleError)) throw err;
+    log.info({ reason: err.message }, 'the study streams without a fixed layout');
+    return null;
+  }
 }
 
 /** 406 (will not produce that transfer syntax) or a 5xx status: worth asking for the study as stored. */
@@ -180,15 +214,6 @@ interface SeriesRecord extends DicomdirSeries {
 }
 
 /** Patient and study values for the DICOMDIR: the first non-empty value any instance has. */
-const STUDY_KEYS = [
-  'patientName',
-  'patientId',
-  'studyDate',
-  'studyTime',
-  'studyDescription',
-  'studyId',
-  'accessionNumber',
-] as const satisfies readonly (keyof InstanceHeader)[];
 type StudyValues = Record<(typeof STUDY_KEYS)[number], string>;
 
 async function writeZip(
@@ -196,7 +221,7 @@ async function writeZip(
   opened: { parts: AsyncGenerator<MultipartPart>; first: MultipartPart },
   zip: ReturnType<typeof createStudyZip>,
   log: Logger,
-): Promise<Omit<ExportResult, 'bytes'>> {
+): Promise<{ instances: number; series: number; facts: InstanceFacts[] }> {
   const { parts } = opened;
   const studyUid = grant.studyInstanceUid;
   const seriesList: SeriesRecord[] = [];
@@ -205,6 +230,8 @@ async function writeZip(
   const values = Object.fromEntries(STUDY_KEYS.map((k) => [k, ''])) as StudyValues;
   let count = 0;
   let unlisted = 0;
+  // Each instance's size and CRC-32 as it passes: the study's fixed layout, made from this one read.
+  const facts: InstanceFacts[] = [];
 
   let part: MultipartPart | undefined = opened.first;
   try {
@@ -230,7 +257,11 @@ async function writeZip(
       }
       const fileId = fileIdFor(seriesList.indexOf(series), series.files);
       series.files += 1;
-      await zip.addFile(zipEntryNameFor(fileId), body);
+      const m = measure();
+      body.once('error', (err) => m.stream.destroy(err));
+      body.pipe(m.stream);
+      await zip.addFile(zipEntryNameFor(fileId), m.stream);
+      facts.push({ header, ...m.result() });
       count += 1;
       if (usable) {
         seenInstances.add(header.sopInstanceUid);
@@ -296,5 +327,5 @@ async function writeZip(
   await zip.addFile('README.txt', Buffer.from(readme, 'utf8'));
   await zip.finalize();
   if (unlisted > 0) log.warn({ unlisted }, 'instances in the zip without a DICOMDIR record');
-  return { instances: count, series: seriesList.length };
+  return { instances: count, series: seriesList.length, facts };
 }

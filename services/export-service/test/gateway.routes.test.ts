@@ -196,14 +196,36 @@ describe('viewer DICOMweb gateway against Orthanc', () => {
       expect((await get(`${ctInstance()}/thumbnail`, { token: t, accept: 'image/jpeg' })).status).not.toBe(
         403,
       );
-      // Frames asked for as application/dicom get the default (octet-stream), never a file.
+      // Frames asked for as application/dicom: not a type frames come in (406, PS3.18), never a file.
       const asDicom = await get(`${ctInstance()}/frames/1`, {
         token: t,
         accept: 'multipart/related; type="application/dicom"; transfer-syntax=*',
       });
-      expect(asDicom.status).toBe(200);
+      expect(asDicom.status).toBe(406);
       expect(await asDicom.text()).not.toContain('DICM');
     }
+  });
+
+  it('a frame number the instance does not have is a 404 (frame_not_found), never a 5xx', async () => {
+    for (const [path, accept] of [
+      [
+        `${ctInstance()}/frames/99999`,
+        'multipart/related; type="application/octet-stream"; transfer-syntax=*',
+      ],
+      [
+        `${ctInstance()}/frames/1,2,3`,
+        'multipart/related; type="application/octet-stream"; transfer-syntax=*',
+      ],
+      [`${ctInstance()}/frames/2`, 'multipart/related; type="application/octet-stream"'],
+      [`${ctInstance()}/frames/2/rendered`, 'image/png'],
+      [`${ctInstance()}/frames/7/thumbnail`, 'image/jpeg'],
+    ] as const) {
+      const res = await get(path, { accept });
+      expect(res.status, path).toBe(404);
+      expect(await errorCode(res), path).toBe('frame_not_found');
+    }
+    // Frame 1 of it is still there.
+    expect((await get(`${ctInstance()}/frames/1/rendered`, { accept: 'image/png' })).status).toBe(200);
   });
 
   it("refuses another study's UID, and another study's series or instance under the granted path", async () => {
@@ -236,7 +258,6 @@ describe('viewer DICOMweb gateway against Orthanc', () => {
       `studies/${ct.studyInstanceUid}x/series`,
       `studies/${ct.studyInstanceUid}%2F..%2F/series`,
       `studies/..%2f${ct.studyInstanceUid}/series`,
-      `studies/${ct.studyInstanceUid}/series/${ct.seriesInstanceUid}/instances`,
       `${ctInstance()}/frames/0`,
       `${ctInstance()}/frames/1,,2`,
       `${ctInstance()}/frames/1/bulk`,

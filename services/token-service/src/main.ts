@@ -1,4 +1,4 @@
-import { createDicomwebClient } from '@studylink/dicomweb';
+import { createDicomwebClient, createStoreAuthorization } from '@studylink/dicomweb';
 import { createLogger, createServiceMetrics, isEntryPoint, listen, onShutdown } from '@studylink/service-kit';
 import { ApiKeyService } from './api-keys/api-key.service.js';
 import { createApp, createTokenInternalApp } from './app.js';
@@ -7,6 +7,7 @@ import { createDatabase } from './db/database.js';
 import { DeliveryService } from './deliveries/delivery.service.js';
 import { smtpMailSender } from './deliveries/mail.sender.js';
 import { messagesApiSmsSender } from './deliveries/sms.sender.js';
+import { createReadiness, defaultMigrationsDir, expectedMigrations } from './health/readiness.js';
 import { LinkAccess } from './link-access/link-access.js';
 import { InvalidTokenLimiter } from './rate-limit/invalid-token.limiter.js';
 import { readLogoFileOrThrow } from './server-config/logo.js';
@@ -20,6 +21,7 @@ import { qidoStudySource } from './studies/study.source.js';
 import { TokenCipher } from './tokens/token.crypto.js';
 import { TokenService } from './tokens/token.service.js';
 import { defaultViewerDistDir, loadViewerAssets } from './viewer/viewer.assets.js';
+import { ZipLayoutService } from './zip-layouts/zip-layout.service.js';
 
 /** The composition root: config in, a started service out. Nothing else builds the pool. */
 export async function startTokenService(
@@ -34,9 +36,8 @@ export async function startTokenService(
   const dicomweb = createDicomwebClient({
     baseUrl: config.dicomwebUrl,
     requestTimeoutMs: config.storeTimeoutMs,
-    ...(config.secrets.dicomwebAuthorization
-      ? { headers: { authorization: config.secrets.dicomwebAuthorization } }
-      : {}),
+    // DICOMWEB_AUTHORIZATION, OAuth 2.0 client credentials or a Google service account.
+    auth: createStoreAuthorization(config.secrets.storeAuth, { timeoutMs: config.storeTimeoutMs }),
     ...(config.dicomwebCa ? { ca: config.dicomwebCa } : {}),
   });
   const serverConfig = new ServerConfigService(database.db, config.seed, {
@@ -50,7 +51,15 @@ export async function startTokenService(
     refreshIntervalMs: config.studyRefreshIntervalMs,
   });
   const cipher = new TokenCipher(config.secrets.tokenKey, config.secrets.previousTokenKeys);
-  const tokens = new TokenService(database.db, cipher, studies, serverConfig, config.secrets.tokenKey);
+  const layouts = new ZipLayoutService(
+    database.db,
+    dicomweb,
+    serverConfig,
+    log.child({ module: 'zip-layouts' }),
+  );
+  const tokens = new TokenService(database.db, cipher, studies, serverConfig, config.secrets.tokenKey, {
+    linkIssued: (uid) => layouts.schedule(uid, { force: true }),
+  });
   const apiKeys = new ApiKeyService(database.db);
   const deliveries = createDeliveries(
     config,
@@ -66,7 +75,14 @@ export async function startTokenService(
   );
 
   const shares = new ShareService(database.db, cipher, serverConfig);
-  const links = new LinkAccess({ db: database.db, studies, invalidTokens, cookies: tokens.cookies });
+  const links = new LinkAccess({
+    db: database.db,
+    studies,
+    invalidTokens,
+    cookies: tokens.cookies,
+    zipLayoutIdOf: async (uid) =>
+      (await layouts.summary(uid, (await serverConfig.get()).zipContent))?.id ?? null,
+  });
 
   await serverConfig.ensureSeeded();
   await logStartupFacts(log, database, serverConfig);
@@ -115,6 +131,11 @@ export async function startTokenService(
   const viewerAssets = await loadViewerAssets(config.viewerDistDir ?? defaultViewerDistDir());
   if (!viewerAssets) log.warn('no built patient viewer found (make build): /token/viewer answers 503');
   const metrics = createServiceMetrics({ service: 'token-service', processMetrics: true });
+  const readiness = createReadiness({
+    db: database.db,
+    expected: await expectedMigrations(defaultMigrationsDir()),
+    isDraining: () => draining,
+  });
   const app = createApp({
     viewerAssets,
     metrics,
@@ -124,18 +145,23 @@ export async function startTokenService(
     links,
     serverConfig,
     apiKeys,
+    layouts,
     staff,
     deliveries,
     shares,
     trustedProxies: config.trustedProxies,
     isDraining: () => draining,
+    readiness,
   });
   const internalApp = createTokenInternalApp({
     db: database.db,
     log,
     links,
+    layouts,
     serverConfig,
     internalSecrets: config.secrets.internalSecrets,
+    metricsToken: config.secrets.metricsToken,
+    readiness,
     metrics,
     publicApp: app,
   });
@@ -156,6 +182,7 @@ export async function startTokenService(
       walker?.stop();
       // The export service may still report the outcome of downloads cut by its own shutdown.
       await Promise.all([http.close(config.shutdownGraceMs), internal.close(config.shutdownGraceMs)]);
+      await layouts.stop();
       await deliveries.stop();
       await database.close();
     },

@@ -14,7 +14,7 @@ beforeAll(async () => {
   owner = new pg.Client({ connectionString: db.ownerUrl });
   await app.connect();
   await owner.connect();
-  await app.query("INSERT INTO access_log (event, outcome, actor) VALUES ('page_view', 'ok', 'test')");
+  await app.query("INSERT INTO access_log (event, outcome, actor) VALUES ('token_issued', 'ok', 'cli:test')");
 });
 afterAll(async () => {
   await app?.end();
@@ -134,6 +134,63 @@ describe('the access log, connected as the application role', () => {
       }
     }
     expect(await partition()).toBeDefined();
+  });
+
+  it.each([
+    [
+      'a back-dated row',
+      "INSERT INTO access_log (at, event, outcome, actor) VALUES ('2020-01-01', 'token_revoked', 'ok', 'staff:admin')",
+    ],
+    [
+      'a row dated ahead',
+      "INSERT INTO access_log (at, event) VALUES (now() + interval '1 day', 'page_view')",
+    ],
+    ['its own id', "INSERT INTO access_log (id, event) VALUES (1, 'page_view')"],
+    [
+      'an actor on a patient-side event',
+      "INSERT INTO access_log (event, outcome, actor) VALUES ('page_view', 'ok', 'staff:admin')",
+    ],
+    [
+      'an actor on a download',
+      "INSERT INTO access_log (event, actor) VALUES ('download_complete', 'api-key:1:x')",
+    ],
+    [
+      'an actor the service never writes',
+      "INSERT INTO access_log (event, actor) VALUES ('token_revoked', 'the hospital director')",
+    ],
+    [
+      'an actor with a line break',
+      "INSERT INTO access_log (event, actor) VALUES ('token_revoked', E'staff:a\\nstaff:b')",
+    ],
+  ])('refuses %s (issue 17: rows the log can be trusted for)', async (_what, sql) => {
+    const before = await rowCount();
+    const err = await refusedAsApp(sql);
+    expect(err.code, err.message).toBe('42501');
+    expect(await rowCount()).toBe(before);
+  });
+
+  it("dates every row it inserts by the database's clock, and takes the service's own actors", async () => {
+    const { rows } = await app.query<{ at: Date; db_now: Date; actor: string | null }>(
+      `INSERT INTO access_log (event, outcome, actor) VALUES
+         ('token_revoked', 'ok', 'staff:alice'), ('token_issued', 'ok', 'api-key:3:ris'),
+         ('user_created', 'ok', 'env:STAFF_ADMIN_USERNAME'), ('page_view', 'ok', NULL)
+       RETURNING at, now() AS db_now, actor`,
+    );
+    expect(rows.map((r) => r.actor)).toEqual([
+      'staff:alice',
+      'api-key:3:ris',
+      'env:STAFF_ADMIN_USERNAME',
+      null,
+    ]);
+    for (const r of rows) expect(r.at.getTime()).toBe(r.db_now.getTime());
+  });
+
+  it('the owner may still write what maintenance needs (a row moved between partitions keeps its time)', async () => {
+    await owner.query('BEGIN');
+    await owner.query(
+      "INSERT INTO access_log (at, event, actor) VALUES ('2020-01-01', 'access_log_purged', 'cli:purge-access-log')",
+    );
+    await owner.query('ROLLBACK');
   });
 
   it('cannot make the maintenance functions run for it', async () => {

@@ -212,5 +212,24 @@ describe('local sign-in beside single sign-on', () => {
     await expect(
       h.staff.users.resetPassword(sso.id, 'a new password 1', { actor: 'test', clientIp: '', userAgent: '' }),
     ).rejects.toMatchObject({ status: 409, code: 'single_sign_on_user' });
+    // The users page says so, and offers no password for them.
+    await h.addUser('root', 'admin');
+    const admin = h.client({ clientIp: '198.51.100.32' });
+    await admin.signInOrThrow('root');
+    const users = await admin.get('/staff/users');
+    expect(users.text).toMatch(/<strong>erin<\/strong><span class="sub">single sign-on<\/span>/);
+    expect(users.text).not.toContain(`/staff/users/${sso.id}/password`);
+    const form = await admin.get(`/staff/users/${sso.id}/password`);
+    expect(form.status).toBe(409);
+    expect(form.text).toContain('their password is set there');
+    // Signing out while the provider is down: our session ends; the provider's cannot be asked.
+    const session = await h.staff.sessions.start(sso.id, { clientIp: '127.0.0.1', userAgent: 'test' });
+    const erin = h.client();
+    erin.cookies.set('studylink_staff', session.id);
+    expect((await erin.get('/staff/studies')).status).toBe(200);
+    const out = await erin.post('/staff/sign-out', { _csrf: session.csrfToken });
+    expect(out.status).toBe(303);
+    expect(out.location).toBe('/staff/sign-in?reason=signed-out');
+    expect((await erin.get('/staff/studies')).status).toBe(303);
   });
 });

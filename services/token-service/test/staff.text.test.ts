@@ -1,5 +1,8 @@
-import { LANGUAGES, languageName, staffTranslator } from '@studylink/i18n';
+import { LANGUAGES, languageName, type StaffMessageKey, staffTranslator } from '@studylink/i18n';
+import { freePort } from '@studylink/testkit';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { renderSignedInPage, renderSignedOutPage } from '../src/staff/session/sign-in.page.js';
+import { renderStaffErrorPage } from '../src/staff/shared/staff.page-errors.js';
 import {
   type PageResponse,
   type StaffClient,
@@ -267,5 +270,79 @@ describe('every staff page takes its text from the staff catalogue', () => {
     const csrf = await staff.post(`/staff/studies/${JANE}/token`, { _csrf: 'forged', never: '1' });
     expect(csrf.status).toBe(403);
     expectAllFromCatalogue('csrf', csrf);
+  });
+});
+
+describe('single sign-on pages take their text from the staff catalogue', () => {
+  /** A provider that is not there: the pages that need none, and the one that says it is down. */
+  const oidc = async () => ({
+    settings: {
+      issuer: `http://127.0.0.1:${await freePort()}`,
+      clientId: 'studylink',
+      adminGroup: 'studylink-admins',
+      groupsClaim: 'groups',
+      redirectUri: null,
+      scopes: 'openid profile',
+    },
+    clientSecret: 'x'.repeat(24),
+  });
+  let both: StaffHarness;
+  let ssoOnly: StaffHarness;
+  beforeAll(async () => {
+    // The provider's settings on the setup page are data, as the environment gives them.
+    DATA.push('studylink-admins', 'studylink', 'openid profile', 'groups');
+    [both, ssoOnly] = await Promise.all([
+      startStaffHarness({ signInMethods: { local: true, oidc: await oidc() } }),
+      startStaffHarness({ signInMethods: { local: false, oidc: await oidc() } }),
+    ]);
+  });
+  afterAll(async () => {
+    await Promise.all([both?.close(), ssoOnly?.close()]);
+  });
+
+  it('sign-in with both, single sign-on only, its refusals, the setup card, the onward pages', async () => {
+    expectAllFromCatalogue('sign-in, both', await both.client().get('/staff/sign-in'));
+    const only = ssoOnly.client();
+    expectAllFromCatalogue('sign-in, sso only', await only.get('/staff/sign-in'));
+    const refused = await only.post('/staff/sign-in', { username: 'a', password: 'b' });
+    expect(refused.status).toBe(403);
+    expectAllFromCatalogue('local sign-in off', refused);
+    const down = await only.get('/staff/sign-in/oidc');
+    expect(down.status).toBe(503);
+    expectAllFromCatalogue('provider down', down);
+    const unknown = await only.get('/staff/sign-in/oidc/callback?code=x&state=y');
+    expect(unknown.status).toBe(400);
+    expectAllFromCatalogue('callback without a sign-in', unknown);
+    const { admin: alice } = await both.signedInPair();
+    expectAllFromCatalogue('setup with sign-in', await alice.get('/staff/setup'));
+    const page = (text: string) => ({
+      status: 200,
+      headers: new Headers({ 'content-type': 'text/html' }),
+      text,
+    });
+    expectAllFromCatalogue('signed in, onward', page(renderSignedInPage('/staff/studies')) as PageResponse);
+    expectAllFromCatalogue(
+      'signed out, onward',
+      page(renderSignedOutPage('https://idp.example/end')) as PageResponse,
+    );
+  });
+
+  it('every refusal of the callback has its own text', async () => {
+    for (const code of [
+      'oidc_login_unknown',
+      'oidc_state_mismatch',
+      'oidc_replayed',
+      'oidc_provider_error',
+      'oidc_code_refused',
+      'oidc_id_token_expired',
+      'oidc_invalid_response',
+      'oidc_user_disabled',
+      'oidc_unavailable',
+      'local_sign_in_off',
+      'single_sign_on_user',
+    ]) {
+      const text = renderStaffErrorPage(code === 'oidc_unavailable' ? 503 : 400, code, null);
+      expect(text, code).toContain(staffTranslator('en').t(`error.code.${code}` as StaffMessageKey));
+    }
   });
 });

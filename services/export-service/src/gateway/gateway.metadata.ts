@@ -46,3 +46,19 @@ export function tagValues(datasets: DicomJsonObject[], tag: string): string[] {
   }
   return [...seen];
 }
+
+/**
+ * Frames per instance of a series' metadata (NumberOfFrames, 0028,0008; 1 when absent), by SOP
+ * Instance UID: what a frame number is checked against.
+ * @example frameCounts(datasets).get(sopUid) // 1 for a single-frame CT slice
+ */
+export function frameCounts(datasets: DicomJsonObject[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const ds of datasets) {
+    const sop = ds['00080018']?.Value?.[0];
+    if (typeof sop !== 'string') continue;
+    const n = Number(ds['00280008']?.Value?.[0] ?? 1);
+    out.set(sop, Number.isSafeInteger(n) && n >= 1 ? n : 1);
+  }
+  return out;
+}

@@ -20,6 +20,7 @@ export function gatewayRouteTemplates(): Router {
     `${study}/series`,
     `${study}/metadata`,
     `${study}/series/:series/metadata`,
+    `${study}/series/:series/instances`,
     instance,
     `${instance}/frames/:frames`,
     `${instance}/rendered`,
@@ -33,6 +34,7 @@ export function gatewayRouteTemplates(): Router {
 
 export type GatewayResourceKind =
   | 'series_search'
+  | 'instance_search'
   | 'study_metadata'
   | 'series_metadata'
   | 'study_retrieve'
@@ -90,9 +92,11 @@ export function parseGatewayPath(rest: string): GatewayResource | null {
   const seriesPath = `/studies/${study}/series/${series}`;
   if (s.length === 4) return { kind: 'series_retrieve', study, series, storePath: seriesPath };
   if (s.length === 5) {
-    return s[4] === 'metadata'
-      ? { kind: 'series_metadata', study, series, storePath: `${seriesPath}/metadata` }
-      : null;
+    if (s[4] === 'metadata')
+      return { kind: 'series_metadata', study, series, storePath: `${seriesPath}/metadata` };
+    if (s[4] === 'instances')
+      return { kind: 'instance_search', study, series, storePath: `${seriesPath}/instances` };
+    return null;
   }
   if (s[4] !== 'instances' || !isDicomUid(s[5])) return null;
   const instance = s[5];

@@ -23,8 +23,9 @@ import {
   type Presenter,
   type TokenServiceClient,
 } from '../grant.client.js';
+import { acceptsDicomJson, DEFAULT_ACCEPT, negotiateAccept } from './gateway.accept.js';
 import { RateLimiter, TtlCache } from './gateway.cache.js';
-import { scrubDicomJson, tagValues } from './gateway.metadata.js';
+import { frameCounts, scrubDicomJson, tagValues } from './gateway.metadata.js';
 import { reframeMultipart } from './gateway.multipart.js';
 import {
   GATEWAY_PREFIX,
@@ -74,21 +75,16 @@ const notFound = () => new GatewayError(404, 'not_found', 'not found in this stu
 const tooMany = (seconds: number, code: string) =>
   new GatewayError(429, code, 'too many requests; slow down', undefined, { 'retry-after': String(seconds) });
 
-// Rendition media types the viewer may ask for; anything else gets the default of the resource.
-const FRAMES_ACCEPT =
-  /^multipart\/related; ?type="?(application\/octet-stream|image\/(jpeg|jls|jp2|jpx|png|gif|dicom-rle|x-dicom-rle))"?(; ?transfer-syntax=(\*|[0-9.]{1,64}))?$/i;
-const INSTANCE_ACCEPT =
-  /^multipart\/related; ?type="?application\/dicom"?(; ?transfer-syntax=(\*|[0-9.]{1,64}))?$/i;
-const IMAGE_ACCEPT = /^image\/(jpeg|png|gif)$/i;
-const DEFAULT_ACCEPT: Record<'frames' | 'instance' | 'rendered' | 'thumbnail', string> = {
-  frames: 'multipart/related; type="application/octet-stream"; transfer-syntax=*',
-  instance: 'multipart/related; type="application/dicom"; transfer-syntax=*',
-  rendered: 'image/png',
-  thumbnail: 'image/jpeg',
-};
 const SAFE_CONTENT_TYPE = /^[\x20-\x7e]{1,300}$/;
 const QIDO_KEYS = new Set(['includefield', 'limit', 'offset']);
 const QIDO_VALUE = /^[A-Za-z0-9,]{1,512}$/;
+const ACCEPT_VALUE = /^[\x20-\x7e]{1,500}$/;
+const JSON_KINDS: ReadonlySet<GatewayResourceKind> = new Set([
+  'series_search',
+  'instance_search',
+  'study_metadata',
+  'series_metadata',
+]);
 // Anything token-shaped, anywhere in what a request put in its URL.
 const TOKEN_LIKE = /[A-Za-z0-9]{64}/;
 
@@ -121,6 +117,8 @@ export function gatewayMiddleware(deps: GatewayDeps): Middleware {
   const grants = new TtlCache<Grant>(o.grantCacheMs, 10_000, now);
   const seriesLists = new TtlCache<ReadonlySet<string>>(o.membershipCacheMs, 1_000, now);
   const instanceLists = new TtlCache<ReadonlySet<string>>(o.membershipCacheMs, 5_000, now);
+  // Frames per instance, by series: a frame number the instance does not have is the client's mistake.
+  const framesPerInstance = new TtlCache<ReadonlyMap<string, number>>(o.membershipCacheMs, 1_000, now);
   const perToken = new RateLimiter(o.perToken.rate, o.perToken.burst, now);
   const perClient = new RateLimiter(o.perClient.rate, o.perClient.burst, now);
   const inFlight = new Map<string, number>();
@@ -201,30 +199,69 @@ export function gatewayMiddleware(deps: GatewayDeps): Middleware {
       throw notFound();
   }
 
-  async function answerJson(ctx: Context, r: GatewayResource, signal: AbortSignal) {
+  async function answerJson(ctx: Context, r: GatewayResource, query: GatewayQuery, signal: AbortSignal) {
+    if (!acceptsDicomJson(query.accept ?? ctx.get('accept')))
+      throw new GatewayError(406, 'not_acceptable', 'this resource is answered in application/dicom+json');
     let datasets: DicomJsonObject[];
     if (r.kind === 'series_search') {
-      const q = parseQidoQueryOrThrow(ctx.querystring);
-      datasets = await storeCall(() => deps.dicomweb.searchSeries(r.study, { ...q, signal }));
+      datasets = await storeCall(() => deps.dicomweb.searchSeries(r.study, { ...query.qido, signal }));
       datasets = datasets.filter((d) => belongs(d, r));
-      seriesLists.set(r.study, new Set(tagValues(datasets, Tag.SeriesInstanceUID)));
+      // A partial answer (limit, offset) is no list of the study's series.
+      if (query.qido.limit === undefined && query.qido.offset === undefined)
+        seriesLists.set(r.study, new Set(tagValues(datasets, Tag.SeriesInstanceUID)));
+    } else if (r.kind === 'instance_search') {
+      // QIDO-RS of the series' instances (within the granted study: the series was checked).
+      datasets = await storeCall(() =>
+        deps.dicomweb.searchInstances(r.study, r.series, { ...query.qido, signal }),
+      );
+      datasets = datasets.filter((d) => belongs(d, r));
     } else {
       datasets = await storeCall(() => deps.dicomweb.retrieveMetadata(r.study, r.series, { signal }));
       datasets = datasets.filter((d) => belongs(d, r));
-      if (r.series !== undefined)
+      if (r.series !== undefined) {
         instanceLists.set(`${r.study}/${r.series}`, new Set(tagValues(datasets, Tag.SOPInstanceUID)));
+        framesPerInstance.set(`${r.study}/${r.series}`, frameCounts(datasets));
+      }
     }
     ctx.status = 200;
     ctx.type = 'application/dicom+json';
     if (ctx.method !== 'HEAD') ctx.body = JSON.stringify(scrubDicomJson(datasets, deps.storeAddresses));
   }
 
-  async function relay(ctx: Context, r: GatewayResource, key: string, controller: AbortController) {
+  /** A 404 when a requested frame number is past the instance's NumberOfFrames (from the series' metadata). */
+  async function checkFramesOrThrow(r: GatewayResource, signal: AbortSignal) {
+    if (!r.frames || r.series === undefined || r.instance === undefined) return;
+    const series = r.series;
+    const counts = await storeCall(() =>
+      framesPerInstance.get(`${r.study}/${series}`, async () =>
+        frameCounts(await deps.dicomweb.retrieveMetadata(r.study, series, { signal })),
+      ),
+    );
+    const count = counts.get(r.instance);
+    if (count !== undefined && r.frames.some((f) => f > count))
+      throw new GatewayError(
+        404,
+        'frame_not_found',
+        `this image has ${count} frame${count === 1 ? '' : 's'}`,
+      );
+  }
+
+  async function relay(
+    ctx: Context,
+    r: GatewayResource,
+    query: GatewayQuery,
+    key: string,
+    controller: AbortController,
+  ) {
     // Study and series retrieves answer what an instance does, for every instance in them.
     const kind = (ORIGINAL_FILE_KINDS.has(r.kind) ? 'instance' : r.kind) as keyof typeof DEFAULT_ACCEPT;
-    const asked = ctx.get('accept').trim();
-    const fits = kind === 'frames' ? FRAMES_ACCEPT : kind === 'instance' ? INSTANCE_ACCEPT : IMAGE_ACCEPT;
-    const accept = fits.test(asked) ? asked : DEFAULT_ACCEPT[kind];
+    const accept = negotiateAccept(kind, query.accept ?? ctx.get('accept'));
+    if (accept === null)
+      throw new GatewayError(
+        406,
+        'not_acceptable',
+        `this resource is available as ${DEFAULT_ACCEPT[kind]} (and the types PS3.18 lists for it), not as asked`,
+      );
     if (ctx.method === 'HEAD') {
       // Link checkers and prefetchers: membership is checked, the store is not bothered.
       ctx.status = 200;
@@ -236,11 +273,20 @@ export function gatewayMiddleware(deps: GatewayDeps): Middleware {
     const up = await storeCall(() => deps.dicomweb.relay(r.storePath, { accept, signal: controller.signal }));
     if (up.status !== 200) {
       up.body.destroy();
+      // A frame number the instance does not have is the client's mistake, whatever the store says.
+      await checkFramesOrThrow(r, controller.signal);
       if (up.status === 404) throw notFound();
       if (up.status === 429 || up.status === 503)
         throw new ServiceUnavailableError('the image archive is busy; try again shortly', 5, 'store_busy');
-      // 400/406/415/501 (cannot render or transcode this one) and 5xx (failed on this file): the
-      // viewer falls back to another path for this image.
+      // The store refuses to render or transcode this object (Orthanc: 400 for a rendering it cannot
+      // make): the client's answer is that it cannot be had in this form, not a server failure.
+      if (up.status === 400 || up.status === 406 || up.status === 415 || up.status === 501)
+        throw new GatewayError(
+          406,
+          'store_cannot_render',
+          `the image archive cannot send this object as ${accept} (it answered ${up.status}); ask for another type, or the frames as stored`,
+        );
+      // 5xx (failed on this file): the viewer falls back to another path for this image.
       throw new GatewayError(
         502,
         'store_cannot_answer',
@@ -302,8 +348,7 @@ export function gatewayMiddleware(deps: GatewayDeps): Middleware {
           allow: 'GET, HEAD',
         });
       }
-      if (ctx.querystring !== '' && r.kind !== 'series_search')
-        throw new GatewayError(400, 'unexpected_query', 'this resource takes no query parameters');
+      const query = parseGatewayQueryOrThrow(ctx.querystring, r.kind);
       const who: Presenter = {
         clientIp: clientIp(
           ctx.req.socket.remoteAddress,
@@ -328,9 +373,8 @@ export function gatewayMiddleware(deps: GatewayDeps): Middleware {
           grant.downloadRefusal ?? 'download_not_allowed',
           'this link shows the images but does not hand out the original files',
         );
-      if (r.kind === 'series_search' || r.kind === 'study_metadata' || r.kind === 'series_metadata')
-        await answerJson(ctx, r, controller.signal);
-      else await relay(ctx, r, who.clientIp, controller);
+      if (JSON_KINDS.has(r.kind)) await answerJson(ctx, r, query, controller.signal);
+      else await relay(ctx, r, query, who.clientIp, controller);
     } catch (err) {
       outcome = err instanceof AppError ? err.code : 'internal_error';
       throw err;
@@ -349,14 +393,32 @@ function belongs(d: DicomJsonObject, r: GatewayResource): boolean {
   return series === undefined || series === r.series;
 }
 
-function parseQidoQueryOrThrow(qs: string): { includefield?: string[]; limit?: number; offset?: number } {
-  if (qs === '') return {};
-  const out: { includefield?: string[]; limit?: number; offset?: number } = {};
+/** A gateway request's query: PS3.18's `accept` (any resource), and QIDO-RS's paging and fields (searches). */
+interface GatewayQuery {
+  accept?: string;
+  qido: { includefield?: string[]; limit?: number; offset?: number };
+}
+
+function parseGatewayQueryOrThrow(qs: string, kind: GatewayResourceKind): GatewayQuery {
+  const out: GatewayQuery = { qido: {} };
+  if (qs === '') return out;
+  const search = kind === 'series_search' || kind === 'instance_search';
   for (const [key, value] of new URLSearchParams(qs)) {
-    if (!QIDO_KEYS.has(key) || !QIDO_VALUE.test(value))
-      throw new GatewayError(400, 'unexpected_query', 'only includefield, limit and offset are accepted');
-    if (key === 'includefield') out.includefield = [...(out.includefield ?? []), ...value.split(',')];
-    else if (/^[0-9]{1,6}$/.test(value)) out[key as 'limit' | 'offset'] = Number(value);
+    if (key === 'accept' && ACCEPT_VALUE.test(value) && out.accept === undefined) {
+      out.accept = value;
+      continue;
+    }
+    if (!search || !QIDO_KEYS.has(key) || !QIDO_VALUE.test(value))
+      throw new GatewayError(
+        400,
+        'unexpected_query',
+        search
+          ? 'only includefield, limit, offset and accept are accepted'
+          : 'this resource takes only the accept query parameter',
+      );
+    if (key === 'includefield')
+      out.qido.includefield = [...(out.qido.includefield ?? []), ...value.split(',')];
+    else if (/^[0-9]{1,6}$/.test(value)) out.qido[key as 'limit' | 'offset'] = Number(value);
     else throw new GatewayError(400, 'unexpected_query', `${key} must be a number`);
   }
   return out;

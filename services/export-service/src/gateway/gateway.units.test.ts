@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { acceptsDicomJson, negotiateAccept } from './gateway.accept.js';
 import { RateLimiter, TtlCache } from './gateway.cache.js';
 import { scrubDicomJson } from './gateway.metadata.js';
 import { reframeMultipart } from './gateway.multipart.js';
@@ -20,6 +21,11 @@ describe('parseGatewayPath', () => {
     });
     expect(parseGatewayPath('studies/1.2/series/3.4/instances/5.6/frames/2/rendered')?.kind).toBe('rendered');
     expect(parseGatewayPath('studies/1.2/series/3.4/instances/5.6/thumbnail')?.kind).toBe('thumbnail');
+    expect(parseGatewayPath('studies/1.2/series/3.4/instances')).toMatchObject({
+      kind: 'instance_search',
+      series: '3.4',
+      storePath: '/studies/1.2/series/3.4/instances',
+    });
   });
 
   it('names the study and series retrieves (original files, like an instance)', () => {
@@ -43,7 +49,8 @@ describe('parseGatewayPath', () => {
       'studies/1..2/series',
       'studies/.1/series',
       'studies/1.2/series/',
-      'studies/1.2/series/3.4/instances',
+      'studies/1.2/series/3.4/instances/',
+      'studies/1.2/instances',
       'studies/1.2/series/3.4/instances/5.6/frames',
       'studies/1.2/series/3.4/instances/5.6/frames/01',
       'studies/1.2/series/3.4/instances/5.6/frames/1/rendered/x',
@@ -154,5 +161,33 @@ describe('reframeMultipart', () => {
       source(part('AAAA'), '--up\r\nContent-Ty'),
     );
     await expect(read(body)).rejects.toThrow();
+  });
+});
+
+describe('negotiateAccept', () => {
+  it('takes the first range the resource comes in, a wildcard or nothing as its default, and none of them as null (406)', () => {
+    expect(negotiateAccept('rendered', 'image/webp, image/jpeg;q=0.8, image/png;q=0.5')).toBe('image/jpeg');
+    expect(negotiateAccept('rendered', '')).toBe('image/png');
+    expect(negotiateAccept('rendered', 'text/html, */*;q=0.1')).toBe('image/png');
+    expect(negotiateAccept('rendered', 'image/*')).toBe('image/png');
+    expect(negotiateAccept('rendered', 'application/pdf')).toBeNull();
+    expect(negotiateAccept('rendered', 'image/jpeg;q=0, image/gif')).toBe('image/gif');
+    expect(negotiateAccept('frames', 'multipart/related; type="application/octet-stream"')).toBe(
+      'multipart/related; type="application/octet-stream"',
+    );
+    expect(
+      negotiateAccept('frames', 'multipart/related;type=application/octet-stream;transfer-syntax=*'),
+    ).toBe('multipart/related; type=application/octet-stream; transfer-syntax=*');
+    expect(negotiateAccept('frames', 'multipart/related; type="application/dicom"')).toBeNull();
+    expect(negotiateAccept('instance', '*/*')).toBe(
+      'multipart/related; type="application/dicom"; transfer-syntax=*',
+    );
+  });
+
+  it('DICOM JSON for the searches and metadata: its types, a wildcard or nothing', () => {
+    expect(acceptsDicomJson('')).toBe(true);
+    expect(acceptsDicomJson('application/dicom+json, application/json;q=0.5')).toBe(true);
+    expect(acceptsDicomJson('*/*')).toBe(true);
+    expect(acceptsDicomJson('image/png')).toBe(false);
   });
 });

@@ -122,6 +122,31 @@ export interface DownloadLeaseTable {
   expires_at: Date;
 }
 
+/** A study's fixed zip layout (migrations/0011). */
+export interface ZipLayoutTable {
+  study_instance_uid: string;
+  zip_content: 'as-stored' | 'jpeg-lossless';
+  id: string;
+  body: string;
+  base_length: number;
+  readme: ColumnType<ZipLayoutReadme, string, string>;
+  made_at: Timestamp;
+}
+export interface ZipLayoutReadme {
+  patientName: string;
+  studyDate: string;
+  studyDescription: string;
+  instanceCount: number;
+  seriesCount: number;
+}
+
+/** Downloads counted against maxDownloads, by layout (migrations/0012). */
+export interface CountedDownloadTable {
+  token_id: number;
+  layout_id: string;
+  counted_at: Timestamp;
+}
+
 /** A message to the patient with the link or its PIN, queued until sent (migrations/0015). */
 export interface DeliveryTable {
   id: Generated<number>;
@@ -190,6 +215,11 @@ export interface StaffSessionTable {
   user_agent: string | null;
 }
 
+/** migrations/migrate.mjs's record of the files it applied (the services may only read it). */
+export interface SchemaMigrationTable {
+  name: string;
+}
+
 /** The staff search's index of the studies the store holds (migrations/0017). */
 export interface StudyIndexTable {
   study_instance_uid: string;
@@ -217,6 +247,7 @@ export interface StudyIndexWordTable {
 }
 
 export interface DB {
+  schema_migrations: SchemaMigrationTable;
   server_config: ServerConfigTable;
   tokens: TokenTable;
   studies: StudyTable;
@@ -224,6 +255,8 @@ export interface DB {
   access_log: AccessLogTable;
   invalid_token_attempts: InvalidTokenAttemptsTable;
   download_leases: DownloadLeaseTable;
+  zip_layouts: ZipLayoutTable;
+  counted_downloads: CountedDownloadTable;
   deliveries: DeliveryTable;
   staff_users: StaffUserTable;
   staff_sessions: StaffSessionTable;

@@ -14,7 +14,9 @@
  * - `view`       the export service's grant for the viewer's gateway (frames, rendered, metadata;
  *                `may.viewFiles` says whether whole instances / series / study too).
  * - `view_files` original DICOM files asked for outright.
- * - `download`   the export service's grant for the zip (`reserve`: one of a limited link's downloads).
+ * - `download`   the export service's grant for the zip (`reserve`: one of a limited link's downloads;
+ *                `range`: a ranged GET, which resumes a download of the same zip layout this link
+ *                completed within 24 hours: let past the limit, not reserved, never counted again).
  * - `share`      sharing the link onward (child links): a study's own link only (a child cannot
  *                share further: ShareNotAllowedError 403). A child whose parent is revoked or
  *                expired is gone for every purpose (404), like a revoked link.
@@ -32,10 +34,13 @@
  * Extending it: a new rule is a small pure function over LinkRecord (link.rules.ts) called from
  * `decide` below, with its row in the gate's table test (test/link-access.gate.test.ts).
  */
+
+import { layoutIdOfEtag } from '@studylink/contracts';
 import type { Requester } from '@studylink/service-kit';
 import type { Kysely } from 'kysely';
 import { appendAccessEvent } from '../access-log/access-log.repository.js';
 import type { DB, StudyRow } from '../db/tables.js';
+import { isCountedWithinWindow } from '../downloads/download.counting.js';
 import {
   CrossOriginFormError,
   DownloadRefusedError,
@@ -96,6 +101,8 @@ export interface OpenOptions {
   verificationCookie?: string | null | undefined;
   /** `download` only: reserve one of a limited link's downloads (a GET of the zip, not a HEAD). */
   reserve?: boolean;
+  /** `download` only: a GET with a single Range, and its If-Range (null when absent). */
+  range?: { ifRange: string | null } | null;
   /** A HEAD request (link scanners): logged as such. */
   head?: boolean;
   /** `answer` and `opened`: the form or the script's post came from another site. */
@@ -120,6 +127,12 @@ export interface OpenedLink {
   downloadsRemaining: number | null;
   /** The reserved download (purpose `download` with `reserve` on a limited link); null otherwise. */
   downloadId: string | null;
+  /** `download`: the study's fixed zip layout, when made. */
+  zipLayoutId: string | null;
+  /** `download`: a ranged resume of a download of this layout the link completed within 24 hours. */
+  resume: boolean;
+  /** Child links ever made from this link (share onward): none, and the page need not list them. */
+  childCount: number;
   /** The study's stored copy (for `page` and `viewer`, from the store when there is none yet). */
   study: StudyRow | undefined;
 }
@@ -129,6 +142,8 @@ export interface LinkAccessDeps {
   studies: StudyService;
   invalidTokens: InvalidTokenGuard;
   cookies: VerificationCookies;
+  /** The id of the study's zip layout for the current zip content (made in the background if none). */
+  zipLayoutIdOf?: (studyInstanceUid: string) => Promise<string | null>;
   now?: () => number;
 }
 
@@ -181,7 +196,14 @@ export class LinkAccess {
       userAgent: requester?.userAgent ?? null,
     };
     const verified = link.verification === 'none' || this.deps.cookies.verify(link, opts.verificationCookie);
-    const refusal = downloadRefusal(link);
+    const zipLayoutId =
+      opts.purpose === 'download' ? ((await this.deps.zipLayoutIdOf?.(link.studyInstanceUid)) ?? null) : null;
+    const resume =
+      zipLayoutId !== null &&
+      opts.range != null &&
+      (opts.range.ifRange === null || layoutIdOfEtag(opts.range.ifRange) === zipLayoutId) &&
+      (await isCountedWithinWindow(db, link.tokenId, zipLayoutId, new Date(this.now())));
+    const refusal = downloadRefusal(link, { resume });
     const opened: OpenedLink = {
       purpose: opts.purpose,
       link,
@@ -199,6 +221,9 @@ export class LinkAccess {
       downloadRefusal: refusal,
       downloadsRemaining: downloadsRemaining(link),
       downloadId: null,
+      zipLayoutId,
+      resume,
+      childCount: found.childCount,
       study: found.study,
     };
     // Grants for the export service: refused with one download_refused event, the purpose in detail.
@@ -276,13 +301,14 @@ export class LinkAccess {
         // A link scanner's GET spends no download: the export service sends it to the page.
         const scanner = scannerRefusal({
           purpose: opts.purpose,
-          reserve: opts.reserve ?? false,
+          // The resume of a download already counted spends nothing: no reason to turn anyone away.
+          reserve: (opts.reserve ?? false) && !resume,
           browser: opts.browser,
           maxDownloads: link.maxDownloads,
         });
         if (scanner) await refuse('not_a_browser', scanner);
         // Completed downloads and those under way together stay within the limit.
-        if (opts.reserve && link.maxDownloads !== null) {
+        if (opts.reserve && link.maxDownloads !== null && !resume) {
           opened.downloadId = await reserveDownload(db, link.tokenId);
           if (!opened.downloadId) await refuse('limit_reached', new DownloadRefusedError('limit_reached'));
         }

@@ -72,11 +72,13 @@ export function downloadsRemaining(link: Pick<LinkRecord, 'maxDownloads' | 'down
 
 /**
  * Why the original files (the zip, whole instances) are refused: a view-only link, or one whose
- * downloads are used up; null when they are not.
+ * downloads are used up (unless this is the resume of a download already counted); null when they
+ * are not.
  */
 export function downloadRefusal(
   link: Pick<LinkRecord, 'allowDownload' | 'maxDownloads' | 'downloadsUsed'>,
+  { resume = false }: { resume?: boolean } = {},
 ): 'view_only' | 'limit_reached' | null {
   if (!link.allowDownload) return 'view_only';
-  return downloadsRemaining(link) === 0 ? 'limit_reached' : null;
+  return downloadsRemaining(link) === 0 && !resume ? 'limit_reached' : null;
 }

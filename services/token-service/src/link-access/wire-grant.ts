@@ -28,6 +28,8 @@ export function toWireGrant(opened: OpenedLink, config: ServerConfig, language: 
     downloadRefusal: opened.downloadRefusal ? REFUSAL_CODE[opened.downloadRefusal] : null,
     downloadsRemaining: opened.downloadsRemaining,
     downloadId: opened.downloadId,
+    zipLayoutId: opened.zipLayoutId,
+    resume: opened.resume,
     study: {
       patientName: study?.patient_name ?? '',
       studyDate: study?.study_date ?? '',

@@ -60,6 +60,8 @@ export function renderStudyPage(p: {
   share?: SafeHtml | null;
   /** A child link: the page says the patient shared it. */
   sharedByPatient?: boolean;
+  /** The zip's exact length once the study's layout is made; null before (the last download's size shows). */
+  zipSize?: number | null;
 }): string {
   const { t, study: s } = p;
   const counts =
@@ -97,7 +99,14 @@ ${
   ${row(t.t('page.modalities'), s.modalities.join(', '))}
   ${row(t.t('page.seriesAndImages'), counts)}
   ${row(t.t('page.studyId'), s.study_id)}
-  ${row(t.t('page.downloadSize'), s.last_export_bytes ? t.t('page.aboutSize', { size: formatBytes(s.last_export_bytes, t) }) : null)}
+  ${row(
+    t.t('page.downloadSize'),
+    p.zipSize
+      ? `${formatBytes(p.zipSize, t)} (${t.number(p.zipSize, { style: 'unit', unit: 'byte', unitDisplay: 'long' })})`
+      : s.last_export_bytes
+        ? t.t('page.aboutSize', { size: formatBytes(s.last_export_bytes, t) })
+        : null,
+  )}
 </dl>`
     : html`<p class="notice">${t.t('page.detailsUnavailable')}</p>`
 }

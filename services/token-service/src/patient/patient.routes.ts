@@ -1,5 +1,6 @@
 import type Router from '@koa/router';
 import { tokenFromQuery } from '@studylink/contracts';
+import { layoutReadme } from '@studylink/dicom-media';
 import { isLanguage } from '@studylink/i18n';
 import {
   cookieValue,
@@ -11,8 +12,9 @@ import {
 } from '@studylink/service-kit';
 import type { Context } from 'koa';
 import type { Kysely } from 'kysely';
-import type { DB } from '../db/tables.js';
+import type { DB, StudyRow } from '../db/tables.js';
 import type { LinkAccess } from '../link-access/link-access.js';
+import type { ServerConfig } from '../server-config/server-config.schema.js';
 import type { ServerConfigService } from '../server-config/server-config.service.js';
 import { shareSection } from '../sharing/share.page.js';
 import type { ShareService } from '../sharing/share.service.js';
@@ -20,6 +22,7 @@ import { cameOverHttps } from '../staff/session/staff-auth.middleware.js';
 import { readForm } from '../staff/shared/staff.form.js';
 import { answerFormatProblem, type TokenService, type VerificationAnswer } from '../tokens/token.service.js';
 import { BROWSER_COOKIE, VERIFICATION_COOKIE } from '../tokens/verification.cookie.js';
+import type { ZipLayoutService } from '../zip-layouts/zip-layout.service.js';
 import { linkHistory } from './link-history.js';
 import { renderStudyPage, renderVerificationForm } from './patient.page.js';
 import { isSameOriginPost } from './same-origin.js';
@@ -32,6 +35,28 @@ export interface PatientDeps {
   trustedProxies: ReadonlySet<string>;
   /** Share onward (child links); absent: the page offers no sharing. */
   shares?: ShareService | undefined;
+  layouts?: ZipLayoutService;
+}
+
+/**
+ * The exact size of the zip this patient would get (its README follows the page's language), once
+ * the study's layout is made; null before.
+ */
+async function exactZipSize(
+  deps: PatientDeps,
+  study: StudyRow | undefined,
+  config: ServerConfig,
+  language: string,
+): Promise<number | null> {
+  if (!deps.layouts || !study) return null;
+  const row = await deps.layouts.summary(study.study_instance_uid, config.zipContent);
+  if (!row) return null;
+  const readme = layoutReadme(row, {
+    institution: config.institution || study.institution_name || '',
+    viewerUrl: config.viewerUrl,
+    language,
+  });
+  return deps.layouts.lengthWith(row, readme);
 }
 
 const ONE_YEAR_SECONDS = 365 * 86_400;
@@ -89,11 +114,18 @@ export function patientRoutes(deps: PatientDeps): Router {
     const history = head ? [] : await linkHistory(deps.db, link.tokenId);
     const share =
       opened.may.share && deps.shares && !head
-        ? shareSection(t, token, await deps.shares.childrenOf(link.tokenId), config.timeZone)
+        ? shareSection(
+            t,
+            token,
+            opened.childCount > 0 ? await deps.shares.childrenOf(link.tokenId) : [],
+            config.timeZone,
+          )
         : null;
+    const zipSize = head ? null : await exactZipSize(deps, opened.study, config, t.lang);
     ctx.body = renderStudyPage({
       share,
       sharedByPatient: link.parentId !== null,
+      zipSize,
       token,
       study: opened.study,
       config,

@@ -21,6 +21,8 @@ export async function findLinkWithStudyByHash(
       study: StudyRow | undefined;
       /** A child link's parent (its state ends the child); null for a study's own link. */
       parent: { revokedAt: Date | null; expiresAt: Date | null } | null;
+      /** Child links ever made from this link. */
+      childCount: number;
     }
   | undefined
 > {
@@ -31,10 +33,12 @@ export async function findLinkWithStudyByHash(
     .selectAll('tokens')
     .select(sql<Record<string, unknown> | null>`to_jsonb(studies.*)`.as('study_copy'))
     .select(['parent.revoked_at as parent_revoked_at', 'parent.expires_at as parent_expires_at'])
+    // Child links made from this one (share onward): the page lists them only when there are any.
+    .select(sql<number>`(SELECT count(*)::int FROM tokens c WHERE c.parent_id = tokens.id)`.as('child_count'))
     .where('tokens.token_hash', '=', hash)
     .executeTakeFirst();
   if (!found) return undefined;
-  const { study_copy, parent_revoked_at, parent_expires_at, ...row } = found;
+  const { study_copy, parent_revoked_at, parent_expires_at, child_count, ...row } = found;
   return {
     row: row as TokenRow,
     study: study_copy ? reviveStudy(study_copy) : undefined,
@@ -42,6 +46,7 @@ export async function findLinkWithStudyByHash(
       row.parent_id === null
         ? null
         : { revokedAt: parent_revoked_at ?? null, expiresAt: parent_expires_at ?? null },
+    childCount: Number(child_count),
   };
 }
 

@@ -75,6 +75,8 @@ export class TokenService {
     private readonly serverConfig: ServerConfigService,
     /** The key verification cookies are signed with (main: derived from TOKEN_ENCRYPTION_KEY). */
     cookieSecret: Buffer = randomBytes(32),
+    /** Told of every link made (the study's zip layout is made then, in the background). */
+    private readonly hooks: { linkIssued?(uid: string): void } = {},
   ) {
     this.cookies = new VerificationCookies(cookieSecret);
   }
@@ -109,6 +111,7 @@ export class TokenService {
       if (!winner) throw new Error('token insert lost a race but no active token exists');
       return { created: false, token: await this.display(winner, who, 'token_displayed', withPin) };
     }
+    this.hooks.linkIssued?.(uid);
     return { created: true, token: await this.issued(made, who, config, withPin) };
   }
 
@@ -152,6 +155,7 @@ export class TokenService {
       if (!fresh) throw new Error('a token was made for the study while it was being replaced');
       return fresh;
     });
+    this.hooks.linkIssued?.(uid);
     return this.issued(made, who, config, withPin);
   }
 

@@ -72,12 +72,16 @@ export function renderViewerPage(p: {
 <nav class="strip" id="series" aria-label="${t.t('viewer.seriesList')}"></nav>
 <main class="stage" id="stage">
   <div class="viewport" id="viewport" tabindex="0" role="img" aria-label="${t.t('viewer.viewport')}"></div>
+  <img class="preview" id="preview" alt="" hidden>
+  <p class="quality" id="quality" hidden></p>
+  <p class="series-progress" id="series-progress" aria-live="polite" hidden></p>
+  <button type="button" class="load-full" id="load-full" hidden>${t.t('viewer.loadFull')}</button>
   <p class="counter" id="counter" aria-live="polite"></p>
   <p class="status" id="status" role="status">${t.t('viewer.loading')}</p>
   <div class="progress" id="progress" role="progressbar" aria-label="${t.t('viewer.progress')}" aria-valuemin="0" aria-valuemax="100" aria-valuenow="0" hidden><div class="progress-bar" id="progress-bar"></div></div>
 </main>
 <div class="tools" id="tools" role="toolbar" aria-label="${t.t('viewer.tools')}">
-  <label class="preset">${t.t('viewer.window')} <select id="preset" aria-label="${t.t('viewer.windowPreset')}">
+  <label class="preset"><span>${t.t('viewer.window')}</span> <select id="preset" aria-label="${t.t('viewer.windowPreset')}">
     <option value="default">${t.t('viewer.asStored')}</option>
   </select></label>
   <button type="button" id="tool-scroll" aria-pressed="false">${t.t('viewer.scroll')}</button>
@@ -86,6 +90,7 @@ export function renderViewerPage(p: {
   <button type="button" id="tool-zoom" aria-pressed="false">${t.t('viewer.zoom')}</button>
   <button type="button" id="invert" aria-pressed="false">${t.t('viewer.invert')}</button>
   <button type="button" id="reset">${t.t('viewer.reset')}</button>
+  <button type="button" id="data-light" aria-pressed="false">${t.t('viewer.dataLight')}</button>
 </div>
 <noscript><p class="status">${t.t('viewer.needsJavaScript')}${p.download === false ? '' : html` <a href="${DOWNLOAD_PATH}?${p.token}">${t.t('viewer.downloadZip')}</a>`}</p></noscript>
 </div>

@@ -122,6 +122,8 @@ export function renderSetupPage(p: {
   logoError?: string | null;
   /** E-mail and SMS delivery as the environment sets them (read-only here). */
   delivery?: DeliverySetup | null;
+  /** How staff sign in, as the environment sets it (read-only here). */
+  signIn?: SignInSetup | null;
 }): string {
   const f = p.form;
   const e = p.errors;
@@ -276,8 +278,51 @@ ${errorSummary(e, SETUP_LABELS)}
   <div class="actions"><button class="button" type="submit">${st.t('setup.save')}</button> <a class="button secondary" href="/staff/setup">${st.t('setup.discard')}</a></div>
 </form>
 ${logoForm(p.session, p.saved, p.logoError ?? null, l?.logoUrl)}
-${p.delivery ? deliverySetupCard(p.delivery) : ''}`,
+${p.delivery ? deliverySetupCard(p.delivery) : ''}
+${p.signIn ? signInSetupCard(p.signIn) : ''}`,
   });
+}
+
+/** Staff sign-in as configured: local passwords, single sign-on (the secret is never shown). */
+export interface SignInSetup {
+  local: boolean;
+  oidc: {
+    issuer: string;
+    clientId: string;
+    adminGroup: string | null;
+    groupsClaim: string;
+    scopes: string;
+    /** The redirect URI in use (configured, or the public address's). */
+    redirectUri: string;
+  } | null;
+}
+
+/** Sign-in settings come from the environment only (STAFF_LOCAL_SIGN_IN, STAFF_OIDC_*). */
+function signInSetupCard(s: SignInSetup): SafeHtml {
+  // The variables are named in the hint (text of the catalogue), not beside each row.
+  const row = (label: string, value: SafeHtml | string) => html`<dt>${label}</dt><dd>${value}</dd>`;
+  const state = (on: boolean) =>
+    on
+      ? html`<span class="badge ok">${st.t('setup.signIn.on')}</span>`
+      : html`<span class="badge none">${st.t('setup.signIn.off')}</span>`;
+  const o = s.oidc;
+  return html`<section class="card" aria-labelledby="sign-in-heading" id="sign-in-setup">
+  <h2 id="sign-in-heading">${st.t('setup.signIn.heading')}</h2>
+  <p class="hint">${st.t('setup.signIn.hint')}</p>
+  <dl class="facts">
+    ${row(st.t('setup.signIn.local'), state(s.local))}
+    ${row(st.t('setup.signIn.singleSignOn'), o ? html`<span class="mono">${o.issuer}</span>` : state(false))}
+    ${
+      o
+        ? html`${row(st.t('setup.signIn.clientId'), html`<span class="mono">${o.clientId}</span>`)}
+    ${row(st.t('setup.signIn.adminGroup'), o.adminGroup ? html`<span class="mono">${o.adminGroup}</span>` : st.t('setup.signIn.noAdminGroup'))}
+    ${row(st.t('setup.signIn.groupsClaim'), html`<span class="mono">${o.groupsClaim}</span>`)}
+    ${row(st.t('setup.signIn.scopes'), html`<span class="mono">${o.scopes}</span>`)}
+    ${row(st.t('setup.signIn.redirectUri'), html`<span class="mono">${o.redirectUri}</span>`)}`
+        : ''
+    }
+  </dl>
+</section>`;
 }
 
 /** Delivery settings come from the environment only (SMTP_URL, SMS_*): shown, never edited here. */

@@ -7,6 +7,7 @@ import { appendAccessEvent } from '../../access-log/access-log.repository.js';
 import { InvalidLogoError } from '../../server-config/logo.js';
 import { SETUP_RULES, type ServerConfig } from '../../server-config/server-config.schema.js';
 import { SETUP_ENV } from '../../server-config/server-config.service.js';
+import { oidcRedirectUri } from '../session/oidc.routes.js';
 import { requireAdmin, requireSignedIn, sessionOrThrow } from '../session/staff-auth.middleware.js';
 import { actorOf, flashOf, redirectDone, type StaffRouteDeps, sendPage } from '../shared/staff.context.js';
 import { formFiles, readForm } from '../shared/staff.form.js';
@@ -18,7 +19,13 @@ import {
   issuesToFieldErrors,
   parseForm,
 } from '../shared/staff.schemas.js';
-import { type EnvLocks, renderSetupPage, type SetupForm, setupFormOf } from './setup.page.js';
+import {
+  type EnvLocks,
+  renderSetupPage,
+  type SetupForm,
+  type SignInSetup,
+  setupFormOf,
+} from './setup.page.js';
 
 /** Form strings to the shapes ServerConfigService.update validates; the rules live there. */
 const setupFormSchema = z.object({
@@ -174,6 +181,7 @@ export function setupRoutes(router: Router, deps: StaffRouteDeps): void {
         flash: flashOf(ctx),
         locks: locks(),
         delivery: deps.deliveries?.setup() ?? null,
+        signIn: await signInSetup(deps),
       }),
     );
   });
@@ -270,4 +278,15 @@ export function setupRoutes(router: Router, deps: StaffRouteDeps): void {
       await logChange(ctx, Object.fromEntries(changed.map((k) => [k, { from: before[k], to: after[k] }])));
     redirectDone(ctx, '/staff/setup', 'setup');
   });
+}
+
+/** How staff sign in, for the setup page's read-only card. */
+async function signInSetup(deps: StaffRouteDeps): Promise<SignInSetup> {
+  const oidc = deps.signInMethods.oidc;
+  if (!oidc) return { local: deps.signInMethods.local, oidc: null };
+  const { issuer, clientId, adminGroup, groupsClaim, scopes } = oidc.settings;
+  return {
+    local: deps.signInMethods.local,
+    oidc: { issuer, clientId, adminGroup, groupsClaim, scopes, redirectUri: await oidcRedirectUri(deps) },
+  };
 }

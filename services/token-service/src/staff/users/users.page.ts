@@ -59,13 +59,19 @@ export function renderUsersPage(p: {
     <tbody>
       ${p.users.map(
         (u) => html`<tr>
-        <td><strong>${u.username}</strong>${u.id === p.session.userId ? html` <span class="muted">${st.t('users.you')}</span>` : ''}</td>
+        <td><strong>${u.username}</strong>${u.id === p.session.userId ? html` <span class="muted">${st.t('users.you')}</span>` : ''}${
+          u.oidc_subject !== null ? html`<span class="sub">${st.t('users.singleSignOn')}</span>` : ''
+        }</td>
         <td>${roleName(u.role)}</td>
         <td>${status(u)}</td>
         <td class="nowrap">${formatUtc(u.last_sign_in_at) || html`<span class="muted">${st.t('users.neverSignedIn')}</span>`}</td>
         <td class="nowrap">${formatUtc(u.created_at)}<span class="sub">${st.t('users.createdBy', { actor: u.created_by })}</span></td>
         <td><div class="actions">
-          <a class="button small secondary" href="/staff/users/${u.id}/password" aria-label="${st.t('users.resetPasswordOf', { username: u.username })}">${st.t('users.resetPassword')}</a>
+          ${
+            u.oidc_subject === null
+              ? html`<a class="button small secondary" href="/staff/users/${u.id}/password" aria-label="${st.t('users.resetPasswordOf', { username: u.username })}">${st.t('users.resetPassword')}</a>`
+              : ''
+          }
           ${
             u.id === p.session.userId
               ? ''

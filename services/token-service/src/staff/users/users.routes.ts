@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { parseOrThrow } from '../../http/validate.js';
 import { requireAdmin, requireSignedIn, sessionOrThrow } from '../session/staff-auth.middleware.js';
 import { actorOf, flashOf, redirectDone, type StaffRouteDeps, sendPage } from '../shared/staff.context.js';
-import { UsernameTakenError } from '../shared/staff.errors.js';
+import { SingleSignOnUserError, UsernameTakenError } from '../shared/staff.errors.js';
 import { readForm } from '../shared/staff.form.js';
 import { st } from '../shared/staff.i18n.js';
 import {
@@ -72,10 +72,10 @@ export function usersRoutes(router: Router, deps: StaffRouteDeps): void {
   }
 
   router.get('/users/:id/password', requireSignedIn, requireAdmin, async (ctx) => {
-    sendPage(
-      ctx,
-      renderPasswordPage({ session: sessionOrThrow(ctx), user: await deps.users.getOrThrow(idOf(ctx)) }),
-    );
+    const user = await deps.users.getOrThrow(idOf(ctx));
+    // A user of the identity provider has no password here (resetPassword refuses the POST too).
+    if (user.oidc_subject !== null) throw new SingleSignOnUserError();
+    sendPage(ctx, renderPasswordPage({ session: sessionOrThrow(ctx), user }));
   });
 
   router.post('/users/:id/password', requireSignedIn, requireAdmin, async (ctx) => {

@@ -1,0 +1,262 @@
+import { createHash } from 'node:crypto';
+import { Readable, Transform } from 'node:stream';
+import { type ZipLayoutBody, zipEtag } from '@studylink/contracts';
+import {
+  layoutReadme,
+  readZipRange,
+  type ZipLayout,
+  type ZipPlan,
+  ZipSourceChangedError,
+  zipPlanFor,
+} from '@studylink/dicom-media';
+import {
+  type DicomwebClient,
+  DicomwebNotFoundError,
+  DicomwebUnavailableError,
+  dicomNumber,
+  MultipartTruncatedError,
+  retry,
+} from '@studylink/dicomweb';
+import { type Logger, ServiceUnavailableError } from '@studylink/service-kit';
+import type { Grant, TokenServiceClient } from '../grant.client.js';
+
+export { ZipSourceChangedError };
+
+/** A study's zip with its bytes fixed: the plan, its length and its strong ETag. */
+export interface FixedZip {
+  layoutId: string;
+  layout: ZipLayout;
+  plan: ZipPlan;
+  etag: string;
+}
+
+/**
+ * The zip layouts this process has read, by id (a layout never changes under its id), and their
+ * plans per README. Small: a few recent studies; a 4,000-instance layout is about 2 MB.
+ */
+export class ZipLayoutCache {
+  readonly #entries = new Map<string, { layout: ZipLayout; plans: Map<string, FixedZip> }>();
+
+  constructor(
+    private readonly tokens: TokenServiceClient,
+    private readonly max = 16,
+  ) {}
+
+  /** The grant's fixed zip for this patient's README, or null when there is no usable layout. */
+  async fixedZip(grant: Grant, signal: AbortSignal): Promise<FixedZip | null> {
+    const id = grant.zipLayoutId;
+    if (!id) return null;
+    let entry = this.#entries.get(id);
+    if (!entry) {
+      const body: ZipLayoutBody | null = await this.tokens.zipLayout(id, signal);
+      if (!body || body.studyInstanceUid !== grant.studyInstanceUid) return null;
+      entry = { layout: body as ZipLayout, plans: new Map() };
+      this.#entries.set(id, entry);
+      if (this.#entries.size > this.max) this.#entries.delete(this.#entries.keys().next().value as string);
+    } else {
+      // Most recently used last.
+      this.#entries.delete(id);
+      this.#entries.set(id, entry);
+    }
+    const readme = layoutReadme(entry.layout, {
+      institution: grant.institution,
+      viewerUrl: grant.viewerUrl,
+      language: grant.language,
+    });
+    const digest = createHash('sha256').update(readme).digest('hex');
+    let fixed = entry.plans.get(digest);
+    if (!fixed) {
+      fixed = {
+        layoutId: id,
+        layout: entry.layout,
+        plan: zipPlanFor(entry.layout, readme),
+        etag: zipEtag(id, digest),
+      };
+      entry.plans.set(digest, fixed);
+    }
+    return fixed;
+  }
+
+  forget(id: string): void {
+    this.#entries.delete(id);
+  }
+}
+
+export interface FixedExport {
+  /** The bytes start..end of the zip; destroyed with an error if a source fails or changed. */
+  output: Readable;
+  bytesSent(): number;
+  /** Settles when the range has been produced, or with the error that cut it. */
+  done: Promise<void>;
+}
+
+export interface FixedExportOptions {
+  client: DicomwebClient;
+  log: Logger;
+  retry: { attempts: number; baseDelayMs: number; maxDelayMs: number };
+  signal: AbortSignal;
+  /** Instances up to this size are checked before any of their bytes is sent. */
+  holdBackBytes: number;
+  prefetch: number;
+  /** An instance request without an answer for this long fails (the body has the client's own stall timeout). */
+  stallMs: number;
+  /** The store's study differs from the layout (told once). */
+  onStale(err: ZipSourceChangedError): void;
+}
+
+type Opened = AsyncIterable<Buffer> & { destroy(): void };
+
+/** Instance-level WADO-RS of the layout's instance `i`: one part, checked by readZipRange as it passes. */
+async function openInstance(
+  client: DicomwebClient,
+  layout: ZipLayout,
+  i: number,
+  signal: AbortSignal,
+  stallMs: number,
+): Promise<Opened> {
+  const [series, sop] = layout.instances[i] as ZipLayout['instances'][number];
+  let parts: AsyncGenerator<{ body: Readable }>;
+  // Until the store answers: a store that hangs is found within stallMs, as one that hangs mid-body.
+  const answered = new AbortController();
+  const timer = setTimeout(
+    () => answered.abort(new DicomwebUnavailableError('the store did not answer', { retryable: false })),
+    stallMs,
+  );
+  try {
+    ({ parts } = await client.retrieveInstance(layout.studyInstanceUid, series, sop, {
+      transferSyntax: layout.transferSyntax,
+      signal: AbortSignal.any([signal, answered.signal]),
+    }));
+  } catch (err) {
+    if (err instanceof DicomwebNotFoundError) throw new ZipSourceChangedError(`instance ${i} is gone`);
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+  const first = await parts.next().catch(async (err) => {
+    await parts.return(undefined).catch(() => {});
+    throw err;
+  });
+  if (first.done) throw new ZipSourceChangedError(`instance ${i} came back empty`);
+  const body = first.value.body;
+  return {
+    async *[Symbol.asyncIterator]() {
+      try {
+        yield* body as AsyncIterable<Buffer>;
+        // The closing delimiter: the connection goes back to the pool.
+        const rest = await parts.next();
+        if (!rest.done) throw new ZipSourceChangedError(`instance ${i} came back as several`);
+      } finally {
+        await parts.return(undefined).catch(() => {});
+      }
+    },
+    destroy() {
+      body.destroy();
+      void parts.return(undefined).catch(() => {});
+    },
+  };
+}
+
+const isTransient = (err: unknown) =>
+  (err instanceof DicomwebUnavailableError && err.retryable) || err instanceof MultipartTruncatedError;
+
+/**
+ * Bytes `start`..`end` of a fixed zip. The first instance the range needs is asked for before this
+ * resolves (with retries): a store that is down or a study that changed still gets a clean answer
+ * (503, or ZipSourceChangedError for the caller to stream without the layout). From then on every
+ * instance is fetched alone (instance-level WADO-RS, a few ahead) and checked against its size and
+ * CRC-32; the study's instance count is checked alongside. A difference cuts the stream.
+ */
+export async function prepareFixedExportOrThrow(
+  fixed: FixedZip,
+  start: number,
+  end: number,
+  opts: FixedExportOptions,
+): Promise<FixedExport> {
+  const { client, signal, layout } = { ...opts, layout: fixed.layout };
+  const firstSource = fixed.plan.segments.find(
+    (s) => 'source' in s && s.start <= end && s.start + s.length > start,
+  );
+  let first: Promise<Opened> | null = null;
+  if (firstSource && 'source' in firstSource) {
+    const opened = await retry(() => openInstance(client, layout, firstSource.source, signal, opts.stallMs), {
+      ...opts.retry,
+      signal,
+      isRetryable: isTransient,
+      onRetry: (err, attempt) =>
+        opts.log.warn({ attempt, err: (err as Error).message }, 'store not ready; retrying'),
+    }).catch((err) => {
+      if (err instanceof ZipSourceChangedError || signal.aborted) throw err;
+      opts.log.warn({ err: (err as Error).message }, 'store unavailable before the first byte');
+      throw new ServiceUnavailableError(
+        'the image archive is not answering; try again shortly',
+        30,
+        'store_unavailable',
+      );
+    });
+    first = Promise.resolve(opened);
+  }
+
+  let bytes = 0;
+  let stale = false;
+  let failDone: (err: Error) => void = () => {};
+  const cut = (err: Error) => {
+    if (err instanceof ZipSourceChangedError && !stale) {
+      stale = true;
+      opts.onStale(err);
+    }
+    // `done` fails first, so the caller learns why before it sees the connection close.
+    failDone(err);
+    setImmediate(() => output.destroy(err));
+  };
+  const chunks = readZipRange(fixed.plan, start, end, {
+    open: (i, s) => {
+      if (first && firstSource && 'source' in firstSource && i === firstSource.source) {
+        const p = first;
+        first = null;
+        return p;
+      }
+      return openInstance(client, layout, i, s, opts.stallMs);
+    },
+    signal,
+    holdBackBytes: opts.holdBackBytes,
+    prefetch: opts.prefetch,
+  });
+  const source = Readable.from(chunks, { objectMode: false, highWaterMark: 64 * 1024 });
+  const output = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      bytes += chunk.length;
+      cb(null, chunk);
+    },
+  });
+  source.on('error', cut);
+  source.pipe(output);
+  const done = new Promise<void>((resolve, reject) => {
+    failDone = reject;
+    source.once('end', resolve);
+    output.once('close', () => {
+      if (!source.readableEnded) {
+        source.destroy();
+        reject(new Error('output closed before the end'));
+      }
+    });
+  });
+  done.catch(() => {});
+
+  // Instances added to (or removed from) the study since the layout: the count says so, cheaply.
+  client
+    .searchStudies(
+      { StudyInstanceUID: layout.studyInstanceUid, includefield: ['NumberOfStudyRelatedInstances'] },
+      { signal },
+    )
+    .then((found) => {
+      const n = dicomNumber(found[0], '00201208');
+      if (n !== undefined && n !== layout.instances.length)
+        cut(
+          new ZipSourceChangedError(`the store holds ${n} instances, the layout ${layout.instances.length}`),
+        );
+    })
+    .catch(() => {});
+
+  return { output, bytesSent: () => bytes, done };
+}
