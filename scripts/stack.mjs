@@ -223,16 +223,17 @@ export async function startStack(options = {}) {
     const { migrate } = await import(join(ROOT, 'migrations', 'migrate.mjs'));
     const migrationLog = (line) => process.stderr.write(`${line}\n`);
     if (ownerUrl) await migrate(ownerUrl, migrationLog, { appUrl: databaseUrl });
+    else {
+      log(
+        'MIGRATION_DATABASE_URL is not set: migrating as DATABASE_URL, whose role can then change the access log',
+      );
+      await migrate(databaseUrl, migrationLog);
+    }
     // The local cluster trusts loopback: its application roles need their password, and reach their
     // own database only (scripts/pg-access.mjs).
     if (local) {
       const { secureAppAccess } = await import(join(ROOT, 'scripts', 'pg-access.mjs'));
       await secureAppAccess(local.adminUrl, local.database, (msg) => log(msg));
-    } else {
-      log(
-        'MIGRATION_DATABASE_URL is not set: migrating as DATABASE_URL, whose role can then change the access log',
-      );
-      await migrate(databaseUrl, migrationLog);
     }
 
     const publicPort = Number(options.publicPort ?? env.PUBLIC_PORT ?? 3000);
