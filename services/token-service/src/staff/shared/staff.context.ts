@@ -85,3 +85,8 @@ export function sendPage(ctx: Context, body: string, status = 200): void {
   const here = ctx.method === 'GET' ? escapeHtml(ctx.originalUrl) : '/staff/studies';
   ctx.body = body.replace(`value="${THIS_PAGE}"`, () => `value="${here}"`);
 }
+
+/** The setup's time zone: staff pages write every time in it. */
+export async function timeZoneOf(deps: Pick<StaffRouteDeps, 'serverConfig'>): Promise<string> {
+  return (await deps.serverConfig.get()).timeZone;
+}
