@@ -7,6 +7,7 @@
 //   BENCH_THROTTLE_SECONDS=60  how long a 1 MB/s client reads before the memory trend is taken
 //   BENCH_SKIP_2GB=1           leave out the 2 GB study (generating and storing it takes a while)
 //   BENCH_SKIP_4000=1          leave out the 4,000-instance first-byte comparison
+//   BENCH_QUICK=1              leave out Orthanc's /archive and the page-view runs (export figures only)
 //
 // The store is Orthanc as Debian installs it and most sites leave it (startOrthanc's 'stock' preset:
 // DefaultEncoding Latin1, the DICOMweb plugin's default metadata modes, HTTP compression on).
@@ -32,6 +33,7 @@ const PAGE_SECONDS = Number(process.env.BENCH_PAGE_SECONDS ?? 30);
 const THROTTLE_SECONDS = Number(process.env.BENCH_THROTTLE_SECONDS ?? 60);
 const SKIP_2GB = process.env.BENCH_SKIP_2GB === '1';
 const SKIP_4000 = process.env.BENCH_SKIP_4000 === '1';
+const QUICK = process.env.BENCH_QUICK === '1';
 const WADO_ACCEPT = 'Accept: multipart/related; type="application/dicom"; transfer-syntax=*';
 const MB = 1024 * 1024;
 // The last run's service and nginx logs, kept for a look (git-ignored like all of .bench/).
@@ -258,14 +260,16 @@ async function main() {
   results.wado200 = summarize(rounds.wado);
   results.relay200 = summarize(rounds.relay);
   results.export200 = { ...summarize(rounds.export), memory: await exportMemory.stop() };
-  say("Orthanc's /archive ×2");
-  results.archive200 = await repeat(2, () => curlTimed(archiveUrl(s200), { maxTime: 600 }));
+  if (!QUICK) {
+    say("Orthanc's /archive ×2");
+    results.archive200 = await repeat(2, () => curlTimed(archiveUrl(s200), { maxTime: 600 }));
+  }
   results.ratios = {
     exportVsRelayThroughput: results.export200.medianMBps / results.relay200.medianMBps,
     relayVsWadoThroughput: results.relay200.medianMBps / results.wado200.medianMBps,
     exportVsWadoThroughput: results.export200.medianMBps / results.wado200.medianMBps,
-    exportVsArchiveThroughput: results.export200.medianMBps / results.archive200.medianMBps,
-    archiveVsExportTotalTime: results.archive200.medianTotalMs / results.export200.medianTotalMs,
+    exportVsArchiveThroughput: results.export200.medianMBps / results.archive200?.medianMBps,
+    archiveVsExportTotalTime: results.archive200?.medianTotalMs / results.export200.medianTotalMs,
   };
 
   say(`200 MB study to a 1 MB/s client for ${THROTTLE_SECONDS} s`);
@@ -282,9 +286,9 @@ async function main() {
   results.pages = {};
   const pageUrl = `${stack.publicUrl}/token?${s200.token}`;
   const cssUrl = `${stack.publicUrl}/assets/patient.css`;
-  say('page-view load: warm-up');
-  await loadTest(pageUrl, { connections: 10, seconds: 3 });
-  for (const connections of [50, 200]) {
+  if (!QUICK) say('page-view load: warm-up');
+  if (!QUICK) await loadTest(pageUrl, { connections: 10, seconds: 3 });
+  for (const connections of QUICK ? [] : [50, 200]) {
     say(`page-view load: ${connections} clients × ${PAGE_SECONDS} s, page and stylesheet`);
     const css = await loadTest(cssUrl, { connections, seconds: PAGE_SECONDS });
     const page = await loadTest(pageUrl, { connections, seconds: PAGE_SECONDS });
@@ -345,7 +349,7 @@ async function main() {
 
   // Store requests caused by 1,000 page views of one study within one refresh interval, its copy
   // due for a refresh when they start (counted at the token service's proxy to the store).
-  {
+  if (!QUICK) {
     const sql = new pg.Client({ connectionString: db.url });
     await sql.connect();
     await sql.query(
