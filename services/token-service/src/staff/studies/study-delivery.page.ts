@@ -3,7 +3,7 @@ import { html, type SafeHtml } from '@studylink/service-kit';
 import type { DeliveryService, DeliveryView } from '../../deliveries/delivery.service.js';
 import type { ChildLink } from '../../sharing/share.service.js';
 import { st } from '../shared/staff.i18n.js';
-import { csrfField, formatUtc } from '../shared/staff.layout.js';
+import { csrfField, formatTime } from '../shared/staff.layout.js';
 import type { FieldErrors } from '../shared/staff.schemas.js';
 
 /** "Send to the patient" (e-mail, mobile, language) and the link's deliveries with their status. */
@@ -13,6 +13,8 @@ export function deliveryCard(p: {
   channels: ReturnType<DeliveryService['channels']>;
   deliveries: DeliveryView[];
   defaultLanguage: string;
+  /** The setup's zone: when each delivery happened. */
+  timeZone: string;
   errors?: FieldErrors | undefined;
 }): SafeHtml {
   const e = p.errors ?? {};
@@ -60,11 +62,11 @@ export function deliveryCard(p: {
     }>${st.t('delivery.send')}</button></div>
   </form>
   <h3>${st.t('delivery.statusHeading')}</h3>
-  ${deliveryTable(p.deliveries)}
+  ${deliveryTable(p.deliveries, p.timeZone)}
 </section>`;
 }
 
-export function deliveryTable(deliveries: DeliveryView[]): SafeHtml {
+export function deliveryTable(deliveries: DeliveryView[], timeZone: string): SafeHtml {
   if (deliveries.length === 0) return html`<p class="muted small">${st.t('delivery.none')}</p>`;
   const badge = (d: DeliveryView) => {
     const [cls, key] =
@@ -84,14 +86,14 @@ export function deliveryTable(deliveries: DeliveryView[]): SafeHtml {
     <td>${st.t(d.channel === 'email' ? 'delivery.channel.email' : 'delivery.channel.sms')}${d.content === 'pin' ? html` <span class="muted small">(${st.t('delivery.content.pin')})</span>` : ''}</td>
     <td class="mono">${d.to}</td>
     <td>${badge(d)}${d.error ? html`<br><span class="small muted">${d.error}</span>` : ''}</td>
-    <td>${formatUtc(new Date(d.at))}</td>
+    <td>${formatTime(new Date(d.at), timeZone)}</td>
   </tr>`,
   )}</tbody>
 </table>`;
 }
 
 /** The links the patient shared onward from this link (issue 21), active or not. */
-export function childrenCard(children: ChildLink[]): SafeHtml {
+export function childrenCard(children: ChildLink[], timeZone: string): SafeHtml {
   return html`<section class="card" aria-labelledby="children-heading" id="children">
   <h2 id="children-heading">${st.t('study.children.heading')}</h2>
   ${
@@ -102,8 +104,8 @@ export function childrenCard(children: ChildLink[]): SafeHtml {
             html`<li data-child="${c.id}" data-active="${c.active ? 'yes' : 'no'}">${st.t(
               'study.children.row',
               {
-                made: formatUtc(new Date(c.createdAt)),
-                until: c.expiresAt ? formatUtc(new Date(c.expiresAt)) : '–',
+                made: formatTime(new Date(c.createdAt), timeZone),
+                until: c.expiresAt ? formatTime(new Date(c.expiresAt), timeZone) : '–',
               },
             )} · ${st.t(c.allowDownload ? 'study.children.download' : 'study.children.viewOnly')}${
               c.active ? '' : html` <span class="badge none">${st.t('study.children.revoked')}</span>`
