@@ -65,6 +65,22 @@ bench-viewer: build ## Measure the viewer: time to first image and to the whole 
 
 # Docker: `docker compose` (v2) if the docker CLI has it, else docker-compose (v1).
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo docker compose || echo docker-compose)
+# The Dockerfiles use BuildKit (a build secret for an extra CA bundle, npm's cache): compose v1 and
+# Docker 20.10 build with it only when asked.
+export DOCKER_BUILDKIT := 1
+export COMPOSE_DOCKER_CLI_BUILD := 1
+
+.PHONY: test-docker
+test-docker: build ## Build the images (stand-in bases from Debian) and run the compose stack for real: links, zip, viewer, operations, upgrade; prints figures
+	node --enable-source-maps scripts/docker/test-docker.mjs
+
+.PHONY: images
+images: ## Build the product images and write them to build/images/*.tar with their digests (STANDINS=1: on the stand-in bases)
+	node scripts/docker/images.mjs
+
+.PHONY: standins
+standins: ## Build stand-in base images (node, postgres, nginx, orthanc) from Debian packages; prints the .env lines
+	bash deploy/standins/build.sh
 
 .PHONY: up
 up: ## Run everything in Docker with a demo PACS (writes .env with fresh secrets if missing); prints a demo link

@@ -23,6 +23,8 @@ export const GENERATED_SECRETS = {
   POSTGRES_APP_PASSWORD: () => randomBytes(24).toString('hex'),
   TOKEN_ENCRYPTION_KEY: () => randomBytes(32).toString('hex'),
   INTERNAL_SECRET: () => randomBytes(32).toString('hex'),
+  // Prometheus's credential for /metrics: not the internal secret.
+  METRICS_TOKEN: () => randomBytes(32).toString('hex'),
   ADMIN_API_KEY: () => `slk_${randomBytes(32).toString('base64url')}`,
   // The first staff user of the demo (staff interface at /staff/).
   STAFF_ADMIN_USERNAME: () => 'admin',

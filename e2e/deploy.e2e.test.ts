@@ -352,7 +352,7 @@ describe('the real stack: metrics, key rotation, demo helpers', () => {
     await s?.stop();
   });
 
-  const internal = (port: number, path: string, secret: string | null = s.stack.internalSecret) =>
+  const internal = (port: number, path: string, secret: string | null = s.stack.metricsToken) =>
     get(`http://127.0.0.1:${port}${path}`, secret ? { authorization: `Bearer ${secret}` } : {});
 
   it('serves /metrics on the internal ports only, by route template, never with a token', async () => {
@@ -388,7 +388,8 @@ describe('the real stack: metrics, key rotation, demo helpers', () => {
       expect(res.body).not.toContain('studylink_');
     }
     for (const port of [s.stack.tokenInternalPort, s.stack.exportInternalPort]) {
-      for (const secret of [null, 'x'.repeat(64), s.stack.internalSecret.slice(1)]) {
+      // Nor with the internal secret: that authorises grant checks, not scrapes.
+      for (const secret of [null, 'x'.repeat(64), s.stack.metricsToken.slice(1), s.stack.internalSecret]) {
         const res = await internal(port, '/metrics', secret);
         expect(res.status, `internal port ${port} with secret ${secret?.length ?? 'none'}`).toBe(401);
         expect(res.body).not.toContain('studylink_');
@@ -550,7 +551,7 @@ describe('deploy scripts', () => {
       // A hand-written .env keeps its values; only what is missing is added.
       writeFileSync(envFile, 'PUBLIC_PORT=8443\nTOKEN_ENCRYPTION_KEY=mine');
       expect(run().stdout).toContain(
-        'generated POSTGRES_PASSWORD, POSTGRES_APP_PASSWORD, INTERNAL_SECRET, ADMIN_API_KEY',
+        'generated POSTGRES_PASSWORD, POSTGRES_APP_PASSWORD, INTERNAL_SECRET, METRICS_TOKEN, ADMIN_API_KEY',
       );
       const completed = readFileSync(envFile, 'utf8');
       expect(completed).toMatch(/^TOKEN_ENCRYPTION_KEY=mine$/m);

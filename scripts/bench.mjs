@@ -7,12 +7,13 @@
 //   BENCH_THROTTLE_SECONDS=60  how long a 1 MB/s client reads before the memory trend is taken
 //   BENCH_SKIP_2GB=1           leave out the 2 GB study (generating and storing it takes a while)
 //   BENCH_SKIP_4000=1          leave out the 4,000-instance first-byte comparison
+//   BENCH_QUICK=1              leave out Orthanc's /archive and the page-view runs (export figures only)
 //
 // The store is Orthanc as Debian installs it and most sites leave it (startOrthanc's 'stock' preset:
 // DefaultEncoding Latin1, the DICOMweb plugin's default metadata modes, HTTP compression on).
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -32,6 +33,7 @@ const PAGE_SECONDS = Number(process.env.BENCH_PAGE_SECONDS ?? 30);
 const THROTTLE_SECONDS = Number(process.env.BENCH_THROTTLE_SECONDS ?? 60);
 const SKIP_2GB = process.env.BENCH_SKIP_2GB === '1';
 const SKIP_4000 = process.env.BENCH_SKIP_4000 === '1';
+const QUICK = process.env.BENCH_QUICK === '1';
 const WADO_ACCEPT = 'Accept: multipart/related; type="application/dicom"; transfer-syntax=*';
 const MB = 1024 * 1024;
 // The last run's service and nginx logs, kept for a look (git-ignored like all of .bench/).
@@ -147,6 +149,19 @@ async function main() {
     });
     if (!res.ok) throw new Error(`issuing a token failed: ${res.status}`);
     const { token } = await res.json();
+    // Issue 18: the token service makes the study's zip layout in the background, reading the study
+    // once from the store (through the counting proxy): its time, store requests and bytes read.
+    const layoutStarted = Date.now();
+    const readsBefore = tokenStore.requests.length;
+    const layout = await waitForLayout(`${stack.publicUrl}/token/study.zip?${token}`);
+    const made = await layoutLogLine(study.studyInstanceUid);
+    const layoutCost = {
+      ms: made?.ms ?? Date.now() - layoutStarted,
+      seenAfterMs: Date.now() - layoutStarted,
+      storeRequests: tokenStore.requests.length - readsBefore,
+      bytesRead: made?.bytesRead ?? null,
+      zipBytes: layout.length,
+    };
     say(
       `${name}: ${series * perSeries} instances, ${(study.totalBytes / MB).toFixed(0)} MB (written ${writtenMs} ms, stored ${uploadMs} ms)`,
     );
@@ -157,7 +172,32 @@ async function main() {
       bytes: study.totalBytes,
       token,
       storeUploadMs: uploadMs,
+      layoutCost,
+      zipBytes: layout.length,
+      etag: layout.etag,
     };
+  };
+
+  /** HEAD the zip until it has an ETag (its layout is made); its length and ETag. */
+  const waitForLayout = async (url) => {
+    const deadline = Date.now() + 30 * 60_000;
+    for (;;) {
+      const head = await fetch(url, { method: 'HEAD' });
+      const etag = head.headers.get('etag');
+      if (head.ok && etag) return { etag, length: Number(head.headers.get('content-length')) };
+      if (Date.now() > deadline) throw new Error('the zip layout was not made in time');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  /** The token service's own account of making a study's layout (ms, bytes read), from its log. */
+  const layoutLogLine = async (uid) => {
+    const text = await readFile(join(LOG_DIR, 'token-service.log'), 'utf8').catch(() => '');
+    const lines = text.split('\n').filter((l) => l.includes('"zip layout made"') && l.includes(uid));
+    try {
+      return lines.length ? JSON.parse(lines[lines.length - 1]) : null;
+    } catch {
+      return null;
+    }
   };
 
   const exportUrl = (s) => `${stack.publicUrl}/token/study.zip?${s.token}`;
@@ -195,7 +235,12 @@ async function main() {
 
   // Issue 3: throughput and time to first byte on a 400-instance CT study (~200 MB).
   const s200 = await prepareStudy('study-200MB', 2, 200);
-  results.study200 = { instances: s200.instances, MB: s200.bytes / MB, storeUploadMs: s200.storeUploadMs };
+  results.study200 = {
+    instances: s200.instances,
+    MB: s200.bytes / MB,
+    storeUploadMs: s200.storeUploadMs,
+    layout: s200.layoutCost,
+  };
   say('warming up (page cache, connections)');
   await curlTimed(exportUrl(s200), { from: client() });
   await curlTimed(wadoUrl(s200), { headers: [WADO_ACCEPT] });
@@ -215,14 +260,16 @@ async function main() {
   results.wado200 = summarize(rounds.wado);
   results.relay200 = summarize(rounds.relay);
   results.export200 = { ...summarize(rounds.export), memory: await exportMemory.stop() };
-  say("Orthanc's /archive ×2");
-  results.archive200 = await repeat(2, () => curlTimed(archiveUrl(s200), { maxTime: 600 }));
+  if (!QUICK) {
+    say("Orthanc's /archive ×2");
+    results.archive200 = await repeat(2, () => curlTimed(archiveUrl(s200), { maxTime: 600 }));
+  }
   results.ratios = {
     exportVsRelayThroughput: results.export200.medianMBps / results.relay200.medianMBps,
     relayVsWadoThroughput: results.relay200.medianMBps / results.wado200.medianMBps,
     exportVsWadoThroughput: results.export200.medianMBps / results.wado200.medianMBps,
-    exportVsArchiveThroughput: results.export200.medianMBps / results.archive200.medianMBps,
-    archiveVsExportTotalTime: results.archive200.medianTotalMs / results.export200.medianTotalMs,
+    exportVsArchiveThroughput: results.export200.medianMBps / results.archive200?.medianMBps,
+    archiveVsExportTotalTime: results.archive200?.medianTotalMs / results.export200.medianTotalMs,
   };
 
   say(`200 MB study to a 1 MB/s client for ${THROTTLE_SECONDS} s`);
@@ -239,9 +286,9 @@ async function main() {
   results.pages = {};
   const pageUrl = `${stack.publicUrl}/token?${s200.token}`;
   const cssUrl = `${stack.publicUrl}/assets/patient.css`;
-  say('page-view load: warm-up');
-  await loadTest(pageUrl, { connections: 10, seconds: 3 });
-  for (const connections of [50, 200]) {
+  if (!QUICK) say('page-view load: warm-up');
+  if (!QUICK) await loadTest(pageUrl, { connections: 10, seconds: 3 });
+  for (const connections of QUICK ? [] : [50, 200]) {
     say(`page-view load: ${connections} clients × ${PAGE_SECONDS} s, page and stylesheet`);
     const css = await loadTest(cssUrl, { connections, seconds: PAGE_SECONDS });
     const page = await loadTest(pageUrl, { connections, seconds: PAGE_SECONDS });
@@ -272,9 +319,37 @@ async function main() {
     memory: many.memory,
   };
 
+  // Issue 18: 20 ranged resumes at once (each from its own offset of the 200 MB study's zip).
+  say('20 concurrent ranged resumes of the 200 MB study');
+  {
+    const startedR = Date.now();
+    const resumes = await withMemory(() =>
+      Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          curlTimed(exportUrl(s200), {
+            from: client(),
+            maxTime: 900,
+            headers: [
+              `Range: bytes=${Math.floor((s200.zipBytes * (i + 1)) / 22)}-`,
+              `If-Range: ${s200.etag}`,
+            ],
+          }),
+        ),
+      ),
+    );
+    const okR = resumes.value.filter((r) => r.exitCode === 0 && r.status === 206);
+    results.resumes20 = {
+      completed: okR.length,
+      failed: resumes.value.length - okR.length,
+      wallMs: Date.now() - startedR,
+      medianTtfbMs: median(resumes.value.map((r) => r.ttfbMs)),
+      memory: resumes.memory,
+    };
+  }
+
   // Store requests caused by 1,000 page views of one study within one refresh interval, its copy
   // due for a refresh when they start (counted at the token service's proxy to the store).
-  {
+  if (!QUICK) {
     const sql = new pg.Client({ connectionString: db.url });
     await sql.connect();
     await sql.query(
@@ -334,7 +409,28 @@ async function main() {
   if (!SKIP_2GB) {
     // The 2 GB study: 4,000 CT instances, generated on disk and deleted once stored.
     const s2g = await prepareStudy('study-2GB', 8, 500);
-    results.study2g = { instances: s2g.instances, MB: s2g.bytes / MB, storeUploadMs: s2g.storeUploadMs };
+    results.study2g = {
+      instances: s2g.instances,
+      MB: s2g.bytes / MB,
+      storeUploadMs: s2g.storeUploadMs,
+      layout: s2g.layoutCost,
+    };
+    say('2 GB study: a range in the middle, three times');
+    const middle = [];
+    for (let i = 0; i < 3; i++) {
+      const from = Math.floor(s2g.zipBytes / 2) + i * 7 * MB;
+      middle.push(
+        await curlTimed(exportUrl(s2g), {
+          from: client(),
+          headers: [`Range: bytes=${from}-${from + 16 * MB - 1}`],
+        }),
+      );
+    }
+    results.middleRange2g = {
+      statuses: middle.map((r) => r.status),
+      medianTtfbMs: median(middle.map((r) => r.ttfbMs)),
+      ttfbMs: middle.map((r) => r.ttfbMs),
+    };
     say('2 GB study, unthrottled');
     const fast = await withMemory(() => curlTimed(exportUrl(s2g), { from: client(), maxTime: 900 }));
     results.unthrottled2g = {

@@ -144,7 +144,7 @@ const SOURCES = {
   },
   // Third-party images: the variables their documentation describes.
   postgres: {
-    image: /^postgres:/,
+    image: /^(\$\{POSTGRES_IMAGE:-)?postgres:/,
     from: "the postgres image's documented variables",
     keys: () =>
       new Map(
@@ -155,7 +155,7 @@ const SOURCES = {
       ),
   },
   orthanc: {
-    image: /^orthancteam\/orthanc:/,
+    image: /^(\$\{ORTHANC_IMAGE:-)?orthancteam\/orthanc:/,
     from: "the orthancteam/orthanc image's documented variables",
     keys: () =>
       new Map(['DICOM_WEB_PLUGIN_ENABLED', 'VERBOSE_ENABLED', 'VERBOSE_STARTUP'].map((k) => [k, {}])),

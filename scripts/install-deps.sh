@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the native stack and the tests need from Debian's packages, if missing, and makes
-# sure PostgreSQL answers on 127.0.0.1:5432 (trust auth for local test connections).
+# sure PostgreSQL answers on 127.0.0.1:5432 (trust auth for local test connections; the services'
+# application roles need their password).
 # Safe to run again: it does nothing when everything is there. Needs root (or sudo).
 set -euo pipefail
 
@@ -33,4 +34,12 @@ if ! pg_isready -q -h 127.0.0.1 -p 5432; then
   for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
 fi
 psql -h 127.0.0.1 -U postgres -tAc 'select 1' >/dev/null
+# The services' roles (members of studylink_app) need their password even over loopback, ahead of the
+# trust rules above; other users of the cluster keep theirs (scripts/pg-access.mjs, README: Database
+# roles). The test kit's application role has a password of its own, so the tests still connect.
+hba=$(psql -h 127.0.0.1 -U postgres -tAc 'SHOW hba_file')
+if ! $SUDO grep -q '^# studylink: application roles need their password' "$hba"; then
+  $SUDO sed -i '1i # studylink: application roles need their password (scripts/pg-access.mjs)\nlocal all +studylink_app scram-sha-256\nhost all +studylink_app 127.0.0.1/32 scram-sha-256\nhost all +studylink_app ::1/128 scram-sha-256' "$hba"
+  psql -h 127.0.0.1 -U postgres -tAc 'SELECT pg_reload_conf()' >/dev/null
+fi
 echo "system dependencies ready"

@@ -27,6 +27,8 @@ export interface Stack {
   dicomwebUrl: string;
   adminApiKey: string;
   internalSecret: string;
+  /** METRICS_TOKEN: the bearer token /metrics takes on the internal listeners. */
+  metricsToken: string;
   secretsFile: string;
   tokenPort: number;
   exportPort: number;

@@ -44,6 +44,8 @@ export async function devSecrets(env, stateDir) {
     TOKEN_ENCRYPTION_KEY:
       env.TOKEN_ENCRYPTION_KEY || saved.TOKEN_ENCRYPTION_KEY || randomBytes(32).toString('hex'),
     INTERNAL_SECRET: env.INTERNAL_SECRET || saved.INTERNAL_SECRET || randomBytes(32).toString('hex'),
+    // Prometheus's own credential for /metrics (not the internal secret).
+    METRICS_TOKEN: env.METRICS_TOKEN || saved.METRICS_TOKEN || randomBytes(32).toString('hex'),
     ADMIN_API_KEY: env.ADMIN_API_KEY || saved.ADMIN_API_KEY || `slk_${randomBytes(32).toString('base64url')}`,
     // The local database's application role (DATABASE_URL), a member of studylink_app.
     APP_DATABASE_PASSWORD: saved.APP_DATABASE_PASSWORD || randomBytes(24).toString('hex'),
@@ -103,6 +105,8 @@ async function localDatabase(name, appPassword) {
   await c.end();
   const appRole = name === 'studylink' ? 'studylink_app' : `${name}_app`;
   return {
+    adminUrl: admin,
+    database: name,
     ownerUrl: `postgres://postgres@127.0.0.1:5432/${name}`,
     appUrl: `postgres://${appRole}:${appPassword}@127.0.0.1:5432/${name}`,
   };
@@ -225,6 +229,12 @@ export async function startStack(options = {}) {
       );
       await migrate(databaseUrl, migrationLog);
     }
+    // The local cluster trusts loopback: its application roles need their password, and reach their
+    // own database only (scripts/pg-access.mjs).
+    if (local) {
+      const { secureAppAccess } = await import(join(ROOT, 'scripts', 'pg-access.mjs'));
+      await secureAppAccess(local.adminUrl, local.database, (msg) => log(msg));
+    }
 
     const publicPort = Number(options.publicPort ?? env.PUBLIC_PORT ?? 3000);
     const tokenPort = Number(options.tokenPort ?? env.TOKEN_SERVICE_PORT ?? 3001);
@@ -237,6 +247,7 @@ export async function startStack(options = {}) {
       DATABASE_URL: databaseUrl,
       DICOMWEB_URL: dicomwebUrl,
       INTERNAL_SECRET: secrets.INTERNAL_SECRET,
+      METRICS_TOKEN: secrets.METRICS_TOKEN,
       HOST: '127.0.0.1',
       TRUSTED_PROXIES: '127.0.0.1,::1',
     };
@@ -391,6 +402,7 @@ export async function startStack(options = {}) {
       dicomwebUrl,
       adminApiKey: secrets.ADMIN_API_KEY,
       internalSecret: secrets.INTERNAL_SECRET,
+      metricsToken: secrets.METRICS_TOKEN,
       secretsFile,
       tokenPort,
       exportPort,

@@ -21,6 +21,7 @@ import {
 } from './dicomweb.query.js';
 import { MultipartFormatError, MultipartTruncatedError } from './multipart.errors.js';
 import { type MultipartPart, parseMultipart } from './multipart.parser.js';
+import type { StoreAuthorization } from './store-auth.js';
 
 export interface DicomwebClientOptions {
   /** The store's DICOMweb root, e.g. `http://orthanc:8042/dicom-web`; user:password in it become Basic auth. */
@@ -35,6 +36,12 @@ export interface DicomwebClientOptions {
   headers?: Record<string, string>;
   /** PEM CA certificate(s) trusted for the store's TLS, in addition to Node's built-in ones. */
   ca?: string;
+  /**
+   * The Authorization of every request from a token source (store-auth.ts: OAuth 2.0 client
+   * credentials, a Google service account, or a fixed value); a 401 makes it fetch a new token
+   * and the request is sent once more. Not together with user:password or an authorization header.
+   */
+  auth?: StoreAuthorization | null;
 }
 
 export interface CallOptions {
@@ -139,14 +146,29 @@ export function createDicomwebClient(options: DicomwebClientOptions): DicomwebCl
         bodyTimeout: stallTimeoutMs,
       });
   const dispatcher: Dispatcher = options.dispatcher ?? (ownAgent as Agent);
-  if (
-    authorization &&
-    options.headers &&
-    Object.keys(lowerCaseKeys(options.headers)).includes('authorization')
-  )
+  const headerAuth = Object.keys(lowerCaseKeys(options.headers ?? {})).includes('authorization');
+  if ([Boolean(authorization), headerAuth, Boolean(options.auth)].filter(Boolean).length > 1)
     throw new Error(
-      'the store URL carries user:password and an Authorization header is given as well: use one',
+      'the store URL carries user:password, an Authorization header or a token source: use one',
     );
+  const auth = options.auth ?? null;
+
+  /**
+   * Sends a request with the store's authorization; with a token source, a 401 makes it fetch a
+   * new token and the request goes once more (the refused answer's body is drained).
+   */
+  async function send(
+    signal: AbortSignal | undefined,
+    issue: (headers: Record<string, string>) => Promise<Dispatcher.ResponseData>,
+  ): Promise<Dispatcher.ResponseData> {
+    if (!auth) return issue(fixedHeaders);
+    const first = await auth.header(signal);
+    const res = await issue({ ...fixedHeaders, authorization: first });
+    if (res.statusCode !== 401) return res;
+    await drain(res.body);
+    auth.rejected(first);
+    return issue({ ...fixedHeaders, authorization: await auth.header(signal) });
+  }
   const fixedHeaders: Record<string, string> = {
     ...lowerCaseKeys(options.headers ?? {}),
     ...(authorization ? { authorization } : {}),
@@ -174,14 +196,16 @@ export function createDicomwebClient(options: DicomwebClientOptions): DicomwebCl
     const forwardAbort = () => deadline.abort(signal?.reason);
     signal?.addEventListener('abort', forwardAbort, { once: true });
     try {
-      const res = await request(query === '' ? `${base}${path}` : `${base}${path}?${query}`, {
-        dispatcher,
-        method: 'GET',
-        headers: { ...fixedHeaders, accept: 'application/dicom+json' },
-        signal: deadline.signal,
-        headersTimeout: requestTimeoutMs,
-        bodyTimeout: requestTimeoutMs,
-      });
+      const res = await send(deadline.signal, (headers) =>
+        request(query === '' ? `${base}${path}` : `${base}${path}?${query}`, {
+          dispatcher,
+          method: 'GET',
+          headers: { ...headers, accept: 'application/dicom+json' },
+          signal: deadline.signal,
+          headersTimeout: requestTimeoutMs,
+          bodyTimeout: requestTimeoutMs,
+        }),
+      );
       if (res.statusCode === 204) {
         await drain(res.body);
         return [];
@@ -223,20 +247,22 @@ export function createDicomwebClient(options: DicomwebClientOptions): DicomwebCl
     const what = `GET ${path}`;
     let res: Dispatcher.ResponseData;
     try {
-      res = await request(`${base}${path}`, {
-        dispatcher,
-        method: 'GET',
-        // Exactly one media range: a server must not pick a rendition we did not ask for, and
-        // an explicit transfer-syntax stops Orthanc from transcoding to Explicit VR Little Endian.
-        headers: {
-          ...fixedHeaders,
-          accept: `multipart/related; type="application/dicom"; transfer-syntax=${transferSyntax}`,
-        },
-        signal,
-        headersTimeout: requestTimeoutMs,
-        // The body of a large study may legitimately take hours; only silence is an error.
-        bodyTimeout: stallTimeoutMs,
-      });
+      res = await send(signal, (headers) =>
+        request(`${base}${path}`, {
+          dispatcher,
+          method: 'GET',
+          // Exactly one media range: a server must not pick a rendition we did not ask for, and
+          // an explicit transfer-syntax stops Orthanc from transcoding to Explicit VR Little Endian.
+          headers: {
+            ...headers,
+            accept: `multipart/related; type="application/dicom"; transfer-syntax=${transferSyntax}`,
+          },
+          signal,
+          headersTimeout: requestTimeoutMs,
+          // The body of a large study may legitimately take hours; only silence is an error.
+          bodyTimeout: stallTimeoutMs,
+        }),
+      );
     } catch (error) {
       throw classify(error, signal, what);
     }
@@ -322,14 +348,16 @@ export function createDicomwebClient(options: DicomwebClientOptions): DicomwebCl
         signal?.throwIfAborted();
         const what = `GET ${path}`;
         try {
-          const res = await request(`${base}${path}`, {
-            dispatcher,
-            method: relayOptions.method ?? 'GET',
-            headers: { ...fixedHeaders, accept: relayOptions.accept },
-            signal,
-            headersTimeout: requestTimeoutMs,
-            bodyTimeout: stallTimeoutMs,
-          });
+          const res = await send(signal, (headers) =>
+            request(`${base}${path}`, {
+              dispatcher,
+              method: relayOptions.method ?? 'GET',
+              headers: { ...headers, accept: relayOptions.accept },
+              signal,
+              headersTimeout: requestTimeoutMs,
+              bodyTimeout: stallTimeoutMs,
+            }),
+          );
           res.body.on('error', () => undefined);
           return { status: res.statusCode, headers: res.headers, body: res.body };
         } catch (error) {

@@ -40,3 +40,12 @@ export {
 export { MultipartFormatError, MultipartTruncatedError } from './multipart.errors.js';
 export { type MultipartPart, type ParseMultipartOptions, parseMultipart } from './multipart.parser.js';
 export { isRetryableDicomwebError, type RetryOptions, retry } from './retry.backoff.js';
+export {
+  createStoreAuthorization,
+  GOOGLE_HEALTHCARE_SCOPE,
+  parseServiceAccountKey,
+  type ServiceAccountKey,
+  type StoreAuthorization,
+  type StoreAuthSpec,
+  type TokenEndpointOptions,
+} from './store-auth.js';

@@ -3,7 +3,7 @@ export { rateLimitKey } from './client-key.js';
 export { ConfigError, parseConfig } from './config.parser.js';
 export { cookieValue } from './cookie-value.js';
 export { isEntryPoint } from './entry-point.js';
-export { portField, sharedEnvFields } from './env.fields.js';
+export { metricsTokenOf, portField, sharedEnvFields, storeAuthOf } from './env.fields.js';
 export {
   AppError,
   ClientAbortedError,
@@ -13,6 +13,7 @@ export {
   TooManyInvalidTokensError,
   ValidationError,
 } from './errors.js';
+export { type ReadinessReport, readinessRoute } from './health.js';
 export { escapeHtml, html, SafeHtml } from './html.js';
 export { listen, onShutdown, type RunningServer } from './http.server.js';
 export { createInternalApp, type InternalAppOptions, ROUTES_PATH } from './internal.app.js';

@@ -48,6 +48,7 @@ export {
   dropStaleTestDatabases,
   dropTemplateDatabase,
   pgAdminUrl,
+  TEST_APP_PASSWORD,
   TEST_APP_ROLE,
   type TemplateOptions,
   type TestDatabase,

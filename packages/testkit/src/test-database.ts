@@ -20,6 +20,13 @@ const OBJECT_IN_USE = '55006';
  * suite runs with the application's privileges, not the owner's. Made by `createTemplateDatabase`.
  */
 export const TEST_APP_ROLE = 'studylink_test_app';
+/**
+ * Its password. Not a secret (the role exists only on test clusters, and reaches only throw-away
+ * databases): it is there because `make deps` makes members of `studylink_app` use their password
+ * even over loopback (scripts/pg-access.mjs), where the admin keeps trust auth. Fixed, because the
+ * role is shared by every test run on the cluster.
+ */
+export const TEST_APP_PASSWORD = 'studylink-test-app-not-a-secret';
 
 /**
  * The URL of a database we may create databases from: `PGTEST_URL`, else the local trust-auth superuser.
@@ -141,13 +148,13 @@ export async function dropStaleTestDatabases({
 }
 
 /**
- * `url` connecting as the application role `TEST_APP_ROLE` instead of the admin (trust auth, as the
- * admin URL has; no password).
+ * `url` connecting as the application role `TEST_APP_ROLE` (with TEST_APP_PASSWORD) instead of the admin.
+ * @example appUrlOf('postgres://postgres@127.0.0.1:5432/x') // 'postgres://studylink_test_app:...@127.0.0.1:5432/x'
  */
 export function appUrlOf(url: string): string {
   const parsed = new URL(url);
   parsed.username = TEST_APP_ROLE;
-  parsed.password = '';
+  parsed.password = TEST_APP_PASSWORD;
   return parsed.toString();
 }
 

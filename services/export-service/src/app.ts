@@ -5,6 +5,8 @@ import {
   type Logger,
   mountRouters,
   patientErrorPages,
+  type ReadinessReport,
+  readinessRoute,
   recordRoutes,
   requestContext,
   type ServiceMetrics,
@@ -46,31 +48,37 @@ export function createApp(deps: AppDeps): Koa {
   health.get('/livez', (ctx) => {
     ctx.body = { status: 'ok' };
   });
-  health.get('/readyz', async (ctx) => {
-    const store = await deps.checkStore().catch(() => false);
-    const draining = deps.isDraining();
-    const ready = store && !draining;
-    ctx.status = ready ? 200 : 503;
-    ctx.set('cache-control', 'no-store');
-    ctx.body = {
-      status: ready ? 'ready' : 'not ready',
-      checks: {
-        store: store ? 'ok' : 'down',
-        draining: draining ? 'yes' : 'no',
-        exportsInFlight: deps.limiter.inFlight,
-      },
-    };
-  });
+  health.get('/readyz', readinessRoute(exportReadiness(deps)));
 
   mountRouters(app, [health, exportRoutes(deps)]);
   app.use(pages.notFound);
   return app;
 }
 
-/** The export service's internal listener: /metrics only, behind the shared secret. */
+/** Ready: the store answers and no SIGTERM has arrived. */
+export function exportReadiness(deps: Pick<AppDeps, 'checkStore' | 'isDraining' | 'limiter'>) {
+  return async (): Promise<ReadinessReport> => {
+    const store = await deps.checkStore().catch(() => false);
+    const draining = deps.isDraining();
+    return {
+      ready: store && !draining,
+      checks: {
+        store: store ? 'ok' : 'down',
+        draining: draining ? 'yes' : 'no',
+        exportsInFlight: deps.limiter.inFlight,
+      },
+    };
+  };
+}
+
+/** The export service's internal listener: /metrics (METRICS_TOKEN), /livez and /readyz. */
 export function createExportInternalApp(deps: {
   log: Logger;
+  /** /readyz on the internal port too (exportReadiness). */
+  readiness?: () => Promise<ReadinessReport>;
   internalSecrets: readonly string[];
+  /** METRICS_TOKEN: what /metrics takes (null: refused). */
+  metricsToken?: string | null;
   metrics?: ServiceMetrics;
   /** The public app, whose routes the internal listener lists for route walks. */
   publicApp?: Koa;
@@ -78,6 +86,8 @@ export function createExportInternalApp(deps: {
   return createInternalApp({
     log: deps.log,
     secrets: deps.internalSecrets,
+    metricsToken: deps.metricsToken ?? null,
+    ...(deps.readiness ? { readiness: deps.readiness } : {}),
     ...(deps.publicApp ? { publicApp: deps.publicApp } : {}),
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
   });

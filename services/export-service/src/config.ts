@@ -1,4 +1,11 @@
-import { ConfigError, parseConfig, portField, sharedEnvFields } from '@studylink/service-kit';
+import {
+  ConfigError,
+  metricsTokenOf,
+  parseConfig,
+  portField,
+  sharedEnvFields,
+  storeAuthOf,
+} from '@studylink/service-kit';
 import { z } from 'zod';
 
 const envSchema = z.object({
@@ -66,6 +73,9 @@ export function loadConfig(env: Record<string, string | undefined>) {
         ...(e.INTERNAL_SECRET_PREVIOUS ? [e.INTERNAL_SECRET_PREVIOUS] : []),
       ],
       dicomwebAuthorization: e.DICOMWEB_AUTHORIZATION ?? null,
+      /** How the store is authenticated to (a header, OAuth 2.0 client credentials, a Google key). */
+      storeAuth: storeAuthOf(e),
+      metricsToken: metricsTokenOf(e),
     }),
     gateway: Object.freeze({
       grantCacheMs: e.GATEWAY_GRANT_CACHE_MS,

@@ -1,6 +1,6 @@
-import { createDicomwebClient } from '@studylink/dicomweb';
+import { createDicomwebClient, createStoreAuthorization } from '@studylink/dicomweb';
 import { createLogger, createServiceMetrics, isEntryPoint, listen, onShutdown } from '@studylink/service-kit';
-import { createApp, createExportInternalApp } from './app.js';
+import { createApp, createExportInternalApp, exportReadiness } from './app.js';
 import { type ExportServiceConfig, loadConfig } from './config.js';
 import { ExportLimiter } from './export.limiter.js';
 import { createExportMetrics } from './export.metrics.js';
@@ -17,9 +17,8 @@ export async function startExportService(
     baseUrl: config.dicomwebUrl,
     requestTimeoutMs: config.storeTimeoutMs,
     stallTimeoutMs: config.storeStallTimeoutMs,
-    ...(config.secrets.dicomwebAuthorization
-      ? { headers: { authorization: config.secrets.dicomwebAuthorization } }
-      : {}),
+    // DICOMWEB_AUTHORIZATION, OAuth 2.0 client credentials or a Google service account.
+    auth: createStoreAuthorization(config.secrets.storeAuth, { timeoutMs: config.storeTimeoutMs }),
     ...(config.dicomwebCa ? { ca: config.dicomwebCa } : {}),
   });
   const limiter = new ExportLimiter(config.maxConcurrentExports, config.exportShares);
@@ -36,6 +35,10 @@ export async function startExportService(
   });
   const tokens = exportMetrics.instrument(tokenService);
   let draining = false;
+  const checkStore = async () => {
+    await dicomweb.searchStudies({ limit: 1 }, { signal: AbortSignal.timeout(2_000) });
+    return true;
+  };
   const app = createApp({
     log,
     tokens,
@@ -55,14 +58,13 @@ export async function startExportService(
       options: { ...DEFAULT_GATEWAY_OPTIONS, ...config.gateway },
       count: createGatewayMetrics(serviceMetrics.registry),
     }),
-    checkStore: async () => {
-      await dicomweb.searchStudies({ limit: 1 }, { signal: AbortSignal.timeout(2_000) });
-      return true;
-    },
+    checkStore,
   });
   const internalApp = createExportInternalApp({
     log,
+    readiness: exportReadiness({ checkStore, isDraining: () => draining, limiter }),
     internalSecrets: config.secrets.internalSecrets,
+    metricsToken: config.secrets.metricsToken,
     metrics: serviceMetrics,
     publicApp: app,
   });

@@ -8,6 +8,7 @@ import {
   type Logger,
   mountRouters,
   patientErrorPages,
+  readinessRoute,
   recordRoutes,
   requestContext,
   type ServiceMetrics,
@@ -19,6 +20,7 @@ import { isDatabaseUnavailable } from './db/database.js';
 import type { DB } from './db/tables.js';
 import type { DeliveryService } from './deliveries/delivery.service.js';
 import { DatabaseUnavailableError } from './errors.js';
+import { createReadiness, type Readiness } from './health/readiness.js';
 import { apiRoutes } from './http/api.routes.js';
 import { internalRoutes } from './internal/internal.routes.js';
 import type { LinkAccess } from './link-access/link-access.js';
@@ -44,6 +46,8 @@ export interface AppDeps {
   trustedProxies: ReadonlySet<string>;
   /** True once SIGTERM arrived: readiness fails so the proxy stops sending new work. */
   isDraining: () => boolean;
+  /** /readyz (health/readiness.ts); absent: the database and draining only. */
+  readiness?: () => Promise<Readiness>;
   /** The staff web interface under /staff (staff/staff.module.ts); absent: /staff is not served. */
   staff?: { middleware: Middleware; router: Router };
   /** Prometheus metrics: counted here, served by the internal app (main.ts always gives them). */
@@ -63,9 +67,13 @@ export interface InternalAppDeps {
   serverConfig: ServerConfigService;
   /** The shared secret and, during a rotation, the previous one. */
   internalSecrets: readonly string[];
+  /** METRICS_TOKEN: what /metrics takes (null: refused). */
+  metricsToken?: string | null;
   metrics?: ServiceMetrics;
   /** The public app, whose routes the internal listener lists for route walks. */
   publicApp?: Koa;
+  /** /readyz on the internal port too (compose's health check and depends_on use it). */
+  readiness?: () => Promise<Readiness>;
 }
 
 /** Page routes answer errors with the plain HTML page; everything else with JSON. */
@@ -128,19 +136,9 @@ export function createApp(deps: AppDeps): Koa {
   health.get('/livez', (ctx) => {
     ctx.body = { status: 'ok' };
   });
-  health.get('/readyz', async (ctx) => {
-    const checks: Record<string, string> = { draining: deps.isDraining() ? 'yes' : 'no' };
-    try {
-      await deps.db.selectNoFrom((eb) => eb.val(1).as('one')).execute();
-      checks.database = 'ok';
-    } catch {
-      checks.database = 'down';
-    }
-    const ready = checks.database === 'ok' && !deps.isDraining();
-    ctx.status = ready ? 200 : 503;
-    ctx.set('cache-control', 'no-store');
-    ctx.body = { status: ready ? 'ready' : 'not ready', checks };
-  });
+  const readiness =
+    deps.readiness ?? createReadiness({ db: deps.db, expected: null, isDraining: deps.isDraining });
+  health.get('/readyz', readinessRoute(readiness));
   health.get('/assets/logo/:file', async (ctx) => {
     const m = /^([0-9a-f]{32})\.(png|jpg)$/.exec(ctx.params.file ?? '');
     const logo = m?.[1] ? await deps.serverConfig.logoFile(m[1]) : undefined;
@@ -192,6 +190,8 @@ export function createTokenInternalApp(deps: InternalAppDeps): Koa {
   return createInternalApp({
     log: deps.log,
     secrets: deps.internalSecrets,
+    metricsToken: deps.metricsToken ?? null,
+    ...(deps.readiness ? { readiness: deps.readiness } : {}),
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
     middleware: [mapInfrastructureErrors],
     // The export service sends the zip layouts it made while streaming (about 300 bytes an instance).

@@ -1,6 +1,13 @@
 import { isIP } from 'node:net';
 import { LANGUAGES } from '@studylink/i18n';
-import { ConfigError, parseConfig, portField, sharedEnvFields } from '@studylink/service-kit';
+import {
+  ConfigError,
+  metricsTokenOf,
+  parseConfig,
+  portField,
+  sharedEnvFields,
+  storeAuthOf,
+} from '@studylink/service-kit';
 import { z } from 'zod';
 import { isTimeZone, serverTimeZone } from './server-config/server-config.schema.js';
 import { issuerAllowsHttp, type OidcSettings } from './staff/session/oidc.client.js';
@@ -330,7 +337,10 @@ export function loadConfig(rawEnv: Record<string, string | undefined>) {
       previousTokenKeys: e.TOKEN_ENCRYPTION_KEYS_PREVIOUS,
       adminApiKey: e.ADMIN_API_KEY ?? null,
       internalSecret: e.INTERNAL_SECRET,
+      metricsToken: metricsTokenOf(e),
       dicomwebAuthorization: e.DICOMWEB_AUTHORIZATION ?? null,
+      /** How the store is authenticated to (a header, OAuth 2.0 client credentials, a Google key). */
+      storeAuth: storeAuthOf(e),
       /** May carry a user and password. */
       smtpUrl: e.SMTP_URL ?? null,
       smsAuthToken: e.SMS_AUTH_TOKEN ?? null,

@@ -1,4 +1,4 @@
-import { createDicomwebClient } from '@studylink/dicomweb';
+import { createDicomwebClient, createStoreAuthorization } from '@studylink/dicomweb';
 import { createLogger, createServiceMetrics, isEntryPoint, listen, onShutdown } from '@studylink/service-kit';
 import { ApiKeyService } from './api-keys/api-key.service.js';
 import { createApp, createTokenInternalApp } from './app.js';
@@ -7,6 +7,7 @@ import { createDatabase } from './db/database.js';
 import { DeliveryService } from './deliveries/delivery.service.js';
 import { smtpMailSender } from './deliveries/mail.sender.js';
 import { messagesApiSmsSender } from './deliveries/sms.sender.js';
+import { createReadiness, defaultMigrationsDir, expectedMigrations } from './health/readiness.js';
 import { LinkAccess } from './link-access/link-access.js';
 import { InvalidTokenLimiter } from './rate-limit/invalid-token.limiter.js';
 import { readLogoFileOrThrow } from './server-config/logo.js';
@@ -34,9 +35,8 @@ export async function startTokenService(
   const dicomweb = createDicomwebClient({
     baseUrl: config.dicomwebUrl,
     requestTimeoutMs: config.storeTimeoutMs,
-    ...(config.secrets.dicomwebAuthorization
-      ? { headers: { authorization: config.secrets.dicomwebAuthorization } }
-      : {}),
+    // DICOMWEB_AUTHORIZATION, OAuth 2.0 client credentials or a Google service account.
+    auth: createStoreAuthorization(config.secrets.storeAuth, { timeoutMs: config.storeTimeoutMs }),
     ...(config.dicomwebCa ? { ca: config.dicomwebCa } : {}),
   });
   const serverConfig = new ServerConfigService(database.db, config.seed, {
@@ -128,6 +128,11 @@ export async function startTokenService(
   const viewerAssets = await loadViewerAssets(config.viewerDistDir ?? defaultViewerDistDir());
   if (!viewerAssets) log.warn('no built patient viewer found (make build): /token/viewer answers 503');
   const metrics = createServiceMetrics({ service: 'token-service', processMetrics: true });
+  const readiness = createReadiness({
+    db: database.db,
+    expected: await expectedMigrations(defaultMigrationsDir()),
+    isDraining: () => draining,
+  });
   const app = createApp({
     viewerAssets,
     metrics,
@@ -142,6 +147,7 @@ export async function startTokenService(
     deliveries,
     trustedProxies: config.trustedProxies,
     isDraining: () => draining,
+    readiness,
   });
   const internalApp = createTokenInternalApp({
     db: database.db,
@@ -150,6 +156,8 @@ export async function startTokenService(
     layouts,
     serverConfig,
     internalSecrets: config.secrets.internalSecrets,
+    metricsToken: config.secrets.metricsToken,
+    readiness,
     metrics,
     publicApp: app,
   });

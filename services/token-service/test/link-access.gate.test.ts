@@ -4,6 +4,7 @@ import { createTestDatabase, type TestDatabase } from '@studylink/testkit';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase, type Database } from '../src/db/database.js';
+import { recordCounted } from '../src/downloads/download.counting.js';
 import {
   LINK_PURPOSES,
   LinkAccess,
@@ -278,6 +279,39 @@ describe('the link gate: reservations, allowance, HEAD', () => {
     // Without reserve (a HEAD of the zip) nothing is reserved and nothing refused.
     const head = await links.open(token, REQUESTER, { purpose: 'download' });
     expect(head.downloadId).toBeNull();
+  });
+
+  it('a ranged resume of a download counted within 24 hours passes a spent link, reserves nothing', async () => {
+    const { token, tokenId } = await issue({ maxDownloads: 1 });
+    const layoutId = 'a'.repeat(64);
+    const gate = new LinkAccess({
+      db: database.db,
+      studies: new StudyService(database.db, source, createLogger({ service: 't', level: 'silent' }), {
+        storeMs: 1000,
+        pageMs: 1000,
+      }),
+      invalidTokens: NO_INVALID_TOKEN_LIMIT,
+      cookies: tokens.cookies,
+      zipLayoutIdOf: async () => layoutId,
+      now: () => clock,
+    });
+    await setRow(tokenId, { downloads_used: 1 });
+    const etag = `"${layoutId}.${'0'.repeat(16)}"`;
+    const resume = { purpose: 'download', reserve: true, browser: false } as const;
+    // Not counted yet (or another layout): a spent link stays spent.
+    await expect(gate.open(token, REQUESTER, { ...resume, range: { ifRange: etag } })).rejects.toMatchObject({
+      code: 'download_limit_reached',
+    });
+    await recordCounted(database.db, tokenId, layoutId, new Date(clock - 3_600_000));
+    const opened = await gate.open(token, REQUESTER, { ...resume, range: { ifRange: etag } });
+    expect(opened).toMatchObject({ resume: true, downloadId: null, zipLayoutId: layoutId });
+    expect(opened.may.download).toBe(true);
+    // Another ETag, no Range, or a count older than 24 hours: no resume.
+    const other = `"${'b'.repeat(64)}.${'0'.repeat(16)}"`;
+    await expect(gate.open(token, REQUESTER, { ...resume, range: { ifRange: other } })).rejects.toThrow();
+    await expect(gate.open(token, REQUESTER, resume)).rejects.toThrow();
+    await recordCounted(database.db, tokenId, layoutId, new Date(clock - 25 * 3_600_000));
+    await expect(gate.open(token, REQUESTER, { ...resume, range: { ifRange: null } })).rejects.toThrow();
   });
 
   it('a HEAD of the page is logged as head', async () => {

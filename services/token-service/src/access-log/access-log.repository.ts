@@ -1,5 +1,6 @@
 import { ACCESS_EVENTS, type AccessEvent } from '@studylink/contracts';
 import { redactTokens } from '@studylink/service-kit';
+import { sql } from 'kysely';
 import type { Db } from '../db/database.js';
 import type { AccessLogRow } from '../db/tables.js';
 
@@ -55,4 +56,47 @@ export function listAccessEvents(db: Db, f: AccessLogFilter): Promise<AccessLogR
   if (f.to) q = q.where('at', '<', f.to);
   if (f.before) q = q.where('id', '<', f.before);
   return q.orderBy('id', 'desc').limit(f.limit).execute();
+}
+
+/** An access-log row with the patient of its study, from the study copy or the search index. */
+export interface AccessLogRowWithPatient extends AccessLogRow {
+  patient_name: string | null;
+  patient_id: string | null;
+}
+
+export interface StaffAccessLogFilter extends AccessLogFilter {
+  /** Studies whose patient name matched (from the search index and the copies); none: no row. */
+  studies?: readonly string[] | undefined;
+  patientId?: string | undefined;
+}
+
+/**
+ * The staff page's and CSV's list: newest first, keyset-paged by id, each row with its study's
+ * patient name and ID (the copy kept with a link, else the staff search's index).
+ */
+export function listAccessEventsWithPatients(
+  db: Db,
+  f: StaffAccessLogFilter,
+): Promise<AccessLogRowWithPatient[]> {
+  let q = db
+    .selectFrom('access_log as l')
+    .leftJoin('studies as s', 's.study_instance_uid', 'l.study_instance_uid')
+    .leftJoin('study_index as i', 'i.study_instance_uid', 'l.study_instance_uid')
+    .selectAll('l')
+    .select((eb) => [
+      eb.fn.coalesce('s.patient_name', 'i.patient_name').as('patient_name'),
+      eb.fn.coalesce('s.patient_id', 'i.patient_id').as('patient_id'),
+    ]);
+  if (f.study) q = q.where('l.study_instance_uid', '=', f.study);
+  if (f.studies)
+    q = f.studies.length
+      ? q.where('l.study_instance_uid', 'in', [...f.studies])
+      : q.where(sql<boolean>`false`);
+  if (f.patientId)
+    q = q.where(sql`lower(coalesce(s.patient_id, i.patient_id))`, '=', f.patientId.toLowerCase());
+  if (f.event) q = q.where('l.event', '=', f.event);
+  if (f.from) q = q.where('l.at', '>=', f.from);
+  if (f.to) q = q.where('l.at', '<', f.to);
+  if (f.before) q = q.where('l.id', '<', f.before);
+  return q.orderBy('l.id', 'desc').limit(f.limit).execute() as Promise<AccessLogRowWithPatient[]>;
 }

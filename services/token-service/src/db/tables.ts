@@ -212,6 +212,11 @@ export interface StaffSessionTable {
   user_agent: string | null;
 }
 
+/** migrations/migrate.mjs's record of the files it applied (the services may only read it). */
+export interface SchemaMigrationTable {
+  name: string;
+}
+
 /** The staff search's index of the studies the store holds (migrations/0017). */
 export interface StudyIndexTable {
   study_instance_uid: string;
@@ -239,6 +244,7 @@ export interface StudyIndexWordTable {
 }
 
 export interface DB {
+  schema_migrations: SchemaMigrationTable;
   server_config: ServerConfigTable;
   tokens: TokenTable;
   studies: StudyTable;

@@ -1,13 +1,18 @@
 import { html, type SafeHtml } from '@studylink/service-kit';
+import type { AccessLogRowWithPatient } from '../../access-log/access-log.repository.js';
 import { ACCESS_EVENTS } from '../../access-log/access-log.repository.js';
-import type { AccessLogRow } from '../../db/tables.js';
+import { formatPersonName } from '../../patient/format.js';
 import type { StaffSession } from '../session/staff-session.service.js';
 import { st } from '../shared/staff.i18n.js';
 import { errorSummary, inputField, selectField, staffPage } from '../shared/staff.layout.js';
 import type { FieldErrors } from '../shared/staff.schemas.js';
+import type { LogEntry } from './access-log.collapse.js';
+import { shortUserAgent } from './user-agent.js';
 
 export interface AccessLogForm {
   study: string;
+  patientName: string;
+  patientId: string;
   event: string;
   from: string;
   to: string;
@@ -15,6 +20,8 @@ export interface AccessLogForm {
 
 const LABELS = {
   study: st.t('accessLog.label.study'),
+  patientName: st.t('accessLog.label.patientName'),
+  patientId: st.t('accessLog.label.patientId'),
   event: st.t('accessLog.label.event'),
   from: st.t('accessLog.label.from'),
   to: st.t('accessLog.label.to'),
@@ -50,7 +57,8 @@ export function filterQuery(f: AccessLogForm, extra: Record<string, string> = {}
 export function renderAccessLogPage(p: {
   session: StaffSession;
   form: AccessLogForm;
-  rows: AccessLogRow[] | null;
+  /** The page's events, repeated views collapsed; null when the filter was refused. */
+  entries: LogEntry<AccessLogRowWithPatient>[] | null;
   nextCursor: number | null;
   errors?: FieldErrors;
 }): string {
@@ -66,6 +74,8 @@ export function renderAccessLogPage(p: {
   ${errorSummary(p.errors, LABELS)}
   <form method="get" action="/staff/access-log" class="stack" novalidate>
     <div class="fields">
+      ${inputField({ name: 'patientName', label: LABELS.patientName, value: f.patientName, errors: p.errors, autocomplete: 'off' })}
+      ${inputField({ name: 'patientId', label: LABELS.patientId, value: f.patientId, errors: p.errors, autocomplete: 'off' })}
       ${inputField({ name: 'study', label: LABELS.study, value: f.study, errors: p.errors, autocomplete: 'off' })}
       ${selectField({
         name: 'event',
@@ -80,32 +90,45 @@ export function renderAccessLogPage(p: {
     <div class="actions">
       <button class="button" type="submit">${st.t('accessLog.filter.submit')}</button>
       <a class="button secondary" href="/staff/access-log">${st.t('accessLog.filter.clear')}</a>
-      ${p.rows ? html`<a class="button secondary" href="/staff/access-log.csv${filterQuery(f)}" download>${st.t('accessLog.downloadCsv')}</a>` : ''}
+      ${p.entries ? html`<a class="button secondary" href="/staff/access-log.csv${filterQuery(f)}" download>${st.t('accessLog.downloadCsv')}</a>` : ''}
     </div>
   </form>
 </section>
 ${
-  p.rows
-    ? html`<div class="table-scroll" role="region" aria-labelledby="log-caption" tabindex="0">
+  p.entries
+    ? html`<div class="table-scroll log" role="region" aria-labelledby="log-caption" tabindex="0">
   <table>
-    <caption id="log-caption">${st.t('accessLog.caption', { count: p.rows.length })}</caption>
+    <caption id="log-caption">${st.t('accessLog.caption', { count: p.entries.reduce((n, e) => n + e.count, 0) })}</caption>
     <thead><tr>
-      <th scope="col">${st.t('accessLog.column.time')}</th><th scope="col">${st.t('accessLog.column.event')}</th><th scope="col">${st.t('accessLog.column.outcome')}</th><th scope="col">${st.t('accessLog.column.study')}</th>
-      <th scope="col">${st.t('accessLog.column.clientIp')}</th><th scope="col">${st.t('accessLog.column.userAgent')}</th><th scope="col">${st.t('accessLog.column.bytes')}</th><th scope="col">${st.t('accessLog.column.actor')}</th>
+      <th scope="col">${st.t('accessLog.column.time')}</th><th scope="col">${st.t('accessLog.column.event')}</th><th scope="col">${st.t('accessLog.column.outcome')}</th>
+      <th scope="col">${st.t('accessLog.column.patientName')}</th><th scope="col">${st.t('accessLog.column.patientId')}</th><th scope="col">${st.t('accessLog.column.study')}</th>
+      <th scope="col">${st.t('accessLog.column.clientIp')}</th><th scope="col">${st.t('accessLog.column.userAgent')}</th><th scope="col" class="num">${st.t('accessLog.column.bytes')}</th><th scope="col">${st.t('accessLog.column.actor')}</th>
     </tr></thead>
     <tbody>
-      ${p.rows.map(
-        (r) => html`<tr>
+      ${p.entries.map(({ row: r, count, oldest }) => {
+        const ua = r.user_agent ?? '';
+        const short = shortUserAgent(ua);
+        return html`<tr>
         <td class="nowrap">${r.at.toISOString().slice(0, 10)}<span class="sub">${r.at.toISOString().slice(11, 19)}</span></td>
-        <td class="nowrap">${eventName(r.event)}</td>
+        <td>${eventName(r.event)}${
+          count > 1
+            ? html`<span class="sub">${st.t('accessLog.collapsed', { count, since: `${oldest.toISOString().slice(0, 10)} ${oldest.toISOString().slice(11, 19)}` })}</span>`
+            : ''
+        }</td>
         <td>${outcomeName(r.outcome)}</td>
+        <td>${r.patient_name ? formatPersonName(r.patient_name) : ''}</td>
+        <td class="wrap-any">${r.patient_id ?? ''}</td>
         <td class="uid mono">${r.study_instance_uid ? html`<a href="/staff/access-log${filterQuery({ ...f, study: r.study_instance_uid })}">${r.study_instance_uid}</a>` : ''}</td>
-        <td class="nowrap">${r.client_ip ?? ''}</td>
-        <td class="ua">${r.user_agent ?? ''}</td>
+        <td class="wrap-any">${r.client_ip ?? ''}</td>
+        <td class="ua">${
+          short === ua
+            ? ua
+            : html`<details><summary>${short}</summary><span class="ua-full">${ua}</span></details>`
+        }</td>
         <td class="num">${r.bytes ?? ''}</td>
-        <td>${r.actor ?? ''}</td>
-      </tr>`,
-      )}
+        <td class="wrap-any">${r.actor ?? ''}</td>
+      </tr>`;
+      })}
     </tbody>
   </table>
 </div>

@@ -6,12 +6,17 @@ import { z } from 'zod';
 import {
   ACCESS_EVENTS,
   appendAccessEvent,
-  listAccessEvents,
+  listAccessEventsWithPatients,
+  type StaffAccessLogFilter,
 } from '../../access-log/access-log.repository.js';
+import type { Db } from '../../db/database.js';
+import { formatPersonName } from '../../patient/format.js';
 import { requireSignedIn, sessionOrThrow } from '../session/staff-auth.middleware.js';
 import { actorOf, type StaffRouteDeps, sendPage } from '../shared/staff.context.js';
 import { st } from '../shared/staff.i18n.js';
-import { field, optionalIsoDate, parseForm } from '../shared/staff.schemas.js';
+import { field, optionalIsoDate, parseForm, searchText } from '../shared/staff.schemas.js';
+import { studiesMatchingName } from '../studies/study-index.repository.js';
+import { collapseRepeatedViews } from './access-log.collapse.js';
 import { csvRow } from './access-log.csv.js';
 import { type AccessLogForm, renderAccessLogPage } from './access-log.page.js';
 
@@ -31,6 +36,8 @@ const pageInvalid = st.t('accessLog.error.before');
 const filterSchema = z
   .object({
     study: field.pipe(z.union([z.literal(''), studyUid])),
+    patientName: searchText,
+    patientId: searchText,
     // The message is the union's: a value off the list fails both members.
     event: field.pipe(
       z.union([z.literal(''), z.enum(ACCESS_EVENTS)], { message: st.t('accessLog.error.event') }),
@@ -46,9 +53,14 @@ const filterSchema = z
 
 type Filter = z.output<typeof filterSchema>;
 
-function repositoryFilter(f: Filter) {
+/** Studies one patient-name filter may stand for at most. */
+const NAME_MATCH_LIMIT = 1000;
+
+async function repositoryFilter(db: Db, f: Filter): Promise<Omit<StaffAccessLogFilter, 'limit'>> {
   return {
     study: f.study || undefined,
+    studies: f.patientName ? await studiesMatchingName(db, f.patientName, NAME_MATCH_LIMIT) : undefined,
+    patientId: f.patientId || undefined,
     event: f.event || undefined,
     from: f.from ? new Date(`${f.from}T00:00:00Z`) : undefined,
     // "To" includes its day.
@@ -58,7 +70,14 @@ function repositoryFilter(f: Filter) {
 
 function rawForm(ctx: Context): AccessLogForm {
   const s = (k: string) => (typeof ctx.query[k] === 'string' ? (ctx.query[k] as string) : '');
-  return { study: s('study'), event: s('event'), from: s('from'), to: s('to') };
+  return {
+    study: s('study'),
+    patientName: s('patientName'),
+    patientId: s('patientId'),
+    event: s('event'),
+    from: s('from'),
+    to: s('to'),
+  };
 }
 
 const CSV_HEADER = [
@@ -67,6 +86,8 @@ const CSV_HEADER = [
   'outcome',
   'token_id',
   'study_instance_uid',
+  'patient_name',
+  'patient_id',
   'client_ip',
   'user_agent',
   'bytes',
@@ -85,7 +106,7 @@ export function accessLogRoutes(router: Router, deps: StaffRouteDeps): void {
         renderAccessLogPage({
           session,
           form: rawForm(ctx),
-          rows: null,
+          entries: null,
           nextCursor: null,
           errors: parsed.errors,
         }),
@@ -93,8 +114,8 @@ export function accessLogRoutes(router: Router, deps: StaffRouteDeps): void {
       );
       return;
     }
-    const rows = await listAccessEvents(deps.db, {
-      ...repositoryFilter(parsed.data),
+    const rows = await listAccessEventsWithPatients(deps.db, {
+      ...(await repositoryFilter(deps.db, parsed.data)),
       before: parsed.data.before,
       limit: PAGE_SIZE,
     });
@@ -104,7 +125,7 @@ export function accessLogRoutes(router: Router, deps: StaffRouteDeps): void {
       renderAccessLogPage({
         session,
         form,
-        rows,
+        entries: collapseRepeatedViews(rows),
         nextCursor: rows.length === PAGE_SIZE ? (rows.at(-1)?.id ?? null) : null,
       }),
     );
@@ -118,7 +139,7 @@ export function accessLogRoutes(router: Router, deps: StaffRouteDeps): void {
         renderAccessLogPage({
           session: sessionOrThrow(ctx),
           form: rawForm(ctx),
-          rows: null,
+          entries: null,
           nextCursor: null,
           errors: parsed.errors,
         }),
@@ -126,7 +147,7 @@ export function accessLogRoutes(router: Router, deps: StaffRouteDeps): void {
       );
       return;
     }
-    const filter = repositoryFilter(parsed.data);
+    const filter = await repositoryFilter(deps.db, parsed.data);
     const who = actorOf(ctx, deps.trustedProxies);
     await appendAccessEvent(deps.db, {
       event: 'access_log_exported',
@@ -136,6 +157,8 @@ export function accessLogRoutes(router: Router, deps: StaffRouteDeps): void {
       userAgent: who.userAgent,
       detail: {
         study: filter.study ?? null,
+        patientName: parsed.data.patientName || null,
+        patientId: parsed.data.patientId || null,
         event: filter.event ?? null,
         from: parsed.data.from || null,
         to: parsed.data.to || null,
@@ -147,7 +170,7 @@ export function accessLogRoutes(router: Router, deps: StaffRouteDeps): void {
       let before: number | undefined;
       let sent = 0;
       while (sent < CSV_MAX_ROWS) {
-        const rows = await listAccessEvents(db, { ...filter, before, limit: CSV_BATCH });
+        const rows = await listAccessEventsWithPatients(db, { ...filter, before, limit: CSV_BATCH });
         for (const r of rows) {
           yield csvRow([
             r.at.toISOString(),
@@ -155,6 +178,8 @@ export function accessLogRoutes(router: Router, deps: StaffRouteDeps): void {
             r.outcome,
             r.token_id,
             r.study_instance_uid,
+            r.patient_name === null ? null : formatPersonName(r.patient_name),
+            r.patient_id,
             r.client_ip,
             r.user_agent,
             r.bytes,

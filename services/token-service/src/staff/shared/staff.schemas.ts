@@ -44,6 +44,15 @@ export const optionalIsoDate = z
   .transform((v) => (v ?? '').trim())
   .pipe(z.union([z.literal(''), isoDate]));
 
+/** A search field: trimmed, at most 64 characters, no control characters or backslashes. */
+export const searchText = field.pipe(
+  z
+    .string()
+    .trim()
+    .max(64, st.t('studies.error.tooLong', { max: 64 }))
+    .regex(/^[^\p{Cc}\\]*$/u, st.t('studies.error.controlCharacters')),
+);
+
 export const idParamSchema = z.object({ id: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER) });
 
 export type FieldErrors = Record<string, string>;

@@ -23,7 +23,14 @@ import { requireSignedIn, sessionOrThrow } from '../session/staff-auth.middlewar
 import { actorOf, flashOf, redirectDone, type StaffRouteDeps, sendPage } from '../shared/staff.context.js';
 import { readForm } from '../shared/staff.form.js';
 import { st } from '../shared/staff.i18n.js';
-import { checkbox, type FieldErrors, field, optionalIsoDate, parseForm } from '../shared/staff.schemas.js';
+import {
+  checkbox,
+  type FieldErrors,
+  field,
+  optionalIsoDate,
+  parseForm,
+  searchText,
+} from '../shared/staff.schemas.js';
 import { renderStudiesPage, type StudySearchForm } from './studies.page.js';
 import {
   defaultExpiry,
@@ -40,19 +47,11 @@ import type { StudySummary } from './study-search.source.js';
 const PAGE_SIZE = 25;
 const MAX_PAGE = 400;
 
-const matchText = field.pipe(
-  z
-    .string()
-    .trim()
-    .max(64, st.t('studies.error.tooLong', { max: 64 }))
-    .regex(/^[^\p{Cc}\\]*$/u, st.t('studies.error.controlCharacters')),
-);
-
 const searchSchema = z
   .object({
-    patientName: matchText,
-    patientId: matchText,
-    accession: matchText,
+    patientName: searchText,
+    patientId: searchText,
+    accession: searchText,
     from: optionalIsoDate,
     to: optionalIsoDate,
     birthDate: optionalIsoDate,
@@ -154,7 +153,7 @@ export function studiesRoutes(router: Router, deps: StaffRouteDeps): void {
   async function loadStudy(uid: string): Promise<StudyView> {
     let storeDown = false;
     try {
-      const [found] = await deps.studySearch.search({ studyInstanceUid: uid, limit: 1, offset: 0 });
+      const found = await deps.finder.lookup(uid);
       if (found) return { uid, study: found, fromCopy: false };
     } catch (err) {
       if (!(err instanceof StoreUnavailableError)) throw err;

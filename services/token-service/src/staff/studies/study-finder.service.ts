@@ -73,6 +73,13 @@ export class StudyFinder {
     return { rows: rows.slice(0, limit).map(summaryOf), hasMore: rows.length > limit };
   }
 
+  /** One study from the store (kept in the index as seen); undefined when the store lacks it. */
+  async lookup(uid: string): Promise<StudySummary | undefined> {
+    const [found] = await this.search.search({ studyInstanceUid: uid, limit: 1, offset: 0 });
+    if (found) await upsertIndexRows(this.db, [found], this.now());
+    return found;
+  }
+
   private storeQuery(f: IndexFilter): StudyQuery {
     const name = f.patientName && STORE_MATCHABLE_NAME.test(f.patientName) ? f.patientName : '';
     const dates =

@@ -1,6 +1,6 @@
-import { sql } from 'kysely';
+import { type ExpressionBuilder, sql } from 'kysely';
 import type { Db } from '../../db/database.js';
-import type { StudyIndexRow } from '../../db/tables.js';
+import type { DB, StudyIndexRow } from '../../db/tables.js';
 import { nameSearchPatterns, nameSortKey, nameWords } from './name-fold.js';
 import type { KnownText, StudySummary } from './study-search.source.js';
 
@@ -102,6 +102,17 @@ export async function indexedText(db: Db, uids: readonly string[]): Promise<Map<
   return new Map(rows.map((r) => [r.study_instance_uid, r]));
 }
 
+/** A study of the index with a name word matching the LIKE pattern. */
+const wordMatches =
+  (pattern: string) =>
+  ({ exists, selectFrom }: ExpressionBuilder<DB, 'study_index'>) =>
+    exists(
+      selectFrom('study_index_words as w')
+        .select(sql.lit(1).as('one'))
+        .whereRef('w.study_instance_uid', '=', 'study_index.study_instance_uid')
+        .where('w.word', 'like', pattern),
+    );
+
 /** DICOM wildcards (`*`, `?`) in an ID as a LIKE pattern; undefined when there are none. */
 function likeOf(value: string): string | undefined {
   if (!/[*?]/.test(value)) return undefined;
@@ -120,14 +131,7 @@ export async function searchIndex(
 ): Promise<StudyIndexRow[]> {
   let q = db.selectFrom('study_index').selectAll();
   for (const pattern of f.patientName ? nameSearchPatterns(f.patientName) : []) {
-    q = q.where(({ exists, selectFrom }) =>
-      exists(
-        selectFrom('study_index_words as w')
-          .select(sql.lit(1).as('one'))
-          .whereRef('w.study_instance_uid', '=', 'study_index.study_instance_uid')
-          .where('w.word', 'like', pattern),
-      ),
-    );
+    q = q.where(wordMatches(pattern));
   }
   for (const [column, value] of [
     ['patient_id', f.patientId],
@@ -157,4 +161,22 @@ export async function searchIndex(
 export async function pruneIndex(db: Db, seenBefore: Date): Promise<number> {
   const r = await db.deleteFrom('study_index').where('seen_at', '<', seenBefore).executeTakeFirst();
   return Number(r.numDeletedRows);
+}
+
+/**
+ * The studies whose patient name matches what staff typed, as the search matches it (the index's
+ * folded words), and study copies whose name holds each typed word as it is; at most `limit`.
+ */
+export async function studiesMatchingName(db: Db, typed: string, limit: number): Promise<string[]> {
+  const patterns = nameSearchPatterns(typed);
+  if (patterns.length === 0) return [];
+  let q = db.selectFrom('study_index').select('study_instance_uid');
+  for (const pattern of patterns) {
+    q = q.where(wordMatches(pattern));
+  }
+  let copies = db.selectFrom('studies').select('study_instance_uid');
+  for (const word of typed.split(/[\s,^*?]+/).filter(Boolean))
+    copies = copies.where('patient_name', 'ilike', `%${word.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+  const [indexed, copied] = await Promise.all([q.limit(limit).execute(), copies.limit(limit).execute()]);
+  return [...new Set([...indexed, ...copied].map((r) => r.study_instance_uid))].slice(0, limit);
 }
