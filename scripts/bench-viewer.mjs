@@ -133,7 +133,7 @@ async function main() {
   const openOnce = async (context, base, { full = false, timeout = 120_000 } = {}) => {
     await context.addInitScript(() => performance.setResourceTimingBufferSize(100_000));
     const page = await context.newPage();
-    await page.goto(`${base}/token/viewer?${token}`);
+    await page.goto(`${base}/token/viewer?${token}`, { waitUntil: 'commit', timeout });
     const mark = (name) =>
       page
         .waitForFunction((n) => performance.getEntriesByName(n).length > 0, name, { timeout, polling: 50 })
