@@ -12,7 +12,7 @@ import {
 } from '@studylink/service-kit';
 import type { Context } from 'koa';
 import type { Kysely } from 'kysely';
-import type { DB, StudyRow } from '../db/tables.js';
+import type { DB } from '../db/tables.js';
 import type { LinkAccess, OpenedLink } from '../link-access/link-access.js';
 import type { ServerConfig } from '../server-config/server-config.schema.js';
 import type { ServerConfigService } from '../server-config/server-config.service.js';
