@@ -8,6 +8,7 @@
 //   BENCH_SKIP_2GB=1           leave out the 2 GB study (generating and storing it takes a while)
 //   BENCH_SKIP_4000=1          leave out the 4,000-instance first-byte comparison
 //   BENCH_PAGES_ONLY=1         page views only (cost in SQL statements, load at 50 and 200 clients)
+//   BENCH_QUICK=1              leave out Orthanc's /archive and the page-view runs (export figures only)
 //
 // The store is Orthanc as Debian installs it and most sites leave it (startOrthanc's 'stock' preset:
 // DefaultEncoding Latin1, the DICOMweb plugin's default metadata modes, HTTP compression on).
@@ -34,6 +35,7 @@ const THROTTLE_SECONDS = Number(process.env.BENCH_THROTTLE_SECONDS ?? 60);
 const SKIP_2GB = process.env.BENCH_SKIP_2GB === '1';
 const SKIP_4000 = process.env.BENCH_SKIP_4000 === '1';
 const PAGES_ONLY = process.env.BENCH_PAGES_ONLY === '1';
+const QUICK = process.env.BENCH_QUICK === '1';
 const WADO_ACCEPT = 'Accept: multipart/related; type="application/dicom"; transfer-syntax=*';
 const MB = 1024 * 1024;
 // The last run's service and nginx logs, kept for a look (git-ignored like all of .bench/).
@@ -319,14 +321,16 @@ async function main() {
   results.wado200 = summarize(rounds.wado);
   results.relay200 = summarize(rounds.relay);
   results.export200 = { ...summarize(rounds.export), memory: await exportMemory.stop() };
-  say("Orthanc's /archive ×2");
-  results.archive200 = await repeat(2, () => curlTimed(archiveUrl(s200), { maxTime: 600 }));
+  if (!QUICK) {
+    say("Orthanc's /archive ×2");
+    results.archive200 = await repeat(2, () => curlTimed(archiveUrl(s200), { maxTime: 600 }));
+  }
   results.ratios = {
     exportVsRelayThroughput: results.export200.medianMBps / results.relay200.medianMBps,
     relayVsWadoThroughput: results.relay200.medianMBps / results.wado200.medianMBps,
     exportVsWadoThroughput: results.export200.medianMBps / results.wado200.medianMBps,
-    exportVsArchiveThroughput: results.export200.medianMBps / results.archive200.medianMBps,
-    archiveVsExportTotalTime: results.archive200.medianTotalMs / results.export200.medianTotalMs,
+    exportVsArchiveThroughput: results.export200.medianMBps / results.archive200?.medianMBps,
+    archiveVsExportTotalTime: results.archive200?.medianTotalMs / results.export200.medianTotalMs,
   };
 
   say(`200 MB study to a 1 MB/s client for ${THROTTLE_SECONDS} s`);
@@ -340,7 +344,8 @@ async function main() {
   };
 
   // Issue 6: page views against a trivial endpoint of the same service, behind the same nginx.
-  await measurePages(s200);
+  if (QUICK) results.pages = {};
+  else await measurePages(s200);
 
   say('20 concurrent downloads of the 200 MB study');
   const started = Date.now();
@@ -392,7 +397,7 @@ async function main() {
 
   // Store requests caused by 1,000 page views of one study within one refresh interval, its copy
   // due for a refresh when they start (counted at the token service's proxy to the store).
-  {
+  if (!QUICK) {
     const sql = new pg.Client({ connectionString: db.url });
     await sql.connect();
     await sql.query(

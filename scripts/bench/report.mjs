@@ -50,11 +50,15 @@ export function printReport(r) {
       ['relay ÷ raw read throughput', f(r.ratios.relayVsWadoThroughput, 2), 'the ceiling behind nginx'],
       ['export ÷ raw read throughput', f(r.ratios.exportVsWadoThroughput, 2), ''],
       ['export time to first byte', `${f(r.export200.medianTtfbMs, 0)} ms`, 'target ≤ 100 ms'],
-      [
-        "Orthanc's /studies/{id}/archive",
-        `${f(r.archive200.medianMBps)} MB/s`,
-        `export is ${f(r.ratios.exportVsArchiveThroughput, 1)}× faster (target ≥ 10×)`,
-      ],
+      ...(r.archive200
+        ? [
+            [
+              "Orthanc's /studies/{id}/archive",
+              `${f(r.archive200.medianMBps)} MB/s`,
+              `export is ${f(r.ratios.exportVsArchiveThroughput, 1)}× faster (target ≥ 10×)`,
+            ],
+          ]
+        : []),
       ...memoryRows('3 exports', r.export200.memory),
     ],
   );
@@ -67,10 +71,11 @@ export function printReport(r) {
     ]);
   }
   const pv = r.pageViewStoreRequests;
-  table('Store requests caused by page views (copy due for a refresh at the start)', [
-    [`${pv.views} page views through nginx`, `${pv.ok} × 200`, `${f(pv.viewsMs / 1000)} s`],
-    ['requests to the store', String(pv.storeRequests), `target ≤ 1: ${pv.requests.join(', ')}`],
-  ]);
+  if (pv)
+    table('Store requests caused by page views (copy due for a refresh at the start)', [
+      [`${pv.views} page views through nginx`, `${pv.ok} × 200`, `${f(pv.viewsMs / 1000)} s`],
+      ['requests to the store', String(pv.storeRequests), `target ≤ 1: ${pv.requests.join(', ')}`],
+    ]);
   table(`Memory of the export service with a 1 MB/s client (${r.settings.throttleSeconds} s window)`, [
     ['200 MB study: received', `${f(r.throttled200.receivedMB)} MB`, ''],
     ...memoryRows('200 MB, 1 MB/s', r.throttled200.memory),
@@ -180,5 +185,5 @@ export function printPageReport(r, { header = false } = {}) {
       'the cost of our own work',
     ]);
   }
-  table(`Page views through nginx, ${r.settings.pageSeconds} s per run`, rows);
+  if (rows.length) table(`Page views through nginx, ${r.settings.pageSeconds} s per run`, rows);
 }

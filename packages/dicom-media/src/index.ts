@@ -24,6 +24,7 @@ export {
   layoutReadme,
   measure,
   readInstanceFacts,
+  STUDY_KEYS,
   type ZipLayout,
   ZipLayoutNotPossibleError,
   zipLayoutId,

@@ -82,7 +82,8 @@ export async function readInstanceFacts(body: Readable): Promise<InstanceFacts> 
   return { header, size, crc32: crc >>> 0 };
 }
 
-const STUDY_KEYS = [
+/** The patient and study values a DICOMDIR takes from its instances (the first non-empty one). */
+export const STUDY_KEYS = [
   'patientName',
   'patientId',
   'studyDate',

@@ -80,6 +80,11 @@ export interface Translator {
   t(key: MessageKey, values?: MessageValues): string;
   /** A date (and time, with `withTime`) the way this language writes it. */
   date(d: Date, opts?: { withTime?: boolean; timeZone?: string }): string;
+  /**
+   * A date and time in `timeZone`, hours and minutes, with the zone's label (`4 March 2031, 14:05 JST`):
+   * every time a patient reads.
+   */
+  dateTime(d: Date, timeZone: string): string;
   number(n: number, opts?: Intl.NumberFormatOptions): string;
 }
 
@@ -107,6 +112,17 @@ export function translator(lang: Language): Translator {
         dateStyle: 'long',
         ...(opts.withTime ? { timeStyle: 'short' } : {}),
         ...(opts.timeZone ? { timeZone: opts.timeZone } : {}),
+      }).format(d);
+    },
+    dateTime(d, timeZone) {
+      return new Intl.DateTimeFormat(intlLocale, {
+        year: 'numeric',
+        month: 'long',
+        day: 'numeric',
+        hour: '2-digit',
+        minute: '2-digit',
+        timeZone,
+        timeZoneName: 'short',
       }).format(d);
     },
     number(n, opts) {
@@ -141,3 +157,11 @@ export {
   staffCatalogue,
   staffTranslator,
 } from './staff.js';
+export {
+  dayInZone,
+  endOfDayInZone,
+  formatNumericInZone,
+  partsInZone,
+  wallTimeInZone,
+  zoneLabel,
+} from './time.js';

@@ -9,9 +9,9 @@ import {
   type DicomdirSeries,
   fileIdFor,
   type InstanceFacts,
-  type InstanceHeader,
   measure,
   readInstanceHeader,
+  STUDY_KEYS,
   safeZipFilename,
   type ZipLayout,
   ZipLayoutNotPossibleError,
@@ -213,15 +213,6 @@ interface SeriesRecord extends DicomdirSeries {
 }
 
 /** Patient and study values for the DICOMDIR: the first non-empty value any instance has. */
-const STUDY_KEYS = [
-  'patientName',
-  'patientId',
-  'studyDate',
-  'studyTime',
-  'studyDescription',
-  'studyId',
-  'accessionNumber',
-] as const satisfies readonly (keyof InstanceHeader)[];
 type StudyValues = Record<(typeof STUDY_KEYS)[number], string>;
 
 async function writeZip(

@@ -222,5 +222,14 @@ describe('local sign-in beside single sign-on', () => {
     const form = await admin.get(`/staff/users/${sso.id}/password`);
     expect(form.status).toBe(409);
     expect(form.text).toContain('their password is set there');
+    // Signing out while the provider is down: our session ends; the provider's cannot be asked.
+    const session = await h.staff.sessions.start(sso.id, { clientIp: '127.0.0.1', userAgent: 'test' });
+    const erin = h.client();
+    erin.cookies.set('studylink_staff', session.id);
+    expect((await erin.get('/staff/studies')).status).toBe(200);
+    const out = await erin.post('/staff/sign-out', { _csrf: session.csrfToken });
+    expect(out.status).toBe(303);
+    expect(out.location).toBe('/staff/sign-in?reason=signed-out');
+    expect((await erin.get('/staff/studies')).status).toBe(303);
   });
 });

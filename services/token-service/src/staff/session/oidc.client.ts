@@ -36,6 +36,8 @@ export interface OidcChecks {
   codeVerifier: string;
 }
 
+/** Each request to the provider (discovery, token, userinfo, keys) gives up after this long. */
+const TIMEOUT_SECONDS = 10;
 const LOOPBACK = new Set(['127.0.0.1', '[::1]', 'localhost']);
 
 /** http is allowed for a provider on this machine only (the tests' provider); anything else is https. */
@@ -89,7 +91,7 @@ export class OidcClient {
     this.discovered ??= oidc
       .discovery(new URL(this.settings.issuer), this.settings.clientId, this.clientSecret, undefined, {
         ...(issuerAllowsHttp(this.settings.issuer) ? { execute: [oidc.allowInsecureRequests] } : {}),
-        timeout: 10,
+        timeout: TIMEOUT_SECONDS,
       })
       .catch((err: unknown) => {
         this.discovered = null;
@@ -109,6 +111,7 @@ export class OidcClient {
       client_secret: this.clientSecret,
       [oidc.clockSkew]: Math.round((this.now() - Date.now()) / 1000),
     });
+    config.timeout = TIMEOUT_SECONDS;
     if (issuerAllowsHttp(this.settings.issuer)) oidc.allowInsecureRequests(config);
     if (this.jwks) oidc.setJwksCache(config, this.jwks);
     return config;

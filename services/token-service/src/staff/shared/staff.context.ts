@@ -83,3 +83,8 @@ export function sendPage(ctx: Context, body: string, status = 200): void {
   ctx.type = 'text/html; charset=utf-8';
   ctx.body = body;
 }
+
+/** The setup's time zone: staff pages write every time in it. */
+export async function timeZoneOf(deps: Pick<StaffRouteDeps, 'serverConfig'>): Promise<string> {
+  return (await deps.serverConfig.get()).timeZone;
+}

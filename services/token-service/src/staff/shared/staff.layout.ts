@@ -1,3 +1,4 @@
+import { dayInZone, partsInZone, zoneLabel } from '@studylink/i18n';
 import { html, type SafeHtml } from '@studylink/service-kit';
 import type { StaffSession } from '../session/staff-session.service.js';
 import { st } from './staff.i18n.js';
@@ -205,14 +206,22 @@ export function postButton(o: {
   }>${o.label}</button></form>`;
 }
 
-/** `2026-03-12 14:05 UTC`: staff read times in UTC everywhere, as the log stores them. */
-export function formatUtc(d: Date | null | undefined, withSeconds = false): string {
+/**
+ * `2026-03-12 14:05 GMT+9`: staff read times in the setup's zone, labelled (the log stores UTC; the
+ * API and the CSV keep ISO 8601).
+ */
+export function formatTime(d: Date | null | undefined, timeZone: string, withSeconds = false): string {
   if (!d) return '';
-  const iso = d.toISOString();
-  return st.t('layout.utc', { date: iso.slice(0, 10), time: iso.slice(11, withSeconds ? 19 : 16) });
+  const p = partsInZone(d, timeZone);
+  const two = (n: number) => String(n).padStart(2, '0');
+  return st.t('layout.time', {
+    date: dayInZone(d, timeZone),
+    time: `${two(p.hour)}:${two(p.minute)}${withSeconds ? `:${two(p.second)}` : ''}`,
+    zone: zoneLabel(d, timeZone),
+  });
 }
 
-/** `2026-03-12`. */
-export function isoDay(d: Date): string {
-  return d.toISOString().slice(0, 10);
+/** `2026-03-12`: the calendar day `d` falls on in the setup's zone. */
+export function isoDay(d: Date, timeZone: string): string {
+  return dayInZone(d, timeZone);
 }
