@@ -291,6 +291,7 @@ export class DeliveryService {
           contact: contactOf(config) ?? this.deps.fallbackContact ?? null,
           url: tokenUrl(config, link),
           expiresAt: token.expires_at,
+          timeZone: config.timeZone,
           verification: token.verification,
           pinBySms: d.pin_apart,
         };

@@ -25,7 +25,7 @@ describe('dates, times, sizes', () => {
     expect(formatDicomDate('')).toBe('');
   });
   it('formats DICOM times', () => {
-    expect(formatDicomTime('143005.123')).toBe('14:30:05');
+    expect(formatDicomTime('143005.123')).toBe('14:30');
     expect(formatDicomTime('1430')).toBe('14:30');
     expect(formatDicomTime('14')).toBe('14:00');
     expect(formatDicomTime('')).toBe('');

@@ -1,3 +1,5 @@
+import { wallTimeInZone } from '@studylink/i18n';
+
 const MONTHS = [
   'January',
   'February',
@@ -45,11 +47,32 @@ export function formatDicomDate(da: string): string {
   return `${Number(m[3])} ${month} ${m[1]}`;
 }
 
-/** `143005.123` → `14:30:05`, `1430` → `14:30`; anything else trimmed. */
+/** `143005.123` → `14:30`, `1430` → `14:30` (a study's seconds mean nothing to a reader); anything else trimmed. */
 export function formatDicomTime(tm: string): string {
   const m = /^(\d{2})(?::?(\d{2}))?(?::?(\d{2}))?(\.\d*)?$/.exec(tm.trim());
   if (!m) return tm.trim();
-  return [m[1], m[2] ?? '00', m[3]].filter(Boolean).join(':');
+  return `${m[1]}:${m[2] ?? '00'}`;
+}
+
+/**
+ * When a study was made: its DA and TM (wall-clock time where it was made, the setup's zone) as an
+ * instant; null without a valid date and time.
+ * @example studyMoment('20260308', '120000', 'America/New_York')?.toISOString() === '2026-03-08T16:00:00.000Z'
+ */
+export function studyMoment(da: string, tm: string, timeZone: string): Date | null {
+  const d = dicomDateAsDate(da);
+  const m = /^(\d{2})(?::?(\d{2}))?(?::?(\d{2}))?(\.\d*)?$/.exec(tm.trim());
+  if (!d || !m || Number(m[1]) > 23 || Number(m[2] ?? 0) > 59) return null;
+  return wallTimeInZone(
+    {
+      year: d.getUTCFullYear(),
+      month: d.getUTCMonth() + 1,
+      day: d.getUTCDate(),
+      hour: Number(m[1]),
+      minute: Number(m[2] ?? 0),
+    },
+    timeZone,
+  );
 }
 
 /** A DICOM DA as a UTC midnight Date, for Intl formatting; null when it is not a valid date. */

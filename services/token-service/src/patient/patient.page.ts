@@ -3,7 +3,7 @@ import { LANGUAGES, languageName, type Translator } from '@studylink/i18n';
 import { html, pageLayout as layout, type SafeHtml } from '@studylink/service-kit';
 import type { StudyRow, Verification } from '../db/tables.js';
 import type { ServerConfig } from '../server-config/server-config.schema.js';
-import { dicomDateAsDate, formatBytes, formatDicomTime, formatPersonName } from './format.js';
+import { dicomDateAsDate, formatBytes, formatDicomTime, formatPersonName, studyMoment } from './format.js';
 import type { LinkUse } from './link-history.js';
 import { senderOf } from './sender.js';
 
@@ -65,10 +65,15 @@ export function renderStudyPage(p: {
       ? t.t('page.counts', { series: s.series_count, images: s.instance_count })
       : null;
   const date = s ? dicomDateAsDate(s.study_date) : null;
+  const zone = p.config.timeZone;
+  const moment = s ? studyMoment(s.study_date, s.study_time, zone) : null;
+  // A date and time: in the setup's zone, labelled. A date alone is a calendar day, in no zone.
   const when = s
-    ? [date ? t.date(date, { timeZone: 'UTC' }) : s.study_date.trim(), formatDicomTime(s.study_time)]
-        .filter(Boolean)
-        .join(', ')
+    ? moment
+      ? t.dateTime(moment, zone)
+      : [date ? t.date(date, { timeZone: 'UTC' }) : s.study_date.trim(), formatDicomTime(s.study_time)]
+          .filter(Boolean)
+          .join(', ')
     : '';
   const viewer = p.config.viewerUrl;
   const d = p.download;
@@ -124,7 +129,7 @@ ${left !== null ? html`<p class="allowance">${t.t('page.downloadsLeft', { left }
     }
   </ol>
 </section>
-${renderHistory(t, p.history)}
+${renderHistory(t, p.history, zone)}
 ${OPENED_SCRIPT}
 <footer>
   <p>${withSpan(t.t('page.clientIp', { ip: MARK }), html`<span class="ip">${p.clientIp}</span>`)}</p>
@@ -136,7 +141,7 @@ ${OPENED_SCRIPT}
   );
 }
 
-function renderHistory(t: Translator, uses: LinkUse[]): SafeHtml | string {
+function renderHistory(t: Translator, uses: LinkUse[], timeZone: string): SafeHtml | string {
   if (uses.length === 0) return '';
   return html`<section class="history">
   <h2>${t.t('history.title')}</h2>
@@ -145,7 +150,7 @@ function renderHistory(t: Translator, uses: LinkUse[]): SafeHtml | string {
     <thead><tr><th scope="col">${t.t('history.when')}</th><th scope="col">${t.t('history.what')}</th><th scope="col">${t.t('history.from')}</th></tr></thead>
     <tbody>${uses.map(
       (u) =>
-        html`<tr><td><time datetime="${u.at.toISOString()}">${t.date(u.at, { withTime: true, timeZone: 'UTC' })} UTC</time></td><td>${t.t(u.what)}</td><td class="ip">${u.clientIp ?? ''}</td></tr>`,
+        html`<tr><td><time datetime="${u.at.toISOString()}">${t.dateTime(u.at, timeZone)}</time></td><td>${t.t(u.what)}</td><td class="ip">${u.clientIp ?? ''}</td></tr>`,
     )}</tbody>
   </table>
 </section>`;

@@ -4,7 +4,7 @@ import { ACCESS_EVENTS } from '../../access-log/access-log.repository.js';
 import { formatPersonName } from '../../patient/format.js';
 import type { StaffSession } from '../session/staff-session.service.js';
 import { st } from '../shared/staff.i18n.js';
-import { errorSummary, inputField, selectField, staffPage } from '../shared/staff.layout.js';
+import { errorSummary, formatTime, inputField, selectField, staffPage } from '../shared/staff.layout.js';
 import type { FieldErrors } from '../shared/staff.schemas.js';
 import type { LogEntry } from './access-log.collapse.js';
 import { shortUserAgent } from './user-agent.js';
@@ -56,6 +56,8 @@ export function filterQuery(f: AccessLogForm, extra: Record<string, string> = {}
 
 export function renderAccessLogPage(p: {
   session: StaffSession;
+  /** The setup\'s zone: every time on the page is in it. */
+  timeZone: string;
   form: AccessLogForm;
   /** The page's events, repeated views collapsed; null when the filter was refused. */
   entries: LogEntry<AccessLogRowWithPatient>[] | null;
@@ -109,10 +111,10 @@ ${
         const ua = r.user_agent ?? '';
         const short = shortUserAgent(ua);
         return html`<tr>
-        <td class="nowrap">${r.at.toISOString().slice(0, 10)}<span class="sub">${r.at.toISOString().slice(11, 19)}</span></td>
+        <td class="nowrap"><time datetime="${r.at.toISOString()}">${formatTime(r.at, p.timeZone, true)}</time></td>
         <td>${eventName(r.event)}${
           count > 1
-            ? html`<span class="sub">${st.t('accessLog.collapsed', { count, since: `${oldest.toISOString().slice(0, 10)} ${oldest.toISOString().slice(11, 19)}` })}</span>`
+            ? html`<span class="sub">${st.t('accessLog.collapsed', { count, since: formatTime(oldest, p.timeZone, true) })}</span>`
             : ''
         }</td>
         <td>${outcomeName(r.outcome)}</td>

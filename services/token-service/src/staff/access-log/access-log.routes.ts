@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import type Router from '@koa/router';
 import { STUDY_UID_MAX_LENGTH, STUDY_UID_PATTERN } from '@studylink/contracts';
+import { endOfDayInZone, wallTimeInZone } from '@studylink/i18n';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import {
@@ -12,7 +13,7 @@ import {
 import type { Db } from '../../db/database.js';
 import { formatPersonName } from '../../patient/format.js';
 import { requireSignedIn, sessionOrThrow } from '../session/staff-auth.middleware.js';
-import { actorOf, type StaffRouteDeps, sendPage } from '../shared/staff.context.js';
+import { actorOf, type StaffRouteDeps, sendPage, timeZoneOf } from '../shared/staff.context.js';
 import { st } from '../shared/staff.i18n.js';
 import { field, optionalIsoDate, parseForm, searchText } from '../shared/staff.schemas.js';
 import { studiesMatchingName } from '../studies/study-index.repository.js';
@@ -56,15 +57,23 @@ type Filter = z.output<typeof filterSchema>;
 /** Studies one patient-name filter may stand for at most. */
 const NAME_MATCH_LIMIT = 1000;
 
-async function repositoryFilter(db: Db, f: Filter): Promise<Omit<StaffAccessLogFilter, 'limit'>> {
+/** The filter's days are the setup zone's, as the page shows times: "to" includes its day. */
+async function repositoryFilter(
+  db: Db,
+  f: Filter,
+  timeZone: string,
+): Promise<Omit<StaffAccessLogFilter, 'limit'>> {
+  const startOf = (day: string) => {
+    const [year = 0, month = 1, d = 1] = day.split('-').map(Number);
+    return wallTimeInZone({ year, month, day: d }, timeZone);
+  };
   return {
     study: f.study || undefined,
     studies: f.patientName ? await studiesMatchingName(db, f.patientName, NAME_MATCH_LIMIT) : undefined,
     patientId: f.patientId || undefined,
     event: f.event || undefined,
-    from: f.from ? new Date(`${f.from}T00:00:00Z`) : undefined,
-    // "To" includes its day.
-    to: f.to ? new Date(new Date(`${f.to}T00:00:00Z`).getTime() + 86_400_000) : undefined,
+    from: f.from ? startOf(f.from) : undefined,
+    to: f.to ? new Date(endOfDayInZone(f.to, timeZone).getTime() + 1) : undefined,
   };
 }
 
@@ -105,6 +114,7 @@ export function accessLogRoutes(router: Router, deps: StaffRouteDeps): void {
         ctx,
         renderAccessLogPage({
           session,
+          timeZone: await timeZoneOf(deps),
           form: rawForm(ctx),
           entries: null,
           nextCursor: null,
@@ -115,7 +125,7 @@ export function accessLogRoutes(router: Router, deps: StaffRouteDeps): void {
       return;
     }
     const rows = await listAccessEventsWithPatients(deps.db, {
-      ...(await repositoryFilter(deps.db, parsed.data)),
+      ...(await repositoryFilter(deps.db, parsed.data, await timeZoneOf(deps))),
       before: parsed.data.before,
       limit: PAGE_SIZE,
     });
@@ -124,6 +134,7 @@ export function accessLogRoutes(router: Router, deps: StaffRouteDeps): void {
       ctx,
       renderAccessLogPage({
         session,
+        timeZone: await timeZoneOf(deps),
         form,
         entries: collapseRepeatedViews(rows),
         nextCursor: rows.length === PAGE_SIZE ? (rows.at(-1)?.id ?? null) : null,
@@ -138,6 +149,7 @@ export function accessLogRoutes(router: Router, deps: StaffRouteDeps): void {
         ctx,
         renderAccessLogPage({
           session: sessionOrThrow(ctx),
+          timeZone: await timeZoneOf(deps),
           form: rawForm(ctx),
           entries: null,
           nextCursor: null,
@@ -147,7 +159,7 @@ export function accessLogRoutes(router: Router, deps: StaffRouteDeps): void {
       );
       return;
     }
-    const filter = await repositoryFilter(deps.db, parsed.data);
+    const filter = await repositoryFilter(deps.db, parsed.data, await timeZoneOf(deps));
     const who = actorOf(ctx, deps.trustedProxies);
     await appendAccessEvent(deps.db, {
       event: 'access_log_exported',

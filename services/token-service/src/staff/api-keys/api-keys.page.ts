@@ -6,7 +6,7 @@ import { st } from '../shared/staff.i18n.js';
 import {
   csrfField,
   errorSummary,
-  formatUtc,
+  formatTime,
   inputField,
   postButton,
   selectField,
@@ -37,6 +37,8 @@ const LABELS = { name: st.t('apiKeys.label.name'), access: st.t('apiKeys.label.a
 
 export function renderApiKeysPage(p: {
   session: StaffSession;
+  /** The setup\'s zone: every time on the page is in it. */
+  timeZone: string;
   keys: ApiKeyListItem[];
   form?: { name: string; access: string };
   errors?: FieldErrors;
@@ -69,14 +71,17 @@ export function renderApiKeysPage(p: {
         <td><strong>${k.name}</strong></td>
         <td data-scopes="${k.scopes.join(' ')}">${k.scopes.map((s) => html`<span class="badge">${SCOPE_TEXT[s]}</span> `)}</td>
         <td class="mono">${k.keyPrefix}…</td>
-        <td class="nowrap">${formatUtc(k.createdAt)}<span class="sub">${st.t('apiKeys.createdBy', { actor: k.createdBy })}</span></td>
-        <td class="nowrap">${k.lastUsedAt ? formatUtc(k.lastUsedAt) : st.t('apiKeys.neverUsed')}</td>
+        <td class="nowrap">${formatTime(k.createdAt, p.timeZone)}<span class="sub">${st.t('apiKeys.createdBy', { actor: k.createdBy })}</span></td>
+        <td class="nowrap">${k.lastUsedAt ? formatTime(k.lastUsedAt, p.timeZone) : st.t('apiKeys.neverUsed')}</td>
         <td>${
           k.disabledAt
             ? html`<span class="badge bad">${st.t('apiKeys.status.disabled')}</span><span class="sub">${
                 k.disabledBy
-                  ? st.t('apiKeys.disabledAtBy', { date: formatUtc(k.disabledAt), actor: k.disabledBy })
-                  : formatUtc(k.disabledAt)
+                  ? st.t('apiKeys.disabledAtBy', {
+                      date: formatTime(k.disabledAt, p.timeZone),
+                      actor: k.disabledBy,
+                    })
+                  : formatTime(k.disabledAt, p.timeZone)
               }</span>`
             : html`<span class="badge ok">${st.t('apiKeys.status.active')}</span>`
         }</td>

@@ -4,7 +4,14 @@ import { appendAccessEvent } from '../../access-log/access-log.repository.js';
 import { disableApiKey, listApiKeys } from '../../api-keys/api-key.repository.js';
 import { parseOrThrow } from '../../http/validate.js';
 import { requireAdmin, requireSignedIn, sessionOrThrow } from '../session/staff-auth.middleware.js';
-import { actorOf, flashOf, redirectDone, type StaffRouteDeps, sendPage } from '../shared/staff.context.js';
+import {
+  actorOf,
+  flashOf,
+  redirectDone,
+  type StaffRouteDeps,
+  sendPage,
+  timeZoneOf,
+} from '../shared/staff.context.js';
 import { ApiKeyNotFoundError } from '../shared/staff.errors.js';
 import { readForm } from '../shared/staff.form.js';
 import { st } from '../shared/staff.i18n.js';
@@ -38,6 +45,7 @@ export function apiKeysRoutes(router: Router, deps: StaffRouteDeps): void {
       ctx,
       renderApiKeysPage({
         session: sessionOrThrow(ctx),
+        timeZone: await timeZoneOf(deps),
         keys: await listApiKeys(deps.db),
         flash: flashOf(ctx),
       }),
@@ -52,6 +60,7 @@ export function apiKeysRoutes(router: Router, deps: StaffRouteDeps): void {
         ctx,
         renderApiKeysPage({
           session: sessionOrThrow(ctx),
+          timeZone: await timeZoneOf(deps),
           keys: await listApiKeys(deps.db),
           form: { name: body.name ?? '', access: formAccess(body) ?? 'tokens' },
           errors: parsed.errors,

@@ -3,13 +3,15 @@ import { formatPersonName } from '../../patient/format.js';
 import type { ActiveLinkRow } from '../../tokens/active-links.repository.js';
 import type { StaffSession } from '../session/staff-session.service.js';
 import { st } from '../shared/staff.i18n.js';
-import { formatUtc, staffPage } from '../shared/staff.layout.js';
+import { formatTime, staffPage } from '../shared/staff.layout.js';
 
 export type LinksFilter = 'all' | 'expiring' | 'unopened';
 
 /** The active links: which expire soon, which no browser has opened yet. */
 export function renderLinksPage(p: {
   session: StaffSession;
+  /** The setup\'s zone: every time on the page is in it. */
+  timeZone: string;
   rows: ActiveLinkRow[];
   filter: LinksFilter;
   soonDays: number;
@@ -38,13 +40,13 @@ ${
   <tbody>${p.rows.map(
     (r) => html`<tr data-link="${r.id}">
     <td><a href="/staff/studies/${r.study_instance_uid}">${formatPersonName(r.patient_name ?? '') || r.study_instance_uid}</a></td>
-    <td>${formatUtc(r.created_at)}</td>
-    <td>${r.expires_at ? formatUtc(r.expires_at) : st.t('links.noExpiry')}${
+    <td>${formatTime(r.created_at, p.timeZone)}</td>
+    <td>${r.expires_at ? formatTime(r.expires_at, p.timeZone) : st.t('links.noExpiry')}${
       r.expires_at && r.expires_at <= p.soon
         ? html` <span class="badge warn">${st.t('links.expiringBadge')}</span>`
         : ''
     }</td>
-    <td>${r.opened_at ? formatUtc(r.opened_at) : html`<span class="badge none">${st.t('links.unopenedBadge')}</span>`}</td>
+    <td>${r.opened_at ? formatTime(r.opened_at, p.timeZone) : html`<span class="badge none">${st.t('links.unopenedBadge')}</span>`}</td>
     <td>${r.deliveries_sent}${r.deliveries_failed ? html` <span class="badge bad">${r.deliveries_failed} ${st.t('delivery.status.failed')}</span>` : ''}</td>
   </tr>`,
   )}</tbody>

@@ -2,7 +2,7 @@ import type Router from '@koa/router';
 import { z } from 'zod';
 import { listActiveLinks } from '../../tokens/active-links.repository.js';
 import { requireSignedIn, sessionOrThrow } from '../session/staff-auth.middleware.js';
-import { type StaffRouteDeps, sendPage } from '../shared/staff.context.js';
+import { type StaffRouteDeps, sendPage, timeZoneOf } from '../shared/staff.context.js';
 import { renderLinksPage } from './links.page.js';
 
 /** A link expiring within this many days is "expiring soon". */
@@ -22,6 +22,16 @@ export function linksRoutes(router: Router, deps: StaffRouteDeps): void {
       unopened: filter === 'unopened',
       limit: 500,
     });
-    sendPage(ctx, renderLinksPage({ session: sessionOrThrow(ctx), rows, filter, soonDays: SOON_DAYS, soon }));
+    sendPage(
+      ctx,
+      renderLinksPage({
+        session: sessionOrThrow(ctx),
+        timeZone: await timeZoneOf(deps),
+        rows,
+        filter,
+        soonDays: SOON_DAYS,
+        soon,
+      }),
+    );
   });
 }

@@ -1,5 +1,5 @@
 import type { StaffMessageKey } from '@studylink/i18n';
-import { type Logger, requesterOf } from '@studylink/service-kit';
+import { escapeHtml, type Logger, requesterOf } from '@studylink/service-kit';
 import type { Context } from 'koa';
 import type { Kysely } from 'kysely';
 import type { ApiKeyService } from '../../api-keys/api-key.service.js';
@@ -15,6 +15,7 @@ import type { StudyFinder } from '../studies/study-finder.service.js';
 import type { StudySearch } from '../studies/study-search.source.js';
 import { type StaffActor, type StaffUserService, staffActor } from '../users/staff-user.service.js';
 import { st } from './staff.i18n.js';
+import { THIS_PAGE } from './staff.layout.js';
 
 /** Everything the staff routes use, built once in createStaffModule. */
 export interface StaffRouteDeps {
@@ -81,5 +82,11 @@ export function redirectDone(ctx: Context, path: string, done: FlashKey): void {
 export function sendPage(ctx: Context, body: string, status = 200): void {
   ctx.status = status;
   ctx.type = 'text/html; charset=utf-8';
-  ctx.body = body;
+  const here = ctx.method === 'GET' ? escapeHtml(ctx.originalUrl) : '/staff/studies';
+  ctx.body = body.replace(`value="${THIS_PAGE}"`, () => `value="${here}"`);
+}
+
+/** The setup's time zone: staff pages write every time in it. */
+export async function timeZoneOf(deps: Pick<StaffRouteDeps, 'serverConfig'>): Promise<string> {
+  return (await deps.serverConfig.get()).timeZone;
 }

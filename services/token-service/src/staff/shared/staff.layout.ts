@@ -1,3 +1,4 @@
+import { dayInZone, partsInZone, STAFF_LANGUAGES, zoneLabel } from '@studylink/i18n';
 import { html, type SafeHtml } from '@studylink/service-kit';
 import type { StaffSession } from '../session/staff-session.service.js';
 import { st } from './staff.i18n.js';
@@ -26,6 +27,8 @@ export interface PageOptions {
   body: SafeHtml;
   /** A confirmation of what the previous request did (from a fixed list, never request text). */
   flash?: string | null | undefined;
+  /** The page's own path, where a change of language comes back to. */
+  path?: string;
   /** A same-site path the page moves on to by itself (a meta refresh: no script needed). */
   refreshTo?: string;
 }
@@ -36,7 +39,7 @@ export interface PageOptions {
  */
 export function staffPage(p: PageOptions): string {
   const s = p.session;
-  return html`<!doctype html>
+  const page = html`<!doctype html>
 <html lang="${st.lang}" dir="${st.dir}">
 <head>
 <meta charset="utf-8">
@@ -81,10 +84,40 @@ ${
 ${p.flash ? html`<p class="flash" role="status">${p.flash}</p>` : ''}
 ${p.body}
 </main>
-<footer class="wrap"><p>${st.t('layout.footer')}</p></footer>
+<footer class="wrap"><p>${st.t('layout.footer')}</p>${s ? languageForm(s, p.path) : ''}</footer>
 </body>
 </html>
 `.value;
+  return st.localize(page);
+}
+
+/**
+ * Stands for the page's own address in the language form until sendPage knows it (a GET's URL);
+ * left as it is (an error page), the space makes safeNext fall back to the studies page.
+ */
+export const THIS_PAGE = '/staff/ this-page';
+
+/** A language's name as it writes itself (the switcher lists each in its own language). */
+function ownName(lang: string): string {
+  const name = new Intl.DisplayNames([lang], { type: 'language' }).of(lang) ?? lang;
+  return name.charAt(0).toLocaleUpperCase(lang) + name.slice(1);
+}
+
+/** The signed-in member's choice of language for the staff pages, kept with the account. */
+function languageForm(s: StaffSession, path: string | undefined): SafeHtml {
+  return html`<form class="language" method="post" action="/staff/language">
+  ${csrfField(s.csrfToken)}
+  <input type="hidden" name="next" value="${path ?? THIS_PAGE}">
+  <label for="f-language">${st.t('layout.language.label')}</label>
+  <select id="f-language" name="language">
+    <option value="">${st.t('layout.language.browser')}</option>
+    ${STAFF_LANGUAGES.map(
+      (l) =>
+        html`<option value="${l}" lang="${l}"${l === st.lang ? html` selected` : ''}>${ownName(l)}</option>`,
+    )}
+  </select>
+  <button type="submit" class="button small secondary">${st.t('layout.language.save')}</button>
+</form>`;
 }
 
 /**
@@ -205,14 +238,22 @@ export function postButton(o: {
   }>${o.label}</button></form>`;
 }
 
-/** `2026-03-12 14:05 UTC`: staff read times in UTC everywhere, as the log stores them. */
-export function formatUtc(d: Date | null | undefined, withSeconds = false): string {
+/**
+ * `2026-03-12 14:05 GMT+9`: staff read times in the setup's zone, labelled (the log stores UTC; the
+ * API and the CSV keep ISO 8601).
+ */
+export function formatTime(d: Date | null | undefined, timeZone: string, withSeconds = false): string {
   if (!d) return '';
-  const iso = d.toISOString();
-  return st.t('layout.utc', { date: iso.slice(0, 10), time: iso.slice(11, withSeconds ? 19 : 16) });
+  const p = partsInZone(d, timeZone);
+  const two = (n: number) => String(n).padStart(2, '0');
+  return st.t('layout.time', {
+    date: dayInZone(d, timeZone),
+    time: `${two(p.hour)}:${two(p.minute)}${withSeconds ? `:${two(p.second)}` : ''}`,
+    zone: zoneLabel(d, timeZone),
+  });
 }
 
-/** `2026-03-12`. */
-export function isoDay(d: Date): string {
-  return d.toISOString().slice(0, 10);
+/** `2026-03-12`: the calendar day `d` falls on in the setup's zone. */
+export function isoDay(d: Date, timeZone: string): string {
+  return dayInZone(d, timeZone);
 }

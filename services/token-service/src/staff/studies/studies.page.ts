@@ -64,13 +64,13 @@ const labels = () =>
   }) satisfies Record<string, string>;
 
 /** The status of a study's link, as a badge. */
-export function linkBadge(t: TokenStatus | undefined): SafeHtml {
+export function linkBadge(t: TokenStatus | undefined, timeZone: string): SafeHtml {
   if (!t) return html`<span class="badge none">${st.t('studies.badge.none')}</span>`;
   if (t.expiresAt && t.expiresAt.getTime() <= Date.now())
     return html`<span class="badge bad">${st.t('studies.badge.expired')}</span>`;
   return html`<span class="badge ok">${st.t('studies.badge.active')}</span>${
     t.expiresAt
-      ? html`<span class="sub">${st.t('studies.badge.until', { date: isoDay(t.expiresAt) })}</span>`
+      ? html`<span class="sub">${st.t('studies.badge.until', { date: isoDay(t.expiresAt, timeZone) })}</span>`
       : html`<span class="sub">${st.t('studies.badge.noExpiry')}</span>`
   }`;
 }
@@ -85,6 +85,8 @@ function searchHref(f: StudySearchForm, page: number): string {
 
 export function renderStudiesPage(p: {
   session: StaffSession;
+  /** The setup\'s zone: every time on the page is in it. */
+  timeZone: string;
   form: StudySearchForm;
   errors?: FieldErrors;
   /** null when the search did not run (bad input, store down). */
@@ -174,7 +176,7 @@ ${
           <td>${s.modalities.join(', ') || '–'}</td>
           <td>${s.accessionNumber || '–'}</td>
           <td class="num">${s.seriesCount ?? '–'} / ${s.instanceCount ?? '–'}</td>
-          <td>${linkBadge(p.tokens.get(s.studyInstanceUid))}</td>
+          <td>${linkBadge(p.tokens.get(s.studyInstanceUid), p.timeZone)}</td>
           <td><a class="button small secondary" href="/staff/studies/${s.studyInstanceUid}" aria-label="${st.t('studies.row.openLabel', { name, date: st.dicomDate(s.studyDate) })}">${st.t('studies.row.open')}</a></td>
         </tr>`;
         })}

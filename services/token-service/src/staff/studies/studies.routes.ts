@@ -1,5 +1,5 @@
 import type Router from '@koa/router';
-import { isLanguage, translator } from '@studylink/i18n';
+import { dayInZone, endOfDayInZone, isLanguage, translator } from '@studylink/i18n';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import { appendAccessEvent } from '../../access-log/access-log.repository.js';
@@ -20,7 +20,14 @@ import {
 } from '../../tokens/token.repository.js';
 import type { IssuedToken, LinkOptions } from '../../tokens/token.service.js';
 import { requireSignedIn, sessionOrThrow } from '../session/staff-auth.middleware.js';
-import { actorOf, flashOf, redirectDone, type StaffRouteDeps, sendPage } from '../shared/staff.context.js';
+import {
+  actorOf,
+  flashOf,
+  redirectDone,
+  type StaffRouteDeps,
+  sendPage,
+  timeZoneOf,
+} from '../shared/staff.context.js';
 import { readForm } from '../shared/staff.form.js';
 import { st } from '../shared/staff.i18n.js';
 import {
@@ -73,18 +80,22 @@ const searchSchema = z
 /** An ISO date of the form as DICOM DA; undefined when blank. */
 const dicomDate = (iso: string) => (iso ? iso.replace(/-/g, '') : undefined);
 
-/** Expiry fields of the link forms: the last day it works (UTC), or never. */
-const expirySchema = z
-  .object({ expires: optionalIsoDate, never: checkbox })
-  .superRefine((v, ctx) => {
-    if (v.never) return;
-    if (!v.expires) {
-      ctx.addIssue({ code: 'custom', path: ['expires'], message: st.t('study.error.expiryMissing') });
-    } else if (v.expires < new Date().toISOString().slice(0, 10)) {
-      ctx.addIssue({ code: 'custom', path: ['expires'], message: st.t('study.error.expiryPast') });
-    }
-  })
-  .transform((v) => (v.never || !v.expires ? null : new Date(`${v.expires}T23:59:59.999Z`)));
+/**
+ * Expiry fields of the link forms: the last day it works, or never. The day is the setup zone's:
+ * the link works until midnight there (the end of 8 March in Tokyo is 14:59:59 UTC).
+ */
+const expirySchema = (timeZone: string) =>
+  z
+    .object({ expires: optionalIsoDate, never: checkbox })
+    .superRefine((v, ctx) => {
+      if (v.never) return;
+      if (!v.expires) {
+        ctx.addIssue({ code: 'custom', path: ['expires'], message: st.t('study.error.expiryMissing') });
+      } else if (v.expires < dayInZone(new Date(), timeZone)) {
+        ctx.addIssue({ code: 'custom', path: ['expires'], message: st.t('study.error.expiryPast') });
+      }
+    })
+    .transform((v) => (v.never || !v.expires ? null : endOfDayInZone(v.expires, timeZone)));
 
 /** Second factor, download limit and view-only of a new link (issue 12). */
 const linkOptionsSchema = z
@@ -118,8 +129,9 @@ const BIRTH_DATE_MISSING = st.t('study.error.birthDateMissing');
 /** A link form: expiry plus the link's options, with every field's error at once. */
 function parseLinkForm(
   form: Record<string, string>,
+  timeZone: string,
 ): { ok: true; data: LinkOptions } | { ok: false; errors: FieldErrors } {
-  const expiry = parseForm(expirySchema, form);
+  const expiry = parseForm(expirySchema(timeZone), form);
   const options = parseForm(linkOptionsSchema, form);
   if (!expiry.ok || !options.ok)
     return {
@@ -194,6 +206,7 @@ export function studiesRoutes(router: Router, deps: StaffRouteDeps): void {
             channels: deps.deliveries.channels(),
             deliveries: await deps.deliveries.listForStudy(uid),
             defaultLanguage: config.defaultLanguage,
+            timeZone: config.timeZone,
             errors,
           })
         : null;
@@ -230,6 +243,7 @@ export function studiesRoutes(router: Router, deps: StaffRouteDeps): void {
       };
       const page = renderStudiesPage({
         session,
+        timeZone: await timeZoneOf(deps),
         form,
         errors: parsed.errors,
         results: null,
@@ -277,6 +291,7 @@ export function studiesRoutes(router: Router, deps: StaffRouteDeps): void {
       ctx,
       renderStudiesPage({
         session,
+        timeZone: await timeZoneOf(deps),
         form,
         results: shown,
         tokens,
@@ -308,7 +323,7 @@ export function studiesRoutes(router: Router, deps: StaffRouteDeps): void {
 
   router.post('/studies/:studyInstanceUid/token', requireSignedIn, async (ctx) => {
     const uid = uidOf(ctx);
-    const parsed = parseLinkForm(await readForm(ctx));
+    const parsed = parseLinkForm(await readForm(ctx), await timeZoneOf(deps));
     if (!parsed.ok) return showStudy(ctx, uid, 400, parsed.errors);
     try {
       await deps.tokens.issue(uid, actorOf(ctx, deps.trustedProxies), parsed.data, { withPin: false });
@@ -322,7 +337,7 @@ export function studiesRoutes(router: Router, deps: StaffRouteDeps): void {
 
   router.post('/studies/:studyInstanceUid/expiry', requireSignedIn, async (ctx) => {
     const uid = uidOf(ctx);
-    const parsed = parseForm(expirySchema, await readForm(ctx));
+    const parsed = parseForm(expirySchema(await timeZoneOf(deps)), await readForm(ctx));
     if (!parsed.ok) return showStudy(ctx, uid, 400, parsed.errors);
     const who = actorOf(ctx, deps.trustedProxies);
     await deps.db.transaction().execute(async (trx) => {
@@ -375,7 +390,7 @@ export function studiesRoutes(router: Router, deps: StaffRouteDeps): void {
 
   router.post('/studies/:studyInstanceUid/reissue', requireSignedIn, async (ctx) => {
     const uid = uidOf(ctx);
-    const parsed = parseLinkForm(await readForm(ctx));
+    const parsed = parseLinkForm(await readForm(ctx), await timeZoneOf(deps));
     const refuse = async (errors: FieldErrors, status: number) =>
       sendPage(
         ctx,

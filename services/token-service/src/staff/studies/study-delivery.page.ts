@@ -2,7 +2,7 @@ import { LANGUAGES, languageName } from '@studylink/i18n';
 import { html, type SafeHtml } from '@studylink/service-kit';
 import type { DeliveryService, DeliveryView } from '../../deliveries/delivery.service.js';
 import { st } from '../shared/staff.i18n.js';
-import { csrfField, formatUtc } from '../shared/staff.layout.js';
+import { csrfField, formatTime } from '../shared/staff.layout.js';
 import type { FieldErrors } from '../shared/staff.schemas.js';
 
 /** "Send to the patient" (e-mail, mobile, language) and the link's deliveries with their status. */
@@ -12,6 +12,8 @@ export function deliveryCard(p: {
   channels: ReturnType<DeliveryService['channels']>;
   deliveries: DeliveryView[];
   defaultLanguage: string;
+  /** The setup's zone: when each delivery happened. */
+  timeZone: string;
   errors?: FieldErrors | undefined;
 }): SafeHtml {
   const e = p.errors ?? {};
@@ -59,11 +61,11 @@ export function deliveryCard(p: {
     }>${st.t('delivery.send')}</button></div>
   </form>
   <h3>${st.t('delivery.statusHeading')}</h3>
-  ${deliveryTable(p.deliveries)}
+  ${deliveryTable(p.deliveries, p.timeZone)}
 </section>`;
 }
 
-export function deliveryTable(deliveries: DeliveryView[]): SafeHtml {
+export function deliveryTable(deliveries: DeliveryView[], timeZone: string): SafeHtml {
   if (deliveries.length === 0) return html`<p class="muted small">${st.t('delivery.none')}</p>`;
   const badge = (d: DeliveryView) => {
     const [cls, key] =
@@ -83,7 +85,7 @@ export function deliveryTable(deliveries: DeliveryView[]): SafeHtml {
     <td>${st.t(d.channel === 'email' ? 'delivery.channel.email' : 'delivery.channel.sms')}${d.content === 'pin' ? html` <span class="muted small">(${st.t('delivery.content.pin')})</span>` : ''}</td>
     <td class="mono">${d.to}</td>
     <td>${badge(d)}${d.error ? html`<br><span class="small muted">${d.error}</span>` : ''}</td>
-    <td>${formatUtc(new Date(d.at))}</td>
+    <td>${formatTime(new Date(d.at), timeZone)}</td>
   </tr>`,
   )}</tbody>
 </table>`;

@@ -1,12 +1,12 @@
 import { LANGUAGES, type Language, languageName, type StaffMessageKey, translator } from '@studylink/i18n';
 import { html, type SafeHtml, senderContact, senderHeader } from '@studylink/service-kit';
-import { dicomDateAsDate, formatDicomTime, formatPersonName } from '../../patient/format.js';
+import { dicomDateAsDate, formatDicomTime, formatPersonName, studyMoment } from '../../patient/format.js';
 import { senderOf } from '../../patient/sender.js';
 import type { ServerConfig } from '../../server-config/server-config.schema.js';
 import type { IssuedToken } from '../../tokens/token.service.js';
 import type { StaffSession } from '../session/staff-session.service.js';
 import { st } from '../shared/staff.i18n.js';
-import { csrfField, errorSummary, formatUtc, isoDay, staffPage } from '../shared/staff.layout.js';
+import { csrfField, errorSummary, formatTime, isoDay, staffPage } from '../shared/staff.layout.js';
 import type { FieldErrors } from '../shared/staff.schemas.js';
 import type { StudySummary } from './study-search.source.js';
 
@@ -23,11 +23,16 @@ function studyTitle(v: StudyView): string {
     : st.t('study.titleFallback');
 }
 
-function studyFacts(v: StudyView): SafeHtml {
+function studyFacts(v: StudyView, timeZone: string): SafeHtml {
   const s = v.study;
   const row = (label: string, value: string | null | undefined) =>
     value ? html`<dt>${label}</dt><dd>${value}</dd>` : '';
-  const when = s ? [st.dicomDate(s.studyDate), formatDicomTime(s.studyTime)].filter(Boolean).join(', ') : '';
+  const moment = s ? studyMoment(s.studyDate, s.studyTime, timeZone) : null;
+  const when = moment
+    ? formatTime(moment, timeZone)
+    : s
+      ? [st.dicomDate(s.studyDate), formatDicomTime(s.studyTime)].filter(Boolean).join(', ')
+      : '';
   return html`<dl class="facts">
   ${s ? row(st.t('study.fact.patient'), formatPersonName(s.patientName)) : ''}
   ${s ? row(st.t('study.fact.patientId'), s.patientId) : ''}
@@ -40,9 +45,10 @@ function studyFacts(v: StudyView): SafeHtml {
 </dl>`;
 }
 
-/** Date input plus "never expires" box; the date is the last day the link works (UTC). */
+/** Date input plus "never expires" box; the date is the last day the link works (in the setup's zone). */
 function expiryFields(o: {
   expiresAt: Date | null;
+  timeZone: string;
   errors?: FieldErrors | undefined;
   legend: string;
   idPrefix: string;
@@ -53,8 +59,9 @@ function expiryFields(o: {
   <legend>${o.legend}</legend>
   <div class="field">
     <label for="${dateId}">${st.t('study.expiry.dateLabel')}</label>
-    <input id="${dateId}" name="expires" type="date" value="${o.expiresAt ? isoDay(o.expiresAt) : ''}" min="${isoDay(
+    <input id="${dateId}" name="expires" type="date" value="${o.expiresAt ? isoDay(o.expiresAt, o.timeZone) : ''}" min="${isoDay(
       new Date(),
+      o.timeZone,
     )}" aria-describedby="${dateId}-hint${error ? ` ${dateId}-error` : ''}"${error ? html` aria-invalid="true"` : ''}>
     ${error ? html`<p class="error-text" id="${dateId}-error">${error}</p>` : ''}
     <p class="hint" id="${dateId}-hint">${st.t('study.expiry.dateHint')}</p>
@@ -103,7 +110,7 @@ function linkOptionFields(o: {
 }
 
 /** What the active link asks for and allows, its downloads, and its lock with an Unlock button. */
-function linkState(t: IssuedToken, base: string, csrf: string): SafeHtml {
+function linkState(t: IssuedToken, base: string, csrf: string, timeZone: string): SafeHtml {
   const downloads =
     t.maxDownloads === null
       ? st.t('study.state.downloadsUnlimited', { used: t.downloadsUsed })
@@ -124,7 +131,7 @@ function linkState(t: IssuedToken, base: string, csrf: string): SafeHtml {
       ? html`<dt>${st.t('study.state.locked')}</dt><dd>${st.html('study.state.lockedAfter', {
           badge: html`<span class="badge bad">${
             t.lockedUntil
-              ? st.t('study.state.lockedUntil', { date: formatUtc(new Date(t.lockedUntil)) })
+              ? st.t('study.state.lockedUntil', { date: formatTime(new Date(t.lockedUntil), timeZone) })
               : st.t('study.state.lockedUntilUnlocked')
           }</span>`,
         })}
@@ -176,12 +183,14 @@ ${errorSummary(p.errors, linkFieldLabels())}
         ? html`<p><span class="badge ok">${st.t('study.link.active')}</span> <span class="muted small">${
             t.expiresAt
               ? st.t('study.link.madeUntil', {
-                  made: formatUtc(new Date(t.createdAt)),
-                  until: formatUtc(new Date(t.expiresAt)),
+                  made: formatTime(new Date(t.createdAt), p.config.timeZone),
+                  until: formatTime(new Date(t.expiresAt), p.config.timeZone),
                 })
-              : st.t('study.link.madeNoExpiry', { made: formatUtc(new Date(t.createdAt)) })
+              : st.t('study.link.madeNoExpiry', {
+                  made: formatTime(new Date(t.createdAt), p.config.timeZone),
+                })
           }</span></p>
-    ${linkState(t, base, csrf)}
+    ${linkState(t, base, csrf, p.config.timeZone)}
     <label for="study-link">${st.t('study.link.label')}</label>
     <div class="link-box">
       <input id="study-link" type="text" readonly value="${t.url}" data-select-all aria-describedby="copy-status" spellcheck="false" autocomplete="off">
@@ -207,7 +216,7 @@ ${errorSummary(p.errors, linkFieldLabels())}
     </div>
     <form class="stack" method="post" action="${base}/expiry" novalidate>
       ${csrfField(csrf)}
-      ${expiryFields({ expiresAt: t.expiresAt ? new Date(t.expiresAt) : null, errors: p.errors, legend: st.t('study.expiry.legend'), idPrefix: 'edit' })}
+      ${expiryFields({ expiresAt: t.expiresAt ? new Date(t.expiresAt) : null, timeZone: p.config.timeZone, errors: p.errors, legend: st.t('study.expiry.legend'), idPrefix: 'edit' })}
       <div class="actions"><button class="button secondary" type="submit">${st.t('study.expiry.save')}</button></div>
     </form>
     <hr>
@@ -222,7 +231,7 @@ ${errorSummary(p.errors, linkFieldLabels())}
           : html`<p><span class="badge none">${st.t('study.link.none')}</span> ${st.t('study.link.noneYet')}</p>
     <form class="stack" method="post" action="${base}/token" novalidate>
       ${csrfField(csrf)}
-      ${expiryFields({ expiresAt: defaultExpiry(p.config), errors: p.errors, legend: st.t('study.expiry.legend'), idPrefix: 'new' })}
+      ${expiryFields({ expiresAt: defaultExpiry(p.config), timeZone: p.config.timeZone, errors: p.errors, legend: st.t('study.expiry.legend'), idPrefix: 'new' })}
       ${linkOptionFields({ config: p.config, errors: p.errors, idPrefix: 'new' })}
       <div class="actions"><button class="button" type="submit">${st.t('study.link.create')}</button></div>
     </form>`
@@ -230,7 +239,7 @@ ${errorSummary(p.errors, linkFieldLabels())}
   </section>
   <section class="card" aria-labelledby="study-heading">
     <h2 id="study-heading">${st.t('study.facts.heading')}</h2>
-    ${studyFacts(v)}
+    ${studyFacts(v, p.config.timeZone)}
     <p class="small"><a href="/staff/access-log?study=${v.uid}">${st.t('study.accessLogLink')}</a></p>
   </section>
   ${p.delivery ?? ''}
@@ -274,10 +283,10 @@ export function renderConfirmPage(p: {
       ? st.html('study.confirm.revokeText', { name: html`<strong>${name}</strong>` })
       : st.html('study.confirm.reissueText', { name: html`<strong>${name}</strong>` })
   }</p>
-  ${studyFacts(v)}
+  ${studyFacts(v, p.config.timeZone)}
   <form class="stack" method="post" action="${base}/${p.action}" novalidate>
     ${csrfField(p.session.csrfToken)}
-    ${revoke ? '' : expiryFields({ expiresAt: p.expiresAt, errors: p.errors, legend: st.t('study.confirm.newExpiryLegend'), idPrefix: 'new' })}
+    ${revoke ? '' : expiryFields({ expiresAt: p.expiresAt, timeZone: p.config.timeZone, errors: p.errors, legend: st.t('study.confirm.newExpiryLegend'), idPrefix: 'new' })}
     ${revoke ? '' : linkOptionFields({ config: p.config, errors: p.errors, idPrefix: 'new' })}
     <div class="actions">
       <button class="button danger" type="submit">${revoke ? st.t('study.confirm.revoke') : st.t('study.confirm.reissue')}</button>
@@ -342,7 +351,7 @@ export function renderHandoutPage(p: {
     <li>${tr.t('handout.open')}</li>
     <li>${tr.t('page.step1')}${viewer ? html` <span class="mono" dir="ltr">${viewer}</span>` : ''}</li>
   </ol>
-  <p>${t.expiresAt ? html`<strong>${tr.t('handout.expires', { date: tr.date(new Date(t.expiresAt), { timeZone: 'UTC' }) })}</strong> ` : ''}${tr.t('handout.keepPrivate')}</p>
+  <p>${t.expiresAt ? html`<strong>${tr.t('handout.expires', { date: tr.date(new Date(t.expiresAt), { timeZone: p.config.timeZone }) })}</strong> ` : ''}${tr.t('handout.keepPrivate')}</p>
   ${senderContact(tr, sender)}
 </article>`,
   });

@@ -6,7 +6,7 @@ import { st } from '../shared/staff.i18n.js';
 import {
   csrfField,
   errorSummary,
-  formatUtc,
+  formatTime,
   inputField,
   postButton,
   selectField,
@@ -27,15 +27,17 @@ const LABELS = {
   password: st.t('users.label.password'),
 };
 
-function status(u: StaffUserRow) {
+function status(u: StaffUserRow, timeZone: string) {
   if (u.disabled_at) return html`<span class="badge bad">${st.t('users.status.disabled')}</span>`;
   if (u.locked_until && u.locked_until.getTime() > Date.now())
-    return html`<span class="badge warn">${st.t('users.status.locked')}</span><span class="sub">${st.t('users.lockedUntil', { date: formatUtc(u.locked_until) })}</span>`;
+    return html`<span class="badge warn">${st.t('users.status.locked')}</span><span class="sub">${st.t('users.lockedUntil', { date: formatTime(u.locked_until, timeZone) })}</span>`;
   return html`<span class="badge ok">${st.t('users.status.active')}</span>`;
 }
 
 export function renderUsersPage(p: {
   session: StaffSession;
+  /** The setup\'s zone: every time on the page is in it. */
+  timeZone: string;
   users: StaffUserRow[];
   form?: { username: string; role: string };
   errors?: FieldErrors;
@@ -63,9 +65,9 @@ export function renderUsersPage(p: {
           u.oidc_subject !== null ? html`<span class="sub">${st.t('users.singleSignOn')}</span>` : ''
         }</td>
         <td>${roleName(u.role)}</td>
-        <td>${status(u)}</td>
-        <td class="nowrap">${formatUtc(u.last_sign_in_at) || html`<span class="muted">${st.t('users.neverSignedIn')}</span>`}</td>
-        <td class="nowrap">${formatUtc(u.created_at)}<span class="sub">${st.t('users.createdBy', { actor: u.created_by })}</span></td>
+        <td>${status(u, p.timeZone)}</td>
+        <td class="nowrap">${formatTime(u.last_sign_in_at, p.timeZone) || html`<span class="muted">${st.t('users.neverSignedIn')}</span>`}</td>
+        <td class="nowrap">${formatTime(u.created_at, p.timeZone)}<span class="sub">${st.t('users.createdBy', { actor: u.created_by })}</span></td>
         <td><div class="actions">
           ${
             u.oidc_subject === null

@@ -3,7 +3,14 @@ import type { Context } from 'koa';
 import { z } from 'zod';
 import { parseOrThrow } from '../../http/validate.js';
 import { requireAdmin, requireSignedIn, sessionOrThrow } from '../session/staff-auth.middleware.js';
-import { actorOf, flashOf, redirectDone, type StaffRouteDeps, sendPage } from '../shared/staff.context.js';
+import {
+  actorOf,
+  flashOf,
+  redirectDone,
+  type StaffRouteDeps,
+  sendPage,
+  timeZoneOf,
+} from '../shared/staff.context.js';
 import { SingleSignOnUserError, UsernameTakenError } from '../shared/staff.errors.js';
 import { readForm } from '../shared/staff.form.js';
 import { st } from '../shared/staff.i18n.js';
@@ -32,7 +39,12 @@ export function usersRoutes(router: Router, deps: StaffRouteDeps): void {
   router.get('/users', requireSignedIn, requireAdmin, async (ctx) => {
     sendPage(
       ctx,
-      renderUsersPage({ session: sessionOrThrow(ctx), users: await deps.users.list(), flash: flashOf(ctx) }),
+      renderUsersPage({
+        session: sessionOrThrow(ctx),
+        timeZone: await timeZoneOf(deps),
+        users: await deps.users.list(),
+        flash: flashOf(ctx),
+      }),
     );
   });
 
@@ -43,6 +55,7 @@ export function usersRoutes(router: Router, deps: StaffRouteDeps): void {
         ctx,
         renderUsersPage({
           session: sessionOrThrow(ctx),
+          timeZone: await timeZoneOf(deps),
           users: await deps.users.list(),
           form: { username: body.username ?? '', role: body.role ?? 'staff' },
           errors,
