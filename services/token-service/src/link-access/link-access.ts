@@ -54,7 +54,11 @@ import type { InvalidTokenGuard } from '../rate-limit/invalid-token.limiter.js';
 import type { StudyService } from '../studies/study.service.js';
 import { scannerRefusal } from '../tokens/scanner.rule.js';
 import { hashToken, TOKEN_PATTERN } from '../tokens/token.crypto.js';
-import { findLinkWithStudyByHash, reserveDownload } from '../tokens/token.repository.js';
+import {
+  findLinkWithStudyByHash,
+  reserveDownload,
+  type ZipLayoutSummary,
+} from '../tokens/token.repository.js';
 import type { VerificationCookies } from '../tokens/verification.cookie.js';
 import {
   downloadRefusal,
@@ -129,6 +133,8 @@ export interface OpenedLink {
   downloadId: string | null;
   /** `download`: the study's fixed zip layout, when made. */
   zipLayoutId: string | null;
+  /** `page` and `download`: the summary of the study's zip layout (its exact size), when made. */
+  zipLayout: ZipLayoutSummary | null;
   /** `download`: a ranged resume of a download of this layout the link completed within 24 hours. */
   resume: boolean;
   /** Child links ever made from this link (share onward): none, and the page need not list them. */
@@ -142,8 +148,13 @@ export interface LinkAccessDeps {
   studies: StudyService;
   invalidTokens: InvalidTokenGuard;
   cookies: VerificationCookies;
-  /** The id of the study's zip layout for the current zip content (made in the background if none). */
-  zipLayoutIdOf?: (studyInstanceUid: string) => Promise<string | null>;
+  /**
+   * The setup's zip content (cached): the study's zip layout for it is read with the link, in the same
+   * statement. Absent (tests without a store): no layout.
+   */
+  zipContent?: () => Promise<'as-stored' | 'jpeg-lossless'>;
+  /** A page or a download found no layout for the study: make one in the background. */
+  layoutMissing?: (studyInstanceUid: string) => void;
   now?: () => number;
 }
 
@@ -178,7 +189,10 @@ export class LinkAccess {
     const { db } = this.deps;
     // A client over its invalid-token allowance learns nothing more, not even about a valid token.
     if (requester) await this.deps.invalidTokens.checkOrThrow(requester);
-    const found = TOKEN_PATTERN.test(token) ? await findLinkWithStudyByHash(db, hashToken(token)) : undefined;
+    const zipContent = this.deps.zipContent ? await this.deps.zipContent() : null;
+    const found = TOKEN_PATTERN.test(token)
+      ? await findLinkWithStudyByHash(db, hashToken(token), zipContent)
+      : undefined;
     const link = found ? toLinkRecord(found.row) : undefined;
     if (!found || !link || isGone(link, this.now()) || isOrphaned(found.parent, this.now())) {
       if (requester) {
@@ -196,8 +210,10 @@ export class LinkAccess {
       userAgent: requester?.userAgent ?? null,
     };
     const verified = link.verification === 'none' || this.deps.cookies.verify(link, opts.verificationCookie);
-    const zipLayoutId =
-      opts.purpose === 'download' ? ((await this.deps.zipLayoutIdOf?.(link.studyInstanceUid)) ?? null) : null;
+    const wantsLayout = opts.purpose === 'download' || opts.purpose === 'page';
+    if (wantsLayout && zipContent !== null && !found.zipLayout)
+      this.deps.layoutMissing?.(link.studyInstanceUid);
+    const zipLayoutId = opts.purpose === 'download' ? (found.zipLayout?.id ?? null) : null;
     const resume =
       zipLayoutId !== null &&
       opts.range != null &&
@@ -222,6 +238,7 @@ export class LinkAccess {
       downloadsRemaining: downloadsRemaining(link),
       downloadId: null,
       zipLayoutId,
+      zipLayout: wantsLayout ? found.zipLayout : null,
       resume,
       childCount: found.childCount,
       study: found.study,

@@ -12,8 +12,8 @@ import {
 } from '@studylink/service-kit';
 import type { Context } from 'koa';
 import type { Kysely } from 'kysely';
-import type { DB, StudyRow } from '../db/tables.js';
-import type { LinkAccess } from '../link-access/link-access.js';
+import type { DB } from '../db/tables.js';
+import type { LinkAccess, OpenedLink } from '../link-access/link-access.js';
 import type { ServerConfig } from '../server-config/server-config.schema.js';
 import type { ServerConfigService } from '../server-config/server-config.service.js';
 import { shareSection } from '../sharing/share.page.js';
@@ -40,17 +40,16 @@ export interface PatientDeps {
 
 /**
  * The exact size of the zip this patient would get (its README follows the page's language), once
- * the study's layout is made; null before.
+ * the study's layout is made (the link gate read its summary with the link); null before.
  */
 async function exactZipSize(
   deps: PatientDeps,
-  study: StudyRow | undefined,
+  opened: OpenedLink,
   config: ServerConfig,
   language: string,
 ): Promise<number | null> {
-  if (!deps.layouts || !study) return null;
-  const row = await deps.layouts.summary(study.study_instance_uid, config.zipContent);
-  if (!row) return null;
+  const { study, zipLayout: row } = opened;
+  if (!deps.layouts || !study || !row) return null;
   const readme = layoutReadme(row, {
     institution: config.institution || study.institution_name || '',
     viewerUrl: config.viewerUrl,
@@ -121,7 +120,7 @@ export function patientRoutes(deps: PatientDeps): Router {
             config.timeZone,
           )
         : null;
-    const zipSize = head ? null : await exactZipSize(deps, opened.study, config, t.lang);
+    const zipSize = head ? null : await exactZipSize(deps, opened, config, t.lang);
     ctx.body = renderStudyPage({
       share,
       sharedByPatient: link.parentId !== null,
