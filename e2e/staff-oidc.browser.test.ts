@@ -164,6 +164,26 @@ describe('staff single sign-on (OpenID Connect) in Chromium', () => {
     await Promise.all([context.close(), other.close()]);
   });
 
+  it("a provider's user named like a local one gets a name of their own, never the local account", async () => {
+    const local = await h.addUser('erin', 'admin');
+    op.accounts.set('erin-at-idp', { username: 'Erin', groups: [] });
+    const context = await newContext();
+    const page = await context.newPage();
+    await signInWithProvider(page, 'erin-at-idp');
+    const linked = await h.database.db
+      .selectFrom('staff_users')
+      .selectAll()
+      .where('oidc_subject', '=', 'erin-at-idp')
+      .executeTakeFirstOrThrow();
+    expect(linked.username).toMatch(/^erin-[0-9a-f]{8}$/);
+    expect(linked.role).toBe('staff');
+    expect(await page.locator('.who').textContent()).toContain(linked.username);
+    const mine = await userRow(local.username);
+    expect(mine).toMatchObject({ role: 'admin', oidc_subject: null });
+    expect(mine.password_hash).not.toBeNull();
+    await context.close();
+  });
+
   it('the sign-in page offers single sign-on beside the local form, and is accessible', async () => {
     const context = await browser.newContext({ bypassCSP: true });
     const page = await context.newPage();

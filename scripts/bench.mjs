@@ -7,6 +7,7 @@
 //   BENCH_THROTTLE_SECONDS=60  how long a 1 MB/s client reads before the memory trend is taken
 //   BENCH_SKIP_2GB=1           leave out the 2 GB study (generating and storing it takes a while)
 //   BENCH_SKIP_4000=1          leave out the 4,000-instance first-byte comparison
+//   BENCH_PAGES_ONLY=1         page views only (cost in SQL statements, load at 50 and 200 clients)
 //   BENCH_QUICK=1              leave out Orthanc's /archive and the page-view runs (export figures only)
 //
 // The store is Orthanc as Debian installs it and most sites leave it (startOrthanc's 'stock' preset:
@@ -26,13 +27,14 @@ import {
   startCountingProxy,
 } from './bench/probes.mjs';
 import { startRelayBehindNginx } from './bench/relay.mjs';
-import { printReport } from './bench/report.mjs';
+import { printPageReport, printReport } from './bench/report.mjs';
 import { ROOT, startStack } from './stack.mjs';
 
 const PAGE_SECONDS = Number(process.env.BENCH_PAGE_SECONDS ?? 30);
 const THROTTLE_SECONDS = Number(process.env.BENCH_THROTTLE_SECONDS ?? 60);
 const SKIP_2GB = process.env.BENCH_SKIP_2GB === '1';
 const SKIP_4000 = process.env.BENCH_SKIP_4000 === '1';
+const PAGES_ONLY = process.env.BENCH_PAGES_ONLY === '1';
 const QUICK = process.env.BENCH_QUICK === '1';
 const WADO_ACCEPT = 'Accept: multipart/related; type="application/dicom"; transfer-syntax=*';
 const MB = 1024 * 1024;
@@ -233,6 +235,65 @@ async function main() {
     return summarize(runs);
   };
 
+  /** The token service's SQL statements so far, by kind (its /metrics, studylink_db_statements_total). */
+  const statementsSoFar = async () => {
+    const res = await fetch(`http://127.0.0.1:${stack.tokenInternalPort}/metrics`, {
+      headers: { authorization: `Bearer ${stack.metricsToken}` },
+    });
+    const text = await res.text();
+    const out = {};
+    for (const m of text.matchAll(
+      /^studylink_db_statements_total\{[^}]*kind="([a-z]+)"[^}]*\} ([0-9.e+]+)$/gm,
+    ))
+      out[m[1]] = Number(m[2]);
+    return out;
+  };
+
+  /** Issue 6 and 17: what one page view costs (SQL statements), then page views under load beside a static file. */
+  const measurePages = async (study) => {
+    const pageUrl = `${stack.publicUrl}/token?${study.token}`;
+    const cssUrl = `${stack.publicUrl}/assets/patient.css`;
+    say('page-view load: warm-up');
+    await loadTest(pageUrl, { connections: 10, seconds: 3 });
+    // Sequential views from 200 addresses: every statement between the two readings is theirs.
+    const views = 200;
+    const before = await statementsSoFar();
+    let ok = 0;
+    for (let i = 0; i < views; i++)
+      if ((await pageStatus(pageUrl, `127.0.7.${(i % 250) + 1}`)) === 200) ok += 1;
+    const after = await statementsSoFar();
+    const per = (kind) => ((after[kind] ?? 0) - (before[kind] ?? 0)) / views;
+    results.pageCost = {
+      views,
+      ok,
+      selectsPerView: per('select'),
+      insertsPerView: per('insert'),
+      updatesPerView: per('update'),
+      deletesPerView: per('delete'),
+      otherPerView: per('other'),
+    };
+    results.pages = {};
+    for (const connections of [50, 200]) {
+      say(`page-view load: ${connections} clients × ${PAGE_SECONDS} s, page and stylesheet`);
+      const css = await loadTest(cssUrl, { connections, seconds: PAGE_SECONDS });
+      const page = await loadTest(pageUrl, { connections, seconds: PAGE_SECONDS });
+      results.pages[`c${connections}`] = {
+        page,
+        css,
+        pageVsCssThroughput: page.requestsPerSec / css.requestsPerSec,
+      };
+    }
+  };
+
+  if (PAGES_ONLY) {
+    const small = await prepareStudy('study-pages', 2, 10, { rows: 64, columns: 64 });
+    await measurePages(small);
+    await mkdir(join(ROOT, '.bench'), { recursive: true });
+    await writeFile(join(ROOT, '.bench', 'results-pages.json'), `${JSON.stringify(results, null, 2)}\n`);
+    printPageReport(results, { header: true });
+    return;
+  }
+
   // Issue 3: throughput and time to first byte on a 400-instance CT study (~200 MB).
   const s200 = await prepareStudy('study-200MB', 2, 200);
   results.study200 = {
@@ -283,21 +344,8 @@ async function main() {
   };
 
   // Issue 6: page views against a trivial endpoint of the same service, behind the same nginx.
-  results.pages = {};
-  const pageUrl = `${stack.publicUrl}/token?${s200.token}`;
-  const cssUrl = `${stack.publicUrl}/assets/patient.css`;
-  if (!QUICK) say('page-view load: warm-up');
-  if (!QUICK) await loadTest(pageUrl, { connections: 10, seconds: 3 });
-  for (const connections of QUICK ? [] : [50, 200]) {
-    say(`page-view load: ${connections} clients × ${PAGE_SECONDS} s, page and stylesheet`);
-    const css = await loadTest(cssUrl, { connections, seconds: PAGE_SECONDS });
-    const page = await loadTest(pageUrl, { connections, seconds: PAGE_SECONDS });
-    results.pages[`c${connections}`] = {
-      page,
-      css,
-      pageVsCssThroughput: page.requestsPerSec / css.requestsPerSec,
-    };
-  }
+  if (QUICK) results.pages = {};
+  else await measurePages(s200);
 
   say('20 concurrent downloads of the 200 MB study');
   const started = Date.now();

@@ -127,6 +127,12 @@ const notices = [...packages]
   .join(`\n${'-'.repeat(72)}\n\n`);
 await writeFile(join(staging, 'THIRD-PARTY-LICENSES.txt'), notices);
 
+// The chunks viewer.js imports statically: the page asks for them with it (modulepreload), not after it.
+const entry = Object.entries(page.metafile.outputs).find(([, o]) => o.entryPoint?.endsWith('src/boot.ts'));
+const preload = (entry?.[1].imports ?? [])
+  .filter((i) => i.kind === 'import-statement')
+  .map((i) => i.path.split('/').pop());
+
 // One hash over every file names the folder.
 const files = (await readdir(staging)).sort();
 const hash = createHash('sha256');
@@ -137,7 +143,7 @@ const digest = BigInt(`0x${hash.digest('hex').slice(0, 16)}`)
 await rename(staging, join(dist, digest));
 await writeFile(
   join(dist, 'manifest.json'),
-  `${JSON.stringify({ hash: digest, script: 'viewer.js', style: 'viewer-style.css' }, null, 2)}\n`,
+  `${JSON.stringify({ hash: digest, script: 'viewer.js', style: 'viewer-style.css', preload }, null, 2)}\n`,
 );
 
 let total = 0;

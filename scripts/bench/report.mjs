@@ -141,7 +141,32 @@ export function printReport(r) {
     ['median download time', `${f(c.medianTotalMs / 1000)} s`, `median TTFB ${f(c.medianTtfbMs, 0)} ms`],
     ...memoryRows('20 at once', c.memory),
   ]);
+  printPageReport(r);
+}
+
+/** The page-view tables: what one view costs in SQL, and views under load beside the stylesheet. */
+export function printPageReport(r, { header = false } = {}) {
+  if (header) {
+    const m = r.machine;
+    process.stdout.write(
+      `\nstudylink bench (page views), ${r.at}: ${m.cores} cores, node ${m.node}, ${m.nginx}, load ${m.loadAverageAtStart.join(' ')}\n`,
+    );
+  }
+  const c = r.pageCost;
+  if (c) {
+    const reads = c.selectsPerView + c.updatesPerView + c.deletesPerView + c.otherPerView;
+    table(`What one page view costs (${c.views} views of a link without a second factor, ${c.ok} × 200)`, [
+      ['SQL statements per view, access-log insert aside', f(reads, 2), 'target ≤ 3'],
+      [
+        '  of which select / update / delete / other',
+        `${f(c.selectsPerView, 2)} / ${f(c.updatesPerView, 2)} / ${f(c.deletesPerView, 2)} / ${f(c.otherPerView, 2)}`,
+        '',
+      ],
+      ['inserts per view (the access-log row)', f(c.insertsPerView, 2), 'target 1'],
+    ]);
+  }
   const rows = [];
+  const limits = { 50: 'target ≥ 600 req/s, p99 ≤ 100 ms' };
   for (const [key, v] of Object.entries(r.pages)) {
     const n = key.slice(1);
     for (const [what, x] of [
@@ -151,7 +176,7 @@ export function printReport(r) {
       rows.push([
         `${n} clients, ${what}`,
         `${f(x.requestsPerSec, 0)} req/s`,
-        `p50 ${f(x.p50Ms, 2)} ms, p99 ${f(x.p99Ms, 2)} ms, errors ${x.non2xx + x.socketErrors} of ${x.requests} (${x.tool})`,
+        `p50 ${f(x.p50Ms, 2)} ms, p99 ${f(x.p99Ms, 2)} ms, errors ${x.non2xx + x.socketErrors} of ${x.requests} (${x.tool})${what.startsWith('page') && limits[n] ? `; ${limits[n]}` : ''}`,
       ]);
     }
     rows.push([

@@ -18,6 +18,7 @@ export async function startShapingProxy(targetPort, { downBitsPerSecond, upBitsP
   /** Forwards `from` to `to` through the shaped direction `dir`. */
   const pipe = (from, to, dir, bitsPerSecond) => {
     let queued = 0;
+    let lastDeliverAt = 0;
     from.on('data', (chunk) => {
       if (offline) return;
       const now = performance.now();
@@ -25,6 +26,7 @@ export async function startShapingProxy(targetPort, { downBitsPerSecond, upBitsP
       free[dir] = sendAt + (chunk.length * 8 * 1000) / bitsPerSecond;
       // Delivered once it has gone through the link and the half round trip.
       const deliverAt = free[dir] + rttMs / 2;
+      lastDeliverAt = deliverAt;
       queued += chunk.length;
       if (queued > 512 * 1024) from.pause();
       setTimeout(
@@ -38,7 +40,10 @@ export async function startShapingProxy(targetPort, { downBitsPerSecond, upBitsP
         Math.max(0, deliverAt - now),
       );
     });
-    from.on('end', () => setTimeout(() => to.end(), rttMs / 2));
+    // The end goes after the last byte (timers of the same delay run in order).
+    from.on('end', () =>
+      setTimeout(() => to.end(), Math.max(rttMs / 2, lastDeliverAt - performance.now() + 1)),
+    );
   };
 
   const server = createServer((client) => {

@@ -48,7 +48,9 @@ function check(ok, what, detail = '') {
   return Boolean(ok);
 }
 /** A group of checks; an exception fails it by name instead of ending the run. */
+let interrupted = false;
 async function step(name, fn) {
+  if (interrupted) return;
   say(name);
   try {
     await fn();
@@ -213,7 +215,11 @@ async function checkZip(url, label, minInstances) {
 
 const engine = await ensureDocker(say);
 if (!process.env.KEEP_STACK) cleanups.push(() => engine.stop());
-process.on('SIGINT', () => cleanup().then(() => process.exit(130)));
+process.on('SIGINT', () => {
+  // No further step starts; the running one ends, then the stack and the daemon are cleaned up.
+  interrupted = true;
+  cleanup().then(() => process.exit(130));
+});
 cleanups.push(() => rm(work, { recursive: true, force: true }));
 
 let bases = {};

@@ -26,3 +26,31 @@ export function formatMessage(
   }
   return String(f.format(values));
 }
+
+/**
+ * The best of `supported` for an `Accept-Language` header (RFC 9110 §12.5.4: quality values, then
+ * order; `fr-CH` matches `fr`), else `fallback`.
+ */
+export function negotiate<L extends string>(
+  acceptLanguage: string | null | undefined,
+  supported: readonly L[],
+  fallback: L,
+): L {
+  if (!acceptLanguage) return fallback;
+  const ranges = acceptLanguage
+    .slice(0, 1000)
+    .split(',')
+    .map((part, index) => {
+      const [tag = '', ...params] = part.trim().split(';');
+      const q = params.map((p) => /^\s*q=([01](?:\.\d{0,3})?)\s*$/.exec(p)?.[1]).find(Boolean);
+      return { tag: tag.trim().toLowerCase(), q: q === undefined ? 1 : Number(q), index };
+    })
+    .filter((r) => r.tag !== '' && r.q > 0)
+    .sort((a, b) => b.q - a.q || a.index - b.index);
+  for (const r of ranges) {
+    if (r.tag === '*') return fallback;
+    const primary = r.tag.split('-')[0] as string;
+    if ((supported as readonly string[]).includes(primary)) return primary as L;
+  }
+  return fallback;
+}

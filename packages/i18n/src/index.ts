@@ -1,4 +1,4 @@
-import { formatMessage, type MessageValues } from './format.js';
+import { formatMessage, type MessageValues, negotiate } from './format.js';
 import ar from './messages/ar.json' with { type: 'json' };
 import de from './messages/de.json' with { type: 'json' };
 import el from './messages/el.json' with { type: 'json' };
@@ -37,23 +37,7 @@ export function isLanguage(value: unknown): value is Language {
  * @example negotiateLanguage('de-CH,de;q=0.9,en;q=0.8', 'en') === 'de'
  */
 export function negotiateLanguage(acceptLanguage: string | null | undefined, fallback: Language): Language {
-  if (!acceptLanguage) return fallback;
-  const ranges = acceptLanguage
-    .slice(0, 1000)
-    .split(',')
-    .map((part, index) => {
-      const [tag = '', ...params] = part.trim().split(';');
-      const q = params.map((p) => /^\s*q=([01](?:\.\d{0,3})?)\s*$/.exec(p)?.[1]).find(Boolean);
-      return { tag: tag.trim().toLowerCase(), q: q === undefined ? 1 : Number(q), index };
-    })
-    .filter((r) => r.tag !== '' && r.q > 0)
-    .sort((a, b) => b.q - a.q || a.index - b.index);
-  for (const r of ranges) {
-    if (r.tag === '*') return fallback;
-    const primary = r.tag.split('-')[0];
-    if (isLanguage(primary)) return primary;
-  }
-  return fallback;
+  return negotiate(acceptLanguage, LANGUAGES, fallback);
 }
 
 /**
@@ -158,6 +142,8 @@ export function languageName(lang: Language): string {
 }
 
 export {
+  isStaffLanguage,
+  pickStaffLanguage,
   STAFF_LANGUAGES,
   type StaffLanguage,
   type StaffMessageKey,

@@ -1,4 +1,4 @@
-import { formatMessage, type MessageValues } from './format.js';
+import { formatMessage, type MessageValues, negotiate } from './format.js';
 import en from './messages/staff/en.json' with { type: 'json' };
 
 /**
@@ -13,6 +13,25 @@ export const STAFF_LANGUAGES = ['en'] as const;
 export type StaffLanguage = (typeof STAFF_LANGUAGES)[number];
 
 const CATALOGUES: Record<StaffLanguage, Readonly<Record<string, string>>> = { en };
+
+/** Languages written right to left. */
+const RTL: ReadonlySet<string> = new Set(['ar', 'he']);
+
+export function isStaffLanguage(value: unknown): value is StaffLanguage {
+  return typeof value === 'string' && (STAFF_LANGUAGES as readonly string[]).includes(value);
+}
+
+/**
+ * The staff member's language: the one kept with the account when it is one of ours, else the best
+ * match for the browser's `Accept-Language`, else English.
+ */
+export function pickStaffLanguage(p: {
+  chosen?: string | null | undefined;
+  acceptLanguage?: string | null | undefined;
+}): StaffLanguage {
+  if (isStaffLanguage(p.chosen)) return p.chosen;
+  return negotiate(p.acceptLanguage, STAFF_LANGUAGES, 'en');
+}
 
 export function staffCatalogue(lang: StaffLanguage): Readonly<Record<string, string>> {
   return CATALOGUES[lang];
@@ -35,7 +54,7 @@ export function staffTranslator(lang: StaffLanguage = 'en'): StaffTranslator {
   const intlLocale = lang === 'en' ? 'en-GB' : lang;
   return {
     lang,
-    dir: 'ltr',
+    dir: RTL.has(lang) ? 'rtl' : 'ltr',
     t: (key, values) => formatMessage('staff', lang, messages, en, key, values),
     date: (d, opts = {}) =>
       new Intl.DateTimeFormat(intlLocale, {

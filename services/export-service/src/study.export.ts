@@ -9,7 +9,6 @@ import {
   type DicomdirSeries,
   fileIdFor,
   type InstanceFacts,
-  type InstanceHeader,
   measure,
   readInstanceHeader,
   STUDY_KEYS,

@@ -1,5 +1,12 @@
 import { createDicomwebClient, createStoreAuthorization } from '@studylink/dicomweb';
-import { createLogger, createServiceMetrics, isEntryPoint, listen, onShutdown } from '@studylink/service-kit';
+import {
+  Counter,
+  createLogger,
+  createServiceMetrics,
+  isEntryPoint,
+  listen,
+  onShutdown,
+} from '@studylink/service-kit';
 import { ApiKeyService } from './api-keys/api-key.service.js';
 import { createApp, createTokenInternalApp } from './app.js';
 import { loadConfig, type TokenServiceConfig } from './config.js';
@@ -12,6 +19,7 @@ import { LinkAccess } from './link-access/link-access.js';
 import { InvalidTokenLimiter } from './rate-limit/invalid-token.limiter.js';
 import { readLogoFileOrThrow } from './server-config/logo.js';
 import { SETUP_ENV, ServerConfigService } from './server-config/server-config.service.js';
+import { ShareService } from './sharing/share.service.js';
 import { createStaffModule } from './staff/staff.module.js';
 import { indexedText } from './staff/studies/study-index.repository.js';
 import { qidoStudySearch } from './staff/studies/study-search.source.js';
@@ -27,10 +35,19 @@ export async function startTokenService(
   config: TokenServiceConfig,
   log = createLogger({ service: 'token-service', level: config.logLevel }),
 ) {
+  const metrics = createServiceMetrics({ service: 'token-service', processMetrics: true });
+  // SQL statements by kind (select, insert, update, ...): `make bench` divides them by page views.
+  const statements = new Counter({
+    name: 'studylink_db_statements_total',
+    help: 'SQL statements the token service sent to PostgreSQL, by their first keyword.',
+    labelNames: ['kind'] as const,
+    registers: [metrics.registry],
+  });
   const database = createDatabase({
     url: config.databaseUrl,
     statementTimeoutMs: config.dbStatementTimeoutMs,
     onPoolError: (err) => log.warn({ err: err.message }, 'idle database connection failed'),
+    onQuery: (sql) => statements.inc({ kind: statementKind(sql) }),
   });
   const dicomweb = createDicomwebClient({
     baseUrl: config.dicomwebUrl,
@@ -73,13 +90,14 @@ export async function startTokenService(
     config.invalidTokenLimit,
   );
 
+  const shares = new ShareService(database.db, cipher, serverConfig);
   const links = new LinkAccess({
     db: database.db,
     studies,
     invalidTokens,
     cookies: tokens.cookies,
-    zipLayoutIdOf: async (uid) =>
-      (await layouts.summary(uid, (await serverConfig.get()).zipContent))?.id ?? null,
+    zipContent: async () => (await serverConfig.get()).zipContent,
+    layoutMissing: (uid) => layouts.schedule(uid),
   });
 
   await serverConfig.ensureSeeded();
@@ -108,6 +126,7 @@ export async function startTokenService(
           : null,
     },
     deliveries,
+    shares,
   });
   log.info(
     {
@@ -127,7 +146,6 @@ export async function startTokenService(
   let draining = false;
   const viewerAssets = await loadViewerAssets(config.viewerDistDir ?? defaultViewerDistDir());
   if (!viewerAssets) log.warn('no built patient viewer found (make build): /token/viewer answers 503');
-  const metrics = createServiceMetrics({ service: 'token-service', processMetrics: true });
   const readiness = createReadiness({
     db: database.db,
     expected: await expectedMigrations(defaultMigrationsDir()),
@@ -145,6 +163,7 @@ export async function startTokenService(
     layouts,
     staff,
     deliveries,
+    shares,
     trustedProxies: config.trustedProxies,
     isDraining: () => draining,
     readiness,
@@ -216,6 +235,12 @@ export function createDeliveries(
     fallbackContact: mail.from,
     ...opts,
   });
+}
+
+/** The first keyword of a statement, lower-case: select, insert, update, delete, or other. */
+function statementKind(sql: string): string {
+  const first = /^\s*([a-z]+)/i.exec(sql)?.[1]?.toLowerCase() ?? '';
+  return ['select', 'insert', 'update', 'delete'].includes(first) ? first : 'other';
 }
 
 /** Says where each setup value came from, and warns loudly when the role could change the log. */

@@ -116,7 +116,7 @@ const made = new Map<State, { token: string; cookie: string | null }>();
 
 async function issue(
   opts: Parameters<TokenService['issue']>[2],
-): Promise<{ token: string; tokenId: number }> {
+): Promise<{ token: string; tokenId: number; uid: string }> {
   const uid = `1.2.826.0.1.3680043.8.498.17.${made.size + 1}.${Math.floor(Math.random() * 1e6)}`;
   source.add({ studyInstanceUid: uid, patientBirthDate: '19800214' });
   const { token } = await tokens.issue(
@@ -129,7 +129,7 @@ async function issue(
     .select('id')
     .where('token_hash', '=', hashToken(token.token))
     .executeTakeFirstOrThrow();
-  return { token: token.token, tokenId: row.id };
+  return { token: token.token, tokenId: row.id, uid };
 }
 
 const cookieFor = (tokenId: number, token: string) =>
@@ -282,8 +282,20 @@ describe('the link gate: reservations, allowance, HEAD', () => {
   });
 
   it('a ranged resume of a download counted within 24 hours passes a spent link, reserves nothing', async () => {
-    const { token, tokenId } = await issue({ maxDownloads: 1 });
+    const { token, tokenId, uid } = await issue({ maxDownloads: 1 });
     const layoutId = 'a'.repeat(64);
+    // The study's layout, as the token service keeps it (the gate reads it with the link).
+    await database.db
+      .insertInto('zip_layouts')
+      .values({
+        study_instance_uid: uid,
+        zip_content: 'as-stored',
+        id: layoutId,
+        body: '{}',
+        base_length: 1000,
+        readme: '{}',
+      } as never)
+      .execute();
     const gate = new LinkAccess({
       db: database.db,
       studies: new StudyService(database.db, source, createLogger({ service: 't', level: 'silent' }), {
@@ -292,7 +304,7 @@ describe('the link gate: reservations, allowance, HEAD', () => {
       }),
       invalidTokens: NO_INVALID_TOKEN_LIMIT,
       cookies: tokens.cookies,
-      zipLayoutIdOf: async () => layoutId,
+      zipContent: async () => 'as-stored',
       now: () => clock,
     });
     await setRow(tokenId, { downloads_used: 1 });

@@ -470,6 +470,39 @@ describe('server setup', () => {
   });
 });
 
+describe('the language of the staff pages', () => {
+  it('is kept with the account from the form in every page, which comes back to the same page', async () => {
+    const page = await staff.get('/staff/access-log?event=token_issued');
+    expect(page.text).toContain('<html lang="en" dir="ltr">');
+    expect(page.text).toContain(
+      '<input type="hidden" name="next" value="/staff/access-log?event=token_issued">',
+    );
+    expect(page.text).toMatch(/<option value="en" lang="en" selected>English<\/option>/);
+    const language = async () =>
+      (
+        await h.database.db
+          .selectFrom('staff_users')
+          .select('language')
+          .where('username', '=', 'bob')
+          .executeTakeFirstOrThrow()
+      ).language;
+    const saved = await staff.post('/staff/language', {
+      language: 'en',
+      next: '/staff/access-log?event=token_issued',
+    });
+    expect(saved.status).toBe(303);
+    expect(saved.location).toBe('/staff/access-log?event=token_issued');
+    expect(await language()).toBe('en');
+    await staff.get('/staff/studies');
+    const back = await staff.post('/staff/language', { language: '', next: 'https://evil.example/' });
+    expect(back.location).toBe('/staff/studies');
+    expect(await language()).toBe(null);
+    await staff.get('/staff/studies');
+    expect((await staff.post('/staff/language', { language: 'xx' })).status).toBe(400);
+    expect((await staff.post('/staff/language', { language: 'en', _csrf: 'forged' })).status).toBe(403);
+  });
+});
+
 describe('access log', () => {
   it('filters by study, event and date and shows who did what', async () => {
     const today = new Date().toISOString().slice(0, 10);

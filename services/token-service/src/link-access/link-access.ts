@@ -17,7 +17,9 @@
  * - `download`   the export service's grant for the zip (`reserve`: one of a limited link's downloads;
  *                `range`: a ranged GET, which resumes a download of the same zip layout this link
  *                completed within 24 hours: let past the limit, not reserved, never counted again).
- * - `share`      sharing the link onward (child links).
+ * - `share`      sharing the link onward (child links): a study's own link only (a child cannot
+ *                share further: ShareNotAllowedError 403). A child whose parent is revoked or
+ *                expired is gone for every purpose (404), like a revoked link.
  * - `opened`     POST /token/opened?T, the page's own script once loaded in a browser: `link_opened`
  *                (a bare GET of the page is `page_view` `fetched`). `crossOrigin`: refused and logged.
  *
@@ -44,6 +46,7 @@ import {
   DownloadRefusedError,
   LinkLockedError,
   OriginalFilesRefusedError,
+  ShareNotAllowedError,
   TokenNotFoundError,
   VerificationRequiredError,
 } from '../errors.js';
@@ -51,14 +54,20 @@ import type { InvalidTokenGuard } from '../rate-limit/invalid-token.limiter.js';
 import type { StudyService } from '../studies/study.service.js';
 import { scannerRefusal } from '../tokens/scanner.rule.js';
 import { hashToken, TOKEN_PATTERN } from '../tokens/token.crypto.js';
-import { findLinkWithStudyByHash, reserveDownload } from '../tokens/token.repository.js';
+import {
+  findLinkWithStudyByHash,
+  reserveDownload,
+  type ZipLayoutSummary,
+} from '../tokens/token.repository.js';
 import type { VerificationCookies } from '../tokens/verification.cookie.js';
 import {
   downloadRefusal,
   downloadsRemaining,
   isGone,
+  isOrphaned,
   type LinkRecord,
   lockOf,
+  mayShare,
   toLinkRecord,
 } from './link.rules.js';
 
@@ -124,8 +133,12 @@ export interface OpenedLink {
   downloadId: string | null;
   /** `download`: the study's fixed zip layout, when made. */
   zipLayoutId: string | null;
+  /** `page` and `download`: the summary of the study's zip layout (its exact size), when made. */
+  zipLayout: ZipLayoutSummary | null;
   /** `download`: a ranged resume of a download of this layout the link completed within 24 hours. */
   resume: boolean;
+  /** Child links ever made from this link (share onward): none, and the page need not list them. */
+  childCount: number;
   /** The study's stored copy (for `page` and `viewer`, from the store when there is none yet). */
   study: StudyRow | undefined;
 }
@@ -135,8 +148,13 @@ export interface LinkAccessDeps {
   studies: StudyService;
   invalidTokens: InvalidTokenGuard;
   cookies: VerificationCookies;
-  /** The id of the study's zip layout for the current zip content (made in the background if none). */
-  zipLayoutIdOf?: (studyInstanceUid: string) => Promise<string | null>;
+  /**
+   * The setup's zip content (cached): the study's zip layout for it is read with the link, in the same
+   * statement. Absent (tests without a store): no layout.
+   */
+  zipContent?: () => Promise<'as-stored' | 'jpeg-lossless'>;
+  /** A page or a download found no layout for the study: make one in the background. */
+  layoutMissing?: (studyInstanceUid: string) => void;
   now?: () => number;
 }
 
@@ -171,9 +189,12 @@ export class LinkAccess {
     const { db } = this.deps;
     // A client over its invalid-token allowance learns nothing more, not even about a valid token.
     if (requester) await this.deps.invalidTokens.checkOrThrow(requester);
-    const found = TOKEN_PATTERN.test(token) ? await findLinkWithStudyByHash(db, hashToken(token)) : undefined;
+    const zipContent = this.deps.zipContent ? await this.deps.zipContent() : null;
+    const found = TOKEN_PATTERN.test(token)
+      ? await findLinkWithStudyByHash(db, hashToken(token), zipContent)
+      : undefined;
     const link = found ? toLinkRecord(found.row) : undefined;
-    if (!found || !link || isGone(link, this.now())) {
+    if (!found || !link || isGone(link, this.now()) || isOrphaned(found.parent, this.now())) {
       if (requester) {
         if (LOGS_INVALID.has(opts.purpose))
           await appendAccessEvent(db, { event: 'invalid_token', outcome: 'not_found', ...requester });
@@ -189,8 +210,10 @@ export class LinkAccess {
       userAgent: requester?.userAgent ?? null,
     };
     const verified = link.verification === 'none' || this.deps.cookies.verify(link, opts.verificationCookie);
-    const zipLayoutId =
-      opts.purpose === 'download' ? ((await this.deps.zipLayoutIdOf?.(link.studyInstanceUid)) ?? null) : null;
+    const wantsLayout = opts.purpose === 'download' || opts.purpose === 'page';
+    if (wantsLayout && zipContent !== null && !found.zipLayout)
+      this.deps.layoutMissing?.(link.studyInstanceUid);
+    const zipLayoutId = opts.purpose === 'download' ? (found.zipLayout?.id ?? null) : null;
     const resume =
       zipLayoutId !== null &&
       opts.range != null &&
@@ -208,14 +231,16 @@ export class LinkAccess {
             viewFrames: true,
             viewFiles: refusal === null,
             download: refusal === null,
-            share: true,
+            share: mayShare(link),
           }
         : NOTHING,
       downloadRefusal: refusal,
       downloadsRemaining: downloadsRemaining(link),
       downloadId: null,
       zipLayoutId,
+      zipLayout: wantsLayout ? found.zipLayout : null,
       resume,
+      childCount: found.childCount,
       study: found.study,
     };
     // Grants for the export service: refused with one download_refused event, the purpose in detail.
@@ -271,6 +296,14 @@ export class LinkAccess {
         return opened;
       case 'share':
         if (!verified) throw new VerificationRequiredError();
+        if (opts.crossOrigin) {
+          await appendAccessEvent(db, { event: 'link_shared', outcome: 'cross_origin', ...base });
+          throw new CrossOriginFormError();
+        }
+        if (!mayShare(link)) {
+          await appendAccessEvent(db, { event: 'link_shared', outcome: 'child_cannot_share', ...base });
+          throw new ShareNotAllowedError();
+        }
         return opened;
       case 'view':
         if (!verified) await refuse('not_verified', new VerificationRequiredError());

@@ -12,10 +12,12 @@ import {
 } from '@studylink/service-kit';
 import type { Context } from 'koa';
 import type { Kysely } from 'kysely';
-import type { DB, StudyRow } from '../db/tables.js';
-import type { LinkAccess } from '../link-access/link-access.js';
+import type { DB } from '../db/tables.js';
+import type { LinkAccess, OpenedLink } from '../link-access/link-access.js';
 import type { ServerConfig } from '../server-config/server-config.schema.js';
 import type { ServerConfigService } from '../server-config/server-config.service.js';
+import { shareSection } from '../sharing/share.page.js';
+import type { ShareService } from '../sharing/share.service.js';
 import { cameOverHttps } from '../staff/session/staff-auth.middleware.js';
 import { readForm } from '../staff/shared/staff.form.js';
 import { answerFormatProblem, type TokenService, type VerificationAnswer } from '../tokens/token.service.js';
@@ -31,22 +33,23 @@ export interface PatientDeps {
   links: LinkAccess;
   serverConfig: ServerConfigService;
   trustedProxies: ReadonlySet<string>;
+  /** Share onward (child links); absent: the page offers no sharing. */
+  shares?: ShareService | undefined;
   layouts?: ZipLayoutService;
 }
 
 /**
  * The exact size of the zip this patient would get (its README follows the page's language), once
- * the study's layout is made; null before.
+ * the study's layout is made (the link gate read its summary with the link); null before.
  */
 async function exactZipSize(
   deps: PatientDeps,
-  study: StudyRow | undefined,
+  opened: OpenedLink,
   config: ServerConfig,
   language: string,
 ): Promise<number | null> {
-  if (!deps.layouts || !study) return null;
-  const row = await deps.layouts.summary(study.study_instance_uid, config.zipContent);
-  if (!row) return null;
+  const { study, zipLayout: row } = opened;
+  if (!deps.layouts || !study || !row) return null;
   const readme = layoutReadme(row, {
     institution: config.institution || study.institution_name || '',
     viewerUrl: config.viewerUrl,
@@ -108,8 +111,19 @@ export function patientRoutes(deps: PatientDeps): Router {
       return;
     }
     const history = head ? [] : await linkHistory(deps.db, link.tokenId);
-    const zipSize = head ? null : await exactZipSize(deps, opened.study, config, t.lang);
+    const share =
+      opened.may.share && deps.shares && !head
+        ? shareSection(
+            t,
+            token,
+            opened.childCount > 0 ? await deps.shares.childrenOf(link.tokenId) : [],
+            config.timeZone,
+          )
+        : null;
+    const zipSize = head ? null : await exactZipSize(deps, opened, config, t.lang);
     ctx.body = renderStudyPage({
+      share,
+      sharedByPatient: link.parentId !== null,
       zipSize,
       token,
       study: opened.study,

@@ -1,4 +1,5 @@
 import type Router from '@koa/router';
+import { pickStaffLanguage } from '@studylink/i18n';
 import { createRouter, errorHandler, type Logger } from '@studylink/service-kit';
 import type { Context, Middleware, Next } from 'koa';
 import type { Kysely } from 'kysely';
@@ -8,10 +9,13 @@ import type { DB } from '../db/tables.js';
 import type { DeliveryService } from '../deliveries/delivery.service.js';
 import { DatabaseUnavailableError } from '../errors.js';
 import type { ServerConfigService } from '../server-config/server-config.service.js';
+import type { ShareService } from '../sharing/share.service.js';
 import { STAFF_CSS, STAFF_JS } from '../static-assets.js';
 import type { TokenService } from '../tokens/token.service.js';
 import { accessLogRoutes } from './access-log/access-log.routes.js';
 import { apiKeysRoutes } from './api-keys/api-keys.routes.js';
+import { findUserLanguage } from './language/language.repository.js';
+import { languageRoutes } from './language/language.routes.js';
 import { linksRoutes } from './links/links.routes.js';
 import { OidcClient, type OidcSettings } from './session/oidc.client.js';
 import { oidcRoutes } from './session/oidc.routes.js';
@@ -22,6 +26,7 @@ import { currentSession, loadSession, SignInCsrf } from './session/staff-auth.mi
 import { type SessionPolicy, StaffSessionService } from './session/staff-session.service.js';
 import { setupRoutes } from './setup/setup.routes.js';
 import type { StaffRouteDeps } from './shared/staff.context.js';
+import { inStaffLanguage, st, useStaffLanguage } from './shared/staff.i18n.js';
 import { renderStaffErrorPage } from './shared/staff.page-errors.js';
 import { studiesRoutes } from './studies/studies.routes.js';
 import { StudyFinder } from './studies/study-finder.service.js';
@@ -49,6 +54,8 @@ export interface StaffModuleDeps {
   now?: () => number;
   /** E-mail/SMS delivery of links (the study page's "Send to the patient"). */
   deliveries?: DeliveryService | undefined;
+  /** Share onward: the links a patient shared, listed on the study page. */
+  shares?: ShareService | undefined;
 }
 
 export interface StaffModule {
@@ -113,6 +120,7 @@ export function createStaffModule(deps: StaffModuleDeps): StaffModule {
     trustedProxies: deps.trustedProxies,
     signInMethods: { local, oidc },
     deliveries: deps.deliveries,
+    shares: deps.shares,
   };
 
   const router = createRouter({ prefix: '/staff' });
@@ -132,6 +140,7 @@ export function createStaffModule(deps: StaffModuleDeps): StaffModule {
   setupRoutes(router, routeDeps);
   usersRoutes(router, routeDeps);
   apiKeysRoutes(router, routeDeps);
+  languageRoutes(router, routeDeps);
   const dispatch = router.routes();
   const withSession = loadSession(sessions);
 
@@ -156,16 +165,29 @@ export function createStaffModule(deps: StaffModuleDeps): StaffModule {
     if (ctx.path !== '/staff' && !ctx.path.startsWith('/staff/')) return next();
     setStaffHeaders(ctx);
     if (ctx.path === '/staff' && (ctx.method === 'GET' || ctx.method === 'HEAD')) return home(ctx);
-    await handleErrors(ctx, async () => {
-      try {
-        // The router's context type adds params; koa's plain Context is what it gets at run time.
-        const route = () => dispatch(ctx as Parameters<typeof dispatch>[0], () => notFound(ctx));
-        // The stylesheet and script need no session: no database query for them.
-        await (ctx.path.startsWith('/staff/assets/') ? route() : withSession(ctx, route));
-      } catch (err) {
-        throw isDatabaseUnavailable(err) ? new DatabaseUnavailableError() : err;
-      }
-    });
+    // The pages' language: the browser's at first, the one kept with the account once signed in.
+    const browserLanguage = pickStaffLanguage({ acceptLanguage: ctx.get('accept-language') });
+    await inStaffLanguage(browserLanguage, () =>
+      handleErrors(ctx, async () => {
+        try {
+          // The router's context type adds params; koa's plain Context is what it gets at run time.
+          const route = () => dispatch(ctx as Parameters<typeof dispatch>[0], () => notFound(ctx));
+          const inAccountLanguage = async () => {
+            const session = currentSession(ctx);
+            if (session) {
+              const chosen = await findUserLanguage(deps.db, session.userId);
+              if (chosen) useStaffLanguage(pickStaffLanguage({ chosen, acceptLanguage: null }));
+            }
+            ctx.set('content-language', st.lang);
+            await route();
+          };
+          // The stylesheet and script need no session: no database query for them.
+          await (ctx.path.startsWith('/staff/assets/') ? route() : withSession(ctx, inAccountLanguage));
+        } catch (err) {
+          throw isDatabaseUnavailable(err) ? new DatabaseUnavailableError() : err;
+        }
+      }),
+    );
   };
 
   return { users, finder, sessions, middleware, router };

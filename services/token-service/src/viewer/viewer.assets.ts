@@ -9,6 +9,11 @@ const manifestSchema = z.object({
   hash: z.string().regex(/^[a-z0-9]{8,32}$/),
   script: z.string().regex(/^[A-Za-z0-9._-]+\.js$/),
   style: z.string().regex(/^[A-Za-z0-9._-]+\.css$/),
+  /** Chunks the script imports statically: linked with it (modulepreload), so they load in parallel. */
+  preload: z
+    .array(z.string().regex(/^[A-Za-z0-9._-]+\.js$/))
+    .max(20)
+    .default([]),
 });
 
 const TYPES: Record<string, string> = {
@@ -24,6 +29,8 @@ export interface ViewerAssets {
   base: string;
   scriptUrl: string;
   styleUrl: string;
+  /** URLs of the chunks the script imports statically. */
+  preloadUrls: string[];
   files: ReadonlyMap<string, { body: Buffer; type: string }>;
 }
 
@@ -58,5 +65,11 @@ export async function loadViewerAssets(distDir: string): Promise<ViewerAssets | 
   }
   if (!files.has(manifest.script) || !files.has(manifest.style)) return null;
   const base = `${VIEWER_ASSET_PREFIX}${manifest.hash}/`;
-  return { base, scriptUrl: base + manifest.script, styleUrl: base + manifest.style, files };
+  return {
+    base,
+    scriptUrl: base + manifest.script,
+    styleUrl: base + manifest.style,
+    preloadUrls: manifest.preload.filter((f) => files.has(f)).map((f) => base + f),
+    files,
+  };
 }

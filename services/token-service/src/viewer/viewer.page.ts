@@ -57,6 +57,7 @@ export function renderViewerPage(p: {
 <title>${t.t('viewer.title')}${name ? ` · ${name}` : ''}</title>
 <link rel="stylesheet" href="${p.assets.styleUrl}">
 <script type="module" src="${p.assets.scriptUrl}"></script>
+${p.assets.preloadUrls.map((u) => html`<link rel="modulepreload" href="${u}">\n`)}
 </head>
 <body>
 <div class="app" id="app" data-study="${p.studyInstanceUid}" data-gateway="${DICOMWEB_GATEWAY_PREFIX}" data-assets="${p.assets.base}" data-lang="${t.lang}" data-original-files="${p.originalFiles === false ? 'no' : 'yes'}" data-messages="${messages}">

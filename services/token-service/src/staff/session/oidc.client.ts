@@ -147,14 +147,18 @@ export class OidcClient {
       const claims = tokens.claims();
       if (!claims) throw new OidcInvalidResponseError('no ID token');
       const subject = claims.sub;
-      let groups = groupsOf(claimAt(claims, this.settings.groupsClaim));
+      let all: Record<string, unknown> = claims;
       // Providers that keep claims out of the ID token (oidc-provider by default, Keycloak without
-      // "add to ID token") give them at the userinfo endpoint.
-      if (groups === undefined && config.serverMetadata().userinfo_endpoint) {
+      // "add to ID token") give them at the userinfo endpoint: asked when a group claim or a name is
+      // missing; the ID token's own claims win.
+      const missing =
+        claimAt(claims, this.settings.groupsClaim) === undefined || nameOf(claims, subject) === subject;
+      if (missing && config.serverMetadata().userinfo_endpoint) {
         const info = await oidc.fetchUserInfo(config, tokens.access_token, subject);
-        groups = groupsOf(claimAt(info, this.settings.groupsClaim));
+        all = { ...info, ...claims };
       }
-      return { issuer: claims.iss, subject, name: nameOf(claims, subject), groups: groups ?? [] };
+      const groups = groupsOf(claimAt(all, this.settings.groupsClaim));
+      return { issuer: claims.iss, subject, name: nameOf(all, subject), groups: groups ?? [] };
     } catch (err) {
       throw mapExchangeError(err);
     } finally {

@@ -1,11 +1,12 @@
 import type { StaffMessageKey } from '@studylink/i18n';
-import { type Logger, requesterOf } from '@studylink/service-kit';
+import { escapeHtml, type Logger, requesterOf } from '@studylink/service-kit';
 import type { Context } from 'koa';
 import type { Kysely } from 'kysely';
 import type { ApiKeyService } from '../../api-keys/api-key.service.js';
 import type { DB } from '../../db/tables.js';
 import type { DeliveryService } from '../../deliveries/delivery.service.js';
 import type { ServerConfigService } from '../../server-config/server-config.service.js';
+import type { ShareService } from '../../sharing/share.service.js';
 import type { TokenService } from '../../tokens/token.service.js';
 import type { StaffOidcService } from '../session/oidc.service.js';
 import type { SignInCsrf } from '../session/staff-auth.middleware.js';
@@ -15,6 +16,7 @@ import type { StudyFinder } from '../studies/study-finder.service.js';
 import type { StudySearch } from '../studies/study-search.source.js';
 import { type StaffActor, type StaffUserService, staffActor } from '../users/staff-user.service.js';
 import { st } from './staff.i18n.js';
+import { THIS_PAGE } from './staff.layout.js';
 
 /** Everything the staff routes use, built once in createStaffModule. */
 export interface StaffRouteDeps {
@@ -33,6 +35,8 @@ export interface StaffRouteDeps {
   signInMethods: { local: boolean; oidc: StaffOidcService | null };
   /** E-mail/SMS delivery of links; absent: the study page offers none. */
   deliveries?: DeliveryService | undefined;
+  /** Share onward: the study page lists the links the patient shared. */
+  shares?: ShareService | undefined;
 }
 
 /** The client as the access log records it. */
@@ -81,7 +85,8 @@ export function redirectDone(ctx: Context, path: string, done: FlashKey): void {
 export function sendPage(ctx: Context, body: string, status = 200): void {
   ctx.status = status;
   ctx.type = 'text/html; charset=utf-8';
-  ctx.body = body;
+  const here = ctx.method === 'GET' ? escapeHtml(ctx.originalUrl) : '/staff/studies';
+  ctx.body = body.replace(`value="${THIS_PAGE}"`, () => `value="${here}"`);
 }
 
 /** The setup's time zone: staff pages write every time in it. */

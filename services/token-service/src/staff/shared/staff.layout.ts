@@ -1,4 +1,4 @@
-import { dayInZone, partsInZone, zoneLabel } from '@studylink/i18n';
+import { dayInZone, partsInZone, STAFF_LANGUAGES, zoneLabel } from '@studylink/i18n';
 import { html, type SafeHtml } from '@studylink/service-kit';
 import type { StaffSession } from '../session/staff-session.service.js';
 import { st } from './staff.i18n.js';
@@ -27,6 +27,8 @@ export interface PageOptions {
   body: SafeHtml;
   /** A confirmation of what the previous request did (from a fixed list, never request text). */
   flash?: string | null | undefined;
+  /** The page's own path, where a change of language comes back to. */
+  path?: string;
   /** A same-site path the page moves on to by itself (a meta refresh: no script needed). */
   refreshTo?: string;
 }
@@ -37,7 +39,7 @@ export interface PageOptions {
  */
 export function staffPage(p: PageOptions): string {
   const s = p.session;
-  return html`<!doctype html>
+  const page = html`<!doctype html>
 <html lang="${st.lang}" dir="${st.dir}">
 <head>
 <meta charset="utf-8">
@@ -82,10 +84,40 @@ ${
 ${p.flash ? html`<p class="flash" role="status">${p.flash}</p>` : ''}
 ${p.body}
 </main>
-<footer class="wrap"><p>${st.t('layout.footer')}</p></footer>
+<footer class="wrap"><p>${st.t('layout.footer')}</p>${s ? languageForm(s, p.path) : ''}</footer>
 </body>
 </html>
 `.value;
+  return st.localize(page);
+}
+
+/**
+ * Stands for the page's own address in the language form until sendPage knows it (a GET's URL);
+ * left as it is (an error page), the space makes safeNext fall back to the studies page.
+ */
+export const THIS_PAGE = '/staff/ this-page';
+
+/** A language's name as it writes itself (the switcher lists each in its own language). */
+function ownName(lang: string): string {
+  const name = new Intl.DisplayNames([lang], { type: 'language' }).of(lang) ?? lang;
+  return name.charAt(0).toLocaleUpperCase(lang) + name.slice(1);
+}
+
+/** The signed-in member's choice of language for the staff pages, kept with the account. */
+function languageForm(s: StaffSession, path: string | undefined): SafeHtml {
+  return html`<form class="language" method="post" action="/staff/language">
+  ${csrfField(s.csrfToken)}
+  <input type="hidden" name="next" value="${path ?? THIS_PAGE}">
+  <label for="f-language">${st.t('layout.language.label')}</label>
+  <select id="f-language" name="language">
+    <option value="">${st.t('layout.language.browser')}</option>
+    ${STAFF_LANGUAGES.map(
+      (l) =>
+        html`<option value="${l}" lang="${l}"${l === st.lang ? html` selected` : ''}>${ownName(l)}</option>`,
+    )}
+  </select>
+  <button type="submit" class="button small secondary">${st.t('layout.language.save')}</button>
+</form>`;
 }
 
 /**
