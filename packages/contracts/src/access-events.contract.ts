@@ -43,6 +43,10 @@ export const ACCESS_EVENTS = [
   'delivery_sent',
   'delivery_failed',
   'link_opened',
+  // Share onward (issue 21): a child link made from the patient's page (on the parent's token id,
+  // detail.childId; outcome ok / cross_origin / child_cannot_share / limit) and one the patient revoked.
+  'link_shared',
+  'shared_link_revoked',
 ] as const;
 export type AccessEvent = (typeof ACCESS_EVENTS)[number];
 

@@ -27,6 +27,8 @@ import type { LinkAccess } from './link-access/link-access.js';
 import { patientRoutes } from './patient/patient.routes.js';
 import { senderOf } from './patient/sender.js';
 import type { ServerConfigService } from './server-config/server-config.service.js';
+import { shareRoutes } from './sharing/share.routes.js';
+import type { ShareService } from './sharing/share.service.js';
 import { PATIENT_CSS, PATIENT_OPENED_JS } from './static-assets.js';
 import type { TokenService } from './tokens/token.service.js';
 import type { ViewerAssets } from './viewer/viewer.assets.js';
@@ -54,6 +56,8 @@ export interface AppDeps {
   metrics?: ServiceMetrics;
   /** The built patient viewer (viewer/viewer.assets.ts); absent or null: /token/viewer is a 503. */
   viewerAssets?: ViewerAssets | null;
+  /** Share onward: child links made from the patient's page (sharing/); absent: no sharing. */
+  shares?: ShareService;
   /** E-mail/SMS delivery of links (deliveries/); absent: the API's deliveries answer 409. */
   deliveries?: DeliveryService;
 }
@@ -177,6 +181,7 @@ export function createApp(deps: AppDeps): Koa {
     patientRoutes(deps),
     viewerRoutes({ ...deps, viewerAssets: deps.viewerAssets ?? null }),
     apiRoutes(deps),
+    ...(deps.shares ? [shareRoutes({ ...deps, shares: deps.shares })] : []),
   ]);
   app.use(pages.notFound);
   return app;

@@ -88,6 +88,8 @@ const envSchema = z.object({
   CONTACT_EMAIL: z.string().default(''),
   TIME_ZONE: z.string().refine(isTimeZone, 'must be an IANA time zone name, e.g. Europe/Paris').optional(),
   REPORTS_ON_PAGE: bool.default(true),
+  // Share onward (issue 21): may the links a patient shares with a doctor download the zip?
+  ALLOW_ONWARD_DOWNLOADS: bool.default(false),
   LOGO_FILE: z.string().min(1).optional(),
   // Staff web interface: the first admin (made on start while no active admin exists), sessions.
   STAFF_ADMIN_USERNAME: z
@@ -186,6 +188,7 @@ const SETUP_VARS = [
   'CONTACT_EMAIL',
   'TIME_ZONE',
   'REPORTS_ON_PAGE',
+  'ALLOW_ONWARD_DOWNLOADS',
   'LOGO_FILE',
 ] as const;
 
@@ -236,6 +239,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined>) {
     ...(set('CONTACT_EMAIL') ? { contactEmail: e.CONTACT_EMAIL } : {}),
     ...(set('TIME_ZONE') && e.TIME_ZONE ? { timeZone: e.TIME_ZONE } : {}),
     ...(set('REPORTS_ON_PAGE') ? { reportsOnPage: e.REPORTS_ON_PAGE } : {}),
+    ...(set('ALLOW_ONWARD_DOWNLOADS') ? { allowOnwardDownloads: e.ALLOW_ONWARD_DOWNLOADS } : {}),
   });
   if ((e.STAFF_ADMIN_USERNAME === undefined) !== (e.STAFF_ADMIN_PASSWORD === undefined))
     throw new ConfigError(['STAFF_ADMIN_USERNAME and STAFF_ADMIN_PASSWORD: set both, or neither']);
@@ -305,6 +309,7 @@ export function loadConfig(rawEnv: Record<string, string | undefined>) {
       contactEmail: e.CONTACT_EMAIL,
       timeZone: e.TIME_ZONE ?? serverTimeZone(),
       reportsOnPage: e.REPORTS_ON_PAGE,
+      allowOnwardDownloads: e.ALLOW_ONWARD_DOWNLOADS,
       logoUrl: null,
     }),
     /** LOGO_FILE: main reads and checks it; the logo then wins over a stored one. */

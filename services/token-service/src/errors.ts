@@ -97,6 +97,20 @@ export class VerificationRequiredError extends AppError {
   }
 }
 
+/** A link shared onward by the patient (a child link) cannot be shared further (issue 21). */
+export class ShareNotAllowedError extends AppError {
+  constructor() {
+    super(403, 'share_not_allowed', 'a link shared with you cannot be shared further');
+  }
+}
+
+/** A link that already has as many active shared links as it may (issue 21). */
+export class TooManyChildLinksError extends AppError {
+  constructor(max: number) {
+    super(409, 'too_many_shared_links', `this link already has ${max} active shared links; revoke one first`);
+  }
+}
+
 /** The zip of a view-only link, or of one past its maxDownloads. */
 export class DownloadRefusedError extends AppError {
   constructor(readonly reason: 'view_only' | 'limit_reached') {

@@ -19,6 +19,7 @@ import { LinkAccess } from './link-access/link-access.js';
 import { InvalidTokenLimiter } from './rate-limit/invalid-token.limiter.js';
 import { readLogoFileOrThrow } from './server-config/logo.js';
 import { SETUP_ENV, ServerConfigService } from './server-config/server-config.service.js';
+import { ShareService } from './sharing/share.service.js';
 import { createStaffModule } from './staff/staff.module.js';
 import { indexedText } from './staff/studies/study-index.repository.js';
 import { qidoStudySearch } from './staff/studies/study-search.source.js';
@@ -89,6 +90,7 @@ export async function startTokenService(
     config.invalidTokenLimit,
   );
 
+  const shares = new ShareService(database.db, cipher, serverConfig);
   const links = new LinkAccess({
     db: database.db,
     studies,
@@ -124,6 +126,7 @@ export async function startTokenService(
           : null,
     },
     deliveries,
+    shares,
   });
   log.info(
     {
@@ -160,6 +163,7 @@ export async function startTokenService(
     layouts,
     staff,
     deliveries,
+    shares,
     trustedProxies: config.trustedProxies,
     isDraining: () => draining,
     readiness,

@@ -9,6 +9,7 @@ import type { DeliveryService } from '../src/deliveries/delivery.service.js';
 import { LinkAccess } from '../src/link-access/link-access.js';
 import { InvalidTokenLimiter, NO_INVALID_TOKEN_LIMIT } from '../src/rate-limit/invalid-token.limiter.js';
 import { type ServerConfigSeed, ServerConfigService } from '../src/server-config/server-config.service.js';
+import { ShareService } from '../src/sharing/share.service.js';
 import { StudyService } from '../src/studies/study.service.js';
 import type { StudyDetails, StudySource } from '../src/studies/study.source.js';
 import { TokenCipher } from '../src/tokens/token.crypto.js';
@@ -139,7 +140,9 @@ export async function startHarness(
     ? new InvalidTokenLimiter(database.db, log, opts.invalidTokenLimit)
     : NO_INVALID_TOKEN_LIMIT;
   const links = new LinkAccess({ db: database.db, studies, invalidTokens, cookies: tokens.cookies });
+  const shares = new ShareService(database.db, cipher, serverConfig);
   const app = createApp({
+    shares,
     db: database.db,
     log,
     tokens,

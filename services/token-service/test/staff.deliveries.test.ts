@@ -73,6 +73,8 @@ describe('send to the patient', () => {
     expect(page.text).toContain('Send to the patient');
     expect(page.text).toContain(`action="/staff/studies/${SENT}/deliveries"`);
     expect(page.text).toContain('Not sent yet.');
+    expect(page.text).toContain('Shared by the patient');
+    expect(page.text).toContain('The patient has not shared this link.');
 
     const bad = await bob.post(`/staff/studies/${SENT}/deliveries`, {
       email: 'nope',

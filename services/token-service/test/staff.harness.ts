@@ -17,6 +17,7 @@ import { LinkAccess } from '../src/link-access/link-access.js';
 import { NO_INVALID_TOKEN_LIMIT } from '../src/rate-limit/invalid-token.limiter.js';
 import type { ServerConfig } from '../src/server-config/server-config.schema.js';
 import { ServerConfigService } from '../src/server-config/server-config.service.js';
+import { ShareService } from '../src/sharing/share.service.js';
 import type { SessionPolicy } from '../src/staff/session/staff-session.service.js';
 import { createStaffModule, type StaffModule, type StaffModuleDeps } from '../src/staff/staff.module.js';
 import type { StudySearch, StudySummary } from '../src/staff/studies/study-search.source.js';
@@ -147,6 +148,7 @@ export async function startStaffHarness(
   const cipher = new TokenCipher(randomBytes(32));
   const tokens = new TokenService(database.db, cipher, studies, serverConfig);
   const deliveries = opts.deliveries?.({ db: database.db, cipher, serverConfig, log });
+  const shares = new ShareService(database.db, cipher, serverConfig);
   const apiKeys = new ApiKeyService(database.db);
   const adminKey = `slk_${randomBytes(32).toString('base64url')}`;
   await serverConfig.ensureSeeded();
@@ -168,6 +170,7 @@ export async function startStaffHarness(
     ...(opts.signInMethods ? { signInMethods: opts.signInMethods } : {}),
     ...(opts.now ? { now: opts.now } : {}),
     deliveries,
+    shares,
   });
   const links = new LinkAccess({
     db: database.db,
@@ -176,6 +179,7 @@ export async function startStaffHarness(
     cookies: tokens.cookies,
   });
   const app = createApp({
+    shares,
     db: database.db,
     log,
     tokens,

@@ -22,6 +22,7 @@ export interface ServerConfigTable {
   contact_phone: Generated<string>;
   contact_email: Generated<string>;
   time_zone: string | null;
+  allow_onward_downloads: Generated<boolean>;
   reports_on_page: Generated<boolean>;
   logo: Buffer | null;
   logo_type: 'image/png' | 'image/jpeg' | null;
@@ -48,6 +49,8 @@ export interface TokenTable {
   failed_total: Generated<number>;
   locked_until: Date | null;
   locked_at: Date | null;
+  /** A child link shared onward by the patient: its parent (migrations/0016); null for a study's own link. */
+  parent_id: Generated<number | null>;
 }
 
 export interface StudyTable {

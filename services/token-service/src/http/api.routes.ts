@@ -9,6 +9,7 @@ import type { DB } from '../db/tables.js';
 import { ChannelNotConfiguredError, type DeliveryService } from '../deliveries/delivery.service.js';
 import { LOGO_MAX_BYTES } from '../server-config/logo.js';
 import type { ServerConfigService } from '../server-config/server-config.service.js';
+import type { ShareService } from '../sharing/share.service.js';
 import type { Actor, TokenService } from '../tokens/token.service.js';
 import {
   accessLogQuerySchema,
@@ -28,6 +29,8 @@ export interface ApiDeps {
   trustedProxies: ReadonlySet<string>;
   /** E-mail/SMS delivery of links; absent: POST .../deliveries is a 409. */
   deliveries?: DeliveryService;
+  /** Share onward: GET .../token lists the link's children. */
+  shares?: ShareService;
 }
 
 /** The versioned REST API for PACS/RIS integrators: `/api/v1`, JSON, Bearer API keys. */
@@ -74,7 +77,11 @@ export function apiRoutes(deps: ApiDeps): Router {
   router.get('/studies/:studyInstanceUid/token', ...key, requireScope('tokens'), async (ctx) => {
     const { studyInstanceUid } = parseOrThrow(studyParamsSchema, ctx.params, 'study UID');
     const token = await deps.tokens.getActiveOrThrow(studyInstanceUid, actor(ctx));
-    ctx.body = { ...token, deliveries: (await deps.deliveries?.listForStudy(studyInstanceUid)) ?? [] };
+    ctx.body = {
+      ...token,
+      deliveries: (await deps.deliveries?.listForStudy(studyInstanceUid)) ?? [],
+      children: (await deps.shares?.childrenForStudy(studyInstanceUid)) ?? [],
+    };
   });
 
   router.post('/studies/:studyInstanceUid/token/deliveries', ...key, requireScope('tokens'), async (ctx) => {

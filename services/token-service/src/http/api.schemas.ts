@@ -114,6 +114,22 @@ export const tokenResponseSchema = z.object({
     .array(deliverySchema)
     .optional()
     .describe('GET: the link sent to the patient by e-mail or SMS.'),
+  children: z
+    .array(
+      z.object({
+        id: z.number().int(),
+        createdAt: z.string(),
+        expiresAt: z.string().nullable(),
+        revokedAt: z.string().nullable(),
+        allowDownload: z.boolean(),
+        openedAt: z.string().nullable().describe('When a browser last opened it; null: never.'),
+        active: z.boolean(),
+      }),
+    )
+    .optional()
+    .describe(
+      'GET: links the patient shared onward with a doctor (newest first). They end with this link: revoking or replacing it, or its expiry, ends every child at once.',
+    ),
 });
 
 export const accessLogQuerySchema = z

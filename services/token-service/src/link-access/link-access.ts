@@ -17,7 +17,9 @@
  * - `download`   the export service's grant for the zip (`reserve`: one of a limited link's downloads;
  *                `range`: a ranged GET, which resumes a download of the same zip layout this link
  *                completed within 24 hours: let past the limit, not reserved, never counted again).
- * - `share`      sharing the link onward (child links).
+ * - `share`      sharing the link onward (child links): a study's own link only (a child cannot
+ *                share further: ShareNotAllowedError 403). A child whose parent is revoked or
+ *                expired is gone for every purpose (404), like a revoked link.
  * - `opened`     POST /token/opened?T, the page's own script once loaded in a browser: `link_opened`
  *                (a bare GET of the page is `page_view` `fetched`). `crossOrigin`: refused and logged.
  *
@@ -44,6 +46,7 @@ import {
   DownloadRefusedError,
   LinkLockedError,
   OriginalFilesRefusedError,
+  ShareNotAllowedError,
   TokenNotFoundError,
   VerificationRequiredError,
 } from '../errors.js';
@@ -61,8 +64,10 @@ import {
   downloadRefusal,
   downloadsRemaining,
   isGone,
+  isOrphaned,
   type LinkRecord,
   lockOf,
+  mayShare,
   toLinkRecord,
 } from './link.rules.js';
 
@@ -132,6 +137,8 @@ export interface OpenedLink {
   zipLayout: ZipLayoutSummary | null;
   /** `download`: a ranged resume of a download of this layout the link completed within 24 hours. */
   resume: boolean;
+  /** Child links ever made from this link (share onward): none, and the page need not list them. */
+  childCount: number;
   /** The study's stored copy (for `page` and `viewer`, from the store when there is none yet). */
   study: StudyRow | undefined;
 }
@@ -187,7 +194,7 @@ export class LinkAccess {
       ? await findLinkWithStudyByHash(db, hashToken(token), zipContent)
       : undefined;
     const link = found ? toLinkRecord(found.row) : undefined;
-    if (!found || !link || isGone(link, this.now())) {
+    if (!found || !link || isGone(link, this.now()) || isOrphaned(found.parent, this.now())) {
       if (requester) {
         if (LOGS_INVALID.has(opts.purpose))
           await appendAccessEvent(db, { event: 'invalid_token', outcome: 'not_found', ...requester });
@@ -224,7 +231,7 @@ export class LinkAccess {
             viewFrames: true,
             viewFiles: refusal === null,
             download: refusal === null,
-            share: true,
+            share: mayShare(link),
           }
         : NOTHING,
       downloadRefusal: refusal,
@@ -233,6 +240,7 @@ export class LinkAccess {
       zipLayoutId,
       zipLayout: wantsLayout ? found.zipLayout : null,
       resume,
+      childCount: found.childCount,
       study: found.study,
     };
     // Grants for the export service: refused with one download_refused event, the purpose in detail.
@@ -288,6 +296,14 @@ export class LinkAccess {
         return opened;
       case 'share':
         if (!verified) throw new VerificationRequiredError();
+        if (opts.crossOrigin) {
+          await appendAccessEvent(db, { event: 'link_shared', outcome: 'cross_origin', ...base });
+          throw new CrossOriginFormError();
+        }
+        if (!mayShare(link)) {
+          await appendAccessEvent(db, { event: 'link_shared', outcome: 'child_cannot_share', ...base });
+          throw new ShareNotAllowedError();
+        }
         return opened;
       case 'view':
         if (!verified) await refuse('not_verified', new VerificationRequiredError());

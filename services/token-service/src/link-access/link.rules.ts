@@ -13,6 +13,8 @@ export interface LinkRecord extends CookieSubject {
   downloadsUsed: number;
   lockedUntil: Date | null;
   lockedAt: Date | null;
+  /** A child link (shared onward by the patient): its parent's id; null for a study's own link. */
+  parentId: number | null;
 }
 
 export function toLinkRecord(row: TokenRow): LinkRecord {
@@ -28,12 +30,29 @@ export function toLinkRecord(row: TokenRow): LinkRecord {
     downloadsUsed: row.downloads_used,
     lockedUntil: row.locked_until,
     lockedAt: row.locked_at,
+    parentId: row.parent_id,
   };
 }
 
 /** Revoked, or past its expiry: the link answers like an unknown one. */
 export function isGone(link: Pick<LinkRecord, 'revokedAt' | 'expiresAt'>, nowMs: number): boolean {
   return link.revokedAt !== null || (link.expiresAt !== null && link.expiresAt.getTime() <= nowMs);
+}
+
+/**
+ * A child link ends the moment its parent does (revoked, replaced or expired): its own row may still
+ * look alive, so the parent's state is read with it on every use.
+ */
+export function isOrphaned(
+  parent: Pick<LinkRecord, 'revokedAt' | 'expiresAt'> | null,
+  nowMs: number,
+): boolean {
+  return parent !== null && isGone(parent, nowMs);
+}
+
+/** Only a study's own link may be shared onward: a child cannot share further. */
+export function mayShare(link: Pick<LinkRecord, 'parentId'>): boolean {
+  return link.parentId === null;
 }
 
 /** The link locked by wrong answers: seconds until it opens again, or null until staff unlock it. */

@@ -18,6 +18,8 @@ const PATIENT_EVENTS = [
   'download_abort',
   'download_refused',
   'verification',
+  // A child link made for a doctor (issue 21): the patient sees it among the link's uses.
+  'link_shared',
 ];
 
 /** The link's latest patient-side uses, newest first; HEAD requests (link scanners) left out. */
@@ -28,7 +30,7 @@ export async function linkHistory(db: Db, tokenId: number): Promise<LinkUse[]> {
     .where('token_id', '=', tokenId)
     .where((eb) => eb.or([eb('event', 'in', PATIENT_EVENTS), eb('event', 'like', 'viewer%')]))
     // HEAD requests are link scanners; a form another site posted was no use of the link.
-    .where('outcome', 'not in', ['head', 'cross_origin'])
+    .where('outcome', 'not in', ['head', 'cross_origin', 'limit'])
     .orderBy('id', 'desc')
     .limit(HISTORY_LENGTH)
     .execute();
@@ -45,6 +47,8 @@ function describe(event: string, outcome: string): MessageKey {
       return 'history.download_abort';
     case 'download_refused':
       return 'history.download_refused';
+    case 'link_shared':
+      return 'history.link_shared';
     case 'verification':
       return outcome === 'ok'
         ? 'history.verification_ok'

@@ -56,6 +56,10 @@ export function renderStudyPage(p: {
   t: Translator;
   download: DownloadState;
   history: LinkUse[];
+  /** "Share with a doctor" (sharing/share.page.ts); null when this link may not share. */
+  share?: SafeHtml | null;
+  /** A child link: the page says the patient shared it. */
+  sharedByPatient?: boolean;
   /** The zip's exact length once the study's layout is made; null before (the last download's size shows). */
   zipSize?: number | null;
 }): string {
@@ -90,6 +94,7 @@ export function renderStudyPage(p: {
     html`<header>
   <h1>${t.t('page.title')}</h1>
 </header>
+${p.sharedByPatient ? html`<p class="notice shared">${t.t('share.childNotice')}</p>` : ''}
 ${
   s
     ? html`<dl class="details">
@@ -129,6 +134,7 @@ ${left !== null ? html`<p class="allowance">${t.t('page.downloadsLeft', { left }
     }
   </ol>
 </section>
+${p.share ?? ''}
 ${renderHistory(t, p.history, zone)}
 ${OPENED_SCRIPT}
 <footer>

@@ -16,6 +16,8 @@ import type { DB } from '../db/tables.js';
 import type { LinkAccess, OpenedLink } from '../link-access/link-access.js';
 import type { ServerConfig } from '../server-config/server-config.schema.js';
 import type { ServerConfigService } from '../server-config/server-config.service.js';
+import { shareSection } from '../sharing/share.page.js';
+import type { ShareService } from '../sharing/share.service.js';
 import { cameOverHttps } from '../staff/session/staff-auth.middleware.js';
 import { readForm } from '../staff/shared/staff.form.js';
 import { answerFormatProblem, type TokenService, type VerificationAnswer } from '../tokens/token.service.js';
@@ -31,6 +33,8 @@ export interface PatientDeps {
   links: LinkAccess;
   serverConfig: ServerConfigService;
   trustedProxies: ReadonlySet<string>;
+  /** Share onward (child links); absent: the page offers no sharing. */
+  shares?: ShareService | undefined;
   layouts?: ZipLayoutService;
 }
 
@@ -107,8 +111,19 @@ export function patientRoutes(deps: PatientDeps): Router {
       return;
     }
     const history = head ? [] : await linkHistory(deps.db, link.tokenId);
+    const share =
+      opened.may.share && deps.shares && !head
+        ? shareSection(
+            t,
+            token,
+            opened.childCount > 0 ? await deps.shares.childrenOf(link.tokenId) : [],
+            config.timeZone,
+          )
+        : null;
     const zipSize = head ? null : await exactZipSize(deps, opened, config, t.lang);
     ctx.body = renderStudyPage({
+      share,
+      sharedByPatient: link.parentId !== null,
       zipSize,
       token,
       study: opened.study,

@@ -28,6 +28,7 @@ export function findServerConfig(db: Db): Promise<ServerConfigFields | undefined
       'contact_email',
       'time_zone',
       'reports_on_page',
+      'allow_onward_downloads',
       'logo_type',
       'logo_sha256',
       'updated_at',
@@ -102,6 +103,7 @@ function toColumns(c: ServerConfig) {
     contact_email: c.contactEmail,
     time_zone: c.timeZone,
     reports_on_page: c.reportsOnPage,
+    allow_onward_downloads: c.allowOnwardDownloads,
   };
 }
 
@@ -123,6 +125,7 @@ export function rowToServerConfig(r: ServerConfigFields): ServerConfig {
     contactEmail: r.contact_email,
     timeZone: r.time_zone && isTimeZone(r.time_zone) ? r.time_zone : serverTimeZone(),
     reportsOnPage: r.reports_on_page,
+    allowOnwardDownloads: r.allow_onward_downloads,
     logoUrl:
       r.logo_sha256 && r.logo_type ? logoUrl({ sha256: r.logo_sha256, contentType: r.logo_type }) : null,
   };

@@ -118,6 +118,10 @@ export const serverConfigSchema = z
       .boolean()
       .default(true)
       .describe("New links show the study's report unless the request says includeReport: false."),
+    allowOnwardDownloads: z
+      .boolean()
+      .default(false)
+      .describe('Links a patient shares onward with a doctor may download the zip (default: view only).'),
     logoUrl: z
       .string()
       .nullable()
@@ -150,6 +154,7 @@ export const serverConfigUpdateSchema = z
     contactEmail: z.string(),
     timeZone: z.string(),
     reportsOnPage: z.boolean(),
+    allowOnwardDownloads: z.boolean(),
     // Accepted so a client may PUT back what it GOT; the logo itself has its own path.
     logoUrl: z.string().nullable(),
   })

@@ -38,6 +38,7 @@ export const SETUP_ENV: Readonly<Record<SetupField, string>> = Object.freeze({
   contactEmail: 'CONTACT_EMAIL',
   timeZone: 'TIME_ZONE',
   reportsOnPage: 'REPORTS_ON_PAGE',
+  allowOnwardDownloads: 'ALLOW_ONWARD_DOWNLOADS',
   logoUrl: 'LOGO_FILE',
 });
 
@@ -49,6 +50,7 @@ const SEED_DEFAULTS = {
   contactEmail: '',
   timeZone: serverTimeZone(),
   reportsOnPage: true,
+  allowOnwardDownloads: false,
   logoUrl: null,
 };
 

@@ -9,6 +9,7 @@ import type { DB } from '../db/tables.js';
 import type { DeliveryService } from '../deliveries/delivery.service.js';
 import { DatabaseUnavailableError } from '../errors.js';
 import type { ServerConfigService } from '../server-config/server-config.service.js';
+import type { ShareService } from '../sharing/share.service.js';
 import { STAFF_CSS, STAFF_JS } from '../static-assets.js';
 import type { TokenService } from '../tokens/token.service.js';
 import { accessLogRoutes } from './access-log/access-log.routes.js';
@@ -53,6 +54,8 @@ export interface StaffModuleDeps {
   now?: () => number;
   /** E-mail/SMS delivery of links (the study page's "Send to the patient"). */
   deliveries?: DeliveryService | undefined;
+  /** Share onward: the links a patient shared, listed on the study page. */
+  shares?: ShareService | undefined;
 }
 
 export interface StaffModule {
@@ -117,6 +120,7 @@ export function createStaffModule(deps: StaffModuleDeps): StaffModule {
     trustedProxies: deps.trustedProxies,
     signInMethods: { local, oidc },
     deliveries: deps.deliveries,
+    shares: deps.shares,
   };
 
   const router = createRouter({ prefix: '/staff' });

@@ -23,12 +23,27 @@ export async function findLinkWithStudyByHash(
   db: Db,
   hash: Buffer,
   zipContent: 'as-stored' | 'jpeg-lossless' | null = null,
-): Promise<{ row: TokenRow; study: StudyRow | undefined; zipLayout: ZipLayoutSummary | null } | undefined> {
+): Promise<
+  | {
+      row: TokenRow;
+      study: StudyRow | undefined;
+      zipLayout: ZipLayoutSummary | null;
+      /** A child link's parent (its state ends the child); null for a study's own link. */
+      parent: { revokedAt: Date | null; expiresAt: Date | null } | null;
+      /** Child links ever made from this link. */
+      childCount: number;
+    }
+  | undefined
+> {
   const found = await db
     .selectFrom('tokens')
     .leftJoin('studies', 'studies.study_instance_uid', 'tokens.study_instance_uid')
+    .leftJoin('tokens as parent', 'parent.id', 'tokens.parent_id')
     .selectAll('tokens')
     .select(sql<Record<string, unknown> | null>`to_jsonb(studies.*)`.as('study_copy'))
+    .select(['parent.revoked_at as parent_revoked_at', 'parent.expires_at as parent_expires_at'])
+    // Child links made from this one (share onward): the page lists them only when there are any.
+    .select(sql<number>`(SELECT count(*)::int FROM tokens c WHERE c.parent_id = tokens.id)`.as('child_count'))
     .select(
       zipContent === null
         ? sql<ZipLayoutSummary | null>`NULL::jsonb`.as('zip_layout')
@@ -40,11 +55,16 @@ export async function findLinkWithStudyByHash(
     .where('tokens.token_hash', '=', hash)
     .executeTakeFirst();
   if (!found) return undefined;
-  const { study_copy, zip_layout, ...row } = found;
+  const { study_copy, zip_layout, parent_revoked_at, parent_expires_at, child_count, ...row } = found;
   return {
     row: row as TokenRow,
     study: study_copy ? reviveStudy(study_copy) : undefined,
     zipLayout: zip_layout ?? null,
+    parent:
+      row.parent_id === null
+        ? null
+        : { revokedAt: parent_revoked_at ?? null, expiresAt: parent_expires_at ?? null },
+    childCount: Number(child_count),
   };
 }
 
@@ -62,6 +82,7 @@ export function findActiveTokenForStudy(db: Db, uid: string): Promise<TokenRow |
     .selectAll()
     .where('study_instance_uid', '=', uid)
     .where('revoked_at', 'is', null)
+    .where('parent_id', 'is', null)
     .executeTakeFirst();
 }
 
@@ -70,7 +91,13 @@ export function insertToken(db: Db, t: NewToken): Promise<TokenRow | undefined> 
   return db
     .insertInto('tokens')
     .values(t)
-    .onConflict((oc) => oc.column('study_instance_uid').where('revoked_at', 'is', null).doNothing())
+    .onConflict((oc) =>
+      oc
+        .column('study_instance_uid')
+        .where('revoked_at', 'is', null)
+        .where('parent_id', 'is', null)
+        .doNothing(),
+    )
     .returningAll()
     .executeTakeFirst();
 }
@@ -253,6 +280,7 @@ export async function activeTokensForStudies(
     .select(['study_instance_uid', 'created_at', 'expires_at'])
     .where('study_instance_uid', 'in', [...uids])
     .where('revoked_at', 'is', null)
+    .where('parent_id', 'is', null)
     .execute();
   return new Map(
     rows.map((r) => [
@@ -276,6 +304,7 @@ export async function updateActiveTokenExpiry(
     .select(['id', 'expires_at'])
     .where('study_instance_uid', '=', uid)
     .where('revoked_at', 'is', null)
+    .where('parent_id', 'is', null)
     .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', sql<Date>`now()`)]))
     .forUpdate()
     .executeTakeFirst();

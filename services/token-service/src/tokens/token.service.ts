@@ -135,6 +135,7 @@ export class TokenService {
         .select(['id'])
         .where('study_instance_uid', '=', uid)
         .where('revoked_at', 'is', null)
+        .where('parent_id', 'is', null)
         .forUpdate()
         .executeTakeFirst();
       if (old) {

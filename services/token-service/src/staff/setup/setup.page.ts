@@ -25,6 +25,7 @@ export interface SetupForm {
   contactEmail: string;
   timeZone: string;
   reportsOnPage: boolean;
+  allowOnwardDownloads: boolean;
 }
 
 export function setupFormOf(c: ServerConfig): SetupForm {
@@ -45,6 +46,7 @@ export function setupFormOf(c: ServerConfig): SetupForm {
     contactEmail: c.contactEmail,
     timeZone: c.timeZone,
     reportsOnPage: c.reportsOnPage,
+    allowOnwardDownloads: c.allowOnwardDownloads,
   };
 }
 
@@ -65,6 +67,7 @@ export const SETUP_LABELS: Record<keyof SetupForm, string> = {
   contactEmail: st.t('setup.label.contactEmail'),
   timeZone: st.t('setup.label.timeZone'),
   reportsOnPage: st.t('setup.label.reportsOnPage'),
+  allowOnwardDownloads: st.t('setup.label.allowOnwardDownloads'),
 };
 
 /** Why a link looks the way it does; the page script says the same as fields change. */
@@ -265,6 +268,12 @@ ${errorSummary(e, SETUP_LABELS)}
     }${l?.reportsOnPage ? html` disabled data-set-by-environment="${l.reportsOnPage}"` : ''}><span>${st.t('setup.reportsOnPage.label')}<span class="hint">${
       l?.reportsOnPage ? `${setByEnvironment(l.reportsOnPage)} ` : ''
     }${st.t('setup.reportsOnPage.hint')}</span></span></label>
+    <input type="hidden" name="allowOnwardDownloadsShown" value="1">
+    <label class="choice" for="f-allowOnwardDownloads"><input type="checkbox" id="f-allowOnwardDownloads" name="allowOnwardDownloads" value="1"${
+      f.allowOnwardDownloads ? html` checked` : ''
+    }${l?.allowOnwardDownloads ? html` disabled data-set-by-environment="${l.allowOnwardDownloads}"` : ''}><span>${st.t('setup.allowOnwardDownloads.label')}<span class="hint">${
+      l?.allowOnwardDownloads ? `${setByEnvironment(l.allowOnwardDownloads)} ` : ''
+    }${st.t('setup.allowOnwardDownloads.hint')}</span></span></label>
   </section>
   <div class="actions"><button class="button" type="submit">${st.t('setup.save')}</button> <a class="button secondary" href="/staff/setup">${st.t('setup.discard')}</a></div>
 </form>

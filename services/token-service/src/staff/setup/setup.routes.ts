@@ -70,6 +70,7 @@ const setupFormSchema = z.object({
   // Blank (an older form): left as it is.
   timeZone: field.transform((v) => (v.trim() === '' ? undefined : v)),
   reportsOnPage: checkbox,
+  allowOnwardDownloads: checkbox,
 });
 
 /**
@@ -132,11 +133,12 @@ function rawForm(body: Record<string, string>): SetupForm {
     contactEmail: s('contactEmail'),
     timeZone: s('timeZone'),
     reportsOnPage: body.reportsOnPage !== undefined,
+    allowOnwardDownloads: body.allowOnwardDownloads !== undefined,
   };
 }
 
 /** Checkboxes (a disabled one is not sent) and the logo (its own form) are not text fields. */
-const NOT_TEXT = new Set(['ssl', 'reportsOnPage', 'logoUrl']);
+const NOT_TEXT = new Set(['ssl', 'reportsOnPage', 'allowOnwardDownloads', 'logoUrl']);
 
 /** The form values of the fields the environment sets, as they are now (checkboxes aside). */
 function lockedValues(c: ServerConfig, locks: EnvLocks): Partial<Record<string, string>> {
@@ -237,9 +239,13 @@ export function setupRoutes(router: Router, deps: StaffRouteDeps): void {
     // sent): they are taken as they are.
     const current = setupFormOf(before);
     const filled = { ...body, ...lockedValues(before, locks()) } as Record<string, string>;
-    for (const box of ['ssl', 'reportsOnPage'] as const) {
+    for (const box of ['ssl', 'reportsOnPage', 'allowOnwardDownloads'] as const) {
       // Locked, or a form from before the box existed (no marker): the value stays as it is.
-      if (locks()[box] || (box === 'reportsOnPage' && body.reportsOnPageShown === undefined)) {
+      if (
+        locks()[box] ||
+        (box === 'reportsOnPage' && body.reportsOnPageShown === undefined) ||
+        (box === 'allowOnwardDownloads' && body.allowOnwardDownloadsShown === undefined)
+      ) {
         if (current[box]) filled[box] = '1';
         else delete filled[box];
       }

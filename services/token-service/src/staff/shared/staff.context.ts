@@ -6,6 +6,7 @@ import type { ApiKeyService } from '../../api-keys/api-key.service.js';
 import type { DB } from '../../db/tables.js';
 import type { DeliveryService } from '../../deliveries/delivery.service.js';
 import type { ServerConfigService } from '../../server-config/server-config.service.js';
+import type { ShareService } from '../../sharing/share.service.js';
 import type { TokenService } from '../../tokens/token.service.js';
 import type { StaffOidcService } from '../session/oidc.service.js';
 import type { SignInCsrf } from '../session/staff-auth.middleware.js';
@@ -34,6 +35,8 @@ export interface StaffRouteDeps {
   signInMethods: { local: boolean; oidc: StaffOidcService | null };
   /** E-mail/SMS delivery of links; absent: the study page offers none. */
   deliveries?: DeliveryService | undefined;
+  /** Share onward: the study page lists the links the patient shared. */
+  shares?: ShareService | undefined;
 }
 
 /** The client as the access log records it. */

@@ -1,5 +1,6 @@
 import type Router from '@koa/router';
 import { dayInZone, endOfDayInZone, isLanguage, translator } from '@studylink/i18n';
+import { html } from '@studylink/service-kit';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import { appendAccessEvent } from '../../access-log/access-log.repository.js';
@@ -46,7 +47,7 @@ import {
   renderStudyPage,
   type StudyView,
 } from './study.page.js';
-import { deliveryCard } from './study-delivery.page.js';
+import { childrenCard, deliveryCard } from './study-delivery.page.js';
 import { studyDeliveryRoutes } from './study-delivery.routes.js';
 import { qrCodeSvg } from './study-qr.js';
 import type { StudySummary } from './study-search.source.js';
@@ -198,7 +199,9 @@ export function studiesRoutes(router: Router, deps: StaffRouteDeps): void {
     const [active, config] = await Promise.all([activeToken(ctx, uid, withPin), deps.serverConfig.get()]);
     const token = active === 'undisplayable' ? null : active;
     const qrSvg = token ? await qrCodeSvg(token.url, st.t('study.link.qrLabel')) : null;
-    const delivery =
+    const children =
+      token && deps.shares ? childrenCard(await deps.shares.childrenForStudy(uid), config.timeZone) : null;
+    const sending =
       token && deps.deliveries
         ? deliveryCard({
             base: `/staff/studies/${uid}`,
@@ -210,6 +213,7 @@ export function studiesRoutes(router: Router, deps: StaffRouteDeps): void {
             errors,
           })
         : null;
+    const delivery = sending || children ? html`${sending ?? ''}${children ?? ''}` : null;
     sendPage(
       ctx,
       renderStudyPage({

@@ -1,6 +1,7 @@
 import { LANGUAGES, languageName } from '@studylink/i18n';
 import { html, type SafeHtml } from '@studylink/service-kit';
 import type { DeliveryService, DeliveryView } from '../../deliveries/delivery.service.js';
+import type { ChildLink } from '../../sharing/share.service.js';
 import { st } from '../shared/staff.i18n.js';
 import { csrfField, formatTime } from '../shared/staff.layout.js';
 import type { FieldErrors } from '../shared/staff.schemas.js';
@@ -89,4 +90,27 @@ export function deliveryTable(deliveries: DeliveryView[], timeZone: string): Saf
   </tr>`,
   )}</tbody>
 </table>`;
+}
+
+/** The links the patient shared onward from this link (issue 21), active or not. */
+export function childrenCard(children: ChildLink[], timeZone: string): SafeHtml {
+  return html`<section class="card" aria-labelledby="children-heading" id="children">
+  <h2 id="children-heading">${st.t('study.children.heading')}</h2>
+  ${
+    children.length === 0
+      ? html`<p class="muted small">${st.t('study.children.none')}</p>`
+      : html`<ul class="children">${children.map(
+          (c) =>
+            html`<li data-child="${c.id}" data-active="${c.active ? 'yes' : 'no'}">${st.t(
+              'study.children.row',
+              {
+                made: formatTime(new Date(c.createdAt), timeZone),
+                until: c.expiresAt ? formatTime(new Date(c.expiresAt), timeZone) : '–',
+              },
+            )} · ${st.t(c.allowDownload ? 'study.children.download' : 'study.children.viewOnly')}${
+              c.active ? '' : html` <span class="badge none">${st.t('study.children.revoked')}</span>`
+            }</li>`,
+        )}</ul>`
+  }
+</section>`;
 }
