@@ -257,7 +257,7 @@ describe('patient page', () => {
     const view = items.find(
       (i: { event: string; userAgent: string }) => i.event === 'page_view' && i.userAgent === 'agent-x',
     );
-    expect(view).toMatchObject({ studyInstanceUid: UID, clientIp: '127.0.0.1', outcome: 'ok' });
+    expect(view).toMatchObject({ studyInstanceUid: UID, clientIp: '127.0.0.1', outcome: 'fetched' });
     expect(view.tokenId).toEqual(expect.any(Number));
     const invalid = items.find(
       (i: { event: string; userAgent: string }) => i.event === 'invalid_token' && i.userAgent === 'agent-y',
