@@ -1,18 +1,40 @@
 import { formatMessage, type MessageValues, negotiate } from './format.js';
+import ar from './messages/staff/ar.json' with { type: 'json' };
+import de from './messages/staff/de.json' with { type: 'json' };
+import el from './messages/staff/el.json' with { type: 'json' };
 import en from './messages/staff/en.json' with { type: 'json' };
+import es from './messages/staff/es.json' with { type: 'json' };
+import fr from './messages/staff/fr.json' with { type: 'json' };
+import it from './messages/staff/it.json' with { type: 'json' };
+import nl from './messages/staff/nl.json' with { type: 'json' };
+import pl from './messages/staff/pl.json' with { type: 'json' };
+import pt from './messages/staff/pt.json' with { type: 'json' };
+import tr from './messages/staff/tr.json' with { type: 'json' };
 
 /**
  * The staff interface's messages: ICU MessageFormat like the patient catalogues, one JSON file per
- * language under `messages/staff/`. English is the reference and, for now, the only language staff
- * pages are written in; a translation is one more file with exactly English's keys (a test checks)
- * and its code in STAFF_LANGUAGES.
+ * language under `messages/staff/`, in the patient side's languages. English is the reference; a
+ * translation is one more file with exactly English's keys (a test checks) and its code in
+ * STAFF_LANGUAGES.
  */
 export type StaffMessageKey = keyof typeof en;
 
-export const STAFF_LANGUAGES = ['en'] as const;
+export const STAFF_LANGUAGES = ['en', 'fr', 'de', 'es', 'it', 'pt', 'nl', 'pl', 'tr', 'el', 'ar'] as const;
 export type StaffLanguage = (typeof STAFF_LANGUAGES)[number];
 
-const CATALOGUES: Record<StaffLanguage, Readonly<Record<string, string>>> = { en };
+const CATALOGUES: Record<StaffLanguage, Readonly<Record<string, string>>> = {
+  en,
+  fr,
+  de,
+  es,
+  it,
+  pt,
+  nl,
+  pl,
+  tr,
+  el,
+  ar,
+};
 
 /** Languages written right to left. */
 const RTL: ReadonlySet<string> = new Set(['ar', 'he']);
