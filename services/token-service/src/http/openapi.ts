@@ -31,6 +31,8 @@ const ERROR_TEXT: Record<number, string> = {
   401: 'Missing or unknown API key.',
   403: 'The key lacks the scope this needs (see the operation’s security).',
   404: 'Not found.',
+  413: 'The request body is too large (a JSON body: at most 64 kB; a logo: at most 200 kB).',
+  415: 'The body is not of a type this operation takes.',
   409: 'The active token cannot be shown again (its key is gone: token_not_displayable), or it has other verification, maxDownloads or allowDownload than asked for (token_settings_conflict).',
   422: 'verification "birth-date" for a study whose Patient\'s Birth Date is empty (birth_date_missing).',
   503: 'The database or the DICOMweb store is not answering; retry after Retry-After seconds.',
@@ -90,7 +92,7 @@ export function openApiDocument(): object {
           responses: {
             '200': { description: 'The existing active token.', content: content(tokenResponseSchema) },
             '201': { description: 'A new token was made.', content: content(tokenResponseSchema) },
-            ...errors(400, 401, 403, 404, 409, 422, 503),
+            ...errors(400, 401, 403, 404, 409, 413, 422, 503),
           },
         },
         get: {
@@ -121,7 +123,7 @@ export function openApiDocument(): object {
           requestBody: { required: true, content: content(deliveryRequestSchema, 'input') },
           responses: {
             '202': { description: 'Queued.', content: content(deliveryResponseSchema) },
-            ...errors(400, 401, 403, 404, 409, 503),
+            ...errors(400, 401, 403, 404, 409, 413, 503),
           },
         },
       },
@@ -150,7 +152,7 @@ export function openApiDocument(): object {
           requestBody: { required: true, content: content(serverConfigUpdateSchema, 'input') },
           responses: {
             '200': { description: 'The new setup.', content: content(serverConfigSchema) },
-            ...errors(400, 401, 403, 503),
+            ...errors(400, 401, 403, 413, 503),
           },
         },
       },
