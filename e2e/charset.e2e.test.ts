@@ -172,9 +172,13 @@ describe('store behaviour through nginx (stock Orthanc)', () => {
       for (let i = 0; i < 3; i++) tries.push(await firstByte());
       const firstByteMs = Math.min(...tries);
       expect(firstByteMs, `first bytes after ${tries.map(Math.round).join(', ')} ms`).toBeLessThan(500);
-      // The export asked for the study alone: no QIDO-RS of any level.
+      // The export asked for the study, and no instance-level QIDO-RS (the slow one). Beside a
+      // download with a known layout, a study-level search counts the store's instances (a study
+      // changed since its layout is cut); it never holds the first byte back.
       const asked = p.proxy.requests.slice(before);
-      expect(asked.filter((r) => !r.accept.includes('multipart'))).toEqual([]);
+      expect(
+        asked.filter((r) => !r.accept.includes('multipart') && /\/instances(\?|$)/.test(r.target)),
+      ).toEqual([]);
       // And the proxy really holds instance-level QIDO-RS: one asked directly takes the 5 s.
       const probeStarted = performance.now();
       await (await fetch(`${p.proxy.dicomwebUrl}/studies/${uid}/instances`)).arrayBuffer();
@@ -195,11 +199,16 @@ describe('store behaviour through nginx (stock Orthanc)', () => {
       expect([...zip.files.keys()].filter((k) => k.startsWith('DICOM/'))).toHaveLength(40);
       const records = await pydicomFileSet(join(zip.dir, 'DICOMDIR'));
       expect(new Set(records.map((r) => r.fileTransferSyntaxUid))).toEqual(new Set(['1.2.840.10008.1.2.1']));
-      const retrievals = p.proxy.retrievals().slice(before);
-      expect(retrievals.map((r) => /transfer-syntax=([^;\s]+)/.exec(r.accept)?.[1])).toEqual([
-        '1.2.840.10008.1.2.4.70',
-        '*',
-      ]);
+      // Each retrieval asking for JPEG lossless (the download's, and the background layout's for
+      // this zip content) got its 406 and asked again as stored: as many of one as of the other.
+      const asked = p.proxy
+        .retrievals()
+        .slice(before)
+        .map((r) => /transfer-syntax=([^;\s]+)/.exec(r.accept)?.[1]);
+      const lossless = asked.filter((t) => t === '1.2.840.10008.1.2.4.70').length;
+      expect(lossless).toBeGreaterThanOrEqual(1);
+      expect(asked.filter((t) => t === '*')).toHaveLength(lossless);
+      expect(asked).toHaveLength(2 * lossless);
     } finally {
       p.proxy.clearRules();
       await p.s.api('PUT', '/api/v1/server-config', { zipContent: 'as-stored' });

@@ -88,6 +88,17 @@ beforeAll(async () => {
   ] as const) {
     study[key] = { uid: w.uid, token: (await s.issueToken(w.uid)).token, bytes: w.bytes };
   }
+  // Each link's zip layout is made in the background by reading the study through the same proxy:
+  // wait for both (HEAD answers with a length), so no background read shares the faults below.
+  for (const key of ['small', 'large'] as const)
+    await waitUntil(
+      async () => {
+        const r = await fetch(zipUrl(study[key].token), { method: 'HEAD' });
+        return r.status === 200 && r.headers.get('content-length') !== null;
+      },
+      60_000,
+      `the ${key} study's zip layout`,
+    );
 });
 afterAll(async () => {
   await s?.stop();

@@ -364,8 +364,13 @@ export function exportRoutes(deps: ExportDeps): Router {
       res.once('close', stopWatch);
       download.done.catch((err: Error) => {
         if (stalled) return;
-        const reason = controller.signal.aborted
-          ? 'client_disconnected'
+        // A client that went away can end the zip's source before the response's 'close' is seen
+        // (its pipe is torn down first): a gone socket is the client's doing, not the store's.
+        const clientGone = controller.signal.aborted || res.destroyed || res.socket?.destroyed !== false;
+        const reason = clientGone
+          ? deps.isDraining()
+            ? 'shutdown'
+            : 'client_disconnected'
           : err instanceof ZipSourceChangedError
             ? 'study_changed'
             : 'upstream_error';
