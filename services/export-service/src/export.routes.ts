@@ -24,6 +24,7 @@ import type { Context } from 'koa';
 import { isSingleRange, parseRange } from './download/byte-range.js';
 import {
   type FixedZip,
+  OutputClosedError,
   prepareFixedExportOrThrow,
   ZipLayoutCache,
   ZipSourceChangedError,
@@ -364,9 +365,9 @@ export function exportRoutes(deps: ExportDeps): Router {
       res.once('close', stopWatch);
       download.done.catch((err: Error) => {
         if (stalled) return;
-        // A client that went away can end the zip's source before the response's 'close' is seen
-        // (its pipe is torn down first): a gone socket is the client's doing, not the store's.
-        const clientGone = controller.signal.aborted || res.destroyed || res.socket?.destroyed !== false;
+        // A client that went away can end a fixed zip's source before the response's 'close' is
+        // seen (its pipe is torn down first): that is the client's doing, not the store's.
+        const clientGone = controller.signal.aborted || err instanceof OutputClosedError;
         const reason = clientGone
           ? deps.isDraining()
             ? 'shutdown'

@@ -34,6 +34,14 @@ export interface FixedZip {
  * The zip layouts this process has read, by id (a layout never changes under its id), and their
  * plans per README. Small: a few recent studies; a 4,000-instance layout is about 2 MB.
  */
+/** The zip's reader went away (the client left, or shutdown cut it) before the last byte. */
+export class OutputClosedError extends Error {
+  constructor() {
+    super('output closed before the end');
+    this.name = 'OutputClosedError';
+  }
+}
+
 export class ZipLayoutCache {
   readonly #entries = new Map<string, { layout: ZipLayout; plans: Map<string, FixedZip> }>();
 
@@ -237,7 +245,7 @@ export async function prepareFixedExportOrThrow(
     output.once('close', () => {
       if (!source.readableEnded) {
         source.destroy();
-        reject(new Error('output closed before the end'));
+        reject(new OutputClosedError());
       }
     });
   });
