@@ -256,7 +256,9 @@ describe('faults while a study downloads', () => {
     expect(exitedAfter).toBeLessThan(SHUTDOWN_GRACE_MS + 1_500);
     expect(exit.code).toBe(0);
     expect(c?.exitCode).not.toBe(0);
-    expect((c?.endedAt ?? 0) - exit.at).toBeLessThan(3_000);
+    // It sees the cut once the bytes already on their way (socket buffers, at its slow reading
+    // rate) have drained: seconds, not nginx's 300 s read timeout.
+    expect((c?.endedAt ?? 0) - exit.at).toBeLessThan(5_000);
     expect(c?.bytes ?? 0).toBeLessThan(study.large.bytes);
     expect(await unzipTests(files[2] as string)).toBe(false);
   });
