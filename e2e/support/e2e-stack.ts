@@ -51,7 +51,7 @@ export async function startE2EStack(
     replicas?: number;
   } = {},
 ): Promise<E2EStack> {
-  const replicaPorts = [];
+  const replicaPorts: { token: number; tokenInternal: number; export: number; exportInternal: number }[] = [];
   for (let i = 1; i < (opts.replicas ?? 1); i += 1)
     replicaPorts.push({
       token: await freePort(),
@@ -64,28 +64,36 @@ export async function startE2EStack(
   const logDir = join(ARTIFACTS, 'logs', `${name}-${Date.now()}`);
   await mkdir(logDir, { recursive: true });
   const adminKey = `slk_${randomBytes(32).toString('base64url')}`;
-  const stack = await startStack({
-    env: {
-      // The services as the application role; the migrations as the owner.
-      DATABASE_URL: db.url,
-      MIGRATION_DATABASE_URL: db.ownerUrl,
-      DICOMWEB_URL: orthanc.dicomwebUrl,
-      ADMIN_API_KEY: adminKey,
-      TOKEN_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
-      INTERNAL_SECRET: randomBytes(32).toString('hex'),
-      LOG_LEVEL: 'debug',
-      // Tests send many requests from one address; the rate limit has its own test.
-      NGINX_TOKEN_RATE: '1000r/s',
-      ...opts.env,
-    },
-    publicPort: await freePort(),
-    tokenPort: await freePort(),
-    exportPort: await freePort(),
-    tokenInternalPort: await freePort(),
-    exportInternalPort: await freePort(),
-    replicaPorts,
-    logDir,
-    stateDir: await mkdtemp(join(tmpdir(), 'studylink-e2e-')),
+  // Free ports are picked before the processes bind them: another suite may take one in between
+  // (seen once: nginx exited at start under a loaded run). Start again on fresh ports, a few times.
+  const env = {
+    // The services as the application role; the migrations as the owner.
+    DATABASE_URL: db.url,
+    MIGRATION_DATABASE_URL: db.ownerUrl,
+    DICOMWEB_URL: orthanc.dicomwebUrl,
+    ADMIN_API_KEY: adminKey,
+    TOKEN_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+    INTERNAL_SECRET: randomBytes(32).toString('hex'),
+    LOG_LEVEL: 'debug',
+    // Tests send many requests from one address; the rate limit has its own test.
+    NGINX_TOKEN_RATE: '1000r/s',
+    ...opts.env,
+  };
+  const start = async () =>
+    startStack({
+      env,
+      publicPort: await freePort(),
+      tokenPort: await freePort(),
+      exportPort: await freePort(),
+      tokenInternalPort: await freePort(),
+      exportInternalPort: await freePort(),
+      replicaPorts,
+      logDir,
+      stateDir: await mkdtemp(join(tmpdir(), 'studylink-e2e-')),
+    });
+  const stack: Stack = await start().catch(async function retry(err: Error, attempt = 1): Promise<Stack> {
+    if (attempt >= 3 || !/process exited/.test(String(err.message))) throw err;
+    return start().catch((next: Error) => retry(next, attempt + 1));
   });
   const url = stack.publicUrl;
   const api: E2EStack['api'] = async (method, path, body, key = adminKey) => {
