@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { studyUidSchema } from './paths.contract.js';
+import { pushedReportSchema } from './report.contract.js';
 
 /**
  * What the export service sends before every download: the token as presented (null when it is not
@@ -70,9 +71,18 @@ export const grantSchema = z.object({
    * frames (fail closed).
    */
   may: z
-    .object({ viewFrames: z.boolean(), viewFiles: z.boolean(), download: z.boolean(), share: z.boolean() })
+    .object({
+      viewFrames: z.boolean(),
+      viewFiles: z.boolean(),
+      download: z.boolean(),
+      share: z.boolean(),
+      /** The study's reports (SR, encapsulated PDF) and the pushed one; see report.contract.ts. */
+      report: z.boolean().default(false),
+    })
     .strict()
-    .default({ viewFrames: true, viewFiles: false, download: false, share: false }),
+    .default({ viewFrames: true, viewFiles: false, download: false, share: false, report: false }),
+  /** The RIS-pushed report, when there is one and `may.report`; else null. */
+  pushedReport: pushedReportSchema.nullable().default(null),
   /** Why viewFiles/download are refused: the error code to answer with (as the zip's 410 says it). */
   downloadRefusal: z.enum(DOWNLOAD_REFUSAL_CODES).nullable().default(null),
   /** The reserved download of a limited link: report it in download_start/complete/abort `detail.downloadId`. */

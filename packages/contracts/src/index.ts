@@ -33,6 +33,15 @@ export {
   VIEWER_PATH,
 } from './paths.contract.js';
 export {
+  INTERNAL_REPORTS_PATH,
+  isReportSopClass,
+  PUSHED_REPORT_MAX_BYTES,
+  PUSHED_REPORT_ZIP_NAME,
+  type PushedReport,
+  pushedReportSchema,
+  REPORT_SOP_CLASSES,
+} from './report.contract.js';
+export {
   INTERNAL_ZIP_LAYOUT_STALE_PATH,
   INTERNAL_ZIP_LAYOUTS_PATH,
   LAYOUT_ID_PATTERN,
