@@ -3,8 +3,10 @@ export {
   type AccessEvent,
   type AccessEventBody,
   accessEventBodySchema,
+  currentAccessEventName,
   EXPORT_EVENTS,
   type ExportEvent,
+  RENAMED_ACCESS_EVENTS,
 } from './access-events.contract.js';
 export {
   BROWSER_COOKIE,

@@ -85,9 +85,9 @@ export function internalRoutes(deps: InternalDeps): Router {
     // A report sent again (its answer was lost) names the same download: counted once.
     const download = typeof e.detail?.downloadId === 'string' ? e.detail.downloadId : null;
     if (download && UUID.test(download)) {
-      if (e.event === 'download_start' || e.event === 'download_resumed')
+      if (e.event === 'download_started' || e.event === 'download_resumed')
         await extendLease(deps.db, download);
-      else if (e.event === 'download_complete' || e.event === 'download_abort')
+      else if (e.event === 'download_complete' || e.event === 'download_aborted')
         await endLease(deps.db, download);
     }
     // A ranged request counts only when it completed the file, and not again when this link completed
