@@ -54,6 +54,60 @@ describe('buildReadme', () => {
     expect(buildReadme({ ...input, patientName: '=山田^太郎' })).toContain('Patient:      山田 太郎');
   });
 
+  it('is written in Russian and in Ukrainian, plurals and line widths included', () => {
+    const cyrillic = { ...input, patientName: 'ШЕВЧЕНКО^ОЛЕНА', seriesCount: 21, instanceCount: 2 };
+    const ru = buildReadme({ ...cyrillic, language: 'ru' });
+    const uk = buildReadme({ ...cyrillic, language: 'uk' });
+    for (const [text, expected] of [
+      [
+        ru,
+        [
+          'Ваше медицинское исследование\r\n=============================\r\n',
+          '  Дата исследования:  2021-01-21\r\n',
+          '  Кем предоставлено:  General Hospital\r\n',
+          '  Содержимое:         21 серия, 2 файла\r\n',
+          'ЧТО ВНУТРИ',
+          'КАК ОТКРЫТЬ',
+          '«Извлечь все...»',
+          'НЕ ПЕРЕДАВАЙТЕ ПОСТОРОННИМ',
+        ],
+      ],
+      [
+        uk,
+        [
+          'Ваше медичне дослідження\r\n========================\r\n',
+          '  Дата дослідження:  2021-01-21\r\n',
+          '  Ким надано:        General Hospital\r\n',
+          '  Вміст:             21 серія, 2 файли\r\n',
+          'ЩО ВСЕРЕДИНІ',
+          'ЯК ВІДКРИТИ',
+          '«Видобути все...»',
+          'НЕ ПЕРЕДАВАЙТЕ СТОРОННІМ',
+        ],
+      ],
+    ] as const) {
+      for (const line of expected) expect(text).toContain(line);
+      expect(text).toContain('ШЕВЧЕНКО');
+      // The viewer's address on a line of its own, after the sentence that leads to it.
+      expect(text).toMatch(/:\r\n {5}https:\/\/viewer\.example\/download\r\n/);
+      expect(text).not.toMatch(/HOW TO OPEN|WHAT IS INSIDE|KEEP IT PRIVATE|Install a free/);
+      // Wrapped at 76 characters, counted as characters (Cyrillic is two bytes each in UTF-8).
+      for (const line of text.split('\r\n')) expect(Array.from(line).length, line).toBeLessThanOrEqual(76);
+    }
+    expect(buildReadme({ ...input, seriesCount: 5, instanceCount: 5, language: 'ru' })).toContain(
+      '5 серий, 5 файлов',
+    );
+    expect(buildReadme({ ...input, seriesCount: 5, instanceCount: 5, language: 'uk' })).toContain(
+      '5 серій, 5 файлів',
+    );
+    expect(buildReadme({ ...input, seriesCount: 1, instanceCount: 1, language: 'ru' })).toContain(
+      '1 серия, 1 файл',
+    );
+    // Ukrainian is its own text, not Russian with letters swapped.
+    expect(uk).not.toContain('Ваше медицинское');
+    expect(ru).not.toContain('дослідження');
+  });
+
   it('leaves out what is unknown and only prints http(s) viewer links', () => {
     const text = buildReadme({ instanceCount: 1, seriesCount: 1, viewerUrl: 'javascript:alert(1)' });
     expect(text).not.toMatch(/Patient:|Study date:|Description:|Provided by:/);
