@@ -15,7 +15,7 @@ describe('buildReadme', () => {
   it('says what is inside and how to open it', () => {
     const text = buildReadme(input);
     for (const expected of [
-      'Patient:      Doe Jane',
+      'Patient:      Doe, Jane',
       'Study date:   2021-01-21',
       'Description:  CT HEAD',
       'Provided by:  General Hospital',
@@ -47,11 +47,23 @@ describe('buildReadme', () => {
     expect(text).toContain('Provided by:  A B\r\n');
   });
 
-  it('writes non-ASCII names as they are', () => {
-    expect(buildReadme({ ...input, patientName: 'Yamada^Tarou=山田^太郎' })).toContain(
-      'Patient:      Yamada Tarou',
+  it('writes names as the page does, per script and language (@studylink/i18n formatPersonName)', () => {
+    const pn = 'Yamada^Tarou=山田^太郎=やまだ^たろう';
+    expect(buildReadme({ ...input, patientName: pn })).toContain('Patient:      Yamada, Tarou\r\n');
+    expect(buildReadme({ ...input, patientName: pn, language: 'fr' })).toMatch(/: +Yamada, Tarou\r\n/);
+    expect(buildReadme({ ...input, patientName: '=山田^太郎' })).toContain('Patient:      山田太郎\r\n');
+    expect(buildReadme({ ...input, patientName: 'DOE^JANE^^^JR' })).toContain(
+      'Patient:      DOE, JANE, JR\r\n',
     );
-    expect(buildReadme({ ...input, patientName: '=山田^太郎' })).toContain('Patient:      山田 太郎');
+    // An Arabic name in an English README is isolated (U+2068 … U+2069) so it keeps its own order.
+    expect(buildReadme({ ...input, patientName: 'الأحمد^محمد' })).toContain(
+      'Patient:      \u2068محمد الأحمد\u2069\r\n',
+    );
+    // In an Arabic README it needs no isolation; a Latin name there does.
+    expect(buildReadme({ ...input, patientName: 'الأحمد^محمد', language: 'ar' })).toMatch(/ محمد الأحمد\r\n/);
+    expect(buildReadme({ ...input, patientName: 'DOE^JANE', language: 'ar' })).toContain(
+      '\u2068DOE, JANE\u2069\r\n',
+    );
   });
 
   it('is written in Russian and in Ukrainian, plurals and line widths included', () => {

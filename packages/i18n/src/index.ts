@@ -172,6 +172,12 @@ export function languageName(lang: Language): string {
 }
 
 export {
+  bidiIsolate,
+  formatPersonName,
+  type PersonNameOptions,
+  personNameDirection,
+} from './person-name.js';
+export {
   isStaffLanguage,
   pickStaffLanguage,
   STAFF_LANGUAGES,
