@@ -241,7 +241,7 @@ describe('download limit and view-only links', () => {
     });
     expect(stopped.exitCode).not.toBe(0);
     await eventually(async () =>
-      (await events('download_abort', studies.limited)).length > 0 ? true : undefined,
+      (await events('download_aborted', studies.limited)).length > 0 ? true : undefined,
     );
     expect((await s.api('GET', `/api/v1/studies/${studies.limited}/token`)).json.downloadsUsed).toBe(0);
 

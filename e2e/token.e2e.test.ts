@@ -61,6 +61,7 @@ beforeAll(async () => {
     port: 3000,
     institution: '',
     department: 'Radiologie',
+    contactPhone: '+33 1 23 45 67 89',
   });
   expect(cfg.status).toBe(200);
 });
@@ -203,6 +204,9 @@ describe('link scanners and revocation', () => {
     expect(zip.status).toBe(404);
     expectServicePageHeaders(zip, 'revoked download');
     expect(text(zip)).not.toContain('Yamada');
+    // The export service's own page names the sender and its contact too (read from the token service).
+    expect(text(zip)).toContain('Radiologie');
+    expect(text(zip)).toContain('+33 1 23 45 67 89');
     expect(p.proxy.retrievals().length).toBe(before);
 
     const fresh = await issue(uid('chrH31.dcm'));

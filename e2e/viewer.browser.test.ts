@@ -534,7 +534,7 @@ describe('the access log', () => {
     expect(r.json.items.every((e: Json) => e.outcome === 'ok')).toBe(true);
     const pages = await s.api('GET', `/api/v1/access-log?study=${ctStack.studyInstanceUid}&limit=500`);
     const events = new Set(pages.json.items.map((e: Json) => e.event));
-    expect(events.has('download_start')).toBe(false);
+    expect(events.has('download_started')).toBe(false);
     expect(events.has('invalid_token')).toBe(false);
   });
 });
