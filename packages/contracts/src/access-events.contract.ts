@@ -47,6 +47,11 @@ export const ACCESS_EVENTS = [
   // detail.childId; outcome ok / cross_origin / child_cannot_share / limit) and one the patient revoked.
   'link_shared',
   'shared_link_revoked',
+  // Reports (issue 20): a PDF the RIS pushed for a study or deleted (actor: the API key), and a
+  // link's report release changed (detail.includeReport: true, false, or null = follow the setup).
+  'report_pushed',
+  'report_deleted',
+  'token_report_changed',
 ] as const;
 export type AccessEvent = (typeof ACCESS_EVENTS)[number];
 

@@ -11,7 +11,9 @@ import ja from './messages/ja.json' with { type: 'json' };
 import nl from './messages/nl.json' with { type: 'json' };
 import pl from './messages/pl.json' with { type: 'json' };
 import pt from './messages/pt.json' with { type: 'json' };
+import ru from './messages/ru.json' with { type: 'json' };
 import tr from './messages/tr.json' with { type: 'json' };
+import uk from './messages/uk.json' with { type: 'json' };
 import zhHans from './messages/zh-Hans.json' with { type: 'json' };
 
 /** English is the reference catalogue: every other one has exactly its keys (a test checks). */
@@ -37,6 +39,8 @@ export const LANGUAGES = [
   'tr',
   'el',
   'ar',
+  'ru',
+  'uk',
   'zh-Hans',
   'ja',
   'he',
@@ -55,6 +59,8 @@ const CATALOGUES: Record<Language, Record<string, string>> = {
   tr,
   el,
   ar,
+  ru,
+  uk,
   'zh-Hans': zhHans,
   ja,
   he,
@@ -184,6 +190,12 @@ export function languageName(lang: Language): string {
   return name.charAt(0).toLocaleUpperCase(lang) + name.slice(1);
 }
 
+export {
+  bidiIsolate,
+  formatPersonName,
+  type PersonNameOptions,
+  personNameDirection,
+} from './person-name.js';
 export {
   isStaffLanguage,
   pickStaffLanguage,

@@ -70,6 +70,7 @@ export function apiRoutes(deps: ApiDeps): Router {
       verification: body.verification,
       maxDownloads: body.maxDownloads,
       allowDownload: body.allowDownload,
+      includeReport: body.includeReport,
     });
     ctx.status = created ? 201 : 200;
     ctx.body = token;

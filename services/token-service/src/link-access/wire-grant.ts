@@ -24,15 +24,14 @@ export function toWireGrant(opened: OpenedLink, config: ServerConfig, language: 
     verification: link.verification,
     verified: opened.verified,
     allowDownload: may.download,
-    // report: the gate's report rule is being wired (issue 20); until then no report is granted.
     may: {
       viewFrames: may.viewFrames,
       viewFiles: may.viewFiles,
       download: may.download,
       share: may.share,
-      report: false,
+      report: may.report,
     },
-    pushedReport: null,
+    pushedReport: may.report ? opened.pushedReport : null,
     downloadRefusal: opened.downloadRefusal ? REFUSAL_CODE[opened.downloadRefusal] : null,
     downloadsRemaining: opened.downloadsRemaining,
     downloadId: opened.downloadId,
