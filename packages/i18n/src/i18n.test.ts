@@ -221,6 +221,19 @@ describe('message catalogues', () => {
     expect(uk.t('viewer.counter', { index: 3, total: 1200 })).toBe('знімок 3 з 1\u00a0200');
   });
 
+  it('Russian and Ukrainian name the sender without declining it or giving it a gender', () => {
+    // A verb in the present tense agrees with any institution's name, which stays in the nominative.
+    expect(translator('ru').t('delivery.intro', { institution: 'St. Example Hospital' })).toBe(
+      'St. Example Hospital открывает вам онлайн-доступ к вашему медицинскому исследованию.',
+    );
+    expect(translator('uk').t('delivery.intro', { institution: 'Лікарня №1' })).toBe(
+      'Лікарня №1 надає вам онлайн-доступ до вашого медичного дослідження.',
+    );
+    expect(translator('uk').t('sender.questionsTo', { institution: 'Лікарня №1' })).toBe(
+      'Маєте запитання щодо цього посилання? Звертайтеся: Лікарня №1.',
+    );
+  });
+
   it('Russian and Ukrainian dates, and the birth-date fields in day, month, year order', () => {
     const d = new Date(Date.UTC(2021, 0, 21, 14, 5));
     // The space before the year's abbreviation is plain or no-break depending on Node's ICU.

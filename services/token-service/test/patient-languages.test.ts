@@ -10,11 +10,13 @@ import { FakeStudySource, type Harness, readJson, startHarness } from './harness
 const PLAIN = '1.2.826.0.1.3680043.8.498.13.1';
 const PIN = '1.2.826.0.1.3680043.8.498.13.2';
 const MANY = '1.2.826.0.1.3680043.8.498.13.3';
+const BIRTH = '1.2.826.0.1.3680043.8.498.13.4';
 
 let h: Harness;
 let plain: string;
 let pin: string;
 let many: string;
+let birth: string;
 
 /** A viewer bundle as `make build` lays it out, with made-up contents (the page is what is tested). */
 async function fakeViewerBundle(): Promise<string> {
@@ -34,10 +36,14 @@ beforeAll(async () => {
   source.add({ studyInstanceUid: PLAIN, patientName: 'MÜLLER^ANNA' });
   source.add({ studyInstanceUid: PIN });
   source.add({ studyInstanceUid: MANY, seriesCount: 21, instanceCount: 5 });
+  source.add({ studyInstanceUid: BIRTH, patientBirthDate: '19800214' });
   h = await startHarness(source, { viewerAssets: await loadViewerAssets(await fakeViewerBundle()) });
   plain = (await readJson(await h.api('PUT', `/api/v1/studies/${PLAIN}/token`))).token;
   pin = (await readJson(await h.api('PUT', `/api/v1/studies/${PIN}/token`, { verification: 'pin' }))).token;
   many = (await readJson(await h.api('PUT', `/api/v1/studies/${MANY}/token`))).token;
+  birth = (
+    await readJson(await h.api('PUT', `/api/v1/studies/${BIRTH}/token`, { verification: 'birth-date' }))
+  ).token;
 });
 
 afterAll(async () => {
@@ -288,6 +294,33 @@ describe('Russian and Ukrainian (issue 20)', () => {
     expect(viewerUk).toContain('<html lang="uk" dir="ltr">');
     expect(viewerUk).toContain('21 січня 2021');
     expect(viewerUk).toContain(escapeHtml('Сторінка дослідження'));
+  });
+
+  it('the birth-date form: day, month, year in that order, labelled in the language; a wrong date is said so', async () => {
+    for (const [headers, labels, wrong] of [
+      [RU, ['День', 'Месяц', 'Год'], 'Данные не совпадают.'],
+      [UK, ['День', 'Місяць', 'Рік'], 'Дані не збігаються.'],
+    ] as const) {
+      const form = await (await get(birth, headers)).text();
+      expect([...form.matchAll(/<input id="birth-(\w+)"/g)].map((m) => m[1])).toEqual([
+        'day',
+        'month',
+        'year',
+      ]);
+      expect([...form.matchAll(/<label for="birth-\w+">([^<]*)</g)].map((m) => m[1])).toEqual([...labels]);
+      const answer = await fetch(`${h.url}/token?${birth}`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: {
+          ...headers,
+          'content-type': 'application/x-www-form-urlencoded',
+          'sec-fetch-site': 'same-origin',
+        },
+        body: 'birthDay=15&birthMonth=2&birthYear=1980',
+      });
+      expect(answer.status).toBe(200);
+      expect(await answer.text()).toContain(wrong);
+    }
   });
 
   it("without a cookie or Accept-Language the page is in the setup's default, Ukrainian", async () => {
