@@ -81,7 +81,10 @@ export function reportRoutes(deps: ReportRouteDeps): Router {
         throw err;
       });
     if (!grant) return;
-    const name = parseReportPdfName(ctx.params.file ?? '');
+    // The path as sent, not the router's decoded parameter: `%2E` and other spellings name nothing.
+    const name = ctx.path.startsWith(REPORT_PDF_PREFIX)
+      ? parseReportPdfName(ctx.path.slice(REPORT_PDF_PREFIX.length))
+      : null;
     const controller = new AbortController();
     ctx.res.once('close', () => {
       if (!ctx.res.writableFinished) controller.abort(new Error('client disconnected'));

@@ -1,4 +1,5 @@
 import type { DownloadRefusalCode, Grant } from '@studylink/contracts';
+import { mayShowReport } from '../reports/report.rule.js';
 import type { ServerConfig } from '../server-config/server-config.schema.js';
 import type { OpenedLink } from './link-access.js';
 
@@ -24,13 +25,12 @@ export function toWireGrant(opened: OpenedLink, config: ServerConfig, language: 
     verification: link.verification,
     verified: opened.verified,
     allowDownload: may.download,
-    // report: the gate's report rule is being wired (issue 20); until then no report is granted.
     may: {
       viewFrames: may.viewFrames,
       viewFiles: may.viewFiles,
       download: may.download,
       share: may.share,
-      report: false,
+      report: mayShowReport(opened, config),
     },
     pushedReport: null,
     downloadRefusal: opened.downloadRefusal ? REFUSAL_CODE[opened.downloadRefusal] : null,
