@@ -226,7 +226,7 @@ describe.each(['stock', 'tuned'] as const)('zip downloads that resume (%s Orthan
     const limited = await relink({ maxDownloads: 1 });
     const cut = await get(zipUrl(limited), {}, MB);
     expect(cut.status).toBe(200);
-    await eventually(async () => ((await events('download_abort')).length > 0 ? true : undefined));
+    await eventually(async () => ((await events('download_aborted')).length > 0 ? true : undefined));
     expect((await linkState()).downloadsUsed).toBe(0);
 
     const rest = await get(zipUrl(limited), { range: `bytes=${MB}-`, 'if-range': etag });

@@ -461,7 +461,7 @@ describe('export under failure: limits, a stalled store, a dead store', () => {
     await eventually(async () => ((await inFlight()) === 0 ? true : undefined));
     await eventually(async () => (p.proxy.openRetrievals() === 0 ? true : undefined));
     const aborts = await eventually(async () => {
-      const items = await accessEvents(p, 'download_abort', big.uid);
+      const items = await accessEvents(p, 'download_aborted', big.uid);
       return items.length > 0 ? items : undefined;
     });
     expect(aborts[0]?.outcome).toBe('client_disconnected');
@@ -488,7 +488,7 @@ describe('export under failure: limits, a stalled store, a dead store', () => {
       p.proxy.release();
     }
     const aborts = await eventually(async () => {
-      const items = (await accessEvents(p, 'download_abort', big.uid)).filter(
+      const items = (await accessEvents(p, 'download_aborted', big.uid)).filter(
         (e) => e.outcome === 'upstream_error',
       );
       return items.length > 0 ? items : undefined;
@@ -516,7 +516,7 @@ describe('export under failure: limits, a stalled store, a dead store', () => {
     expect(hasEndOfCentralDirectory(bytes)).toBe(false);
     expect((await runCommand('unzip', ['-t', result.file])).code).not.toBe(0);
     const aborts = await eventually(async () => {
-      const items = (await accessEvents(p, 'download_abort', big.uid)).filter(
+      const items = (await accessEvents(p, 'download_aborted', big.uid)).filter(
         (e) => e.outcome === 'upstream_error',
       );
       return items.length > 1 ? items : undefined;

@@ -241,7 +241,7 @@ describe('download limit and view-only links', () => {
     });
     expect(stopped.exitCode).not.toBe(0);
     await eventually(async () =>
-      (await events('download_abort', studies.limited)).length > 0 ? true : undefined,
+      (await events('download_aborted', studies.limited)).length > 0 ? true : undefined,
     );
     expect((await s.api('GET', `/api/v1/studies/${studies.limited}/token`)).json.downloadsUsed).toBe(0);
 
@@ -310,6 +310,47 @@ describe('the page in the patient language', () => {
     expect(readme.stdout).toContain('Η απεικονιστική σας εξέταση');
     expect(readme.stdout).toContain('ΠΩΣ ΝΑ ΤΟ ΑΝΟΙΞΕΤΕ');
     expect(readme.stdout).not.toContain('HOW TO OPEN IT');
+  });
+
+  it("Russian and Ukrainian (issue 20): the page's plurals in a phone browser and the zip's README.txt", async () => {
+    const uid = await addStudy('ШЕВЧЕНКО^ОЛЕНА', '1985-05-06');
+    const link = await issue(uid, {});
+    for (const [locale, lang, counts, title] of [
+      ['ru-RU', 'ru', '1 серия, 2 изображения', 'Ваше медицинское исследование'],
+      ['uk-UA', 'uk', '1 серія, 2 зображення', 'Ваше медичне дослідження'],
+    ] as const) {
+      const context = await phone(locale);
+      const page = await context.newPage();
+      await page.goto(link.link);
+      await page.getByRole('heading', { level: 1, name: title }).waitFor();
+      expect(await page.getAttribute('html', 'lang')).toBe(lang);
+      const text = (await page.locator('body').textContent()) ?? '';
+      expect(text).toContain(counts);
+      expect(text).toContain('ШЕВЧЕНКО');
+      expect(await seriousAxeViolations(page), lang).toEqual([]);
+      await screenshot(page, `trust-page-${lang}-phone`);
+      await context.close();
+    }
+    const readme = async (acceptLanguage: string) => {
+      const zip = await httpRequest(`${s.url}/token/study.zip?${link.token}`, {
+        headers: { 'accept-language': acceptLanguage },
+      });
+      expect(zip.status).toBe(200);
+      const file = join(await mkdtemp(join(tmpdir(), 'studylink-trust-readme-')), 'study.zip');
+      await writeFile(file, zip.body);
+      return (await runCommand('unzip', ['-p', file, 'README.txt'])).stdout;
+    };
+    const ru = await readme('ru-RU,ru;q=0.9');
+    expect(ru).toContain('Ваше медицинское исследование');
+    expect(ru).toContain('1 серия, 2 файла');
+    expect(ru).toContain('КАК ОТКРЫТЬ');
+    expect(ru).toContain('ШЕВЧЕНКО');
+    expect(ru).not.toContain('HOW TO OPEN IT');
+    const uk = await readme('uk-UA,uk;q=0.9,ru;q=0.8');
+    expect(uk).toContain('Ваше медичне дослідження');
+    expect(uk).toContain('1 серія, 2 файли');
+    expect(uk).toContain('ЯК ВІДКРИТИ');
+    expect(uk).not.toContain('HOW TO OPEN IT');
   });
 
   it('the switcher changes the language without a new URL, and the form and error pages follow it', async () => {

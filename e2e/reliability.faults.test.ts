@@ -135,7 +135,7 @@ describe('faults while a study downloads', () => {
     expect(await unzipTests(file)).toBe(false);
     proxy.resume();
     await exportsDrained();
-    const aborts = (await accessEvents('download_abort')).filter(
+    const aborts = (await accessEvents('download_aborted')).filter(
       (e) => e.studyInstanceUid === study.small.uid,
     );
     expect(aborts.map((e) => e.outcome)).toContain('upstream_error');
@@ -200,7 +200,7 @@ describe('faults while a study downloads', () => {
     );
     console.log(`open connections of the export service back to 0 after ${Date.now() - hungUpAt} ms`);
     expect(socketsBackAfter).toBeLessThan(15_000);
-    const aborts = (await accessEvents('download_abort')).filter(
+    const aborts = (await accessEvents('download_aborted')).filter(
       (e) => e.studyInstanceUid === study.large.uid,
     );
     expect(aborts.map((e) => e.outcome)).toContain('client_disconnected');
@@ -266,7 +266,7 @@ describe('faults while a study downloads', () => {
   it('the download cut at shutdown is in the access log as aborted by the shutdown', async () => {
     // Reported while the process exits: Node calls server.close()'s callback before the cut
     // responses emit 'close', so the export service must wait for their bookkeeping.
-    const aborts = await eventuallyEvents('download_abort', study.large.uid, 2);
+    const aborts = await eventuallyEvents('download_aborted', study.large.uid, 2);
     expect(aborts.map((e) => e.outcome).sort()).toEqual(['client_disconnected', 'shutdown']);
   });
 

@@ -61,6 +61,7 @@ beforeAll(async () => {
     port: 3000,
     institution: '',
     department: 'Radiologie',
+    contactPhone: '+33 1 23 45 67 89',
   });
   expect(cfg.status).toBe(200);
 });
@@ -115,7 +116,8 @@ describe('issue a token and open the page through nginx', () => {
   });
 
   it.each([
-    ['chrH31.dcm', 'Yamada, Tarou (山田 太郎 / やまだ たろう)', 'H31EXAMPLE'],
+    // An English page: the alphabetic group (a Japanese page shows 山田太郎; packages/i18n's person-name test).
+    ['chrH31.dcm', 'Yamada, Tarou', 'H31EXAMPLE'],
     ['chrGreek.dcm', 'Διονυσιος', 'SCSGREEK'],
     ['chrRuss.dcm', 'Люкceмбypг', 'SCSRUSS'],
   ])('%s: the patient name reads %s, non-ASCII intact', async (name, expected, studyId) => {
@@ -126,7 +128,7 @@ describe('issue a token and open the page through nginx', () => {
     expect(r.status).toBe(200);
     expect(header(r, 'content-type')).toBe('text/html; charset=utf-8');
     const html = text(r);
-    expect(html).toContain(`<dt>Patient</dt><dd>${expected}</dd>`);
+    expect(html).toContain(`<dt>Patient</dt><dd><bdi>${expected}</bdi></dd>`);
     expect(html).toMatch(/<dt>Modalities<\/dt><dd>OT<\/dd>/);
     expect(html).toContain(`<dt>Study ID</dt><dd>${studyId}</dd>`);
     expect(html).toContain('1 series, 1 image');
@@ -203,6 +205,9 @@ describe('link scanners and revocation', () => {
     expect(zip.status).toBe(404);
     expectServicePageHeaders(zip, 'revoked download');
     expect(text(zip)).not.toContain('Yamada');
+    // The export service's own page names the sender and its contact too (read from the token service).
+    expect(text(zip)).toContain('Radiologie');
+    expect(text(zip)).toContain('+33 1 23 45 67 89');
     expect(p.proxy.retrievals().length).toBe(before);
 
     const fresh = await issue(uid('chrH31.dcm'));

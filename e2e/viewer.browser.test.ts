@@ -346,6 +346,54 @@ describe("the viewer in the patient's language", () => {
   });
 });
 
+describe('the viewer in Russian and Ukrainian (issue 20)', () => {
+  it('21 images: the one form after twenty (изображение, зображення), counter, presets and tools', async () => {
+    const stack = await uploadCtStack(s.orthanc, 21);
+    const token = await issue(stack.studyInstanceUid);
+    const ru = await browser.newContext({
+      viewport: PHONE,
+      extraHTTPHeaders: { 'accept-language': 'ru-RU,ru;q=0.9,en;q=0.5' },
+    });
+    ru.setDefaultTimeout(20_000);
+    const r = await openViewer(ru, token);
+    expect(await r.page.getAttribute('html', 'lang')).toBe('ru');
+    await expect.poll(() => r.page.textContent('#counter')).toBe('снимок 1 из 21');
+    expect(await r.page.textContent('#series button span')).toBe('CT серия 1');
+    expect(await r.page.textContent('#series button small')).toBe('21 изображение');
+    expect(await r.page.locator('#preset option').allTextContents()).toEqual([
+      'Как в файле',
+      'Мягкие ткани',
+      'Лёгкие',
+      'Кости',
+      'Головной мозг',
+    ]);
+    expect(r.problems).toEqual([]);
+    await ru.close();
+
+    // Ukrainian by the switcher's cookie, though the browser asks for Russian first.
+    const uk = await browser.newContext({
+      viewport: PHONE,
+      extraHTTPHeaders: { 'accept-language': 'ru-RU,ru;q=0.9,uk;q=0.8' },
+    });
+    uk.setDefaultTimeout(20_000);
+    await uk.addCookies([
+      { name: 'studylink_lang', value: 'uk', domain: new URL(s.url).hostname, path: '/token' },
+    ]);
+    const u = await openViewer(uk, token);
+    expect(await u.page.getAttribute('html', 'lang')).toBe('uk');
+    await expect.poll(() => u.page.textContent('#counter')).toBe('знімок 1 з 21');
+    expect(await u.page.textContent('#series button span')).toBe('CT серія 1');
+    expect(await u.page.textContent('#series button small')).toBe('21 зображення');
+    expect(await u.page.textContent('#tool-pan')).toBe('Зсув');
+    await u.page.focus('#viewport');
+    await u.page.keyboard.press('ArrowDown');
+    await expect.poll(() => u.page.textContent('#counter')).toBe('знімок 2 з 21');
+    await screenshot(u.page, 'viewer-phone-uk');
+    expect(u.problems).toEqual([]);
+    await uk.close();
+  });
+});
+
 /**
  * pydicom's samples, one study each. `path` is how the viewer got the pixels: `wadors` (decoded in
  * the browser from the frames as stored), `instance` (the whole file as stored, parsed and decoded in
@@ -534,7 +582,7 @@ describe('the access log', () => {
     expect(r.json.items.every((e: Json) => e.outcome === 'ok')).toBe(true);
     const pages = await s.api('GET', `/api/v1/access-log?study=${ctStack.studyInstanceUid}&limit=500`);
     const events = new Set(pages.json.items.map((e: Json) => e.event));
-    expect(events.has('download_start')).toBe(false);
+    expect(events.has('download_started')).toBe(false);
     expect(events.has('invalid_token')).toBe(false);
   });
 });

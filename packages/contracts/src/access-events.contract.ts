@@ -7,11 +7,11 @@ export const ACCESS_EVENTS = [
   'viewer_opened',
   'invalid_token',
   'rate_limited',
-  'download_start',
+  'download_started',
   // A ranged GET (206) of a download: the resume of one that was cut, or a part of it.
   'download_resumed',
   'download_complete',
-  'download_abort',
+  'download_aborted',
   'token_issued',
   'token_revoked',
   'token_displayed',
@@ -47,24 +47,45 @@ export const ACCESS_EVENTS = [
   // detail.childId; outcome ok / cross_origin / child_cannot_share / limit) and one the patient revoked.
   'link_shared',
   'shared_link_revoked',
+  // Reports (issue 20): a PDF the RIS pushed for a study or deleted (actor: the API key), and a
+  // link's report release changed (detail.includeReport: true, false, or null = follow the setup).
+  'report_pushed',
+  'report_deleted',
+  'token_report_changed',
 ] as const;
 export type AccessEvent = (typeof ACCESS_EVENTS)[number];
 
 /** The events the export service reports over the internal route. */
 export const EXPORT_EVENTS = [
-  'download_start',
+  'download_started',
   'download_resumed',
   'download_complete',
-  'download_abort',
+  'download_aborted',
   'rate_limited',
   'invalid_token',
 ] as const satisfies readonly AccessEvent[];
 export type ExportEvent = (typeof EXPORT_EVENTS)[number];
 
+/**
+ * Names the log used before issue 18's (migration 0019 rewrote the stored rows): still read as the
+ * new ones where a name comes in from outside (an integrator's `event=` filter, an export service
+ * of the previous release during a rolling upgrade), never written.
+ */
+export const RENAMED_ACCESS_EVENTS = {
+  download_start: 'download_started',
+  download_abort: 'download_aborted',
+} as const satisfies Record<string, AccessEvent>;
+
+/** An access event's name as it comes in: a renamed one reads as its new name, anything else as is. */
+export const currentAccessEventName = (v: unknown): unknown =>
+  typeof v === 'string' && Object.hasOwn(RENAMED_ACCESS_EVENTS, v)
+    ? RENAMED_ACCESS_EVENTS[v as keyof typeof RENAMED_ACCESS_EVENTS]
+    : v;
+
 /** One access event as the export service reports it; the token service validates with the same schema. */
 export const accessEventBodySchema = z
   .object({
-    event: z.enum(EXPORT_EVENTS),
+    event: z.preprocess(currentAccessEventName, z.enum(EXPORT_EVENTS)),
     outcome: z.string().max(200).default(''),
     tokenId: z.number().int().positive().nullable().default(null),
     studyInstanceUid: z.string().max(64).nullable().default(null),
@@ -75,4 +96,4 @@ export const accessEventBodySchema = z
   })
   .strict();
 /** What a sender may give (defaults filled in by the receiver). */
-export type AccessEventBody = z.input<typeof accessEventBodySchema>;
+export type AccessEventBody = Omit<z.input<typeof accessEventBodySchema>, 'event'> & { event: ExportEvent };

@@ -85,7 +85,7 @@ export const grantSchema = z.object({
   pushedReport: pushedReportSchema.nullable().default(null),
   /** Why viewFiles/download are refused: the error code to answer with (as the zip's 410 says it). */
   downloadRefusal: z.enum(DOWNLOAD_REFUSAL_CODES).nullable().default(null),
-  /** The reserved download of a limited link: report it in download_start/complete/abort `detail.downloadId`. */
+  /** The reserved download of a limited link: report it in download_started, download_resumed, download_complete, download_aborted `detail.downloadId`. */
   downloadId: z.string().max(64).nullable().default(null),
   /** The study's fixed zip layout for this zipContent, when made: its id (GET it by id). */
   zipLayoutId: z.string().max(64).nullable().default(null),

@@ -3,8 +3,10 @@ export {
   type AccessEvent,
   type AccessEventBody,
   accessEventBodySchema,
+  currentAccessEventName,
   EXPORT_EVENTS,
   type ExportEvent,
+  RENAMED_ACCESS_EVENTS,
 } from './access-events.contract.js';
 export {
   BROWSER_COOKIE,
@@ -45,6 +47,7 @@ export {
   pushedReportSchema,
   REPORT_SOP_CLASSES,
 } from './report.contract.js';
+export { INTERNAL_SENDER_PATH, type PatientSender, patientSenderSchema } from './sender.contract.js';
 export {
   INTERNAL_ZIP_LAYOUT_STALE_PATH,
   INTERNAL_ZIP_LAYOUTS_PATH,

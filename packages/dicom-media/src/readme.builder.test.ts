@@ -15,7 +15,7 @@ describe('buildReadme', () => {
   it('says what is inside and how to open it', () => {
     const text = buildReadme(input);
     for (const expected of [
-      'Patient:      Doe Jane',
+      'Patient:      Doe, Jane',
       'Study date:   2021-01-21',
       'Description:  CT HEAD',
       'Provided by:  General Hospital',
@@ -47,11 +47,77 @@ describe('buildReadme', () => {
     expect(text).toContain('Provided by:  A B\r\n');
   });
 
-  it('writes non-ASCII names as they are', () => {
-    expect(buildReadme({ ...input, patientName: 'Yamada^Tarou=山田^太郎' })).toContain(
-      'Patient:      Yamada Tarou',
+  it('writes names as the page does, per script and language (@studylink/i18n formatPersonName)', () => {
+    const pn = 'Yamada^Tarou=山田^太郎=やまだ^たろう';
+    expect(buildReadme({ ...input, patientName: pn })).toContain('Patient:      Yamada, Tarou\r\n');
+    expect(buildReadme({ ...input, patientName: pn, language: 'fr' })).toMatch(/: +Yamada, Tarou\r\n/);
+    expect(buildReadme({ ...input, patientName: '=山田^太郎' })).toContain('Patient:      山田太郎\r\n');
+    expect(buildReadme({ ...input, patientName: 'DOE^JANE^^^JR' })).toContain(
+      'Patient:      DOE, JANE, JR\r\n',
     );
-    expect(buildReadme({ ...input, patientName: '=山田^太郎' })).toContain('Patient:      山田 太郎');
+    // An Arabic name in an English README is isolated (U+2068 … U+2069) so it keeps its own order.
+    expect(buildReadme({ ...input, patientName: 'الأحمد^محمد' })).toContain(
+      'Patient:      \u2068محمد الأحمد\u2069\r\n',
+    );
+    // In an Arabic README it needs no isolation; a Latin name there does.
+    expect(buildReadme({ ...input, patientName: 'الأحمد^محمد', language: 'ar' })).toMatch(/ محمد الأحمد\r\n/);
+    expect(buildReadme({ ...input, patientName: 'DOE^JANE', language: 'ar' })).toContain(
+      '\u2068DOE, JANE\u2069\r\n',
+    );
+  });
+
+  it('is written in Russian and in Ukrainian, plurals and line widths included', () => {
+    const cyrillic = { ...input, patientName: 'ШЕВЧЕНКО^ОЛЕНА', seriesCount: 21, instanceCount: 2 };
+    const ru = buildReadme({ ...cyrillic, language: 'ru' });
+    const uk = buildReadme({ ...cyrillic, language: 'uk' });
+    for (const [text, expected] of [
+      [
+        ru,
+        [
+          'Ваше медицинское исследование\r\n=============================\r\n',
+          '  Дата исследования:  2021-01-21\r\n',
+          '  Кем предоставлено:  General Hospital\r\n',
+          '  Содержимое:         21 серия, 2 файла\r\n',
+          'ЧТО ВНУТРИ',
+          'КАК ОТКРЫТЬ',
+          '«Извлечь все...»',
+          'НЕ ПЕРЕДАВАЙТЕ ПОСТОРОННИМ',
+        ],
+      ],
+      [
+        uk,
+        [
+          'Ваше медичне дослідження\r\n========================\r\n',
+          '  Дата дослідження:  2021-01-21\r\n',
+          '  Ким надано:        General Hospital\r\n',
+          '  Вміст:             21 серія, 2 файли\r\n',
+          'ЩО ВСЕРЕДИНІ',
+          'ЯК ВІДКРИТИ',
+          '«Видобути все...»',
+          'НЕ ПЕРЕДАВАЙТЕ СТОРОННІМ',
+        ],
+      ],
+    ] as const) {
+      for (const line of expected) expect(text).toContain(line);
+      expect(text).toContain('ШЕВЧЕНКО');
+      // The viewer's address on a line of its own, after the sentence that leads to it.
+      expect(text).toMatch(/:\r\n {5}https:\/\/viewer\.example\/download\r\n/);
+      expect(text).not.toMatch(/HOW TO OPEN|WHAT IS INSIDE|KEEP IT PRIVATE|Install a free/);
+      // Wrapped at 76 characters, counted as characters (Cyrillic is two bytes each in UTF-8).
+      for (const line of text.split('\r\n')) expect(Array.from(line).length, line).toBeLessThanOrEqual(76);
+    }
+    expect(buildReadme({ ...input, seriesCount: 5, instanceCount: 5, language: 'ru' })).toContain(
+      '5 серий, 5 файлов',
+    );
+    expect(buildReadme({ ...input, seriesCount: 5, instanceCount: 5, language: 'uk' })).toContain(
+      '5 серій, 5 файлів',
+    );
+    expect(buildReadme({ ...input, seriesCount: 1, instanceCount: 1, language: 'ru' })).toContain(
+      '1 серия, 1 файл',
+    );
+    // Ukrainian is its own text, not Russian with letters swapped.
+    expect(uk).not.toContain('Ваше медицинское');
+    expect(ru).not.toContain('дослідження');
   });
 
   it('leaves out what is unknown and only prints http(s) viewer links', () => {

@@ -1,4 +1,4 @@
-import { isLanguage, type Translator, translator } from '@studylink/i18n';
+import { bidiIsolate, formatPersonName, isLanguage, type Translator, translator } from '@studylink/i18n';
 
 export interface ReadmeInput {
   institution?: string | null;
@@ -30,7 +30,7 @@ const WIDTH = 76;
 export function buildReadme(input: ReadmeInput): string {
   const t: Translator = translator(isLanguage(input.language) ? input.language : 'en');
   const details: [string, string][] = [
-    [t.t('readme.patient'), personName(input.patientName)],
+    [t.t('readme.patient'), personName(input.patientName, t.lang)],
     [t.t('readme.studyDate'), studyDate(input.studyDate)],
     [t.t('readme.description'), clean(input.studyDescription)],
     [t.t('readme.providedBy'), clean(input.institution)],
@@ -104,10 +104,10 @@ function clean(value: string | null | undefined): string {
   return text.length > MAX_FIELD_LENGTH ? `${Array.from(text).slice(0, MAX_FIELD_LENGTH).join('')}...` : text;
 }
 
-// `Doe^Jane` → `Doe Jane`: components in the order stored, from the first non-empty component group.
-function personName(value: string | null | undefined): string {
-  const group = (value ?? '').split('=').find((part) => part.replace(/\^/g, '').trim() !== '') ?? '';
-  return clean(group.replace(/\^/g, ' '));
+// As the page, the viewer and the handout show it (`DOE^JANE` → `DOE, JANE`; `山田^太郎` → `山田太郎`), cut
+// to length, then isolated where it runs the other way from the README's language.
+function personName(value: string | null | undefined, lang: string): string {
+  return bidiIsolate(clean(formatPersonName(value, { lang })), lang);
 }
 
 function studyDate(value: string | null | undefined): string {

@@ -85,6 +85,102 @@ describe('message catalogues', () => {
     expect(translator('de').t('page.counts', { series: 1, images: 1234 })).toBe('1 Serie, 1.234 Bilder');
   });
 
+  // Russian and Ukrainian have four plural categories (one: 1, 21, 31…; few: 2–4, 22…; many: 0, 5–20,
+  // 25…; other: fractions); each message must pick the right form through all of them.
+  it('Russian and Ukrainian plurals: one, few, many and other', () => {
+    const ru = translator('ru');
+    const uk = translator('uk');
+    const forms = (lang: 'ru' | 'uk', key: 'viewer.imageCount', ns: number[]) =>
+      ns.map((count) => translator(lang).t(key, { count }));
+    expect(forms('ru', 'viewer.imageCount', [1, 2, 5, 21, 11, 0, 1.5])).toEqual([
+      '1 изображение',
+      '2 изображения',
+      '5 изображений',
+      '21 изображение',
+      '11 изображений',
+      '0 изображений',
+      '1,5 изображения',
+    ]);
+    expect(forms('uk', 'viewer.imageCount', [1, 2, 5, 21, 11, 0, 1.5])).toEqual([
+      '1 зображення',
+      '2 зображення',
+      '5 зображень',
+      '21 зображення',
+      '11 зображень',
+      '0 зображень',
+      '1,5 зображення',
+    ]);
+    expect(ru.t('page.counts', { series: 1, images: 2 })).toBe('1 серия, 2 изображения');
+    expect(ru.t('page.counts', { series: 5, images: 21 })).toBe('5 серий, 21 изображение');
+    expect(ru.t('page.counts', { series: 2, images: 1234 })).toBe('2 серии, 1\u00a0234 изображения');
+    expect(uk.t('page.counts', { series: 1, images: 2 })).toBe('1 серія, 2 зображення');
+    expect(uk.t('page.counts', { series: 5, images: 21 })).toBe('5 серій, 21 зображення');
+    expect(uk.t('page.counts', { series: 22, images: 5 })).toBe('22 серії, 5 зображень');
+    expect([1, 2, 5, 21].map((files) => ru.t('readme.counts', { series: files, files }))).toEqual([
+      '1 серия, 1 файл',
+      '2 серии, 2 файла',
+      '5 серий, 5 файлов',
+      '21 серия, 21 файл',
+    ]);
+    expect([1, 2, 5, 21].map((files) => uk.t('readme.counts', { series: files, files }))).toEqual([
+      '1 серія, 1 файл',
+      '2 серії, 2 файли',
+      '5 серій, 5 файлів',
+      '21 серія, 21 файл',
+    ]);
+    expect([1, 2, 5, 21].map((minutes) => ru.t('error.locked.text', { minutes }))).toEqual(
+      ['1 минуту', '2 минуты', '5 минут', '21 минуту'].map(
+        (m) =>
+          `Для этой ссылки слишком много раз ввели неверные данные. Она заблокирована на ${m}; пожалуйста, попробуйте позже.`,
+      ),
+    );
+    expect([1, 2, 5, 21].map((minutes) => uk.t('error.locked.text', { minutes }))).toEqual(
+      ['1 хвилину', '2 хвилини', '5 хвилин', '21 хвилину'].map(
+        (m) =>
+          `Для цього посилання забагато разів ввели неправильні дані. Його заблоковано на ${m}; будь ласка, спробуйте пізніше.`,
+      ),
+    );
+    expect([1, 2, 5, 21].map((left) => ru.t('page.downloadsLeft', { left }))).toEqual(
+      ['1 раз', '2 раза', '5 раз', '21 раз'].map(
+        (n) => `По этой ссылке исследование можно скачать ещё ${n}.`,
+      ),
+    );
+    expect([1, 2, 5, 21].map((left) => uk.t('page.downloadsLeft', { left }))).toEqual(
+      ['1 раз', '2 рази', '5 разів', '21 раз'].map(
+        (n) => `За цим посиланням дослідження можна завантажити ще ${n}.`,
+      ),
+    );
+    // One use is "the last use"; 21 uses take the plural adjective with the singular noun.
+    const intro = (lang: 'ru' | 'uk', count: number) =>
+      translator(lang).t('history.intro', { count }).split('.')[0];
+    expect([1, 2, 5, 21].map((n) => intro('ru', n))).toEqual([
+      'Последнее использование этой ссылки',
+      'Последние 2 использования этой ссылки',
+      'Последние 5 использований этой ссылки',
+      'Последние 21 использование этой ссылки',
+    ]);
+    expect([1, 2, 5, 21].map((n) => intro('uk', n))).toEqual([
+      'Останнє використання цього посилання',
+      'Останні 2 використання цього посилання',
+      'Останні 5 використань цього посилання',
+      'Останні 21 використання цього посилання',
+    ]);
+    expect(ru.t('viewer.counter', { index: 3, total: 1200 })).toBe('снимок 3 из 1\u00a0200');
+    expect(uk.t('viewer.counter', { index: 3, total: 1200 })).toBe('знімок 3 з 1\u00a0200');
+  });
+
+  it('Russian and Ukrainian dates, and the birth-date fields in day, month, year order', () => {
+    const d = new Date(Date.UTC(2021, 0, 21, 14, 5));
+    // The space before the year's abbreviation is plain or no-break depending on Node's ICU.
+    const spaced = (s: string) => s.replace(/\s/g, ' ');
+    expect(spaced(translator('ru').date(d, { timeZone: 'UTC' }))).toBe('21 января 2021 г.');
+    expect(spaced(translator('uk').date(d, { timeZone: 'UTC' }))).toBe('21 січня 2021 р.');
+    expect(translator('ru').dateTime(d, 'Europe/Kyiv')).toContain('16:05');
+    expect(translator('uk').dateTime(d, 'Europe/Kyiv')).toContain('21 січня 2021');
+    expect(translator('ru').dateFieldOrder).toEqual(['day', 'month', 'year']);
+    expect(translator('uk').dateFieldOrder).toEqual(['day', 'month', 'year']);
+  });
+
   it('the viewer formats its counts and counter in the language', () => {
     expect(translator('pl').t('viewer.imageCount', { count: 1 })).toBe('1 obraz');
     expect(translator('pl').t('viewer.imageCount', { count: 3 })).toBe('3 obrazy');
@@ -116,6 +212,8 @@ describe('message catalogues', () => {
     expect(languageName('de')).toBe('Deutsch');
     expect(languageName('el')).toBe('Ελληνικά');
     expect(languageName('ar')).toBe('العربية');
+    expect(languageName('ru')).toBe('Русский');
+    expect(languageName('uk')).toBe('Українська');
   });
 });
 
@@ -158,6 +256,9 @@ describe('negotiateLanguage', () => {
     expect(negotiateLanguage('', 'tr')).toBe('tr');
     expect(negotiateLanguage(undefined, 'pl')).toBe('pl');
     expect(negotiateLanguage('el;q=bogus,es', 'en')).toBe('el');
+    expect(negotiateLanguage('uk-UA,uk;q=0.9,ru;q=0.8,en;q=0.5', 'en')).toBe('uk');
+    expect(negotiateLanguage('ru-RU,ru;q=0.9', 'en')).toBe('ru');
+    expect(negotiateLanguage('be-BY,ru;q=0.7', 'en')).toBe('ru');
   });
 
   it('an explicit choice wins when it is one of ours', () => {

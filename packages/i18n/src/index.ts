@@ -9,17 +9,47 @@ import it from './messages/it.json' with { type: 'json' };
 import nl from './messages/nl.json' with { type: 'json' };
 import pl from './messages/pl.json' with { type: 'json' };
 import pt from './messages/pt.json' with { type: 'json' };
+import ru from './messages/ru.json' with { type: 'json' };
 import tr from './messages/tr.json' with { type: 'json' };
+import uk from './messages/uk.json' with { type: 'json' };
 
 /** English is the reference catalogue: every other one has exactly its keys (a test checks). */
 export type MessageKey = keyof typeof en;
 export type Catalogue = Record<MessageKey, string>;
 
 /** The languages patient pages, error pages, the zip's README and the handout are written in. */
-export const LANGUAGES = ['en', 'fr', 'de', 'es', 'it', 'pt', 'nl', 'pl', 'tr', 'el', 'ar'] as const;
+export const LANGUAGES = [
+  'en',
+  'fr',
+  'de',
+  'es',
+  'it',
+  'pt',
+  'nl',
+  'pl',
+  'tr',
+  'el',
+  'ar',
+  'ru',
+  'uk',
+] as const;
 export type Language = (typeof LANGUAGES)[number];
 
-const CATALOGUES: Record<Language, Record<string, string>> = { en, fr, de, es, it, pt, nl, pl, tr, el, ar };
+const CATALOGUES: Record<Language, Record<string, string>> = {
+  en,
+  fr,
+  de,
+  es,
+  it,
+  pt,
+  nl,
+  pl,
+  tr,
+  el,
+  ar,
+  ru,
+  uk,
+};
 const RTL: ReadonlySet<Language> = new Set(['ar']);
 
 /** The raw catalogue of one language (ICU MessageFormat strings by key). */
@@ -141,6 +171,12 @@ export function languageName(lang: Language): string {
   return name.charAt(0).toLocaleUpperCase(lang) + name.slice(1);
 }
 
+export {
+  bidiIsolate,
+  formatPersonName,
+  type PersonNameOptions,
+  personNameDirection,
+} from './person-name.js';
 export {
   isStaffLanguage,
   pickStaffLanguage,

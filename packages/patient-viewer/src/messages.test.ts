@@ -4,6 +4,8 @@ import ar from '../../i18n/src/messages/ar.json' with { type: 'json' };
 import de from '../../i18n/src/messages/de.json' with { type: 'json' };
 import fr from '../../i18n/src/messages/fr.json' with { type: 'json' };
 import pl from '../../i18n/src/messages/pl.json' with { type: 'json' };
+import ru from '../../i18n/src/messages/ru.json' with { type: 'json' };
+import uk from '../../i18n/src/messages/uk.json' with { type: 'json' };
 import { formatter, imageCounter, parseMessages, seriesLabel } from './messages.js';
 import { CT_PRESETS } from './presets.js';
 
@@ -41,6 +43,36 @@ describe('the viewer formats its messages in the page language', () => {
       '100 صورة',
     ]);
     expect(imageCounter(t, 4, 20)).toBe('الصورة 5 من 20');
+  });
+
+  it('Russian and Ukrainian plurals in the browser: one, few, many, other', () => {
+    const tRu = formatter('ru', viewerOnly(ru));
+    const tUk = formatter('uk', viewerOnly(uk));
+    const ns = [1, 2, 5, 21, 12, 22, 111, 0.5];
+    expect(ns.map((count) => tRu('viewer.imageCount', { count }))).toEqual([
+      '1 изображение',
+      '2 изображения',
+      '5 изображений',
+      '21 изображение',
+      '12 изображений',
+      '22 изображения',
+      '111 изображений',
+      '0,5 изображения',
+    ]);
+    expect(ns.map((count) => tUk('viewer.imageCount', { count }))).toEqual([
+      '1 зображення',
+      '2 зображення',
+      '5 зображень',
+      '21 зображення',
+      '12 зображень',
+      '22 зображення',
+      '111 зображень',
+      '0,5 зображення',
+    ]);
+    expect(imageCounter(tRu, 0, 1200)).toBe('снимок 1 из 1\u00a0200');
+    expect(imageCounter(tUk, 20, 21)).toBe('знімок 21 з 21');
+    expect(seriesLabel(tUk, { modality: 'CT', description: '', seriesNumber: 3 })).toBe('CT серія 3');
+    expect(tRu('viewer.seriesReady', { ready: 2, total: 5 })).toBe('Готово серий: 2 из 5');
   });
 
   it('numbers with the language’s separators, series labels, presets', () => {

@@ -136,6 +136,8 @@ export function writeErrorPage(ctx: Context, status: number, code?: string): voi
  */
 export function patientErrorPages(isPageRoute: (path: string) => boolean) {
   return {
+    /** True for a path whose answers are patient pages. */
+    isPage: isPageRoute,
     /** For errorHandler: true when it wrote the page, false to let it answer JSON. */
     render(ctx: Context, status: number, body?: { error: { code: string } }): boolean {
       if (!isPageRoute(ctx.path)) return false;

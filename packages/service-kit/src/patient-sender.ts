@@ -1,19 +1,12 @@
+import type { PatientSender } from '@studylink/contracts';
 import type { Translator } from '@studylink/i18n';
 import { html, type SafeHtml } from './html.js';
 
 /**
- * Who sent a patient's link, as every patient-facing page names them: the institution (and
- * department), its logo (served from our origin) and how to reach it. Built by the token service
+ * Who sent a patient's link (packages/contracts, sender.contract.ts). Built by the token service
  * from its setup; error pages read it from `ctx.state.patientSender`.
  */
-export interface PatientSender {
-  institution: string;
-  department: string;
-  /** Same-origin path of the logo (PNG/JPEG), or null. */
-  logoUrl: string | null;
-  phone: string;
-  email: string;
-}
+export type { PatientSender };
 
 /** `tel:` target of a number as written (`+33 1 23 45 67 89` → `+33123456789`). */
 function telHref(phone: string): string {

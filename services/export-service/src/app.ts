@@ -1,3 +1,4 @@
+import type { PatientSender } from '@studylink/contracts';
 import {
   createInternalApp,
   createRouter,
@@ -24,6 +25,8 @@ export interface AppDeps extends ExportDeps {
   checkStore: () => Promise<boolean>;
   /** Prometheus metrics: counted here, served by the internal app (main.ts always gives them). */
   metrics?: { service: ServiceMetrics; exports: ExportMetrics };
+  /** Who sent the links (createSenderSource), named on this service's patient pages; absent: not named. */
+  patientSender?: () => Promise<PatientSender | null>;
   /** The viewer's DICOMweb gateway under /token/dicomweb/ (gateway/gateway.routes.ts); absent: not served. */
   gateway?: Middleware;
   /** Which instances of a study are reports (shared with the gateway); default: one of its own. */
@@ -43,6 +46,13 @@ export function createApp(deps: AppDeps): Koa {
     }),
   );
   if (deps.metrics) app.use(deps.metrics.exports.refusals);
+  const sender = deps.patientSender;
+  if (sender)
+    app.use(async (ctx, next) => {
+      // Only patient pages name the sender (read before the route runs, so a refusal's page has it).
+      if (pages.isPage(ctx.path)) ctx.state.patientSender = await sender();
+      await next();
+    });
   if (deps.gateway) {
     app.use(deps.gateway);
     recordRoutes(app, [gatewayRouteTemplates()]);

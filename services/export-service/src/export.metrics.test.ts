@@ -35,16 +35,16 @@ const refuse = async (metrics: ReturnType<typeof setup>['metrics'], path: string
 describe('createExportMetrics', () => {
   it('counts reported download events and still reports them', async () => {
     const { registry, client, reported } = setup(2);
-    await client.report({ event: 'download_start', outcome: 'ok' });
+    await client.report({ event: 'download_started', outcome: 'ok' });
     await client.report({ event: 'download_complete', outcome: 'ok', bytes: 1000 });
-    await client.report({ event: 'download_start', outcome: 'ok' });
-    await client.report({ event: 'download_abort', outcome: 'upstream_error', bytes: 24 });
+    await client.report({ event: 'download_started', outcome: 'ok' });
+    await client.report({ event: 'download_aborted', outcome: 'upstream_error', bytes: 24 });
     await client.report({ event: 'invalid_token', outcome: 'malformed' });
     expect(reported.map((e) => e.event)).toEqual([
-      'download_start',
+      'download_started',
       'download_complete',
-      'download_start',
-      'download_abort',
+      'download_started',
+      'download_aborted',
       'invalid_token',
     ]);
 

@@ -68,7 +68,7 @@ export function createExportMetrics(registry: Registry, opts: { inFlight: () => 
 
   const count = (e: AccessEventBody) => {
     switch (e.event) {
-      case 'download_start':
+      case 'download_started':
       case 'download_resumed':
         started.inc();
         break;
@@ -76,7 +76,7 @@ export function createExportMetrics(registry: Registry, opts: { inFlight: () => 
         finished.inc({ outcome: 'complete' });
         bytes.inc(e.bytes ?? 0);
         break;
-      case 'download_abort':
+      case 'download_aborted':
         finished.inc({ outcome: 'abort' });
         bytes.inc(e.bytes ?? 0);
         failures.inc({ stage: 'during_stream', cause: e.outcome || 'unknown' });

@@ -297,7 +297,7 @@ export function exportRoutes(deps: ExportDeps): Router {
       };
       report(
         {
-          event: sent?.status === 206 ? 'download_resumed' : 'download_start',
+          event: sent?.status === 206 ? 'download_resumed' : 'download_started',
           outcome: 'ok',
           detail: what,
           ...base,
@@ -338,7 +338,7 @@ export function exportRoutes(deps: ExportDeps): Router {
           exportLog.warn({ bytes, durationMs, ...detail }, 'export aborted');
           report(
             {
-              event: 'download_abort',
+              event: 'download_aborted',
               outcome: String(detail.reason),
               bytes,
               detail: { durationMs, ...what, ...detail },
@@ -413,7 +413,7 @@ export function exportRoutes(deps: ExportDeps): Router {
         if (grant.downloadId && ctx.method === 'GET')
           report(
             {
-              event: 'download_abort',
+              event: 'download_aborted',
               outcome: 'not_started',
               tokenId: grant.tokenId,
               studyInstanceUid: grant.studyInstanceUid,

@@ -6,9 +6,12 @@ import {
   INTERNAL_GRANTS_PATH,
   INTERNAL_REPORTS_PATH,
   INTERNAL_SECRET_HEADER,
+  INTERNAL_SENDER_PATH,
   INTERNAL_ZIP_LAYOUT_STALE_PATH,
   INTERNAL_ZIP_LAYOUTS_PATH,
+  type PatientSender,
   PUSHED_REPORT_MAX_BYTES,
+  patientSenderSchema,
   type ZipLayoutBody,
   zipLayoutSchema,
 } from '@studylink/contracts';
@@ -289,5 +292,42 @@ export function createTokenServiceClient(opts: {
       for (const [, p] of left) p.giveUp.abort();
       await Promise.all(left.map(([settled]) => settled));
     },
+  };
+}
+
+/**
+ * Who sent the links (the token service's setup), for the export service's patient pages: read at
+ * most once per `ttlMs` (a setup change shows within it), shared by concurrent callers. Unreadable
+ * (the token service down): null, tried again after `ttlMs`; a page then goes without it.
+ * @example const sender = createSenderSource({ baseUrl, secret, timeoutMs: 2_000, ttlMs: 30_000 });
+ */
+export function createSenderSource(opts: {
+  baseUrl: string;
+  secret: string;
+  timeoutMs: number;
+  ttlMs: number;
+  now?: () => number;
+}): () => Promise<PatientSender | null> {
+  const now = opts.now ?? Date.now;
+  let cached: { at: number; value: Promise<PatientSender | null> } | null = null;
+  const read = async (): Promise<PatientSender | null> => {
+    try {
+      const res = await fetch(`${opts.baseUrl}${INTERNAL_SENDER_PATH}`, {
+        headers: { [INTERNAL_SECRET_HEADER]: opts.secret },
+        signal: AbortSignal.timeout(opts.timeoutMs),
+      });
+      if (!res.ok) {
+        await res.body?.cancel();
+        return null;
+      }
+      const parsed = patientSenderSchema.safeParse(await res.json());
+      return parsed.success ? parsed.data : null;
+    } catch {
+      return null;
+    }
+  };
+  return () => {
+    if (!cached || now() - cached.at >= opts.ttlMs) cached = { at: now(), value: read() };
+    return cached.value;
   };
 }

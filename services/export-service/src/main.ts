@@ -6,7 +6,7 @@ import { ExportLimiter } from './export.limiter.js';
 import { createExportMetrics } from './export.metrics.js';
 import { createGatewayMetrics } from './gateway/gateway.metrics.js';
 import { DEFAULT_GATEWAY_OPTIONS, gatewayMiddleware } from './gateway/gateway.routes.js';
-import { createTokenServiceClient } from './grant.client.js';
+import { createSenderSource, createTokenServiceClient } from './grant.client.js';
 import { StudyReportIndex } from './reports/study-reports.js';
 
 /** The composition root of the export service; stateless, so stop() only drains downloads. */
@@ -47,6 +47,12 @@ export async function startExportService(
     log,
     reports,
     tokens,
+    patientSender: createSenderSource({
+      baseUrl: config.tokenServiceInternalUrl,
+      secret: config.secrets.internalSecret,
+      timeoutMs: 2_000,
+      ttlMs: 30_000,
+    }),
     dicomweb,
     limiter,
     metrics: { service: serviceMetrics, exports: exportMetrics },

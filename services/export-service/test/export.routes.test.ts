@@ -108,8 +108,8 @@ describe('export service routes against a fake store and token service', () => {
     // Every started download reported how it ended (so no event spills into the next test).
     const count = (name: string) => tokens.events.filter((e) => e.event === name).length;
     await until(
-      () => count('download_start') === count('download_complete') + count('download_abort'),
-      'every download_start to be followed by complete or abort',
+      () => count('download_started') === count('download_complete') + count('download_aborted'),
+      'every download_started to be followed by complete or abort',
     );
   });
 
@@ -127,7 +127,7 @@ describe('export service routes against a fake store and token service', () => {
     for (const i of small.instances) expect(r.body.includes(i.bytes)).toBe(true);
 
     await until(() => eventsOf('download_complete').length === 1, 'download_complete');
-    expect(eventsOf('download_start')).toEqual([
+    expect(eventsOf('download_started')).toEqual([
       expect.objectContaining({ outcome: 'ok', tokenId: 7, studyInstanceUid: small.uid }),
     ]);
     const [complete] = eventsOf('download_complete');
@@ -138,8 +138,8 @@ describe('export service routes against a fake store and token service', () => {
       bytes: r.body.length,
     });
     expect(complete?.detail).toMatchObject({ instances: 4, series: 2 });
-    expect(eventsOf('download_abort')).toEqual([]);
-    expect(tokens.events.map((e) => e.event)).toEqual(['download_start', 'download_complete']);
+    expect(eventsOf('download_aborted')).toEqual([]);
+    expect(tokens.events.map((e) => e.event)).toEqual(['download_started', 'download_complete']);
   });
 
   it('a download link with tracking parameters appended still downloads', async () => {
@@ -157,7 +157,7 @@ describe('export service routes against a fake store and token service', () => {
         resume = res;
       },
     });
-    await until(() => eventsOf('download_start').length === 1, 'download_start');
+    await until(() => eventsOf('download_started').length === 1, 'download_started');
     await new Promise((r) => setTimeout(r, 500));
     // 12 MB cannot all sit in socket buffers: the export is still waiting for the client.
     expect(eventsOf('download_complete')).toEqual([]);
@@ -183,7 +183,7 @@ describe('export service routes against a fake store and token service', () => {
         if (n > destroyAt) destroy();
       },
     });
-    await until(() => eventsOf('download_start').length === 1, 'download_start');
+    await until(() => eventsOf('download_started').length === 1, 'download_started');
     await new Promise((r) => setTimeout(r, 1_000));
     const pulled = store.bytesWritten - before;
     // Socket buffers on both sides plus a few stream buffers; an export that buffered would pull on.
@@ -202,8 +202,8 @@ describe('export service routes against a fake store and token service', () => {
     expect(r.complete).toBe(false);
     expect(r.body.length).toBeGreaterThan(0);
     expect(r.body.includes(EOCD)).toBe(false);
-    await until(() => eventsOf('download_abort').length === 1, 'download_abort');
-    expect(eventsOf('download_abort')[0]).toMatchObject({
+    await until(() => eventsOf('download_aborted').length === 1, 'download_aborted');
+    expect(eventsOf('download_aborted')[0]).toMatchObject({
       outcome: 'upstream_error',
       studyInstanceUid: small.uid,
     });
@@ -217,8 +217,8 @@ describe('export service routes against a fake store and token service', () => {
     expect(r.complete).toBe(false);
     expect(r.body.includes(EOCD)).toBe(false);
     expect(Date.now() - started).toBeLessThan(4_000);
-    await until(() => eventsOf('download_abort').length === 1, 'download_abort');
-    expect(eventsOf('download_abort')[0]?.outcome).toBe('upstream_error');
+    await until(() => eventsOf('download_aborted').length === 1, 'download_aborted');
+    expect(eventsOf('download_aborted')[0]?.outcome).toBe('upstream_error');
   });
 
   it('the client leaves midway: the store request is closed and the slot freed', async () => {
@@ -232,9 +232,9 @@ describe('export service routes against a fake store and token service', () => {
     expect(r.complete).toBe(false);
     await until(() => store.closedRetrievals === closedBefore + 1, 'the store to see its connection close');
     await until(() => limiter.inFlight === 0, 'the slot to be released');
-    await until(() => eventsOf('download_abort').length === 1, 'download_abort');
-    expect(eventsOf('download_abort')[0]).toMatchObject({ outcome: 'client_disconnected' });
-    expect(eventsOf('download_abort')[0]?.bytes).toBeGreaterThan(1024 * 1024);
+    await until(() => eventsOf('download_aborted').length === 1, 'download_aborted');
+    expect(eventsOf('download_aborted')[0]).toMatchObject({ outcome: 'client_disconnected' });
+    expect(eventsOf('download_aborted')[0]?.bytes).toBeGreaterThan(1024 * 1024);
     expect(eventsOf('download_complete')).toEqual([]);
   });
 
@@ -253,7 +253,7 @@ describe('export service routes against a fake store and token service', () => {
     const next = await download(url(smallToken));
     expect(next.complete).toBe(true);
     await until(() => eventsOf('download_complete').length === 1, 'download_complete');
-    expect(eventsOf('download_start')).toHaveLength(1);
+    expect(eventsOf('download_started')).toHaveLength(1);
   });
 
   it('retries a 503 from the store before the first byte, then streams', async () => {
@@ -265,7 +265,7 @@ describe('export service routes against a fake store and token service', () => {
     expect(r.body.includes(EOCD)).toBe(true);
     expect(store.retrievals - before).toBe(3);
     await until(() => eventsOf('download_complete').length === 1, 'download_complete');
-    expect(eventsOf('download_start')).toHaveLength(1);
+    expect(eventsOf('download_started')).toHaveLength(1);
     expect(logs.lines.some((l) => l.includes('store not ready; retrying'))).toBe(true);
   });
 

@@ -126,7 +126,7 @@ describe('export slots: per link, per client address, and stalled clients', () =
   });
 
   it('a client that stops reading loses its slot after the stall window: the zip is cut, the abort logged', async () => {
-    const before = tokens.events.filter((e) => e.event === 'download_abort').length;
+    const before = tokens.events.filter((e) => e.event === 'download_aborted').length;
     const d = await held(links[5] as string, '192.0.2.77');
     expect(d.status).toBe(200);
     await until(() => limiter.inFlight === 0, 'the stalled client to lose its slot', 10_000);
@@ -134,10 +134,10 @@ describe('export slots: per link, per client address, and stalled clients', () =
     const r = await d.done;
     expect(r.complete).toBe(false);
     await until(
-      () => tokens.events.filter((e) => e.event === 'download_abort').length === before + 1,
-      'download_abort',
+      () => tokens.events.filter((e) => e.event === 'download_aborted').length === before + 1,
+      'download_aborted',
     );
-    expect(tokens.events.filter((e) => e.event === 'download_abort').at(-1)).toMatchObject({
+    expect(tokens.events.filter((e) => e.event === 'download_aborted').at(-1)).toMatchObject({
       outcome: 'client_stalled',
       tokenId: 105,
     });
@@ -180,9 +180,9 @@ describe('access events on their way to the token service', () => {
     });
     tokens.failEvents = 1;
     tokens.failEventsWith = 400;
-    await expect(client.report({ event: 'download_abort', tokenId: 1 })).rejects.toThrow(/dropped/);
+    await expect(client.report({ event: 'download_aborted', tokenId: 1 })).rejects.toThrow(/dropped/);
     tokens.failEventsWith = 503;
-    expect(dropped).toEqual(['download_abort']);
+    expect(dropped).toEqual(['download_aborted']);
   });
 
   it('what is still pending at shutdown is given up and counted, not lost silently', async () => {
@@ -194,9 +194,9 @@ describe('access events on their way to the token service', () => {
       reportRetry: { attempts: 50, baseDelayMs: 50, maxDelayMs: 200 },
       onDropped: (e) => dropped.push(e.event),
     });
-    const sent = client.report({ event: 'download_start', tokenId: 2 }).catch(() => 'dropped');
+    const sent = client.report({ event: 'download_started', tokenId: 2 }).catch(() => 'dropped');
     await client.flushReports(300);
     expect(await sent).toBe('dropped');
-    expect(dropped).toEqual(['download_start']);
+    expect(dropped).toEqual(['download_started']);
   });
 });

@@ -118,6 +118,19 @@ describe('the zip route and link trust', () => {
     expect(sHtml).not.toContain('downloads it allows');
     const ar = await fetch(`${base}/token/study.zip?${spent}`, { headers: { cookie: 'studylink_lang=ar' } });
     expect(await ar.text()).toContain('<html lang="ar" dir="rtl">');
+    // Russian and Ukrainian (issue 20): the refusal in the language, the cookie before Accept-Language.
+    const ru = await (
+      await fetch(`${base}/token/study.zip?${viewOnly}`, { headers: { 'accept-language': 'ru' } })
+    ).text();
+    expect(ru).toContain('<html lang="ru" dir="ltr">');
+    expect(ru).toContain('Эта ссылка только для просмотра');
+    const uk = await (
+      await fetch(`${base}/token/study.zip?${spent}`, {
+        headers: { 'accept-language': 'ru', cookie: 'studylink_lang=uk' },
+      })
+    ).text();
+    expect(uk).toContain('<html lang="uk" dir="ltr">');
+    expect(uk).toContain('За цим посиланням дослідження вже завантажили');
     expect(store.retrievals).toBe(before);
   });
 });

@@ -97,6 +97,7 @@ export async function startTokenService(
     invalidTokens,
     cookies: tokens.cookies,
     zipContent: async () => (await serverConfig.get()).zipContent,
+    reportsOnPage: async () => (await serverConfig.get()).reportsOnPage,
     layoutMissing: (uid) => layouts.schedule(uid),
   });
 

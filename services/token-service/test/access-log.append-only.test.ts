@@ -155,6 +155,18 @@ describe('the access log, connected as the application role', () => {
       "INSERT INTO access_log (event, actor) VALUES ('download_complete', 'api-key:1:x')",
     ],
     [
+      'an actor on a started download (0019)',
+      "INSERT INTO access_log (event, actor) VALUES ('download_started', 'api-key:1:x')",
+    ],
+    [
+      'an actor on a resumed download (0019: 0009 did not list it)',
+      "INSERT INTO access_log (event, actor) VALUES ('download_resumed', 'staff:admin')",
+    ],
+    [
+      'an actor on an aborted download (0019)',
+      "INSERT INTO access_log (event, actor) VALUES ('download_aborted', 'cli:x')",
+    ],
+    [
       'an actor the service never writes',
       "INSERT INTO access_log (event, actor) VALUES ('token_revoked', 'the hospital director')",
     ],

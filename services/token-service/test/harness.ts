@@ -139,7 +139,13 @@ export async function startHarness(
   const invalidTokens = opts.invalidTokenLimit
     ? new InvalidTokenLimiter(database.db, log, opts.invalidTokenLimit)
     : NO_INVALID_TOKEN_LIMIT;
-  const links = new LinkAccess({ db: database.db, studies, invalidTokens, cookies: tokens.cookies });
+  const links = new LinkAccess({
+    db: database.db,
+    studies,
+    invalidTokens,
+    cookies: tokens.cookies,
+    reportsOnPage: async () => (await serverConfig.get()).reportsOnPage,
+  });
   const shares = new ShareService(database.db, cipher, serverConfig);
   const app = createApp({
     shares,

@@ -11,6 +11,7 @@ import {
   type LinkPurpose,
   type OpenedLink,
 } from '../src/link-access/link-access.js';
+import { toWireGrant } from '../src/link-access/wire-grant.js';
 import { InvalidTokenLimiter, NO_INVALID_TOKEN_LIMIT } from '../src/rate-limit/invalid-token.limiter.js';
 import { ServerConfigService } from '../src/server-config/server-config.service.js';
 import { StudyService } from '../src/studies/study.service.js';
@@ -109,6 +110,7 @@ let testDb: TestDatabase;
 let database: Database;
 let tokens: TokenService;
 let links: LinkAccess;
+let serverConfig: ServerConfigService;
 let clock = T0;
 const source = new FakeStudySource();
 /** Each state's token and the verification cookie its browser holds. */
@@ -146,7 +148,7 @@ async function setRow(tokenId: number, set: Record<string, unknown>) {
 beforeAll(async () => {
   testDb = await createTestDatabase();
   database = createDatabase({ url: testDb.url });
-  const serverConfig = new ServerConfigService(database.db, SEED);
+  serverConfig = new ServerConfigService(database.db, SEED);
   await serverConfig.ensureSeeded();
   const log = createLogger({ service: 'token-service', level: 'silent' });
   const studies = new StudyService(database.db, source, log, { storeMs: 1000, pageMs: 1000 });
@@ -397,5 +399,82 @@ describe('the cost of a page view', () => {
     } finally {
       await h.close();
     }
+  });
+});
+
+describe('the link gate: the report rule (issue 20)', () => {
+  const gateWith = (reportsOnPage: boolean) =>
+    new LinkAccess({
+      db: database.db,
+      studies: new StudyService(database.db, source, createLogger({ service: 't', level: 'silent' }), {
+        storeMs: 1000,
+        pageMs: 1000,
+      }),
+      invalidTokens: NO_INVALID_TOKEN_LIMIT,
+      cookies: tokens.cookies,
+      reportsOnPage: async () => reportsOnPage,
+      now: () => clock,
+    });
+  const pdf = Buffer.from('%PDF-1.4\n%%EOF\n');
+  const pushFor = (uid: string) =>
+    database.db
+      .insertInto('study_reports')
+      .values({
+        study_instance_uid: uid,
+        id: `r${uid.replace(/\./g, '')}`.slice(0, 64),
+        pdf,
+        sha256: 'c'.repeat(64),
+        bytes: pdf.length,
+        uploaded_by: 'api:test',
+      })
+      .execute();
+
+  it.each([
+    [null, true, true],
+    [null, false, false],
+    [true, false, true],
+    [true, true, true],
+    [false, true, false],
+    [false, false, false],
+  ] as const)(
+    'includeReport %s × reportsOnPage %s → may.report %s, on every purpose',
+    async (include, setup, want) => {
+      const { token, tokenId, uid } = await issue({});
+      await setRow(tokenId, { include_report: include });
+      await pushFor(uid);
+      const gate = gateWith(setup);
+      for (const purpose of ['page', 'viewer', 'view', 'view_files', 'download'] as const) {
+        const opened = await gate.open(token, REQUESTER, { purpose });
+        expect(opened.may.report, purpose).toBe(want);
+        expect(opened.hasPushedReport).toBe(true);
+        expect(opened.pushedReport, purpose).toEqual(
+          want ? { id: expect.any(String), bytes: pdf.length, sha256: 'c'.repeat(64) } : null,
+        );
+        // The wire grant carries the gate's answer and nothing else.
+        const grant = toWireGrant(opened, await serverConfig.get(), 'en');
+        expect(grant.may.report).toBe(want);
+        expect(grant.pushedReport).toEqual(opened.pushedReport);
+      }
+    },
+  );
+
+  it('an unverified link, or a gate that cannot read the setup, grants no report (fail closed)', async () => {
+    const un = await issue({ verification: 'pin' });
+    await setRow(un.tokenId, { include_report: true });
+    const opened = await gateWith(true).open(un.token, REQUESTER, { purpose: 'page' });
+    expect(opened.verified).toBe(false);
+    expect(opened.may.report).toBe(false);
+    expect(opened.pushedReport).toBeNull();
+    const plain = await issue({});
+    // `links` was made without reportsOnPage.
+    expect((await links.open(plain.token, REQUESTER, { purpose: 'view' })).may.report).toBe(false);
+  });
+
+  it('no pushed report: may.report alone, pushedReport null', async () => {
+    const { token } = await issue({});
+    const opened = await gateWith(true).open(token, REQUESTER, { purpose: 'view' });
+    expect(opened.may.report).toBe(true);
+    expect(opened.pushedReport).toBeNull();
+    expect(opened.hasPushedReport).toBe(false);
   });
 });

@@ -412,7 +412,7 @@ describe('download limit and view-only links', () => {
       downloadsRemaining: 1,
       verification: 'none',
     });
-    expect((await report('download_abort', g.tokenId, LIMITED)).status).toBe(204);
+    expect((await report('download_aborted', g.tokenId, LIMITED)).status).toBe(204);
     expect((await grant(json.token)).status).toBe(200);
     expect((await report('download_complete', g.tokenId, LIMITED)).status).toBe(204);
 
@@ -448,12 +448,12 @@ describe('download limit and view-only links', () => {
     expect((await grant(json.token)).status).toBe(200);
 
     // Streaming: the reservation lasts for hours; stopped: it ends at once.
-    await report('download_start', tokenId, uid, downloadId);
+    await report('download_started', tokenId, uid, downloadId);
     const lease = await h.database.pool.query('SELECT expires_at FROM download_leases WHERE id = $1', [
       downloadId,
     ]);
     expect(new Date(lease.rows[0].expires_at).getTime()).toBeGreaterThan(Date.now() + 3600_000);
-    await report('download_abort', tokenId, uid, downloadId);
+    await report('download_aborted', tokenId, uid, downloadId);
     const again = await grant(json.token, { reserve: true });
     expect(again.status).toBe(200);
 
@@ -470,6 +470,28 @@ describe('download limit and view-only links', () => {
       [last],
     );
     expect(leases.rows[0].n).toBe(0);
+  });
+
+  it('names from before issue 18 (an export service of the previous release, an old filter) read as the new ones', async () => {
+    const uid = '1.2.826.0.1.3680043.8.498.12.19';
+    source.add({ studyInstanceUid: uid });
+    const { json } = await issue(uid, { maxDownloads: 1 });
+    const g = await readJson(await grant(json.token, { reserve: true }));
+    expect((await report('download_start', g.tokenId, uid, g.downloadId)).status).toBe(204);
+    expect((await grant(json.token, { reserve: true })).status).toBe(410);
+    // The old abort still ends the reservation, and both are logged under the new names.
+    expect((await report('download_abort', g.tokenId, uid, g.downloadId)).status).toBe(204);
+    expect((await grant(json.token, { reserve: true })).status).toBe(200);
+    expect((await events('download_started', uid)).map((e) => e.event)).toEqual(['download_started']);
+    expect((await events('download_start', uid)).map((e) => e.event)).toEqual(['download_started']);
+    expect((await events('download_abort', uid)).map((e) => e.event)).toEqual(['download_aborted']);
+    const stored = await h.database.pool.query(
+      "SELECT count(*)::int AS n FROM access_log WHERE event IN ('download_start', 'download_abort')",
+    );
+    expect(stored.rows[0].n).toBe(0);
+    // A name that never was is still a 400.
+    expect((await h.api('GET', `/api/v1/access-log?event=download_begin&study=${uid}`)).status).toBe(400);
+    expect((await report('download_begin', g.tokenId, uid)).status).toBe(400);
   });
 
   it('a download reported twice (a retried delivery) counts once', async () => {

@@ -2,6 +2,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDicomwebClient, type DicomwebClient } from '@studylink/dicomweb';
+import { formatPersonName } from '@studylink/i18n';
 import { createLogger } from '@studylink/service-kit';
 import {
   CHARSET_SAMPLES,
@@ -15,7 +16,6 @@ import {
   writeSyntheticStudy,
 } from '@studylink/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { formatPersonName } from '../src/patient/format.js';
 import { qidoStudySearch } from '../src/staff/studies/study-search.source.js';
 import { qidoStudySource } from '../src/studies/study.source.js';
 import { type Harness, readJson, startHarness } from './harness.js';
@@ -120,7 +120,7 @@ describe.each(['stock', 'tuned'] as const)('study details from a real Orthanc (%
       );
       expect(rows[0]?.patient_name, name).toBe(e.patientName);
       expect(rows[0]?.description, name).toBe(e.description);
-      expect(page, name).toContain(formatPersonName(e.patientName).replaceAll('&', '&amp;'));
+      expect(page, name).toContain(formatPersonName(e.patientName, { lang: 'en' }).replaceAll('&', '&amp;'));
       if (e.description) expect(page, name).toContain(e.description);
       // Where the store's QIDO-RS answer lost or garbled text, the names are the file's.
       if (name === 'chrH32.dcm' || (preset === 'stock' && name === 'chrGreek.dcm'))

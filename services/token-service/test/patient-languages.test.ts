@@ -9,10 +9,12 @@ import { FakeStudySource, type Harness, readJson, startHarness } from './harness
 
 const PLAIN = '1.2.826.0.1.3680043.8.498.13.1';
 const PIN = '1.2.826.0.1.3680043.8.498.13.2';
+const MANY = '1.2.826.0.1.3680043.8.498.13.3';
 
 let h: Harness;
 let plain: string;
 let pin: string;
+let many: string;
 
 /** A viewer bundle as `make build` lays it out, with made-up contents (the page is what is tested). */
 async function fakeViewerBundle(): Promise<string> {
@@ -31,9 +33,11 @@ beforeAll(async () => {
   const source = new FakeStudySource();
   source.add({ studyInstanceUid: PLAIN, patientName: 'MÜLLER^ANNA' });
   source.add({ studyInstanceUid: PIN });
+  source.add({ studyInstanceUid: MANY, seriesCount: 21, instanceCount: 5 });
   h = await startHarness(source, { viewerAssets: await loadViewerAssets(await fakeViewerBundle()) });
   plain = (await readJson(await h.api('PUT', `/api/v1/studies/${PLAIN}/token`))).token;
   pin = (await readJson(await h.api('PUT', `/api/v1/studies/${PIN}/token`, { verification: 'pin' }))).token;
+  many = (await readJson(await h.api('PUT', `/api/v1/studies/${MANY}/token`))).token;
 });
 
 afterAll(async () => {
@@ -201,6 +205,52 @@ describe('every patient-facing page in every language', () => {
       expect(page).toContain(escapeHtml(catalogue('nl')['viewer.loading'] ?? '-'));
       const error = await (await viewer('D'.repeat(64), {})).text();
       expect(error).toContain('<html lang="nl" dir="ltr">');
+    } finally {
+      await h.api('PUT', '/api/v1/server-config', { defaultLanguage: 'en' });
+    }
+  });
+});
+
+describe('Russian and Ukrainian (issue 20)', () => {
+  // A Ukrainian reader's browser often lists Russian too; Ukrainian is asked for first.
+  const UK = { 'accept-language': 'uk-UA,uk;q=0.9,ru;q=0.8,en;q=0.5' };
+  const RU = { 'accept-language': 'ru-RU,ru;q=0.9,en;q=0.5' };
+
+  it("the page counts series and images with the language's plural forms and writes its date", async () => {
+    const ru = visibleText(await (await get(plain, RU)).text());
+    expect(ru).toContain('Ваше медицинское исследование');
+    expect(ru).toContain('2 серии, 20 изображений');
+    expect(ru).toContain('21 января 2021');
+    expect(visibleText(await (await get(many, RU)).text())).toContain('21 серия, 5 изображений');
+    const uk = visibleText(await (await get(plain, UK)).text());
+    expect(uk).toContain('Ваше медичне дослідження');
+    expect(uk).toContain('2 серії, 20 зображень');
+    expect(uk).toContain('21 січня 2021');
+    expect(visibleText(await (await get(many, UK)).text())).toContain('21 серія, 5 зображень');
+  });
+
+  it('the PIN form, the error page and the viewer in each; the switcher cookie beats Accept-Language', async () => {
+    const form = await (await get(pin, UK)).text();
+    expect(form).toContain('<html lang="uk" dir="ltr">');
+    expect(form).toContain('Підтвердьте, що це ви');
+    expect(form).toContain('PIN-код');
+    const error = await (await get('E'.repeat(64), RU)).text();
+    expect(error).toContain('<html lang="ru" dir="ltr">');
+    expect(visibleText(error)).toContain('Обратитесь, пожалуйста, в отделение');
+    const chosen = await (await get(plain, { ...UK, cookie: 'studylink_lang=ru' })).text();
+    expect(chosen).toContain('<html lang="ru" dir="ltr">');
+    const viewerUk = await (await viewer(plain, UK)).text();
+    expect(viewerUk).toContain('<html lang="uk" dir="ltr">');
+    expect(viewerUk).toContain('21 січня 2021');
+    expect(viewerUk).toContain(escapeHtml('Сторінка дослідження'));
+  });
+
+  it("without a cookie or Accept-Language the page is in the setup's default, Ukrainian", async () => {
+    expect((await h.api('PUT', '/api/v1/server-config', { defaultLanguage: 'uk' })).status).toBe(200);
+    try {
+      const page = await (await get(plain, {})).text();
+      expect(page).toContain('<html lang="uk" dir="ltr">');
+      expect(visibleText(page)).toContain('2 серії, 20 зображень');
     } finally {
       await h.api('PUT', '/api/v1/server-config', { defaultLanguage: 'en' });
     }

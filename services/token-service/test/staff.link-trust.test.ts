@@ -8,6 +8,7 @@ let staff: StaffClient;
 const PIN_STUDY = '1.2.826.0.1.3680043.8.498.120';
 const NO_BIRTH = '1.2.826.0.1.3680043.8.498.121';
 const LIMITED = '1.2.826.0.1.3680043.8.498.122';
+const CYRILLIC = '1.2.826.0.1.3680043.8.498.123';
 const secrets: string[] = [];
 
 beforeAll(async () => {
@@ -15,6 +16,7 @@ beforeAll(async () => {
   h.source.add({ studyInstanceUid: PIN_STUDY, patientName: 'PIN^PAULA', patientBirthDate: '19700101' });
   h.source.add({ studyInstanceUid: NO_BIRTH, patientName: 'NOBIRTH^NINA', patientBirthDate: '' });
   h.source.add({ studyInstanceUid: LIMITED, patientName: 'LIMIT^LARS', patientBirthDate: '19700101' });
+  h.source.add({ studyInstanceUid: CYRILLIC, patientName: 'ШЕВЧЕНКО^ОЛЕНА', patientBirthDate: '19700101' });
   await h.addUser('carol', 'staff');
   staff = h.client();
   await staff.signInOrThrow('carol');
@@ -69,6 +71,26 @@ describe('making a link with options', () => {
     expect(withPin.text).toContain('dir="rtl"');
     expect(withPin.text).toContain(`رمزك السري: ${pin}`);
     expect((await events('pin_displayed', PIN_STUDY)).length).toBe(2);
+  });
+
+  it('the handout in Russian and Ukrainian (issue 20): its second factor and its expiry date in the language', async () => {
+    await staff.get(`/staff/studies/${CYRILLIC}`);
+    const made = await staff.post(`/staff/studies/${CYRILLIC}/token`, {
+      expires: '2031-03-04',
+      verification: 'birth-date',
+    });
+    expect(made.status).toBe(303);
+    const ru = (await staff.get(`/staff/studies/${CYRILLIC}/handout?lang=ru`)).text.replace(/\s+/g, ' ');
+    expect(ru).toContain('lang="ru"');
+    expect(ru).toContain('Ваше медицинское исследование онлайн');
+    expect(ru).toContain('Чтобы открыть ссылку, нужно будет ввести вашу дату рождения.');
+    expect(ru).toContain('Ссылка действует до 4 марта 2031 г.');
+    expect(ru).toContain('aria-label="QR-код ссылки"');
+    const uk = (await staff.get(`/staff/studies/${CYRILLIC}/handout?lang=uk`)).text.replace(/\s+/g, ' ');
+    expect(uk).toContain('lang="uk"');
+    expect(uk).toContain('Ваше медичне дослідження онлайн');
+    expect(uk).toContain('Щоб відкрити посилання, потрібно буде ввести вашу дату народження.');
+    expect(uk).toContain('Посилання діє до 4 березня 2031 р.');
   });
 
   it('a locked link shows as locked with an Unlock button that lifts the lock', async () => {

@@ -51,6 +51,19 @@ export interface TokenTable {
   locked_at: Date | null;
   /** A child link shared onward by the patient: its parent (migrations/0016); null for a study's own link. */
   parent_id: Generated<number | null>;
+  /** Whether the link shows the study's reports (migrations/0014); null follows the setup's reportsOnPage. */
+  include_report: Generated<boolean | null>;
+}
+
+/** The PDF a RIS pushed for a study (migrations/0014). */
+export interface StudyReportTable {
+  study_instance_uid: string;
+  id: string;
+  pdf: Buffer;
+  sha256: string;
+  bytes: number;
+  uploaded_at: Timestamp;
+  uploaded_by: string;
 }
 
 export interface StudyTable {
@@ -256,6 +269,7 @@ export interface DB {
   invalid_token_attempts: InvalidTokenAttemptsTable;
   download_leases: DownloadLeaseTable;
   zip_layouts: ZipLayoutTable;
+  study_reports: StudyReportTable;
   counted_downloads: CountedDownloadTable;
   deliveries: DeliveryTable;
   staff_users: StaffUserTable;

@@ -1,4 +1,5 @@
 import type Router from '@koa/router';
+import { currentAccessEventName } from '@studylink/contracts';
 import { createRouter, requesterOf } from '@studylink/service-kit';
 import type { Context, Next } from 'koa';
 import type { Kysely } from 'kysely';
@@ -69,6 +70,7 @@ export function apiRoutes(deps: ApiDeps): Router {
       verification: body.verification,
       maxDownloads: body.maxDownloads,
       allowDownload: body.allowDownload,
+      includeReport: body.includeReport,
     });
     ctx.status = created ? 201 : 200;
     ctx.body = token;
@@ -147,7 +149,9 @@ export function apiRoutes(deps: ApiDeps): Router {
   });
 
   router.get('/access-log', ...key, requireScope('audit'), async (ctx) => {
-    const q = parseOrThrow(accessLogQuerySchema, ctx.query, 'query');
+    // An integrator's filter written before issue 18 (event=download_start) reads as the new name.
+    const query = { ...ctx.query, event: currentAccessEventName(ctx.query.event) };
+    const q = parseOrThrow(accessLogQuerySchema, query, 'query');
     const rows = await listAccessEvents(deps.db, {
       study: q.study,
       event: q.event,

@@ -41,6 +41,13 @@ export const issueTokenBodySchema = z
       .describe(
         'false makes a view-only link: the page and the viewer work, the zip is refused. Default true.',
       ),
+    includeReport: z
+      .boolean()
+      .nullable()
+      .optional()
+      .describe(
+        "Whether the link shows the study's reports (SR, encapsulated PDF, the PDF pushed with PUT .../report) on the page, in the viewer and in the zip: false holds them back (until the doctor has spoken to the patient), true shows them, null follows the setup's reportsOnPage (the default). On a study that has a link, it is changed in place.",
+      ),
   })
   .strict()
   .refine(
@@ -102,6 +109,10 @@ export const tokenResponseSchema = z.object({
     ),
   maxDownloads: z.number().int().min(1).nullable(),
   allowDownload: z.boolean(),
+  includeReport: z
+    .boolean()
+    .nullable()
+    .describe("Whether the link shows the study's reports; null: it follows the setup's reportsOnPage."),
   downloadsUsed: z.number().int().min(0).describe('Completed downloads so far; aborted ones do not count.'),
   locked: z.boolean().describe('Wrong birth dates or PINs locked the link (see lockedUntil).'),
   lockedUntil: z

@@ -4,6 +4,7 @@ import {
   grantRequestSchema,
   INTERNAL_ACCESS_EVENTS_PATH,
   INTERNAL_GRANTS_PATH,
+  INTERNAL_SENDER_PATH,
   INTERNAL_ZIP_LAYOUT_STALE_PATH,
   INTERNAL_ZIP_LAYOUTS_PATH,
   LAYOUT_ID_PATTERN,
@@ -18,6 +19,7 @@ import { completedDownloadOf, countsAgainstLimit, recordCounted } from '../downl
 import { parseOrThrow } from '../http/validate.js';
 import type { LinkAccess } from '../link-access/link-access.js';
 import { toWireGrant } from '../link-access/wire-grant.js';
+import { senderOf } from '../patient/sender.js';
 import type { ServerConfigService } from '../server-config/server-config.service.js';
 import { recordExportSize } from '../studies/study.repository.js';
 import { countDownload, endLease, extendLease, isFirstReport } from '../tokens/token.repository.js';
@@ -83,9 +85,9 @@ export function internalRoutes(deps: InternalDeps): Router {
     // A report sent again (its answer was lost) names the same download: counted once.
     const download = typeof e.detail?.downloadId === 'string' ? e.detail.downloadId : null;
     if (download && UUID.test(download)) {
-      if (e.event === 'download_start' || e.event === 'download_resumed')
+      if (e.event === 'download_started' || e.event === 'download_resumed')
         await extendLease(deps.db, download);
-      else if (e.event === 'download_complete' || e.event === 'download_abort')
+      else if (e.event === 'download_complete' || e.event === 'download_aborted')
         await endLease(deps.db, download);
     }
     // A ranged request counts only when it completed the file, and not again when this link completed
@@ -131,6 +133,10 @@ export function internalRoutes(deps: InternalDeps): Router {
     const { id } = parseOrThrow(staleLayoutSchema, ctx.request.body, 'stale layout');
     await deps.layouts?.staleFound(id);
     ctx.status = 204;
+  });
+  // Who sent the links, for the export service's own patient pages (its refusals name them too).
+  router.get(INTERNAL_SENDER_PATH, secret, async (ctx) => {
+    ctx.body = senderOf(await deps.serverConfig.get());
   });
   return router;
 }

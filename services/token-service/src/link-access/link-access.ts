@@ -24,7 +24,8 @@
  *                (a bare GET of the page is `page_view` `fetched`). `crossOrigin`: refused and logged.
  *
  * Outcomes (`may` on a verified link): page, viewFrames and share always; viewFiles and download
- * unless the link is view-only or its downloads are used up (`downloadRefusal` says which).
+ * unless the link is view-only or its downloads are used up (`downloadRefusal` says which); report
+ * when the link's includeReport, else the setup's reportsOnPage, says so (`pushedReport` only then).
  * Errors: TooManyInvalidTokensError 429 (over the allowance, before any lookup), TokenNotFoundError
  * 404 (malformed, unknown, revoked, expired), LinkLockedError 429 (page only: unanswered and locked),
  * VerificationRequiredError 403 (viewer, view, view_files, download, share without the cookie),
@@ -35,7 +36,7 @@
  * `decide` below, with its row in the gate's table test (test/link-access.gate.test.ts).
  */
 
-import { layoutIdOfEtag } from '@studylink/contracts';
+import { layoutIdOfEtag, type PushedReport } from '@studylink/contracts';
 import type { Requester } from '@studylink/service-kit';
 import type { Kysely } from 'kysely';
 import { appendAccessEvent } from '../access-log/access-log.repository.js';
@@ -67,6 +68,7 @@ import {
   isOrphaned,
   type LinkRecord,
   lockOf,
+  mayReport,
   mayShare,
   toLinkRecord,
 } from './link.rules.js';
@@ -97,6 +99,11 @@ export interface LinkPermissions {
   download: boolean;
   /** Making child links to share onward. */
   share: boolean;
+  /**
+   * The study's reports (SR, encapsulated PDF, the RIS-pushed PDF): the report rule (link.rules.ts
+   * mayReport), decided here only. False: they are in none of the page, viewer, gateway or zip.
+   */
+  report: boolean;
 }
 
 export interface OpenOptions {
@@ -139,6 +146,10 @@ export interface OpenedLink {
   resume: boolean;
   /** Child links ever made from this link (share onward): none, and the page need not list them. */
   childCount: number;
+  /** The RIS-pushed report when there is one and `may.report`; else null. */
+  pushedReport: PushedReport | null;
+  /** The study has a RIS-pushed report (whether or not this link may show it). */
+  hasPushedReport: boolean;
   /** The study's stored copy (for `page` and `viewer`, from the store when there is none yet). */
   study: StudyRow | undefined;
 }
@@ -153,6 +164,8 @@ export interface LinkAccessDeps {
    * statement. Absent (tests without a store): no layout.
    */
   zipContent?: () => Promise<'as-stored' | 'jpeg-lossless'>;
+  /** The setup's reportsOnPage (cached): the report rule's default. Absent: no reports (fail closed). */
+  reportsOnPage?: () => Promise<boolean>;
   /** A page or a download found no layout for the study: make one in the background. */
   layoutMissing?: (studyInstanceUid: string) => void;
   now?: () => number;
@@ -166,6 +179,7 @@ const NOTHING: LinkPermissions = {
   viewFiles: false,
   download: false,
   share: false,
+  report: false,
 };
 
 export class LinkAccess {
@@ -190,6 +204,7 @@ export class LinkAccess {
     // A client over its invalid-token allowance learns nothing more, not even about a valid token.
     if (requester) await this.deps.invalidTokens.checkOrThrow(requester);
     const zipContent = this.deps.zipContent ? await this.deps.zipContent() : null;
+    const reportsOnPage = this.deps.reportsOnPage ? await this.deps.reportsOnPage() : undefined;
     const found = TOKEN_PATTERN.test(token)
       ? await findLinkWithStudyByHash(db, hashToken(token), zipContent)
       : undefined;
@@ -220,6 +235,7 @@ export class LinkAccess {
       (opts.range.ifRange === null || layoutIdOfEtag(opts.range.ifRange) === zipLayoutId) &&
       (await isCountedWithinWindow(db, link.tokenId, zipLayoutId, new Date(this.now())));
     const refusal = downloadRefusal(link, { resume });
+    const report = mayReport(link, { verified, reportsOnPage });
     const opened: OpenedLink = {
       purpose: opts.purpose,
       link,
@@ -232,8 +248,11 @@ export class LinkAccess {
             viewFiles: refusal === null,
             download: refusal === null,
             share: mayShare(link),
+            report,
           }
         : NOTHING,
+      pushedReport: report ? found.pushedReport : null,
+      hasPushedReport: found.pushedReport !== null,
       downloadRefusal: refusal,
       downloadsRemaining: downloadsRemaining(link),
       downloadId: null,

@@ -15,6 +15,8 @@ export interface LinkRecord extends CookieSubject {
   lockedAt: Date | null;
   /** A child link (shared onward by the patient): its parent's id; null for a study's own link. */
   parentId: number | null;
+  /** Whether the link shows the study's reports; null follows the setup's reportsOnPage. */
+  includeReport: boolean | null;
 }
 
 export function toLinkRecord(row: TokenRow): LinkRecord {
@@ -31,6 +33,7 @@ export function toLinkRecord(row: TokenRow): LinkRecord {
     lockedUntil: row.locked_until,
     lockedAt: row.locked_at,
     parentId: row.parent_id,
+    includeReport: row.include_report ?? null,
   };
 }
 
@@ -81,4 +84,17 @@ export function downloadRefusal(
 ): 'view_only' | 'limit_reached' | null {
   if (!link.allowDownload) return 'view_only';
   return downloadsRemaining(link) === 0 && !resume ? 'limit_reached' : null;
+}
+
+/**
+ * The report rule (issue 20): a verified link shows the study's reports (SR, encapsulated PDF, the
+ * RIS-pushed PDF) when the link says so, else when the setup's `reportsOnPage` does. Fail closed:
+ * an unverified link, or a setup that cannot be read (undefined), shows none.
+ * @example mayReport({ includeReport: null }, { verified: true, reportsOnPage: true }) === true
+ */
+export function mayReport(
+  link: Pick<LinkRecord, 'includeReport'>,
+  { verified, reportsOnPage }: { verified: boolean; reportsOnPage: boolean | undefined },
+): boolean {
+  return verified && (link.includeReport ?? reportsOnPage ?? false) === true;
 }

@@ -1,5 +1,4 @@
 import type { DownloadRefusalCode, Grant } from '@studylink/contracts';
-import { mayShowReport } from '../reports/report.rule.js';
 import type { ServerConfig } from '../server-config/server-config.schema.js';
 import type { OpenedLink } from './link-access.js';
 
@@ -30,9 +29,9 @@ export function toWireGrant(opened: OpenedLink, config: ServerConfig, language: 
       viewFiles: may.viewFiles,
       download: may.download,
       share: may.share,
-      report: mayShowReport(opened, config),
+      report: may.report,
     },
-    pushedReport: null,
+    pushedReport: may.report ? opened.pushedReport : null,
     downloadRefusal: opened.downloadRefusal ? REFUSAL_CODE[opened.downloadRefusal] : null,
     downloadsRemaining: opened.downloadsRemaining,
     downloadId: opened.downloadId,

@@ -1,22 +1,6 @@
 import { escapeHtml, html } from '@studylink/service-kit';
 import { describe, expect, it } from 'vitest';
-import { formatBytes, formatDicomDate, formatDicomTime, formatPersonName } from './format.js';
-
-describe('formatPersonName', () => {
-  it.each([
-    ['DOE^JANE', 'DOE, JANE'],
-    ['DOE^JANE^M^DR^PHD', 'DOE, DR JANE M, PHD'],
-    ['DOE', 'DOE'],
-    ['^JANE', 'JANE'],
-    ['', ''],
-    ['Yamada^Tarou=山田^太郎=やまだ^たろう', 'Yamada, Tarou (山田 太郎 / やまだ たろう)'],
-    ['=山田^太郎', '山田 太郎'],
-    ['Διονυσιος', 'Διονυσιος'],
-    ['Люкceмбypг^Гept', 'Люкceмбypг, Гept'],
-  ])('%s → %s', (pn, expected) => {
-    expect(formatPersonName(pn)).toBe(expected);
-  });
-});
+import { formatBytes, formatDicomDate, formatDicomTime } from './format.js';
 
 describe('dates, times, sizes', () => {
   it('formats DICOM dates', () => {

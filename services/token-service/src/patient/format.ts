@@ -15,29 +15,6 @@ const MONTHS = [
   'December',
 ];
 
-/**
- * A DICOM person name made readable: `DOE^JANE^^DR` → `DOE, JANE`; groups after `=`
- * (ideographic, phonetic) are added in parentheses when they differ.
- * @example formatPersonName('Yamada^Tarou=山田^太郎') === 'Yamada, Tarou (山田 太郎)'
- */
-export function formatPersonName(pn: string): string {
-  const [alphabetic = '', ...others] = pn.split('=');
-  const main = formatGroup(alphabetic, true);
-  const extra = others.map((g) => formatGroup(g, false)).filter((g) => g !== '' && g !== main);
-  if (!main) return extra.join(' / ');
-  return extra.length ? `${main} (${extra.join(' / ')})` : main;
-}
-
-function formatGroup(group: string, western: boolean): string {
-  const [family = '', given = '', middle = '', prefix = '', suffix = ''] = group
-    .split('^')
-    .map((s) => s.trim());
-  if (!western) return [family, given, middle].filter(Boolean).join(' ');
-  const first = [prefix, given, middle].filter(Boolean).join(' ');
-  const name = family && first ? `${family}, ${first}` : family || first;
-  return suffix ? `${name}, ${suffix}` : name;
-}
-
 /** `20210121` → `21 January 2021`; anything else is returned trimmed, or '' when empty. */
 export function formatDicomDate(da: string): string {
   const m = /^(\d{4})(\d{2})(\d{2})$/.exec(da.trim());

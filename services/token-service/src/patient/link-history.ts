@@ -15,7 +15,7 @@ export const HISTORY_LENGTH = 20;
 const PATIENT_EVENTS = [
   'page_view',
   'download_complete',
-  'download_abort',
+  'download_aborted',
   'download_refused',
   'verification',
   // A child link made for a doctor (issue 21): the patient sees it among the link's uses.
@@ -43,8 +43,8 @@ function describe(event: string, outcome: string): MessageKey {
   switch (event) {
     case 'download_complete':
       return 'history.download_complete';
-    case 'download_abort':
-      return 'history.download_abort';
+    case 'download_aborted':
+      return 'history.download_aborted';
     case 'download_refused':
       return 'history.download_refused';
     case 'link_shared':

@@ -1,9 +1,9 @@
 import { DOWNLOAD_PATH, REPORT_PAGE_PATH, VIEWER_PATH } from '@studylink/contracts';
-import { LANGUAGES, languageName, type Translator } from '@studylink/i18n';
+import { formatPersonName, LANGUAGES, languageName, type Translator } from '@studylink/i18n';
 import { html, pageLayout as layout, type SafeHtml } from '@studylink/service-kit';
 import type { StudyRow, Verification } from '../db/tables.js';
 import type { ServerConfig } from '../server-config/server-config.schema.js';
-import { dicomDateAsDate, formatBytes, formatDicomTime, formatPersonName, studyMoment } from './format.js';
+import { dicomDateAsDate, formatBytes, formatDicomTime, studyMoment } from './format.js';
 import type { LinkUse } from './link-history.js';
 import { senderOf } from './sender.js';
 
@@ -12,7 +12,7 @@ export { DOWNLOAD_PATH };
 /** A static same-origin file (the CSP allows no inline script): says a browser loaded the page. */
 const OPENED_SCRIPT = html`<script src="/assets/patient-opened.js" defer></script>`;
 
-function row(label: string, value: string | null | undefined): SafeHtml | string {
+function row(label: string, value: SafeHtml | string | null | undefined): SafeHtml | string {
   return value ? html`<div class="row"><dt>${label}</dt><dd>${value}</dd></div>` : '';
 }
 
@@ -66,6 +66,7 @@ export function renderStudyPage(p: {
   report?: boolean;
 }): string {
   const { t, study: s } = p;
+  const name = s ? formatPersonName(s.patient_name, { lang: t.lang }) : '';
   const counts =
     s && s.series_count !== null && s.instance_count !== null
       ? t.t('page.counts', { series: s.series_count, images: s.instance_count })
@@ -100,7 +101,7 @@ ${p.sharedByPatient ? html`<p class="notice shared">${t.t('share.childNotice')}<
 ${
   s
     ? html`<dl class="details">
-  ${row(t.t('page.patient'), formatPersonName(s.patient_name))}
+  ${row(t.t('page.patient'), name ? html`<bdi>${name}</bdi>` : '')}
   ${row(t.t('page.study'), s.description)}
   ${row(t.t('page.date'), when)}
   ${row(t.t('page.modalities'), s.modalities.join(', '))}

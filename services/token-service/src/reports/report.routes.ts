@@ -14,7 +14,6 @@ import type { LinkAccess } from '../link-access/link-access.js';
 import { senderOf } from '../patient/sender.js';
 import type { ServerConfigService } from '../server-config/server-config.service.js';
 import { type ReportPageContent, renderReportPage } from './report.page.js';
-import { mayShowReport } from './report.rule.js';
 import { reportsOf } from './report.source.js';
 
 export interface ReportPageDeps {
@@ -51,7 +50,8 @@ export function reportPageRoutes(deps: ReportPageDeps): Router {
       ctx.redirect(`/token?${token}`);
       return;
     }
-    if (!mayShowReport(opened, config))
+    // The gate's report rule (the link's includeReport, else the setup's reportsOnPage).
+    if (!opened.may.report)
       throw new ReportNotShownError(404, 'report_not_shown', 'not found or no longer available');
     let content: ReportPageContent | null = null;
     if (ctx.method !== 'HEAD' && deps.dicomweb) {
@@ -63,8 +63,7 @@ export function reportPageRoutes(deps: ReportPageDeps): Router {
         ctx.state.log?.warn({ err: err.message }, 'report not read from the store');
         return null;
       });
-      // The pushed PDF comes with the gate's report rule (issue 20); until then there is none.
-      content = found ? { ...found, pushed: false } : null;
+      content = found ? { ...found, pushed: opened.pushedReport !== null } : null;
     }
     ctx.type = 'text/html; charset=utf-8';
     ctx.body = renderReportPage({

@@ -6,7 +6,7 @@ import type { Db } from '../db/database.js';
  * loaded, a right second-factor answer, the viewer, a download. A bare GET of the page (a mail
  * scanner's) is `page_view` `fetched` and is not among them.
  */
-export const OPENED_EVENTS = ['link_opened', 'viewer_opened', 'download_start'] as const;
+export const OPENED_EVENTS = ['link_opened', 'viewer_opened', 'download_started'] as const;
 
 export interface ActiveLinkRow {
   id: number;

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { PushedReport } from '@studylink/contracts';
 import { type Kysely, sql } from 'kysely';
 import type { Db } from '../db/database.js';
 import type { DB, NewToken, StudyRow, TokenRow, ZipLayoutReadme } from '../db/tables.js';
@@ -32,6 +33,8 @@ export async function findLinkWithStudyByHash(
       parent: { revokedAt: Date | null; expiresAt: Date | null } | null;
       /** Child links ever made from this link. */
       childCount: number;
+      /** The study's RIS-pushed report (migrations/0014), whoever may see it; null when none. */
+      pushedReport: PushedReport | null;
     }
   | undefined
 > {
@@ -45,6 +48,10 @@ export async function findLinkWithStudyByHash(
     // Child links made from this one (share onward): the page lists them only when there are any.
     .select(sql<number>`(SELECT count(*)::int FROM tokens c WHERE c.parent_id = tokens.id)`.as('child_count'))
     .select(
+      sql<PushedReport | null>`(SELECT jsonb_build_object('id', r.id, 'bytes', r.bytes, 'sha256', r.sha256)
+        FROM study_reports r WHERE r.study_instance_uid = tokens.study_instance_uid)`.as('pushed_report'),
+    )
+    .select(
       zipContent === null
         ? sql<ZipLayoutSummary | null>`NULL::jsonb`.as('zip_layout')
         : sql<ZipLayoutSummary | null>`(SELECT jsonb_build_object('id', z.id, 'base_length', z.base_length, 'readme', z.readme)
@@ -55,7 +62,8 @@ export async function findLinkWithStudyByHash(
     .where('tokens.token_hash', '=', hash)
     .executeTakeFirst();
   if (!found) return undefined;
-  const { study_copy, zip_layout, parent_revoked_at, parent_expires_at, child_count, ...row } = found;
+  const { study_copy, zip_layout, parent_revoked_at, parent_expires_at, child_count, pushed_report, ...row } =
+    found;
   return {
     row: row as TokenRow,
     study: study_copy ? reviveStudy(study_copy) : undefined,
@@ -65,6 +73,7 @@ export async function findLinkWithStudyByHash(
         ? null
         : { revokedAt: parent_revoked_at ?? null, expiresAt: parent_expires_at ?? null },
     childCount: Number(child_count),
+    pushedReport: pushed_report ?? null,
   };
 }
 

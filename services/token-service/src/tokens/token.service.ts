@@ -42,6 +42,8 @@ export interface IssuedToken {
   pin?: string;
   maxDownloads: number | null;
   allowDownload: boolean;
+  /** Whether the link shows the study's reports; null follows the setup's reportsOnPage. */
+  includeReport: boolean | null;
   downloadsUsed: number;
   /** Wrong answers locked the link: until lockedUntil, or (lockedUntil null) until staff unlock it. */
   locked: boolean;
@@ -55,6 +57,8 @@ export interface LinkOptions {
   verification?: Verification;
   maxDownloads?: number | null;
   allowDownload?: boolean;
+  /** Show the study's reports (true), hold them back (false), or follow the setup (null, the default). */
+  includeReport?: boolean | null;
 }
 
 /** Who asked, for the access log: an API key or a staff user, and from where. */
@@ -98,7 +102,12 @@ export class TokenService {
     const existing = await this.activeOrRetire(uid, who);
     if (existing) {
       assertSameSettingsOrThrow(existing, opts);
-      return { created: false, token: await this.display(existing, who, 'token_displayed', withPin) };
+      // The report's release is changed in place: staff hold it back, then release it, on one link.
+      const current =
+        opts.includeReport !== undefined && opts.includeReport !== existing.include_report
+          ? await this.setIncludeReport(existing, opts.includeReport, who)
+          : existing;
+      return { created: false, token: await this.display(current, who, 'token_displayed', withPin) };
     }
 
     const { config, verification } = await this.checkLinkOptionsOrThrow(uid, opts);
@@ -197,6 +206,7 @@ export class TokenService {
       pin_ciphertext: pin === null ? null : this.cipher.encrypt(pin, pinAad(hash)),
       max_downloads: opts.maxDownloads ?? null,
       allow_download: opts.allowDownload ?? true,
+      include_report: opts.includeReport ?? null,
     });
     if (!row) return null;
     await appendAccessEvent(trx, {
@@ -211,6 +221,7 @@ export class TokenService {
         verification: opts.verification,
         maxDownloads: row.max_downloads,
         allowDownload: row.allow_download,
+        includeReport: row.include_report,
         expiresAt: row.expires_at?.toISOString() ?? null,
       },
     });
@@ -433,6 +444,33 @@ export class TokenService {
     });
   }
 
+  /** Sets whether a link shows the study's reports (null: follow the setup), and logs it. */
+  private async setIncludeReport(
+    row: TokenRow,
+    includeReport: boolean | null,
+    who: Actor,
+  ): Promise<TokenRow> {
+    return this.db.transaction().execute(async (trx) => {
+      const updated = await trx
+        .updateTable('tokens')
+        .set({ include_report: includeReport })
+        .where('id', '=', row.id)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      await appendAccessEvent(trx, {
+        event: 'token_report_changed',
+        outcome: 'ok',
+        tokenId: row.id,
+        studyInstanceUid: row.study_instance_uid,
+        actor: who.actor,
+        clientIp: who.clientIp,
+        userAgent: who.userAgent,
+        detail: { includeReport },
+      });
+      return updated;
+    });
+  }
+
   private toIssued(
     row: TokenRow,
     token: string,
@@ -450,6 +488,7 @@ export class TokenService {
       ...(pin !== null ? { pin } : {}),
       maxDownloads: row.max_downloads,
       allowDownload: row.allow_download,
+      includeReport: row.include_report,
       downloadsUsed: row.downloads_used,
       locked: lock !== null,
       lockedUntil: lock?.retryAfterSeconds && row.locked_until ? row.locked_until.toISOString() : null,

@@ -1,8 +1,8 @@
 import { DICOMWEB_GATEWAY_PREFIX, DOWNLOAD_PATH } from '@studylink/contracts';
-import { messagesWithPrefix, type Translator } from '@studylink/i18n';
+import { bidiIsolate, formatPersonName, messagesWithPrefix, type Translator } from '@studylink/i18n';
 import { html, type PatientSender, type SafeHtml } from '@studylink/service-kit';
 import type { StudyRow } from '../db/tables.js';
-import { dicomDateAsDate, formatPersonName } from '../patient/format.js';
+import { dicomDateAsDate } from '../patient/format.js';
 import type { ViewerAssets } from './viewer.assets.js';
 
 /** The viewer page's CSP: scripts and workers from this origin only, WebAssembly for the codecs. */
@@ -42,7 +42,7 @@ export function renderViewerPage(p: {
   originalFiles?: boolean;
 }): string {
   const { t, study: s } = p;
-  const name = s ? formatPersonName(s.patient_name) : '';
+  const name = s ? formatPersonName(s.patient_name, { lang: t.lang }) : '';
   const date = s ? dicomDateAsDate(s.study_date) : null;
   const when = s ? (date ? t.date(date, { timeZone: 'UTC' }) : s.study_date.trim()) : '';
   const meta = s ? [when, s.description].filter(Boolean).join(' · ') : '';
@@ -54,7 +54,7 @@ export function renderViewerPage(p: {
 <meta name="viewport" content="width=device-width, initial-scale=1, viewport-fit=cover">
 <meta name="robots" content="noindex, nofollow">
 <meta name="referrer" content="no-referrer">
-<title>${t.t('viewer.title')}${name ? ` · ${name}` : ''}</title>
+<title>${t.t('viewer.title')}${name ? ` · ${bidiIsolate(name, t.lang)}` : ''}</title>
 <link rel="stylesheet" href="${p.assets.styleUrl}">
 <script type="module" src="${p.assets.scriptUrl}"></script>
 ${p.assets.preloadUrls.map((u) => html`<link rel="modulepreload" href="${u}">\n`)}
@@ -64,7 +64,7 @@ ${p.assets.preloadUrls.map((u) => html`<link rel="modulepreload" href="${u}">\n`
 <header class="bar">
   <a class="back" href="/token?${p.token}">${t.t('viewer.backToStudy')}</a>
   <div class="who">
-    <h1 id="patient">${name || t.t('viewer.yourImages')}</h1>
+    <h1 id="patient">${name ? html`<bdi>${name}</bdi>` : t.t('viewer.yourImages')}</h1>
     <p id="study-meta">${meta}</p>
     ${viewerSender(t, p.sender)}
   </div>

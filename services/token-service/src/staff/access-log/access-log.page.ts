@@ -1,7 +1,7 @@
+import { formatPersonName } from '@studylink/i18n';
 import { html, type SafeHtml } from '@studylink/service-kit';
 import type { AccessLogRowWithPatient } from '../../access-log/access-log.repository.js';
 import { ACCESS_EVENTS } from '../../access-log/access-log.repository.js';
-import { formatPersonName } from '../../patient/format.js';
 import type { StaffSession } from '../session/staff-session.service.js';
 import { st } from '../shared/staff.i18n.js';
 import { errorSummary, formatTime, inputField, selectField, staffPage } from '../shared/staff.layout.js';
@@ -118,7 +118,7 @@ ${
             : ''
         }</td>
         <td>${outcomeName(r.outcome)}</td>
-        <td>${r.patient_name ? formatPersonName(r.patient_name) : ''}</td>
+        <td>${r.patient_name ? html`<bdi>${formatPersonName(r.patient_name, { lang: st.lang })}</bdi>` : ''}</td>
         <td class="wrap-any">${r.patient_id ?? ''}</td>
         <td class="uid mono">${r.study_instance_uid ? html`<a href="/staff/access-log${filterQuery({ ...f, study: r.study_instance_uid })}">${r.study_instance_uid}</a>` : ''}</td>
         <td class="wrap-any">${r.client_ip ?? ''}</td>

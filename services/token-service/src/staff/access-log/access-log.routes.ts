@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type Router from '@koa/router';
 import { STUDY_UID_MAX_LENGTH, STUDY_UID_PATTERN } from '@studylink/contracts';
-import { endOfDayInZone, wallTimeInZone } from '@studylink/i18n';
+import { endOfDayInZone, formatPersonName, wallTimeInZone } from '@studylink/i18n';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import {
@@ -11,7 +11,6 @@ import {
   type StaffAccessLogFilter,
 } from '../../access-log/access-log.repository.js';
 import type { Db } from '../../db/database.js';
-import { formatPersonName } from '../../patient/format.js';
 import { requireSignedIn, sessionOrThrow } from '../session/staff-auth.middleware.js';
 import { actorOf, type StaffRouteDeps, sendPage, timeZoneOf } from '../shared/staff.context.js';
 import { st } from '../shared/staff.i18n.js';
@@ -190,7 +189,7 @@ export function accessLogRoutes(router: Router, deps: StaffRouteDeps): void {
             r.outcome,
             r.token_id,
             r.study_instance_uid,
-            r.patient_name === null ? null : formatPersonName(r.patient_name),
+            r.patient_name === null ? null : formatPersonName(r.patient_name, { lang: st.lang }),
             r.patient_id,
             r.client_ip,
             r.user_agent,

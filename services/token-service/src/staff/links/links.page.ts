@@ -1,5 +1,5 @@
+import { formatPersonName } from '@studylink/i18n';
 import { html } from '@studylink/service-kit';
-import { formatPersonName } from '../../patient/format.js';
 import type { ActiveLinkRow } from '../../tokens/active-links.repository.js';
 import type { StaffSession } from '../session/staff-session.service.js';
 import { st } from '../shared/staff.i18n.js';
@@ -39,7 +39,7 @@ ${
   <thead><tr><th scope="col">${st.t('links.column.study')}</th><th scope="col">${st.t('links.column.created')}</th><th scope="col">${st.t('links.column.expires')}</th><th scope="col">${st.t('links.column.opened')}</th><th scope="col">${st.t('links.column.sent')}</th></tr></thead>
   <tbody>${p.rows.map(
     (r) => html`<tr data-link="${r.id}">
-    <td><a href="/staff/studies/${r.study_instance_uid}">${formatPersonName(r.patient_name ?? '') || r.study_instance_uid}</a></td>
+    <td><a href="/staff/studies/${r.study_instance_uid}">${formatPersonName(r.patient_name, { lang: st.lang }) || r.study_instance_uid}</a></td>
     <td>${formatTime(r.created_at, p.timeZone)}</td>
     <td>${r.expires_at ? formatTime(r.expires_at, p.timeZone) : st.t('links.noExpiry')}${
       r.expires_at && r.expires_at <= p.soon

@@ -1,6 +1,5 @@
-import type { StaffMessageKey } from '@studylink/i18n';
+import { formatPersonName, type StaffMessageKey } from '@studylink/i18n';
 import { html, type SafeHtml } from '@studylink/service-kit';
-import { formatPersonName } from '../../patient/format.js';
 import type { TokenStatus } from '../../tokens/token.repository.js';
 import type { StaffSession } from '../session/staff-session.service.js';
 import { st } from '../shared/staff.i18n.js';
@@ -167,9 +166,9 @@ ${
       </tr></thead>
       <tbody>
         ${results.map((s) => {
-          const name = formatPersonName(s.patientName) || st.t('studies.noName');
+          const name = formatPersonName(s.patientName, { lang: st.lang }) || st.t('studies.noName');
           return html`<tr>
-          <td><strong>${name}</strong><span class="sub">${st.t('studies.row.patientId', { id: s.patientId || '–' })}</span></td>
+          <td><strong><bdi>${name}</bdi></strong><span class="sub">${st.t('studies.row.patientId', { id: s.patientId || '–' })}</span></td>
           <td class="nowrap">${st.dicomDate(s.studyDate) || '–'}</td>
           <td class="nowrap">${st.dicomDate(s.patientBirthDate) || '–'}</td>
           <td>${s.description || html`<span class="muted">–</span>`}</td>

@@ -1,6 +1,13 @@
-import { LANGUAGES, type Language, languageName, type StaffMessageKey, translator } from '@studylink/i18n';
+import {
+  formatPersonName,
+  LANGUAGES,
+  type Language,
+  languageName,
+  type StaffMessageKey,
+  translator,
+} from '@studylink/i18n';
 import { html, type SafeHtml, senderContact, senderHeader } from '@studylink/service-kit';
-import { dicomDateAsDate, formatDicomTime, formatPersonName, studyMoment } from '../../patient/format.js';
+import { dicomDateAsDate, formatDicomTime, studyMoment } from '../../patient/format.js';
 import { senderOf } from '../../patient/sender.js';
 import type { ServerConfig } from '../../server-config/server-config.schema.js';
 import type { IssuedToken } from '../../tokens/token.service.js';
@@ -19,7 +26,7 @@ export interface StudyView {
 
 function studyTitle(v: StudyView): string {
   return v.study
-    ? formatPersonName(v.study.patientName) || st.t('study.noName')
+    ? formatPersonName(v.study.patientName, { lang: st.lang }) || st.t('study.noName')
     : st.t('study.titleFallback');
 }
 
@@ -34,7 +41,7 @@ function studyFacts(v: StudyView, timeZone: string): SafeHtml {
       ? [st.dicomDate(s.studyDate), formatDicomTime(s.studyTime)].filter(Boolean).join(', ')
       : '';
   return html`<dl class="facts">
-  ${s ? row(st.t('study.fact.patient'), formatPersonName(s.patientName)) : ''}
+  ${s ? row(st.t('study.fact.patient'), formatPersonName(s.patientName, { lang: st.lang })) : ''}
   ${s ? row(st.t('study.fact.patientId'), s.patientId) : ''}
   ${row(st.t('study.fact.date'), when)}
   ${s ? row(st.t('study.fact.description'), s.description) : ''}
@@ -330,7 +337,7 @@ export function renderHandoutPage(p: {
   ${
     s
       ? html`<dl class="facts">
-    <dt>${tr.t('page.patient')}</dt><dd>${formatPersonName(s.patientName)}</dd>
+    <dt>${tr.t('page.patient')}</dt><dd><bdi>${formatPersonName(s.patientName, { lang: tr.lang })}</bdi></dd>
     ${studyDate ? html`<dt>${tr.t('page.date')}</dt><dd>${tr.date(studyDate, { timeZone: 'UTC' })}</dd>` : ''}
     ${s.description ? html`<dt>${tr.t('page.study')}</dt><dd>${s.description}</dd>` : ''}
   </dl>`
