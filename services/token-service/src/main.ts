@@ -168,6 +168,8 @@ export async function startTokenService(
     deliveries,
     shares,
     reports,
+    dicomweb,
+    storeTimeoutMs: config.storeTimeoutMs,
     trustedProxies: config.trustedProxies,
     isDraining: () => draining,
     readiness,
