@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { catalogue, LANGUAGES, type Language, messagesWithPrefix } from '@studylink/i18n';
+import { catalogue, LANGUAGES, type Language, messagesWithPrefix, RTL_LANGUAGES } from '@studylink/i18n';
 import { escapeHtml } from '@studylink/service-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadViewerAssets } from '../src/viewer/viewer.assets.js';
@@ -110,7 +110,7 @@ describe('every patient-facing page in every language', () => {
         form: await (await get(pin, headers)).text(),
         error: await (await get('A'.repeat(64), headers)).text(),
       };
-      const dir = lang === 'ar' ? 'rtl' : 'ltr';
+      const dir = RTL_LANGUAGES.has(lang) ? 'rtl' : 'ltr';
       for (const [what, html] of Object.entries(pages)) {
         expect(html, `${lang} ${what}`).toContain(`<html lang="${lang}" dir="${dir}">`);
         if (lang === 'en') continue;
@@ -130,7 +130,7 @@ describe('every patient-facing page in every language', () => {
       const res = await viewer(plain, { 'accept-language': `${lang};q=0.9, en;q=0.1` });
       expect(res.status).toBe(200);
       const html = await res.text();
-      expect(html).toContain(`<html lang="${lang}" dir="${lang === 'ar' ? 'rtl' : 'ltr'}">`);
+      expect(html).toContain(`<html lang="${lang}" dir="${RTL_LANGUAGES.has(lang) ? 'rtl' : 'ltr'}">`);
       expect(html).toContain(`data-lang="${lang}"`);
       // The script's messages: this language's viewer.*, every one English has.
       const attr = /data-messages="([^"]*)"/.exec(html)?.[1];
@@ -198,9 +198,54 @@ describe('every patient-facing page in every language', () => {
     expect(bad.headers.getSetCookie()).toEqual([]);
   });
 
+  it('Chinese: zh-CN, zh and zh-Hans-CN reach Simplified; zh-TW gets another language the header names', async () => {
+    for (const accept of ['zh-CN,zh;q=0.9', 'zh', 'zh-Hans-CN', 'zh-SG,en;q=0.5']) {
+      const page = await (await get(plain, { 'accept-language': accept })).text();
+      expect(page, accept).toContain('<html lang="zh-Hans" dir="ltr">');
+      expect(page, accept).toContain(catalogue('zh-Hans')['page.title']);
+    }
+    const tw = await (await get(plain, { 'accept-language': 'zh-TW,zh-Hant;q=0.9,en;q=0.5' })).text();
+    expect(tw).toContain('<html lang="en" dir="ltr">');
+    // The viewer and the error pages negotiate alike.
+    const v = await (await viewer(plain, { 'accept-language': 'zh-CN' })).text();
+    expect(v).toContain('data-lang="zh-Hans"');
+    const gone = await (await get('E'.repeat(64), { 'accept-language': 'zh-Hant-TW,ja;q=0.8' })).text();
+    expect(gone).toContain('<html lang="ja" dir="ltr">');
+  });
+
+  it('Hebrew right to left by the switcher: page, PIN form, error page, viewer', async () => {
+    const res = await fetch(`${h.url}/token?${plain}`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'same-origin' },
+      body: 'lang=he',
+    });
+    expect(res.status).toBe(303);
+    const cookie = (res.headers.getSetCookie().find((c) => c.startsWith('studylink_lang=')) ?? '').split(
+      ';',
+    )[0];
+    expect(cookie).toBe('studylink_lang=he');
+    const headers = { cookie: cookie as string, 'accept-language': 'de' };
+    for (const html of [
+      await (await get(plain, headers)).text(),
+      await (await get(pin, headers)).text(),
+      await (await get('F'.repeat(64), headers)).text(),
+      await (await viewer(plain, headers)).text(),
+    ]) {
+      expect(html).toContain('<html lang="he" dir="rtl">');
+    }
+    // The switcher offers every language, each named in itself and marked with its own lang.
+    const page = await (await get(plain, headers)).text();
+    for (const lang of LANGUAGES) expect(page).toContain(`<option value="${lang}" lang="${lang}"`);
+    expect(page).toContain('<option value="he" lang="he" selected>עברית</option>');
+    expect(page).toContain('>简体中文</option>');
+  });
+
   it('dates on the page are written the way the language writes them', async () => {
     expect(await (await get(plain, { 'accept-language': 'de' })).text()).toContain('21. Januar 2021');
     expect(await (await get(plain, { 'accept-language': 'fr' })).text()).toContain('21 janvier 2021');
+    expect(await (await get(plain, { 'accept-language': 'ja' })).text()).toContain('2021年1月21日');
+    expect(await (await get(plain, { 'accept-language': 'he' })).text()).toContain('21 בינואר 2021');
   });
 
   it("without a cookie or Accept-Language the viewer is in the server's default language", async () => {

@@ -23,6 +23,7 @@ import {
   type Presenter,
   type TokenServiceClient,
 } from '../grant.client.js';
+import { isReportDataset, StudyReportIndex, type StudyReports } from '../reports/study-reports.js';
 import { acceptsDicomJson, DEFAULT_ACCEPT, negotiateAccept } from './gateway.accept.js';
 import { RateLimiter, TtlCache } from './gateway.cache.js';
 import { frameCounts, scrubDicomJson, tagValues } from './gateway.metadata.js';
@@ -62,6 +63,8 @@ export interface GatewayDeps {
   /** The store's address as configured (and any other spelling of it): scrubbed from what is returned. */
   storeAddresses: readonly string[];
   options: GatewayOptions;
+  /** Which instances of a study are reports (default: one kept per membershipCacheMs, from `dicomweb`). */
+  reports?: StudyReportIndex;
   /** Counts each gateway request by resource kind and outcome. */
   count?: (kind: GatewayResourceKind | 'unknown', outcome: string) => void;
   now?: () => number;
@@ -139,6 +142,7 @@ export function gatewayMiddleware(deps: GatewayDeps): Middleware {
   const perClient = new RateLimiter(o.perClient.rate, o.perClient.burst, now);
   const inFlight = new Map<string, number>();
   const count = deps.count ?? (() => {});
+  const reports = deps.reports ?? new StudyReportIndex(deps.dicomweb, o.membershipCacheMs, now);
 
   const report = (e: AccessEventBody, log: Logger) =>
     deps.tokens
@@ -232,7 +236,13 @@ export function gatewayMiddleware(deps: GatewayDeps): Middleware {
       throw notFound();
   }
 
-  async function answerJson(ctx: Context, r: GatewayResource, query: GatewayQuery, signal: AbortSignal) {
+  async function answerJson(
+    ctx: Context,
+    r: GatewayResource,
+    query: GatewayQuery,
+    signal: AbortSignal,
+    held: StudyReports | null,
+  ) {
     if (!acceptsDicomJson(query.accept ?? ctx.get('accept')))
       throw new GatewayError(406, 'not_acceptable', 'this resource is answered in application/dicom+json');
     let datasets: DicomJsonObject[];
@@ -279,6 +289,18 @@ export function gatewayMiddleware(deps: GatewayDeps): Middleware {
         framesPerInstance.set(`${r.study}/${r.series}`, frameCounts(datasets));
       }
     }
+    // A report the link may not show is in no list: its series (when made of reports only) and its
+    // instances are left out of searches and metadata alike.
+    if (held)
+      datasets = datasets.filter(
+        (d) =>
+          !isReportDataset(d) &&
+          !held.instances.has(String(d[Tag.SOPInstanceUID]?.Value?.[0] ?? '')) &&
+          !(
+            r.kind === 'series_search' &&
+            held.reportOnlySeries.has(String(d[Tag.SeriesInstanceUID]?.Value?.[0] ?? ''))
+          ),
+      );
     ctx.status = 200;
     ctx.type = 'application/dicom+json';
     if (ctx.method !== 'HEAD') ctx.body = JSON.stringify(scrubDicomJson(datasets, deps.storeAddresses));
@@ -429,7 +451,10 @@ export function gatewayMiddleware(deps: GatewayDeps): Middleware {
           grant.downloadRefusal ?? 'download_not_allowed',
           'this link shows the images but does not hand out the original files',
         );
-      if (JSON_KINDS.has(r.kind)) await answerJson(ctx, r, query, controller.signal);
+      // A report held back (the grant's may.report false): neither listed nor retrieved.
+      const held = grant.may.report ? null : await storeCall(() => reports.of(r.study, controller.signal));
+      if (held) holdReportsOrThrow(r, held);
+      if (JSON_KINDS.has(r.kind)) await answerJson(ctx, r, query, controller.signal, held);
       else await relay(ctx, r, query, who.clientIp, controller);
     } catch (err) {
       outcome = err instanceof AppError ? err.code : 'internal_error';
@@ -438,6 +463,25 @@ export function gatewayMiddleware(deps: GatewayDeps): Middleware {
       count(kind, outcome);
     }
   };
+}
+
+/**
+ * A link that may not show the study's report: its report instances, and series made of them only, are
+ * not found; a series or study retrieve that would carry a report among other instances is refused
+ * (403 report_held: ask for the series or instances one by one).
+ */
+function holdReportsOrThrow(r: GatewayResource, held: StudyReports): void {
+  if (r.instance !== undefined && held.instances.has(r.instance)) throw notFound();
+  if (r.series !== undefined && held.reportOnlySeries.has(r.series)) throw notFound();
+  const carriesReport =
+    (r.kind === 'study_retrieve' && held.instances.size > 0) ||
+    (r.kind === 'series_retrieve' && r.series !== undefined && held.seriesWithReports.has(r.series));
+  if (carriesReport)
+    throw new GatewayError(
+      403,
+      'report_held',
+      "this link does not show the study's report: retrieve its image series or instances one by one",
+    );
 }
 
 /** A dataset the store returned for this request must be of the granted study (and series): the store is not trusted to filter. */
