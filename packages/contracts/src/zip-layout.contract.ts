@@ -5,20 +5,24 @@ import { studyUidSchema } from './paths.contract.js';
  * A study's fixed zip layout as the services exchange it (made by @studylink/dicom-media's
  * buildZipLayout): the token service keeps it, the export service reads it for every download.
  */
+const readmeValuesSchema = z.object({
+  patientName: z.string(),
+  studyDate: z.string(),
+  studyDescription: z.string(),
+  instanceCount: z.number().int().min(0),
+  seriesCount: z.number().int().min(0),
+});
+
 export const zipLayoutSchema = z.object({
-  version: z.literal(1),
+  // 2 (issue 20): the layout knows its report objects (`held`). A stored layout of version 1 is
+  // made again (the export service reports it stale).
+  version: z.literal(2),
   studyInstanceUid: studyUidSchema,
   zipContent: z.enum(['as-stored', 'jpeg-lossless']),
   transferSyntax: z.string().max(64),
   date: z.string().max(32),
   dicomdir: z.string(),
-  readme: z.object({
-    patientName: z.string(),
-    studyDate: z.string(),
-    studyDescription: z.string(),
-    instanceCount: z.number().int().min(0),
-    seriesCount: z.number().int().min(0),
-  }),
+  readme: readmeValuesSchema,
   instances: z.array(
     z.tuple([
       z.string().max(64),
@@ -27,6 +31,19 @@ export const zipLayoutSchema = z.object({
       z.number().int().min(0).max(0xffffffff),
     ]),
   ),
+  /**
+   * The zip of a link whose report is held back: without the study's report objects (SR,
+   * encapsulated PDF; see report.contract.ts), its instances as indices into `instances`. Null:
+   * the study holds none.
+   */
+  held: z
+    .object({
+      date: z.string().max(32),
+      dicomdir: z.string(),
+      readme: readmeValuesSchema,
+      instances: z.array(z.number().int().min(0)),
+    })
+    .nullable(),
 });
 export type ZipLayoutBody = z.infer<typeof zipLayoutSchema>;
 

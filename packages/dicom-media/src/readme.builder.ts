@@ -13,6 +13,8 @@ export interface ReadmeInput {
   viewerUrl?: string | null;
   /** The patient's language (one of @studylink/i18n's LANGUAGES); English otherwise. */
   language?: string | null;
+  /** The zip holds REPORT.PDF, the report the RIS pushed (issue 20): the README says so. */
+  pushedReport?: boolean;
 }
 
 // Byte order mark: Notepad before Windows 10 (1903) reads a file without one in the ANSI code page,
@@ -56,6 +58,7 @@ export function buildReadme(input: ReadmeInput): string {
     ...wrap(t.t('readme.insideDicomdir'), '  DICOMDIR     ', INSIDE_HANGING),
     ...wrap(t.t('readme.insideDicom'), '  DICOM        ', INSIDE_HANGING),
     ...wrap(t.t('readme.insideReadme'), '  README.txt   ', INSIDE_HANGING),
+    ...(input.pushedReport ? wrap(t.t('readme.insideReport'), '  REPORT.PDF   ', INSIDE_HANGING) : []),
     '',
     t.t('readme.howTo'),
     // The URL goes on a line of its own so that no wrapping breaks it.

@@ -12,6 +12,8 @@ import {
   readZipRange,
   type ZipPlan,
   ZipSourceChangedError,
+  zipArchiveId,
+  zipLayoutFor,
   zipLayoutId,
   zipPlanFor,
 } from './index.js';
@@ -50,6 +52,8 @@ async function layoutOf(files: string[]) {
     transferSyntax: '*',
     instances: facts,
     fallback: { patientName: '', studyDate: '', studyDescription: '' },
+    // As @studylink/contracts' isReportSopClass says of the SOP classes here (Comprehensive SR).
+    isReport: (uid) => uid === '1.2.840.10008.5.1.4.1.1.88.33',
   });
 }
 
@@ -88,6 +92,59 @@ describe('a fixed zip layout', () => {
       const touched = plan.segments.filter((g) => 'source' in g && g.start <= e && g.start + g.length > s);
       expect(opened.length).toBe(touched.length);
     }
+  });
+
+  it('knows its report objects: the held zip leaves them out of the zip and the DICOMDIR; a pushed PDF goes beside README.txt', async () => {
+    const files = [...FILES, 'test-SR.dcm'];
+    const layout = await layoutOf(files);
+    expect(layout.held?.instances).toHaveLength(FILES.length);
+    expect(layout.held?.readme.instanceCount).toBe(FILES.length);
+    expect((await layoutOf(FILES)).held).toBeNull();
+    const sourcesOf = (l: typeof layout) =>
+      l.instances.map(([, sop]) =>
+        bytesOf(files.find((f) => bytesOf(f).includes(Buffer.from(sop))) as string),
+      );
+    const pdf = Buffer.from('%PDF-1.4\n%%EOF\n');
+    const cases = [
+      { report: true, pushed: pdf, entries: files.length, hasPdf: true },
+      { report: false, pushed: null, entries: FILES.length, hasPdf: false },
+    ];
+    for (const c of cases) {
+      const chosen = zipLayoutFor(layout, { report: c.report });
+      const plan = zipPlanFor(chosen, Buffer.from('read me\n'), c.pushed);
+      const whole = await collect(readZipRange(plan, 0, plan.length - 1, reader(sourcesOf(chosen))));
+      expect(whole.length).toBe(plan.length);
+      const path = join(work, `r-${c.report}.zip`);
+      writeFileSync(path, whole);
+      expect(spawnSync('unzip', ['-t', path], { encoding: 'utf8' }).status).toBe(0);
+      const list = spawnSync('unzip', ['-Z1', path], { encoding: 'utf8' }).stdout.trim().split('\n');
+      expect(list.slice(0, c.hasPdf ? 3 : 2)).toEqual([
+        'DICOMDIR',
+        'README.txt',
+        ...(c.hasPdf ? ['REPORT.PDF'] : []),
+      ]);
+      expect(list.filter((n) => n.startsWith('DICOM/'))).toHaveLength(c.entries);
+      const dicomdir = Buffer.from(chosen.dicomdir, 'base64');
+      const srUid = layout.instances.find(([, sop]) =>
+        bytesOf('test-SR.dcm').includes(Buffer.from(sop)),
+      )?.[1] as string;
+      expect(dicomdir.includes(Buffer.from(srUid))).toBe(c.report);
+      if (c.hasPdf) expect(spawnSync('unzip', ['-p', path, 'REPORT.PDF']).stdout.equals(pdf)).toBe(true);
+    }
+    // The archive's identity follows the choice: the whole study alone keeps the layout's id.
+    const id = zipLayoutId(layout);
+    const ids = new Set([
+      zipArchiveId(id, { report: true, pushedSha256: null }),
+      zipArchiveId(id, { report: false, pushedSha256: null }),
+      zipArchiveId(id, { report: true, pushedSha256: 'a'.repeat(64) }),
+      zipArchiveId(id, { report: true, pushedSha256: 'b'.repeat(64) }),
+    ]);
+    expect(ids.size).toBe(4);
+    expect(zipArchiveId(id, { report: true, pushedSha256: null })).toBe(id);
+    // A held report never carries the pushed PDF: the same archive as without one.
+    expect(zipArchiveId(id, { report: false, pushedSha256: 'a'.repeat(64) })).toBe(
+      zipArchiveId(id, { report: false, pushedSha256: null }),
+    );
   });
 
   it('cuts when a source differs from the plan, before any of its bytes', async () => {

@@ -15,7 +15,8 @@ import { planZip, type ZipPlan, type ZipPlanEntry } from './zip-plan.js';
  * The JSON form is the contract between the services (`zipLayoutSchema` in @studylink/contracts).
  */
 export interface ZipLayout {
-  version: 1;
+  /** 2: the layout knows its report objects (`held`); a layout of version 1 is made again. */
+  version: 2;
   studyInstanceUid: string;
   zipContent: 'as-stored' | 'jpeg-lossless';
   /** What the instances were fetched as: `*` (as stored) or the transfer syntax UID asked for. */
@@ -33,7 +34,29 @@ export interface ZipLayout {
   };
   /** In zip order: series UID, SOP instance UID, size, CRC-32. File IDs follow from the order. */
   instances: [string, string, number, number][];
+  /**
+   * The zip of a link whose report is held back (issue 20): without the study's report objects (SR,
+   * encapsulated PDF). Its DICOMDIR, date and README values, and its instances as indices into
+   * `instances` (in zip order). Null when the study holds no report object: the same zip either way.
+   */
+  held: {
+    date: string;
+    dicomdir: string;
+    readme: ZipLayout['readme'];
+    instances: number[];
+  } | null;
 }
+
+/** What of a study's report the zip carries: its report objects, and the PDF the RIS pushed. */
+export interface ZipReportChoice {
+  /** The link may show the study's reports (the grant's `may.report`). */
+  report: boolean;
+  /** The RIS-pushed PDF's SHA-256 when it goes in the zip as REPORT.PDF (only with `report`). */
+  pushedSha256: string | null;
+}
+
+/** A pushed report's name in the zip (as @studylink/contracts' PUSHED_REPORT_ZIP_NAME). */
+export const REPORT_ENTRY_NAME = 'REPORT.PDF';
 
 /** What reading one instance tells the layout. */
 export interface InstanceFacts {
@@ -125,15 +148,70 @@ export function buildZipLayout(input: {
   instances: readonly InstanceFacts[];
   /** What the token service's copy says, for what no instance says. */
   fallback: { patientName: string; studyDate: string; studyDescription: string };
+  /** True for a SOP class that is a report (@studylink/contracts' isReportSopClass). */
+  isReport: (sopClassUid: string) => boolean;
 }): ZipLayout {
+  const whole = layoutOf(input, input.instances);
+  const kept = input.instances.filter(
+    (f) => f.header instanceof Error || !input.isReport(f.header.sopClassUid),
+  );
+  if (kept.length === input.instances.length) return { ...whole, held: null };
+  const held = layoutOf(input, kept);
+  const at = new Map(whole.instances.map(([, sop], i) => [sop, i]));
+  return {
+    ...whole,
+    held: {
+      date: held.date,
+      dicomdir: held.dicomdir,
+      readme: held.readme,
+      instances: held.instances.map(([, sop]) => at.get(sop) as number),
+    },
+  };
+}
+
+/**
+ * The layout a link gets: the whole study, or without its report objects when the report is held.
+ * @example const layout = zipLayoutFor(stored, { report: grant.may.report, pushedSha256: null });
+ */
+export function zipLayoutFor(layout: ZipLayout, choice: Pick<ZipReportChoice, 'report'>): ZipLayout {
+  if (choice.report || !layout.held) return layout;
+  const { held } = layout;
+  return {
+    ...layout,
+    date: held.date,
+    dicomdir: held.dicomdir,
+    readme: held.readme,
+    instances: held.instances.map((i) => layout.instances[i] as ZipLayout['instances'][number]),
+    held: null,
+  };
+}
+
+/**
+ * The identity of the archive a link gets from a stored layout: the layout's id when the zip is the
+ * whole study and no PDF was pushed, else a digest of the id and the choice, so that a strong ETag
+ * never covers two different archives (a held report, another pushed PDF).
+ * @example zipArchiveId(layoutId, { report: false, pushedSha256: null }) !== layoutId
+ */
+export function zipArchiveId(layoutId: string, choice: ZipReportChoice): string {
+  const pushed = choice.report ? choice.pushedSha256 : null;
+  if (choice.report && pushed === null) return layoutId;
+  return createHash('sha256')
+    .update(`studylink-archive:${layoutId}:${choice.report ? 'report' : 'held'}:${pushed ?? ''}`)
+    .digest('hex');
+}
+
+function layoutOf(
+  input: Parameters<typeof buildZipLayout>[0],
+  facts: readonly InstanceFacts[],
+): Omit<ZipLayout, 'held'> {
   const values = Object.fromEntries(STUDY_KEYS.map((k) => [k, ''])) as Record<
     (typeof STUDY_KEYS)[number],
     string
   >;
   const seen = new Set<string>();
   const bySeries = new Map<string, { facts: InstanceFacts; header: InstanceHeader }[]>();
-  for (const facts of input.instances) {
-    const h = facts.header;
+  for (const fact of facts) {
+    const h = fact.header;
     if (h instanceof Error)
       throw new ZipLayoutNotPossibleError(`an instance has no readable header: ${h.message}`);
     if (
@@ -146,7 +224,7 @@ export function buildZipLayout(input: {
     if (seen.has(h.sopInstanceUid)) throw new ZipLayoutNotPossibleError('an SOP Instance UID appears twice');
     seen.add(h.sopInstanceUid);
     const list = bySeries.get(h.seriesInstanceUid) ?? [];
-    list.push({ facts, header: h });
+    list.push({ facts: fact, header: h });
     bySeries.set(h.seriesInstanceUid, list);
   }
   const order = (a: number | null, b: number | null) => (a ?? 0) - (b ?? 0);
@@ -203,7 +281,7 @@ export function buildZipLayout(input: {
     series,
   });
   return {
-    version: 1,
+    version: 2,
     studyInstanceUid: input.studyInstanceUid,
     zipContent: input.zipContent,
     transferSyntax: input.transferSyntax,
@@ -230,15 +308,24 @@ export function zipLayoutId(layout: ZipLayout): string {
 
 /**
  * The byte-for-byte plan of the layout's zip with `readme` as its README.txt: DICOMDIR, README.txt,
- * then the instances (source i is `layout.instances[i]`).
+ * REPORT.PDF (when a pushed report goes in), then the instances (source i is `layout.instances[i]`).
+ * Give it the layout a link gets (zipLayoutFor).
  * @example const plan = zipPlanFor(layout, Buffer.from(buildReadme(...), 'utf8')); plan.length
  */
-export function zipPlanFor(layout: ZipLayout, readme: Buffer): ZipPlan {
+export function zipPlanFor(layout: ZipLayout, readme: Buffer, pushedReport: Buffer | null = null): ZipPlan {
   const dicomdir = Buffer.from(layout.dicomdir, 'base64');
   const entries: ZipPlanEntry[] = [
     { name: 'DICOMDIR', size: dicomdir.length, crc32: crc32(dicomdir), data: dicomdir },
     { name: 'README.txt', size: readme.length, crc32: crc32(readme), data: readme },
   ];
+  // The report the RIS pushed, beside the README (the link may show reports; zipLayoutFor chose).
+  if (pushedReport)
+    entries.push({
+      name: REPORT_ENTRY_NAME,
+      size: pushedReport.length,
+      crc32: crc32(pushedReport),
+      data: pushedReport,
+    });
   let si = -1;
   let fi = 0;
   let last: string | null = null;
@@ -260,7 +347,7 @@ export function zipPlanFor(layout: ZipLayout, readme: Buffer): ZipPlan {
  */
 export function layoutReadme(
   layout: Pick<ZipLayout, 'readme'>,
-  where: { institution: string; viewerUrl: string; language: string },
+  where: { institution: string; viewerUrl: string; language: string; pushedReport?: boolean },
 ): Buffer {
   return Buffer.from(buildReadme({ ...layout.readme, ...where }), 'utf8');
 }

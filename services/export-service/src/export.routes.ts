@@ -26,6 +26,7 @@ import {
   type FixedZip,
   OutputClosedError,
   prepareFixedExportOrThrow,
+  pushedReportFor,
   ZipLayoutCache,
   ZipSourceChangedError,
 } from './download/fixed-zip.export.js';
@@ -182,7 +183,14 @@ export function exportRoutes(deps: ExportDeps): Router {
         studyDate: grant.study.studyDate,
         modalities: grant.study.modalities,
       });
-      let fixed = await layouts.fixedZip(grant, controller.signal).catch((err: Error) => {
+      // The PDF the RIS pushed, when this link's grant puts it in the zip (REPORT.PDF): in the
+      // archive's identity (its SHA-256), so it is read before the layout's plan is made.
+      const pushedReport = await pushedReportFor(
+        grant,
+        deps.tokens.pushedReportPdf?.bind(deps.tokens),
+        controller.signal,
+      );
+      let fixed = await layouts.fixedZip(grant, controller.signal, pushedReport).catch((err: Error) => {
         exportLog.warn({ err: err.message }, 'zip layout not read; streaming without it');
         return null;
       });
@@ -263,6 +271,7 @@ export function exportRoutes(deps: ExportDeps): Router {
           log: exportLog,
           retry: deps.retry,
           signal: controller.signal,
+          pushedReport,
         });
         exp = {
           output: streamed.output,
@@ -288,7 +297,8 @@ export function exportRoutes(deps: ExportDeps): Router {
         downloadId,
         ...(fixed && sent
           ? {
-              layoutId: fixed.layoutId,
+              // The archive (the layout as this link gets it): what a resume of it is counted as.
+              layoutId: fixed.archiveId,
               ranged: sent.status === 206,
               completesFile: sent.end === (length as number) - 1,
               ranges: `${sent.start}-${sent.end}/${length}`,
@@ -309,7 +319,7 @@ export function exportRoutes(deps: ExportDeps): Router {
         {
           zipContent: grant.zipContent,
           ...what,
-          ...(fixed ? { layoutId: fixed.layoutId.slice(0, 16) } : {}),
+          ...(fixed ? { layoutId: fixed.archiveId.slice(0, 16) } : {}),
         },
         'export started',
       );

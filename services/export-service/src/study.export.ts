@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { type Readable, Transform } from 'node:stream';
+import { isReportSopClass } from '@studylink/contracts';
 import {
   buildDicomdir,
   buildReadme,
@@ -10,6 +11,7 @@ import {
   fileIdFor,
   type InstanceFacts,
   measure,
+  REPORT_ENTRY_NAME,
   readInstanceHeader,
   STUDY_KEYS,
   safeZipFilename,
@@ -60,6 +62,8 @@ export interface ExportOptions {
   log: Logger;
   retry: { attempts: number; baseDelayMs: number; maxDelayMs: number };
   signal: AbortSignal;
+  /** The PDF the RIS pushed, when the grant puts it in the zip (REPORT.PDF beside README.txt). */
+  pushedReport?: Buffer | null;
 }
 
 /**
@@ -130,7 +134,7 @@ export async function prepareExportOrThrow(grant: Grant, opts: ExportOptions): P
   zip.output.pipe(counter);
   zip.output.on('error', (err) => counter.destroy(err));
 
-  const done = writeZip(grant, opened, zip, log).then(
+  const done = writeZip(grant, opened, zip, log, opts.pushedReport ?? null).then(
     ({ facts, ...r }) => ({ ...r, bytes, layout: layoutOf(grant, opened.transferSyntax, facts, log) }),
     (err: Error) => {
       zip.abort(err);
@@ -165,6 +169,7 @@ function layoutOf(
         studyDate: grant.study.studyDate,
         studyDescription: grant.study.description,
       },
+      isReport: isReportSopClass,
     });
   } catch (err) {
     if (!(err instanceof ZipLayoutNotPossibleError)) throw err;
@@ -220,6 +225,7 @@ async function writeZip(
   opened: { parts: AsyncGenerator<MultipartPart>; first: MultipartPart },
   zip: ReturnType<typeof createStudyZip>,
   log: Logger,
+  pushedReport: Buffer | null,
 ): Promise<{ instances: number; series: number; facts: InstanceFacts[] }> {
   const { parts } = opened;
   const studyUid = grant.studyInstanceUid;
@@ -236,6 +242,18 @@ async function writeZip(
   try {
     while (part) {
       const { header, body } = await readInstanceHeader(part.body);
+      // A report object (SR, encapsulated PDF) of a link whose report is held back: not in the zip
+      // nor the DICOMDIR. It is still read (measured, not kept): the study's layout knows it.
+      if (!grant.may.report && !(header instanceof Error) && isReportSopClass(header.sopClassUid)) {
+        const m = measure();
+        body.once('error', (err) => m.stream.destroy(err));
+        body.pipe(m.stream);
+        for await (const _ of m.stream);
+        facts.push({ header, ...m.result() });
+        const next = await parts.next();
+        part = next.done ? undefined : next.value;
+        continue;
+      }
       // Every value that goes into the DICOMDIR is checked here, as its instance passes, so that
       // the DICOMDIR written at the end cannot fail on one of them.
       const usable =
@@ -322,8 +340,10 @@ async function writeZip(
     seriesCount: seriesList.length,
     viewerUrl: grant.viewerUrl,
     language: grant.language,
+    pushedReport: pushedReport !== null,
   });
   await zip.addFile('README.txt', Buffer.from(readme, 'utf8'));
+  if (pushedReport) await zip.addFile(REPORT_ENTRY_NAME, pushedReport);
   await zip.finalize();
   if (unlisted > 0) log.warn({ unlisted }, 'instances in the zip without a DICOMDIR record');
   return { instances: count, series: seriesList.length, facts };

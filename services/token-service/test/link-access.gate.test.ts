@@ -295,7 +295,7 @@ describe('the link gate: reservations, allowance, HEAD', () => {
         id: layoutId,
         body: '{}',
         base_length: 1000,
-        readme: '{}',
+        readme: '{"held":null}',
       } as never)
       .execute();
     const gate = new LinkAccess({
@@ -307,6 +307,7 @@ describe('the link gate: reservations, allowance, HEAD', () => {
       invalidTokens: NO_INVALID_TOKEN_LIMIT,
       cookies: tokens.cookies,
       zipContent: async () => 'as-stored',
+      reportsOnPage: async () => true,
       now: () => clock,
     });
     await setRow(tokenId, { downloads_used: 1 });

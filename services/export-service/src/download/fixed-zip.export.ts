@@ -7,6 +7,8 @@ import {
   type ZipLayout,
   type ZipPlan,
   ZipSourceChangedError,
+  zipArchiveId,
+  zipLayoutFor,
   zipPlanFor,
 } from '@studylink/dicom-media';
 import {
@@ -24,10 +26,36 @@ export { ZipSourceChangedError };
 
 /** A study's zip with its bytes fixed: the plan, its length and its strong ETag. */
 export interface FixedZip {
+  /** The stored layout's id (what a stale layout is reported by). */
   layoutId: string;
+  /**
+   * The archive this link gets of it (zipArchiveId: the report held or not, the pushed PDF): the
+   * first half of the ETag, and what a completed download is counted as.
+   */
+  archiveId: string;
+  /** The layout this link gets (zipLayoutFor): without the report objects when they are held. */
   layout: ZipLayout;
+  /** Instances the store holds of the study (the whole layout's, report objects included). */
+  storeInstances: number;
   plan: ZipPlan;
   etag: string;
+}
+
+/** The PDF the RIS pushed, as the grant names it, fetched from the token service. */
+export type PushedReportSource = (id: string, signal: AbortSignal) => Promise<Buffer | null>;
+
+/** The pushed report's bytes for a grant that puts one in the zip (checked against its SHA-256); else null. */
+export async function pushedReportFor(
+  grant: Grant,
+  fetchPdf: PushedReportSource | undefined,
+  signal: AbortSignal,
+): Promise<Buffer | null> {
+  const pushed = grant.may.report ? grant.pushedReport : null;
+  if (!pushed) return null;
+  const pdf = fetchPdf ? await fetchPdf(pushed.id, signal) : null;
+  if (!pdf || pdf.length !== pushed.bytes || createHash('sha256').update(pdf).digest('hex') !== pushed.sha256)
+    throw new ServiceUnavailableError('the report changed while the download started; try again', 5);
+  return pdf;
 }
 
 /**
@@ -50,8 +78,15 @@ export class ZipLayoutCache {
     private readonly max = 16,
   ) {}
 
-  /** The grant's fixed zip for this patient's README, or null when there is no usable layout. */
-  async fixedZip(grant: Grant, signal: AbortSignal): Promise<FixedZip | null> {
+  /**
+   * The grant's fixed zip for this patient's README, or null when there is no usable layout.
+   * `pushedReport`: the PDF the grant puts in the zip as REPORT.PDF (pushedReportFor), or null.
+   */
+  async fixedZip(
+    grant: Grant,
+    signal: AbortSignal,
+    pushedReport: Buffer | null = null,
+  ): Promise<FixedZip | null> {
     const id = grant.zipLayoutId;
     if (!id) return null;
     let entry = this.#entries.get(id);
@@ -66,21 +101,31 @@ export class ZipLayoutCache {
       this.#entries.delete(id);
       this.#entries.set(id, entry);
     }
-    const readme = layoutReadme(entry.layout, {
+    // The report rule (the grant's may.report) chooses the archive: without the study's report
+    // objects when held, with REPORT.PDF when a pushed report goes in. Its identity names both.
+    const report = grant.may.report;
+    const layout = zipLayoutFor(entry.layout, { report });
+    const pushed = report && grant.pushedReport && pushedReport ? grant.pushedReport.sha256 : null;
+    const archiveId = zipArchiveId(id, { report, pushedSha256: pushed });
+    const readme = layoutReadme(layout, {
       institution: grant.institution,
       viewerUrl: grant.viewerUrl,
       language: grant.language,
+      pushedReport: pushed !== null,
     });
     const digest = createHash('sha256').update(readme).digest('hex');
-    let fixed = entry.plans.get(digest);
+    const key = `${archiveId}.${digest}`;
+    let fixed = entry.plans.get(key);
     if (!fixed) {
       fixed = {
         layoutId: id,
-        layout: entry.layout,
-        plan: zipPlanFor(entry.layout, readme),
-        etag: zipEtag(id, digest),
+        archiveId,
+        layout,
+        storeInstances: entry.layout.instances.length,
+        plan: zipPlanFor(layout, readme, pushed ? pushedReport : null),
+        etag: zipEtag(archiveId, digest),
       };
-      entry.plans.set(digest, fixed);
+      entry.plans.set(key, fixed);
     }
     return fixed;
   }
@@ -259,10 +304,8 @@ export async function prepareFixedExportOrThrow(
     )
     .then((found) => {
       const n = dicomNumber(found[0], '00201208');
-      if (n !== undefined && n !== layout.instances.length)
-        cut(
-          new ZipSourceChangedError(`the store holds ${n} instances, the layout ${layout.instances.length}`),
-        );
+      if (n !== undefined && n !== fixed.storeInstances)
+        cut(new ZipSourceChangedError(`the store holds ${n} instances, the layout ${fixed.storeInstances}`));
     })
     .catch(() => {});
 

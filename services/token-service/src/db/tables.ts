@@ -151,6 +151,12 @@ export interface ZipLayoutReadme {
   studyDescription: string;
   instanceCount: number;
   seriesCount: number;
+  /**
+   * The zip of a link whose report is held back (issue 20): its length with an empty README.txt and
+   * its README values; null when the study holds no report object (the same zip either way). Absent
+   * on a layout made before issue 20: the link gate takes it for no layout, and one is made again.
+   */
+  held?: { baseLength: number; readme: Omit<ZipLayoutReadme, 'held'> } | null;
 }
 
 /** Downloads counted against maxDownloads, by layout (migrations/0012). */

@@ -37,6 +37,7 @@
  */
 
 import { layoutIdOfEtag, type PushedReport } from '@studylink/contracts';
+import { zipArchiveId } from '@studylink/dicom-media';
 import type { Requester } from '@studylink/service-kit';
 import type { Kysely } from 'kysely';
 import { appendAccessEvent } from '../access-log/access-log.repository.js';
@@ -229,13 +230,20 @@ export class LinkAccess {
     if (wantsLayout && zipContent !== null && !found.zipLayout)
       this.deps.layoutMissing?.(link.studyInstanceUid);
     const zipLayoutId = opts.purpose === 'download' ? (found.zipLayout?.id ?? null) : null;
-    const resume =
-      zipLayoutId !== null &&
-      opts.range != null &&
-      (opts.range.ifRange === null || layoutIdOfEtag(opts.range.ifRange) === zipLayoutId) &&
-      (await isCountedWithinWindow(db, link.tokenId, zipLayoutId, new Date(this.now())));
-    const refusal = downloadRefusal(link, { resume });
     const report = mayReport(link, { verified, reportsOnPage });
+    const pushedReport = report ? found.pushedReport : null;
+    // The archive this link gets of the layout (the report held or not, the pushed PDF): what its
+    // ETag names and what a counted download is of, so a resume never joins two different archives.
+    const archiveId =
+      zipLayoutId === null
+        ? null
+        : zipArchiveId(zipLayoutId, { report, pushedSha256: pushedReport?.sha256 ?? null });
+    const resume =
+      archiveId !== null &&
+      opts.range != null &&
+      (opts.range.ifRange === null || layoutIdOfEtag(opts.range.ifRange) === archiveId) &&
+      (await isCountedWithinWindow(db, link.tokenId, archiveId, new Date(this.now())));
+    const refusal = downloadRefusal(link, { resume });
     const opened: OpenedLink = {
       purpose: opts.purpose,
       link,
@@ -251,7 +259,7 @@ export class LinkAccess {
             report,
           }
         : NOTHING,
-      pushedReport: report ? found.pushedReport : null,
+      pushedReport,
       hasPushedReport: found.pushedReport !== null,
       downloadRefusal: refusal,
       downloadsRemaining: downloadsRemaining(link),

@@ -51,12 +51,18 @@ async function exactZipSize(
 ): Promise<number | null> {
   const { study, zipLayout: row } = opened;
   if (!deps.layouts || !study || !row) return null;
-  const readme = layoutReadme(row, {
+  // The zip this link gets: without the study's report objects when its report is held back, with
+  // REPORT.PDF when a pushed report goes in (the gate decided both).
+  const report = opened.may.report;
+  const held = !report && row.readme.held;
+  const pushed = report ? opened.pushedReport : null;
+  const readme = layoutReadme(held ? { readme: held.readme } : row, {
     institution: config.institution || study.institution_name || '',
     viewerUrl: config.viewerUrl,
     language,
+    pushedReport: pushed !== null,
   });
-  return deps.layouts.lengthWith(row, readme);
+  return deps.layouts.lengthWith(row, readme, { report, pushedBytes: pushed?.bytes ?? null });
 }
 
 const ONE_YEAR_SECONDS = 365 * 86_400;

@@ -55,9 +55,8 @@ export async function findLinkWithStudyByHash(
       zipContent === null
         ? sql<ZipLayoutSummary | null>`NULL::jsonb`.as('zip_layout')
         : sql<ZipLayoutSummary | null>`(SELECT jsonb_build_object('id', z.id, 'base_length', z.base_length, 'readme', z.readme)
-             FROM zip_layouts z WHERE z.study_instance_uid = tokens.study_instance_uid AND z.zip_content = ${zipContent})`.as(
-            'zip_layout',
-          ),
+             FROM zip_layouts z WHERE z.study_instance_uid = tokens.study_instance_uid AND z.zip_content = ${zipContent}
+               AND z.readme ? 'held')`.as('zip_layout'),
     )
     .where('tokens.token_hash', '=', hash)
     .executeTakeFirst();

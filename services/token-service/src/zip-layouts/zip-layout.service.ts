@@ -1,17 +1,18 @@
-import { zipLayoutSchema } from '@studylink/contracts';
+import { isReportSopClass, zipLayoutSchema } from '@studylink/contracts';
 import {
   buildZipLayout,
   type InstanceFacts,
   readInstanceFacts,
   type ZipLayout,
   ZipLayoutNotPossibleError,
+  zipLayoutFor,
   zipLayoutId,
   zipPlanFor,
 } from '@studylink/dicom-media';
 import { type DicomwebClient, DicomwebResponseError, DicomwebUnavailableError } from '@studylink/dicomweb';
 import type { Logger } from '@studylink/service-kit';
 import type { Kysely } from 'kysely';
-import type { DB } from '../db/tables.js';
+import type { DB, ZipLayoutReadme } from '../db/tables.js';
 import type { ServerConfigService } from '../server-config/server-config.service.js';
 import {
   deleteZipLayout,
@@ -123,6 +124,7 @@ export class ZipLayoutService {
         studyDate: study?.study_date ?? '',
         studyDescription: study?.description ?? '',
       },
+      isReport: isReportSopClass,
     });
     const id = await this.save(layout);
     return { id, instances: read.facts.length, bytesRead: read.bytes, ms: this.opts.now() - started };
@@ -144,13 +146,22 @@ export class ZipLayoutService {
   /** Keeps a layout (made here, or by the export service while it streamed); returns its id. */
   async save(layout: ZipLayout): Promise<string> {
     const id = zipLayoutId(layout);
+    const none = Buffer.alloc(0);
     await saveZipLayout(this.db, {
       studyInstanceUid: layout.studyInstanceUid,
       zipContent: layout.zipContent,
       id,
       body: JSON.stringify(layout),
-      baseLength: zipPlanFor(layout, Buffer.alloc(0)).length,
-      readme: layout.readme,
+      baseLength: zipPlanFor(layout, none).length,
+      readme: {
+        ...layout.readme,
+        held: layout.held
+          ? {
+              baseLength: zipPlanFor(zipLayoutFor(layout, { report: false }), none).length,
+              readme: layout.held.readme,
+            }
+          : null,
+      },
     });
     return id;
   }
@@ -167,12 +178,26 @@ export class ZipLayoutService {
     return row ?? null;
   }
 
-  /** The exact zip length for a README of `readmeLength` bytes (a study of 4 GiB or more: from its body). */
-  async lengthWith(row: { id: string; base_length: number }, readme: Buffer): Promise<number | null> {
+  /**
+   * The exact zip length a link gets with this README: the whole study or the one without its
+   * report objects (`report`), and the pushed report's bytes (`pushedBytes`, REPORT.PDF) or none.
+   * A study of 4 GiB or more: from its body.
+   */
+  async lengthWith(
+    row: { id: string; base_length: number; readme: ZipLayoutReadme },
+    readme: Buffer,
+    choice: { report: boolean; pushedBytes: number | null } = { report: true, pushedBytes: null },
+  ): Promise<number | null> {
+    const base = !choice.report && row.readme.held ? row.readme.held.baseLength : row.base_length;
+    // REPORT.PDF: a local header (30 bytes and its 10-byte name), its bytes, a central header (46 + 10).
+    const report = choice.pushedBytes === null ? 0 : 30 + 10 + choice.pushedBytes + 46 + 10;
     // Below 4 GiB no offset can pass into ZIP64 because of the README: its bytes simply add.
-    if (row.base_length + readme.length < 0xffff0000) return row.base_length + readme.length;
+    if (base + readme.length + report < 0xffff0000) return base + readme.length + report;
     const body = await findZipLayoutBody(this.db, row.id);
-    return body ? zipPlanFor(JSON.parse(body) as ZipLayout, readme).length : null;
+    if (!body) return null;
+    const layout = zipLayoutFor(JSON.parse(body) as ZipLayout, choice);
+    const pushed = choice.pushedBytes === null ? null : Buffer.alloc(choice.pushedBytes);
+    return zipPlanFor(layout, readme, pushed).length;
   }
 
   body(id: string): Promise<string | null> {
