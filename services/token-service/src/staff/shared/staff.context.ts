@@ -60,6 +60,7 @@ const FLASH = {
   reissued: 'flash.reissued',
   expiry: 'flash.expiry',
   unlocked: 'flash.unlocked',
+  report: 'flash.report',
   setup: 'flash.setup',
   'user-created': 'flash.userCreated',
   'user-disabled': 'flash.userDisabled',

@@ -13,9 +13,11 @@ import {
 } from '../../errors.js';
 import { studyParamsSchema } from '../../http/api.schemas.js';
 import { parseOrThrow } from '../../http/validate.js';
+import { findReportFacts } from '../../reports/report.repository.js';
 import { findStudy } from '../../studies/study.repository.js';
 import {
   activeTokensForStudies,
+  findActiveTokenForStudy,
   type TokenStatus,
   updateActiveTokenExpiry,
 } from '../../tokens/token.repository.js';
@@ -98,6 +100,13 @@ const expirySchema = (timeZone: string) =>
     })
     .transform((v) => (v.never || !v.expires ? null : endOfDayInZone(v.expires, timeZone)));
 
+/** Whether a link shows the study's report: '' (or absent) follows the setup's reportsOnPage. */
+const includeReportField = field.pipe(
+  z
+    .enum(['', 'show', 'hold'], { message: st.t('study.options.reportLegend') })
+    .transform((v) => (v === 'show' ? true : v === 'hold' ? false : null)),
+);
+
 /** Second factor, download limit and view-only of a new link (issue 12). */
 const linkOptionsSchema = z
   .object({
@@ -116,14 +125,19 @@ const linkOptionsSchema = z
         .refine((v) => v === null || v >= 1, st.t('study.error.maxDownloadsMin')),
     ),
     viewOnly: checkbox,
+    includeReport: includeReportField,
   })
   .transform(
     (v): Omit<LinkOptions, 'expiresAt'> => ({
       ...(v.verification ? { verification: v.verification } : {}),
       maxDownloads: v.maxDownloads,
       allowDownload: !v.viewOnly,
+      includeReport: v.includeReport,
     }),
   );
+
+/** The study page's report choice (issue 20): '' follows the setup, show, or hold it back. */
+const reportChoiceSchema = z.object({ includeReport: includeReportField });
 
 const BIRTH_DATE_MISSING = st.t('study.error.birthDateMissing');
 
@@ -226,6 +240,11 @@ export function studiesRoutes(router: Router, deps: StaffRouteDeps): void {
         config,
         flash: flashOf(ctx),
         ...(errors ? { errors } : {}),
+        report: {
+          pushed: (await findReportFacts(deps.db, uid)) !== null,
+          // From the study's copy (no store request): an SR or a document among its modalities.
+          inStudy: (view.study?.modalities ?? []).some((m) => m === 'SR' || m === 'DOC'),
+        },
       }),
       status,
     );
@@ -337,6 +356,22 @@ export function studiesRoutes(router: Router, deps: StaffRouteDeps): void {
       throw err;
     }
     redirectDone(ctx, `/staff/studies/${uid}`, 'issued');
+  });
+
+  // The active link's report release, changed in place (token_report_changed in the access log).
+  router.post('/studies/:studyInstanceUid/report', requireSignedIn, async (ctx) => {
+    const uid = uidOf(ctx);
+    const parsed = parseForm(reportChoiceSchema, await readForm(ctx));
+    if (!parsed.ok) return showStudy(ctx, uid, 400, parsed.errors);
+    const active = await findActiveTokenForStudy(deps.db, uid);
+    if (!active) return showStudy(ctx, uid, 404);
+    await deps.tokens.issue(
+      uid,
+      actorOf(ctx, deps.trustedProxies),
+      { includeReport: parsed.data.includeReport },
+      { withPin: false },
+    );
+    redirectDone(ctx, `/staff/studies/${uid}`, 'report');
   });
 
   router.post('/studies/:studyInstanceUid/expiry', requireSignedIn, async (ctx) => {

@@ -113,7 +113,69 @@ function linkOptionFields(o: {
     <p class="hint" id="${limitId}-hint">${st.t('study.options.limitHint')}</p>
   </div>
   <label class="choice"><input type="checkbox" name="viewOnly" value="1"> ${st.t('study.options.viewOnly')}</label>
+</fieldset>
+${reportChoice(null)}`;
+}
+
+/** Whether the link shows the study's report (issue 20): as the setup says, shown, or held back. */
+function reportChoice(current: boolean | null): SafeHtml {
+  const choices = [
+    ['', null, 'study.options.reportDefault'],
+    ['show', true, 'study.options.reportShow'],
+    ['hold', false, 'study.options.reportHold'],
+  ] as const;
+  return html`<fieldset>
+  <legend>${st.t('study.options.reportLegend')}</legend>
+  ${choices.map(
+    ([value, is, label]) =>
+      html`<label class="choice"><input type="radio" name="includeReport" value="${value}"${
+        current === is ? html` checked` : ''
+      }> ${st.t(label)}</label>`,
+  )}
+  <p class="hint">${st.t('study.options.reportHint')}</p>
 </fieldset>`;
+}
+
+/** What the staff page knows of the study's report, and whether the active link shows it. */
+export interface ReportFactsView {
+  /** The RIS pushed a PDF for the study. */
+  pushed: boolean;
+  /** The study copy's modalities name an SR or a document (DOC): the study holds a report object. */
+  inStudy: boolean;
+}
+
+/** The report's facts, and for an active link whether it shows it, with a form to change that. */
+function reportState(
+  r: ReportFactsView,
+  t: IssuedToken | null,
+  config: ServerConfig,
+  base: string,
+  csrf: string,
+): SafeHtml {
+  const exists = [
+    r.pushed ? st.t('study.state.reportPushed') : '',
+    r.inStudy ? st.t('study.state.reportInStudy') : '',
+  ].filter(Boolean);
+  const shown = t ? (t.includeReport ?? config.reportsOnPage) : null;
+  return html`<dl class="facts">
+  <dt>${st.t('study.state.report')}</dt><dd>${exists.length ? exists.join(' · ') : st.t('study.state.reportNone')}${
+    t
+      ? html`<br><span class="badge ${shown ? 'ok' : 'warn'}">${st.t(shown ? 'study.state.reportShown' : 'study.state.reportHeld')}</span>${
+          t.includeReport === null
+            ? html` <span class="muted small">${st.t('study.state.reportBySetup')}</span>`
+            : ''
+        }`
+      : ''
+  }</dd>
+</dl>
+${
+  t
+    ? html`<form class="stack" method="post" action="${base}/report">${csrfField(csrf)}
+  ${reportChoice(t.includeReport)}
+  <button class="button secondary small" type="submit">${st.t('study.options.reportSave')}</button>
+</form>`
+    : ''
+}`;
 }
 
 /** What the active link asks for and allows, its downloads, and its lock with an Unlock button. */
@@ -164,6 +226,8 @@ export function renderStudyPage(p: {
   config: ServerConfig;
   errors?: FieldErrors;
   flash?: string | null;
+  /** The study's report (issue 20): pushed by the RIS, or in the study. */
+  report?: ReportFactsView;
 }): string {
   const v = p.view;
   const t = p.token;
@@ -198,6 +262,7 @@ ${errorSummary(p.errors, linkFieldLabels())}
                 })
           }</span></p>
     ${linkState(t, base, csrf, p.config.timeZone)}
+    ${p.report ? reportState(p.report, t, p.config, base, csrf) : ''}
     <label for="study-link">${st.t('study.link.label')}</label>
     <div class="link-box">
       <input id="study-link" type="text" readonly value="${t.url}" data-select-all aria-describedby="copy-status" spellcheck="false" autocomplete="off">
