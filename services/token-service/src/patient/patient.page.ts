@@ -1,4 +1,4 @@
-import { DOWNLOAD_PATH, VIEWER_PATH } from '@studylink/contracts';
+import { DOWNLOAD_PATH, REPORT_PAGE_PATH, VIEWER_PATH } from '@studylink/contracts';
 import { formatPersonName, LANGUAGES, languageName, type Translator } from '@studylink/i18n';
 import { html, pageLayout as layout, type SafeHtml } from '@studylink/service-kit';
 import type { StudyRow, Verification } from '../db/tables.js';
@@ -11,6 +11,14 @@ export { DOWNLOAD_PATH };
 
 /** A static same-origin file (the CSP allows no inline script): says a browser loaded the page. */
 const OPENED_SCRIPT = html`<script src="/assets/patient-opened.js" defer></script>`;
+
+/**
+ * A value from the store isolated from the page's direction (bidi): a Latin "CT HEAD (CONTRAST)" on
+ * an Arabic or Hebrew page would otherwise show its closing parenthesis at the far left.
+ */
+function isolated(value: string | null | undefined): SafeHtml | '' {
+  return value ? html`<bdi>${value}</bdi>` : '';
+}
 
 function row(label: string, value: SafeHtml | string | null | undefined): SafeHtml | string {
   return value ? html`<div class="row"><dt>${label}</dt><dd>${value}</dd></div>` : '';
@@ -62,6 +70,8 @@ export function renderStudyPage(p: {
   sharedByPatient?: boolean;
   /** The zip's exact length once the study's layout is made; null before (the last download's size shows). */
   zipSize?: number | null;
+  /** Link the report page: the link may show reports and the study has one. */
+  report?: boolean;
 }): string {
   const { t, study: s } = p;
   const name = s ? formatPersonName(s.patient_name, { lang: t.lang }) : '';
@@ -100,7 +110,7 @@ ${
   s
     ? html`<dl class="details">
   ${row(t.t('page.patient'), name ? html`<bdi>${name}</bdi>` : '')}
-  ${row(t.t('page.study'), s.description)}
+  ${row(t.t('page.study'), isolated(s.description))}
   ${row(t.t('page.date'), when)}
   ${row(t.t('page.modalities'), s.modalities.join(', '))}
   ${row(t.t('page.seriesAndImages'), counts)}
@@ -117,6 +127,7 @@ ${
     : html`<p class="notice">${t.t('page.detailsUnavailable')}</p>`
 }
 <p class="view"><a class="button" href="${VIEWER_PATH}?${p.token}">${t.t('page.viewButton')}</a></p>
+${p.report ? html`<p class="report-link"><a class="button secondary" href="${REPORT_PAGE_PATH}?${p.token}">${t.t('page.reportLink')}</a></p>` : ''}
 ${
   refusal
     ? html`<p class="notice refusal">${refusal} ${t.t('page.whomToAsk')}</p>`
