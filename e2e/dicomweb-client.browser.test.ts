@@ -1,7 +1,8 @@
 // The viewer's gateway as a standard DICOMweb service: dicomweb-client (the library OHIF uses, from
 // npm, not written here) runs in Chromium against the token-scoped gateway through nginx, on the CT
-// stack and the multi-syntax study. Every call answers, or a 4xx with a reason where the store
-// cannot produce the object; never a 5xx. The token goes in the Authorization header only.
+// stack and the multi-syntax study (instances searched within a series and across the study). Every
+// call answers, or a 4xx with a reason where the store cannot produce the object; never a 5xx. The
+// token goes in the Authorization header only.
 import { createRequire } from 'node:module';
 import { newUid } from '@studylink/testkit';
 import type { Browser, Page } from 'playwright-core';
@@ -138,6 +139,25 @@ function runClient(page: Page, study: { uid: string; token: string }): Promise<C
         status: 200,
         detail: String(studyMetadata?.length ?? 0),
       });
+      // QIDO-RS at study level: every instance of the study, each with its series; the same as the
+      // study's metadata; and a page of them.
+      const sops = (list: Dom[]) => JSON.stringify(list.map((i: Dom) => value(i, '00080018')).sort());
+      const studyInstances =
+        (await run(
+          'study searchForInstances',
+          () => client.searchForInstances({ studyInstanceUID: uid }),
+          (v) => `${v.length} in ${new Set(v.map((i: Dom) => value(i, '0020000E'))).size} series`,
+        )) ?? [];
+      results.push({
+        call: 'study instances match metadata',
+        status: 200,
+        detail: String(sops(studyInstances) === sops(studyMetadata ?? [])),
+      });
+      await run(
+        'study searchForInstances paged',
+        () => client.searchForInstances({ studyInstanceUID: uid, queryParams: { limit: '3', offset: '2' } }),
+        count,
+      );
       return results;
     },
     { uid: study.uid, token: study.token },
@@ -157,6 +177,8 @@ describe('dicomweb-client against the gateway through nginx', () => {
     expect(by('instances match').every((r) => r.detail === 'true')).toBe(true);
     expect(by('retrieveSeriesMetadata').map((r) => r.detail)).toEqual(['4', '4']);
     expect(by('study metadata instances')[0]?.detail).toBe('8');
+    expect(by('study searchForInstances').map((r) => r.detail)).toEqual(['8 in 2 series', '3']);
+    expect(by('study instances match metadata')[0]?.detail).toBe('true');
     for (const r of by('retrieveInstanceFrames'))
       expect(r.detail, r.call).toMatch(/^1 part\(s\), 32768 bytes/);
     for (const r of by('retrieveInstanceRendered ')) expect(r.detail, r.call).toMatch(/starts ffd8$/);
@@ -176,6 +198,8 @@ describe('dicomweb-client against the gateway through nginx', () => {
       if (r.status !== 200) expect(r.detail, r.call).toMatch(/"message":"[^"]{10,}/);
       if (r.call.startsWith('instances match')) expect(r.detail, r.call).toBe('true');
     }
+    expect(results.find((r) => r.call === 'study searchForInstances')?.status).toBe(200);
+    expect(results.find((r) => r.call === 'study instances match metadata')?.detail).toBe('true');
     // Most of it answers (the store renders and transcodes all but JPEG 2000 here).
     expect(results.filter((r) => r.status === 200).length).toBeGreaterThan(results.length * 0.8);
     await page.close();

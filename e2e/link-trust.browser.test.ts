@@ -4,7 +4,7 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LANGUAGES } from '@studylink/i18n';
+import { LANGUAGES, RTL_LANGUAGES } from '@studylink/i18n';
 import { uploadDirectory, writeSyntheticStudy } from '@studylink/testkit';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -276,19 +276,20 @@ describe('download limit and view-only links', () => {
 });
 
 describe('the page in the patient language', () => {
-  it('every language: page fully in it, <html lang> set, Arabic right to left; axe passes in ar and en', async () => {
+  // Every language's pages axe-checked and mirrored in e2e/patient-languages.browser.test.ts.
+  it('every language: page fully in it, <html lang> set, Arabic and Hebrew right to left; axe passes in ar, he and en', async () => {
     const link = await issue(studies.languages, {});
     for (const lang of LANGUAGES) {
       const context = await phone(lang === 'en' ? 'en-GB' : lang);
       const page = await context.newPage();
       await page.goto(link.link);
       expect(await page.getAttribute('html', 'lang')).toBe(lang);
-      expect(await page.getAttribute('html', 'dir')).toBe(lang === 'ar' ? 'rtl' : 'ltr');
-      if (lang === 'ar' || lang === 'en') {
+      expect(await page.getAttribute('html', 'dir')).toBe(RTL_LANGUAGES.has(lang) ? 'rtl' : 'ltr');
+      if (RTL_LANGUAGES.has(lang) || lang === 'en') {
         expect(await seriousAxeViolations(page), lang).toEqual([]);
         await screenshot(page, `trust-page-${lang}-phone`);
       }
-      if (lang === 'ar') {
+      if (RTL_LANGUAGES.has(lang)) {
         // Mirrored: the heading starts at the right edge of the card.
         const box = await page.locator('h1').boundingBox();
         const card = await page.locator('main').boundingBox();

@@ -2,7 +2,8 @@
 // both orientations (a CT, the multi-syntax study, a study with a 200-character description,
 // a very long name and many series, some without images); the first series' previews are labelled,
 // replaced by full quality, and still step through every image once the connection is cut (a TCP
-// proxy between the browser and nginx goes silent); presets follow a manual window; data-light.
+// proxy between the browser and nginx goes silent), also after a flaky link lost some of them (asked
+// again); presets follow a manual window; data-light.
 import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ import { ROOT } from '../scripts/stack.mjs';
 import { launchChromium, recordPageProblems, screenshot } from './support/browser.js';
 import { type E2EStack, startE2EStack } from './support/e2e-stack.js';
 import { type FaultProxy, startFaultProxy } from './support/fault-proxy.js';
+import { startFlakyHttpProxy } from './support/flaky-http-proxy.js';
 import { uploadCtStack, uploadMultiSyntaxStudy, uploadNonImageSeries } from './support/viewer-samples.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: the e2e project is compiled without DOM types
@@ -296,6 +298,70 @@ describe('previews', () => {
     expect(seen.size).toBe(previewsShown);
     proxy.resume();
     await context.close();
+  });
+
+  it('asks again for the previews a flaky link lost; then steps through every image with the connection cut', async () => {
+    // Browser → a TCP proxy that can go silent → an HTTP proxy that spoils the first request for one
+    // preview in three (a proxy's 502, or the answer cut off halfway) → nginx.
+    let previewRequests = 0;
+    const flaky = await startFlakyHttpProxy(Number(new URL(s.url).port), (path) => {
+      if (!path.endsWith('/rendered')) return null;
+      previewRequests += 1;
+      if (previewRequests % 3 !== 1) return null;
+      return previewRequests % 2 === 1 ? 'bad_gateway' : 'cut_mid_body';
+    });
+    const link = await startFaultProxy(flaky.port);
+    try {
+      const context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true });
+      context.setDefaultTimeout(30_000);
+      const page = await open(context, tokens.ct, link.url());
+      const first = String(
+        await (
+          await page.waitForFunction(
+            () => (globalThis as Dom).document.getElementById('app').dataset.previews,
+          )
+        ).jsonValue(),
+      );
+      expect(ct.seriesInstanceUids).toContain(first);
+      const ofFirst = () => [...flaky.spoiled()].filter(([path]) => path.includes(`/series/${first}/`));
+      // Both ways of failing met the first series' previews, and each lost preview was asked again
+      // and arrived (without that, the image had only its frame at full fidelity, if that came).
+      await expect
+        .poll(() => new Set(ofFirst().map(([, v]) => v.spoil)))
+        .toEqual(new Set(['bad_gateway', 'cut_mid_body']));
+      await expect
+        .poll(
+          () =>
+            ofFirst()
+              .filter(([, v]) => !v.later.includes(200))
+              .map(([p]) => p),
+          { timeout: 20_000 },
+        )
+        .toEqual([]);
+      expect(ofFirst().length).toBeGreaterThanOrEqual(10);
+      link.stall();
+      await page.focus('#viewport');
+      const seen = new Set<string>();
+      for (let i = 1; i <= SLICES; i++) {
+        if (i > 1) await page.keyboard.press('ArrowDown');
+        await expect.poll(() => page.textContent('#counter')).toBe(`image ${i} / ${SLICES}`);
+        const shown = await page.evaluate(() => {
+          const d = (globalThis as Dom).document;
+          return { quality: d.getElementById('app').dataset.quality, src: d.getElementById('preview').src };
+        });
+        expect(['preview', 'full'], `image ${i}`).toContain(shown.quality);
+        if (shown.quality === 'preview') {
+          expect(shown.src).toMatch(/^blob:/);
+          expect(seen.has(shown.src), `image ${i} is its own preview`).toBe(false);
+          seen.add(shown.src);
+        }
+      }
+      link.resume();
+      await context.close();
+    } finally {
+      await link.close();
+      await flaky.close();
+    }
   });
 });
 

@@ -1,3 +1,4 @@
+import { catalogue, LANGUAGES } from '@studylink/i18n';
 import { describe, expect, it } from 'vitest';
 import { buildReadme, type ReadmeInput } from './readme.builder.js';
 
@@ -20,7 +21,8 @@ describe('buildReadme', () => {
       'Description:  CT HEAD',
       'Provided by:  General Hospital',
       'Contents:     3 series, 245 files',
-      'DICOMDIR',
+      '  DICOMDIR     the index of the study, which DICOM viewers read first\r\n',
+      '  README.txt   this file\r\n',
       'https://viewer.example/download',
       'Unzip',
       'open the extracted folder, or the DICOMDIR',
@@ -28,6 +30,39 @@ describe('buildReadme', () => {
     ]) {
       expect(text).toContain(expected);
     }
+  });
+
+  it('in every patient language: its own title and words, no line wider than 76 columns', () => {
+    // Han, kana, CJK punctuation and fullwidth forms take two columns in Notepad or a terminal.
+    const width = (line: string) =>
+      Array.from(line).reduce(
+        (n, ch) =>
+          n + (/[\p{sc=Han}\p{sc=Hiragana}\p{sc=Katakana}\u3000-\u303f\uff00-\uff60]/u.test(ch) ? 2 : 1),
+        0,
+      );
+    for (const language of LANGUAGES) {
+      const text = buildReadme({ ...input, language });
+      expect(text.startsWith(`\uFEFF${catalogue(language)['readme.title']}\r\n`), language).toBe(true);
+      expect(text, language).toContain(catalogue(language)['readme.private']);
+      const wide = text.split('\r\n').filter((line) => width(line) > 76);
+      expect(wide, language).toEqual([]);
+      // The viewer's address whole, on a line of its own.
+      expect(text, language).toContain('\r\n     https://viewer.example/download\r\n');
+    }
+  });
+
+  it('wraps Chinese and Japanese between characters, never before a closing mark or small kana', () => {
+    const ja = buildReadme({ ...input, language: 'ja' }).split('\r\n');
+    const wrapped = ja.filter((line) => line.startsWith('     ') && /\p{sc=Han}|\p{sc=Hiragana}/u.test(line));
+    expect(wrapped.length).toBeGreaterThan(0);
+    for (const line of ja) expect(line.trimStart(), line).not.toMatch(/^[、。）」ーっゃゅょ]/u);
+    // A description too long for its line goes on under itself, past the file names.
+    expect(buildReadme({ ...input, language: 'fr' })).toContain(
+      "  DICOMDIR     l'index de l'examen, que les visionneuses DICOM lisent en\r\n               premier\r\n",
+    );
+    const zh = buildReadme({ ...input, language: 'zh-Hans' });
+    expect(zh).toContain('安装一款免费的 DICOM 查看器，例如：\r\n     https://viewer.example/download');
+    expect(zh).toContain('3个序列，245个文件');
   });
 
   it('uses CRLF line endings only, after a UTF-8 byte order mark', () => {

@@ -21,6 +21,8 @@ const BOM = '\uFEFF';
 const CRLF = '\r\n';
 const MAX_FIELD_LENGTH = 200;
 const WIDTH = 76;
+// Under the description, past the file names of WHAT IS INSIDE.
+const INSIDE_HANGING = ' '.repeat(15);
 
 /**
  * Text of the README.txt at the root of a study zip, in the patient's language: what is inside,
@@ -39,21 +41,21 @@ export function buildReadme(input: ReadmeInput): string {
       t.t('readme.counts', { series: count(input.seriesCount), files: count(input.instanceCount) }),
     ],
   ].filter(([, value]) => value !== '') as [string, string][];
-  const labelWidth = Math.max(14, ...details.map(([label]) => Array.from(label).length + 3));
+  const labelWidth = Math.max(14, ...details.map(([label]) => columns(label) + 3));
   const viewer = httpUrl(input.viewerUrl);
   const title = t.t('readme.title');
   const lines = [
     title,
-    '='.repeat(Math.max(4, Array.from(title).length)),
+    '='.repeat(Math.max(4, columns(title))),
     '',
     ...wrap(t.t('readme.intro'), ''),
     '',
     ...details.map(([label, value]) => `  ${pad(`${label}:`, labelWidth)}${value}`),
     '',
     t.t('readme.inside'),
-    `  DICOMDIR     ${t.t('readme.insideDicomdir')}`,
-    `  DICOM        ${t.t('readme.insideDicom')}`,
-    `  README.txt   ${t.t('readme.insideReadme')}`,
+    ...wrap(t.t('readme.insideDicomdir'), '  DICOMDIR     ', INSIDE_HANGING),
+    ...wrap(t.t('readme.insideDicom'), '  DICOM        ', INSIDE_HANGING),
+    ...wrap(t.t('readme.insideReadme'), '  README.txt   ', INSIDE_HANGING),
     '',
     t.t('readme.howTo'),
     // The URL goes on a line of its own so that no wrapping breaks it.
@@ -73,26 +75,70 @@ export function buildReadme(input: ReadmeInput): string {
 }
 
 function pad(s: string, width: number): string {
-  return s + ' '.repeat(Math.max(1, width - Array.from(s).length));
+  return s + ' '.repeat(Math.max(1, width - columns(s)));
 }
 
-/** Greedy word wrap at WIDTH columns (counted in code points), first and following line indents. */
+/**
+ * Greedy line wrap at WIDTH columns, first and following line indents. Lines break at spaces and,
+ * in Chinese and Japanese (written without spaces), between characters, except before closing
+ * punctuation and small kana or after opening punctuation (kinsoku).
+ */
 function wrap(text: string, indent: string, hanging = indent): string[] {
   const out: string[] = [];
   let line = indent;
   let lineHasWord = false;
   for (const word of text.split(/\s+/).filter(Boolean)) {
-    const candidate = lineHasWord ? `${line} ${word}` : `${line}${word}`;
-    if (lineHasWord && Array.from(candidate).length > WIDTH) {
-      out.push(line);
-      line = `${hanging}${word}`;
-    } else {
-      line = candidate;
-    }
-    lineHasWord = true;
+    breakUnits(word).forEach((unit, i) => {
+      const candidate = lineHasWord && i === 0 ? `${line} ${unit}` : `${line}${unit}`;
+      if (lineHasWord && columns(candidate) > WIDTH) {
+        out.push(line);
+        line = `${hanging}${unit}`;
+      } else {
+        line = candidate;
+      }
+      lineHasWord = true;
+    });
   }
   if (lineHasWord) out.push(line);
   return out;
+}
+
+// East Asian wide and fullwidth characters (UAX #11): two columns in a monospace editor.
+const WIDE =
+  /[\u1100-\u115F\u2E80-\u303E\u3041-\u33FF\u3400-\u4DBF\u4E00-\u9FFF\uA000-\uA4CF\uAC00-\uD7A3\uF900-\uFAFF\uFE30-\uFE4F\uFF00-\uFF60\uFFE0-\uFFE6\u{20000}-\u{3FFFD}]/u;
+// Characters a line may not start with, or end with (JIS X 4051 kinsoku, the common subset).
+const NO_LINE_START = new Set(
+  Array.from('、。，．・：；？！）」』】〉》〕］｝ーぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶ々〜…'),
+);
+const NO_LINE_END = new Set(Array.from('（「『【〈《〔［｛'));
+
+/** Columns `s` takes in a monospace editor (Notepad, a terminal): wide characters count two. */
+function columns(s: string): number {
+  let n = 0;
+  for (const ch of s) n += WIDE.test(ch) ? 2 : 1;
+  return n;
+}
+
+/** A word cut where a line may break inside it: beside a wide character, kinsoku kept. */
+function breakUnits(word: string): string[] {
+  const chars = Array.from(word);
+  const units: string[] = [];
+  let unit = '';
+  chars.forEach((ch, i) => {
+    const prev = chars[i - 1];
+    const breakable =
+      prev !== undefined &&
+      (WIDE.test(prev) || WIDE.test(ch)) &&
+      !NO_LINE_START.has(ch) &&
+      !NO_LINE_END.has(prev);
+    if (breakable) {
+      units.push(unit);
+      unit = '';
+    }
+    unit += ch;
+  });
+  units.push(unit);
+  return units;
 }
 
 // Values come from the DICOM store: control characters (line breaks included) would break the layout.

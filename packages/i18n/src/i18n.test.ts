@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { IntlMessageFormat } from 'intl-messageformat';
 import { describe, expect, it } from 'vitest';
 import {
@@ -7,6 +8,7 @@ import {
   messagesWithPrefix,
   negotiateLanguage,
   pickLanguage,
+  RTL_LANGUAGES,
   STAFF_LANGUAGES,
   staffCatalogue,
   staffTranslator,
@@ -47,7 +49,52 @@ function argumentsOf(message: string, lang: string): string[] {
   return [...names].sort();
 }
 
+/** The plural categories each plural argument of a message offers, by argument. */
+function pluralOptions(message: string, lang: string): string[][] {
+  const found: string[][] = [];
+  // biome-ignore lint/suspicious/noExplicitAny: the parser's AST is walked generically
+  const walk = (nodes: any[]) => {
+    for (const n of nodes) {
+      if (n.type === 6) found.push(Object.keys(n.options));
+      for (const option of Object.values(n.options ?? {})) walk((option as { value: unknown[] }).value);
+    }
+  };
+  walk(new IntlMessageFormat(message, lang).getAst());
+  return found;
+}
+
 describe('message catalogues', () => {
+  it('the language list is the catalogue files: one JSON per language, each wired in', () => {
+    const files = readdirSync(new URL('./messages/', import.meta.url))
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => f.slice(0, -'.json'.length))
+      .sort();
+    expect([...LANGUAGES].sort()).toEqual(files);
+    expect(new Set(LANGUAGES).size).toBe(LANGUAGES.length);
+  });
+
+  it('every plural offers the categories its language has, and no other', () => {
+    // `many` in French, Spanish, Italian and Portuguese is for millions (`1 million d'images`), where
+    // `other` reads the same; Arabic's `zero` may fall back to `other` (`0 صورة`).
+    const optional = new Set(['many', 'zero']);
+    for (const lang of LANGUAGES) {
+      const categories = new Intl.PluralRules(lang).resolvedOptions().pluralCategories as string[];
+      for (const [key, message] of Object.entries(catalogue(lang))) {
+        for (const options of pluralOptions(message, lang)) {
+          const named = options.filter((o) => !o.startsWith('='));
+          expect(
+            named.filter((o) => !categories.includes(o)),
+            `${lang} ${key}: categories ${lang} does not have`,
+          ).toEqual([]);
+          expect(
+            categories.filter((c) => !optional.has(c) && !named.includes(c)),
+            `${lang} ${key}: categories missing`,
+          ).toEqual([]);
+        }
+      }
+    }
+  });
+
   it('every language has exactly the keys English has', () => {
     for (const lang of LANGUAGES) {
       const keys = Object.keys(catalogue(lang)).sort();
@@ -81,6 +128,11 @@ describe('message catalogues', () => {
     expect(translator('pl').t('readme.counts', { series: 1, files: 22 })).toBe('1 seria, 22 pliki');
     expect(translator('ar').t('page.counts', { series: 2, images: 1 })).toBe('سلسلتان، صورة واحدة');
     expect(translator('fr').t('page.counts', { series: 1, images: 0 })).toBe('1 série, 0 image');
+    expect(translator('he').t('page.counts', { series: 1, images: 2 })).toBe('סדרה אחת, שתי תמונות');
+    expect(translator('he').t('page.counts', { series: 3, images: 40 })).toBe('3 סדרות, 40 תמונות');
+    expect(translator('ja').t('page.counts', { series: 1, images: 1 })).toBe('1シリーズ、1枚の画像');
+    expect(translator('zh-Hans').t('readme.counts', { series: 2, files: 1234 })).toBe('2个序列，1,234个文件');
+    expect(translator('ja').t('error.locked.text', { minutes: 15 })).toContain('15分間');
     // Numbers in the language's own digits and separators.
     expect(translator('de').t('page.counts', { series: 1, images: 1234 })).toBe('1 Serie, 1.234 Bilder');
   });
@@ -169,6 +221,19 @@ describe('message catalogues', () => {
     expect(uk.t('viewer.counter', { index: 3, total: 1200 })).toBe('знімок 3 з 1\u00a0200');
   });
 
+  it('Russian and Ukrainian name the sender without declining it or giving it a gender', () => {
+    // A verb in the present tense agrees with any institution's name, which stays in the nominative.
+    expect(translator('ru').t('delivery.intro', { institution: 'St. Example Hospital' })).toBe(
+      'St. Example Hospital открывает вам онлайн-доступ к вашему медицинскому исследованию.',
+    );
+    expect(translator('uk').t('delivery.intro', { institution: 'Лікарня №1' })).toBe(
+      'Лікарня №1 надає вам онлайн-доступ до вашого медичного дослідження.',
+    );
+    expect(translator('uk').t('sender.questionsTo', { institution: 'Лікарня №1' })).toBe(
+      'Маєте запитання щодо цього посилання? Звертайтеся: Лікарня №1.',
+    );
+  });
+
   it('Russian and Ukrainian dates, and the birth-date fields in day, month, year order', () => {
     const d = new Date(Date.UTC(2021, 0, 21, 14, 5));
     // The space before the year's abbreviation is plain or no-break depending on Node's ICU.
@@ -196,10 +261,26 @@ describe('message catalogues', () => {
     expect(translator('fr').date(d, { timeZone: 'UTC' })).toBe('21 janvier 2021');
     expect(translator('de').date(d, { timeZone: 'UTC' })).toBe('21. Januar 2021');
     expect(translator('el').date(d, { timeZone: 'UTC' })).toContain('2021');
+    expect(translator('ja').date(d, { timeZone: 'UTC' })).toBe('2021年1月21日');
+    expect(translator('zh-Hans').date(d, { timeZone: 'UTC' })).toBe('2021年1月21日');
+    expect(translator('he').date(d, { timeZone: 'UTC' })).toBe('21 בינואר 2021');
   });
 
-  it('Arabic is right to left, the others left to right', () => {
-    for (const lang of LANGUAGES) expect(translator(lang).dir, lang).toBe(lang === 'ar' ? 'rtl' : 'ltr');
+  it('the birth-date form asks year, month, day in Chinese and Japanese, day first in Hebrew', () => {
+    expect(translator('zh-Hans').dateFieldOrder).toEqual(['year', 'month', 'day']);
+    expect(translator('ja').dateFieldOrder).toEqual(['year', 'month', 'day']);
+    expect(translator('he').dateFieldOrder).toEqual(['day', 'month', 'year']);
+    expect(translator('en').dateFieldOrder).toEqual(['day', 'month', 'year']);
+    for (const lang of LANGUAGES)
+      expect([...translator(lang).dateFieldOrder].sort(), lang).toEqual(['day', 'month', 'year']);
+  });
+
+  it('Arabic and Hebrew are right to left, the others left to right', () => {
+    expect([...RTL_LANGUAGES].sort()).toEqual(['ar', 'he']);
+    expect(translator('he').dir).toBe('rtl');
+    expect(translator('ar').dir).toBe('rtl');
+    for (const lang of LANGUAGES)
+      expect(translator(lang).dir, lang).toBe(RTL_LANGUAGES.has(lang) ? 'rtl' : 'ltr');
   });
 
   it('hands browser code the messages under a prefix', () => {
@@ -214,6 +295,11 @@ describe('message catalogues', () => {
     expect(languageName('ar')).toBe('العربية');
     expect(languageName('ru')).toBe('Русский');
     expect(languageName('uk')).toBe('Українська');
+    expect(languageName('zh-Hans')).toBe('简体中文');
+    expect(languageName('ja')).toBe('日本語');
+    expect(languageName('he')).toBe('עברית');
+    const names = LANGUAGES.map(languageName);
+    expect(new Set(names).size, names.join()).toBe(LANGUAGES.length);
   });
 });
 
@@ -249,7 +335,7 @@ describe('the staff catalogue', () => {
 describe('negotiateLanguage', () => {
   it('follows quality values, then order, and matches regional tags to their language', () => {
     expect(negotiateLanguage('de-CH,de;q=0.9,en;q=0.8', 'en')).toBe('de');
-    expect(negotiateLanguage('ja,pt-BR;q=0.8,fr;q=0.9', 'en')).toBe('fr');
+    expect(negotiateLanguage('ko,pt-BR;q=0.8,fr;q=0.9', 'en')).toBe('fr');
     expect(negotiateLanguage('en;q=0.1, ar-EG', 'fr')).toBe('ar');
     expect(negotiateLanguage('xx, yy', 'nl')).toBe('nl');
     expect(negotiateLanguage('fr;q=0, *', 'it')).toBe('it');
@@ -259,6 +345,34 @@ describe('negotiateLanguage', () => {
     expect(negotiateLanguage('uk-UA,uk;q=0.9,ru;q=0.8,en;q=0.5', 'en')).toBe('uk');
     expect(negotiateLanguage('ru-RU,ru;q=0.9', 'en')).toBe('ru');
     expect(negotiateLanguage('be-BY,ru;q=0.7', 'en')).toBe('ru');
+    expect(negotiateLanguage('ja-JP,ja;q=0.9,en;q=0.8', 'en')).toBe('ja');
+    expect(negotiateLanguage('he-IL,he;q=0.9', 'en')).toBe('he');
+    expect(negotiateLanguage('iw-IL', 'en')).toBe('he'); // Hebrew's old subtag (Java, old Android)
+  });
+
+  it('gives Simplified Chinese to zh, zh-CN, zh-Hans-*, and to Traditional only when nothing better', () => {
+    for (const header of [
+      'zh-CN',
+      'zh',
+      'zh-Hans-CN',
+      'zh-Hans',
+      'zh-SG',
+      'ZH-cn',
+      'zh-CN,zh;q=0.9,en;q=0.8',
+    ])
+      expect(negotiateLanguage(header, 'en'), header).toBe('zh-Hans');
+    // A Traditional reader gets a language the header names in full before Simplified...
+    expect(negotiateLanguage('zh-TW,en;q=0.5', 'fr')).toBe('en');
+    expect(negotiateLanguage('zh-Hant,ja;q=0.3', 'en')).toBe('ja');
+    expect(negotiateLanguage('zh-HK,zh-Hant;q=0.9,de;q=0.1', 'en')).toBe('de');
+    expect(negotiateLanguage('zh-Hant-CN,fr;q=0.2', 'en')).toBe('fr');
+    // ...a plain `zh` is any Chinese, at its own quality...
+    expect(negotiateLanguage('zh-TW,zh;q=0.9,en;q=0.8', 'fr')).toBe('zh-Hans');
+    // ...and Simplified rather than the setup's default when the header names nothing else of ours.
+    expect(negotiateLanguage('zh-TW', 'en')).toBe('zh-Hans');
+    expect(negotiateLanguage('zh-Hant-TW,xx;q=0.5,*;q=0.1', 'de')).toBe('zh-Hans');
+    expect(pickLanguage({ chosen: 'zh-Hans', acceptLanguage: 'zh-TW,en', fallback: 'en' })).toBe('zh-Hans');
+    expect(pickLanguage({ chosen: 'zh', acceptLanguage: 'en', fallback: 'fr' })).toBe('en');
   });
 
   it('an explicit choice wins when it is one of ours', () => {

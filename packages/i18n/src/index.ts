@@ -5,19 +5,28 @@ import el from './messages/el.json' with { type: 'json' };
 import en from './messages/en.json' with { type: 'json' };
 import es from './messages/es.json' with { type: 'json' };
 import fr from './messages/fr.json' with { type: 'json' };
+import he from './messages/he.json' with { type: 'json' };
 import it from './messages/it.json' with { type: 'json' };
+import ja from './messages/ja.json' with { type: 'json' };
 import nl from './messages/nl.json' with { type: 'json' };
 import pl from './messages/pl.json' with { type: 'json' };
 import pt from './messages/pt.json' with { type: 'json' };
 import ru from './messages/ru.json' with { type: 'json' };
 import tr from './messages/tr.json' with { type: 'json' };
 import uk from './messages/uk.json' with { type: 'json' };
+import zhHans from './messages/zh-Hans.json' with { type: 'json' };
 
 /** English is the reference catalogue: every other one has exactly its keys (a test checks). */
 export type MessageKey = keyof typeof en;
 export type Catalogue = Record<MessageKey, string>;
 
-/** The languages patient pages, error pages, the zip's README and the handout are written in. */
+/**
+ * The languages patient pages, error pages, the zip's README and the handout are written in, as
+ * BCP 47 tags: the tag is the switcher's cookie value, `<html lang>` and the Intl locale. Chinese is
+ * `zh-Hans` (Simplified): `lang="zh-Hans"` picks Simplified glyphs, and the negotiation gives it to
+ * `zh`, `zh-CN`, `zh-SG`, `zh-Hans-*` but not to a Traditional reader (`zh-TW`, `zh-HK`, `zh-Hant`)
+ * while the header names anything better.
+ */
 export const LANGUAGES = [
   'en',
   'fr',
@@ -32,6 +41,9 @@ export const LANGUAGES = [
   'ar',
   'ru',
   'uk',
+  'zh-Hans',
+  'ja',
+  'he',
 ] as const;
 export type Language = (typeof LANGUAGES)[number];
 
@@ -49,8 +61,13 @@ const CATALOGUES: Record<Language, Record<string, string>> = {
   ar,
   ru,
   uk,
+  'zh-Hans': zhHans,
+  ja,
+  he,
 };
-const RTL: ReadonlySet<Language> = new Set(['ar']);
+
+/** The languages written right to left: `dir="rtl"` on every patient page, the viewer and the handout. */
+export const RTL_LANGUAGES: ReadonlySet<Language> = new Set<Language>(['ar', 'he']);
 
 /** The raw catalogue of one language (ICU MessageFormat strings by key). */
 export function catalogue(lang: Language): Readonly<Record<string, string>> {
@@ -63,8 +80,10 @@ export function isLanguage(value: unknown): value is Language {
 
 /**
  * The best of our languages for an `Accept-Language` header (RFC 9110 §12.5.4: quality values, then
- * order; `fr-CH` matches `fr`), else `fallback`.
+ * order; `fr-CH` matches `fr`, `zh-CN` matches `zh-Hans`), else `fallback`. A Traditional Chinese
+ * range (`zh-TW`, `zh-Hant`) reaches Simplified only when no other range matches.
  * @example negotiateLanguage('de-CH,de;q=0.9,en;q=0.8', 'en') === 'de'
+ * @example negotiateLanguage('zh-CN,zh;q=0.9', 'en') === 'zh-Hans'
  */
 export function negotiateLanguage(acceptLanguage: string | null | undefined, fallback: Language): Language {
   return negotiate(acceptLanguage, LANGUAGES, fallback);
@@ -88,7 +107,7 @@ export type { MessageValues } from './format.js';
 /** Formats messages, dates and numbers in one language. */
 export interface Translator {
   readonly lang: Language;
-  /** `rtl` for Arabic, `ltr` otherwise: for `<html dir>`. */
+  /** `rtl` for Arabic and Hebrew (RTL_LANGUAGES), `ltr` otherwise: for `<html dir>`. */
   readonly dir: 'ltr' | 'rtl';
   /** A message with its ICU placeholders, plurals and selects filled in. */
   t(key: MessageKey, values?: MessageValues): string;
@@ -119,7 +138,7 @@ export function translator(lang: Language): Translator {
   const intlLocale = lang === 'en' ? 'en-GB' : lang;
   const t: Translator = {
     lang,
-    dir: RTL.has(lang) ? 'rtl' : 'ltr',
+    dir: RTL_LANGUAGES.has(lang) ? 'rtl' : 'ltr',
     t(key, values) {
       return formatMessage('patient', lang, messages, en, key, values);
     },

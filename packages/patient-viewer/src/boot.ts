@@ -317,7 +317,8 @@ async function start(): Promise<void> {
     return;
   }
   setStatus(t('viewer.loading'), 'loading');
-  const qido = await gateway.json<DicomJson[]>(`studies/${studyUid}/series`);
+  const stopped = () => gone;
+  const qido = await gateway.json<DicomJson[]>(`studies/${studyUid}/series`, stopped);
   const num = (d: DicomJson) => Number(d['00200011']?.Value?.[0] ?? 0);
   const ordered = [...qido].sort((a, b) => num(a) - num(b));
   const metadata = new Map<string, DicomJson[]>();
@@ -336,21 +337,25 @@ async function start(): Promise<void> {
   // their previews one series after the other (the first series' first), each followed by its
   // frames at full fidelity.
   let previewChain = Promise.resolve();
+  let firstPreviews = Promise.resolve();
   for (const q of ordered) {
     const uid = q['0020000E']?.Value?.[0];
     const modality = q['00080060']?.Value?.[0];
     if (typeof uid !== 'string' || NON_IMAGE.has(String(modality))) continue;
-    metadata.set(uid, await gateway.json<DicomJson[]>(`studies/${studyUid}/series/${uid}/metadata`));
+    metadata.set(uid, await gateway.json<DicomJson[]>(`studies/${studyUid}/series/${uid}/metadata`, stopped));
     rebuild();
     const s = series.find((x) => x.seriesInstanceUid === uid);
     if (!s) continue;
     if (active === -1) {
       select(series.indexOf(s));
+      firstPreviews = previews.all(s, 0);
       // The first image first, alone; then the viewer's code while the other previews come.
       await previews.one(s, 0);
       void loadCore();
     }
-    void thumbnail(s);
+    // The other series' thumbnails once the first series' previews are in: those come first, on
+    // every connection the browser has.
+    void firstPreviews.then(() => thumbnail(s)).catch(fail);
     previewChain = previewChain
       .then(() => previews.all(s, s === series[active] ? index : 0))
       .then(() => loadCore())
@@ -362,6 +367,7 @@ async function start(): Promise<void> {
   }
   // Every series is in the strip.
   app.dataset.ready = 'true';
+  await firstPreviews;
   await Promise.all(series.map((s) => thumbnail(s)));
   document.body.dataset.thumbnails = 'ready';
   await previewChain;

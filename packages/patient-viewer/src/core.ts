@@ -26,6 +26,7 @@ import { instanceImageId, registerInstanceLoader } from './instance.loader.js';
 import { nextPixelPath, type PixelPath } from './pixel-path.js';
 import { presetsFor, voiRange } from './presets.js';
 import { registerRenderedLoader, renderedImageId } from './rendered.loader.js';
+import { isTransientStatus, RETRY_DELAYS_MS, whenOnline } from './retry.js';
 import type { CoreContext, FullFidelity, PrimaryTool } from './stage.types.js';
 import { loadOrder, type ViewerSeries } from './study.model.js';
 import { decodePathFor } from './transfer-syntax.js';
@@ -128,7 +129,8 @@ export async function startCore(ctx: CoreContext): Promise<FullFidelity> {
 
   /** Loads one frame at full fidelity, moving the series to the next path while none has worked. */
   const loadOne = async (s: ViewerSeries, index: number): Promise<boolean> => {
-    for (let busy = 0; !ctx.isGone(); ) {
+    for (let busy = 0, lost = 0; !ctx.isGone(); ) {
+      await whenOnline();
       const path = pathOf(s);
       if (loadedOf(s).has(index)) return true;
       const id = idsOf(s)[index];
@@ -150,7 +152,14 @@ export async function startCore(ctx: CoreContext): Promise<FullFidelity> {
           await sleep(wait);
           continue;
         }
-        if (confirmed.has(s.seriesInstanceUid)) return false;
+        if (confirmed.has(s.seriesInstanceUid)) {
+          // The series' path works: a frame lost on the way (a reset, a cut, a 5xx) is asked again.
+          const delay = RETRY_DELAYS_MS[lost];
+          if (delay === undefined || !isTransientStatus(xhrOf(err)?.status ?? -1)) return false;
+          lost += 1;
+          await sleep(delay);
+          continue;
+        }
         const next = nextPixelPath(path, originalFiles);
         // Another frame of the series may have moved it on already.
         if (pathOf(s) !== path) continue;
@@ -407,13 +416,19 @@ function forget(imageId: string): void {
   }
 }
 
+/** The request behind a failed image load (dicom-image-loader rejects with it, or an error holding it). */
+function xhrOf(err: unknown): XMLHttpRequest | null {
+  const xhr = err instanceof XMLHttpRequest ? err : (err as { request?: unknown })?.request;
+  return xhr instanceof XMLHttpRequest ? xhr : null;
+}
+
 /**
  * For a failed image load that the server refused for now (429 or 503, from nginx or the gateway):
  * how long to wait, from its Retry-After (capped at 10 s); null for any other failure.
  */
 function busyWaitMs(err: unknown): number | null {
-  const xhr = err instanceof XMLHttpRequest ? err : (err as { request?: unknown })?.request;
-  if (!(xhr instanceof XMLHttpRequest) || (xhr.status !== 429 && xhr.status !== 503)) return null;
+  const xhr = xhrOf(err);
+  if (!xhr || (xhr.status !== 429 && xhr.status !== 503)) return null;
   const after = Number(xhr.getResponseHeader('retry-after'));
   return (Number.isFinite(after) && after > 0 ? Math.min(after, 10) : 1) * 1000;
 }

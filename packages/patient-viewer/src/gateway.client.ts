@@ -1,3 +1,5 @@
+import { isTransientStatus, withRetry } from './retry.js';
+
 /** The token stopped working (revoked, expired) or the server refused it. */
 export class LinkGoneError extends Error {}
 
@@ -12,6 +14,16 @@ export class GatewayError extends Error {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A gateway request's failure that may pass if asked again: no answer (the connection reset or cut,
+ * a timeout) or a 5xx; not a refusal (4xx) and not a link that is gone.
+ */
+export function isTransientError(err: unknown): boolean {
+  if (err instanceof LinkGoneError) return false;
+  if (err instanceof GatewayError) return isTransientStatus(err.status);
+  return true;
+}
 
 /**
  * Requests to the token-scoped DICOMweb gateway: the token goes in `Authorization: Bearer`, never
@@ -56,8 +68,11 @@ export class GatewayClient {
     }
   }
 
-  async json<T>(path: string, signal?: AbortSignal): Promise<T> {
-    const res = await this.fetch(path, 'application/dicom+json', signal);
-    return (await res.json()) as T;
+  /** DICOM JSON (the study's lists), asked again while it fails for want of a connection or a 5xx. */
+  json<T>(path: string, stopped: () => boolean = () => false): Promise<T> {
+    return withRetry(async () => (await (await this.fetch(path, 'application/dicom+json')).json()) as T, {
+      transient: isTransientError,
+      stopped,
+    });
   }
 }

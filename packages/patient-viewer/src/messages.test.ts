@@ -3,9 +3,12 @@ import { describe, expect, it } from 'vitest';
 import ar from '../../i18n/src/messages/ar.json' with { type: 'json' };
 import de from '../../i18n/src/messages/de.json' with { type: 'json' };
 import fr from '../../i18n/src/messages/fr.json' with { type: 'json' };
+import he from '../../i18n/src/messages/he.json' with { type: 'json' };
+import ja from '../../i18n/src/messages/ja.json' with { type: 'json' };
 import pl from '../../i18n/src/messages/pl.json' with { type: 'json' };
 import ru from '../../i18n/src/messages/ru.json' with { type: 'json' };
 import uk from '../../i18n/src/messages/uk.json' with { type: 'json' };
+import zhHans from '../../i18n/src/messages/zh-Hans.json' with { type: 'json' };
 import { formatter, imageCounter, parseMessages, seriesLabel } from './messages.js';
 import { CT_PRESETS } from './presets.js';
 
@@ -43,6 +46,26 @@ describe('the viewer formats its messages in the page language', () => {
       '100 صورة',
     ]);
     expect(imageCounter(t, 4, 20)).toBe('الصورة 5 من 20');
+  });
+
+  it('Hebrew plurals: one, two, other; Japanese and Chinese: one form, the page tag as the locale', () => {
+    const h = formatter('he', viewerOnly(he));
+    expect([1, 2, 3, 20].map((n) => h('viewer.imageCount', { count: n }))).toEqual([
+      'תמונה אחת',
+      'שתי תמונות',
+      '3 תמונות',
+      '20 תמונות',
+    ]);
+    expect(imageCounter(h, 0, 20)).toBe('תמונה 1 מתוך 20');
+    const j = formatter('ja', viewerOnly(ja));
+    expect([1, 2, 1234].map((n) => j('viewer.imageCount', { count: n }))).toEqual([
+      '1枚の画像',
+      '2枚の画像',
+      '1,234枚の画像',
+    ]);
+    const z = formatter('zh-Hans', viewerOnly(zhHans));
+    expect(imageCounter(z, 2, 1200)).toBe('第 3 张，共 1,200 张');
+    expect(z('viewer.seriesReady', { ready: 1, total: 4 })).toBe('4 个序列中已有 1 个就绪');
   });
 
   it('Russian and Ukrainian plurals in the browser: one, few, many, other', () => {

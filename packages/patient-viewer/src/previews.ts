@@ -1,8 +1,15 @@
-import { type GatewayClient, LinkGoneError } from './gateway.client.js';
+import { type GatewayClient, isTransientError, LinkGoneError } from './gateway.client.js';
+import { withRetry } from './retry.js';
 import { loadOrder, type ViewerSeries } from './study.model.js';
 
-/** Previews fetched at once: what a browser opens to one origin over HTTP/1.1. */
+/**
+ * Previews fetched at once: the connections a browser opens to one origin over HTTP/1.1 (Chromium
+ * and Firefox: 6), which is what nginx offers here (HTTP/2 needs TLS in browsers). More would only
+ * queue in the browser behind them, ahead of the requests that come later.
+ */
 const PARALLEL = 6;
+/** A preview (20–60 kB) not here after this long is asked again: the connection it went on is dead. */
+const PREVIEW_TIMEOUT_MS = 20_000;
 
 /**
  * The store's rendered JPEG of a frame (`.../frames/N/rendered`, 20–60 kB for a 512² CT slice
@@ -58,8 +65,12 @@ export class Previews {
     if (!image) return false;
     const path = `studies/${this.studyUid}/series/${uid}/instances/${image.instance.sopInstanceUid}/frames/${image.frame}/rendered`;
     try {
-      const res = await this.gateway.fetch(path, 'image/jpeg');
-      const blob = await res.blob();
+      // Lost on the way (a reset, a cut, a proxy's 502): asked again, a few times, when online.
+      const blob = await withRetry(
+        async () =>
+          (await this.gateway.fetch(path, 'image/jpeg', AbortSignal.timeout(PREVIEW_TIMEOUT_MS))).blob(),
+        { transient: isTransientError, stopped: this.stopped },
+      );
       const list = this.urls.get(uid) ?? new Array<string | undefined>(s.images.length);
       this.urls.set(uid, list);
       if (!list[index]) list[index] = URL.createObjectURL(blob);
@@ -67,7 +78,7 @@ export class Previews {
       return true;
     } catch (err) {
       if (err instanceof LinkGoneError) throw err;
-      // The store cannot render this one (or it failed): the full-fidelity path still may.
+      // The store cannot render this one (or it kept failing): the full-fidelity path still may.
       const set = this.failed.get(uid) ?? new Set<number>();
       set.add(index);
       this.failed.set(uid, set);

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { formatter, imageCounter } from './messages.js';
 import { nextPixelPath } from './pixel-path.js';
 import { CT_PRESETS, presetsFor, voiRange } from './presets.js';
+import { isTransientStatus, RETRY_DELAYS_MS, withRetry } from './retry.js';
 import { buildSeries, type DicomJson, loadOrder, otherSeries } from './study.model.js';
 import { decodePathFor } from './transfer-syntax.js';
 
@@ -118,5 +119,73 @@ describe('nextPixelPath', () => {
     expect(nextPixelPath('rendered', true)).toBeNull();
     expect(nextPixelPath('wadors', false)).toBe('rendered');
     expect(nextPixelPath('rendered', false)).toBeNull();
+  });
+});
+
+describe('withRetry', () => {
+  const fast = { sleep: async () => {}, online: async () => {} };
+
+  it('asks again after a transient failure, up to the delays given, then throws the last failure', async () => {
+    let calls = 0;
+    const lost = () => {
+      calls += 1;
+      return Promise.reject(new TypeError(`lost ${calls}`));
+    };
+    await expect(withRetry(lost, { ...fast, transient: () => true, delays: [1, 2, 3] })).rejects.toThrow(
+      'lost 4',
+    );
+    expect(calls).toBe(4);
+  });
+
+  it('returns what a later attempt got; a refusal is not asked again; nothing after a stop', async () => {
+    let calls = 0;
+    const flaky = async () => {
+      calls += 1;
+      if (calls < 3) throw new Error('reset');
+      return 'jpeg';
+    };
+    expect(await withRetry(flaky, { ...fast, transient: () => true })).toBe('jpeg');
+    calls = 0;
+    const refused = async () => {
+      calls += 1;
+      throw new Error('406');
+    };
+    await expect(
+      withRetry(refused, { ...fast, transient: (e) => (e as Error).message !== '406' }),
+    ).rejects.toThrow('406');
+    expect(calls).toBe(1);
+    calls = 0;
+    await expect(
+      withRetry(refused, { ...fast, transient: () => true, stopped: () => true }),
+    ).rejects.toThrow();
+    expect(calls).toBe(1);
+  });
+
+  it('waits for the browser to be online before each attempt', async () => {
+    const events: string[] = [];
+    let n = 0;
+    const result = await withRetry(
+      async () => {
+        events.push('attempt');
+        if (++n === 1) throw new TypeError('offline');
+        return n;
+      },
+      {
+        transient: () => true,
+        sleep: async (ms) => {
+          events.push(`sleep ${ms}`);
+        },
+        online: async () => {
+          events.push('online');
+        },
+      },
+    );
+    expect(result).toBe(2);
+    expect(events).toEqual(['online', 'attempt', `sleep ${RETRY_DELAYS_MS[0]}`, 'online', 'attempt']);
+  });
+
+  it('treats no answer, 408 and 5xx as transient, other 4xx as answers', () => {
+    expect([0, 408, 500, 502, 503, 504].every(isTransientStatus)).toBe(true);
+    expect([400, 401, 404, 406, 429].some(isTransientStatus)).toBe(false);
   });
 });

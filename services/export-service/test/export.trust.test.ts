@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createDicomwebClient, type DicomwebClient } from '@studylink/dicomweb';
-import { createLogger, listen, type RunningServer } from '@studylink/service-kit';
+import { catalogue, LANGUAGES, RTL_LANGUAGES } from '@studylink/i18n';
+import { createLogger, escapeHtml, listen, type RunningServer } from '@studylink/service-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../src/app.js';
 import { ExportLimiter } from '../src/export.limiter.js';
@@ -132,5 +133,24 @@ describe('the zip route and link trust', () => {
     expect(uk).toContain('<html lang="uk" dir="ltr">');
     expect(uk).toContain('За цим посиланням дослідження вже завантажили');
     expect(store.retrievals).toBe(before);
+  });
+
+  it('the refusal page in every patient language: its own text, lang and dir (Hebrew and Arabic right to left)', async () => {
+    for (const lang of LANGUAGES) {
+      const res = await fetch(`${base}/token/study.zip?${spent}`, {
+        headers: { cookie: `studylink_lang=${lang}`, 'accept-language': 'de' },
+      });
+      expect(res.status, lang).toBe(410);
+      const html = await res.text();
+      expect(html, lang).toContain(`<html lang="${lang}" dir="${RTL_LANGUAGES.has(lang) ? 'rtl' : 'ltr'}">`);
+      expect(html, lang).toContain(escapeHtml(catalogue(lang)['error.limitReached.text'] ?? '-'));
+    }
+    // Accept-Language alone: zh-CN reaches Simplified Chinese, zh-TW does not while another language is named.
+    const zh = await fetch(`${base}/token/study.zip?${spent}`, { headers: { 'accept-language': 'zh-CN' } });
+    expect(await zh.text()).toContain('<html lang="zh-Hans" dir="ltr">');
+    const tw = await fetch(`${base}/token/study.zip?${spent}`, {
+      headers: { 'accept-language': 'zh-TW,he;q=0.5' },
+    });
+    expect(await tw.text()).toContain('<html lang="he" dir="rtl">');
   });
 });

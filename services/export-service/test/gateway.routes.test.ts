@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createDicomwebClient, type DicomwebClient } from '@studylink/dicomweb';
 import {
   createLogger,
@@ -7,7 +10,14 @@ import {
   type RunningServer,
   type ServiceMetrics,
 } from '@studylink/service-kit';
-import { type LoadedSample, loadSamples, type OrthancInstance, startOrthanc } from '@studylink/testkit';
+import {
+  type LoadedSample,
+  loadSamples,
+  type OrthancInstance,
+  startOrthanc,
+  uploadDirectory,
+  writeSyntheticStudy,
+} from '@studylink/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../src/app.js';
 import { ExportLimiter } from '../src/export.limiter.js';
@@ -38,13 +48,35 @@ describe('viewer DICOMweb gateway against Orthanc', () => {
   const logs = logSink();
   const ctToken = token();
   const limitedToken = token();
+  const threeToken = token();
+  let three: { studyInstanceUid: string; sopInstanceUids: string[] };
 
   beforeAll(async () => {
     orthanc = await startOrthanc();
     [ct, mr] = (await loadSamples(orthanc, ['CT_small.dcm', 'MR_small.dcm'])) as [LoadedSample, LoadedSample];
+    const dir = await mkdtemp(join(tmpdir(), 'studylink-gateway-three-'));
+    const written = await writeSyntheticStudy({
+      dir,
+      patientName: 'THREE^Instances',
+      patientId: 'THREE',
+      series: 1,
+      instancesPerSeries: 3,
+      rows: 16,
+      columns: 16,
+    });
+    await uploadDirectory(orthanc, dir, 2);
+    await rm(dir, { recursive: true, force: true });
+    const metadata = (await (
+      await fetch(`${orthanc.dicomwebUrl}/studies/${written.studyInstanceUid}/metadata`)
+    ).json()) as Array<Record<string, { Value?: unknown[] }>>;
+    three = {
+      studyInstanceUid: written.studyInstanceUid,
+      sopInstanceUids: metadata.map((d) => String(d['00080018']?.Value?.[0])),
+    };
     tokens = new FakeTokenService(SECRET);
     await tokens.start();
     tokens.grants.set(ctToken, ct.studyInstanceUid);
+    tokens.grants.set(threeToken, three.studyInstanceUid);
     dicomweb = createDicomwebClient({ baseUrl: orthanc.dicomwebUrl, requestTimeoutMs: 10_000 });
     metrics = createServiceMetrics({ service: 'export-service' });
     const tokenClient = createTokenServiceClient({ baseUrl: tokens.url, secret: SECRET, timeoutMs: 2_000 });
@@ -62,7 +94,7 @@ describe('viewer DICOMweb gateway against Orthanc', () => {
         dicomweb,
         trustedProxies: new Set(),
         storeAddresses: [orthanc.dicomwebUrl, new URL(orthanc.dicomwebUrl).host],
-        options: { ...DEFAULT_GATEWAY_OPTIONS, grantCacheMs: GRANT_CACHE_MS },
+        options: { ...DEFAULT_GATEWAY_OPTIONS, grantCacheMs: GRANT_CACHE_MS, maxInstanceResults: 2 },
         count: createGatewayMetrics(metrics.registry),
       }),
     });
@@ -228,10 +260,45 @@ describe('viewer DICOMweb gateway against Orthanc', () => {
     expect((await get(`${ctInstance()}/frames/1/rendered`, { accept: 'image/png' })).status).toBe(200);
   });
 
+  it('searches the instances of the whole study (QIDO-RS), at most maxInstanceResults an answer, with the Warning of PS3.18', async () => {
+    const byStudy = await get(`studies/${ct.studyInstanceUid}/instances`);
+    expect(byStudy.status).toBe(200);
+    expect(byStudy.headers.get('cache-control')).toBe('no-store');
+    expect(byStudy.headers.get('warning')).toBeNull();
+    const text = await byStudy.text();
+    expect(text).not.toContain(new URL(orthanc.dicomwebUrl).host);
+    const [one, ...rest] = JSON.parse(text);
+    expect(rest).toEqual([]);
+    expect(one['00080018'].Value).toEqual([ct.sopInstanceUid]);
+    expect(one['0020000E'].Value).toEqual([ct.seriesInstanceUid]);
+
+    // Three instances, two an answer: paged with offset, told by Warning that there are more.
+    const sops = (path: string) =>
+      get(path, { token: threeToken }).then(async (res) => ({
+        status: res.status,
+        warning: res.headers.get('warning'),
+        sops: ((await res.json()) as Array<Record<string, { Value: string[] }>>).map(
+          (d) => d['00080018']?.Value[0],
+        ),
+      }));
+    const base = `studies/${three.studyInstanceUid}/instances`;
+    const first = await sops(base);
+    expect(first.sops).toHaveLength(2);
+    expect(first.warning).toMatch(/^299 studylink: "The number of results exceeded/);
+    const next = await sops(`${base}?offset=2`);
+    expect(next).toMatchObject({ status: 200, warning: null });
+    expect(new Set([...first.sops, ...next.sops])).toEqual(new Set(three.sopInstanceUids));
+    expect(await sops(`${base}?limit=1&includefield=all`)).toMatchObject({ status: 200, warning: null });
+    expect((await sops(`${base}?limit=1`)).sops).toHaveLength(1);
+    expect((await get(`${base}?limit=0`, { token: threeToken })).status).toBe(400);
+    expect((await get(`${base}?PatientID=x`, { token: threeToken })).status).toBe(400);
+  });
+
   it("refuses another study's UID, and another study's series or instance under the granted path", async () => {
     const refused = [
       `studies/${mr.studyInstanceUid}/series`,
       `studies/${mr.studyInstanceUid}/metadata`,
+      `studies/${mr.studyInstanceUid}/instances`,
       `studies/${mr.studyInstanceUid}/series/${mr.seriesInstanceUid}/metadata`,
       `studies/${ct.studyInstanceUid}/series/${mr.seriesInstanceUid}/metadata`,
       `studies/${ct.studyInstanceUid}/series/${mr.seriesInstanceUid}/instances/${mr.sopInstanceUid}/frames/1`,

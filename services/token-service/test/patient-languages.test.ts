@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { catalogue, LANGUAGES, type Language, messagesWithPrefix } from '@studylink/i18n';
+import { catalogue, LANGUAGES, type Language, messagesWithPrefix, RTL_LANGUAGES } from '@studylink/i18n';
 import { escapeHtml } from '@studylink/service-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadViewerAssets } from '../src/viewer/viewer.assets.js';
@@ -10,11 +10,13 @@ import { FakeStudySource, type Harness, readJson, startHarness } from './harness
 const PLAIN = '1.2.826.0.1.3680043.8.498.13.1';
 const PIN = '1.2.826.0.1.3680043.8.498.13.2';
 const MANY = '1.2.826.0.1.3680043.8.498.13.3';
+const BIRTH = '1.2.826.0.1.3680043.8.498.13.4';
 
 let h: Harness;
 let plain: string;
 let pin: string;
 let many: string;
+let birth: string;
 
 /** A viewer bundle as `make build` lays it out, with made-up contents (the page is what is tested). */
 async function fakeViewerBundle(): Promise<string> {
@@ -34,10 +36,14 @@ beforeAll(async () => {
   source.add({ studyInstanceUid: PLAIN, patientName: 'MÜLLER^ANNA' });
   source.add({ studyInstanceUid: PIN });
   source.add({ studyInstanceUid: MANY, seriesCount: 21, instanceCount: 5 });
+  source.add({ studyInstanceUid: BIRTH, patientBirthDate: '19800214' });
   h = await startHarness(source, { viewerAssets: await loadViewerAssets(await fakeViewerBundle()) });
   plain = (await readJson(await h.api('PUT', `/api/v1/studies/${PLAIN}/token`))).token;
   pin = (await readJson(await h.api('PUT', `/api/v1/studies/${PIN}/token`, { verification: 'pin' }))).token;
   many = (await readJson(await h.api('PUT', `/api/v1/studies/${MANY}/token`))).token;
+  birth = (
+    await readJson(await h.api('PUT', `/api/v1/studies/${BIRTH}/token`, { verification: 'birth-date' }))
+  ).token;
 });
 
 afterAll(async () => {
@@ -104,7 +110,7 @@ describe('every patient-facing page in every language', () => {
         form: await (await get(pin, headers)).text(),
         error: await (await get('A'.repeat(64), headers)).text(),
       };
-      const dir = lang === 'ar' ? 'rtl' : 'ltr';
+      const dir = RTL_LANGUAGES.has(lang) ? 'rtl' : 'ltr';
       for (const [what, html] of Object.entries(pages)) {
         expect(html, `${lang} ${what}`).toContain(`<html lang="${lang}" dir="${dir}">`);
         if (lang === 'en') continue;
@@ -125,7 +131,7 @@ describe('every patient-facing page in every language', () => {
       const res = await viewer(plain, { 'accept-language': `${lang};q=0.9, en;q=0.1` });
       expect(res.status).toBe(200);
       const html = await res.text();
-      expect(html).toContain(`<html lang="${lang}" dir="${lang === 'ar' ? 'rtl' : 'ltr'}">`);
+      expect(html).toContain(`<html lang="${lang}" dir="${RTL_LANGUAGES.has(lang) ? 'rtl' : 'ltr'}">`);
       expect(html).toContain(`data-lang="${lang}"`);
       // The script's messages: this language's viewer.*, every one English has.
       const attr = /data-messages="([^"]*)"/.exec(html)?.[1];
@@ -193,9 +199,54 @@ describe('every patient-facing page in every language', () => {
     expect(bad.headers.getSetCookie()).toEqual([]);
   });
 
+  it('Chinese: zh-CN, zh and zh-Hans-CN reach Simplified; zh-TW gets another language the header names', async () => {
+    for (const accept of ['zh-CN,zh;q=0.9', 'zh', 'zh-Hans-CN', 'zh-SG,en;q=0.5']) {
+      const page = await (await get(plain, { 'accept-language': accept })).text();
+      expect(page, accept).toContain('<html lang="zh-Hans" dir="ltr">');
+      expect(page, accept).toContain(catalogue('zh-Hans')['page.title']);
+    }
+    const tw = await (await get(plain, { 'accept-language': 'zh-TW,zh-Hant;q=0.9,en;q=0.5' })).text();
+    expect(tw).toContain('<html lang="en" dir="ltr">');
+    // The viewer and the error pages negotiate alike.
+    const v = await (await viewer(plain, { 'accept-language': 'zh-CN' })).text();
+    expect(v).toContain('data-lang="zh-Hans"');
+    const gone = await (await get('E'.repeat(64), { 'accept-language': 'zh-Hant-TW,ja;q=0.8' })).text();
+    expect(gone).toContain('<html lang="ja" dir="ltr">');
+  });
+
+  it('Hebrew right to left by the switcher: page, PIN form, error page, viewer', async () => {
+    const res = await fetch(`${h.url}/token?${plain}`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'same-origin' },
+      body: 'lang=he',
+    });
+    expect(res.status).toBe(303);
+    const cookie = (res.headers.getSetCookie().find((c) => c.startsWith('studylink_lang=')) ?? '').split(
+      ';',
+    )[0];
+    expect(cookie).toBe('studylink_lang=he');
+    const headers = { cookie: cookie as string, 'accept-language': 'de' };
+    for (const html of [
+      await (await get(plain, headers)).text(),
+      await (await get(pin, headers)).text(),
+      await (await get('F'.repeat(64), headers)).text(),
+      await (await viewer(plain, headers)).text(),
+    ]) {
+      expect(html).toContain('<html lang="he" dir="rtl">');
+    }
+    // The switcher offers every language, each named in itself and marked with its own lang.
+    const page = await (await get(plain, headers)).text();
+    for (const lang of LANGUAGES) expect(page).toContain(`<option value="${lang}" lang="${lang}"`);
+    expect(page).toContain('<option value="he" lang="he" selected>עברית</option>');
+    expect(page).toContain('>简体中文</option>');
+  });
+
   it('dates on the page are written the way the language writes them', async () => {
     expect(await (await get(plain, { 'accept-language': 'de' })).text()).toContain('21. Januar 2021');
     expect(await (await get(plain, { 'accept-language': 'fr' })).text()).toContain('21 janvier 2021');
+    expect(await (await get(plain, { 'accept-language': 'ja' })).text()).toContain('2021年1月21日');
+    expect(await (await get(plain, { 'accept-language': 'he' })).text()).toContain('21 בינואר 2021');
   });
 
   it("without a cookie or Accept-Language the viewer is in the server's default language", async () => {
@@ -244,6 +295,33 @@ describe('Russian and Ukrainian (issue 20)', () => {
     expect(viewerUk).toContain('<html lang="uk" dir="ltr">');
     expect(viewerUk).toContain('21 січня 2021');
     expect(viewerUk).toContain(escapeHtml('Сторінка дослідження'));
+  });
+
+  it('the birth-date form: day, month, year in that order, labelled in the language; a wrong date is said so', async () => {
+    for (const [headers, labels, wrong] of [
+      [RU, ['День', 'Месяц', 'Год'], 'Данные не совпадают.'],
+      [UK, ['День', 'Місяць', 'Рік'], 'Дані не збігаються.'],
+    ] as const) {
+      const form = await (await get(birth, headers)).text();
+      expect([...form.matchAll(/<input id="birth-(\w+)"/g)].map((m) => m[1])).toEqual([
+        'day',
+        'month',
+        'year',
+      ]);
+      expect([...form.matchAll(/<label for="birth-\w+">([^<]*)</g)].map((m) => m[1])).toEqual([...labels]);
+      const answer = await fetch(`${h.url}/token?${birth}`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: {
+          ...headers,
+          'content-type': 'application/x-www-form-urlencoded',
+          'sec-fetch-site': 'same-origin',
+        },
+        body: 'birthDay=15&birthMonth=2&birthYear=1980',
+      });
+      expect(answer.status).toBe(200);
+      expect(await answer.text()).toContain(wrong);
+    }
   });
 
   it("without a cookie or Accept-Language the page is in the setup's default, Ukrainian", async () => {

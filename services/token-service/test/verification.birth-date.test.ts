@@ -45,6 +45,18 @@ describe('the birth-date form', () => {
     ).text();
     expect(ar).toContain('dir="rtl"');
     expect(inputOrder(ar)).toEqual(['day', 'month', 'year']);
+    // Year first where the language writes it so; Hebrew right to left, day first.
+    for (const [accept, order, dir] of [
+      ['ja', ['year', 'month', 'day'], 'ltr'],
+      ['zh-CN', ['year', 'month', 'day'], 'ltr'],
+      ['he', ['day', 'month', 'year'], 'rtl'],
+    ] as const) {
+      const page = await (
+        await fetch(`${h.url}/token?${token}`, { headers: { 'accept-language': accept } })
+      ).text();
+      expect(page, accept).toContain(`dir="${dir}"`);
+      expect(inputOrder(page), accept).toEqual(order);
+    }
 
     const post = (fields: Record<string, string>) =>
       fetch(`${h.url}/token?${token}`, {
@@ -61,6 +73,30 @@ describe('the birth-date form', () => {
     const right = await post({ birthDay: '1', birthMonth: '01', birthYear: '1800' });
     expect(right.status).toBe(303);
     expect(right.headers.getSetCookie().join(';')).toMatch(/HttpOnly/);
+  });
+
+  it('Japanese and Hebrew: 1800-01-01 opens the link; an impossible date is told in the language', async () => {
+    for (const [accept, notReal] of [
+      ['ja', '正しい日付を入力してください'],
+      ['he', 'נא להזין תאריך אמיתי'],
+    ] as const) {
+      await h.api('DELETE', `/api/v1/studies/${OLD}/token`);
+      const res = await h.api('PUT', `/api/v1/studies/${OLD}/token`, { verification: 'birth-date' });
+      expect(res.status).toBe(201);
+      const { token } = (await readJson(res)) as Json;
+      const post = (fields: Record<string, string>) =>
+        fetch(`${h.url}/token?${token}`, {
+          method: 'POST',
+          redirect: 'manual',
+          headers: { ...SAME_ORIGIN, 'accept-language': accept },
+          body: new URLSearchParams(fields).toString(),
+        });
+      const impossible = await post({ birthYear: '1800', birthMonth: '2', birthDay: '30' });
+      expect(impossible.status, accept).toBe(400);
+      expect(await impossible.text(), accept).toContain(notReal);
+      const right = await post({ birthYear: '1800', birthMonth: '1', birthDay: '1' });
+      expect(right.status, accept).toBe(303);
+    }
   });
 
   it('the fields compose YYYY-MM-DD; a two-digit year is not guessed; birthDate still works alone', () => {

@@ -19,6 +19,7 @@ export function gatewayRouteTemplates(): Router {
     `${study}/series/:series`,
     `${study}/series`,
     `${study}/metadata`,
+    `${study}/instances`,
     `${study}/series/:series/metadata`,
     `${study}/series/:series/instances`,
     instance,
@@ -85,6 +86,8 @@ export function parseGatewayPath(rest: string): GatewayResource | null {
     if (s[2] === 'series') return { kind: 'series_search', study, storePath: `/studies/${study}/series` };
     if (s[2] === 'metadata')
       return { kind: 'study_metadata', study, storePath: `/studies/${study}/metadata` };
+    if (s[2] === 'instances')
+      return { kind: 'instance_search', study, storePath: `/studies/${study}/instances` };
     return null;
   }
   if (s[2] !== 'series' || !isDicomUid(s[3])) return null;

@@ -46,6 +46,8 @@ export interface GatewayOptions {
   maxInFlightPerClient: number;
   /** A relayed response that the client stops reading for this long is cut, freeing its slot. */
   clientStallMs: number;
+  /** Instances in one QIDO-RS answer at most (the store reads each one's file): more are paged with `offset`. */
+  maxInstanceResults: number;
 }
 
 export interface GatewayDeps {
@@ -68,6 +70,7 @@ export const DEFAULT_GATEWAY_OPTIONS: GatewayOptions = Object.freeze({
   // As many as nginx lets one address hold open to the gateway (limit_conn dicomweb_conn 32).
   maxInFlightPerClient: 32,
   clientStallMs: 60_000,
+  maxInstanceResults: 1_000,
 });
 
 class GatewayError extends AppError {}
@@ -210,11 +213,31 @@ export function gatewayMiddleware(deps: GatewayDeps): Middleware {
       if (query.qido.limit === undefined && query.qido.offset === undefined)
         seriesLists.set(r.study, new Set(tagValues(datasets, Tag.SeriesInstanceUID)));
     } else if (r.kind === 'instance_search') {
-      // QIDO-RS of the series' instances (within the granted study: the series was checked).
+      // QIDO-RS of the study's or the series' instances (the study is the granted one, the series
+      // was checked), asked of the store with a bound: a stock Orthanc opens every file an
+      // instance-level search returns (Rows, Columns... are not in its index). Measured on a 4 × 100
+      // slice 512² CT, 2 cores under load: the study's 400 instances 2.9–6.0 s, `limit=100` 1.0 s,
+      // `limit=10` 0.2–0.4 s; its four series' metadata 1.7–3.0 s; the series list 6–60 ms. So one
+      // answer holds at most `maxInstanceResults`, with PS3.18's Warning when there are more (a
+      // client pages on with `offset`), rather than the gateway reading the whole study's metadata.
+      const max = o.maxInstanceResults;
+      const limit = Math.min(query.qido.limit ?? max, max);
       datasets = await storeCall(() =>
-        deps.dicomweb.searchInstances(r.study, r.series, { ...query.qido, signal }),
+        deps.dicomweb.searchInstances(r.study, r.series, {
+          ...query.qido,
+          limit: limit === 0 ? 0 : limit + 1,
+          signal,
+        }),
       );
       datasets = datasets.filter((d) => belongs(d, r));
+      if (datasets.length > limit) {
+        datasets = datasets.slice(0, limit);
+        if (limit === max)
+          ctx.set(
+            'warning',
+            '299 studylink: "The number of results exceeded the maximum supported by the server. Additional results can be requested."',
+          );
+      }
     } else {
       datasets = await storeCall(() => deps.dicomweb.retrieveMetadata(r.study, r.series, { signal }));
       datasets = datasets.filter((d) => belongs(d, r));

@@ -21,6 +21,11 @@ describe('parseGatewayPath', () => {
     });
     expect(parseGatewayPath('studies/1.2/series/3.4/instances/5.6/frames/2/rendered')?.kind).toBe('rendered');
     expect(parseGatewayPath('studies/1.2/series/3.4/instances/5.6/thumbnail')?.kind).toBe('thumbnail');
+    expect(parseGatewayPath('studies/1.2/instances')).toEqual({
+      kind: 'instance_search',
+      study: '1.2',
+      storePath: '/studies/1.2/instances',
+    });
     expect(parseGatewayPath('studies/1.2/series/3.4/instances')).toMatchObject({
       kind: 'instance_search',
       series: '3.4',
@@ -50,7 +55,8 @@ describe('parseGatewayPath', () => {
       'studies/.1/series',
       'studies/1.2/series/',
       'studies/1.2/series/3.4/instances/',
-      'studies/1.2/instances',
+      'studies/1.2/instances/',
+      'studies/1.2/instances/5.6',
       'studies/1.2/series/3.4/instances/5.6/frames',
       'studies/1.2/series/3.4/instances/5.6/frames/01',
       'studies/1.2/series/3.4/instances/5.6/frames/1/rendered/x',
