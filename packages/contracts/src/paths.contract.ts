@@ -22,6 +22,21 @@ export const VIEWER_PATH = '/token/viewer';
 /** The viewer's token-scoped DICOMweb gateway (bearer token only), served by the export service. */
 export const DICOMWEB_GATEWAY_PREFIX = '/token/dicomweb/';
 
+/** The patient's report page (`/token/report?<token>`): the study's SR as text, its PDFs linked. Token service. */
+export const REPORT_PAGE_PATH = '/token/report';
+/** A report PDF (`/token/report/<sopInstanceUid>.pdf?<token>`, or the RIS-pushed one), served by the export service. */
+export const REPORT_PDF_PREFIX = '/token/report/';
+/** The file name of the RIS-pushed report under REPORT_PDF_PREFIX (a UID never spells it). */
+export const PUSHED_REPORT_PDF = 'pushed.pdf';
+
+/**
+ * The path of a report PDF: an encapsulated PDF of the study by its SOP Instance UID, or the pushed one.
+ * @example reportPdfPath('1.2.3') === '/token/report/1.2.3.pdf'
+ */
+export function reportPdfPath(sopInstanceUid: string | 'pushed'): string {
+  return `${REPORT_PDF_PREFIX}${sopInstanceUid === 'pushed' ? PUSHED_REPORT_PDF : `${sopInstanceUid}.pdf`}`;
+}
+
 /** The token service's internal listener (its own port, never routed by nginx). */
 export const INTERNAL_GRANTS_PATH = '/internal/v1/grants';
 export const INTERNAL_ACCESS_EVENTS_PATH = '/internal/v1/access-events';

@@ -5,6 +5,7 @@ export {
   type DicomdirSeries,
   InvalidDicomdirInputError,
 } from './dicomdir.writer.js';
+export { type EncapsulatedDocument, readEncapsulatedDocument } from './encapsulated-document.js';
 export { assertValidFileId, fileIdFor, MAX_FILE_ID_NUMBER, zipEntryNameFor } from './file-id.scheme.js';
 export { type InstanceHeader, MAX_HEADER_LENGTH, parseInstanceHeader } from './instance-header.parser.js';
 export { type InstanceHeaderRead, readInstanceHeader } from './instance-header.reader.js';

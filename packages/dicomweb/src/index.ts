@@ -49,3 +49,14 @@ export {
   type StoreAuthSpec,
   type TokenEndpointOptions,
 } from './store-auth.js';
+export {
+  IMPRESSION_CODES,
+  isTextStructuredReport,
+  type ReportItem,
+  readableItems,
+  readStructuredReport,
+  reportImpression,
+  reportToText,
+  type StructuredReport,
+  TEXT_SR_SOP_CLASSES,
+} from './structured-report.js';

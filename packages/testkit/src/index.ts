@@ -30,6 +30,13 @@ export {
   type UploadResult,
 } from './orthanc.fixture.js';
 export { collectProcessOutput, killOnExit, type ProcessOutput, tailFile } from './process.helpers.js';
+export {
+  type ReportFile,
+  type ReportFiles,
+  type ReportFilesOptions,
+  samplePdf,
+  writeReportFiles,
+} from './report-files.js';
 export { type Guard, guardOf, isRefusal, type RawAnswer, sendExact } from './route-refusal.js';
 export { concretePath, pathVariants, type WalkRoute } from './route-walk.js';
 export {

@@ -16,6 +16,8 @@ import Koa, { type Middleware } from 'koa';
 import type { ExportMetrics } from './export.metrics.js';
 import { type ExportDeps, exportRoutes } from './export.routes.js';
 import { GATEWAY_PREFIX, gatewayRouteTemplates } from './gateway/gateway.paths.js';
+import { reportRoutes } from './reports/report.routes.js';
+import { StudyReportIndex } from './reports/study-reports.js';
 
 export interface AppDeps extends ExportDeps {
   log: Logger;
@@ -27,6 +29,8 @@ export interface AppDeps extends ExportDeps {
   patientSender?: () => Promise<PatientSender | null>;
   /** The viewer's DICOMweb gateway under /token/dicomweb/ (gateway/gateway.routes.ts); absent: not served. */
   gateway?: Middleware;
+  /** Which instances of a study are reports (shared with the gateway); default: one of its own. */
+  reports?: StudyReportIndex;
 }
 
 export function createApp(deps: AppDeps): Koa {
@@ -60,7 +64,8 @@ export function createApp(deps: AppDeps): Koa {
   });
   health.get('/readyz', readinessRoute(exportReadiness(deps)));
 
-  mountRouters(app, [health, exportRoutes(deps)]);
+  const reports = deps.reports ?? new StudyReportIndex(deps.dicomweb, 60_000);
+  mountRouters(app, [health, exportRoutes(deps), reportRoutes({ ...deps, reports })]);
   app.use(pages.notFound);
   return app;
 }

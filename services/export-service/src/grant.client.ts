@@ -4,11 +4,13 @@ import {
   grantSchema,
   INTERNAL_ACCESS_EVENTS_PATH,
   INTERNAL_GRANTS_PATH,
+  INTERNAL_REPORTS_PATH,
   INTERNAL_SECRET_HEADER,
   INTERNAL_SENDER_PATH,
   INTERNAL_ZIP_LAYOUT_STALE_PATH,
   INTERNAL_ZIP_LAYOUTS_PATH,
   type PatientSender,
+  PUSHED_REPORT_MAX_BYTES,
   patientSenderSchema,
   type ZipLayoutBody,
   zipLayoutSchema,
@@ -78,6 +80,8 @@ export interface TokenServiceClient {
   saveZipLayout(layout: ZipLayoutBody): Promise<void>;
   /** The store's study differs from this layout: the token service makes it again. */
   reportStaleZipLayout(id: string): Promise<void>;
+  /** The bytes of the PDF the RIS pushed, by the id a grant named (`grant.pushedReport.id`); null when gone. */
+  pushedReportPdf?(id: string, signal?: AbortSignal): Promise<Buffer | null>;
 }
 
 /** The HTTP client main builds: also lets shutdown wait for access events still on their way. */
@@ -219,6 +223,28 @@ export function createTokenServiceClient(opts: {
       }
       const parsed = zipLayoutSchema.safeParse(await res.json().catch(() => null));
       return parsed.success ? parsed.data : null;
+    },
+    async pushedReportPdf(id, signal) {
+      const res = await fetch(`${opts.baseUrl}${INTERNAL_REPORTS_PATH}/${encodeURIComponent(id)}`, {
+        headers: { [INTERNAL_SECRET_HEADER]: opts.secret },
+        signal: signal
+          ? AbortSignal.any([signal, AbortSignal.timeout(opts.timeoutMs * 4)])
+          : AbortSignal.timeout(opts.timeoutMs * 4),
+      }).catch(() => {
+        throw new ServiceUnavailableError('the token service is not answering', 5);
+      });
+      if (res.status === 404) {
+        await res.body?.cancel();
+        return null;
+      }
+      if (!res.ok) {
+        await res.body?.cancel();
+        throw new ServiceUnavailableError('the token service could not send the report', 5);
+      }
+      const bytes = Buffer.from(await res.arrayBuffer());
+      if (bytes.length > PUSHED_REPORT_MAX_BYTES)
+        throw new ServiceUnavailableError('the token service sent more than a report', 5);
+      return bytes;
     },
     async saveZipLayout(layout) {
       const res = await fetch(`${opts.baseUrl}${INTERNAL_ZIP_LAYOUTS_PATH}`, {

@@ -7,6 +7,7 @@ import { createExportMetrics } from './export.metrics.js';
 import { createGatewayMetrics } from './gateway/gateway.metrics.js';
 import { DEFAULT_GATEWAY_OPTIONS, gatewayMiddleware } from './gateway/gateway.routes.js';
 import { createSenderSource, createTokenServiceClient } from './grant.client.js';
+import { StudyReportIndex } from './reports/study-reports.js';
 
 /** The composition root of the export service; stateless, so stop() only drains downloads. */
 export async function startExportService(
@@ -39,8 +40,12 @@ export async function startExportService(
     await dicomweb.searchStudies({ limit: 1 }, { signal: AbortSignal.timeout(2_000) });
     return true;
   };
+  const gatewayOptions = { ...DEFAULT_GATEWAY_OPTIONS, ...config.gateway };
+  // One view of which instances are reports, for the gateway's hold and the report PDF path.
+  const reports = new StudyReportIndex(dicomweb, gatewayOptions.membershipCacheMs);
   const app = createApp({
     log,
+    reports,
     tokens,
     patientSender: createSenderSource({
       baseUrl: config.tokenServiceInternalUrl,
@@ -61,7 +66,8 @@ export async function startExportService(
       dicomweb,
       trustedProxies: config.trustedProxies,
       storeAddresses: storeAddresses(config.dicomwebUrl),
-      options: { ...DEFAULT_GATEWAY_OPTIONS, ...config.gateway },
+      options: gatewayOptions,
+      reports,
       count: createGatewayMetrics(serviceMetrics.registry),
     }),
     checkStore,

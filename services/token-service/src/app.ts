@@ -1,5 +1,6 @@
 import { bodyParser } from '@koa/bodyparser';
 import type Router from '@koa/router';
+import type { DicomwebClient } from '@studylink/dicomweb';
 import {
   createInternalApp,
   createRouter,
@@ -26,6 +27,7 @@ import { internalRoutes } from './internal/internal.routes.js';
 import type { LinkAccess } from './link-access/link-access.js';
 import { patientRoutes } from './patient/patient.routes.js';
 import { senderOf } from './patient/sender.js';
+import { reportPageRoutes } from './reports/report.routes.js';
 import type { ServerConfigService } from './server-config/server-config.service.js';
 import { shareRoutes } from './sharing/share.routes.js';
 import type { ShareService } from './sharing/share.service.js';
@@ -60,6 +62,9 @@ export interface AppDeps {
   shares?: ShareService;
   /** E-mail/SMS delivery of links (deliveries/); absent: the API's deliveries answer 409. */
   deliveries?: DeliveryService;
+  /** The store, for the report page (the granted study's SR and PDFs); absent: reports cannot be read. */
+  dicomweb?: DicomwebClient;
+  storeTimeoutMs?: number;
 }
 
 export interface InternalAppDeps {
@@ -180,6 +185,7 @@ export function createApp(deps: AppDeps): Koa {
     health,
     patientRoutes(deps),
     viewerRoutes({ ...deps, viewerAssets: deps.viewerAssets ?? null }),
+    reportPageRoutes(deps),
     apiRoutes(deps),
     ...(deps.shares ? [shareRoutes({ ...deps, shares: deps.shares })] : []),
   ]);

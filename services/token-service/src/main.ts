@@ -165,6 +165,8 @@ export async function startTokenService(
     staff,
     deliveries,
     shares,
+    dicomweb,
+    storeTimeoutMs: config.storeTimeoutMs,
     trustedProxies: config.trustedProxies,
     isDraining: () => draining,
     readiness,

@@ -1,4 +1,4 @@
-import { DOWNLOAD_PATH, VIEWER_PATH } from '@studylink/contracts';
+import { DOWNLOAD_PATH, REPORT_PAGE_PATH, VIEWER_PATH } from '@studylink/contracts';
 import { formatPersonName, LANGUAGES, languageName, type Translator } from '@studylink/i18n';
 import { html, pageLayout as layout, type SafeHtml } from '@studylink/service-kit';
 import type { StudyRow, Verification } from '../db/tables.js';
@@ -62,6 +62,8 @@ export function renderStudyPage(p: {
   sharedByPatient?: boolean;
   /** The zip's exact length once the study's layout is made; null before (the last download's size shows). */
   zipSize?: number | null;
+  /** Link the report page: the link may show reports and the study has one. */
+  report?: boolean;
 }): string {
   const { t, study: s } = p;
   const name = s ? formatPersonName(s.patient_name, { lang: t.lang }) : '';
@@ -99,6 +101,7 @@ export function renderStudyPage(p: {
       : null;
   const actions = html`<div class="actions">
 <p class="view"><a class="button" href="${VIEWER_PATH}?${p.token}">${t.t('page.viewButton')}</a></p>
+${p.report ? html`<p class="report-link"><a class="button secondary" href="${REPORT_PAGE_PATH}?${p.token}">${t.t('page.reportLink')}</a></p>` : ''}
 ${
   refusal
     ? html`<p class="notice refusal">${refusal} ${t.t('page.whomToAsk')}</p>`

@@ -14,6 +14,7 @@ import type { Context } from 'koa';
 import type { Kysely } from 'kysely';
 import type { DB } from '../db/tables.js';
 import type { LinkAccess, OpenedLink } from '../link-access/link-access.js';
+import { linksReportPage } from '../reports/report.rule.js';
 import type { ServerConfig } from '../server-config/server-config.schema.js';
 import type { ServerConfigService } from '../server-config/server-config.service.js';
 import { shareSection } from '../sharing/share.page.js';
@@ -122,6 +123,7 @@ export function patientRoutes(deps: PatientDeps): Router {
         : null;
     const zipSize = head ? null : await exactZipSize(deps, opened, config, t.lang);
     ctx.body = renderStudyPage({
+      report: linksReportPage(opened),
       share,
       sharedByPatient: link.parentId !== null,
       zipSize,
