@@ -8,7 +8,7 @@ import { randomInt } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tokenFromQuery } from '@studylink/contracts';
-import { loadSamples } from '@studylink/testkit';
+import { loadSamples, samplePdfReport } from '@studylink/testkit';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type E2EStack, startE2EStack } from './support/e2e-stack.js';
@@ -447,6 +447,24 @@ describe('fuzzing every public route', () => {
           ).status,
       ],
     ];
+    // A report the RIS pushes (a PDF body the generator never writes), read back, then deleted.
+    const report = (method: string, body?: Buffer) =>
+      fetch(`${s.url}/api/v1/studies/${apiStudyUid}/report`, {
+        method,
+        headers: {
+          authorization: `Bearer ${adminKey}`,
+          ...(body ? { 'content-type': 'application/pdf' } : {}),
+        },
+        ...(body ? { body } : {}),
+      }).then(async (res) => {
+        await res.arrayBuffer();
+        return res.status;
+      });
+    known.push(
+      ['PUT /api/v1/studies/{studyInstanceUid}/report', () => report('PUT', samplePdfReport())],
+      ['GET /api/v1/studies/{studyInstanceUid}/report', () => report('GET')],
+      ['DELETE /api/v1/studies/{studyInstanceUid}/report', () => report('DELETE')],
+    );
     for (const [key, send] of known) {
       const counts = seen.get(key) ?? new Map<number, number>();
       const status = await send();

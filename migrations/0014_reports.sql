@@ -11,7 +11,7 @@ CREATE TABLE study_reports (
   sha256 text NOT NULL CHECK (sha256 ~ '^[0-9a-f]{64}$'),
   bytes integer NOT NULL CHECK (bytes = octet_length(pdf)),
   uploaded_at timestamptz NOT NULL DEFAULT now(),
-  -- The API key's actor that pushed it (`api:<name>`), as in the access log.
+  -- The actor that pushed it (the API key), as the access log names it.
   uploaded_by text NOT NULL
 );
 GRANT SELECT, INSERT, UPDATE, DELETE ON study_reports TO studylink_app;

@@ -209,6 +209,7 @@ async function main() {
     }
   }
 
+  const med = (list, key) => median(list.map((r) => r[key]));
   say(`${CONCURRENT} viewers at once`);
   const mem = await sampleMemory(exportPid, 100);
   const contexts = await Promise.all(Array.from({ length: CONCURRENT }, () => phone()));
@@ -216,9 +217,16 @@ async function main() {
   const together = await Promise.all(contexts.map((c) => openOnce(c, stack.publicUrl, { timeout: 600_000 })));
   const concurrentMs = Date.now() - t;
   const memory = await mem.stop();
+  // Where the time to the first image goes with ten at once (medians of when each step's first answer arrived).
+  const pathOf = (list) =>
+    Object.fromEntries(
+      ['script', 'seriesSearch', 'metadata', 'preview'].map((k) => [k, median(list.map((r) => r.path[k]))]),
+    );
+  say(
+    `${CONCURRENT} at once, medians: ${JSON.stringify(pathOf(together))}, first image ${med(together, 'firstImageMs')?.toFixed(0)} ms`,
+  );
   await Promise.all(contexts.map((c) => c.close()));
 
-  const med = (list, key) => median(list.map((r) => r[key]));
   const results = {
     at: new Date().toISOString(),
     series: SERIES,
@@ -247,6 +255,7 @@ async function main() {
       wallMs: concurrentMs,
       medianFirstImageMs: med(together, 'firstImageMs'),
       medianPreviewsMs: med(together, 'previewsMs'),
+      medianPath: pathOf(together),
       exportServiceMemory: memory,
     },
   };

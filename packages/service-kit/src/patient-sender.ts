@@ -22,7 +22,7 @@ export function senderHeader(s: PatientSender | null | undefined): SafeHtml | ''
   const org = [s.institution, s.department].filter(Boolean).join(' · ');
   if (!org && !s.logoUrl) return '';
   return html`<div class="sender">${s.logoUrl ? html`<img class="logo" src="${s.logoUrl}" alt="" height="48">` : ''}${
-    org ? html`<p class="org">${org}</p>` : ''
+    org ? html`<p class="org"><bdi>${org}</bdi></p>` : ''
   }</div>`;
 }
 

@@ -49,7 +49,8 @@ describe('viewer DICOMweb gateway against Orthanc', () => {
   const ctToken = token();
   const limitedToken = token();
   const threeToken = token();
-  let three: { studyInstanceUid: string; sopInstanceUids: string[] };
+  let metadataReads = 0;
+  let three: { studyInstanceUid: string; seriesInstanceUid: string; sopInstanceUids: string[] };
 
   beforeAll(async () => {
     orthanc = await startOrthanc();
@@ -71,6 +72,7 @@ describe('viewer DICOMweb gateway against Orthanc', () => {
     ).json()) as Array<Record<string, { Value?: unknown[] }>>;
     three = {
       studyInstanceUid: written.studyInstanceUid,
+      seriesInstanceUid: String(metadata[0]?.['0020000E']?.Value?.[0]),
       sopInstanceUids: metadata.map((d) => String(d['00080018']?.Value?.[0])),
     };
     tokens = new FakeTokenService(SECRET);
@@ -91,7 +93,13 @@ describe('viewer DICOMweb gateway against Orthanc', () => {
       checkStore: async () => true,
       gateway: gatewayMiddleware({
         tokens: tokenClient,
-        dicomweb,
+        dicomweb: {
+          ...dicomweb,
+          retrieveMetadata: (...args) => {
+            metadataReads += 1;
+            return dicomweb.retrieveMetadata(...args);
+          },
+        },
         trustedProxies: new Set(),
         storeAddresses: [orthanc.dicomwebUrl, new URL(orthanc.dicomwebUrl).host],
         options: { ...DEFAULT_GATEWAY_OPTIONS, grantCacheMs: GRANT_CACHE_MS, maxInstanceResults: 2 },
@@ -294,6 +302,24 @@ describe('viewer DICOMweb gateway against Orthanc', () => {
     expect((await get(`${base}?PatientID=x`, { token: threeToken })).status).toBe(400);
   });
 
+  it('reads a series’ metadata from the store once for the viewers that ask at once', async () => {
+    const path = `studies/${three.studyInstanceUid}/series/${three.seriesInstanceUid}/metadata`;
+    const before = metadataReads;
+    const answers = await Promise.all(Array.from({ length: 5 }, () => get(path, { token: threeToken })));
+    expect(answers.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
+    const bodies = await Promise.all(answers.map((r) => r.text()));
+    expect(new Set(bodies).size).toBe(1);
+    expect(JSON.parse(bodies[0] as string)).toHaveLength(3);
+    expect(metadataReads - before).toBeLessThanOrEqual(1);
+    // The frames of those instances are checked against it, without another read.
+    const frame = await get(
+      `studies/${three.studyInstanceUid}/series/${three.seriesInstanceUid}/instances/${three.sopInstanceUids[0]}/frames/9`,
+      { token: threeToken },
+    );
+    expect(frame.status).toBe(404);
+    expect(metadataReads - before).toBeLessThanOrEqual(1);
+  });
+
   it("refuses another study's UID, and another study's series or instance under the granted path", async () => {
     const refused = [
       `studies/${mr.studyInstanceUid}/series`,
@@ -461,7 +487,13 @@ describe('viewer DICOMweb gateway against Orthanc', () => {
       checkStore: async () => true,
       gateway: gatewayMiddleware({
         tokens: tokenClient,
-        dicomweb,
+        dicomweb: {
+          ...dicomweb,
+          retrieveMetadata: (...args) => {
+            metadataReads += 1;
+            return dicomweb.retrieveMetadata(...args);
+          },
+        },
         trustedProxies: new Set(),
         storeAddresses: [orthanc.dicomwebUrl],
         options: { ...DEFAULT_GATEWAY_OPTIONS, ...limits },

@@ -28,6 +28,7 @@ import type { LinkAccess } from './link-access/link-access.js';
 import { patientRoutes } from './patient/patient.routes.js';
 import { senderOf } from './patient/sender.js';
 import { reportPageRoutes } from './reports/report.routes.js';
+import type { ReportService } from './reports/report.service.js';
 import type { ServerConfigService } from './server-config/server-config.service.js';
 import { shareRoutes } from './sharing/share.routes.js';
 import type { ShareService } from './sharing/share.service.js';
@@ -62,6 +63,8 @@ export interface AppDeps {
   shares?: ShareService;
   /** E-mail/SMS delivery of links (deliveries/); absent: the API's deliveries answer 409. */
   deliveries?: DeliveryService;
+  /** Reports the RIS pushes (reports/); absent: PUT/GET/DELETE .../report are not served. */
+  reports?: ReportService;
   /** The store, for the report page (the granted study's SR and PDFs); absent: reports cannot be read. */
   dicomweb?: DicomwebClient;
   storeTimeoutMs?: number;
@@ -79,6 +82,8 @@ export interface InternalAppDeps {
   /** METRICS_TOKEN: what /metrics takes (null: refused). */
   metricsToken?: string | null;
   metrics?: ServiceMetrics;
+  /** Pushed reports' bytes for the export service (reports/). */
+  reports?: ReportService;
   /** The public app, whose routes the internal listener lists for route walks. */
   publicApp?: Koa;
   /** /readyz on the internal port too (compose's health check and depends_on use it). */

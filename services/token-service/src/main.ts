@@ -17,6 +17,7 @@ import { messagesApiSmsSender } from './deliveries/sms.sender.js';
 import { createReadiness, defaultMigrationsDir, expectedMigrations } from './health/readiness.js';
 import { LinkAccess } from './link-access/link-access.js';
 import { InvalidTokenLimiter } from './rate-limit/invalid-token.limiter.js';
+import { ReportService } from './reports/report.service.js';
 import { readLogoFileOrThrow } from './server-config/logo.js';
 import { SETUP_ENV, ServerConfigService } from './server-config/server-config.service.js';
 import { ShareService } from './sharing/share.service.js';
@@ -91,6 +92,7 @@ export async function startTokenService(
   );
 
   const shares = new ShareService(database.db, cipher, serverConfig);
+  const reports = new ReportService(database.db, studies);
   const links = new LinkAccess({
     db: database.db,
     studies,
@@ -165,6 +167,7 @@ export async function startTokenService(
     staff,
     deliveries,
     shares,
+    reports,
     dicomweb,
     storeTimeoutMs: config.storeTimeoutMs,
     trustedProxies: config.trustedProxies,
@@ -176,6 +179,7 @@ export async function startTokenService(
     log,
     links,
     layouts,
+    reports,
     serverConfig,
     internalSecrets: config.secrets.internalSecrets,
     metricsToken: config.secrets.metricsToken,

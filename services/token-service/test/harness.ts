@@ -8,6 +8,7 @@ import { createDatabase, type Database } from '../src/db/database.js';
 import type { DeliveryService } from '../src/deliveries/delivery.service.js';
 import { LinkAccess } from '../src/link-access/link-access.js';
 import { InvalidTokenLimiter, NO_INVALID_TOKEN_LIMIT } from '../src/rate-limit/invalid-token.limiter.js';
+import { ReportService } from '../src/reports/report.service.js';
 import { type ServerConfigSeed, ServerConfigService } from '../src/server-config/server-config.service.js';
 import { ShareService } from '../src/sharing/share.service.js';
 import { StudyService } from '../src/studies/study.service.js';
@@ -147,8 +148,10 @@ export async function startHarness(
     reportsOnPage: async () => (await serverConfig.get()).reportsOnPage,
   });
   const shares = new ShareService(database.db, cipher, serverConfig);
+  const reports = new ReportService(database.db, studies);
   const app = createApp({
     shares,
+    reports,
     db: database.db,
     log,
     tokens,
@@ -164,6 +167,7 @@ export async function startHarness(
     db: database.db,
     log,
     links,
+    reports,
     serverConfig,
     internalSecrets: [internalSecret],
   });

@@ -161,7 +161,7 @@ describe('every patient-facing page in every language', () => {
     expect(el).toContain('<html lang="el" dir="ltr">');
     expect(el).toContain('data-lang="el"');
     const de = await (await viewer(plain, { 'accept-language': 'de' })).text();
-    expect(de).toContain('21. Januar 2021 · CT CHEST');
+    expect(de).toContain('21. Januar 2021 · <bdi>CT CHEST</bdi>');
     const ar = await (await viewer(plain, { cookie: 'studylink_lang=ar' })).text();
     expect(ar).toContain('<html lang="ar" dir="rtl">');
     // An error page on the viewer's address is in the language too.
@@ -234,6 +234,14 @@ describe('every patient-facing page in every language', () => {
     ]) {
       expect(html).toContain('<html lang="he" dir="rtl">');
     }
+    // Values from the store are isolated from the page's direction: a Latin description keeps its
+    // punctuation in place on a right-to-left page (page and viewer alike).
+    const [studyPage, viewerPage] = [
+      await (await get(plain, headers)).text(),
+      await (await viewer(plain, headers)).text(),
+    ];
+    expect(studyPage).toContain('<dd><bdi>CT CHEST</bdi></dd>');
+    expect(viewerPage).toMatch(/<p id="study-meta">[^<]+ · <bdi>CT CHEST<\/bdi><\/p>/);
     // The switcher offers every language, each named in itself and marked with its own lang.
     const page = await (await get(plain, headers)).text();
     for (const lang of LANGUAGES) expect(page).toContain(`<option value="${lang}" lang="${lang}"`);

@@ -1,9 +1,14 @@
+import { createHash } from 'node:crypto';
+import { PUSHED_REPORT_MAX_BYTES } from '@studylink/contracts';
+import { samplePdfReport, samplePdfWithJavaScript } from '@studylink/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiKeyService } from '../src/api-keys/api-key.service.js';
 import { FakeStudySource, type Harness, readJson, startHarness } from './harness.js';
 
 /**
  * Reports (issue 20), against the token service on PostgreSQL: the link's release control
- * (includeReport on PUT .../token, the setup's reportsOnPage) as the export service's grant says it.
+ * (includeReport on PUT .../token, the setup's reportsOnPage) as the export service's grant says it,
+ * and the RIS push (PUT/GET/DELETE .../report) with the internal route the export service reads.
  */
 
 const source = new FakeStudySource();
@@ -86,5 +91,113 @@ describe('includeReport on PUT .../token', () => {
     const uid = newStudy();
     const res = await h.api('PUT', `/api/v1/studies/${uid}/token`, { includeReport: 'yes' });
     expect(res.status).toBe(400);
+  });
+});
+
+function pushReport(uid: string, body: Buffer | string, { type = 'application/pdf', key = h.adminKey } = {}) {
+  return fetch(`${h.url}/api/v1/studies/${uid}/report`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${key}`, 'content-type': type },
+    body,
+  });
+}
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+describe('PUT/GET/DELETE /api/v1/studies/{uid}/report', () => {
+  it('keeps a PDF from the RIS, serves it byte for byte, names it in a grant that may show it, deletes it', async () => {
+    const uid = newStudy();
+    const pdf = samplePdfReport('CT CHEST. Impression: no acute findings.');
+    const put = await pushReport(uid, pdf);
+    expect(put.status).toBe(201);
+    expect(await readJson(put)).toMatchObject({ studyInstanceUid: uid, bytes: pdf.length, sha256: sha(pdf) });
+
+    const got = await h.api('GET', `/api/v1/studies/${uid}/report`);
+    expect(got.status).toBe(200);
+    expect(got.headers.get('content-type')).toBe('application/pdf');
+    expect(Buffer.from(await got.arrayBuffer()).equals(pdf)).toBe(true);
+
+    // A link that may show reports names the pushed one; the internal listener serves it by that id.
+    const issued = await readJson(await h.api('PUT', `/api/v1/studies/${uid}/token`));
+    const granted = await readJson(await grant(issued.token, 'download'));
+    expect(granted.may.report).toBe(true);
+    expect(granted.pushedReport).toMatchObject({ bytes: pdf.length, sha256: sha(pdf) });
+    const internal = `${h.internalUrl}/internal/v1/reports/${granted.pushedReport.id}`;
+    expect((await fetch(internal)).status).toBe(401);
+    const bytes = await fetch(internal, { headers: { 'x-internal-secret': h.internalSecret } });
+    expect(bytes.status).toBe(200);
+    expect(Buffer.from(await bytes.arrayBuffer()).equals(pdf)).toBe(true);
+
+    // Held back: the grant names no report, though one exists.
+    await h.api('PUT', `/api/v1/studies/${uid}/token`, { includeReport: false });
+    const held = await readJson(await grant(issued.token, 'download'));
+    expect(held.may.report).toBe(false);
+    expect(held.pushedReport).toBeNull();
+    await h.api('PUT', `/api/v1/studies/${uid}/token`, { includeReport: null });
+
+    // A second push replaces it (200), under a new id: the old id serves nothing.
+    const second = samplePdfReport('Addendum: compared with prior, unchanged.');
+    expect((await pushReport(uid, second)).status).toBe(200);
+    const regranted = await readJson(await grant(issued.token, 'download'));
+    expect(regranted.pushedReport.sha256).toBe(sha(second));
+    expect(regranted.pushedReport.id).not.toBe(granted.pushedReport.id);
+    expect((await fetch(internal, { headers: { 'x-internal-secret': h.internalSecret } })).status).toBe(404);
+
+    expect((await h.api('DELETE', `/api/v1/studies/${uid}/report`)).status).toBe(204);
+    expect((await h.api('GET', `/api/v1/studies/${uid}/report`)).status).toBe(404);
+    expect((await h.api('DELETE', `/api/v1/studies/${uid}/report`)).status).toBe(404);
+    expect((await readJson(await grant(issued.token, 'download'))).pushedReport).toBeNull();
+
+    const log = await readJson(await h.api('GET', `/api/v1/access-log?study=${uid}&limit=100`));
+    const events = (log.items as { event: string; outcome: string; actor: string }[])
+      .filter((e) => e.event.startsWith('report_'))
+      .map((e) => `${e.event} ${e.outcome} ${e.actor}`)
+      .reverse();
+    expect(events).toEqual([
+      'report_pushed ok api-key:1:admin (ADMIN_API_KEY)',
+      'report_pushed ok api-key:1:admin (ADMIN_API_KEY)',
+      'report_deleted ok api-key:1:admin (ADMIN_API_KEY)',
+    ]);
+  });
+
+  it.each([
+    ['a text file', Buffer.from('Impression: normal.\n'), 'not_a_pdf'],
+    ['a PDF with JavaScript', samplePdfWithJavaScript(), 'pdf_active_content'],
+    [
+      'a PDF with JavaScript in an object stream',
+      samplePdfReport('x', { extra: '/S /JavaScript /JS (a)' }),
+      'pdf_active_content',
+    ],
+  ])('refuses %s: 422 with its reason, nothing kept', async (_name, body, code) => {
+    const uid = newStudy();
+    const res = await pushReport(uid, body);
+    expect(res.status).toBe(422);
+    const err = await readJson(res);
+    expect(err.error.code).toBe(code);
+    expect(err.error.message).toMatch(/PDF/);
+    expect((await h.api('GET', `/api/v1/studies/${uid}/report`)).status).toBe(404);
+  });
+
+  it('refuses a file over 20 MB (413), a wrong type (415), an unknown study (404), a wrong scope (403)', async () => {
+    const uid = newStudy();
+    const big = Buffer.concat([samplePdfReport(), Buffer.alloc(PUSHED_REPORT_MAX_BYTES)]);
+    expect((await pushReport(uid, big)).status).toBe(413);
+    // Sent without a length (chunked): cut at the limit as it arrives.
+    const chunked = await fetch(`${h.url}/api/v1/studies/${uid}/report`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${h.adminKey}`, 'content-type': 'application/pdf' },
+      body: new Blob([big]).stream(),
+      duplex: 'half',
+    } as RequestInit);
+    expect(chunked.status).toBe(413);
+    expect((await pushReport(uid, samplePdfReport(), { type: 'application/octet-stream' })).status).toBe(415);
+    expect((await pushReport('1.2.3.404', samplePdfReport())).status).toBe(404);
+    const audit = (await new ApiKeyService(h.database.db).create('audit only', ['audit'], 'test')).key;
+    expect((await pushReport(uid, samplePdfReport(), { key: audit })).status).toBe(403);
+    expect((await h.api('GET', `/api/v1/studies/${uid}/report`, undefined, audit)).status).toBe(403);
+    expect((await h.api('DELETE', `/api/v1/studies/${uid}/report`, undefined, audit)).status).toBe(403);
+    const tokens = (await new ApiKeyService(h.database.db).create('ris', ['tokens'], 'test')).key;
+    expect((await pushReport(uid, samplePdfReport(), { key: tokens })).status).toBe(201);
+    expect((await h.api('GET', `/api/v1/studies/${uid}/report`)).status).toBe(200);
   });
 });

@@ -35,6 +35,10 @@ export class TtlCache<V> {
     this.entries.set(key, { value: Promise.resolve(value), expires: this.now() + this.ttlMs });
   }
 
+  delete(key: string): void {
+    this.entries.delete(key);
+  }
+
   get size(): number {
     return this.entries.size;
   }

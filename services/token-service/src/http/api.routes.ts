@@ -1,5 +1,5 @@
 import type Router from '@koa/router';
-import { currentAccessEventName } from '@studylink/contracts';
+import { currentAccessEventName, PUSHED_REPORT_MAX_BYTES } from '@studylink/contracts';
 import { createRouter, requesterOf } from '@studylink/service-kit';
 import type { Context, Next } from 'koa';
 import type { Kysely } from 'kysely';
@@ -8,6 +8,7 @@ import { requireAdmin, requireApiKey, requireScope } from '../api-keys/api-key.m
 import type { ApiKeyService, ApiPrincipal } from '../api-keys/api-key.service.js';
 import type { DB } from '../db/tables.js';
 import { ChannelNotConfiguredError, type DeliveryService } from '../deliveries/delivery.service.js';
+import { type ReportService, reportJson } from '../reports/report.service.js';
 import { LOGO_MAX_BYTES } from '../server-config/logo.js';
 import type { ServerConfigService } from '../server-config/server-config.service.js';
 import type { ShareService } from '../sharing/share.service.js';
@@ -32,6 +33,8 @@ export interface ApiDeps {
   deliveries?: DeliveryService;
   /** Share onward: GET .../token lists the link's children. */
   shares?: ShareService;
+  /** Reports the RIS pushes (PUT/GET/DELETE .../report); absent: those routes are not served. */
+  reports?: ReportService;
 }
 
 /** The versioned REST API for PACS/RIS integrators: `/api/v1`, JSON, Bearer API keys. */
@@ -106,6 +109,34 @@ export function apiRoutes(deps: ApiDeps): Router {
     await deps.tokens.revokeOrThrow(studyInstanceUid, actor(ctx));
     ctx.status = 204;
   });
+
+  // The report a RIS pushes (issue 20): a PDF, at most 20 MB, read as it arrives and refused past
+  // the limit (413) before more is kept; checked to be a PDF with nothing that runs (422).
+  const reports = deps.reports;
+  if (reports) {
+    router.put('/studies/:studyInstanceUid/report', ...key, requireScope('tokens'), async (ctx) => {
+      const { studyInstanceUid } = parseOrThrow(studyParamsSchema, ctx.params, 'study UID');
+      const pdf = await readRawBodyOrThrow(ctx, ['application/pdf'], PUSHED_REPORT_MAX_BYTES);
+      const { facts, replaced } = await reports.pushOrThrow(studyInstanceUid, pdf, actor(ctx));
+      ctx.status = replaced ? 200 : 201;
+      ctx.body = reportJson(facts);
+    });
+
+    router.get('/studies/:studyInstanceUid/report', ...key, requireScope('tokens'), async (ctx) => {
+      const { studyInstanceUid } = parseOrThrow(studyParamsSchema, ctx.params, 'study UID');
+      const pdf = await reports.pdfOrThrow(studyInstanceUid);
+      ctx.type = 'application/pdf';
+      ctx.set('content-disposition', 'inline; filename="REPORT.PDF"');
+      ctx.set('x-content-type-options', 'nosniff');
+      ctx.body = pdf;
+    });
+
+    router.delete('/studies/:studyInstanceUid/report', ...key, requireScope('tokens'), async (ctx) => {
+      const { studyInstanceUid } = parseOrThrow(studyParamsSchema, ctx.params, 'study UID');
+      await reports.deleteOrThrow(studyInstanceUid, actor(ctx));
+      ctx.status = 204;
+    });
+  }
 
   router.get('/server-config', ...key, requireScope('audit'), async (ctx) => {
     ctx.body = await deps.serverConfig.get();

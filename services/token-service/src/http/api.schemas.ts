@@ -143,6 +143,17 @@ export const tokenResponseSchema = z.object({
     ),
 });
 
+export const reportResponseSchema = z.object({
+  studyInstanceUid: z.string(),
+  bytes: z.number().int().min(1).describe("The PDF's size."),
+  sha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .describe('Hex SHA-256 of the PDF as kept (and as served).'),
+  uploadedAt: z.string(),
+  uploadedBy: z.string().describe('The API key that pushed it, as the access log names it.'),
+});
+
 export const accessLogQuerySchema = z
   .object({
     study: studyUidSchema.optional(),

@@ -6,6 +6,7 @@ import {
   deliveryResponseSchema,
   errorSchema,
   issueTokenBodySchema,
+  reportResponseSchema,
   serverConfigSchema,
   serverConfigUpdateSchema,
   studyUidSchema,
@@ -31,10 +32,10 @@ const ERROR_TEXT: Record<number, string> = {
   401: 'Missing or unknown API key.',
   403: 'The key lacks the scope this needs (see the operation’s security).',
   404: 'Not found.',
-  413: 'The request body is too large (a JSON body: at most 64 kB; a logo: at most 200 kB).',
+  413: 'The request body is too large (a JSON body: at most 64 kB; a logo: at most 200 kB; a report: at most 20 MB).',
   415: 'The body is not of a type this operation takes.',
   409: 'The active token cannot be shown again (its key is gone: token_not_displayable), or it has other verification, maxDownloads or allowDownload than asked for (token_settings_conflict).',
-  422: 'verification "birth-date" for a study whose Patient\'s Birth Date is empty (birth_date_missing).',
+  422: 'verification "birth-date" for a study whose Patient\'s Birth Date is empty (birth_date_missing); a report that is not a PDF or carries active content (not_a_pdf, pdf_active_content, pdf_unreadable).',
   503: 'The database or the DICOMweb store is not answering; retry after Retry-After seconds.',
 };
 
@@ -107,6 +108,49 @@ export function openApiDocument(): object {
           summary: 'Revoke the active token; page and download refuse it at once',
           ...scopes('tokens'),
           responses: { '204': { description: 'Revoked.' }, ...errors(400, 401, 403, 404, 503) },
+        },
+      },
+      '/studies/{studyInstanceUid}/report': {
+        parameters: [studyParam],
+        put: {
+          summary: "Push the study's report (a PDF from the RIS), replacing an earlier one",
+          description:
+            'The body is the PDF itself (`Content-Type: application/pdf`, no Content-Encoding), at most 20 MB ' +
+            '(20971520 bytes; 413 beyond). It must begin with `%PDF-` and end with `%%EOF` (within its last 1024 ' +
+            'bytes), and carry nothing a PDF reader would run or unpack: JavaScript (/JavaScript, /JS), /Launch ' +
+            'actions, embedded files (/EmbeddedFile, /EmbeddedFiles), /RichMedia or XFA forms (/XFA), looked for ' +
+            'in the file and inside its FlateDecode object streams; otherwise 422 with `not_a_pdf`, ' +
+            '`pdf_active_content` or `pdf_unreadable` (an object stream that cannot be checked) and the reason. ' +
+            'A link shows it (on the page, in the viewer, as REPORT.PDF in the zip) when its includeReport, else ' +
+            "the setup's reportsOnPage, says so.",
+          ...scopes('tokens'),
+          requestBody: {
+            required: true,
+            content: {
+              'application/pdf': { schema: { type: 'string', format: 'binary', maxLength: 20971520 } },
+            },
+          },
+          responses: {
+            '200': { description: 'An earlier report was replaced.', content: content(reportResponseSchema) },
+            '201': { description: 'The report was kept.', content: content(reportResponseSchema) },
+            ...errors(400, 401, 403, 404, 413, 415, 422, 503),
+          },
+        },
+        get: {
+          summary: "The study's pushed report, as pushed",
+          ...scopes('tokens'),
+          responses: {
+            '200': {
+              description: 'The PDF.',
+              content: { 'application/pdf': { schema: { type: 'string', format: 'binary' } } },
+            },
+            ...errors(400, 401, 403, 404, 503),
+          },
+        },
+        delete: {
+          summary: "Delete the study's pushed report; links show it no longer",
+          ...scopes('tokens'),
+          responses: { '204': { description: 'Deleted.' }, ...errors(400, 401, 403, 404, 503) },
         },
       },
       '/studies/{studyInstanceUid}/token/deliveries': {

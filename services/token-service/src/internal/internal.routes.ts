@@ -4,6 +4,7 @@ import {
   grantRequestSchema,
   INTERNAL_ACCESS_EVENTS_PATH,
   INTERNAL_GRANTS_PATH,
+  INTERNAL_REPORTS_PATH,
   INTERNAL_SENDER_PATH,
   INTERNAL_ZIP_LAYOUT_STALE_PATH,
   INTERNAL_ZIP_LAYOUTS_PATH,
@@ -20,6 +21,7 @@ import { parseOrThrow } from '../http/validate.js';
 import type { LinkAccess } from '../link-access/link-access.js';
 import { toWireGrant } from '../link-access/wire-grant.js';
 import { senderOf } from '../patient/sender.js';
+import type { ReportService } from '../reports/report.service.js';
 import type { ServerConfigService } from '../server-config/server-config.service.js';
 import { recordExportSize } from '../studies/study.repository.js';
 import { countDownload, endLease, extendLease, isFirstReport } from '../tokens/token.repository.js';
@@ -35,6 +37,8 @@ export interface InternalDeps {
   serverConfig: ServerConfigService;
   /** The shared secret and, during a rotation, the previous one. */
   internalSecrets: readonly string[];
+  /** Pushed reports: their bytes by the id a grant names. Absent: none is served. */
+  reports?: ReportService;
 }
 
 /**
@@ -104,6 +108,18 @@ export function internalRoutes(deps: InternalDeps): Router {
       }
     }
     ctx.status = 204;
+  });
+
+  // A pushed report's bytes, by the id a grant names (only a grant with may.report names one).
+  router.get(`${INTERNAL_REPORTS_PATH}/:id`, secret, async (ctx) => {
+    const pdf = deps.reports ? await deps.reports.pdfById(ctx.params.id ?? '') : null;
+    if (!pdf) {
+      ctx.status = 404;
+      ctx.body = { error: { code: 'report_not_found', message: 'no such report' } };
+      return;
+    }
+    ctx.type = 'application/pdf';
+    ctx.body = pdf;
   });
 
   // The export service reads a study's zip layout by id (the grant names it) for every download.

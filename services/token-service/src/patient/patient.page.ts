@@ -12,6 +12,14 @@ export { DOWNLOAD_PATH };
 /** A static same-origin file (the CSP allows no inline script): says a browser loaded the page. */
 const OPENED_SCRIPT = html`<script src="/assets/patient-opened.js" defer></script>`;
 
+/**
+ * A value from the store isolated from the page's direction (bidi): a Latin "CT HEAD (CONTRAST)" on
+ * an Arabic or Hebrew page would otherwise show its closing parenthesis at the far left.
+ */
+function isolated(value: string | null | undefined): SafeHtml | '' {
+  return value ? html`<bdi>${value}</bdi>` : '';
+}
+
 function row(label: string, value: SafeHtml | string | null | undefined): SafeHtml | string {
   return value ? html`<div class="row"><dt>${label}</dt><dd>${value}</dd></div>` : '';
 }
@@ -102,7 +110,7 @@ ${
   s
     ? html`<dl class="details">
   ${row(t.t('page.patient'), name ? html`<bdi>${name}</bdi>` : '')}
-  ${row(t.t('page.study'), s.description)}
+  ${row(t.t('page.study'), isolated(s.description))}
   ${row(t.t('page.date'), when)}
   ${row(t.t('page.modalities'), s.modalities.join(', '))}
   ${row(t.t('page.seriesAndImages'), counts)}

@@ -45,7 +45,11 @@ export function renderViewerPage(p: {
   const name = s ? formatPersonName(s.patient_name, { lang: t.lang }) : '';
   const date = s ? dicomDateAsDate(s.study_date) : null;
   const when = s ? (date ? t.date(date, { timeZone: 'UTC' }) : s.study_date.trim()) : '';
-  const meta = s ? [when, s.description].filter(Boolean).join(' · ') : '';
+  // The description isolated (bdi): a Latin "CT HEAD (CONTRAST)" in a right-to-left line would
+  // otherwise show its closing parenthesis at the far left.
+  const meta = s
+    ? html`${when}${when && s.description ? ' · ' : ''}${s.description ? html`<bdi>${s.description}</bdi>` : ''}`
+    : '';
   const messages = JSON.stringify(messagesWithPrefix(t.lang, 'viewer.'));
   return html`<!doctype html>
 <html lang="${t.lang}" dir="${t.dir}">
