@@ -474,9 +474,11 @@ async function start(): Promise<void> {
     if (active === -1) {
       select(series.indexOf(s));
       firstPreviews = previews.all(s, 0);
-      // The first image first, alone; then the viewer's code while the other previews come.
+      // The first image first, alone; then the first series' previews (every image can then be
+      // shown offline), and only then the viewer's code (4 MiB of script to fetch and compile,
+      // which took the link and the core from the previews), or after 3 s if they are slow.
       await previews.one(s, 0);
-      void loadCore();
+      void Promise.race([firstPreviews, new Promise((r) => setTimeout(r, 3_000))]).then(loadCore, fail);
     }
     // The other series' thumbnails once the first series' previews are in: those come first, on
     // every connection the browser has.
