@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import {
   type ReportFiles,
   type SyntheticStudy,
+  samplePdfReport,
   startOrthanc,
   uploadDirectory,
   writeReportFiles,
@@ -182,6 +183,30 @@ describe('a link that may show reports', () => {
   });
 });
 
+describe('the report the RIS pushed', () => {
+  const pushed = samplePdfReport('Impression: pushed by the RIS.');
+  beforeAll(async () => {
+    const r = await fetch(`${s.url}/api/v1/studies/${shown.study.studyInstanceUid}/report`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${s.adminKey}`, 'content-type': 'application/pdf' },
+      body: pushed,
+    });
+    expect(r.status).toBeLessThan(300);
+  });
+
+  it('is listed on the report page and served inline as application/pdf, byte for byte', async () => {
+    const html = await (await fetch(`${s.url}/token/report?${shownToken}`)).text();
+    expect(html).toContain(`href="/token/report/pushed.pdf?${shownToken}"`);
+    // The study's own PDF and SR are still there beside it.
+    expect(html).toContain(IMPRESSION);
+    const r = await fetch(`${s.url}/token/report/pushed.pdf?${shownToken}`);
+    expect(r.status).toBe(200);
+    expect(r.headers.get('content-type')).toBe('application/pdf');
+    expect(r.headers.get('content-disposition')).toMatch(/^inline; filename="report(-[0-9]+)?\.pdf"$/);
+    expect(Buffer.from(await r.arrayBuffer()).equals(pushed)).toBe(true);
+  });
+});
+
 describe('a link that may not show reports', () => {
   let token: string;
   beforeAll(async () => {
@@ -206,6 +231,9 @@ describe('a link that may not show reports', () => {
     expect(pdf.status).toBe(404);
     expect(pdf.headers.get('content-type')).toMatch(/^text\/html/);
     expect(await pdf.text()).not.toContain('%PDF-');
+    // Nor the pushed one (none pushed for this study, and none shown either way).
+    const pushed = await fetch(`${s.url}/token/report/pushed.pdf?${token}`);
+    expect(pushed.status).toBe(404);
   });
 
   it('lists no report in the gateway: series, instances, metadata', async () => {

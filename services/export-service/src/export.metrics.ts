@@ -93,6 +93,7 @@ export function createExportMetrics(registry: Registry, opts: { inFlight: () => 
       zipLayout: client.zipLayout.bind(client),
       saveZipLayout: client.saveZipLayout.bind(client),
       reportStaleZipLayout: client.reportStaleZipLayout.bind(client),
+      ...(client.pushedReportPdf ? { pushedReportPdf: client.pushedReportPdf.bind(client) } : {}),
       report: (event) => {
         count(event);
         return client.report(event);
