@@ -34,7 +34,15 @@ let held: WithReports;
 let shownToken: string;
 const issued: string[] = [];
 
-async function studyWithReports(name: string): Promise<WithReports> {
+async function studyWithReports(
+  name: string,
+  sr: { charset: string; findings: string; impression: string; title: string } = {
+    charset: 'ISO_IR 100',
+    findings: FINDINGS,
+    impression: IMPRESSION,
+    title: 'Befundbericht',
+  },
+): Promise<WithReports> {
   const dir = await mkdtemp(join(tmpdir(), 'studylink-reports-'));
   const patient = { patientName: `Report^${name}`, patientId: `REP-${name}` };
   const study = await writeSyntheticStudy({
@@ -49,10 +57,7 @@ async function studyWithReports(name: string): Promise<WithReports> {
     dir: await mkdtemp(join(tmpdir(), 'studylink-report-files-')),
     studyInstanceUid: study.studyInstanceUid,
     ...patient,
-    charset: 'ISO_IR 100',
-    findings: FINDINGS,
-    impression: IMPRESSION,
-    title: 'Befundbericht',
+    ...sr,
   });
   await uploadDirectory(s.orthanc, dir, 2);
   await s.orthanc.upload(reports.sr.path);
@@ -107,6 +112,22 @@ describe('a link that may show reports', () => {
     expect(html).toContain(IMPRESSION);
     // The PDF is linked, token in the query as everywhere.
     expect(html).toContain(`href="/token/report/${shown.reports.pdf.sopInstanceUid}.pdf?${shownToken}"`);
+  });
+
+  it('shows an SR written in ISO 2022 Japanese as the document wrote it', async () => {
+    const japanese = {
+      charset: '\\ISO 2022 IR 87',
+      title: '画像診断報告書',
+      findings: '右肺上葉に結節影を認める。',
+      impression: '３か月後の経過観察を推奨します。',
+    };
+    const jp = await studyWithReports('Japanese', japanese);
+    const { token } = await s.issueToken(jp.study.studyInstanceUid);
+    issued.push(token);
+    const html = await (await fetch(`${s.url}/token/report?${token}`)).text();
+    expect(html).toContain(`<h2>${japanese.title}</h2>`);
+    expect(html).toContain(japanese.findings);
+    expect(html).toContain(japanese.impression);
   });
 
   it('follows the language of the page', async () => {
