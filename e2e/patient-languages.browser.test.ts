@@ -76,12 +76,36 @@ async function phoneIn(lang: Language): Promise<BrowserContext> {
   return context;
 }
 
+/**
+ * The fonts a page in `lang` asks for: Chinese a Simplified face before any Japanese one, Japanese
+ * its own first and strict line breaking, Hebrew a Hebrew face. (The machine may have none of them:
+ * what is checked is what the page asks of the browser.)
+ */
+async function expectScriptFonts(page: Page, lang: Language, what: string): Promise<void> {
+  const style = (await page.evaluate(`(() => {
+    const s = getComputedStyle(document.body);
+    return { font: s.fontFamily, lineBreak: s.lineBreak };
+  })()`)) as { font: string; lineBreak: string };
+  const at = (face: string) => style.font.indexOf(face);
+  if (lang === 'zh-Hans') {
+    expect(at('"Noto Sans CJK SC"'), `${what} ${style.font}`).toBeGreaterThan(-1);
+    expect(at('JP'), `${what} ${style.font}`).toBe(-1);
+  } else if (lang === 'ja') {
+    expect(at('"Noto Sans CJK JP"'), `${what} ${style.font}`).toBeGreaterThan(-1);
+    expect(at(' SC'), `${what} ${style.font}`).toBe(-1);
+    expect(style.lineBreak, what).toBe('strict');
+  } else if (lang === 'he') {
+    expect(at('"Noto Sans Hebrew"'), `${what} ${style.font}`).toBeGreaterThan(-1);
+  }
+}
+
 /** `lang` and `dir` of the page, axe clean, and for right-to-left the h1 against the right edge. */
 async function expectPageIn(page: Page, lang: Language, what: string): Promise<void> {
   const dir = RTL_LANGUAGES.has(lang) ? 'rtl' : 'ltr';
   expect(await page.getAttribute('html', 'lang'), `${lang} ${what}`).toBe(lang);
   expect(await page.getAttribute('html', 'dir'), `${lang} ${what}`).toBe(dir);
   expect(await seriousAxeViolations(page), `${lang} ${what}`).toEqual([]);
+  await expectScriptFonts(page, lang, `${lang} ${what}`);
   // Where the heading's text sits in the card (the h1 box itself spans the card's width).
   const gaps = (await page.evaluate(`(() => {
     const h1 = document.querySelector('h1');
@@ -203,6 +227,7 @@ describe('the patient side in every patient language, in Chromium', () => {
       await expect.poll(() => viewer.textContent('#counter')).toBe(counter(2));
       expect(await viewer.locator('#tool-pan').textContent()).toBe(m['viewer.move']);
       expect(await seriousAxeViolations(viewer), `${lang} viewer`).toEqual([]);
+      await expectScriptFonts(viewer, lang, `${lang} viewer`);
       if (RTL_LANGUAGES.has(lang) || lang === 'ja' || lang === 'zh-Hans')
         await screenshot(viewer, `languages-viewer-${lang}`);
       expect(viewerProblems).toEqual([]);

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import {
   type ReportFiles,
   type SyntheticStudy,
+  samplePdfReport,
   startOrthanc,
   uploadDirectory,
   writeReportFiles,
@@ -33,7 +34,15 @@ let held: WithReports;
 let shownToken: string;
 const issued: string[] = [];
 
-async function studyWithReports(name: string): Promise<WithReports> {
+async function studyWithReports(
+  name: string,
+  sr: { charset: string; findings: string; impression: string; title: string } = {
+    charset: 'ISO_IR 100',
+    findings: FINDINGS,
+    impression: IMPRESSION,
+    title: 'Befundbericht',
+  },
+): Promise<WithReports> {
   const dir = await mkdtemp(join(tmpdir(), 'studylink-reports-'));
   const patient = { patientName: `Report^${name}`, patientId: `REP-${name}` };
   const study = await writeSyntheticStudy({
@@ -48,10 +57,7 @@ async function studyWithReports(name: string): Promise<WithReports> {
     dir: await mkdtemp(join(tmpdir(), 'studylink-report-files-')),
     studyInstanceUid: study.studyInstanceUid,
     ...patient,
-    charset: 'ISO_IR 100',
-    findings: FINDINGS,
-    impression: IMPRESSION,
-    title: 'Befundbericht',
+    ...sr,
   });
   await uploadDirectory(s.orthanc, dir, 2);
   await s.orthanc.upload(reports.sr.path);
@@ -106,6 +112,22 @@ describe('a link that may show reports', () => {
     expect(html).toContain(IMPRESSION);
     // The PDF is linked, token in the query as everywhere.
     expect(html).toContain(`href="/token/report/${shown.reports.pdf.sopInstanceUid}.pdf?${shownToken}"`);
+  });
+
+  it('shows an SR written in ISO 2022 Japanese as the document wrote it', async () => {
+    const japanese = {
+      charset: '\\ISO 2022 IR 87',
+      title: '画像診断報告書',
+      findings: '右肺上葉に結節影を認める。',
+      impression: '３か月後の経過観察を推奨します。',
+    };
+    const jp = await studyWithReports('Japanese', japanese);
+    const { token } = await s.issueToken(jp.study.studyInstanceUid);
+    issued.push(token);
+    const html = await (await fetch(`${s.url}/token/report?${token}`)).text();
+    expect(html).toContain(`<h2>${japanese.title}</h2>`);
+    expect(html).toContain(japanese.findings);
+    expect(html).toContain(japanese.impression);
   });
 
   it('follows the language of the page', async () => {
@@ -182,6 +204,30 @@ describe('a link that may show reports', () => {
   });
 });
 
+describe('the report the RIS pushed', () => {
+  const pushed = samplePdfReport('Impression: pushed by the RIS.');
+  beforeAll(async () => {
+    const r = await fetch(`${s.url}/api/v1/studies/${shown.study.studyInstanceUid}/report`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${s.adminKey}`, 'content-type': 'application/pdf' },
+      body: pushed,
+    });
+    expect(r.status).toBeLessThan(300);
+  });
+
+  it('is listed on the report page and served inline as application/pdf, byte for byte', async () => {
+    const html = await (await fetch(`${s.url}/token/report?${shownToken}`)).text();
+    expect(html).toContain(`href="/token/report/pushed.pdf?${shownToken}"`);
+    // The study's own PDF and SR are still there beside it.
+    expect(html).toContain(IMPRESSION);
+    const r = await fetch(`${s.url}/token/report/pushed.pdf?${shownToken}`);
+    expect(r.status).toBe(200);
+    expect(r.headers.get('content-type')).toBe('application/pdf');
+    expect(r.headers.get('content-disposition')).toMatch(/^inline; filename="report(-[0-9]+)?\.pdf"$/);
+    expect(Buffer.from(await r.arrayBuffer()).equals(pushed)).toBe(true);
+  });
+});
+
 describe('a link that may not show reports', () => {
   let token: string;
   beforeAll(async () => {
@@ -206,6 +252,9 @@ describe('a link that may not show reports', () => {
     expect(pdf.status).toBe(404);
     expect(pdf.headers.get('content-type')).toMatch(/^text\/html/);
     expect(await pdf.text()).not.toContain('%PDF-');
+    // Nor the pushed one (none pushed for this study, and none shown either way).
+    const pushed = await fetch(`${s.url}/token/report/pushed.pdf?${token}`);
+    expect(pushed.status).toBe(404);
   });
 
   it('lists no report in the gateway: series, instances, metadata', async () => {

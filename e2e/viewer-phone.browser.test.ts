@@ -143,6 +143,8 @@ describe('fits every phone', () => {
     const context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true });
     const page = await open(context, tokens.long);
     await page.waitForFunction(() => (globalThis as Dom).document.getElementById('app').dataset.ready);
+    // The reports (the link shows them: the setup's default) are read beside the images (issue 20).
+    await page.waitForFunction(() => (globalThis as Dom).document.getElementById('app').dataset.report);
     const others = await page
       .locator('#series .thumb.other')
       .evaluateAll((els: Dom[]) =>
@@ -154,11 +156,12 @@ describe('fits every phone', () => {
       );
     expect(others).toEqual([
       ['SEG', 'Segmentation · Liver segmentation', 'not an image: in the zip file'],
-      ['SR', 'Report · Radiology report', 'not an image: in the zip file'],
-      ['DOC', 'PDF document · Referral letter', 'not an image: in the zip file'],
+      // The study's report and its PDF are named as reports, and open (issue 20).
+      ['SR', 'Report · Radiology report', 'Show the report'],
+      ['DOC', 'Report (PDF) · Referral letter', 'Open the report (PDF)'],
       ['KO', 'Key images · Key images', 'not an image: in the zip file'],
     ]);
-    expect(await page.locator('#series button').count()).toBe(6);
+    expect(await page.locator('#series button:not(.report)').count()).toBe(6);
     await expect
       .poll(() => page.textContent('#series-progress'), { timeout: 30_000 })
       .toBe('6 of 6 series ready');
@@ -303,8 +306,17 @@ describe('previews', () => {
   it('asks again for the previews a flaky link lost; then steps through every image with the connection cut', async () => {
     // Browser → a TCP proxy that can go silent → an HTTP proxy that spoils the first request for one
     // preview in three (a proxy's 502, or the answer cut off halfway) → nginx.
+    // Frames at full fidelity too: the first one cut off (nothing answered: the same path again, not
+    // the next one), then one in four spoiled either way.
     let previewRequests = 0;
+    let frameRequests = 0;
     const flaky = await startFlakyHttpProxy(Number(new URL(s.url).port), (path) => {
+      if (/\/frames\/[0-9]+$/.test(path)) {
+        frameRequests += 1;
+        if (frameRequests === 1) return 'cut_mid_body';
+        if (frameRequests % 4 !== 2) return null;
+        return frameRequests % 8 === 2 ? 'bad_gateway' : 'cut_mid_body';
+      }
       if (!path.endsWith('/rendered')) return null;
       previewRequests += 1;
       if (previewRequests % 3 !== 1) return null;
@@ -323,7 +335,10 @@ describe('previews', () => {
         ).jsonValue(),
       );
       expect(ct.seriesInstanceUids).toContain(first);
-      const ofFirst = () => [...flaky.spoiled()].filter(([path]) => path.includes(`/series/${first}/`));
+      const ofFirst = () =>
+        [...flaky.spoiled()].filter(
+          ([path]) => path.includes(`/series/${first}/`) && path.endsWith('/rendered'),
+        );
       // Both ways of failing met the first series' previews, and each lost preview was asked again
       // and arrived (without that, the image had only its frame at full fidelity, if that came).
       await expect
@@ -339,6 +354,18 @@ describe('previews', () => {
         )
         .toEqual([]);
       expect(ofFirst().length).toBeGreaterThanOrEqual(10);
+      // The first series at full fidelity, along the frames as stored, every lost frame asked again.
+      await page.waitForFunction(
+        (n) => (globalThis as Dom).document.getElementById('app').dataset.loaded === `${n}/${n}`,
+        SLICES,
+        { timeout: 60_000 },
+      );
+      const frames = [...flaky.spoiled()].filter(
+        ([path]) => path.includes(`/series/${first}/`) && /\/frames\/[0-9]+$/.test(path),
+      );
+      expect(new Set(frames.map(([, v]) => v.spoil))).toEqual(new Set(['bad_gateway', 'cut_mid_body']));
+      expect(frames.filter(([, v]) => !v.later.includes(200)).map(([p]) => p)).toEqual([]);
+      expect(await data(page, 'decodePath')).toBe('wadors');
       link.stall();
       await page.focus('#viewport');
       const seen = new Set<string>();

@@ -171,6 +171,7 @@ async function main() {
         // Where the time to the first image goes: when each first answer on its path had arrived.
         path: {
           script: end((r) => r.name.endsWith('/viewer.js')),
+          seriesSearchSent: resources.find((r) => r.name.endsWith('/series'))?.requestStart ?? null,
           seriesSearch: end((r) => r.name.endsWith('/series')),
           metadata: end((r) => r.name.endsWith('/metadata')),
           preview: end((r) => r.name.endsWith('/rendered')),
@@ -220,7 +221,10 @@ async function main() {
   // Where the time to the first image goes with ten at once (medians of when each step's first answer arrived).
   const pathOf = (list) =>
     Object.fromEntries(
-      ['script', 'seriesSearch', 'metadata', 'preview'].map((k) => [k, median(list.map((r) => r.path[k]))]),
+      ['script', 'seriesSearchSent', 'seriesSearch', 'metadata', 'preview'].map((k) => [
+        k,
+        median(list.map((r) => r.path[k])),
+      ]),
     );
   say(
     `${CONCURRENT} at once, medians: ${JSON.stringify(pathOf(together))}, first image ${med(together, 'firstImageMs')?.toFixed(0)} ms`,

@@ -86,6 +86,8 @@ export interface DicomwebClient {
     options?: InstanceSearchQuery & CallOptions,
   ): Promise<DicomJsonObject[]>;
   retrieveStudy(studyUid: string, options: RetrieveOptions): Promise<RetrieveResult>;
+  /** WADO-RS of one series of a study (its instances in the store's order). */
+  retrieveSeries(studyUid: string, seriesUid: string, options: RetrieveOptions): Promise<RetrieveResult>;
   /** WADO-RS of one instance (a multipart body of one part). */
   retrieveInstance(
     studyUid: string,
@@ -317,6 +319,13 @@ export function createDicomwebClient(options: DicomwebClientOptions): DicomwebCl
       return run(() => {
         assertDicomUid(studyUid, 'StudyInstanceUID');
         return wado(`/studies/${studyUid}`, retrieveOptions);
+      });
+    },
+    retrieveSeries(studyUid, seriesUid, retrieveOptions) {
+      return run(() => {
+        assertDicomUid(studyUid, 'StudyInstanceUID');
+        assertDicomUid(seriesUid, 'SeriesInstanceUID');
+        return wado(`/studies/${studyUid}/series/${seriesUid}`, retrieveOptions);
       });
     },
     retrieveInstance(studyUid, seriesUid, sopInstanceUid, retrieveOptions) {

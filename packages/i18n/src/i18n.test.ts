@@ -242,6 +242,10 @@ describe('message catalogues', () => {
     expect(spaced(translator('uk').date(d, { timeZone: 'UTC' }))).toBe('21 січня 2021 р.');
     expect(translator('ru').dateTime(d, 'Europe/Kyiv')).toContain('16:05');
     expect(translator('uk').dateTime(d, 'Europe/Kyiv')).toContain('21 січня 2021');
+    // Sizes as the page writes them: a decimal comma and the language's own unit.
+    const mb = { style: 'unit', unit: 'megabyte', maximumFractionDigits: 1 } as const;
+    expect(spaced(translator('ru').number(12.34, mb))).toBe('12,3 МБ');
+    expect(spaced(translator('uk').number(12.34, mb))).toBe('12,3 МБ');
     expect(translator('ru').dateFieldOrder).toEqual(['day', 'month', 'year']);
     expect(translator('uk').dateFieldOrder).toEqual(['day', 'month', 'year']);
   });

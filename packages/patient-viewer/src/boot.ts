@@ -2,6 +2,14 @@
 // the store's rendered preview of it, then every preview of the first series (for scrolling at
 // once, and when the connection is gone), while the interactive viewer (core.ts: Cornerstone3D,
 // most of the code) loads behind it and replaces each preview with the image at full fidelity.
+import type { DicomJsonObject } from '../../dicomweb/src/dicom-json.helpers.js';
+import {
+  isTextStructuredReport,
+  type ReportItem,
+  readableItems,
+  readStructuredReport,
+  type StructuredReport,
+} from '../../dicomweb/src/structured-report.js';
 import { letterbox } from './canvas.js';
 import { GatewayClient, LinkGoneError } from './gateway.client.js';
 import { formatter, imageCounter, parseMessages, seriesLabel } from './messages.js';
@@ -29,6 +37,9 @@ const counterEl = $('counter');
 const stripEl = $('series');
 const seriesProgressEl = $('series-progress');
 const dataLightEl = $<HTMLButtonElement>('data-light');
+const reportEl = $('report');
+const reportBodyEl = $('report-body');
+const reportToggleEl = $<HTMLButtonElement>('report-toggle');
 // The page's language and its `viewer.*` messages (ICU MessageFormat), from the server.
 const t = formatter(app.dataset.lang ?? document.documentElement.lang, parseMessages(app.dataset.messages));
 
@@ -227,6 +238,35 @@ function renderStrip(): void {
   }
   for (const o of others) {
     let d = existing.get(o.seriesInstanceUid);
+    // A report the link shows: the SR opens the report panel, the PDF opens in the browser's viewer.
+    const pdf = reportPdfs.get(o.seriesInstanceUid);
+    if (d && (pdf || reportSeries.has(o.seriesInstanceUid)) && d.dataset.report !== 'yes') d = undefined;
+    if (!d && (pdf || reportSeries.has(o.seriesInstanceUid))) {
+      const el = pdf ? document.createElement('a') : document.createElement('button');
+      if (el instanceof HTMLAnchorElement && pdf) {
+        el.href = pdf;
+        el.target = '_blank';
+        el.rel = 'noopener noreferrer';
+        el.type = 'application/pdf';
+      } else if (el instanceof HTMLButtonElement) {
+        el.type = 'button';
+        el.addEventListener('click', () => showReport(true));
+      }
+      el.className = 'thumb other report';
+      el.dataset.series = o.seriesInstanceUid;
+      el.dataset.kind = o.kind;
+      el.dataset.report = 'yes';
+      const kind = document.createElement('b');
+      kind.textContent = o.modality || '?';
+      const label = document.createElement('span');
+      label.textContent = [t(pdf ? 'viewer.nonImage.reportPdf' : 'viewer.nonImage.SR'), o.description]
+        .filter(Boolean)
+        .join(' · ');
+      const note = document.createElement('small');
+      note.textContent = t(pdf ? 'viewer.reportPdf' : 'viewer.showReport');
+      el.append(kind, label, note);
+      d = el;
+    }
     if (!d) {
       // Listed with what it is (a segmentation, a report...): it is in the zip, not drawn here.
       d = document.createElement('div');
@@ -311,6 +351,85 @@ function fail(err: unknown): void {
   setStatus(t('viewer.unavailable'), 'error', true);
 }
 
+// The study's reports, when the link shows them (the gateway lists none otherwise): each SR's text
+// in the report panel, each encapsulated PDF linked to its token-scoped path.
+const ENCAPSULATED_PDF = '1.2.840.10008.5.1.4.1.1.104.1';
+const reportPdfs = new Map<string, string>();
+const reportSeries = new Set<string>();
+
+function showReport(open: boolean): void {
+  reportEl.hidden = !open;
+  reportToggleEl.setAttribute('aria-expanded', String(open));
+  if (open) reportEl.querySelector('h2')?.scrollIntoView({ block: 'nearest' });
+}
+reportToggleEl.addEventListener('click', () => showReport(reportEl.hidden !== false));
+$('report-close').addEventListener('click', () => showReport(false));
+
+function reportItems(list: readonly ReportItem[], depth: number): HTMLElement[] {
+  return list.map((i) => {
+    const el = document.createElement(i.valueType === 'CONTAINER' ? 'section' : 'div');
+    el.className = i.valueType === 'CONTAINER' ? 'report-section' : 'report-item';
+    if (i.heading) {
+      const h = document.createElement(i.valueType === 'CONTAINER' ? (depth === 0 ? 'h3' : 'h4') : 'p');
+      h.className = 'report-heading';
+      h.textContent = i.heading;
+      el.append(h);
+    }
+    if (i.value) {
+      const p = document.createElement('p');
+      p.className = 'report-text';
+      p.textContent = i.value;
+      el.append(p);
+    }
+    el.append(...reportItems(i.children, depth + 1));
+    return el;
+  });
+}
+
+function appendReport(r: StructuredReport): void {
+  const article = document.createElement('article');
+  article.className = 'report';
+  article.dataset.sop = r.sopInstanceUid;
+  const title = document.createElement('h3');
+  title.textContent = r.title || t('viewer.report');
+  article.append(title, ...reportItems(readableItems(r.content), 0));
+  reportBodyEl.append(article);
+}
+
+async function loadReports(ordered: DicomJson[], metadata: Map<string, DicomJson[]>): Promise<void> {
+  for (const q of ordered) {
+    const uid = q['0020000E']?.Value?.[0];
+    const modality = String(q['00080060']?.Value?.[0] ?? '');
+    if (typeof uid !== 'string' || (modality !== 'SR' && modality !== 'DOC')) continue;
+    const datasets = await gateway
+      .json<DicomJson[]>(`studies/${studyUid}/series/${uid}/metadata`)
+      .catch(() => null);
+    if (!datasets) continue;
+    metadata.set(uid, datasets);
+    for (const d of datasets) {
+      const sop = String(d['00080018']?.Value?.[0] ?? '');
+      if (isTextStructuredReport(d as DicomJsonObject)) {
+        appendReport(readStructuredReport(d as DicomJsonObject));
+        reportSeries.add(uid);
+      } else if (String(d['00080016']?.Value?.[0]) === ENCAPSULATED_PDF && /^[0-9.]{1,64}$/.test(sop)) {
+        const href = `/token/report/${sop}.pdf?${token}`;
+        reportPdfs.set(uid, href);
+        const a = document.createElement('a');
+        a.className = 'report-pdf';
+        a.href = href;
+        a.target = '_blank';
+        a.rel = 'noopener noreferrer';
+        a.type = 'application/pdf';
+        a.textContent = t('viewer.reportPdf');
+        reportBodyEl.prepend(a);
+      }
+    }
+  }
+  const any = reportSeries.size > 0 || reportPdfs.size > 0;
+  reportToggleEl.hidden = !any;
+  app.dataset.report = any ? 'ready' : 'none';
+}
+
 async function start(): Promise<void> {
   if (!TOKEN.test(token) || !studyUid) {
     setStatus(t('viewer.invalidLink'), 'error');
@@ -333,6 +452,12 @@ async function start(): Promise<void> {
     seriesProgress();
   };
   rebuild();
+  // The reports beside the images: read while the images load, listed as reports once read.
+  void loadReports(ordered, metadata)
+    .then(rebuild)
+    .catch(() => {
+      app.dataset.report = 'none';
+    });
   // The series with images, in order: each one's metadata and thumbnail as soon as they can be had;
   // their previews one series after the other (the first series' first), each followed by its
   // frames at full fidelity.
@@ -349,9 +474,11 @@ async function start(): Promise<void> {
     if (active === -1) {
       select(series.indexOf(s));
       firstPreviews = previews.all(s, 0);
-      // The first image first, alone; then the viewer's code while the other previews come.
+      // The first image first, alone; then the first series' previews (every image can then be
+      // shown offline), and only then the viewer's code (4 MiB of script to fetch and compile,
+      // which took the link and the core from the previews), or after 3 s if they are slow.
       await previews.one(s, 0);
-      void loadCore();
+      void Promise.race([firstPreviews, new Promise((r) => setTimeout(r, 3_000))]).then(loadCore, fail);
     }
     // The other series' thumbnails once the first series' previews are in: those come first, on
     // every connection the browser has.

@@ -93,7 +93,6 @@ export function createExportMetrics(registry: Registry, opts: { inFlight: () => 
       zipLayout: client.zipLayout.bind(client),
       saveZipLayout: client.saveZipLayout.bind(client),
       reportStaleZipLayout: client.reportStaleZipLayout.bind(client),
-      // The pushed report's bytes (the zip's REPORT.PDF, the patient's report view): passed through.
       ...(client.pushedReportPdf ? { pushedReportPdf: client.pushedReportPdf.bind(client) } : {}),
       report: (event) => {
         count(event);

@@ -61,6 +61,12 @@ export interface ExportDeps {
   holdBackBytes?: number;
   /** Instances asked for ahead of the one being sent (default 3). */
   prefetch?: number;
+  /**
+   * A whole fixed zip reads its study with one study-level request; instances that come before
+   * their turn are held up to this many bytes, past it the rest are asked for one by one (default
+   * 8 MiB; 0: always one by one).
+   */
+  reorderBytes?: number;
   /** A fixed zip's instance request that gets no answer for this long is a stalled store (default 60 s). */
   storeStallMs?: number;
 }
@@ -251,6 +257,8 @@ export function exportRoutes(deps: ExportDeps): Router {
             prefetch: deps.prefetch ?? 3,
             stallMs: deps.storeStallMs ?? 60_000,
             onStale: onStale(layoutId),
+            reorderBytes: deps.reorderBytes ?? 8 * 1024 * 1024,
+            onRead: (read) => exportLog.debug(read, 'study read'),
           });
           const counts = {
             instances: fixed.layout.readme.instanceCount,

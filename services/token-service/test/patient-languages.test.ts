@@ -121,6 +121,7 @@ describe('every patient-facing page in every language', () => {
       }
       expect(pages.page).toContain('MÜLLER, ANNA');
       expect(pages.page).toContain(escapeHtml(catalogue(lang)['page.downloadButton'] ?? '-'));
+      expect(pages.page).toContain(escapeHtml(catalogue(lang)['page.zipNote'] ?? '-'));
       expect(pages.form).toContain(escapeHtml(catalogue(lang)['verify.pinIntro'] ?? '-'));
     });
   }

@@ -166,7 +166,7 @@ describe('server setup', () => {
     expect(saved.status).toBe(303);
     const again = await admin.get('/staff/setup');
     expect(again.text).toMatch(/value="pin" checked/);
-    expect(again.text).toMatch(/<option value="nl" selected>/);
+    expect(again.text).toMatch(/<option value="nl" lang="nl" selected>/);
     const bad = await admin.post('/staff/setup', {
       defaultLanguage: 'xx',
       port: '3000',

@@ -21,6 +21,7 @@ import {
 } from '@studylink/dicomweb';
 import { type Logger, ServiceUnavailableError } from '@studylink/service-kit';
 import type { Grant, TokenServiceClient } from '../grant.client.js';
+import { type Opened, StudyStreamSource } from './study-stream.source.js';
 
 export { ZipSourceChangedError };
 
@@ -155,9 +156,15 @@ export interface FixedExportOptions {
   stallMs: number;
   /** The store's study differs from the layout (told once). */
   onStale(err: ZipSourceChangedError): void;
+  /**
+   * A range that takes every instance (a whole download) reads each series with one series-level
+   * WADO-RS request, holding instances that come before their turn up to this many bytes; 0: one
+   * request per instance always.
+   */
+  reorderBytes: number;
+  /** How the instances were read, once the range is produced (for the log). */
+  onRead?(read: { fromStudy: number; alone: number; seriesReads: number }): void;
 }
-
-type Opened = AsyncIterable<Buffer> & { destroy(): void };
 
 /** Instance-level WADO-RS of the layout's instance `i`: one part, checked by readZipRange as it passes. */
 async function openInstance(
@@ -210,6 +217,33 @@ async function openInstance(
   };
 }
 
+/** Series-level WADO-RS of one of the layout's series: its parts, in the store's order. */
+async function openSeries(
+  client: DicomwebClient,
+  layout: ZipLayout,
+  series: string,
+  signal: AbortSignal,
+  stallMs: number,
+): Promise<AsyncGenerator<{ body: Readable }>> {
+  const answered = new AbortController();
+  const timer = setTimeout(
+    () => answered.abort(new DicomwebUnavailableError('the store did not answer', { retryable: false })),
+    stallMs,
+  );
+  try {
+    const { parts } = await client.retrieveSeries(layout.studyInstanceUid, series, {
+      transferSyntax: layout.transferSyntax,
+      signal: AbortSignal.any([signal, answered.signal]),
+    });
+    return parts as AsyncGenerator<{ body: Readable }>;
+  } catch (err) {
+    if (err instanceof DicomwebNotFoundError) throw new ZipSourceChangedError('a series is gone');
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 const isTransient = (err: unknown) =>
   (err instanceof DicomwebUnavailableError && err.retryable) || err instanceof MultipartTruncatedError;
 
@@ -227,12 +261,23 @@ export async function prepareFixedExportOrThrow(
   opts: FixedExportOptions,
 ): Promise<FixedExport> {
   const { client, signal, layout } = { ...opts, layout: fixed.layout };
+  const sources = fixed.plan.segments.filter(
+    (s): s is Extract<(typeof fixed.plan.segments)[number], { source: number }> => 'source' in s,
+  );
+  const firstOf = sources[0];
+  const lastOf = sources[sources.length - 1];
+  // Every instance is wanted (a whole download): one study-level request, in the store's order.
+  const wholeStudy =
+    opts.reorderBytes > 0 &&
+    firstOf !== undefined &&
+    lastOf !== undefined &&
+    start <= firstOf.start &&
+    end >= lastOf.start + lastOf.length - 1;
   const firstSource = fixed.plan.segments.find(
     (s) => 'source' in s && s.start <= end && s.start + s.length > start,
   );
-  let first: Promise<Opened> | null = null;
-  if (firstSource && 'source' in firstSource) {
-    const opened = await retry(() => openInstance(client, layout, firstSource.source, signal, opts.stallMs), {
+  const beforeFirstByte = <T>(open: () => Promise<T>) =>
+    retry(open, {
       ...opts.retry,
       signal,
       isRetryable: isTransient,
@@ -247,6 +292,22 @@ export async function prepareFixedExportOrThrow(
         'store_unavailable',
       );
     });
+  let first: Promise<Opened> | null = null;
+  let study: StudyStreamSource | null = null;
+  if (wholeStudy) {
+    const series = (layout.instances[0] as ZipLayout['instances'][number])[0];
+    const parts = await beforeFirstByte(() => openSeries(client, layout, series, signal, opts.stallMs));
+    study = new StudyStreamSource(
+      { series, parts },
+      layout,
+      (se) => openSeries(client, layout, se, signal, opts.stallMs),
+      (i) => openInstance(client, layout, i, signal, opts.stallMs),
+      opts.reorderBytes,
+    );
+  } else if (firstSource && 'source' in firstSource) {
+    const opened = await beforeFirstByte(() =>
+      openInstance(client, layout, firstSource.source, signal, opts.stallMs),
+    );
     first = Promise.resolve(opened);
   }
 
@@ -264,6 +325,7 @@ export async function prepareFixedExportOrThrow(
   };
   const chunks = readZipRange(fixed.plan, start, end, {
     open: (i, s) => {
+      if (study) return study.open(i);
       if (first && firstSource && 'source' in firstSource && i === firstSource.source) {
         const p = first;
         first = null;
@@ -273,7 +335,8 @@ export async function prepareFixedExportOrThrow(
     },
     signal,
     holdBackBytes: opts.holdBackBytes,
-    prefetch: opts.prefetch,
+    // The study response is read in order: nothing to open ahead.
+    prefetch: study ? 0 : opts.prefetch,
   });
   const source = Readable.from(chunks, { objectMode: false, highWaterMark: 64 * 1024 });
   const output = new Transform({
@@ -295,6 +358,14 @@ export async function prepareFixedExportOrThrow(
     });
   });
   done.catch(() => {});
+  if (study) {
+    const s = study;
+    const end = () => {
+      s.close();
+      opts.onRead?.({ fromStudy: s.fromStudy, alone: s.alone, seriesReads: s.seriesReads });
+    };
+    done.then(end, end);
+  }
 
   // Instances added to (or removed from) the study since the layout: the count says so, cheaply.
   client

@@ -88,12 +88,9 @@ export function internalRoutes(deps: InternalDeps): Router {
     // Only a completed download counts against maxDownloads; an aborted one leaves the allowance.
     // A report sent again (its answer was lost) names the same download: counted once.
     const download = typeof e.detail?.downloadId === 'string' ? e.detail.downloadId : null;
-    if (download && UUID.test(download)) {
-      if (e.event === 'download_started' || e.event === 'download_resumed')
-        await extendLease(deps.db, download);
-      else if (e.event === 'download_complete' || e.event === 'download_aborted')
-        await endLease(deps.db, download);
-    }
+    const lease = download && UUID.test(download) ? download : null;
+    if (lease && (e.event === 'download_started' || e.event === 'download_resumed'))
+      await extendLease(deps.db, lease);
     // A ranged request counts only when it completed the file, and not again when this link completed
     // a download of the same layout within 24 hours (download.counting.ts).
     if (e.event === 'download_complete' && e.tokenId) {
@@ -107,6 +104,10 @@ export function internalRoutes(deps: InternalDeps): Router {
         if (done.layoutId) await recordCounted(deps.db, e.tokenId, done.layoutId, now);
       }
     }
+    // The reservation ends only once the download is counted: in between, a start that came late
+    // (a download that completed fast, ten clicks at once) would find neither and pass the limit.
+    if (lease && (e.event === 'download_complete' || e.event === 'download_aborted'))
+      await endLease(deps.db, lease);
     ctx.status = 204;
   });
 

@@ -100,12 +100,33 @@ export function renderStudyPage(p: {
         ? t.t('page.limitReached')
         : null;
   const action = `/token?${p.token}`;
+  // What the patient came for, first (on a phone: full width, at thumb's reach); the zip second, with
+  // its size and what it is for, since a phone can rarely open it (issue 20).
+  const zipSize = p.zipSize
+    ? formatBytes(p.zipSize, t)
+    : s?.last_export_bytes
+      ? t.t('page.aboutSize', { size: formatBytes(s.last_export_bytes, t) })
+      : null;
+  const actions = html`<div class="actions">
+<p class="view"><a class="button" href="${VIEWER_PATH}?${p.token}">${t.t('page.viewButton')}</a></p>
+${p.report ? html`<p class="report-link"><a class="button secondary" href="${REPORT_PAGE_PATH}?${p.token}">${t.t('page.reportLink')}</a></p>` : ''}
+${
+  refusal
+    ? html`<p class="notice refusal">${refusal} ${t.t('page.whomToAsk')}</p>`
+    : html`<div class="download">
+  <a class="button secondary" href="${DOWNLOAD_PATH}?${p.token}" download>${t.t('page.downloadButton')}${zipSize ? html` <span class="size">${zipSize}</span>` : ''}</a>
+  <p class="zip-note">${t.t('page.zipNote')}</p>
+  ${left !== null ? html`<p class="allowance">${t.t('page.downloadsLeft', { left })}</p>` : ''}
+</div>`
+}
+</div>`;
   return layout(
     t.t('page.title'),
     html`<header>
   <h1>${t.t('page.title')}</h1>
 </header>
 ${p.sharedByPatient ? html`<p class="notice shared">${t.t('share.childNotice')}</p>` : ''}
+${actions}
 ${
   s
     ? html`<dl class="details">
@@ -125,14 +146,6 @@ ${
   )}
 </dl>`
     : html`<p class="notice">${t.t('page.detailsUnavailable')}</p>`
-}
-<p class="view"><a class="button" href="${VIEWER_PATH}?${p.token}">${t.t('page.viewButton')}</a></p>
-${p.report ? html`<p class="report-link"><a class="button secondary" href="${REPORT_PAGE_PATH}?${p.token}">${t.t('page.reportLink')}</a></p>` : ''}
-${
-  refusal
-    ? html`<p class="notice refusal">${refusal} ${t.t('page.whomToAsk')}</p>`
-    : html`<p class="download"><a class="button" href="${DOWNLOAD_PATH}?${p.token}" download>${t.t('page.downloadButton')}</a></p>
-${left !== null ? html`<p class="allowance">${t.t('page.downloadsLeft', { left })}</p>` : ''}`
 }
 <section>
   <h2>${t.t('page.howTo')}</h2>

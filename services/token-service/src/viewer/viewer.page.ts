@@ -96,7 +96,12 @@ ${p.assets.preloadUrls.map((u) => html`<link rel="modulepreload" href="${u}">\n`
   <button type="button" id="invert" aria-pressed="false">${t.t('viewer.invert')}</button>
   <button type="button" id="reset">${t.t('viewer.reset')}</button>
   <button type="button" id="data-light" aria-pressed="false">${t.t('viewer.dataLight')}</button>
+  <button type="button" id="report-toggle" aria-expanded="false" aria-controls="report" hidden>${t.t('viewer.showReport')}</button>
 </div>
+<section class="report-panel" id="report" aria-labelledby="report-title" hidden>
+  <header><h2 id="report-title">${t.t('viewer.report')}</h2><button type="button" id="report-close" aria-label="${t.t('viewer.report')}: ×">×</button></header>
+  <div id="report-body"></div>
+</section>
 <noscript><p class="status">${t.t('viewer.needsJavaScript')}${p.download === false ? '' : html` <a href="${DOWNLOAD_PATH}?${p.token}">${t.t('viewer.downloadZip')}</a>`}</p></noscript>
 </div>
 </body>

@@ -41,6 +41,9 @@ export class ZipLayoutService {
   readonly #queue: string[] = [];
   readonly #queued = new Set<string>();
   readonly #failedAt = new Map<string, number>();
+  /** Being read now; and those found stale meanwhile, to be read again once that read ends. */
+  readonly #making = new Set<string>();
+  readonly #again = new Set<string>();
   #running: Promise<void> | null = null;
   #stopped = false;
 
@@ -57,7 +60,13 @@ export class ZipLayoutService {
 
   /** Asks for the study's layout to be made (again); returns at once. */
   schedule(uid: string, { force = false } = {}): void {
-    if (this.#stopped || this.#queued.has(uid)) return;
+    if (this.#stopped) return;
+    // A read under way may have begun before the study changed: its layout would be the stale one.
+    if (force && this.#making.has(uid)) {
+      this.#again.add(uid);
+      return;
+    }
+    if (this.#queued.has(uid)) return;
     const failed = this.#failedAt.get(uid);
     if (!force && failed !== undefined && this.opts.now() - failed < this.opts.retryAfterMs) return;
     this.#queued.add(uid);
@@ -80,6 +89,7 @@ export class ZipLayoutService {
 
   async #drain(): Promise<void> {
     for (let uid = this.#queue.shift(); uid !== undefined; uid = this.#queue.shift()) {
+      this.#making.add(uid);
       try {
         const made = await this.makeOrThrow(uid);
         this.#failedAt.delete(uid);
@@ -90,6 +100,11 @@ export class ZipLayoutService {
         this.log.warn({ studyInstanceUid: uid, err: (err as Error).message }, 'zip layout not made');
       } finally {
         this.#queued.delete(uid);
+        this.#making.delete(uid);
+        if (this.#again.delete(uid) && !this.#stopped) {
+          this.#queued.add(uid);
+          this.#queue.push(uid);
+        }
       }
     }
   }

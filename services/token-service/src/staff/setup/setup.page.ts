@@ -255,7 +255,7 @@ ${errorSummary(e, SETUP_LABELS)}
         l?.defaultLanguage ? html` disabled data-set-by-environment="${l.defaultLanguage}"` : ''
       }>${LANGUAGES.map(
         (lang) =>
-          html`<option value="${lang}"${lang === f.defaultLanguage ? html` selected` : ''}>${languageName(lang)}</option>`,
+          html`<option value="${lang}" lang="${lang}"${lang === f.defaultLanguage ? html` selected` : ''}>${languageName(lang)}</option>`,
       )}</select>
       ${e?.defaultLanguage ? html`<p class="error-text">${e.defaultLanguage}</p>` : ''}
       <p class="hint" id="f-defaultLanguage-hint">${

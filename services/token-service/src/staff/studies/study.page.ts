@@ -32,8 +32,9 @@ function studyTitle(v: StudyView): string {
 
 function studyFacts(v: StudyView, timeZone: string): SafeHtml {
   const s = v.study;
-  const row = (label: string, value: string | null | undefined) =>
+  const row = (label: string, value: SafeHtml | string | null | undefined) =>
     value ? html`<dt>${label}</dt><dd>${value}</dd>` : '';
+  const name = s ? formatPersonName(s.patientName, { lang: st.lang }) : '';
   const moment = s ? studyMoment(s.studyDate, s.studyTime, timeZone) : null;
   const when = moment
     ? formatTime(moment, timeZone)
@@ -41,7 +42,7 @@ function studyFacts(v: StudyView, timeZone: string): SafeHtml {
       ? [st.dicomDate(s.studyDate), formatDicomTime(s.studyTime)].filter(Boolean).join(', ')
       : '';
   return html`<dl class="facts">
-  ${s ? row(st.t('study.fact.patient'), formatPersonName(s.patientName, { lang: st.lang })) : ''}
+  ${name ? row(st.t('study.fact.patient'), html`<bdi>${name}</bdi>`) : ''}
   ${s ? row(st.t('study.fact.patientId'), s.patientId) : ''}
   ${row(st.t('study.fact.date'), when)}
   ${s ? row(st.t('study.fact.description'), s.description) : ''}
