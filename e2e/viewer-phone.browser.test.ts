@@ -306,8 +306,17 @@ describe('previews', () => {
   it('asks again for the previews a flaky link lost; then steps through every image with the connection cut', async () => {
     // Browser → a TCP proxy that can go silent → an HTTP proxy that spoils the first request for one
     // preview in three (a proxy's 502, or the answer cut off halfway) → nginx.
+    // Frames at full fidelity too: the first one cut off (nothing answered: the same path again, not
+    // the next one), then one in four spoiled either way.
     let previewRequests = 0;
+    let frameRequests = 0;
     const flaky = await startFlakyHttpProxy(Number(new URL(s.url).port), (path) => {
+      if (/\/frames\/[0-9]+$/.test(path)) {
+        frameRequests += 1;
+        if (frameRequests === 1) return 'cut_mid_body';
+        if (frameRequests % 4 !== 2) return null;
+        return frameRequests % 8 === 2 ? 'bad_gateway' : 'cut_mid_body';
+      }
       if (!path.endsWith('/rendered')) return null;
       previewRequests += 1;
       if (previewRequests % 3 !== 1) return null;
@@ -326,7 +335,10 @@ describe('previews', () => {
         ).jsonValue(),
       );
       expect(ct.seriesInstanceUids).toContain(first);
-      const ofFirst = () => [...flaky.spoiled()].filter(([path]) => path.includes(`/series/${first}/`));
+      const ofFirst = () =>
+        [...flaky.spoiled()].filter(
+          ([path]) => path.includes(`/series/${first}/`) && path.endsWith('/rendered'),
+        );
       // Both ways of failing met the first series' previews, and each lost preview was asked again
       // and arrived (without that, the image had only its frame at full fidelity, if that came).
       await expect
@@ -342,6 +354,18 @@ describe('previews', () => {
         )
         .toEqual([]);
       expect(ofFirst().length).toBeGreaterThanOrEqual(10);
+      // The first series at full fidelity, along the frames as stored, every lost frame asked again.
+      await page.waitForFunction(
+        (n) => (globalThis as Dom).document.getElementById('app').dataset.loaded === `${n}/${n}`,
+        SLICES,
+        { timeout: 60_000 },
+      );
+      const frames = [...flaky.spoiled()].filter(
+        ([path]) => path.includes(`/series/${first}/`) && /\/frames\/[0-9]+$/.test(path),
+      );
+      expect(new Set(frames.map(([, v]) => v.spoil))).toEqual(new Set(['bad_gateway', 'cut_mid_body']));
+      expect(frames.filter(([, v]) => !v.later.includes(200)).map(([p]) => p)).toEqual([]);
+      expect(await data(page, 'decodePath')).toBe('wadors');
       link.stall();
       await page.focus('#viewport');
       const seen = new Set<string>();

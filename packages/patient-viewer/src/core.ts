@@ -152,14 +152,18 @@ export async function startCore(ctx: CoreContext): Promise<FullFidelity> {
           await sleep(wait);
           continue;
         }
-        if (confirmed.has(s.seriesInstanceUid)) {
-          // The series' path works: a frame lost on the way (a reset, a cut, a 5xx) is asked again.
-          const delay = RETRY_DELAYS_MS[lost];
-          if (delay === undefined || !isTransientStatus(xhrOf(err)?.status ?? -1)) return false;
+        // A frame lost on the way is asked again on the same path: once the series' path works, after
+        // any transient failure (a reset, a cut, a 5xx); before, only when nothing answered at all
+        // (a 5xx may be the store unable to cut this file's frames: the next path, below).
+        const status = xhrOf(err)?.status ?? -1;
+        const delay = RETRY_DELAYS_MS[lost];
+        const confirmedPath = confirmed.has(s.seriesInstanceUid);
+        if (delay !== undefined && (status === 0 || (confirmedPath && isTransientStatus(status)))) {
           lost += 1;
           await sleep(delay);
           continue;
         }
+        if (confirmedPath) return false;
         const next = nextPixelPath(path, originalFiles);
         // Another frame of the series may have moved it on already.
         if (pathOf(s) !== path) continue;
