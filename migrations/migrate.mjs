@@ -56,13 +56,19 @@ export async function migrate(connectionString, log = (m) => console.log(m), { a
         log(JSON.stringify({ level: 'info', msg: 'migration applied', migration: file }));
         continue;
       }
-      await client.query('BEGIN');
       try {
-        await client.query(sql);
-        await client.query('INSERT INTO schema_migrations (name) VALUES ($1)', [file]);
-        await client.query('COMMIT');
+        await retryCatalogRace(async () => {
+          await client.query('BEGIN');
+          try {
+            await client.query(sql);
+            await client.query('INSERT INTO schema_migrations (name) VALUES ($1)', [file]);
+            await client.query('COMMIT');
+          } catch (err) {
+            await client.query('ROLLBACK');
+            throw err;
+          }
+        });
       } catch (err) {
-        await client.query('ROLLBACK');
         throw new Error(`migration ${file} failed: ${err.message}`);
       }
       applied += 1;
@@ -70,7 +76,7 @@ export async function migrate(connectionString, log = (m) => console.log(m), { a
     }
     log(JSON.stringify({ level: 'info', msg: 'migrations up to date', applied, total: files.length }));
     if (appUrl) {
-      const role = await ensureAppRole(client, appUrl);
+      const role = await retryCatalogRace(() => ensureAppRole(client, appUrl));
       log(JSON.stringify({ level: 'info', msg: 'application role ready', role, group: APP_GROUP_ROLE }));
     }
   } finally {
@@ -161,6 +167,28 @@ export async function runConcurrentIndexes(client, sql, log = () => {}) {
  * The services' login role from `appUrl`: created or updated (LOGIN, password), a member of
  * studylink_app. The password travels as a SCRAM-SHA-256 verifier, never as plain text in SQL.
  */
+/**
+ * Roles are the cluster's, not a database's: two databases migrated at once (test stacks side by side,
+ * two deployments on one server) may touch the same role together, and PostgreSQL then fails one with
+ * "tuple concurrently updated" or a duplicate role. The advisory lock is per database and cannot
+ * prevent it; the step is safe to run again, so it is, a few times.
+ * @example await retryCatalogRace(() => ensureAppRole(client, appUrl));
+ */
+export async function retryCatalogRace(step, attempts = 5) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await step();
+    } catch (err) {
+      const race =
+        /tuple concurrently (updated|deleted)/.test(err.message) ||
+        (err.code === '23505' && /pg_authid|pg_auth_members/.test(err.message)) ||
+        (err.code === '42710' && /role/.test(err.message));
+      if (!race || attempt >= attempts) throw err;
+      await new Promise((r) => setTimeout(r, 50 * attempt + Math.floor(Math.random() * 50)));
+    }
+  }
+}
+
 export async function ensureAppRole(client, appUrl) {
   const parsed = new URL(appUrl);
   const role = decodeURIComponent(parsed.username);

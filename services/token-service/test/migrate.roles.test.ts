@@ -4,7 +4,7 @@ import { createTestDatabase, pgAdminUrl, type TestDatabase } from '@studylink/te
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error: the migration runner is plain JavaScript without types
-import { ensureAppRole, scramVerifier } from '../../../migrations/migrate.mjs';
+import { ensureAppRole, retryCatalogRace, scramVerifier } from '../../../migrations/migrate.mjs';
 
 // migrations/migrate.mjs: the owner migrates, DATABASE_URL's role becomes a login member of
 // studylink_app; the roles that would defeat the split are refused.
@@ -86,5 +86,39 @@ describe('the application role made by the migration runner', () => {
     expect(both.status, both.stderr).toBe(0);
     expect(both.stderr).not.toContain('MIGRATION_DATABASE_URL is not set');
     expect(both.stdout).toContain('application role ready');
+  });
+});
+
+describe('databases migrated side by side (one cluster, the same application role)', () => {
+  it('each readies the shared role: a catalog race is run again, not a failed migration', async () => {
+    const clients = await Promise.all(
+      Array.from({ length: 6 }, async () => {
+        const c = new pg.Client({ connectionString: db.ownerUrl });
+        await c.connect();
+        return c;
+      }),
+    );
+    try {
+      // With one attempt each (no retry) this fails with "tuple concurrently updated" (seen).
+      for (let round = 0; round < 4; round++) {
+        const results = await Promise.allSettled(
+          clients.map((c) => retryCatalogRace(() => ensureAppRole(c, as(ROLE, `pw${round}`)), 10)),
+        );
+        expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
+      }
+    } finally {
+      await Promise.all(clients.map((c) => c.end()));
+    }
+  });
+
+  it('anything but a catalog race fails at once', async () => {
+    let calls = 0;
+    await expect(
+      retryCatalogRace(async () => {
+        calls += 1;
+        throw Object.assign(new Error('relation "x" does not exist'), { code: '42P01' });
+      }),
+    ).rejects.toThrow(/does not exist/);
+    expect(calls).toBe(1);
   });
 });

@@ -248,11 +248,13 @@ const isTransient = (err: unknown) =>
   (err instanceof DicomwebUnavailableError && err.retryable) || err instanceof MultipartTruncatedError;
 
 /**
- * Bytes `start`..`end` of a fixed zip. The first instance the range needs is asked for before this
+ * Bytes `start`..`end` of a fixed zip. The first store request the range needs is made before this
  * resolves (with retries): a store that is down or a study that changed still gets a clean answer
- * (503, or ZipSourceChangedError for the caller to stream without the layout). From then on every
- * instance is fetched alone (instance-level WADO-RS, a few ahead) and checked against its size and
- * CRC-32; the study's instance count is checked alongside. A difference cuts the stream.
+ * (503, or ZipSourceChangedError for the caller to stream without the layout). A range that takes
+ * every instance reads each series with one series-level WADO-RS (StudyStreamSource); any other
+ * fetches each instance it touches alone (instance-level WADO-RS, a few ahead). Every instance is
+ * checked against its size and CRC-32; the study's instance count is checked alongside. A
+ * difference cuts the stream.
  */
 export async function prepareFixedExportOrThrow(
   fixed: FixedZip,
@@ -266,7 +268,7 @@ export async function prepareFixedExportOrThrow(
   );
   const firstOf = sources[0];
   const lastOf = sources[sources.length - 1];
-  // Every instance is wanted (a whole download): one study-level request, in the store's order.
+  // Every instance is wanted (a whole download): one series-level request per series.
   const wholeStudy =
     opts.reorderBytes > 0 &&
     firstOf !== undefined &&
