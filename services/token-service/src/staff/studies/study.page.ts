@@ -302,6 +302,7 @@ ${errorSummary(p.errors, linkFieldLabels())}
     <p class="small muted">${st.t('study.link.undisplayableHint')}</p>
     <div class="actions"><a class="button" href="${base}/reissue">${st.t('study.link.replace')}</a></div>`
           : html`<p><span class="badge none">${st.t('study.link.none')}</span> ${st.t('study.link.noneYet')}</p>
+    ${p.report ? reportState(p.report, null, p.config, base, csrf) : ''}
     <form class="stack" method="post" action="${base}/token" novalidate>
       ${csrfField(csrf)}
       ${expiryFields({ expiresAt: defaultExpiry(p.config), timeZone: p.config.timeZone, errors: p.errors, legend: st.t('study.expiry.legend'), idPrefix: 'new' })}
