@@ -201,3 +201,19 @@ describe('PUT/GET/DELETE /api/v1/studies/{uid}/report', () => {
     expect((await h.api('GET', `/api/v1/studies/${uid}/report`)).status).toBe(200);
   });
 });
+
+describe('OpenAPI', () => {
+  it('documents PUT/GET/DELETE .../report (scope tokens, a PDF body, its refusals) and includeReport', async () => {
+    const doc = await readJson(await fetch(`${h.url}/api/v1/openapi.json`));
+    const report = doc.paths['/studies/{studyInstanceUid}/report'];
+    expect(Object.keys(report)).toEqual(expect.arrayContaining(['put', 'get', 'delete']));
+    expect(report.put['x-required-scopes']).toEqual(['tokens', 'admin']);
+    expect(Object.keys(report.put.requestBody.content)).toEqual(['application/pdf']);
+    expect(Object.keys(report.put.responses)).toEqual(
+      expect.arrayContaining(['200', '201', '403', '404', '413', '415', '422']),
+    );
+    expect(Object.keys(report.get.responses['200'].content)).toEqual(['application/pdf']);
+    const put = doc.paths['/studies/{studyInstanceUid}/token'].put;
+    expect(put.requestBody.content['application/json'].schema.properties.includeReport).toBeDefined();
+  });
+});
