@@ -18,6 +18,12 @@ export { DEMO_STUDY_UID };
 
 /** Node flags of the export service, the same as its Dockerfile's NODE_OPTIONS. */
 const EXPORT_NODE_FLAGS = ['--max-semi-space-size=4'];
+/**
+ * Its environment beyond the stack's, the same as its Dockerfile's ENV: glibc's malloc keeps two
+ * arenas, not eight a core (make bench, quiet machine: peak RSS of three 200 MB exports 158 → 141 MB,
+ * 20 at once 213 → 194 MB, throughput unchanged).
+ */
+const EXPORT_ENV = { MALLOC_ARENA_MAX: '2' };
 
 const log = (msg, extra = {}) =>
   process.stderr.write(`${JSON.stringify({ service: 'stack', msg, ...extra })}\n`);
@@ -294,6 +300,7 @@ export async function startStack(options = {}) {
         EXPORT_SERVICE_PORT: String(exportPort),
         EXPORT_SERVICE_INTERNAL_PORT: String(exportInternalPort),
         TOKEN_SERVICE_INTERNAL_URL: `http://127.0.0.1:${tokenInternalPort}`,
+        ...EXPORT_ENV,
       },
       // A smaller young generation: the zip stream allocates fast and short-lived; measured with
       // make bench, peak RSS of one 200 MB export 140 → 117 MB at the same throughput.
@@ -319,6 +326,7 @@ export async function startStack(options = {}) {
           EXPORT_SERVICE_PORT: String(ports.export),
           EXPORT_SERVICE_INTERNAL_PORT: String(ports.exportInternal),
           TOKEN_SERVICE_INTERNAL_URL: `http://127.0.0.1:${ports.tokenInternal}`,
+          ...EXPORT_ENV,
         },
         EXPORT_NODE_FLAGS,
       );
