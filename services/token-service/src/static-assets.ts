@@ -9,8 +9,10 @@ function read(name: string): string {
   return readFileSync(new URL(`../assets/${name}`, import.meta.url), 'utf8');
 }
 
-export const PATIENT_CSS = read('patient.css');
-export const STAFF_CSS = read('staff.css');
+/** Each script in its own fonts: the same rules on the patient's and the staff's pages. */
+const SCRIPT_FONTS_CSS = read('script-fonts.css');
+export const PATIENT_CSS = `${read('patient.css')}\n${SCRIPT_FONTS_CSS}`;
+export const STAFF_CSS = `${read('staff.css')}\n${SCRIPT_FONTS_CSS}`;
 export const STAFF_JS = read('staff.js');
 /** Tells the server a browser (not a link scanner) loaded the patient page: POST /token/opened. */
 export const PATIENT_OPENED_JS = read('patient-opened.js');
