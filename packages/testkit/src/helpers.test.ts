@@ -15,6 +15,19 @@ describe('freePort', () => {
     );
     await new Promise((resolve) => server.close(resolve));
   });
+
+  it("under vitest: the worker's own block below the ephemeral range, never the same port twice", async () => {
+    const pool = Number(process.env.VITEST_POOL_ID);
+    expect(Number.isInteger(pool) && pool > 0).toBe(true);
+    const base = 20_000 + ((pool - 1) % 12) * 1_000;
+    const ports = await Promise.all(Array.from({ length: 50 }, () => freePort()));
+    for (const p of ports) expect(p >= base && p < base + 1_000, String(p)).toBe(true);
+    expect(new Set(ports).size).toBe(50);
+    // Handed out one after another (no stack had bound them yet): all different.
+    const serial: number[] = [];
+    for (let i = 0; i < 50; i++) serial.push(await freePort());
+    expect(new Set(serial).size).toBe(50);
+  });
 });
 
 describe('waitForHttp', () => {

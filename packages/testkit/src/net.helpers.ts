@@ -1,12 +1,41 @@
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
+/** True when `port` can be bound on `host` right now (it is closed again at once). */
+function canBind(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen({ port, host, exclusive: true }, () => server.close(() => resolve(true)));
+  });
+}
+
+/** Ports this process handed out: not handed out again while it runs (a stack may not have bound them yet). */
+const handedOut = new Set<number>();
+
 /**
- * A TCP port on 127.0.0.1 that was free a moment ago (the OS picks it; we close it again).
- * Another process may grab it before you bind, so callers that can retry should.
+ * A TCP port on 127.0.0.1 that was free a moment ago. Under vitest each worker (VITEST_POOL_ID) takes
+ * its ports from its own block of 1,000 below Linux's ephemeral range (32768-60999, where the OS
+ * picks for `listen(0)` and for every outgoing connection), so two test files starting stacks at
+ * once cannot be handed the same port: seen before, a token service that lost its port to another
+ * stack's internal listener, and the stack talking to the wrong process. Elsewhere the OS picks; a
+ * caller that can retry should.
  * @example const port = await freePort();
  */
 export async function freePort(host = '127.0.0.1'): Promise<number> {
+  const pool = Number(process.env.VITEST_POOL_ID);
+  if (Number.isInteger(pool) && pool > 0) {
+    if (handedOut.size > 900) handedOut.clear();
+    const base = 20_000 + ((pool - 1) % 12) * 1_000;
+    for (let tries = 0; tries < 200; tries++) {
+      const port = base + Math.floor(Math.random() * 1_000);
+      if (handedOut.has(port)) continue;
+      handedOut.add(port); // before the check: a concurrent call must not pick it meanwhile
+      if (await canBind(port, host)) return port;
+      handedOut.delete(port);
+    }
+  }
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
