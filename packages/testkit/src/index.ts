@@ -29,7 +29,7 @@ export {
   startOrthanc,
   type UploadResult,
 } from './orthanc.fixture.js';
-export { samplePdfReport, samplePdfWithJavaScript } from './pdf-samples.js';
+export { pdfOf, samplePdfReport, samplePdfWithJavaScript, stream as pdfStream } from './pdf-samples.js';
 export { collectProcessOutput, killOnExit, type ProcessOutput, tailFile } from './process.helpers.js';
 export {
   type ReportFile,

@@ -1,47 +1,9 @@
 import { deflateSync } from 'node:zlib';
+import { pdfOf, pdfStream } from '@studylink/testkit';
 import { describe, expect, it } from 'vitest';
 import { checkPdf, pdfNames } from './pdf.check.js';
 
-/** A PDF of these objects (bodies without `N 0 obj`), with a classic xref table and trailer. */
-function pdfOf(
-  objects: (string | Buffer)[],
-  { header = '%PDF-1.7\n%\xe2\xe3\xcf\xd3\n', tail = '' } = {},
-): Buffer {
-  const parts: Buffer[] = [Buffer.from(header, 'latin1')];
-  const offsets: number[] = [];
-  let at = parts[0]?.length ?? 0;
-  objects.forEach((body, i) => {
-    offsets.push(at);
-    const obj = Buffer.concat([
-      Buffer.from(`${i + 1} 0 obj\n`, 'latin1'),
-      Buffer.isBuffer(body) ? body : Buffer.from(body, 'latin1'),
-      Buffer.from('\nendobj\n', 'latin1'),
-    ]);
-    parts.push(obj);
-    at += obj.length;
-  });
-  const xref = [
-    'xref',
-    `0 ${objects.length + 1}`,
-    '0000000000 65535 f ',
-    ...offsets.map((o) => `${String(o).padStart(10, '0')} 00000 n `),
-    'trailer',
-    `<< /Size ${objects.length + 1} /Root 1 0 R >>`,
-    'startxref',
-    String(at),
-    '%%EOF',
-    '',
-  ].join('\n');
-  parts.push(Buffer.from(xref + tail, 'latin1'));
-  return Buffer.concat(parts);
-}
-
-const stream = (dict: string, data: Buffer) =>
-  Buffer.concat([
-    Buffer.from(`<< ${dict} /Length ${data.length} >>\nstream\n`, 'latin1'),
-    data,
-    Buffer.from('\nendstream', 'latin1'),
-  ]);
+const stream = pdfStream;
 
 /** A report as a RIS writes one: a page of compressed text, a font, an info dictionary, an object stream. */
 function normalReport(extraObjStm = ''): Buffer {
