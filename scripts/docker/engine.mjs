@@ -8,8 +8,15 @@ import { fileURLToPath } from 'node:url';
 
 export const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 
-/** The docker client that matches the daemon we start: Debian's, when it is installed. */
-export const DOCKER = process.env.DOCKER ?? (existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker');
+/**
+ * The docker client that matches the daemon we start: Debian's, when it is installed. Chosen again
+ * once ensureDocker() has installed docker.io: a machine may carry another client on its PATH (a
+ * Docker 28 CLI in /usr/local/bin, which cannot build with BuildKit without the buildx plugin),
+ * and on a fresh machine /usr/bin/docker only appears with the install. A live binding: importers
+ * see the new value.
+ */
+const pickDocker = () => process.env.DOCKER ?? (existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker');
+export let DOCKER = pickDocker();
 
 /** The images docker-compose.yml builds, with their Dockerfile and build context. */
 export const PRODUCT_IMAGES = [
@@ -58,6 +65,7 @@ export async function ensureDocker(log) {
         env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
       },
     );
+    DOCKER = pickDocker();
   }
   if (run(DOCKER, ['info']).status === 0) return { stop: async () => {}, started: false };
   log('starting dockerd --iptables=false --ip-masq=false');
