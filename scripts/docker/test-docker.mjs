@@ -521,7 +521,9 @@ await step('SIGTERM to the stack drains a running download', async () => {
   // The product's services, as `docker compose stop` stops them (nginx first, then what it
   // depends on). The store stays up: a hospital's PACS is not part of the stack, and the demo
   // Orthanc, which nothing in the file depends on, would otherwise be stopped at once beside nginx
-  // and end the download's store reads (seen in CI: cut at 63 of 84 MB).
+  // and end the download's store reads (seen: upstream_error, cut at 74 of 84 MB). Through the
+  // published port, as a patient's download comes: nginx must linger until the client has the tail
+  // its send buffer and Docker's proxy still hold (seen without: cut at 61-70 of 84 MB).
   compose(['stop', 'nginx', 'export-service', 'token-service']);
   const drained = await download;
   check(
