@@ -71,7 +71,7 @@ export DOCKER_BUILDKIT := 1
 export COMPOSE_DOCKER_CLI_BUILD := 1
 
 .PHONY: test-docker
-test-docker: build ## Build the images (stand-in bases from Debian) and run the compose stack for real: links, zip, viewer, operations, upgrade; prints figures
+test-docker: deps build ## Build the images (stand-in bases from Debian) and run the compose stack for real: links, zip, viewer, operations, upgrade; prints figures
 	node --enable-source-maps scripts/docker/test-docker.mjs
 
 .PHONY: images
