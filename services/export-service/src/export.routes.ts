@@ -143,6 +143,8 @@ export function exportRoutes(deps: ExportDeps): Router {
     const wellFormed = TOKEN_PATTERN.test(token);
     const rangeHeader = ctx.get('range') || undefined;
     const ifRange = ctx.get('if-range') || null;
+    // What a browser following a link sends and a link scanner does not (see the contract).
+    const browser = isBrowserRequest((name) => ctx.get(name));
     const context = {
       purpose: 'download' as const,
       verificationCookie: cookieValue(ctx.get('cookie'), VERIFICATION_COOKIE),
@@ -152,7 +154,7 @@ export function exportRoutes(deps: ExportDeps): Router {
       // A single Range may resume a download this link already completed (never counted again).
       range: ctx.method === 'GET' && isSingleRange(rangeHeader) ? { ifRange } : null,
       // A link scanner's GET (no browser signs) is sent to the page like an unconfirmed link.
-      browser: isBrowserRequest((name) => ctx.get(name)),
+      browser,
     };
     const grant = await deps.tokens
       .grantOrThrow(wellFormed ? token : null, undefined, who, context)
@@ -303,6 +305,9 @@ export function exportRoutes(deps: ExportDeps): Router {
       const length = fixed?.plan.length ?? null;
       const what = {
         downloadId,
+        // A GET without a browser's signs (a scanner; served when the link has no download limit):
+        // not the patient opening the link.
+        browser,
         ...(fixed && sent
           ? {
               // The archive (the layout as this link gets it): what a resume of it is counted as.

@@ -1,5 +1,7 @@
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { appendAccessEvent } from '../src/access-log/access-log.repository.js';
+import { listActiveLinks } from '../src/tokens/active-links.repository.js';
 import { FakeStudySource, type Harness, type Json, readJson, startHarness } from './harness.js';
 
 // Issue 21: a mail system's link scanner fetches links before the patient does. Its bare GET of the
@@ -9,13 +11,15 @@ import { FakeStudySource, type Harness, type Json, readJson, startHarness } from
 const PLAIN = '1.2.826.0.1.3680043.8.498.21.21';
 const PIN = '1.2.826.0.1.3680043.8.498.21.22';
 const LIMITED = '1.2.826.0.1.3680043.8.498.21.23';
+const UNLIMITED = '1.2.826.0.1.3680043.8.498.21.24';
+const OPENER = '1.2.826.0.1.3680043.8.498.21.25';
 
 let h: Harness;
 let browser: Browser;
 
 beforeAll(async () => {
   const source = new FakeStudySource();
-  for (const uid of [PLAIN, PIN, LIMITED]) source.add({ studyInstanceUid: uid });
+  for (const uid of [PLAIN, PIN, LIMITED, UNLIMITED, OPENER]) source.add({ studyInstanceUid: uid });
   h = await startHarness(source, { invalidTokenLimit: { limit: 50, windowSeconds: 600 } });
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
@@ -120,5 +124,63 @@ describe('a link scanner', () => {
     expect(await events(LIMITED)).toEqual(['download_refused:not_a_browser']);
     const shown = await readJson(await h.api('GET', `/api/v1/studies/${LIMITED}/token`));
     expect(shown.downloadsUsed).toBe(0);
+  });
+
+  it("a scanner's download of a link with no limit is served but is not the link opened; a browser's is", async () => {
+    const link = await issue(UNLIMITED);
+    const tokenId = (
+      await h.database.db
+        .selectFrom('tokens')
+        .select('id')
+        .where('study_instance_uid', '=', UNLIMITED)
+        .executeTakeFirstOrThrow()
+    ).id;
+    // Served: no reservation to spend, so the scanner is not refused.
+    expect((await grant(link.token, { browser: false })).status).toBe(200);
+    const unopened = async () =>
+      (await listActiveLinks(h.database.db, new Date(), { unopened: true, limit: 100 })).some(
+        (l) => l.id === tokenId,
+      );
+    const started = (browser: boolean | undefined, outcome = 'ok') =>
+      appendAccessEvent(h.database.db, {
+        event: 'download_started',
+        outcome,
+        tokenId,
+        studyInstanceUid: UNLIMITED,
+        detail: { downloadId: crypto.randomUUID(), ...(browser === undefined ? {} : { browser }) },
+      });
+    // The export service reports the scanner's download with detail.browser false; a HEAD of the
+    // viewer and a viewer open sent to the form first are no opening either.
+    await started(false);
+    for (const outcome of ['head', 'verification_required'])
+      await appendAccessEvent(h.database.db, { event: 'viewer_opened', outcome, tokenId });
+    await appendAccessEvent(h.database.db, { event: 'link_opened', outcome: 'cross_origin', tokenId });
+    expect(await unopened()).toBe(true);
+    // An older export service's event (no detail.browser) counts, as it did.
+    await started(undefined);
+    expect(await unopened()).toBe(false);
+  });
+
+  it("a browser's download of a link with no limit opens it", async () => {
+    const uid = OPENER;
+    await issue(uid);
+    const tokenId = (
+      await h.database.db
+        .selectFrom('tokens')
+        .select('id')
+        .where('study_instance_uid', '=', uid)
+        .executeTakeFirstOrThrow()
+    ).id;
+    const opened = async () =>
+      (await listActiveLinks(h.database.db, new Date(), { limit: 100 })).find((l) => l.id === tokenId)
+        ?.opened_at;
+    expect(await opened()).toBeNull();
+    await appendAccessEvent(h.database.db, {
+      event: 'download_started',
+      outcome: 'ok',
+      tokenId,
+      detail: { downloadId: crypto.randomUUID(), browser: true },
+    });
+    expect(await opened()).toBeInstanceOf(Date);
   });
 });

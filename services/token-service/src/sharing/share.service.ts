@@ -6,7 +6,7 @@ import { TooManyChildLinksError } from '../errors.js';
 import type { OpenedLink } from '../link-access/link-access.js';
 import { tokenUrl } from '../server-config/server-config.schema.js';
 import type { ServerConfigService } from '../server-config/server-config.service.js';
-import { OPENED_EVENTS } from '../tokens/active-links.repository.js';
+import { OPENED_BY_BROWSER } from '../tokens/active-links.repository.js';
 import { generateToken, hashToken, type TokenCipher } from '../tokens/token.crypto.js';
 
 /** Active child links one link may have at once. */
@@ -152,7 +152,7 @@ export class ShareService {
       .select(['t.id', 't.created_at', 't.expires_at', 't.revoked_at', 't.allow_download'])
       .select(
         sql<Date | null>`(SELECT max(a.at) FROM access_log a WHERE a.token_id = t.id
-          AND (a.event IN (${sql.join(OPENED_EVENTS.map((e) => sql.lit(e)))})))`.as('opened_at'),
+          AND ${OPENED_BY_BROWSER})`.as('opened_at'),
       )
       .where('t.parent_id', '=', parentId)
       .orderBy('t.id', 'desc')
