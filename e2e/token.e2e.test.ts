@@ -185,6 +185,13 @@ describe('link scanners and revocation', () => {
     const zip = await page(`${p.s.url}/token/study.zip?${token}`);
     expect(zip.status).toBe(200);
     expect(p.proxy.retrievals().length).toBe(before + 1);
+    // Served (the link has no download limit), but a GET without a browser's signs (this one, as a
+    // mail scanner's) is reported as such: it does not count as the patient opening the link.
+    const started = await p.s.api(
+      'GET',
+      `/api/v1/access-log?event=download_started&study=${uid('CT_small.dcm')}`,
+    );
+    expect(started.json.items[0]?.detail).toMatchObject({ browser: false });
   });
 
   it('revoked: the page and the download refuse the token at once, with no study data', async () => {

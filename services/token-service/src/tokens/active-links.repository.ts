@@ -2,11 +2,17 @@ import { sql } from 'kysely';
 import type { Db } from '../db/database.js';
 
 /**
- * Events that only a patient's browser (or the patient) makes: the page's own script reporting it
- * loaded, a right second-factor answer, the viewer, a download. A bare GET of the page (a mail
- * scanner's) is `page_view` `fetched` and is not among them.
+ * The access-log rows (alias `a`) that say the patient's browser (or the patient) opened a link:
+ * the page's own script reporting it loaded from the link's origin, the viewer opened (not a HEAD,
+ * not one sent to the form first), a right second-factor answer, a download a browser started. A
+ * bare GET of the page (a mail scanner's) is `page_view` `fetched` and is not among them, nor is a
+ * GET of the zip without a browser's signs (detail.browser false: a scanner on a link with no
+ * download limit, which is served).
  */
-export const OPENED_EVENTS = ['link_opened', 'viewer_opened', 'download_started'] as const;
+export const OPENED_BY_BROWSER = sql<boolean>`(
+  (a.event IN ('link_opened', 'viewer_opened') AND a.outcome = 'ok')
+  OR (a.event = 'verification' AND a.outcome = 'ok')
+  OR (a.event = 'download_started' AND coalesce(a.detail->>'browser', 'true') <> 'false'))`;
 
 export interface ActiveLinkRow {
   id: number;
@@ -32,9 +38,7 @@ export async function listActiveLinks(
       LEFT JOIN studies s ON s.study_instance_uid = t.study_instance_uid
       LEFT JOIN LATERAL (
         SELECT max(a.at) AS opened_at FROM access_log a
-         WHERE a.token_id = t.id
-           AND (a.event IN (${sql.join(OPENED_EVENTS.map((e) => sql.lit(e)))})
-                OR (a.event = 'verification' AND a.outcome = 'ok'))
+         WHERE a.token_id = t.id AND ${OPENED_BY_BROWSER}
       ) o ON true
       LEFT JOIN LATERAL (
         SELECT count(*) FILTER (WHERE status = 'sent') AS sent, count(*) FILTER (WHERE status = 'failed') AS failed
