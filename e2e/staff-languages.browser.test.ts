@@ -1,8 +1,8 @@
 // The staff pages in every staff language, in a real browser (Debian's Chromium through
 // playwright-core) against the token service's real app: the browser's language picks the
 // catalogue, the page says its language and direction (Arabic right to left), the navigation is in
-// that language, nothing overflows at 1366 px, and axe finds no serious or critical violation.
-import { STAFF_LANGUAGES, type StaffLanguage, staffCatalogue } from '@studylink/i18n';
+// that language (Arabic and Hebrew right to left), nothing overflows at 1366 px, and axe finds no serious or critical violation.
+import { RTL_LANGUAGES, STAFF_LANGUAGES, type StaffLanguage, staffCatalogue } from '@studylink/i18n';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -53,7 +53,7 @@ describe('the staff pages in each staff language', () => {
       for (const path of PAGES) {
         await page.goto(`${h.url}${path}`);
         expect(await page.getAttribute('html', 'lang'), path).toBe(lang);
-        expect(await page.getAttribute('html', 'dir'), path).toBe(lang === 'ar' ? 'rtl' : 'ltr');
+        expect(await page.getAttribute('html', 'dir'), path).toBe(RTL_LANGUAGES.has(lang) ? 'rtl' : 'ltr');
         const nav = await page.locator('nav').first().innerText();
         expect(nav, path).toContain(messages['layout.nav.studies'] as string);
         expect(nav, path).not.toContain('Access log');

@@ -10,6 +10,7 @@ import {
   pickLanguage,
   RTL_LANGUAGES,
   STAFF_LANGUAGES,
+  type StaffLanguage,
   staffCatalogue,
   staffTranslator,
   translator,
@@ -319,6 +320,53 @@ describe('the staff catalogue', () => {
         );
       }
     }
+  });
+
+  it('an accessible name (`x.yLabel`) holds the visible text of its control (`x.y`) in every language', () => {
+    // axe's label-content-name-mismatch: a voice user says what they see.
+    for (const lang of STAFF_LANGUAGES) {
+      const messages = staffCatalogue(lang);
+      for (const [key, label] of Object.entries(messages)) {
+        const visible = key.endsWith('Label') ? messages[key.slice(0, -'Label'.length)] : undefined;
+        if (visible === undefined) continue;
+        expect(label.toLocaleLowerCase(lang), `${lang} ${key}`).toContain(visible.toLocaleLowerCase(lang));
+      }
+    }
+  });
+
+  it('the staff side speaks the patient side’s languages', () => {
+    expect([...STAFF_LANGUAGES].sort()).toEqual([...LANGUAGES].sort());
+  });
+
+  it('every staff plural offers the categories its language has (many and zero may fall to other)', () => {
+    const optional = new Set(['many', 'zero']);
+    for (const lang of STAFF_LANGUAGES) {
+      const categories = new Intl.PluralRules(lang).resolvedOptions().pluralCategories as string[];
+      // Russian and Ukrainian need `many` (5 записей, 11 записів): not optional there.
+      const required = categories.filter((c) => (['ru', 'uk'].includes(lang) ? true : !optional.has(c)));
+      for (const [key, message] of Object.entries(staffCatalogue(lang))) {
+        for (const options of pluralOptions(message, lang)) {
+          const named = options.filter((o) => !o.startsWith('='));
+          expect(
+            named.filter((o) => !categories.includes(o)),
+            `${lang} ${key}`,
+          ).toEqual([]);
+          expect(
+            required.filter((c) => !named.includes(c)),
+            `${lang} ${key}`,
+          ).toEqual([]);
+        }
+      }
+    }
+  });
+
+  it('formats Russian, Ukrainian and Hebrew plurals in the staff pages with their own forms', () => {
+    // The caption of the users' table: one, few and many (ru, uk), one, two and other (he).
+    const forms = (lang: StaffLanguage, counts: number[]) =>
+      counts.map((count) => staffTranslator(lang).t('users.caption', { count }).replace(String(count), '#'));
+    for (const lang of ['ru', 'uk'] as const) expect(new Set(forms(lang, [1, 3, 5])).size, lang).toBe(3);
+    expect(new Set(forms('he', [1, 2, 5])).size).toBe(3);
+    expect(staffTranslator('ja').t('users.caption', { count: 3 })).toContain('3');
   });
 
   it('formats placeholders, selects and plurals', () => {

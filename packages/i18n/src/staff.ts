@@ -5,11 +5,16 @@ import el from './messages/staff/el.json' with { type: 'json' };
 import en from './messages/staff/en.json' with { type: 'json' };
 import es from './messages/staff/es.json' with { type: 'json' };
 import fr from './messages/staff/fr.json' with { type: 'json' };
+import he from './messages/staff/he.json' with { type: 'json' };
 import it from './messages/staff/it.json' with { type: 'json' };
+import ja from './messages/staff/ja.json' with { type: 'json' };
 import nl from './messages/staff/nl.json' with { type: 'json' };
 import pl from './messages/staff/pl.json' with { type: 'json' };
 import pt from './messages/staff/pt.json' with { type: 'json' };
+import ru from './messages/staff/ru.json' with { type: 'json' };
 import tr from './messages/staff/tr.json' with { type: 'json' };
+import uk from './messages/staff/uk.json' with { type: 'json' };
+import zhHans from './messages/staff/zh-Hans.json' with { type: 'json' };
 
 /**
  * The staff interface's messages: ICU MessageFormat like the patient catalogues, one JSON file per
@@ -19,7 +24,24 @@ import tr from './messages/staff/tr.json' with { type: 'json' };
  */
 export type StaffMessageKey = keyof typeof en;
 
-export const STAFF_LANGUAGES = ['en', 'fr', 'de', 'es', 'it', 'pt', 'nl', 'pl', 'tr', 'el', 'ar'] as const;
+export const STAFF_LANGUAGES = [
+  'en',
+  'fr',
+  'de',
+  'es',
+  'it',
+  'pt',
+  'nl',
+  'pl',
+  'tr',
+  'el',
+  'ar',
+  'ru',
+  'uk',
+  'zh-Hans',
+  'ja',
+  'he',
+] as const;
 export type StaffLanguage = (typeof STAFF_LANGUAGES)[number];
 
 const CATALOGUES: Record<StaffLanguage, Readonly<Record<string, string>>> = {
@@ -34,6 +56,11 @@ const CATALOGUES: Record<StaffLanguage, Readonly<Record<string, string>>> = {
   tr,
   el,
   ar,
+  ru,
+  uk,
+  'zh-Hans': zhHans,
+  ja,
+  he,
 };
 
 /** Languages written right to left. */
