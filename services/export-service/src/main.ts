@@ -5,7 +5,8 @@ import { type ExportServiceConfig, loadConfig } from './config.js';
 import { ExportLimiter } from './export.limiter.js';
 import { createExportMetrics } from './export.metrics.js';
 import { createGatewayMetrics } from './gateway/gateway.metrics.js';
-import { DEFAULT_GATEWAY_OPTIONS, gatewayMiddleware } from './gateway/gateway.routes.js';
+import { DEFAULT_GATEWAY_OPTIONS } from './gateway/gateway.options.js';
+import { gatewayMiddleware } from './gateway/gateway.routes.js';
 import { createSenderSource, createTokenServiceClient } from './grant.client.js';
 import { StudyReportIndex } from './reports/study-reports.js';
 

@@ -22,7 +22,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../src/app.js';
 import { ExportLimiter } from '../src/export.limiter.js';
 import { createGatewayMetrics } from '../src/gateway/gateway.metrics.js';
-import { DEFAULT_GATEWAY_OPTIONS, gatewayMiddleware } from '../src/gateway/gateway.routes.js';
+import { DEFAULT_GATEWAY_OPTIONS } from '../src/gateway/gateway.options.js';
+import { gatewayMiddleware } from '../src/gateway/gateway.routes.js';
 import { createTokenServiceClient } from '../src/grant.client.js';
 import { FakeTokenService, logSink } from './fakes.js';
 

@@ -1,7 +1,7 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { baseUrl } from '../../server-config/server-config.schema.js';
 import { clientOf, type StaffRouteDeps, sendPage } from '../shared/staff.context.js';
+import { oidcRedirectUri } from './oidc.paths.js';
 import { renderSignedInPage } from './sign-in.page.js';
 import {
   clearStaffCookie,
@@ -17,16 +17,6 @@ export const OIDC_COOKIE = 'studylink_staff_oidc';
 // Sent only to the callback: Lax, because the provider's redirect there is a navigation from its site.
 const OIDC_COOKIE_PATH = '/staff/sign-in/oidc';
 const OIDC_COOKIE_SECONDS = 10 * 60;
-export const OIDC_CALLBACK_PATH = '/staff/sign-in/oidc/callback';
-/** Where the provider sends the browser back after its own sign-out. */
-export const POST_LOGOUT_PATH = '/staff/sign-in';
-
-/** The redirect URI registered at the provider: STAFF_OIDC_REDIRECT_URI, else the public address's. */
-export async function oidcRedirectUri(deps: StaffRouteDeps): Promise<string> {
-  const configured = deps.signInMethods.oidc?.settings.redirectUri;
-  if (configured) return configured;
-  return `${baseUrl(await deps.serverConfig.get())}${OIDC_CALLBACK_PATH}`;
-}
 
 /** GET /staff/sign-in/oidc (to the provider) and its callback. Absent without STAFF_OIDC_ISSUER. */
 export function oidcRoutes(router: Router, deps: StaffRouteDeps): void {

@@ -7,7 +7,7 @@ import { readForm } from '../shared/staff.form.js';
 import { st } from '../shared/staff.i18n.js';
 import { field, parseForm } from '../shared/staff.schemas.js';
 import { LocalSignInOffError } from './oidc.errors.js';
-import { oidcRedirectUri, POST_LOGOUT_PATH } from './oidc.routes.js';
+import { oidcRedirectUri, POST_LOGOUT_PATH } from './oidc.paths.js';
 import { renderSignedOutPage, renderSignInPage } from './sign-in.page.js';
 import {
   clearStaffCookie,

@@ -7,7 +7,7 @@ import { appendAccessEvent } from '../../access-log/access-log.repository.js';
 import { InvalidLogoError } from '../../server-config/logo.js';
 import { SETUP_RULES, type ServerConfig } from '../../server-config/server-config.schema.js';
 import { SETUP_ENV } from '../../server-config/server-config.service.js';
-import { oidcRedirectUri } from '../session/oidc.routes.js';
+import { oidcRedirectUri } from '../session/oidc.paths.js';
 import { requireAdmin, requireSignedIn, sessionOrThrow } from '../session/staff-auth.middleware.js';
 import { actorOf, flashOf, redirectDone, type StaffRouteDeps, sendPage } from '../shared/staff.context.js';
 import { formFiles, readForm } from '../shared/staff.form.js';
