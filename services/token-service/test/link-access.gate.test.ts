@@ -73,7 +73,12 @@ const UNANSWERED: Record<LinkPurpose, Expected> = {
   download: '403 verification_required',
   share: '403 verification_required',
 };
-const LOCKED: Record<LinkPurpose, Expected> = { ...UNANSWERED, page: '429 link_locked' };
+// Locked by wrong answers: the page says so, and the form takes no answer (the right one included).
+const LOCKED: Record<LinkPurpose, Expected> = {
+  ...UNANSWERED,
+  page: '429 link_locked',
+  answer: '429 link_locked',
+};
 const noFiles = (code: string): Record<LinkPurpose, Expected> => ({
   page: 'noFiles',
   answer: 'noFiles',
@@ -208,6 +213,8 @@ function expectedEvent(purpose: LinkPurpose, expected: Expected): string | null 
     return ['page', 'answer', 'opened', 'viewer', 'share'].includes(purpose) ? 'invalid_token' : null;
   if (purpose === 'page') return 'page_view';
   if (purpose === 'opened') return 'link_opened';
+  // A locked link's form refuses the answer and logs the attempt.
+  if (purpose === 'answer' && expected === '429 link_locked') return 'verification';
   if (purpose === 'viewer') return 'viewer_opened';
   if (['view', 'view_files', 'download'].includes(purpose) && /^4\d\d /.test(expected))
     return 'download_refused';
@@ -346,6 +353,19 @@ describe('the link gate: reservations, allowance, HEAD', () => {
     await expect(
       links.open(token, REQUESTER, { purpose: 'answer', crossOrigin: true }),
     ).rejects.toMatchObject({ status: 403, code: 'cross_origin_form' });
+  });
+
+  it("a locked link's form still switches the language (no answer, nothing logged against it)", async () => {
+    const link = made.get('pin locked');
+    if (!link) throw new Error('no locked link');
+    const before = await lastEventId();
+    const opened = await links.open(link.token, REQUESTER, { purpose: 'answer', languageOnly: true });
+    expect(opened.verified).toBe(false);
+    expect(await lastEventId()).toBe(before);
+    await expect(links.open(link.token, REQUESTER, { purpose: 'answer' })).rejects.toMatchObject({
+      status: 429,
+      code: 'link_locked',
+    });
   });
 
   it('a client over its invalid-link allowance is refused before any lookup, even with a valid link', async () => {

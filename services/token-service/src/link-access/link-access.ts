@@ -8,8 +8,10 @@
  *
  * Purposes (who asks):
  * - `page`       GET/HEAD /token?T. Unanswered second factor: `verified: false` (show the form).
- * - `answer`     POST /token?T (the second-factor form). Opened unverified; the answer itself is
- *                checked by TokenService.checkAnswerOrThrow. `crossOrigin`: refused and logged.
+ * - `answer`     POST /token?T (the second-factor form). Opened unverified; refused while the link
+ *                is locked (LinkLockedError 429, `verification` `locked` logged) unless the post only
+ *                switches the language; the answer itself is then checked (and counted toward the
+ *                lockout) by TokenService.checkAnswerOrThrow. `crossOrigin`: refused and logged.
  * - `viewer`     GET /token/viewer?T.
  * - `view`       the export service's grant for the viewer's gateway (frames, rendered, metadata;
  *                `may.viewFiles` says whether whole instances / series / study too).
@@ -27,7 +29,7 @@
  * unless the link is view-only or its downloads are used up (`downloadRefusal` says which); report
  * when the link's includeReport, else the setup's reportsOnPage, says so (`pushedReport` only then).
  * Errors: TooManyInvalidTokensError 429 (over the allowance, before any lookup), TokenNotFoundError
- * 404 (malformed, unknown, revoked, expired), LinkLockedError 429 (page only: unanswered and locked),
+ * 404 (malformed, unknown, revoked, expired), LinkLockedError 429 (page and answer: unanswered and locked),
  * VerificationRequiredError 403 (viewer, view, view_files, download, share without the cookie),
  * DownloadRefusedError 410 (download), OriginalFilesRefusedError 403 (view_files),
  * CrossOriginFormError 403 (answer posted from another site).
@@ -119,6 +121,11 @@ export interface OpenOptions {
   head?: boolean;
   /** `answer` and `opened`: the form or the script's post came from another site. */
   crossOrigin?: boolean;
+  /**
+   * `answer`: the post only switches the page's language (the form's language buttons), not an
+   * answer: a locked link lets it through, so the lock's page can be read in the patient's language.
+   */
+  languageOnly?: boolean;
   /**
    * `download`: the request shows a browser's signs (isBrowserRequest); false (a link scanner)
    * keeps a GET from spending a limited link's download. Undefined: the caller cannot tell.
@@ -306,13 +313,23 @@ export class LinkAccess {
         }
         await appendAccessEvent(db, { event: 'link_opened', outcome: 'ok', ...base });
         return opened;
-      case 'answer':
+      case 'answer': {
         if (opts.crossOrigin) {
           // Refused and logged, but not counted against the link: another site cannot lock it.
           await appendAccessEvent(db, { event: 'verification', outcome: 'cross_origin', ...base });
           throw new CrossOriginFormError();
         }
+        // A language switch, or a patient who answered before the lock: let through (the lock stops
+        // guessing, not the patient; a locked link's counting statements take no further answer).
+        if (opts.languageOnly || verified) return opened;
+        // A locked link takes no answer, the right one included (the attempt is logged).
+        const lock = lockOf(link, this.now());
+        if (lock) {
+          await appendAccessEvent(db, { event: 'verification', outcome: 'locked', ...base });
+          throw new LinkLockedError(lock.retryAfterSeconds);
+        }
         return opened;
+      }
       case 'viewer':
         if (!verified) {
           await appendAccessEvent(db, { event: 'viewer_opened', outcome: 'verification_required', ...base });

@@ -165,11 +165,13 @@ export function patientRoutes(deps: PatientDeps): Router {
     // Tracking parameters a mail system appended (`&utm_source=...`) are not part of the token.
     const token = tokenFromQuery(ctx.querystring);
     const requester = requesterOf(ctx, deps.trustedProxies);
+    const form = await readForm(ctx);
     const { link } = await deps.links.open(token, requester, {
       purpose: 'answer',
       crossOrigin: !isSameOriginPost(ctx),
+      languageOnly: form.lang !== undefined,
+      verificationCookie: cookieValue(ctx.get('cookie'), VERIFICATION_COOKIE),
     });
-    const form = await readForm(ctx);
     const back = () => {
       ctx.status = 303;
       ctx.redirect(`/token?${token}`);
@@ -191,7 +193,7 @@ export function patientRoutes(deps: PatientDeps): Router {
     };
     const problem = answerFormatProblem(answer);
     if (problem) {
-      await deps.tokens.recordMalformedAnswerOrThrow(link, requester);
+      await deps.tokens.recordMalformedAnswer(link, requester);
       ctx.status = 400;
       return showForm(problem);
     }

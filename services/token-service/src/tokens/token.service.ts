@@ -276,7 +276,8 @@ export class TokenService {
   /**
    * Checks a birth date or PIN against the link, counting wrong answers per link (locks after
    * LOCKOUT.streak in a row, for good after LOCKOUT.total). Every attempt is in the access log;
-   * the answer never is. Throws LinkLockedError while locked, the right answer included.
+   * the answer never is. The gate (purpose `answer`) refuses a locked link before this is asked;
+   * throws LinkLockedError when this answer (or one at the same moment) locks it.
    * Returns the cookie to set on a right answer, null on a wrong one.
    */
   async checkAnswerOrThrow(
@@ -285,11 +286,8 @@ export class TokenService {
     who: { clientIp: string; userAgent: string },
   ): Promise<{ value: string; maxAgeSeconds: number } | null> {
     const base = verificationEvent(grant, who);
-    const locked = this.lockOf(grant);
-    if (locked) {
-      await appendAccessEvent(this.db, { ...base, outcome: 'locked' });
-      throw new LinkLockedError(locked.retryAfterSeconds);
-    }
+    // The gate (purpose `answer`) has refused a locked link; a lock taken meanwhile (another
+    // answer at the same moment) is seen by the counting statements below.
     const right = await this.isRightAnswer(grant, answer);
     if (right) {
       if (!(await recordRightAnswer(this.db, grant.tokenId))) return this.lockedMeanwhile(grant, base);
@@ -313,16 +311,14 @@ export class TokenService {
   /**
    * An answer that cannot be one (a date not written YYYY-MM-DD, a PIN that is not PIN_DIGITS
    * digits): logged, not counted against the link, so a browser without a date picker costs the
-   * patient no attempt. Throws LinkLockedError while the link is locked.
+   * patient no attempt.
    */
-  async recordMalformedAnswerOrThrow(
+  async recordMalformedAnswer(
     grant: LinkRecord,
     who: { clientIp: string; userAgent: string },
   ): Promise<void> {
-    const base = verificationEvent(grant, who);
-    const locked = this.lockOf(grant);
-    await appendAccessEvent(this.db, { ...base, outcome: locked ? 'locked' : 'malformed' });
-    if (locked) throw new LinkLockedError(locked.retryAfterSeconds);
+    // The gate (purpose `answer`) has refused a locked link.
+    await appendAccessEvent(this.db, { ...verificationEvent(grant, who), outcome: 'malformed' });
   }
 
   /** Staff lift a lock caused by wrong answers. */
