@@ -1,4 +1,5 @@
 import { formatMessage, type MessageValues, negotiate } from './format.js';
+import { dateTimeFormat, numberFormat } from './intl-cache.js';
 import ar from './messages/ar.json' with { type: 'json' };
 import de from './messages/de.json' with { type: 'json' };
 import el from './messages/el.json' with { type: 'json' };
@@ -143,14 +144,14 @@ export function translator(lang: Language): Translator {
       return formatMessage('patient', lang, messages, en, key, values);
     },
     date(d, opts = {}) {
-      return new Intl.DateTimeFormat(intlLocale, {
+      return dateTimeFormat(intlLocale, {
         dateStyle: 'long',
         ...(opts.withTime ? { timeStyle: 'short' } : {}),
         ...(opts.timeZone ? { timeZone: opts.timeZone } : {}),
       }).format(d);
     },
     dateTime(d, timeZone) {
-      return new Intl.DateTimeFormat(intlLocale, {
+      return dateTimeFormat(intlLocale, {
         year: 'numeric',
         month: 'long',
         day: 'numeric',
@@ -161,7 +162,7 @@ export function translator(lang: Language): Translator {
       }).format(d);
     },
     number(n, opts) {
-      return new Intl.NumberFormat(intlLocale, opts).format(n);
+      return numberFormat(intlLocale, opts).format(n);
     },
     dateFieldOrder: new Intl.DateTimeFormat(intlLocale, { year: 'numeric', month: 'numeric', day: 'numeric' })
       .formatToParts(new Date(Date.UTC(2000, 11, 31)))
@@ -186,9 +187,15 @@ export function messagesWithPrefix(lang: Language, prefix: string): Record<strin
 
 /** The language names as each language writes its own, for a language switcher. */
 export function languageName(lang: Language): string {
-  const name = new Intl.DisplayNames([lang], { type: 'language' }).of(lang) ?? lang;
-  return name.charAt(0).toLocaleUpperCase(lang) + name.slice(1);
+  let name = languageNames.get(lang);
+  if (name === undefined) {
+    const own = new Intl.DisplayNames([lang], { type: 'language' }).of(lang) ?? lang;
+    name = own.charAt(0).toLocaleUpperCase(lang) + own.slice(1);
+    languageNames.set(lang, name);
+  }
+  return name;
 }
+const languageNames = new Map<Language, string>();
 
 export {
   bidiIsolate,

@@ -1,4 +1,5 @@
 import { formatMessage, type MessageValues, negotiate } from './format.js';
+import { dateTimeFormat } from './intl-cache.js';
 import ar from './messages/staff/ar.json' with { type: 'json' };
 import de from './messages/staff/de.json' with { type: 'json' };
 import el from './messages/staff/el.json' with { type: 'json' };
@@ -106,7 +107,7 @@ export function staffTranslator(lang: StaffLanguage = 'en'): StaffTranslator {
     dir: RTL.has(lang) ? 'rtl' : 'ltr',
     t: (key, values) => formatMessage('staff', lang, messages, en, key, values),
     date: (d, opts = {}) =>
-      new Intl.DateTimeFormat(intlLocale, {
+      dateTimeFormat(intlLocale, {
         dateStyle: 'long',
         ...(opts.timeZone ? { timeZone: opts.timeZone } : {}),
       }).format(d),

@@ -1,3 +1,5 @@
+import { dateTimeFormat } from './intl-cache.js';
+
 /**
  * Time in the setup's zone (issue 20): what patients and staff read is written in one IANA zone,
  * labelled, and a calendar day typed by staff ends at midnight in that zone, not in UTC.
@@ -110,7 +112,7 @@ export function dayInZone(d: Date, timeZone: string): string {
  * @example zoneLabel(new Date('2026-07-01T00:00:00Z'), 'America/New_York', 'en-US') === 'EDT'
  */
 export function zoneLabel(d: Date, timeZone: string, locale = 'en-GB'): string {
-  const part = new Intl.DateTimeFormat(locale, { timeZone, timeZoneName: 'short' })
+  const part = dateTimeFormat(locale, { timeZone, timeZoneName: 'short' })
     .formatToParts(d)
     .find((p) => p.type === 'timeZoneName');
   return part?.value ?? timeZone;

@@ -56,14 +56,33 @@ async function exactZipSize(
   const report = opened.may.report;
   const held = !report && row.readme.held;
   const pushed = report ? opened.pushedReport : null;
+  const institution = config.institution || study.institution_name || '';
+  // A layout never changes under its id: the same link, language and setup give the same size.
+  const key = JSON.stringify([
+    row.id,
+    held ? 1 : 0,
+    pushed?.sha256 ?? null,
+    institution,
+    config.viewerUrl,
+    language,
+  ]);
+  const known = zipSizes.get(key);
+  if (known !== undefined) return known;
   const readme = layoutReadme(held ? { readme: held.readme } : row, {
-    institution: config.institution || study.institution_name || '',
+    institution,
     viewerUrl: config.viewerUrl,
     language,
     pushedReport: pushed !== null,
   });
-  return deps.layouts.lengthWith(row, readme, { report, pushedBytes: pushed?.bytes ?? null });
+  const size = await deps.layouts.lengthWith(row, readme, { report, pushedBytes: pushed?.bytes ?? null });
+  if (size !== null) {
+    if (zipSizes.size >= 1_000) zipSizes.delete(zipSizes.keys().next().value as string);
+    zipSizes.set(key, size);
+  }
+  return size;
 }
+/** Zip sizes already worked out (building the README for each page view was 3% of its time). */
+const zipSizes = new Map<string, number>();
 
 const ONE_YEAR_SECONDS = 365 * 86_400;
 

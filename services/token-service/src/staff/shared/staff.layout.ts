@@ -1,4 +1,4 @@
-import { dayInZone, partsInZone, STAFF_LANGUAGES, zoneLabel } from '@studylink/i18n';
+import { dayInZone, languageName, partsInZone, STAFF_LANGUAGES, zoneLabel } from '@studylink/i18n';
 import { html, type SafeHtml } from '@studylink/service-kit';
 import type { StaffSession } from '../session/staff-session.service.js';
 import { st } from './staff.i18n.js';
@@ -97,12 +97,6 @@ ${p.body}
  */
 export const THIS_PAGE = '/staff/ this-page';
 
-/** A language's name as it writes itself (the switcher lists each in its own language). */
-function ownName(lang: string): string {
-  const name = new Intl.DisplayNames([lang], { type: 'language' }).of(lang) ?? lang;
-  return name.charAt(0).toLocaleUpperCase(lang) + name.slice(1);
-}
-
 /** The signed-in member's choice of language for the staff pages, kept with the account. */
 function languageForm(s: StaffSession, path: string | undefined): SafeHtml {
   return html`<form class="language" method="post" action="/staff/language">
@@ -113,7 +107,7 @@ function languageForm(s: StaffSession, path: string | undefined): SafeHtml {
     <option value="">${st.t('layout.language.browser')}</option>
     ${STAFF_LANGUAGES.map(
       (l) =>
-        html`<option value="${l}" lang="${l}"${l === st.lang ? html` selected` : ''}>${ownName(l)}</option>`,
+        html`<option value="${l}" lang="${l}"${l === st.lang ? html` selected` : ''}>${languageName(l)}</option>`,
     )}
   </select>
   <button type="submit" class="button small secondary">${st.t('layout.language.save')}</button>
