@@ -32,7 +32,7 @@ import type { ReportService } from './reports/report.service.js';
 import type { ServerConfigService } from './server-config/server-config.service.js';
 import { shareRoutes } from './sharing/share.routes.js';
 import type { ShareService } from './sharing/share.service.js';
-import { PATIENT_CSS, PATIENT_OPENED_JS } from './static-assets.js';
+import { PATIENT_CSS, PATIENT_OPENED_JS, PATIENT_SHARE_JS } from './static-assets.js';
 import type { TokenService } from './tokens/token.service.js';
 import type { ViewerAssets } from './viewer/viewer.assets.js';
 import { viewerRoutes } from './viewer/viewer.routes.js';
@@ -175,12 +175,16 @@ export function createApp(deps: AppDeps): Koa {
     ctx.set('x-content-type-options', 'nosniff');
     ctx.body = PATIENT_CSS;
   });
-  health.get('/assets/patient-opened.js', (ctx) => {
-    ctx.type = 'text/javascript; charset=utf-8';
-    ctx.set('cache-control', 'public, max-age=3600');
-    ctx.set('x-content-type-options', 'nosniff');
-    ctx.body = PATIENT_OPENED_JS;
-  });
+  for (const [path, body] of [
+    ['/assets/patient-opened.js', PATIENT_OPENED_JS],
+    ['/assets/patient-share.js', PATIENT_SHARE_JS],
+  ] as const)
+    health.get(path, (ctx) => {
+      ctx.type = 'text/javascript; charset=utf-8';
+      ctx.set('cache-control', 'public, max-age=3600');
+      ctx.set('x-content-type-options', 'nosniff');
+      ctx.body = body;
+    });
 
   if (deps.staff) {
     app.use(deps.staff.middleware);

@@ -16,3 +16,5 @@ export const STAFF_CSS = `${read('staff.css')}\n${SCRIPT_FONTS_CSS}`;
 export const STAFF_JS = read('staff.js');
 /** Tells the server a browser (not a link scanner) loaded the patient page: POST /token/opened. */
 export const PATIENT_OPENED_JS = read('patient-opened.js');
+/** The shared-link page's copy button. */
+export const PATIENT_SHARE_JS = read('patient-share.js');

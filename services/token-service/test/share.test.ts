@@ -1,3 +1,4 @@
+import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeStudySource, type Harness, type Json, readJson, startHarness } from './harness.js';
 
@@ -7,6 +8,7 @@ import { FakeStudySource, type Harness, type Json, readJson, startHarness } from
 // its parent does; at most 5 active children per link.
 const STUDY = '1.2.826.0.1.3680043.8.498.21.31';
 const OTHER = '1.2.826.0.1.3680043.8.498.21.32';
+const COPIED = '1.2.826.0.1.3680043.8.498.21.33';
 const SAME_ORIGIN = { 'sec-fetch-site': 'same-origin', 'content-type': 'application/x-www-form-urlencoded' };
 
 let h: Harness;
@@ -16,6 +18,7 @@ beforeAll(async () => {
   const source = new FakeStudySource();
   source.add({ studyInstanceUid: STUDY, patientName: 'SHARE^PATIENT' });
   source.add({ studyInstanceUid: OTHER, patientName: 'OTHER^PATIENT' });
+  source.add({ studyInstanceUid: COPIED, patientName: 'COPY^PATIENT' });
   h = await startHarness(source, { invalidTokenLimit: { limit: 100, windowSeconds: 600 } });
 });
 
@@ -204,3 +207,49 @@ async function makeChildOf(uid: string): Promise<{ parent: Json; child: string }
   const parent = await issue(uid, { verification: 'none' });
   return { parent, child: await makeChild(parent.token, '') };
 }
+
+describe('the shared link in a browser', () => {
+  it('the copy button puts the new link on the clipboard and says so; without the script it stays hidden', async () => {
+    const parent = await issue(COPIED, { verification: 'none' });
+    const browser = await chromium.launch({
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      headless: true,
+      args: [
+        '--no-sandbox',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--no-first-run',
+      ],
+    });
+    try {
+      const context = await browser.newContext({
+        locale: 'fr',
+        extraHTTPHeaders: { 'accept-language': 'fr' },
+      });
+      await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: h.url });
+      const tab = await context.newPage();
+      await tab.goto(`${h.url}/token?${parent.token}`);
+      await tab.locator('form.share-form button[type="submit"]').click();
+      await tab.waitForURL('**/token/share?*');
+      const link = await tab.locator('#shared-link').inputValue();
+      expect(link).toMatch(/\/token\?[A-Za-z0-9]{64}$/);
+      secrets.push(link.slice(-64));
+      const copy = tab.getByRole('button', { name: 'Copier le lien' });
+      await copy.click();
+      await expect.poll(() => tab.locator('#copy-status').textContent()).toBe('Lien copié');
+      expect(await tab.evaluate('navigator.clipboard.readText()')).toBe(link);
+      await context.close();
+
+      const noScript = await browser.newContext({ javaScriptEnabled: false });
+      const bare = await noScript.newPage();
+      await bare.goto(`${h.url}/token?${parent.token}`);
+      await bare.locator('form.share-form button[type="submit"]').click();
+      await bare.waitForURL('**/token/share?*');
+      secrets.push((await bare.locator('#shared-link').inputValue()).slice(-64));
+      expect(await bare.locator('button[data-copy]').isHidden()).toBe(true);
+      await noScript.close();
+    } finally {
+      await browser.close();
+    }
+  });
+});

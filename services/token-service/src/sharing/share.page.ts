@@ -53,11 +53,13 @@ export function renderSharedPage(p: {
     t.t('share.made.title'),
     html`<header><h1>${t.t('share.made.title')}</h1></header>
 <p class="notice">${t.t('share.made.once')}</p>
-<p><input class="shared-link" type="text" readonly value="${p.url}" aria-label="${t.t('share.made.title')}" dir="ltr" spellcheck="false" autocomplete="off"></p>
+<p><input id="shared-link" class="shared-link" type="text" readonly value="${p.url}" aria-label="${t.t('share.made.title')}" dir="ltr" spellcheck="false" autocomplete="off"></p>
+<p><button class="button" type="button" data-copy="shared-link" data-status="copy-status" data-copied="${t.t('share.made.copied')}" hidden>${t.t('share.made.copy')}</button> <span id="copy-status" role="status" aria-live="polite"></span></p>
 ${p.expiresAt ? html`<p>${t.t('share.until', { date: t.date(p.expiresAt, { withTime: true, timeZone: p.config.timeZone }) })}</p>` : ''}
 <div class="qr-wrap">${p.qrSvg}</div>
 <p><a class="button" href="${mailto}">${t.t('share.made.email')}</a></p>
-<p><a href="/token?${p.token}">${t.t('share.back')}</a></p>`,
+<p><a href="/token?${p.token}">${t.t('share.back')}</a></p>
+<script src="/assets/patient-share.js" defer></script>`,
     t,
   );
 }
