@@ -263,6 +263,9 @@ describe('reliable sending', () => {
         if (d.status !== 'queued') {
           expect(d.status).toBe('failed');
           expect(d.error).toMatch(/^gave up after \d+ attempts/);
+          // `at` says when it failed for good (this run), not when it was asked for.
+          expect(d.at).toBe(clock.now.toISOString());
+          expect(new Date(d.at).getTime()).toBeGreaterThan(start);
           break;
         }
         clock.now = new Date(clock.now.getTime() + 3_600_000);

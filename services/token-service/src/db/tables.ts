@@ -182,6 +182,7 @@ export interface DeliveryTable {
   next_attempt_at: Date;
   lease_until: Date | null;
   sent_at: Date | null;
+  failed_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
   last_error: string | null;
   requested_by: string;
 }

@@ -43,7 +43,7 @@ export async function settleDelivery(
   outcome:
     | { status: 'sent'; at: Date }
     | { status: 'queued'; nextAttemptAt: Date; error: string }
-    | { status: 'failed'; error: string },
+    | { status: 'failed'; at: Date; error: string },
 ): Promise<boolean> {
   const r = await db
     .updateTable('deliveries')
@@ -54,6 +54,7 @@ export async function settleDelivery(
         ? { sent_at: outcome.at, last_error: null }
         : { last_error: outcome.error }),
       ...(outcome.status === 'queued' ? { next_attempt_at: outcome.nextAttemptAt } : {}),
+      ...(outcome.status === 'failed' ? { failed_at: outcome.at } : {}),
     })
     .where('id', '=', claimed.id)
     .where('lease_until', '=', claimed.leaseUntil)

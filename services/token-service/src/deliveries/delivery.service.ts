@@ -262,7 +262,7 @@ export class DeliveryService {
       attempts: d.attempts,
     };
     const fail = async (error: string) => {
-      if (!(await settleDelivery(this.deps.db, claim, { status: 'failed', error }))) return;
+      if (!(await settleDelivery(this.deps.db, claim, { status: 'failed', at: this.now(), error }))) return;
       await appendAccessEvent(this.deps.db, {
         event: 'delivery_failed',
         outcome: 'failed',
@@ -396,7 +396,12 @@ function contactOf(config: object): string | null {
 }
 
 function toView(r: DeliveryRow): DeliveryView {
-  const at = r.status === 'sent' && r.sent_at ? r.sent_at : r.created_at;
+  const at =
+    r.status === 'sent' && r.sent_at
+      ? r.sent_at
+      : r.status === 'failed' && r.failed_at
+        ? r.failed_at
+        : r.created_at;
   return {
     id: r.id,
     channel: r.channel,
