@@ -187,11 +187,11 @@ describe('link scanners and revocation', () => {
     expect(p.proxy.retrievals().length).toBe(before + 1);
     // Served (the link has no download limit), but a GET without a browser's signs (this one, as a
     // mail scanner's) is reported as such: it does not count as the patient opening the link.
-    const started = await p.s.api(
-      'GET',
-      `/api/v1/access-log?event=download_started&study=${uid('CT_small.dcm')}`,
-    );
-    expect(started.json.items[0]?.detail).toMatchObject({ browser: false });
+    // The export service reports the start asynchronously: wait for it.
+    const browserOfStart = async () =>
+      (await p.s.api('GET', `/api/v1/access-log?event=download_started&study=${uid('CT_small.dcm')}`)).json
+        .items[0]?.detail?.browser;
+    await expect.poll(browserOfStart, { timeout: 10_000 }).toBe(false);
   });
 
   it('revoked: the page and the download refuse the token at once, with no study data', async () => {
