@@ -2,15 +2,17 @@
 // The guessing limit and a PIN link's lockout hold across replicas (counted in PostgreSQL), a setup change made through one
 // token replica shows in links built by the other within SERVER_CONFIG_CACHE_MS, and when one
 // replica of each is killed mid-download, the downloads it served are cut (never a complete-looking
-// zip) while the others finish and new page views and downloads go on.
+// zip) while the others finish and new page views and downloads go on. Deliveries queued through
+// either replica are sent once each, though both replicas' senders poll the same queue.
 import { randomInt } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { uploadDirectory, writeSyntheticStudy } from '@studylink/testkit';
+import { freePort, uploadDirectory, writeSyntheticStudy } from '@studylink/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SmtpSink } from '../services/token-service/test/delivery.fixtures.js';
 import { type E2EStack, runCommand, startE2EStack } from './support/e2e-stack.js';
 import { rawRequest } from './support/raw-http.js';
 
@@ -24,6 +26,7 @@ let work: string;
 let token: string;
 let studyUid: string;
 let replicaTokenPort: number;
+let smtp: SmtpSink;
 
 /** Requests each token replica has answered so far, by the paths they logged. */
 async function servedBy(pathPart: string): Promise<[number, number]> {
@@ -35,15 +38,21 @@ async function servedBy(pathPart: string): Promise<[number, number]> {
 }
 
 beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'studylink-replicas-'));
+  // A real SMTP server both token replicas send to; their senders poll every 200 ms.
+  smtp = new SmtpSink(await freePort(), await mkdtemp(join(work, 'smtp-')));
+  await smtp.start();
   s = await startE2EStack('replicas', {
     replicas: 2,
     env: {
+      SMTP_URL: `smtp://127.0.0.1:${smtp.port}`,
+      MAIL_FROM: 'Radiology <radiology@example.org>',
+      DELIVERY_POLL_MS: '200',
       SERVER_CONFIG_CACHE_MS: String(CACHE_MS),
       INVALID_TOKEN_LIMIT: String(LIMIT),
       INVALID_TOKEN_WINDOW_SECONDS: '600',
     },
   });
-  work = await mkdtemp(join(tmpdir(), 'studylink-replicas-'));
   // About 20 MB: big enough that a download is still in flight when a replica is killed.
   const study = await writeSyntheticStudy({
     dir: join(work, 'study'),
@@ -64,6 +73,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await s?.stop();
+  await smtp?.stop();
   if (work) await rm(work, { recursive: true, force: true });
 });
 
@@ -169,6 +179,40 @@ describe('two replicas of each service behind nginx', () => {
     // The documented bound, plus the time one request takes.
     expect(seenAfter).toBeLessThanOrEqual(CACHE_MS + 250);
   });
+
+  it('deliveries queued through either replica are each sent once, though both replicas send', async () => {
+    const N = 8;
+    for (let i = 0; i < N; i++) {
+      const r = await s.api('POST', `/api/v1/studies/${studyUid}/token/deliveries`, {
+        email: `patient${i}@example.org`,
+      });
+      expect(r.status, JSON.stringify(r.json)).toBe(202);
+    }
+    // Every one sent (the link's deliveries, through nginx: either replica answers)...
+    await expect
+      .poll(
+        async () =>
+          (
+            (await s.api('GET', `/api/v1/studies/${studyUid}/token`)).json.deliveries as { status: string }[]
+          ).filter((d) => d.status === 'sent').length,
+        { timeout: 30_000, interval: 200 },
+      )
+      .toBe(N);
+    // ...and then ten more poll intervals of both senders: still one message per delivery.
+    await new Promise((r) => setTimeout(r, 2_000));
+    const to = (await smtp.messages()).map((m) => String(m.to)).sort();
+    expect(to).toHaveLength(N);
+    expect(new Set(to).size).toBe(N);
+    // The two replicas' logs together say N sends: none twice, whichever replica sent it.
+    const sentBy = await Promise.all(
+      ['token-service.log', 'token-service-2.log'].map(
+        async (f) =>
+          (await readFile(join(s.logDir, f), 'utf8')).split('\n').filter((l) => l.includes('"delivery sent"'))
+            .length,
+      ),
+    );
+    expect(sentBy.reduce((a, b) => a + b, 0)).toBe(N);
+  }, 60_000);
 
   it('killing one replica of each cuts its downloads cleanly; the others finish, and new work goes on', async () => {
     const port = Number(new URL(s.url).port);
