@@ -1,5 +1,6 @@
 import { formatMessage, type MessageValues, negotiate } from './format.js';
 import { dateTimeFormat, numberFormat } from './intl-cache.js';
+import { LANGUAGES, type Language, RTL_LANGUAGES } from './languages.js';
 import ar from './messages/ar.json' with { type: 'json' };
 import de from './messages/de.json' with { type: 'json' };
 import el from './messages/el.json' with { type: 'json' };
@@ -21,32 +22,7 @@ import zhHans from './messages/zh-Hans.json' with { type: 'json' };
 export type MessageKey = keyof typeof en;
 export type Catalogue = Record<MessageKey, string>;
 
-/**
- * The languages patient pages, error pages, the zip's README and the handout are written in, as
- * BCP 47 tags: the tag is the switcher's cookie value, `<html lang>` and the Intl locale. Chinese is
- * `zh-Hans` (Simplified): `lang="zh-Hans"` picks Simplified glyphs, and the negotiation gives it to
- * `zh`, `zh-CN`, `zh-SG`, `zh-Hans-*` but not to a Traditional reader (`zh-TW`, `zh-HK`, `zh-Hant`)
- * while the header names anything better.
- */
-export const LANGUAGES = [
-  'en',
-  'fr',
-  'de',
-  'es',
-  'it',
-  'pt',
-  'nl',
-  'pl',
-  'tr',
-  'el',
-  'ar',
-  'ru',
-  'uk',
-  'zh-Hans',
-  'ja',
-  'he',
-] as const;
-export type Language = (typeof LANGUAGES)[number];
+export { LANGUAGES, type Language, RTL_LANGUAGES };
 
 const CATALOGUES: Record<Language, Record<string, string>> = {
   en,
@@ -66,9 +42,6 @@ const CATALOGUES: Record<Language, Record<string, string>> = {
   ja,
   he,
 };
-
-/** The languages written right to left: `dir="rtl"` on every patient page, the viewer and the handout. */
-export const RTL_LANGUAGES: ReadonlySet<Language> = new Set<Language>(['ar', 'he']);
 
 /** The raw catalogue of one language (ICU MessageFormat strings by key). */
 export function catalogue(lang: Language): Readonly<Record<string, string>> {

@@ -1,5 +1,6 @@
 import { formatMessage, type MessageValues, negotiate } from './format.js';
 import { dateTimeFormat } from './intl-cache.js';
+import { LANGUAGES, type Language, RTL_LANGUAGES } from './languages.js';
 import ar from './messages/staff/ar.json' with { type: 'json' };
 import de from './messages/staff/de.json' with { type: 'json' };
 import el from './messages/staff/el.json' with { type: 'json' };
@@ -19,31 +20,14 @@ import zhHans from './messages/staff/zh-Hans.json' with { type: 'json' };
 
 /**
  * The staff interface's messages: ICU MessageFormat like the patient catalogues, one JSON file per
- * language under `messages/staff/`, in the patient side's languages. English is the reference; a
- * translation is one more file with exactly English's keys (a test checks) and its code in
- * STAFF_LANGUAGES.
+ * language under `messages/staff/`, in the patient side's languages (LANGUAGES: a language added
+ * there needs its staff file here, or this does not compile). English is the reference; every
+ * other file has exactly English's keys (a test checks).
  */
 export type StaffMessageKey = keyof typeof en;
 
-export const STAFF_LANGUAGES = [
-  'en',
-  'fr',
-  'de',
-  'es',
-  'it',
-  'pt',
-  'nl',
-  'pl',
-  'tr',
-  'el',
-  'ar',
-  'ru',
-  'uk',
-  'zh-Hans',
-  'ja',
-  'he',
-] as const;
-export type StaffLanguage = (typeof STAFF_LANGUAGES)[number];
+export const STAFF_LANGUAGES = LANGUAGES;
+export type StaffLanguage = Language;
 
 const CATALOGUES: Record<StaffLanguage, Readonly<Record<string, string>>> = {
   en,
@@ -63,9 +47,6 @@ const CATALOGUES: Record<StaffLanguage, Readonly<Record<string, string>>> = {
   ja,
   he,
 };
-
-/** Languages written right to left. */
-const RTL: ReadonlySet<string> = new Set(['ar', 'he']);
 
 export function isStaffLanguage(value: unknown): value is StaffLanguage {
   return typeof value === 'string' && (STAFF_LANGUAGES as readonly string[]).includes(value);
@@ -104,7 +85,7 @@ export function staffTranslator(lang: StaffLanguage = 'en'): StaffTranslator {
   const intlLocale = lang === 'en' ? 'en-GB' : lang;
   return {
     lang,
-    dir: RTL.has(lang) ? 'rtl' : 'ltr',
+    dir: RTL_LANGUAGES.has(lang) ? 'rtl' : 'ltr',
     t: (key, values) => formatMessage('staff', lang, messages, en, key, values),
     date: (d, opts = {}) =>
       dateTimeFormat(intlLocale, {
