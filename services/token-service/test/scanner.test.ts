@@ -1,5 +1,6 @@
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from '../../../e2e/support/browser.js';
 import { appendAccessEvent } from '../src/access-log/access-log.repository.js';
 import { listActiveLinks } from '../src/tokens/active-links.repository.js';
 import { FakeStudySource, type Harness, type Json, readJson, startHarness } from './harness.js';
@@ -21,11 +22,7 @@ beforeAll(async () => {
   const source = new FakeStudySource();
   for (const uid of [PLAIN, PIN, LIMITED, UNLIMITED, OPENER]) source.add({ studyInstanceUid: uid });
   h = await startHarness(source, { invalidTokenLimit: { limit: 50, windowSeconds: 600 } });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
@@ -35,6 +32,15 @@ afterAll(async () => {
 
 const issue = async (uid: string, body: Json = {}) =>
   readJson(await h.api('PUT', `/api/v1/studies/${uid}/token`, body));
+/** The id of the study's link (the access log's token_id). */
+const tokenIdOf = async (uid: string) =>
+  (
+    await h.database.db
+      .selectFrom('tokens')
+      .select('id')
+      .where('study_instance_uid', '=', uid)
+      .executeTakeFirstOrThrow()
+  ).id;
 const events = async (uid: string) =>
   ((await readJson(await h.api('GET', `/api/v1/access-log?study=${uid}&limit=500`))).items as Json[])
     .filter((e) => !['token_issued', 'token_displayed', 'pin_displayed'].includes(e.event))
@@ -128,13 +134,7 @@ describe('a link scanner', () => {
 
   it("a scanner's download of a link with no limit is served but is not the link opened; a browser's is", async () => {
     const link = await issue(UNLIMITED);
-    const tokenId = (
-      await h.database.db
-        .selectFrom('tokens')
-        .select('id')
-        .where('study_instance_uid', '=', UNLIMITED)
-        .executeTakeFirstOrThrow()
-    ).id;
+    const tokenId = await tokenIdOf(UNLIMITED);
     // Served: no reservation to spend, so the scanner is not refused.
     expect((await grant(link.token, { browser: false })).status).toBe(200);
     const unopened = async () =>
@@ -164,13 +164,7 @@ describe('a link scanner', () => {
   it("a browser's download of a link with no limit opens it", async () => {
     const uid = OPENER;
     await issue(uid);
-    const tokenId = (
-      await h.database.db
-        .selectFrom('tokens')
-        .select('id')
-        .where('study_instance_uid', '=', uid)
-        .executeTakeFirstOrThrow()
-    ).id;
+    const tokenId = await tokenIdOf(uid);
     const opened = async () =>
       (await listActiveLinks(h.database.db, new Date(), { limit: 100 })).find((l) => l.id === tokenId)
         ?.opened_at;

@@ -1,5 +1,5 @@
-import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from '../../../e2e/support/browser.js';
 import { FakeStudySource, type Harness, type Json, readJson, startHarness } from './harness.js';
 
 // Issue 21, share onward: the patient makes child links for a doctor from the page (after the
@@ -211,16 +211,7 @@ async function makeChildOf(uid: string): Promise<{ parent: Json; child: string }
 describe('the shared link in a browser', () => {
   it('the copy button puts the new link on the clipboard and says so; without the script it stays hidden', async () => {
     const parent = await issue(COPIED, { verification: 'none' });
-    const browser = await chromium.launch({
-      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--no-first-run',
-      ],
-    });
+    const browser = await launchChromium();
     try {
       const context = await browser.newContext({
         locale: 'fr',
