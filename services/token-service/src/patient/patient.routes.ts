@@ -1,6 +1,5 @@
 import type Router from '@koa/router';
 import { tokenFromQuery } from '@studylink/contracts';
-import { layoutReadme } from '@studylink/dicom-media';
 import { isLanguage } from '@studylink/i18n';
 import {
   cookieValue,
@@ -43,46 +42,25 @@ export interface PatientDeps {
  * The exact size of the zip this patient would get (its README follows the page's language), once
  * the study's layout is made (the link gate read its summary with the link); null before.
  */
-async function exactZipSize(
+function exactZipSize(
   deps: PatientDeps,
   opened: OpenedLink,
   config: ServerConfig,
   language: string,
 ): Promise<number | null> {
   const { study, zipLayout: row } = opened;
-  if (!deps.layouts || !study || !row) return null;
+  if (!deps.layouts || !study || !row) return Promise.resolve(null);
   // The zip this link gets: without the study's report objects when its report is held back, with
   // REPORT.PDF when a pushed report goes in (the gate decided both).
   const report = opened.may.report;
-  const held = !report && row.readme.held;
-  const pushed = report ? opened.pushedReport : null;
-  const institution = config.institution || study.institution_name || '';
-  // A layout never changes under its id: the same link, language and setup give the same size.
-  const key = JSON.stringify([
-    row.id,
-    held ? 1 : 0,
-    pushed?.sha256 ?? null,
-    institution,
-    config.viewerUrl,
-    language,
-  ]);
-  const known = zipSizes.get(key);
-  if (known !== undefined) return known;
-  const readme = layoutReadme(held ? { readme: held.readme } : row, {
-    institution,
+  return deps.layouts.lengthFor(row, {
+    report,
+    pushed: report ? opened.pushedReport : null,
+    institution: config.institution || study.institution_name || '',
     viewerUrl: config.viewerUrl,
     language,
-    pushedReport: pushed !== null,
   });
-  const size = await deps.layouts.lengthWith(row, readme, { report, pushedBytes: pushed?.bytes ?? null });
-  if (size !== null) {
-    if (zipSizes.size >= 1_000) zipSizes.delete(zipSizes.keys().next().value as string);
-    zipSizes.set(key, size);
-  }
-  return size;
 }
-/** Zip sizes already worked out (building the README for each page view was 3% of its time). */
-const zipSizes = new Map<string, number>();
 
 const ONE_YEAR_SECONDS = 365 * 86_400;
 

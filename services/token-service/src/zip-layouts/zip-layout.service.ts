@@ -2,6 +2,7 @@ import { isReportSopClass, zipLayoutSchema } from '@studylink/contracts';
 import {
   buildZipLayout,
   type InstanceFacts,
+  layoutReadme,
   readInstanceFacts,
   type ZipLayout,
   ZipLayoutNotPossibleError,
@@ -46,6 +47,8 @@ export class ZipLayoutService {
   readonly #again = new Set<string>();
   #running: Promise<void> | null = null;
   #stopped = false;
+  /** Zip lengths already worked out, by layout and README (building the README per page view cost 3%). */
+  readonly #lengths = new Map<string, number>();
 
   constructor(
     private readonly db: Kysely<DB>,
@@ -191,6 +194,50 @@ export class ZipLayoutService {
     const row = await findZipLayoutSummary(this.db, uid, zipContent);
     if (!row) this.schedule(uid);
     return row ?? null;
+  }
+
+  /**
+   * The exact length of the zip a link gets of this layout: without the study's report objects
+   * when its report is held back (`report` false), with REPORT.PDF when a pushed report goes in,
+   * and the README written for this patient (language, institution, viewer). A layout never changes
+   * under its id: the same choice gives the same length, worked out once.
+   */
+  async lengthFor(
+    row: { id: string; base_length: number; readme: ZipLayoutReadme },
+    choice: {
+      report: boolean;
+      pushed: { sha256: string; bytes: number } | null;
+      institution: string;
+      viewerUrl: string;
+      language: string;
+    },
+  ): Promise<number | null> {
+    const held = !choice.report && row.readme.held;
+    const key = JSON.stringify([
+      row.id,
+      held ? 1 : 0,
+      choice.pushed?.sha256 ?? null,
+      choice.institution,
+      choice.viewerUrl,
+      choice.language,
+    ]);
+    const known = this.#lengths.get(key);
+    if (known !== undefined) return known;
+    const readme = layoutReadme(held ? { readme: held.readme } : row, {
+      institution: choice.institution,
+      viewerUrl: choice.viewerUrl,
+      language: choice.language,
+      pushedReport: choice.pushed !== null,
+    });
+    const length = await this.lengthWith(row, readme, {
+      report: choice.report,
+      pushedBytes: choice.pushed?.bytes ?? null,
+    });
+    if (length !== null) {
+      if (this.#lengths.size >= 1_000) this.#lengths.delete(this.#lengths.keys().next().value as string);
+      this.#lengths.set(key, length);
+    }
+    return length;
   }
 
   /**
